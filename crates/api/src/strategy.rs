@@ -1,0 +1,162 @@
+//! The per-kind hooks of the generic REST store.
+//!
+//! The apiserver's store handles everything generic (uid, timestamps,
+//! resourceVersion, generateName, finalizers, deletion) and calls these
+//! hooks, in this order:
+//!
+//! create: `canonicalize` -> `prepare_for_create` -> `default` -> `validate`
+//! update: `canonicalize` -> `prepare_for_update` -> `default` -> `validate_update`
+//! status update: `canonicalize` -> `prepare_for_status_update` -> `validate_status_update`
+//!
+//! Objects travel as `serde_json::Value`; implementations that need typed
+//! access use [`crate::typed`] to convert.
+
+use corten_apimachinery::ErrorList;
+use corten_apimachinery::names::{NameValidator, is_dns1123_subdomain};
+use serde_json::Value;
+
+/// Per-kind behaviour of a built-in resource.
+pub trait Strategy: Send + Sync {
+    /// Decodes the body into the kind's typed form and re-encodes it, which
+    /// rejects wrong JSON types (the `Err` string becomes a 400 message) and
+    /// drops unknown fields, like upstream's decoder. Also canonicalizes
+    /// values (e.g. resource quantities).
+    fn canonicalize(&self, obj: Value) -> Result<Value, String>;
+
+    /// Fields unknown to the typed form, as JSON paths (`spec.foo`), for
+    /// `fieldValidation=Strict|Warn`. Default: none detected.
+    fn unknown_fields(&self, _obj: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Clears what a client may not set on create (usually `status`) and
+    /// sets `metadata.generation` to 1 for kinds with a spec.
+    fn prepare_for_create(&self, obj: &mut Value) {
+        default_prepare_for_create(obj);
+    }
+
+    /// On a main-resource update: keeps `status` from `old` and bumps
+    /// `metadata.generation` when the spec changed.
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        default_prepare_for_update(new, old);
+    }
+
+    /// On a `/status` update: keeps everything but `status` (and labels,
+    /// annotations, finalizers? no: upstream keeps metadata changes for
+    /// some kinds) from `old`.
+    fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
+        default_prepare_for_status_update(new, old);
+    }
+
+    /// Applies upstream defaults (`SetDefaults_*`).
+    fn default(&self, _obj: &mut Value) {}
+
+    /// Validates a new object, `metadata` included.
+    fn validate(&self, obj: &Value) -> ErrorList;
+
+    /// Validates an update (immutable fields etc.), `metadata` included.
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList;
+
+    /// Validates a `/status` update. Default: metadata update rules only.
+    fn validate_status_update(&self, new: &Value, old: &Value) -> ErrorList {
+        self.validate_update(new, old)
+    }
+
+    /// The validator for `metadata.name`.
+    fn name_validator(&self) -> NameValidator {
+        is_dns1123_subdomain
+    }
+
+    /// Field-selector labels this kind supports besides `metadata.name`
+    /// and `metadata.namespace` (e.g. `spec.nodeName` for pods).
+    fn field_labels(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The values of `field_labels()` for an object.
+    fn field_attrs(&self, _obj: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// For kinds with graceful deletion (pods): the grace period to apply
+    /// given the request's `gracePeriodSeconds`; `None` or `Some(0)` means
+    /// delete immediately.
+    fn graceful_delete_seconds(&self, _obj: &Value, _requested: Option<i64>) -> Option<i64> {
+        None
+    }
+}
+
+/// Clears `status` and sets `metadata.generation = 1` when the object has
+/// a spec-like body.
+pub fn default_prepare_for_create(obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        if map.contains_key("status") {
+            map.remove("status");
+        }
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("generation".into(), Value::from(1));
+        }
+    }
+}
+
+/// Keeps `status` from `old`; bumps generation if anything outside
+/// `metadata` and `status` changed.
+pub fn default_prepare_for_update(new: &mut Value, old: &Value) {
+    let Some(map) = new.as_object_mut() else {
+        return;
+    };
+    match old.get("status") {
+        Some(s) => {
+            map.insert("status".into(), s.clone());
+        }
+        None => {
+            map.remove("status");
+        }
+    }
+    let old_gen = corten_apimachinery::meta::generation(old);
+    let changed = spec_changed(new, old);
+    let gen_value = if changed { old_gen + 1 } else { old_gen };
+    if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("generation".into(), Value::from(gen_value.max(1)));
+    }
+}
+
+/// Whether anything outside `metadata`, `status`, `apiVersion` and `kind`
+/// differs between `new` and `old`.
+pub fn spec_changed(new: &Value, old: &Value) -> bool {
+    let skip = |k: &str| matches!(k, "metadata" | "status" | "apiVersion" | "kind");
+    let (Some(n), Some(o)) = (new.as_object(), old.as_object()) else {
+        return new != old;
+    };
+    let nk = n.iter().filter(|(k, _)| !skip(k));
+    let ok = o.iter().filter(|(k, _)| !skip(k));
+    let mut a: Vec<_> = nk.collect();
+    let mut b: Vec<_> = ok.collect();
+    a.sort_by(|x, y| x.0.cmp(y.0));
+    b.sort_by(|x, y| x.0.cmp(y.0));
+    a != b
+}
+
+/// Takes everything but `status` from `old` (metadata too, except labels,
+/// annotations, finalizers and ownerReferences, which upstream lets a
+/// status update change only for some kinds; we keep old metadata except
+/// `resourceVersion`, which the store checks).
+pub fn default_prepare_for_status_update(new: &mut Value, old: &Value) {
+    let status = new.get("status").cloned();
+    let rv = corten_apimachinery::meta::resource_version(new).map(str::to_string);
+    let mut merged = old.clone();
+    if let Some(map) = merged.as_object_mut() {
+        match status {
+            Some(s) => {
+                map.insert("status".into(), s);
+            }
+            None => {
+                map.remove("status");
+            }
+        }
+    }
+    if let Some(rv) = rv {
+        corten_apimachinery::meta::set(&mut merged, "resourceVersion", Value::String(rv));
+    }
+    *new = merged;
+}

@@ -1,0 +1,1 @@
+//! Storage metrics with upstream names, registered in the default registry.
