@@ -71,7 +71,11 @@ pub struct ResourceDef {
 
 impl std::fmt::Debug for ResourceDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ResourceDef({}/{} {})", self.group, self.version, self.resource)
+        write!(
+            f,
+            "ResourceDef({}/{} {})",
+            self.group, self.version, self.resource
+        )
     }
 }
 

@@ -29,21 +29,26 @@ pub trait Strategy: Send + Sync {
         Vec::new()
     }
 
-    /// Clears what a client may not set on create (usually `status`) and
-    /// sets `metadata.generation` to 1 for kinds with a spec.
+    /// Whether `metadata.generation` is maintained for this kind (1 on
+    /// create, +1 on every spec change), as upstream does for workloads,
+    /// services, CRDs, ... but not for pods, configmaps or secrets.
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    /// Clears what a client may not set on create (`status`) and sets
+    /// `metadata.generation` to 1 for kinds that track it.
     fn prepare_for_create(&self, obj: &mut Value) {
-        default_prepare_for_create(obj);
+        default_prepare_for_create(obj, self.tracks_generation());
     }
 
     /// On a main-resource update: keeps `status` from `old` and bumps
-    /// `metadata.generation` when the spec changed.
+    /// `metadata.generation` when the spec changed (for kinds that track it).
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        default_prepare_for_update(new, old);
+        default_prepare_for_update(new, old, self.tracks_generation());
     }
 
-    /// On a `/status` update: keeps everything but `status` (and labels,
-    /// annotations, finalizers? no: upstream keeps metadata changes for
-    /// some kinds) from `old`.
+    /// On a `/status` update: keeps everything but `status` from `old`.
     fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
         default_prepare_for_status_update(new, old);
     }
@@ -86,22 +91,23 @@ pub trait Strategy: Send + Sync {
     }
 }
 
-/// Clears `status` and sets `metadata.generation = 1` when the object has
-/// a spec-like body.
-pub fn default_prepare_for_create(obj: &mut Value) {
+/// Clears `status`; sets `metadata.generation = 1` if `generation`.
+pub fn default_prepare_for_create(obj: &mut Value, generation: bool) {
     if let Some(map) = obj.as_object_mut() {
-        if map.contains_key("status") {
-            map.remove("status");
-        }
+        map.remove("status");
         if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("generation".into(), Value::from(1));
+            if generation {
+                meta.insert("generation".into(), Value::from(1));
+            } else {
+                meta.remove("generation");
+            }
         }
     }
 }
 
-/// Keeps `status` from `old`; bumps generation if anything outside
-/// `metadata` and `status` changed.
-pub fn default_prepare_for_update(new: &mut Value, old: &Value) {
+/// Keeps `status` from `old`; if `generation`, bumps it when anything
+/// outside `metadata` and `status` changed.
+pub fn default_prepare_for_update(new: &mut Value, old: &Value, generation: bool) {
     let Some(map) = new.as_object_mut() else {
         return;
     };
@@ -114,10 +120,17 @@ pub fn default_prepare_for_update(new: &mut Value, old: &Value) {
         }
     }
     let old_gen = corten_apimachinery::meta::generation(old);
-    let changed = spec_changed(new, old);
-    let gen_value = if changed { old_gen + 1 } else { old_gen };
+    let changed = generation && spec_changed(new, old);
     if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("generation".into(), Value::from(gen_value.max(1)));
+        if generation {
+            let g = if changed { old_gen + 1 } else { old_gen };
+            meta.insert("generation".into(), Value::from(g.max(1)));
+        } else {
+            match old.get("metadata").and_then(|m| m.get("generation")) {
+                Some(g) => meta.insert("generation".into(), g.clone()),
+                None => meta.remove("generation"),
+            };
+        }
     }
 }
 
@@ -159,4 +172,56 @@ pub fn default_prepare_for_status_update(new: &mut Value, old: &Value) {
         corten_apimachinery::meta::set(&mut merged, "resourceVersion", Value::String(rv));
     }
     *new = merged;
+}
+
+/// A strategy that only round-trips through the typed form `T` and applies
+/// the generic metadata rules. Kinds with no special behaviour use it
+/// directly; others start from it.
+pub struct TypedStrategy<T> {
+    namespaced: bool,
+    generation: bool,
+    _kind: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> TypedStrategy<T> {
+    /// A strategy for a kind of the given scope.
+    pub const fn new(namespaced: bool, tracks_generation: bool) -> Self {
+        TypedStrategy {
+            namespaced,
+            generation: tracks_generation,
+            _kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> Strategy for TypedStrategy<T>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    fn canonicalize(&self, obj: Value) -> Result<Value, String> {
+        crate::typed::round_trip::<T>(obj)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        self.generation
+    }
+
+    fn validate(&self, obj: &Value) -> ErrorList {
+        corten_apimachinery::names::validate_object_meta(
+            obj,
+            self.namespaced,
+            self.name_validator(),
+            &corten_apimachinery::Path::new("metadata"),
+        )
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        corten_apimachinery::names::validate_object_meta_update(
+            new,
+            old,
+            self.namespaced,
+            self.name_validator(),
+            &corten_apimachinery::Path::new("metadata"),
+        )
+    }
 }

@@ -140,7 +140,11 @@ pub fn set_type_meta(obj: &mut Value, api_version: &str, kind: &str) {
         map.shift_remove("apiVersion");
         map.shift_remove("kind");
         map.shift_insert(0, "kind".into(), Value::String(kind.to_string()));
-        map.shift_insert(0, "apiVersion".into(), Value::String(api_version.to_string()));
+        map.shift_insert(
+            0,
+            "apiVersion".into(),
+            Value::String(api_version.to_string()),
+        );
     }
 }
 

@@ -171,8 +171,11 @@ impl StatusError {
 
     /// `pods "foo" already exists`.
     pub fn already_exists(gr: &GroupResource, name: &str) -> Self {
-        Self::new(Reason::AlreadyExists, format!("{gr} \"{name}\" already exists"))
-            .with_resource(gr, name)
+        Self::new(
+            Reason::AlreadyExists,
+            format!("{gr} \"{name}\" already exists"),
+        )
+        .with_resource(gr, name)
     }
 
     /// `Operation cannot be fulfilled on pods "foo": <detail>`.
@@ -281,7 +284,9 @@ impl StatusError {
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             Reason::UnsupportedMediaType,
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got \"{content_type}\")"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got \"{content_type}\")"
+            ),
         )
     }
 

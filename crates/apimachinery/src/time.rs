@@ -36,7 +36,10 @@ mod tests {
         let t: Timestamp = "2024-05-06T07:08:09.123456789Z".parse().unwrap();
         assert_eq!(format_time(t), "2024-05-06T07:08:09Z");
         assert_eq!(format_micro(t), "2024-05-06T07:08:09.123456Z");
-        assert_eq!(parse("2024-05-06T07:08:09Z").unwrap().as_second(), t.as_second());
+        assert_eq!(
+            parse("2024-05-06T07:08:09Z").unwrap().as_second(),
+            t.as_second()
+        );
         assert!(parse("yesterday").is_none());
     }
 }

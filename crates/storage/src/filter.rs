@@ -36,6 +36,7 @@ impl Filter {
         if self.fields.is_empty() {
             return true;
         }
-        self.fields.matches(&|f: &str| obj.field(f).map(str::to_string))
+        self.fields
+            .matches(&|f: &str| obj.field(f).map(str::to_string))
     }
 }

@@ -12,8 +12,8 @@
 //!   each event is encoded once no matter how many watchers receive it.
 
 pub mod cache;
-pub mod etcd;
 pub mod error;
+pub mod etcd;
 pub mod filter;
 pub mod metrics;
 
