@@ -6,11 +6,16 @@
 //! * [`strategy`]: the per-kind hooks the generic REST store calls in a fixed
 //!   order (canonicalize -> prepare -> default -> validate), like upstream's
 //!   `rest.RESTCreateStrategy` / `RESTUpdateStrategy`.
+//! * [`kind`]: [`kind::KindStrategy`], a [`Strategy`] built from typed
+//!   per-kind rules ([`kind::KindRules`]).
+//! * [`validate`]: field checks shared by several kinds.
 //! * One module per API group with the defaulting and validation of its kinds.
 
+pub mod kind;
 pub mod resources;
 pub mod strategy;
 pub mod typed;
+pub mod validate;
 
 pub mod admissionregistration;
 pub mod apps;
@@ -30,5 +35,8 @@ pub mod scheduling;
 pub mod service;
 pub mod storage;
 
-pub use resources::{ResourceDef, Subresource, builtin_resources, find_resource};
+pub use resources::{
+    ApiGroup, Conversion, ResourceDef, Subresource, builtin_resources, find_by_kind, find_resource,
+    groups, preferred_version,
+};
 pub use strategy::Strategy;

@@ -7,6 +7,8 @@
 //! create: `canonicalize` -> `prepare_for_create` -> `default` -> `validate`
 //! update: `canonicalize` -> `prepare_for_update` -> `default` -> `validate_update`
 //! status update: `canonicalize` -> `prepare_for_status_update` -> `validate_status_update`
+//! other writable subresource (`finalize`, `approval`): `canonicalize` ->
+//! `prepare_for_subresource_update` -> `validate_subresource_update`
 //!
 //! Objects travel as `serde_json::Value`; implementations that need typed
 //! access use [`crate::typed`] to convert.
@@ -65,6 +67,26 @@ pub trait Strategy: Send + Sync {
     /// Validates a `/status` update. Default: metadata update rules only.
     fn validate_status_update(&self, new: &Value, old: &Value) -> ErrorList {
         self.validate_update(new, old)
+    }
+
+    /// On an update through a writable subresource other than `status`
+    /// (`namespaces/finalize`, `certificatesigningrequests/approval`): keeps
+    /// from `old` what that subresource may not change. Called instead of
+    /// `prepare_for_status_update`. Default: like a status update.
+    fn prepare_for_subresource_update(&self, _subresource: &str, new: &mut Value, old: &Value) {
+        self.prepare_for_status_update(new, old);
+    }
+
+    /// Validates an update through a writable subresource other than
+    /// `status`. Called instead of `validate_status_update`. Default: like a
+    /// status update.
+    fn validate_subresource_update(
+        &self,
+        _subresource: &str,
+        new: &Value,
+        old: &Value,
+    ) -> ErrorList {
+        self.validate_status_update(new, old)
     }
 
     /// The validator for `metadata.name`.

@@ -1,1 +1,45 @@
-fn main() {}
+//! kube-apiserver: flags -> validated config -> run until SIGTERM.
+
+use clap::{CommandFactory, Parser};
+use corten_apiserver::options::Options;
+use corten_component_base::flags::{EXIT_USAGE, exit_on_unsupported_flags};
+use corten_component_base::upstream_flags::KUBE_APISERVER_UPSTREAM_FLAGS;
+
+fn main() {
+    exit_on_unsupported_flags(
+        &Options::command(),
+        KUBE_APISERVER_UPSTREAM_FLAGS,
+        "kube-apiserver",
+    );
+    let options = Options::parse();
+    if let Err(e) = options.logging.init("kube-apiserver") {
+        eprintln!("Error: {e:#}");
+        std::process::exit(EXIT_USAGE);
+    }
+    let config = match options.complete() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(corten_apiserver::run(
+        config,
+        corten_component_base::signals::shutdown_signal(),
+    ));
+    if let Err(e) = result {
+        tracing::error!("{e:#}");
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,42 @@
-//! stub
+//! What every Corten daemon shares.
+//!
+//! Each daemon (`kube-apiserver`, `kube-scheduler`, `kube-controller-manager`,
+//! `kubelet`, `kube-proxy`) follows the same shape, and this crate provides the
+//! common pieces so that they behave alike:
+//!
+//! - [`logging`]: the upstream `--logging-format` and `-v/--v` flags and the
+//!   tracing subscriber behind them;
+//! - [`signals`]: waiting for SIGTERM/SIGINT to begin a graceful shutdown;
+//! - [`metrics`]: the Prometheus text exposition, process metrics and
+//!   `kubernetes_build_info`;
+//! - [`health`]: `/healthz`, `/livez` and `/readyz` with upstream output;
+//! - [`server`]: a small HTTP server for `/metrics` and the health endpoints of
+//!   the daemons other than the apiserver;
+//! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
+//! - [`version`]: the version reported by `/version` and `--version`.
+//!
+//! A typical `main`:
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use corten_component_base::{health::HealthRegistry, logging::LoggingOptions, metrics, server, signals};
+//! # let logging = LoggingOptions { logging_format: Default::default(), verbosity: 0 };
+//! logging.init("kube-scheduler")?;
+//! metrics::register_build_info("kube-scheduler");
+//! let health = HealthRegistry::new();
+//! let addr = "127.0.0.1:10259".parse()?;
+//! server::serve_ops(addr, health, signals::shutdown_signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod flags;
+pub mod health;
+pub mod logging;
+pub mod metrics;
+pub mod server;
+pub mod signals;
+pub mod upstream_flags;
+pub mod version;

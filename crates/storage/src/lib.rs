@@ -10,17 +10,28 @@
 //!   every object (already serialized, with its resourceVersion set) and a
 //!   bounded window of recent events, so LIST and WATCH never touch etcd and
 //!   each event is encoded once no matter how many watchers receive it.
+//! * `testing` (feature `testing`, or in this crate's tests) starts a real
+//!   etcd on free loopback ports for tests.
+#![warn(missing_docs)]
 
 pub mod cache;
 pub mod error;
 pub mod etcd;
 pub mod filter;
 pub mod metrics;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+#[cfg(test)]
+mod tests;
 
 pub use cache::{
     CacheConfig, CachedObject, EventType, ListRequest, ListResult, WatchCache, WatchEvent,
     WatchRequest, WatchStart, Watcher,
 };
 pub use error::{Error, Result};
-pub use etcd::{EtcdStore, KeyValue, ListOptions, ListPage, UpdateDecision, UpdateOutcome};
+pub use etcd::{
+    EtcdEvent, EtcdEventKind, EtcdStore, EtcdWatch, EtcdWatchMessage, KeyValue, ListOptions,
+    ListPage, UpdateDecision, UpdateOutcome,
+};
 pub use filter::{AttrsFn, Filter};

@@ -1,0 +1,79 @@
+# Corten: common tasks. `make help` lists them.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+# Where cargo puts binaries (honours CARGO_TARGET_DIR like cargo does).
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+CORTEN := $(TARGET_DIR)/release/corten
+# State directory of the local cluster (PKI, etcd data, logs, pid files).
+STATE_DIR ?= .corten
+# System packages the build, the tests and `corten up` need (Debian 12).
+DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl
+# Root does not need sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver clean
+
+help: ## Show this help
+	@echo "Usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: STATE_DIR=$(STATE_DIR) TARGET_DIR=$(TARGET_DIR)"
+
+deps: ## Install the missing system packages (etcd, protoc, mold, promtool, curl) with apt-get
+	@missing=""; \
+	for pkg in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(DEPS))"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	if [ -z "$$APT_UPDATED" ]; then $(SUDO) apt-get update; fi; \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	case " $$missing " in *" etcd-server "*) \
+	  if [ -d /run/systemd/system ] && systemctl is-active --quiet etcd 2>/dev/null; then \
+	    echo "deps: stopping Debian's etcd.service (corten runs its own etcd on 127.0.0.1:2379)"; \
+	    $(SUDO) systemctl disable --now etcd; \
+	  fi;; \
+	esac
+
+print-deps: ## Print the system package list (used by .ci/run)
+	@echo $(DEPS)
+
+build: ## Build every binary in release mode
+	$(CARGO) build --release --workspace --bins
+
+up: deps build ## Start a local cluster (etcd + kube-apiserver); state in STATE_DIR
+	$(CORTEN) up --state-dir $(STATE_DIR)
+
+down: ## Stop the local cluster (data kept; `corten down --purge` deletes it)
+	@test -x $(CORTEN) || $(MAKE) --no-print-directory build
+	$(CORTEN) down --state-dir $(STATE_DIR)
+
+status: ## Show whether each component runs and is ready
+	@test -x $(CORTEN) || $(MAKE) --no-print-directory build
+	$(CORTEN) status --state-dir $(STATE_DIR)
+
+test: deps ## Run all tests (cargo nextest if installed, else cargo test; debug profile)
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "$(CARGO) nextest run --workspace"; \
+	  $(CARGO) nextest run --workspace && \
+	  echo "$(CARGO) test --workspace --doc" && \
+	  $(CARGO) test --workspace --doc; \
+	else \
+	  echo "$(CARGO) test --workspace"; \
+	  $(CARGO) test --workspace; \
+	fi
+
+lint: ## Check formatting and run clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench-apiserver: ## Benchmark the apiserver against raw etcd (prints ratios)
+	$(CARGO) run --release -p corten-apiserver --bin apiserver-bench
+
+clean: ## Remove build artifacts (the cluster state in STATE_DIR is kept)
+	$(CARGO) clean

@@ -1,0 +1,138 @@
+//! What the apiserver itself keeps in place (upstream's bootstrap
+//! controller): the system namespaces and the `kubernetes` Service with
+//! its Endpoints and EndpointSlice pointing at this apiserver.
+
+use corten_apimachinery::StatusError;
+use serde_json::{Value, json};
+
+use crate::app::ApiServer;
+use crate::registry::store::{self, WriteOptions};
+
+/// The namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+async fn ensure(
+    server: &ApiServer,
+    group: &str,
+    version: &str,
+    resource: &str,
+    ns: Option<&str>,
+    obj: Value,
+) -> Result<(), StatusError> {
+    let res = server
+        .registry
+        .resource(group, version, resource)
+        .ok_or_else(|| StatusError::internal(format!("resource {resource} is not served")))?;
+    match store::create(&server.registry, &res, ns, obj, &WriteOptions::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates what is missing. Safe to run on every start and by several
+/// apiservers at once (creates are put-if-absent).
+pub async fn run(server: &ApiServer) -> Result<(), StatusError> {
+    for ns in SYSTEM_NAMESPACES {
+        ensure(
+            server,
+            "",
+            "v1",
+            "namespaces",
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let cfg = &server.config;
+    let Some(ip) = server.registry.services.nth_ip(1) else {
+        return Err(StatusError::internal("service range has no first address"));
+    };
+    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    ensure(
+        server,
+        "",
+        "v1",
+        "services",
+        Some("default"),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": ip.to_string(),
+                "clusterIPs": [ip.to_string()],
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": cfg.secure_port}],
+                "sessionAffinity": "None",
+            },
+        }),
+    )
+    .await?;
+    let address = cfg.advertise_address.to_string();
+    // Endpoints may not point at loopback addresses (upstream validation):
+    // with such an --advertise-address the service has no endpoints, as
+    // upstream's reconciler would also fail to write them.
+    if let Err(e) = ensure_endpoints(server, &address, family).await {
+        tracing::warn!(error = %e.message, "not publishing endpoints for the kubernetes service");
+    }
+    Ok(())
+}
+
+async fn ensure_endpoints(
+    server: &ApiServer,
+    address: &str,
+    family: &str,
+) -> Result<(), StatusError> {
+    let cfg = &server.config;
+    ensure(
+        server,
+        "",
+        "v1",
+        "endpoints",
+        Some("default"),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+            },
+            "subsets": [{
+                "addresses": [{"ip": address}],
+                "ports": [{"name": "https", "port": cfg.secure_port, "protocol": "TCP"}],
+            }],
+        }),
+    )
+    .await?;
+    ensure(
+        server,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        Some("default"),
+        json!({
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {
+                    "kubernetes.io/service-name": "kubernetes",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
+                },
+            },
+            "addressType": family,
+            "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": cfg.secure_port, "protocol": "TCP"}],
+        }),
+    )
+    .await?;
+    Ok(())
+}

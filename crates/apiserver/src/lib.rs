@@ -1,0 +1,149 @@
+//! kube-apiserver: the Kubernetes REST API over etcd.
+//!
+//! `main` stays thin: [`options::Options`] -> [`options::Config`] ->
+//! [`run`]. Tests build the same server with [`build`] and drive
+//! [`app::handle`] directly or over a real socket.
+
+pub mod app;
+pub mod bootstrap;
+pub mod continue_token;
+pub mod discovery;
+pub mod metrics;
+pub mod openapi;
+pub mod options;
+pub mod query;
+pub mod registry;
+pub mod request_info;
+pub mod resource_handler;
+pub mod server;
+pub mod tls;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use corten_component_base::health::HealthRegistry;
+use corten_storage::EtcdStore;
+use futures::FutureExt;
+
+use crate::app::ApiServer;
+use crate::discovery::Discovery;
+use crate::options::Config;
+use crate::registry::Registry;
+
+/// Connects to etcd, starts the watch caches and bootstraps system objects.
+pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
+    metrics::init();
+    let store = connect_etcd(&config).await?;
+    let registry = Registry::start(store.clone(), &config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let health = HealthRegistry::new();
+    let etcd = store.clone();
+    health.add_check("etcd", move || {
+        let etcd = etcd.clone();
+        async move {
+            if etcd.healthy().await {
+                Ok(())
+            } else {
+                Err("etcd is not answering".to_string())
+            }
+        }
+        .boxed()
+    });
+    let address = format!("{}:{}", config.advertise_address, config.secure_port);
+    let server = Arc::new(ApiServer {
+        discovery: Discovery::new(&address),
+        openapi: openapi::OpenApi::new(),
+        config,
+        registry,
+        health,
+    });
+    bootstrap::run(&server)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrapping system objects: {}", e.message))?;
+    Ok(server)
+}
+
+async fn connect_etcd(config: &Config) -> Result<EtcdStore> {
+    let mut last = None;
+    // etcd may still be starting (systemd ordering, `corten up`): retry.
+    for attempt in 0..30 {
+        match EtcdStore::connect(&config.etcd_servers, &config.etcd_prefix).await {
+            Ok(s) if s.healthy().await => return Ok(s),
+            Ok(_) => last = Some("etcd is not healthy yet".to_string()),
+            Err(e) => last = Some(e.to_string()),
+        }
+        if attempt == 0 {
+            tracing::info!(servers = ?config.etcd_servers, "waiting for etcd");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!(
+        "cannot reach etcd at {:?}: {}",
+        config.etcd_servers,
+        last.unwrap_or_default()
+    )
+}
+
+/// Compacts etcd history periodically, keeping one interval of history
+/// (upstream compacts to the revision seen one interval earlier).
+fn spawn_compactor(server: &Arc<ApiServer>) {
+    let interval = server.config.etcd_compaction_interval;
+    if interval.is_zero() {
+        return;
+    }
+    let store = server.registry.store.clone();
+    tokio::spawn(async move {
+        let mut previous: Option<i64> = None;
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match store.current_revision().await {
+                Ok(now) => {
+                    if let Some(rev) = previous {
+                        if let Err(e) = store.compact(rev).await {
+                            tracing::warn!(revision = rev, error = %e, "etcd compaction failed");
+                        } else {
+                            tracing::debug!(revision = rev, "compacted etcd");
+                        }
+                    }
+                    previous = Some(now);
+                }
+                Err(e) => tracing::warn!(error = %e, "reading etcd revision for compaction"),
+            }
+        }
+    });
+}
+
+/// Runs the apiserver until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+    let addr = SocketAddr::new(config.bind_address, config.secure_port);
+    let listener = server::bind(addr).await?;
+    run_on(listener, config, shutdown).await
+}
+
+/// Runs the apiserver on an already bound listener (tests bind port 0).
+pub async fn run_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    sans.push(config.advertise_address.to_string());
+    let tls = tls::server_config(&config.tls, &sans)?;
+    let addr = listener.local_addr()?;
+    let server = build(config).await.context("starting the apiserver")?;
+    spawn_compactor(&server);
+    corten_component_base::metrics::register_build_info("apiserver");
+    tracing::info!(%addr, "serving securely");
+    let health = server.health.clone();
+    let shutdown = async move {
+        shutdown.await;
+        health.begin_shutdown();
+    };
+    server::serve(listener, tls, server, shutdown).await
+}

@@ -1,0 +1,278 @@
+//! Command-line flags of kube-apiserver (named as upstream) and their
+//! validation into a [`Config`].
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::Parser;
+use ipnet::IpNet;
+
+/// kube-apiserver flags. Names, meanings and defaults follow upstream so
+/// existing unit files and habits carry over.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "kube-apiserver",
+    about = "The Kubernetes API server (Corten): validates and stores API objects in etcd and serves them over REST, list and watch.",
+    version = corten_component_base::version::GIT_VERSION
+)]
+pub struct Options {
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub etcd_servers: Vec<String>,
+
+    /// The prefix to prepend to all resource paths in etcd.
+    #[arg(long, default_value = "/registry")]
+    pub etcd_prefix: String,
+
+    /// The IP address on which to listen for the --secure-port port.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// The port on which to serve HTTPS with authentication and authorization.
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+
+    /// File containing the default x509 certificate for HTTPS (CA cert, if
+    /// any, concatenated after the server cert).
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// File containing the default x509 private key matching --tls-cert-file.
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// The directory where a self-signed certificate is generated when
+    /// --tls-cert-file and --tls-private-key-file are not given.
+    #[arg(long, default_value = "/var/run/kubernetes")]
+    pub cert_dir: PathBuf,
+
+    /// A CIDR notation IP range from which to assign service cluster IPs.
+    #[arg(long, default_value = "10.0.0.0/24")]
+    pub service_cluster_ip_range: String,
+
+    /// A port range to reserve for services with NodePort visibility.
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+
+    /// The IP address on which to advertise the apiserver to members of the
+    /// cluster (the `kubernetes` service's endpoint).
+    #[arg(long)]
+    pub advertise_address: Option<IpAddr>,
+
+    /// The maximum size of a request body in bytes.
+    #[arg(long, default_value_t = 3 * 1024 * 1024, hide = true)]
+    pub max_request_body_bytes: usize,
+
+    /// Number of events kept per resource for resuming watches.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    pub watch_cache_window: usize,
+
+    /// The interval of compaction requests to etcd (0 disables).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: std::time::Duration,
+
+    /// Minimum watch timeout; watches end after a random time in
+    /// [min, 2*min) unless timeoutSeconds is given.
+    #[arg(long, default_value_t = 1800)]
+    pub min_request_timeout: u64,
+
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: corten_component_base::logging::LoggingOptions,
+}
+
+/// Parses `5m`, `30s`, `1h`, `250ms` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}")),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// etcd endpoints.
+    pub etcd_servers: Vec<String>,
+    /// etcd key prefix.
+    pub etcd_prefix: String,
+    /// Listen address.
+    pub bind_address: IpAddr,
+    /// Listen port.
+    pub secure_port: u16,
+    /// Serving certificate and key (PEM files).
+    pub tls: TlsSource,
+    /// Service ClusterIP range.
+    pub service_cidr: IpNet,
+    /// NodePort range (inclusive).
+    pub node_port_range: (u16, u16),
+    /// The address published in the `kubernetes` service endpoints.
+    pub advertise_address: IpAddr,
+    /// Maximum request body size.
+    pub max_request_body_bytes: usize,
+    /// Watch cache window per resource.
+    pub watch_cache_window: usize,
+    /// etcd compaction interval (zero disables).
+    pub etcd_compaction_interval: std::time::Duration,
+    /// Minimum watch timeout in seconds.
+    pub min_request_timeout: u64,
+}
+
+/// Where the serving certificate comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// Given files.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// Self-signed, generated into (or reused from) this directory.
+    SelfSigned {
+        /// The --cert-dir.
+        dir: PathBuf,
+    },
+}
+
+impl Options {
+    /// Validates the flags into a config. Errors are user-facing messages.
+    pub fn complete(self) -> Result<Config, String> {
+        if self.etcd_servers.iter().all(|s| s.trim().is_empty()) {
+            return Err("--etcd-servers must be specified".into());
+        }
+        for s in &self.etcd_servers {
+            if !(s.starts_with("http://") || s.starts_with("https://")) {
+                return Err(format!(
+                    "--etcd-servers: {s:?} must be a URL like http://127.0.0.1:2379"
+                ));
+            }
+        }
+        if !self.etcd_prefix.starts_with('/') {
+            return Err(format!(
+                "--etcd-prefix {:?} must start with '/'",
+                self.etcd_prefix
+            ));
+        }
+        let service_cidr: IpNet = self.service_cluster_ip_range.parse().map_err(|_| {
+            format!(
+                "--service-cluster-ip-range {:?} is not a valid CIDR",
+                self.service_cluster_ip_range
+            )
+        })?;
+        let host_bits = match service_cidr {
+            IpNet::V4(n) => 32 - n.prefix_len(),
+            IpNet::V6(n) => 128 - n.prefix_len(),
+        };
+        if host_bits < 2 {
+            return Err("--service-cluster-ip-range is too small".into());
+        }
+        if host_bits > 20 && service_cidr.addr().is_ipv4() {
+            return Err(format!(
+                "--service-cluster-ip-range {service_cidr} is too large (the largest allowed IPv4 range is a /12)"
+            ));
+        }
+        let node_port_range = parse_port_range(&self.service_node_port_range)?;
+        let tls = match (self.tls_cert_file, self.tls_private_key_file) {
+            (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            (None, None) => TlsSource::SelfSigned { dir: self.cert_dir },
+            _ => {
+                return Err(
+                    "--tls-cert-file and --tls-private-key-file must be given together".into(),
+                );
+            }
+        };
+        let advertise_address = self.advertise_address.unwrap_or(match self.bind_address {
+            a if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            a => a,
+        });
+        if self.max_request_body_bytes < 1024 {
+            return Err("--max-request-body-bytes must be at least 1024".into());
+        }
+        Ok(Config {
+            etcd_servers: self.etcd_servers,
+            etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
+            bind_address: self.bind_address,
+            secure_port: self.secure_port,
+            tls,
+            service_cidr,
+            node_port_range,
+            advertise_address,
+            max_request_body_bytes: self.max_request_body_bytes,
+            watch_cache_window: self.watch_cache_window.max(10),
+            etcd_compaction_interval: self.etcd_compaction_interval,
+            min_request_timeout: self.min_request_timeout.max(1),
+        })
+    }
+}
+
+/// Parses `30000-32767` (or a single port `30000`, meaning 30000-30000).
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("--service-node-port-range {s:?} must look like 30000-32767");
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    let lo: u16 = a.parse().map_err(|_| bad())?;
+    let hi: u16 = b.parse().map_err(|_| bad())?;
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut v = vec!["kube-apiserver"];
+        v.extend_from_slice(args);
+        Options::try_parse_from(v)
+            .map_err(|e| e.to_string())?
+            .complete()
+    }
+
+    #[test]
+    fn defaults_follow_upstream() {
+        let c = parse(&["--etcd-servers=http://127.0.0.1:2379"]).unwrap();
+        assert_eq!(c.secure_port, 6443);
+        assert_eq!(c.etcd_prefix, "/registry");
+        assert_eq!(c.node_port_range, (30000, 32767));
+        assert_eq!(c.service_cidr.to_string(), "10.0.0.0/24");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--etcd-servers=127.0.0.1:2379"]).is_err());
+        assert!(
+            parse(&[
+                "--etcd-servers=http://a:1",
+                "--service-cluster-ip-range=banana"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["--etcd-servers=http://a:1", "--service-node-port-range=5-1"]).is_err());
+        assert!(parse(&["--etcd-servers=http://a:1", "--tls-cert-file=/x"]).is_err());
+        assert!(parse(&["--etcd-servers=http://a:1", "--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_duration("7").unwrap().as_secs(), 7);
+        assert!(parse_duration("5x").is_err());
+    }
+}

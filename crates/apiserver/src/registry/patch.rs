@@ -1,0 +1,107 @@
+//! PATCH: JSON patch and JSON merge patch applied to the stored object,
+//! then the regular update pipeline.
+
+use bytes::Bytes;
+use corten_apimachinery::patch::{PatchError, apply_json_patch, apply_merge_patch};
+use corten_apimachinery::{FieldError, Path, StatusError};
+use corten_storage::{KeyValue, UpdateDecision};
+use serde_json::Value;
+
+use super::keys::{check_path_segment, object_key};
+use super::store::{
+    StepError, UpdateTarget, Updated, WriteOptions, decide_update, decode_stored, finish_update,
+    group_kind, storage_error,
+};
+use super::{Registry, Resource, convert};
+use crate::wire::InputFormat;
+
+/// Applies a patch document of the given type to `current` (served version).
+pub fn apply_patch(
+    res: &Resource,
+    name: &str,
+    current: &Value,
+    patch: &[u8],
+    format: InputFormat,
+) -> Result<Value, StatusError> {
+    let result = match format {
+        InputFormat::JsonPatch => apply_json_patch(current, patch),
+        InputFormat::MergePatch => apply_merge_patch(current, patch),
+        InputFormat::StrategicMergePatch | InputFormat::ApplyPatch => {
+            return Err(StatusError::unsupported_media_type(match format {
+                InputFormat::ApplyPatch => "application/apply-patch+yaml",
+                _ => "application/strategic-merge-patch+json",
+            }));
+        }
+        InputFormat::Json | InputFormat::Yaml => {
+            return Err(StatusError::unsupported_media_type("application/json"));
+        }
+    };
+    result.map_err(|e| match e {
+        PatchError::Malformed(m) => StatusError::bad_request(m),
+        PatchError::CannotApply(m) => StatusError::invalid(
+            &group_kind(res),
+            name,
+            &vec![FieldError::invalid(
+                &Path::new("patch"),
+                String::from_utf8_lossy(patch).into_owned(),
+                &m,
+            )],
+        ),
+    })
+}
+
+/// PATCH on an object or its status.
+pub async fn patch(
+    reg: &Registry,
+    res: &Resource,
+    url_ns: Option<&str>,
+    name: &str,
+    patch: Bytes,
+    format: InputFormat,
+    target: UpdateTarget,
+    opts: &WriteOptions,
+) -> Result<Updated, StatusError> {
+    check_path_segment(res.def.kind, "name", name)?;
+    let gr = res.group_resource();
+    let key = object_key(res.def, url_ns, name);
+    let patched = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
+        let old = decode_stored(kv)?;
+        let served = convert::from_storage(res, old.clone())?;
+        let new = apply_patch(res, name, &served, &patch, format)?;
+        if !new.is_object() {
+            return Err(StatusError::bad_request(
+                "the patch must produce a JSON object",
+            ));
+        }
+        let new = convert::to_storage(res, new)?;
+        decide_update(res, &old, new, target)
+    };
+    if opts.dry_run {
+        let kv = reg
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| storage_error(e, &gr, name))?
+            .ok_or_else(|| StatusError::not_found(&gr, name))?;
+        let (_, new) = patched(&kv)?;
+        return Ok(Updated {
+            object: convert::from_storage(res, new)?,
+            created: false,
+        });
+    }
+    let mut result = None;
+    let outcome = reg
+        .store
+        .guaranteed_update(
+            &key,
+            None,
+            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
+                let (decision, new) = patched(kv)?;
+                result = Some(new);
+                Ok(decision)
+            },
+        )
+        .await
+        .map_err(|e| e.into_status(&gr, name))?;
+    finish_update(res, outcome, result)
+}

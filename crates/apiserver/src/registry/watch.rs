@@ -1,0 +1,215 @@
+//! WATCH: turns a cache watcher into the stream of newline-delimited JSON
+//! events sent to the client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use corten_apimachinery::{FieldError, GroupKind, Path, StatusError};
+use corten_storage::{EventType, WatchEvent, WatchRequest, WatchStart, Watcher};
+use futures::{Stream, StreamExt};
+use serde_json::{Value, json};
+
+use super::keys::collection_prefix;
+use super::list::{CONSISTENT_READ_TIMEOUT, parse_filter};
+use super::store::storage_error;
+use super::{Registry, Resource, convert};
+use crate::query::{Query, parse_resource_version};
+
+/// A started watch: the cache watcher plus what is needed to encode it.
+pub struct WatchStream {
+    watcher: Option<Watcher>,
+    error: Option<StatusError>,
+    res: Arc<Resource>,
+}
+
+/// Opens a watch for a request. Errors here are returned as a normal
+/// Status response (the stream has not started yet).
+pub async fn open(
+    reg: &Registry,
+    res: Arc<Resource>,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    query: &Query,
+) -> Result<WatchStream, StatusError> {
+    let _ = reg;
+    let mut filter = parse_filter(&res, query)?;
+    if let Some(name) = name {
+        // `/watch/namespaces/x/pods/name` watches one object.
+        let sel = format!("metadata.name={name}");
+        let extra = corten_apimachinery::fields::FieldSelector::parse(&sel)
+            .map_err(|e| StatusError::bad_request(e.to_string()))?;
+        let mut all = filter.fields.requirements().to_vec();
+        all.extend(extra.requirements().iter().cloned());
+        filter.fields = corten_apimachinery::fields::FieldSelector::parse(
+            &all.iter()
+                .map(|r| {
+                    let op = match r.operator {
+                        corten_apimachinery::fields::FieldOperator::Equals => "=",
+                        corten_apimachinery::fields::FieldOperator::NotEquals => "!=",
+                    };
+                    format!("{}{op}{}", r.field, escape_field_value(&r.value))
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .map_err(|e| StatusError::bad_request(e.to_string()))?;
+    }
+    let rv = parse_resource_version(query.get("resourceVersion"))?;
+    let bookmarks = query.flag("allowWatchBookmarks")?;
+    let send_initial = match query.get("sendInitialEvents") {
+        None | Some("") => None,
+        Some(_) => Some(query.flag("sendInitialEvents")?),
+    };
+    let rv_match = query.non_empty("resourceVersionMatch");
+    let gr = res.group_resource();
+    if let Some(true) = send_initial {
+        let mut errs = Vec::new();
+        if !bookmarks {
+            errs.push(FieldError::forbidden(
+                &Path::new("allowWatchBookmarks"),
+                "allowWatchBookmarks required when sendInitialEvents is true",
+            ));
+        }
+        if rv_match != Some("NotOlderThan") {
+            errs.push(FieldError::forbidden(
+                &Path::new("resourceVersionMatch"),
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(StatusError::invalid(
+                &GroupKind::new("meta.k8s.io", "ListOptions"),
+                "",
+                &errs,
+            ));
+        }
+    } else if rv_match.is_some() {
+        return Err(StatusError::invalid(
+            &GroupKind::new("meta.k8s.io", "ListOptions"),
+            "",
+            &vec![FieldError::forbidden(
+                &Path::new("resourceVersionMatch"),
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            )],
+        ));
+    }
+    let start = match (send_initial, rv) {
+        (Some(true), None) => {
+            res.cache
+                .wait_consistent(CONSISTENT_READ_TIMEOUT)
+                .await
+                .map_err(|e| storage_error(e, &gr, ""))?;
+            WatchStart::InitialState
+        }
+        (Some(true), Some(0)) => WatchStart::InitialState,
+        (Some(true), Some(r)) => {
+            res.cache
+                .wait_for_revision(r, CONSISTENT_READ_TIMEOUT)
+                .await
+                .map_err(|e| storage_error(e, &gr, ""))?;
+            WatchStart::InitialState
+        }
+        (Some(false), None) => {
+            let r = res
+                .cache
+                .wait_consistent(CONSISTENT_READ_TIMEOUT)
+                .await
+                .map_err(|e| storage_error(e, &gr, ""))?;
+            WatchStart::After(r)
+        }
+        (Some(false), Some(0)) => WatchStart::After(res.cache.revision()),
+        (_, Some(r)) if r > 0 => WatchStart::After(r),
+        (None, None) => {
+            res.cache
+                .wait_consistent(CONSISTENT_READ_TIMEOUT)
+                .await
+                .map_err(|e| storage_error(e, &gr, ""))?;
+            WatchStart::InitialState
+        }
+        _ => WatchStart::InitialState,
+    };
+    let req = WatchRequest {
+        prefix: collection_prefix(res.def, namespace),
+        filter,
+        start,
+        bookmarks,
+        initial_events_end_bookmark: send_initial == Some(true),
+    };
+    match res.cache.watch(req).await {
+        Ok(watcher) => Ok(WatchStream {
+            watcher: Some(watcher),
+            error: None,
+            res,
+        }),
+        // Like upstream, a resourceVersion that is too old is reported as
+        // an ERROR event in a successful watch response, so clients relist.
+        Err(e @ corten_storage::Error::TooOldResourceVersion { .. }) => Ok(WatchStream {
+            watcher: None,
+            error: Some(storage_error(e, &gr, "")),
+            res,
+        }),
+        Err(e) => Err(storage_error(e, &gr, "")),
+    }
+}
+
+fn escape_field_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '\\' | ',' | '=' | '!') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Encodes one event for a client of a non-storage version.
+fn convert_event(res: &Resource, ev: &WatchEvent) -> Bytes {
+    if res.is_storage_version() || ev.event_type == EventType::Bookmark {
+        if ev.event_type == EventType::Bookmark && !res.is_storage_version() {
+            let obj = json!({
+                "kind": res.def.kind,
+                "apiVersion": res.def.api_version(),
+                "metadata": {"resourceVersion": ev.resource_version().to_string()},
+            });
+            return line(ev.event_type.as_str(), &obj);
+        }
+        return ev.encoded_json().clone();
+    }
+    let obj: Value = serde_json::from_slice(&ev.object.json).unwrap_or(Value::Null);
+    match convert::from_storage(res, obj) {
+        Ok(v) => line(ev.event_type.as_str(), &v),
+        Err(e) => line("ERROR", &e.to_status()),
+    }
+}
+
+fn line(event_type: &str, obj: &Value) -> Bytes {
+    let mut v = serde_json::to_vec(&json!({"type": event_type, "object": obj})).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+/// A Status error as a watch event (e.g. 410 Gone mid-stream).
+pub fn error_event(e: &StatusError) -> Bytes {
+    line("ERROR", &e.to_status())
+}
+
+impl WatchStream {
+    /// The byte stream for the response body; ends after `timeout`.
+    pub fn into_bytes(self, timeout: Duration) -> impl Stream<Item = Bytes> + Send + 'static {
+        let res = self.res;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let error = futures::stream::iter(self.error.map(|e| error_event(&e)));
+        let events = futures::stream::iter(self.watcher)
+            .flatten()
+            .map(move |ev| {
+                crate::metrics::WATCH_EVENTS
+                    .with_label_values(&[res.def.group, res.def.version, res.def.kind])
+                    .inc();
+                convert_event(&res, &ev)
+            });
+        let sleep = tokio::time::sleep_until(deadline);
+        error.chain(events).take_until(sleep)
+    }
+}

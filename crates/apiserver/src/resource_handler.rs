@@ -1,0 +1,349 @@
+//! Dispatch of resource requests (`/api/v1/...`, `/apis/<g>/<v>/...`) to
+//! the registry by verb and subresource.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use corten_apimachinery::{Reason, StatusError, meta};
+use futures::StreamExt;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde_json::{Value, json};
+
+use crate::app::{ApiServer, read_body};
+use crate::metrics::RequestLabels;
+use crate::query::{Query, parse_resource_version};
+use crate::registry::delete::{self, Deleted};
+use crate::registry::store::{UpdateTarget, WriteOptions};
+use crate::registry::subresources::{self, ScaleChange};
+use crate::registry::{Resource, admission, list, patch, store, watch};
+use crate::request_info::{ResourceRequest, Verb};
+use crate::wire::{self, Body, Format, InputFormat, Output};
+
+fn not_found() -> StatusError {
+    StatusError::new(
+        Reason::NotFound,
+        "the server could not find the requested resource",
+    )
+}
+
+fn method_not_supported(res: &Resource, verb: Verb) -> StatusError {
+    StatusError::method_not_supported(&res.group_resource(), verb.as_str())
+}
+
+/// Serves one resource request.
+pub async fn handle<B>(
+    server: Arc<ApiServer>,
+    req: Request<B>,
+    r: ResourceRequest,
+    query: Query,
+    accept: Option<String>,
+    pretty: bool,
+    labels: &mut RequestLabels,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    labels.verb = r.verb.metric_label();
+    labels.group = r.group.clone();
+    labels.version = r.version.clone();
+    labels.resource = r.resource.clone();
+    labels.subresource = r.subresource.clone().unwrap_or_default();
+    labels.scope = if r.name.is_some() {
+        "resource"
+    } else if r.namespace.is_some() {
+        "namespace"
+    } else {
+        "cluster"
+    };
+    match serve(server, req, r, query, accept, pretty, labels).await {
+        Ok(resp) => resp,
+        Err(e) => wire::respond_error(&e),
+    }
+}
+
+async fn serve<B>(
+    server: Arc<ApiServer>,
+    req: Request<B>,
+    r: ResourceRequest,
+    query: Query,
+    accept: Option<String>,
+    pretty: bool,
+    labels: &mut RequestLabels,
+) -> Result<Response<Body>, StatusError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let reg = &server.registry;
+    let res = reg
+        .resource(&r.group, &r.version, &r.resource)
+        .ok_or_else(not_found)?;
+    // Namespaced resources live under /namespaces/<ns>/ (only list and
+    // watch span all namespaces); cluster-scoped ones never do.
+    let ns = r.namespace.as_deref();
+    let is_namespace_resource = res.def.storage_resource == "namespaces";
+    if res.def.namespaced {
+        if ns.is_none() && !matches!(r.verb, Verb::List | Verb::Watch) {
+            return Err(not_found());
+        }
+    } else if ns.is_some() && !is_namespace_resource {
+        return Err(not_found());
+    }
+    let ns = if res.def.namespaced { ns } else { None };
+    if let Some(sub) = &r.subresource {
+        if !res.def.has_subresource(sub) {
+            return Err(not_found());
+        }
+    }
+    let format = wire::negotiate(accept.as_deref(), false)?;
+    let out = Output { format, pretty };
+    let dry_run = query.dry_run()?;
+    if dry_run {
+        labels.dry_run = "All";
+    }
+    let opts = WriteOptions {
+        dry_run,
+        field_manager: query.non_empty("fieldManager").map(str::to_string),
+    };
+    let name = r.name.clone().unwrap_or_default();
+    let headers = req.headers().clone();
+    let limit = server.config.max_request_body_bytes;
+
+    match (r.verb, r.subresource.as_deref()) {
+        (Verb::Get, None) | (Verb::Get, Some("status")) => {
+            let rv = match query.get("resourceVersion") {
+                None | Some("") => None,
+                Some(_) => parse_resource_version(query.get("resourceVersion"))?,
+            };
+            let json = store::get(reg, &res, ns, &name, rv).await?;
+            Ok(wire::respond(
+                StatusCode::OK,
+                wire::reencode(json, out),
+                out,
+            ))
+        }
+        (Verb::List, None) => {
+            let listed = list::list(reg, &res, ns, &query).await?;
+            let body = list::encode_list(&res, &listed);
+            Ok(wire::respond(
+                StatusCode::OK,
+                wire::reencode(body, out),
+                out,
+            ))
+        }
+        (Verb::Watch, None) => {
+            let stream = watch::open(reg, res.clone(), ns, r.name.as_deref(), &query).await?;
+            let timeout = match query.int("timeoutSeconds")? {
+                Some(t) if t > 0 => Duration::from_secs(t as u64),
+                _ => {
+                    let min = server.config.min_request_timeout;
+                    let jitter = uuid::Uuid::new_v4().as_u128() as u64 % min.max(1);
+                    Duration::from_secs(min + jitter)
+                }
+            };
+            let gauge = labels.longrunning();
+            gauge.inc();
+            let guard = GaugeGuard(gauge);
+            let body = stream.into_bytes(timeout).map(move |b| {
+                let _keep = &guard;
+                Ok::<_, std::io::Error>(Frame::data(b))
+            });
+            let mut resp = Response::new(StreamBody::new(body).boxed_unsync());
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, private"),
+            );
+            Ok(resp)
+        }
+        (Verb::Create, None) if res.def.resource == "bindings" => {
+            // POST .../bindings {metadata.name: <pod>} is pods/<pod>/binding.
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            let pod = meta::name(&obj).unwrap_or_default().to_string();
+            let pods = reg.resource("", "v1", "pods").ok_or_else(not_found)?;
+            if !dry_run {
+                subresources::bind(reg, &pods, ns.unwrap_or_default(), &pod, &obj).await?;
+            }
+            Ok(success(StatusCode::CREATED, out))
+        }
+        (Verb::Create, None) => {
+            let input = wire::input_format(&headers)?;
+            if !matches!(input, InputFormat::Json | InputFormat::Yaml) {
+                return Err(StatusError::unsupported_media_type(
+                    headers
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                ));
+            }
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            let created = store::create(reg, &res, ns, obj, &opts).await?;
+            Ok(wire::respond_value(StatusCode::CREATED, &created, out))
+        }
+        (Verb::Update, None) | (Verb::Update, Some("status")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            let target = if r.subresource.is_some() {
+                UpdateTarget::Status
+            } else {
+                UpdateTarget::Main
+            };
+            let updated = store::update(reg, &res, ns, &name, obj, target, &opts).await?;
+            let code = if updated.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(wire::respond_value(code, &updated.object, out))
+        }
+        (Verb::Patch, None) | (Verb::Patch, Some("status")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let target = if r.subresource.is_some() {
+                UpdateTarget::Status
+            } else {
+                UpdateTarget::Main
+            };
+            let updated = patch::patch(reg, &res, ns, &name, body, input, target, &opts).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated.object, out))
+        }
+        (Verb::Delete, None) => {
+            admission::admit_delete(&res, &name)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let dopts = delete::parse_delete_options(&body, &query)?;
+            match delete::delete(reg, &res, ns, &name, &dopts).await? {
+                Deleted::Now(obj) => {
+                    if delete::returns_deleted_object(&res) {
+                        Ok(wire::respond_value(StatusCode::OK, &obj, out))
+                    } else {
+                        let s = delete::success_status(&res, &obj);
+                        Ok(wire::respond_value(StatusCode::OK, &s, out))
+                    }
+                }
+                Deleted::Pending(obj) => Ok(wire::respond_value(StatusCode::OK, &obj, out)),
+            }
+        }
+        (Verb::DeleteCollection, None) => {
+            let body = read_body(req.into_body(), limit).await?;
+            let dopts = delete::parse_delete_options(&body, &query)?;
+            let items = delete_collection(&server, &res, ns, &query, &dopts).await?;
+            let list = json!({
+                "kind": format!("{}List", res.def.kind),
+                "apiVersion": res.def.api_version(),
+                "metadata": {},
+                "items": items,
+            });
+            Ok(wire::respond_value(StatusCode::OK, &list, out))
+        }
+        (Verb::Get, Some("scale")) => {
+            let s = subresources::get_scale(reg, &res, ns, &name).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
+        }
+        (Verb::Update, Some("scale")) | (Verb::Patch, Some("scale")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let change = if r.verb == Verb::Update {
+                ScaleChange::Replace(wire::decode_object(&body, input)?)
+            } else {
+                ScaleChange::Patch(body, input)
+            };
+            let s = subresources::update_scale(reg, &res, ns, &name, change, &opts).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
+        }
+        (Verb::Create, Some("binding")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            if !dry_run {
+                subresources::bind(reg, &res, ns.unwrap_or_default(), &name, &obj).await?;
+            }
+            Ok(success(StatusCode::CREATED, out))
+        }
+        (Verb::Create, Some("eviction")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            if !dry_run {
+                subresources::evict(reg, &res, ns.unwrap_or_default(), &name, &obj).await?;
+            }
+            Ok(success(StatusCode::CREATED, out))
+        }
+        (Verb::Update, Some("finalize")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = wire::decode_object(&body, input)?;
+            let updated = subresources::finalize_namespace(reg, &res, &name, &obj).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated, out))
+        }
+        (_, Some(sub)) if matches!(sub, "log" | "exec" | "attach" | "portforward" | "proxy") => {
+            Err(StatusError::service_unavailable(format!(
+                "{}/{sub} needs a kubelet to serve it, and none is connected for {} \"{name}\"",
+                res.def.resource, res.def.kind
+            )))
+        }
+        (verb, _) => Err(method_not_supported(&res, verb)),
+    }
+}
+
+/// Keeps the long-running gauge raised while the watch body is alive.
+struct GaugeGuard(prometheus::IntGauge);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn success(code: StatusCode, out: Output) -> Response<Body> {
+    let mut s = corten_apimachinery::status::success_status(None);
+    s["code"] = json!(code.as_u16());
+    wire::respond_value(
+        code,
+        &s,
+        Output {
+            format: if out.format == Format::Yaml {
+                Format::Yaml
+            } else {
+                Format::Json
+            },
+            ..out
+        },
+    )
+}
+
+async fn delete_collection(
+    server: &ApiServer,
+    res: &Arc<Resource>,
+    ns: Option<&str>,
+    query: &Query,
+    dopts: &delete::DeleteOptions,
+) -> Result<Vec<Value>, StatusError> {
+    let reg = &server.registry;
+    let listed = list::list(reg, res, ns, query).await?;
+    let mut out = Vec::with_capacity(listed.items.len());
+    for item in listed.items {
+        let v: Value = serde_json::from_slice(&item).map_err(StatusError::internal)?;
+        let name = meta::name(&v).unwrap_or_default().to_string();
+        let item_ns = meta::namespace(&v).map(str::to_string);
+        if admission::admit_delete(res, &name).is_err() {
+            continue;
+        }
+        match delete::delete(reg, res, item_ns.as_deref(), &name, dopts).await {
+            Ok(Deleted::Now(o)) | Ok(Deleted::Pending(o)) => out.push(o),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

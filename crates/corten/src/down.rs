@@ -1,0 +1,102 @@
+//! `corten down`: stop the components in reverse order; optionally delete
+//! the state directory.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::components::cluster_components;
+use crate::process::{self, StopOutcome};
+use crate::state::{ClusterConfig, StateLayout};
+
+/// How long each component gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops the cluster; with `purge`, deletes its state directory too.
+pub fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
+    if !layout.root().exists() {
+        println!(
+            "nothing to stop: {} does not exist",
+            layout.root().display()
+        );
+        return Ok(());
+    }
+    let config = ClusterConfig::load(layout)?.unwrap_or_default();
+    let mut components = cluster_components(&config, layout);
+    components.reverse();
+    for component in &components {
+        let pid_file = layout.pid_file(component.name);
+        let Some(pid) = process::read_pid(&pid_file) else {
+            println!("{:<16} not running", component.name);
+            continue;
+        };
+        let outcome = process::stop(pid, &component.program, STOP_GRACE)
+            .with_context(|| format!("stopping {} (pid {pid})", component.name))?;
+        match outcome {
+            StopOutcome::Terminated => println!("{:<16} stopped (pid {pid})", component.name),
+            StopOutcome::Killed => println!(
+                "{:<16} killed (pid {pid}) after {}s without exiting on SIGTERM",
+                component.name,
+                STOP_GRACE.as_secs()
+            ),
+            StopOutcome::NotRunning => {
+                println!("{:<16} not running (stale pid file)", component.name)
+            }
+        }
+        if let Err(err) = std::fs::remove_file(&pid_file)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(err).with_context(|| format!("removing {}", pid_file.display()));
+        }
+    }
+    if purge {
+        if !layout.is_corten_state() {
+            bail!(
+                "refusing to delete {}: it has no .corten-state marker, so it was not created by `corten up`",
+                layout.root().display()
+            );
+        }
+        std::fs::remove_dir_all(layout.root())
+            .with_context(|| format!("deleting {}", layout.root().display()))?;
+        println!("deleted {}", layout.root().display());
+    } else {
+        println!(
+            "data kept in {} (`corten down --purge` deletes it)",
+            layout.root().display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn down_without_state_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StateLayout::new(&dir.path().join("missing")).unwrap();
+        down(&layout, true).unwrap();
+        assert!(!layout.root().exists());
+    }
+
+    #[test]
+    fn purge_refuses_foreign_directories_and_deletes_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let foreign = StateLayout::new(dir.path()).unwrap();
+        std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+        let err = down(&foreign, true).unwrap_err();
+        assert!(err.to_string().contains("refusing to delete"), "{err}");
+        assert!(dir.path().join("precious.txt").exists());
+
+        let ours = StateLayout::new(&dir.path().join("state")).unwrap();
+        ours.create().unwrap();
+        // A stale pid file pointing at a process that is not etcd.
+        std::fs::write(ours.pid_file("etcd"), format!("{}\n", std::process::id())).unwrap();
+        down(&ours, false).unwrap();
+        assert!(ours.root().exists());
+        assert!(!ours.pid_file("etcd").exists());
+        down(&ours, true).unwrap();
+        assert!(!ours.root().exists());
+    }
+}

@@ -1,0 +1,290 @@
+//! Bad input gets the upstream Status code and a clear message; the server
+//! keeps serving and nothing stored changes.
+
+use corten_e2e::TestCluster;
+use http::Request;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::PostParams;
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", ct)
+        .body(body)
+        .unwrap();
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    let bytes = http_body_util_collect(resp).await;
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (code, v)
+}
+
+async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    match resp.into_body().collect().await {
+        Ok(c) => c.to_bytes().to_vec(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_get_upstream_statuses() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let keep = cms
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "keep"}, "data": {"k": "v"}}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let base = "/api/v1/namespaces/default/configmaps";
+
+        let cases: Vec<(&str, String, &str, Vec<u8>, u16, &str)> = vec![
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                b"{not json".to_vec(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/yaml",
+                b"a: [unclosed".to_vec(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                b"[1,2]".to_vec(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                serde_json::to_vec(
+                    &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}),
+                )
+                .unwrap(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "x", "namespace": "other"}}))
+                    .unwrap(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "Bad_Name"}})).unwrap(),
+                422,
+                "Invalid",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "x"}, "data": "not-a-map"}))
+                    .unwrap(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "keep"}})).unwrap(),
+                409,
+                "AlreadyExists",
+            ),
+            (
+                "POST",
+                base.into(),
+                "application/json",
+                {
+                    let mut v = b"{\"metadata\":{\"name\":\"big\"},\"data\":{\"a\":\"".to_vec();
+                    v.extend(std::iter::repeat_n(b'x', 4 * 1024 * 1024));
+                    v.extend(b"\"}}");
+                    v
+                },
+                413,
+                "RequestEntityTooLarge",
+            ),
+            (
+                "POST",
+                base.into(),
+                "text/plain",
+                b"hello".to_vec(),
+                415,
+                "UnsupportedMediaType",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/default/widgets".into(),
+                "application/json",
+                vec![],
+                404,
+                "NotFound",
+            ),
+            (
+                "GET",
+                format!("{base}?labelSelector=a%20in%20(b"),
+                "application/json",
+                vec![],
+                400,
+                "BadRequest",
+            ),
+            (
+                "GET",
+                format!("{base}?fieldSelector=spec.nope%3Dx"),
+                "application/json",
+                vec![],
+                400,
+                "BadRequest",
+            ),
+            (
+                "GET",
+                format!("{base}?resourceVersion=abc"),
+                "application/json",
+                vec![],
+                400,
+                "BadRequest",
+            ),
+            (
+                "GET",
+                format!("{base}?resourceVersionMatch=Exact"),
+                "application/json",
+                vec![],
+                422,
+                "Invalid",
+            ),
+            (
+                "GET",
+                format!("{base}?continue=garbage"),
+                "application/json",
+                vec![],
+                400,
+                "BadRequest",
+            ),
+            (
+                "PUT",
+                format!("{base}/keep"),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "other"}})).unwrap(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "PUT",
+                format!("{base}/keep"),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "keep", "resourceVersion": "1"}}))
+                    .unwrap(),
+                409,
+                "Conflict",
+            ),
+            (
+                "PATCH",
+                format!("{base}/keep"),
+                "application/merge-patch+json",
+                b"[".to_vec(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "PATCH",
+                format!("{base}/keep"),
+                "application/json-patch+json",
+                serde_json::to_vec(&json!([{"op": "test", "path": "/data/k", "value": "nope"}]))
+                    .unwrap(),
+                422,
+                "Invalid",
+            ),
+            (
+                "PATCH",
+                format!("{base}/keep"),
+                "application/merge-patch+json",
+                serde_json::to_vec(&json!({"metadata": {"name": "Bad_Name"}})).unwrap(),
+                400,
+                "BadRequest",
+            ),
+            (
+                "DELETE",
+                format!("{base}/keep"),
+                "application/json",
+                serde_json::to_vec(&json!({"preconditions": {"uid": "not-the-uid"}})).unwrap(),
+                409,
+                "Conflict",
+            ),
+            (
+                "DELETE",
+                format!("{base}/keep"),
+                "application/json",
+                serde_json::to_vec(&json!({"propagationPolicy": "Sideways"})).unwrap(),
+                422,
+                "Invalid",
+            ),
+            (
+                "GET",
+                format!("{base}/missing"),
+                "application/json",
+                vec![],
+                404,
+                "NotFound",
+            ),
+            (
+                "POST",
+                "/api/v1/namespaces/nope/configmaps".into(),
+                "application/json",
+                serde_json::to_vec(&json!({"metadata": {"name": "x"}})).unwrap(),
+                404,
+                "NotFound",
+            ),
+        ];
+        for (method, path, ct, body, code, reason) in cases {
+            let (got, status) = send(&client, method, &path, ct, body).await;
+            assert_eq!(got, code, "{method} {path}: {status}");
+            assert_eq!(status["kind"], "Status", "{method} {path}: {status}");
+            assert_eq!(status["reason"], reason, "{method} {path}: {status}");
+            assert!(
+                !status["message"].as_str().unwrap_or("").is_empty(),
+                "{status}"
+            );
+        }
+
+        // The stored object is untouched and the server still serves.
+        let now = cms.get("keep").await.unwrap();
+        assert_eq!(now.resource_version(), keep.resource_version());
+        assert_eq!(now.data, keep.data);
+        let (code, _) = send(&client, "GET", "/readyz", "text/plain", vec![]).await;
+        assert_eq!(code, 200);
+    });
+}

@@ -1,0 +1,310 @@
+//! The everyday kubectl session against Corten, with the real
+//! /usr/bin/kubectl.
+
+use corten_e2e::TestCluster;
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports:
+        - containerPort: 80
+"#;
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector:
+    app: web
+  ports:
+  - port: 80
+    targetPort: 80
+"#;
+
+#[tokio::test]
+async fn create_get_label_annotate_delete() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let out = c
+            .kubectl_stdin(&["create", "-f", "-"], Some(DEPLOYMENT))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "deployment.apps/web created"
+        );
+
+        let out = c
+            .kubectl_stdin(&["create", "-f", "-"], Some(SERVICE))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        // -o json / yaml / name / wide
+        let json = c
+            .kubectl_ok(&["get", "deployment", "web", "-o", "json"])
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["spec"]["replicas"], 2);
+        assert_eq!(v["spec"]["strategy"]["type"], "RollingUpdate");
+        let yaml = c
+            .kubectl_ok(&["get", "svc", "web", "-o", "yaml"])
+            .await
+            .unwrap();
+        let svc: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+        let ip = svc["spec"]["clusterIP"].as_str().unwrap();
+        assert!(ip.starts_with("10.96."), "{ip}");
+        let np = svc["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+        assert!((30000..=32767).contains(&np), "{np}");
+        let names = c
+            .kubectl_ok(&["get", "deploy,svc", "-o", "name"])
+            .await
+            .unwrap();
+        assert!(names.contains("deployment.apps/web"), "{names}");
+        assert!(names.contains("service/web"), "{names}");
+        let wide = c
+            .kubectl_ok(&["get", "deployments", "-o", "wide"])
+            .await
+            .unwrap();
+        assert!(wide.contains("web"), "{wide}");
+
+        // label / annotate, with -l and --overwrite
+        c.kubectl_ok(&["label", "deployment", "web", "tier=frontend"])
+            .await
+            .unwrap();
+        let out = c
+            .kubectl(&["label", "deployment", "web", "tier=backend"])
+            .await
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "relabel without --overwrite must fail"
+        );
+        c.kubectl_ok(&["label", "deployment", "web", "tier=backend", "--overwrite"])
+            .await
+            .unwrap();
+        let sel = c
+            .kubectl_ok(&["get", "deployments", "-l", "tier=backend", "-o", "name"])
+            .await
+            .unwrap();
+        assert_eq!(sel.trim(), "deployment.apps/web");
+        let none = c
+            .kubectl_ok(&["get", "deployments", "-l", "tier=frontend", "-o", "name"])
+            .await
+            .unwrap();
+        assert_eq!(none.trim(), "");
+        c.kubectl_ok(&["annotate", "deployment", "web", "owner=team-a"])
+            .await
+            .unwrap();
+        let ann = c
+            .kubectl_ok(&[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.metadata.annotations.owner}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(ann, "team-a");
+        c.kubectl_ok(&["label", "deployment", "web", "tier-"])
+            .await
+            .unwrap();
+        let labels = c
+            .kubectl_ok(&[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.metadata.labels}",
+            ])
+            .await
+            .unwrap();
+        assert!(!labels.contains("tier"), "{labels}");
+
+        // field selectors
+        let by_name = c
+            .kubectl_ok(&[
+                "get",
+                "services",
+                "--field-selector",
+                "metadata.name=web",
+                "-o",
+                "name",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(by_name.trim(), "service/web");
+
+        // delete
+        let out = c
+            .kubectl_ok(&["delete", "deployment", "web"])
+            .await
+            .unwrap();
+        assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
+        let out = c.kubectl(&["get", "deployment", "web"]).await.unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("deployments.apps \"web\" not found"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c.kubectl_ok(&["delete", "service", "web"]).await.unwrap();
+    });
+}
+
+#[tokio::test]
+async fn api_resources_and_get_all() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let out = c.kubectl_ok(&["api-resources"]).await.unwrap();
+        for line in [
+            "pods",
+            "deployments",
+            "services",
+            "configmaps",
+            "secrets",
+            "namespaces",
+            "nodes",
+            "statefulsets",
+            "daemonsets",
+            "jobs",
+            "cronjobs",
+            "ingresses",
+            "leases",
+            "endpointslices",
+            "clusterroles",
+            "priorityclasses",
+            "runtimeclasses",
+            "horizontalpodautoscalers",
+            "poddisruptionbudgets",
+            "storageclasses",
+        ] {
+            assert!(
+                out.lines().any(|l| l.starts_with(line)),
+                "{line} missing from:\n{out}"
+            );
+        }
+        let po = out.lines().find(|l| l.starts_with("pods ")).unwrap();
+        assert!(po.contains(" po "), "{po}");
+        let out = c.kubectl_ok(&["api-versions"]).await.unwrap();
+        assert!(out.lines().any(|l| l == "apps/v1"), "{out}");
+        assert!(out.lines().any(|l| l == "autoscaling/v2"), "{out}");
+
+        c.kubectl_stdin(&["create", "-f", "-"], Some(DEPLOYMENT))
+            .await
+            .unwrap();
+        let all = c.kubectl_ok(&["get", "all", "-o", "name"]).await.unwrap();
+        assert!(all.contains("deployment.apps/web"), "{all}");
+        assert!(all.contains("service/kubernetes"), "{all}");
+        // short names resolve
+        let out = c
+            .kubectl_ok(&["get", "deploy", "-o", "name"])
+            .await
+            .unwrap();
+        assert_eq!(out.trim(), "deployment.apps/web");
+        let out = c.kubectl_ok(&["get", "ns", "-o", "name"]).await.unwrap();
+        assert!(out.contains("namespace/kube-system"), "{out}");
+    });
+}
+
+#[tokio::test]
+async fn namespaces_create_and_delete() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let out = c
+            .kubectl_ok(&["create", "namespace", "team-a"])
+            .await
+            .unwrap();
+        assert_eq!(out.trim(), "namespace/team-a created");
+        c.kubectl_ok(&[
+            "create",
+            "configmap",
+            "settings",
+            "-n",
+            "team-a",
+            "--from-literal=a=b",
+        ])
+        .await
+        .unwrap();
+        let out = c
+            .kubectl_ok(&["get", "configmaps", "-n", "team-a", "-o", "name"])
+            .await
+            .unwrap();
+        assert!(out.contains("configmap/settings"), "{out}");
+        // Creating in a missing namespace is a 404 on the namespace.
+        let out = c
+            .kubectl(&["create", "configmap", "x", "-n", "nope"])
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("namespaces \"nope\" not found"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // System namespaces stay.
+        let out = c
+            .kubectl(&["delete", "namespace", "kube-system", "--wait=false"])
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        let out = c
+            .kubectl_ok(&["delete", "namespace", "team-a", "--wait=false"])
+            .await
+            .unwrap();
+        assert!(out.contains("namespace \"team-a\" deleted"), "{out}");
+        let phase = c
+            .kubectl_ok(&[
+                "get",
+                "namespace",
+                "team-a",
+                "-o",
+                "jsonpath={.status.phase}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(phase, "Terminating");
+        // A terminating namespace refuses new content.
+        let out = c
+            .kubectl(&["create", "configmap", "y", "-n", "team-a"])
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("because it is being terminated"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -1,0 +1,20 @@
+//! End-to-end tests against a real etcd and the real apiserver, driven by
+//! /usr/bin/kubectl and kube-rs. One test binary (link time is scarce).
+
+mod bad_input;
+mod kube_client;
+mod kubectl;
+mod watch;
+
+/// Every test gets this long before it is failed.
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs an async test body with the standard timeout.
+#[macro_export]
+macro_rules! with_timeout {
+    ($body:expr) => {
+        tokio::time::timeout($crate::TEST_TIMEOUT, $body)
+            .await
+            .expect("test timed out")
+    };
+}
