@@ -8,6 +8,16 @@ use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
+/// method, path, content type, body, expected code, expected reason.
+type Case = (
+    &'static str,
+    String,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 async fn send(
     client: &kube::Client,
     method: &str,
@@ -55,7 +65,7 @@ async fn malformed_requests_get_upstream_statuses() {
             .unwrap();
         let base = "/api/v1/namespaces/default/configmaps";
 
-        let cases: Vec<(&str, String, &str, Vec<u8>, u16, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "POST",
                 base.into(),

@@ -136,20 +136,20 @@ impl TestCluster {
     async fn wait_ready(&mut self) -> Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            if self.server.as_ref().is_some_and(|h| h.is_finished()) {
-                if let Some(h) = self.server.take() {
-                    match h.await {
-                        Ok(Err(e)) => bail!("the apiserver exited during startup: {e:#}"),
-                        other => bail!("the apiserver exited during startup: {other:?}"),
-                    }
+            if self.server.as_ref().is_some_and(|h| h.is_finished())
+                && let Some(h) = self.server.take()
+            {
+                match h.await {
+                    Ok(Err(e)) => bail!("the apiserver exited during startup: {e:#}"),
+                    other => bail!("the apiserver exited during startup: {other:?}"),
                 }
             }
             if let Ok(client) = self.client().await {
                 let req = http::Request::get("/readyz").body(Vec::new())?;
-                if let Ok(text) = client.request_text(req).await {
-                    if text.trim() == "ok" {
-                        return Ok(());
-                    }
+                if let Ok(text) = client.request_text(req).await
+                    && text.trim() == "ok"
+                {
+                    return Ok(());
                 }
             }
             if tokio::time::Instant::now() > deadline {

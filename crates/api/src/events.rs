@@ -102,6 +102,10 @@ impl Conversion for EventsV1Conversion {
         Ok(with_type_meta(rename(map, false), "events.k8s.io/v1"))
     }
 
+    fn unknown_fields(&self, obj: &Value) -> Vec<String> {
+        crate::kind::unknown_fields_of::<k8s_openapi::api::events::v1::Event>(obj)
+    }
+
     fn field_label_to_storage(&self, label: &str) -> Option<String> {
         FIELD_LABELS
             .iter()
@@ -306,6 +310,16 @@ mod tests {
         let core = EVENTS_V1_CONVERSION.to_storage(original.clone()).unwrap();
         let back = EVENTS_V1_CONVERSION.from_storage(core).unwrap();
         assert_eq!(back, original);
+    }
+
+    #[test]
+    fn reports_unknown_fields_in_the_served_shape() {
+        let mut body = v1_event();
+        body["involvedObject"] = json!({"name": "x"});
+        assert_eq!(
+            EVENTS_V1_CONVERSION.unknown_fields(&body),
+            vec!["involvedObject"]
+        );
     }
 
     #[test]

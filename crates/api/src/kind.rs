@@ -184,14 +184,7 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
     }
 
     fn unknown_fields(&self, obj: &Value) -> Vec<String> {
-        match typed::round_trip::<R::Object>(obj.clone()) {
-            Ok(known) => {
-                let mut out = Vec::new();
-                collect_unknown(obj, &known, "", &mut out);
-                out
-            }
-            Err(_) => Vec::new(),
-        }
+        unknown_fields_of::<R::Object>(obj)
     }
 
     fn tracks_generation(&self) -> bool {
@@ -308,6 +301,19 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
         decode::<R::Object>(obj)
             .map(|t| R::field_attrs(&t))
             .unwrap_or_default()
+    }
+}
+
+/// The fields of `obj` the typed form `T` does not know, as JSON paths
+/// (`spec.ports[0].foo`); empty if `obj` does not decode as `T`.
+pub fn unknown_fields_of<T: DeserializeOwned + Serialize>(obj: &Value) -> Vec<String> {
+    match typed::round_trip::<T>(obj.clone()) {
+        Ok(known) => {
+            let mut out = Vec::new();
+            collect_unknown(obj, &known, "", &mut out);
+            out
+        }
+        Err(_) => Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@
 //! * One module per API group with the defaulting and validation of its kinds.
 
 pub mod kind;
+pub mod patch_meta;
 pub mod resources;
 pub mod strategy;
 pub mod typed;

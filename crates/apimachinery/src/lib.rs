@@ -16,6 +16,7 @@ pub mod names;
 pub mod patch;
 pub mod quantity;
 pub mod status;
+pub mod strategic;
 pub mod time;
 
 pub use field_error::{ErrorList, FieldError, FieldErrorType, Path};

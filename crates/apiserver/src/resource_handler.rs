@@ -94,10 +94,10 @@ where
         return Err(not_found());
     }
     let ns = if res.def.namespaced { ns } else { None };
-    if let Some(sub) = &r.subresource {
-        if !res.def.has_subresource(sub) {
-            return Err(not_found());
-        }
+    if let Some(sub) = &r.subresource
+        && !res.def.has_subresource(sub)
+    {
+        return Err(not_found());
     }
     let format = wire::negotiate(accept.as_deref(), false)?;
     let out = Output { format, pretty };

@@ -449,6 +449,10 @@ pub const CA_NAME: &str = "ca";
 /// File name (without extension) of the apiserver serving certificate.
 pub const APISERVER_CERT_NAME: &str = "apiserver";
 
+/// File stem of the cluster administrator's client certificate
+/// (CN=kubernetes-admin, O=system:masters, as kubeadm issues it).
+pub const ADMIN_CERT_NAME: &str = "admin";
+
 /// The DNS names of the in-cluster `kubernetes` Service, as upstream puts
 /// them into the apiserver serving certificate.
 pub const APISERVER_DNS_NAMES: &[&str] = &[
@@ -499,6 +503,14 @@ pub fn ensure_cluster_pki(
         &apiserver_cert_spec(config),
     )? {
         created.push(APISERVER_CERT_NAME);
+    }
+    if ensure_cert(
+        pki_dir,
+        ADMIN_CERT_NAME,
+        &ca,
+        &CertSpec::client("kubernetes-admin", &["system:masters"]),
+    )? {
+        created.push(ADMIN_CERT_NAME);
     }
     Ok(ClusterPki { ca, created })
 }

@@ -48,12 +48,17 @@ pub fn prepare(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Result
             layout.pki_dir().display()
         );
     }
+    // kubectl prompts for a password when a user has no credentials, so
+    // the admin always authenticates with its client certificate.
+    let (cert_path, key_path) = pki::pair_paths(&layout.pki_dir(), pki::ADMIN_CERT_NAME);
+    let admin_cert = std::fs::read_to_string(&cert_path)?;
+    let admin_key = std::fs::read_to_string(&key_path)?;
     Kubeconfig::single(
         "corten",
         &config.apiserver_url(),
         pki.ca.cert_pem(),
         "admin",
-        UserCredentials::default(),
+        UserCredentials::client_certificate(&admin_cert, &admin_key),
         "corten",
     )
     .write(&layout.admin_kubeconfig())?;

@@ -217,6 +217,10 @@ impl Conversion for HpaV1Conversion {
         Ok(typed::to_value(&v1_to_v2(hpa)?))
     }
 
+    fn unknown_fields(&self, obj: &serde_json::Value) -> Vec<String> {
+        crate::kind::unknown_fields_of::<v1::HorizontalPodAutoscaler>(obj)
+    }
+
     fn from_storage(&self, obj: serde_json::Value) -> Result<serde_json::Value, String> {
         let hpa: v2::HorizontalPodAutoscaler = typed::from_value(obj)?;
         Ok(typed::to_value(&v2_to_v1(hpa)))

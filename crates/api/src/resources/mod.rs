@@ -50,6 +50,13 @@ pub enum Subresource {
     /// `certificatesigningrequests/approval`: get/update/patch of the
     /// Approved/Denied conditions.
     Approval,
+    /// `pods/ephemeralcontainers`: get/update/patch of
+    /// `spec.ephemeralContainers` (through the strategy's
+    /// `prepare_for_subresource_update`).
+    EphemeralContainers,
+    /// `pods/resize`: get/update/patch of container resources (through the
+    /// strategy's `prepare_for_subresource_update`).
+    Resize,
     /// `pods/log`, `pods/exec`, ... served by proxying to the kubelet.
     Proxy(&'static str),
 }
@@ -65,6 +72,8 @@ impl Subresource {
             Subresource::Finalize => "finalize",
             Subresource::Token => "token",
             Subresource::Approval => "approval",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Resize => "resize",
             Subresource::Proxy(n) => n,
         }
     }
@@ -73,9 +82,11 @@ impl Subresource {
     /// `pods/exec` is `create, get`, `pods/log` is `get`).
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale | Subresource::Approval => {
-                &["get", "patch", "update"]
-            }
+            Subresource::Status
+            | Subresource::Scale
+            | Subresource::Approval
+            | Subresource::EphemeralContainers
+            | Subresource::Resize => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction | Subresource::Token => &["create"],
             Subresource::Finalize => &["update"],
             Subresource::Proxy("log") => &["get"],
@@ -96,6 +107,13 @@ pub trait Conversion: Send + Sync {
     // The name mirrors `to_storage`; it converts an argument, not `self`.
     #[allow(clippy::wrong_self_convention)]
     fn from_storage(&self, obj: Value) -> Result<Value, String>;
+
+    /// Fields of a served-version body unknown to the served version's
+    /// typed form (for `fieldValidation=Strict|Warn`; the strategy only sees
+    /// the converted object). Default: none detected.
+    fn unknown_fields(&self, _obj: &Value) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Maps a field-selector label of the served version to the storage
     /// version's label; `None` if the served version does not support it.

@@ -267,11 +267,13 @@ pub(super) static BUILTIN: &[ResourceDef] = &[
         subresources: &[
             Subresource::Proxy("attach"),
             Subresource::Binding,
+            Subresource::EphemeralContainers,
             Subresource::Eviction,
             Subresource::Proxy("exec"),
             Subresource::Proxy("log"),
             Subresource::Proxy("portforward"),
             Subresource::Proxy("proxy"),
+            Subresource::Resize,
             Subresource::Status,
         ],
         ..row("", "v1", "pods", "pod", "Pod", true, &pod::POD_STRATEGY)

@@ -262,6 +262,25 @@ fn every_kind_goes_through_its_strategy() {
 }
 
 #[test]
+fn strategy_scope_matches_the_table() {
+    for r in builtin_resources().iter().filter(|r| r.verbs != ["create"]) {
+        let storage = r.storage_def().unwrap();
+        let mut obj = example(storage);
+        if r.namespaced {
+            obj["metadata"].as_object_mut().unwrap().remove("namespace");
+        } else {
+            obj["metadata"]["namespace"] = json!("default");
+        }
+        let obj = r.strategy.canonicalize(obj).unwrap();
+        let errs = r.strategy.validate(&obj);
+        assert!(
+            errs.iter().any(|e| e.field == "metadata.namespace"),
+            "{r:?}: {errs:?}"
+        );
+    }
+}
+
+#[test]
 fn strategies_never_panic_on_garbage() {
     let garbage = [
         json!(null),

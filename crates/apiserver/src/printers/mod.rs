@@ -42,12 +42,16 @@ mod pod_tests;
 #[cfg(test)]
 mod table_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod workload_tests;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-pub use custom::{custom_resource_column_definitions, custom_resource_row, custom_resource_table};
+pub use custom::{
+    CustomColumns, custom_resource_column_definitions, custom_resource_row, custom_resource_table,
+};
 pub use duration::{
     human_duration, human_signed_duration, short_human_duration, short_human_signed_duration,
 };

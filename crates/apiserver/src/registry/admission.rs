@@ -14,10 +14,10 @@ pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-publi
 /// The namespace's phase, or None if it does not exist.
 async fn namespace_phase(reg: &Registry, ns: &str) -> Result<Option<String>, StatusError> {
     let key = format!("namespaces/{ns}");
-    if let Some(cache) = reg.cache("namespaces") {
-        if let Some(o) = cache.get(&key) {
-            return Ok(Some(phase_of(&o.json)));
-        }
+    if let Some(cache) = reg.cache("namespaces")
+        && let Some(o) = cache.get(&key)
+    {
+        return Ok(Some(phase_of(&o.json)));
     }
     // The cache may lag a namespace created a moment ago: ask etcd.
     match reg.store.get(&key).await {

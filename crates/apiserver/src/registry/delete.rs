@@ -93,12 +93,12 @@ pub fn parse_delete_options(body: &[u8], query: &Query) -> Result<DeleteOptions,
     } else if let Some(orphan) = orphan {
         o.propagation_policy = Some(if orphan { "Orphan" } else { "Background" }.to_string());
     }
-    if let Some(g) = o.grace_period_seconds {
-        if g < 0 {
-            // Upstream turns negative grace periods into the shortest
-            // graceful one.
-            o.grace_period_seconds = Some(1);
-        }
+    if let Some(g) = o.grace_period_seconds
+        && g < 0
+    {
+        // Upstream turns negative grace periods into the shortest
+        // graceful one.
+        o.grace_period_seconds = Some(1);
     }
     if !errs.is_empty() {
         return Err(StatusError::invalid(
@@ -194,12 +194,12 @@ fn decide_delete(
             .pointer("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
-    if res.def.storage_resource == "namespaces" {
-        if let Some(map) = new.as_object_mut() {
-            let status = map.entry("status").or_insert_with(|| json!({}));
-            if let Some(s) = status.as_object_mut() {
-                s.insert("phase".into(), json!("Terminating"));
-            }
+    if res.def.storage_resource == "namespaces"
+        && let Some(map) = new.as_object_mut()
+    {
+        let status = map.entry("status").or_insert_with(|| json!({}));
+        if let Some(s) = status.as_object_mut() {
+            s.insert("phase".into(), json!("Terminating"));
         }
     }
 

@@ -30,14 +30,32 @@ pub fn parse_filter(res: &Resource, query: &Query) -> Result<Filter, StatusError
         None => FieldSelector::everything(),
     };
     let supported = res.storage_def.strategy.field_labels();
+    let mut converted = Vec::with_capacity(fields.requirements().len());
     for r in fields.requirements() {
+        let mut r = r.clone();
+        // Served-version field names map to stored ones (events.k8s.io's
+        // `regarding.name` is the stored core Event's `involvedObject.name`).
+        if let Some(c) = res.def.conversion {
+            match c.field_label_to_storage(&r.field) {
+                Some(f) => r.field = f,
+                None => {
+                    return Err(StatusError::bad_request(format!(
+                        "field label not supported: {}",
+                        r.field
+                    )));
+                }
+            }
+        }
         let f = r.field.as_str();
         if f != "metadata.name" && f != "metadata.namespace" && !supported.contains(&f) {
             return Err(StatusError::bad_request(format!(
-                "field label not supported: {f}"
+                "field label not supported: {}",
+                r.field
             )));
         }
+        converted.push(r);
     }
+    let fields = FieldSelector::from_requirements(converted);
     Ok(Filter { labels, fields })
 }
 

@@ -152,10 +152,10 @@ impl Allocators {
         }
         if dynamic > 0 {
             for n in 1..=static_band {
-                if let Some(ip) = self.nth_ip(n) {
-                    if self.reserve_ip(ip, ns, name).await? {
-                        return Ok(ip);
-                    }
+                if let Some(ip) = self.nth_ip(n)
+                    && self.reserve_ip(ip, ns, name).await?
+                {
+                    return Ok(ip);
                 }
             }
         }
@@ -202,17 +202,17 @@ impl Allocators {
     /// Releases addresses and ports (best effort; logged on failure).
     pub async fn release(&self, a: &Allocation) {
         for ip in &a.ips {
-            if let Err(e) = self.store.delete(&ip_key(ip), None).await {
-                if !matches!(e, corten_storage::Error::NotFound { .. }) {
-                    tracing::warn!(%ip, error = %e, "releasing service IP");
-                }
+            if let Err(e) = self.store.delete(&ip_key(ip), None).await
+                && !matches!(e, corten_storage::Error::NotFound { .. })
+            {
+                tracing::warn!(%ip, error = %e, "releasing service IP");
             }
         }
         for p in &a.ports {
-            if let Err(e) = self.store.delete(&port_key(*p), None).await {
-                if !matches!(e, corten_storage::Error::NotFound { .. }) {
-                    tracing::warn!(port = p, error = %e, "releasing node port");
-                }
+            if let Err(e) = self.store.delete(&port_key(*p), None).await
+                && !matches!(e, corten_storage::Error::NotFound { .. })
+            {
+                tracing::warn!(port = p, error = %e, "releasing node port");
             }
         }
     }
@@ -420,12 +420,11 @@ pub fn allocated_by(obj: &Value) -> Allocation {
     }
     if let Some(ports) = obj.pointer("/spec/ports").and_then(Value::as_array) {
         for p in ports {
-            if let Some(n) = p.get("nodePort").and_then(Value::as_u64) {
-                if let Ok(n) = u16::try_from(n) {
-                    if !a.ports.contains(&n) {
-                        a.ports.push(n);
-                    }
-                }
+            if let Some(n) = p.get("nodePort").and_then(Value::as_u64)
+                && let Ok(n) = u16::try_from(n)
+                && !a.ports.contains(&n)
+            {
+                a.ports.push(n);
             }
         }
     }
@@ -464,10 +463,8 @@ pub fn carry_over_allocations(new: &mut Value, old: &Value) {
                 Some(Value::Array(a)) => a.is_empty(),
                 _ => false,
             };
-            if empty {
-                if let Some(v) = old_spec.get(f) {
-                    spec.insert(f.into(), v.clone());
-                }
+            if empty && let Some(v) = old_spec.get(f) {
+                spec.insert(f.into(), v.clone());
             }
         }
     }
@@ -492,10 +489,9 @@ pub fn carry_over_allocations(new: &mut Value, old: &Value) {
                 if let Some(op) = old_ports.iter().find(|op| {
                     op.get("port") == port.as_ref()
                         && op.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == proto
-                }) {
-                    if let (Some(np), Some(map)) = (op.get("nodePort"), p.as_object_mut()) {
-                        map.insert("nodePort".into(), np.clone());
-                    }
+                }) && let (Some(np), Some(map)) = (op.get("nodePort"), p.as_object_mut())
+                {
+                    map.insert("nodePort".into(), np.clone());
                 }
             }
         }

@@ -296,16 +296,17 @@ pub async fn create(
 
     strategy.prepare_for_create(&mut obj);
     strategy.default(&mut obj);
-    let errs = strategy.validate(&obj);
-    if !errs.is_empty() {
-        return Err(invalid(res, &name, &errs));
-    }
-
     admission::admit_create(reg, res, &obj).await?;
 
-    // Service ClusterIPs and NodePorts are allocated after validation and
-    // released again if the write fails.
+    // Like upstream, Service ClusterIPs and NodePorts are allocated after
+    // defaulting and before validation (which checks the allocated values),
+    // and released again if validation or the write fails.
     let allocation = services::allocate_for_create(reg, res, &mut obj, opts.dry_run).await?;
+    let errs = strategy.validate(&obj);
+    if !errs.is_empty() {
+        services::release(reg, &allocation).await;
+        return Err(invalid(res, &name, &errs));
+    }
 
     if opts.dry_run {
         return convert::from_storage(res, obj);
@@ -382,15 +383,15 @@ pub fn decide_update(
             }
         }
     }
-    if res.def.namespaced {
-        if let Some(ns) = meta::namespace(old) {
-            if meta::namespace(&new).is_some_and(|n| n != ns) {
-                return Err(StatusError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            meta::set(&mut new, "namespace", Value::String(ns.to_string()));
+    if res.def.namespaced
+        && let Some(ns) = meta::namespace(old)
+    {
+        if meta::namespace(&new).is_some_and(|n| n != ns) {
+            return Err(StatusError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
+        meta::set(&mut new, "namespace", Value::String(ns.to_string()));
     }
     meta::remove(&mut new, "selfLink");
     let errs = match target {
@@ -444,12 +445,12 @@ pub async fn update(
     check_path_segment(res.def.kind, "name", name)?;
     check_type_meta(res, &mut body)?;
     check_namespace(res, &mut body, url_ns)?;
-    if let Some(n) = meta::name(&body) {
-        if n != name {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
+    if let Some(n) = meta::name(&body)
+        && n != name
+    {
+        return Err(StatusError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
     }
     let gr = res.group_resource();
     let key = object_key(res.def, url_ns, name);

@@ -112,12 +112,12 @@ pub async fn update_scale(
             ScaleChange::Replace(v) => v.clone(),
             ScaleChange::Patch(p, f) => apply_patch(res, name, &current_scale, p, *f)?,
         };
-        if let Some(n) = meta::name(&scale) {
-            if n != name {
-                return Err(StatusError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(n) = meta::name(&scale)
+            && n != name
+        {
+            return Err(StatusError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
         }
         let replicas = match scale.pointer("/spec/replicas") {
             None | Some(Value::Null) => 0,
@@ -136,10 +136,10 @@ pub async fn update_scale(
                 )],
             ));
         }
-        if let Some(rv) = meta::resource_version(&scale) {
-            if Some(rv) != meta::resource_version(&old) {
-                return Err(StatusError::conflict_modified(&gr, name));
-            }
+        if let Some(rv) = meta::resource_version(&scale)
+            && Some(rv) != meta::resource_version(&old)
+        {
+            return Err(StatusError::conflict_modified(&gr, name));
         }
         let mut new = old.clone();
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
@@ -185,12 +185,12 @@ pub async fn bind(
     binding: &Value,
 ) -> Result<(), StatusError> {
     let gr = GroupResource::new("", "pods");
-    if let Some(n) = meta::name(binding) {
-        if n != name {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
+    if let Some(n) = meta::name(binding)
+        && n != name
+    {
+        return Err(StatusError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
     }
     let node = binding
         .pointer("/target/name")
@@ -204,18 +204,19 @@ pub async fn bind(
             )
         })?
         .to_string();
-    if let Some(kind) = binding.pointer("/target/kind").and_then(Value::as_str) {
-        if !kind.is_empty() && kind != "Node" {
-            return Err(StatusError::invalid(
-                &GroupKind::new("", "Binding"),
-                name,
-                &vec![FieldError::not_supported(
-                    &Path::new("target").child("kind"),
-                    kind,
-                    &["Node", "<empty>"],
-                )],
-            ));
-        }
+    if let Some(kind) = binding.pointer("/target/kind").and_then(Value::as_str)
+        && !kind.is_empty()
+        && kind != "Node"
+    {
+        return Err(StatusError::invalid(
+            &GroupKind::new("", "Binding"),
+            name,
+            &vec![FieldError::not_supported(
+                &Path::new("target").child("kind"),
+                kind,
+                &["Node", "<empty>"],
+            )],
+        ));
     }
     let key = object_key(pods.def, Some(ns), name);
     let binding_gr = GroupResource::new("", "pods/binding");
@@ -304,12 +305,12 @@ pub async fn evict(
     eviction: &Value,
 ) -> Result<(), StatusError> {
     let gr = GroupResource::new("", "pods");
-    if let Some(n) = meta::name(eviction) {
-        if n != name {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
+    if let Some(n) = meta::name(eviction)
+        && n != name
+    {
+        return Err(StatusError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
     }
     let mut opts = DeleteOptions::default();
     if let Some(d) = eviction.get("deleteOptions").filter(|d| d.is_object()) {
@@ -364,10 +365,11 @@ async fn check_disruption_budgets(
         if sel.is_null() {
             continue;
         }
-        if let Ok(s) = Selector::from_label_selector(&sel) {
-            if !s.is_empty() && s.matches(&labels) {
-                matching.push((o.key.clone(), pdb));
-            }
+        if let Ok(s) = Selector::from_label_selector(&sel)
+            && !s.is_empty()
+            && s.matches(&labels)
+        {
+            matching.push((o.key.clone(), pdb));
         }
     }
     match matching.len() {
@@ -454,10 +456,10 @@ pub async fn finalize_namespace(
             None,
             |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
                 let old = decode_stored(kv)?;
-                if let Some(rv) = meta::resource_version(body) {
-                    if Some(rv) != meta::resource_version(&old) {
-                        return Err(StatusError::conflict_modified(&gr, name).into());
-                    }
+                if let Some(rv) = meta::resource_version(body)
+                    && Some(rv) != meta::resource_version(&old)
+                {
+                    return Err(StatusError::conflict_modified(&gr, name).into());
                 }
                 let mut new = old.clone();
                 if let Some(map) = new.as_object_mut() {

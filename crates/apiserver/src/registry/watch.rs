@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use corten_apimachinery::fields::{FieldOperator, FieldRequirement, FieldSelector};
 use corten_apimachinery::{FieldError, GroupKind, Path, StatusError};
 use corten_storage::{EventType, WatchEvent, WatchRequest, WatchStart, Watcher};
 use futures::{Stream, StreamExt};
@@ -36,24 +37,13 @@ pub async fn open(
     let mut filter = parse_filter(&res, query)?;
     if let Some(name) = name {
         // `/watch/namespaces/x/pods/name` watches one object.
-        let sel = format!("metadata.name={name}");
-        let extra = corten_apimachinery::fields::FieldSelector::parse(&sel)
-            .map_err(|e| StatusError::bad_request(e.to_string()))?;
         let mut all = filter.fields.requirements().to_vec();
-        all.extend(extra.requirements().iter().cloned());
-        filter.fields = corten_apimachinery::fields::FieldSelector::parse(
-            &all.iter()
-                .map(|r| {
-                    let op = match r.operator {
-                        corten_apimachinery::fields::FieldOperator::Equals => "=",
-                        corten_apimachinery::fields::FieldOperator::NotEquals => "!=",
-                    };
-                    format!("{}{op}{}", r.field, escape_field_value(&r.value))
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .map_err(|e| StatusError::bad_request(e.to_string()))?;
+        all.push(FieldRequirement {
+            field: "metadata.name".into(),
+            operator: FieldOperator::Equals,
+            value: name.to_string(),
+        });
+        filter.fields = FieldSelector::from_requirements(all);
     }
     let rv = parse_resource_version(query.get("resourceVersion"))?;
     let bookmarks = query.flag("allowWatchBookmarks")?;
@@ -151,17 +141,6 @@ pub async fn open(
         }),
         Err(e) => Err(storage_error(e, &gr, "")),
     }
-}
-
-fn escape_field_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if matches!(c, '\\' | ',' | '=' | '!') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Encodes one event for a client of a non-storage version.

@@ -1,0 +1,1 @@
+//! Strategic merge patch (`application/strategic-merge-patch+json`).
