@@ -308,3 +308,39 @@ async fn namespaces_create_and_delete() {
         );
     });
 }
+
+#[tokio::test]
+async fn unknown_fields_follow_field_validation() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let bad = DEPLOYMENT.replace("  replicas: 2\n", "  replicas: 2\n  replicaz: 3\n");
+        // kubectl validates strictly by default: the server rejects the field.
+        let out = c
+            .kubectl_stdin(&["create", "-f", "-"], Some(&bad))
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("strict decoding error: unknown field \"spec.replicaz\""),
+            "{err}"
+        );
+        // --validate=warn creates it and prints the server's warning.
+        let out = c
+            .kubectl_stdin(&["create", "--validate=warn", "-f", "-"], Some(&bad))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("unknown field \"spec.replicaz\""), "{err}");
+        let json = c
+            .kubectl_ok(&["get", "deployment", "web", "-o", "json"])
+            .await
+            .unwrap();
+        assert!(!json.contains("replicaz"));
+    });
+}

@@ -16,7 +16,7 @@ use crate::app::{ApiServer, read_body};
 use crate::metrics::RequestLabels;
 use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
-use crate::registry::store::{UpdateTarget, WriteOptions};
+use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
 use crate::registry::subresources::{self, ScaleChange};
 use crate::registry::{Resource, admission, list, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
@@ -108,11 +108,56 @@ where
     let opts = WriteOptions {
         dry_run,
         field_manager: query.non_empty("fieldManager").map(str::to_string),
+        field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
+        ..Default::default()
     };
     let name = r.name.clone().unwrap_or_default();
     let headers = req.headers().clone();
     let limit = server.config.max_request_body_bytes;
+    let result = dispatch(
+        &server, req, &r, &res, ns, &name, &query, out, &opts, &headers, limit, labels,
+    )
+    .await;
+    let warnings = opts.take_warnings();
+    match result {
+        Ok(mut resp) => {
+            for w in warnings {
+                let text = format!("299 - {}", serde_json::to_string(&w).unwrap_or_default());
+                if let Ok(v) = HeaderValue::from_str(&text) {
+                    resp.headers_mut().append("warning", v);
+                }
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
 
+#[allow(clippy::too_many_arguments)]
+async fn dispatch<B>(
+    server: &Arc<ApiServer>,
+    req: Request<B>,
+    r: &ResourceRequest,
+    res: &Arc<Resource>,
+    ns: Option<&str>,
+    name: &str,
+    query: &Query,
+    out: Output,
+    opts: &WriteOptions,
+    headers: &http::HeaderMap,
+    limit: usize,
+    labels: &mut RequestLabels,
+) -> Result<Response<Body>, StatusError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let reg = &server.registry;
+    let dry_run = opts.dry_run;
+    let name = name.to_string();
+    let headers = headers.clone();
+    let query = query.clone();
+    let res = res.clone();
     match (r.verb, r.subresource.as_deref()) {
         (Verb::Get, None) | (Verb::Get, Some("status")) => {
             let rv = match query.get("resourceVersion") {
@@ -187,7 +232,7 @@ where
             }
             let body = read_body(req.into_body(), limit).await?;
             let obj = wire::decode_object(&body, input)?;
-            let created = store::create(reg, &res, ns, obj, &opts).await?;
+            let created = store::create(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond_value(StatusCode::CREATED, &created, out))
         }
         (Verb::Update, None) | (Verb::Update, Some("status")) => {
@@ -199,7 +244,7 @@ where
             } else {
                 UpdateTarget::Main
             };
-            let updated = store::update(reg, &res, ns, &name, obj, target, &opts).await?;
+            let updated = store::update(reg, &res, ns, &name, obj, target, opts).await?;
             let code = if updated.created {
                 StatusCode::CREATED
             } else {
@@ -215,7 +260,7 @@ where
             } else {
                 UpdateTarget::Main
             };
-            let updated = patch::patch(reg, &res, ns, &name, body, input, target, &opts).await?;
+            let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated.object, out))
         }
         (Verb::Delete, None) => {
@@ -237,7 +282,7 @@ where
         (Verb::DeleteCollection, None) => {
             let body = read_body(req.into_body(), limit).await?;
             let dopts = delete::parse_delete_options(&body, &query)?;
-            let items = delete_collection(&server, &res, ns, &query, &dopts).await?;
+            let items = delete_collection(server, &res, ns, &query, &dopts).await?;
             let list = json!({
                 "kind": format!("{}List", res.def.kind),
                 "apiVersion": res.def.api_version(),
@@ -258,7 +303,7 @@ where
             } else {
                 ScaleChange::Patch(body, input)
             };
-            let s = subresources::update_scale(reg, &res, ns, &name, change, &opts).await?;
+            let s = subresources::update_scale(reg, &res, ns, &name, change, opts).await?;
             Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
         (Verb::Create, Some("binding")) => {

@@ -234,10 +234,7 @@ mod tests {
         assert_eq!(time_since(&json!("0001-01-01T00:00:00Z"), now), "<unknown>");
         assert_eq!(time_since(&json!("garbage"), now), "<unknown>");
         assert_eq!(time_since(&json!("2023-12-31T23:59:00Z"), now), "60s");
-        assert_eq!(
-            time_since(&json!("2023-12-31T23:59:59.500000Z"), now),
-            "0s"
-        );
+        assert_eq!(time_since(&json!("2023-12-31T23:59:59.500000Z"), now), "0s");
     }
 
     #[test]

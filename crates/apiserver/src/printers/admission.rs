@@ -94,11 +94,7 @@ static MUTATING_POLICY: Printer = Printer::new(
 static POLICY_BINDING: Printer = Printer::new(
     &[
         NAME,
-        Column::new(
-            "PolicyName",
-            "string",
-            "The policy the binding applies.",
-        ),
+        Column::new("PolicyName", "string", "The policy the binding applies."),
         Column::new(
             "ParamRef",
             "string",

@@ -40,7 +40,11 @@ static REPLICA_SET: Printer = Printer::new(
     &[
         NAME,
         Column::new("Desired", "integer", "Number of desired pods."),
-        Column::new("Current", "integer", "Number of pods the controller has created."),
+        Column::new(
+            "Current",
+            "integer",
+            "Number of pods the controller has created.",
+        ),
         Column::new("Ready", "integer", "Number of ready pods."),
         AGE,
         CONTAINERS,

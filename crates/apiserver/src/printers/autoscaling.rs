@@ -69,7 +69,10 @@ fn quantity_ptr(v: &Value) -> String {
 /// The status entry of a metric's source (e.g. `resource`), if the status
 /// at the same index has one.
 fn status_source<'a>(statuses: &'a [Value], i: usize, source: &str) -> Option<&'a Value> {
-    statuses.get(i).and_then(|s| s.get(source)).filter(|s| s.is_object())
+    statuses
+        .get(i)
+        .and_then(|s| s.get(source))
+        .filter(|s| s.is_object())
 }
 
 /// Object and External metrics: `current/target`, `(avg)` for average
@@ -81,7 +84,10 @@ fn value_metric(spec: &Value, status: Option<&Value>) -> String {
             .map(|s| at(s, &["current", "averageValue"]))
             .filter(|v| !v.is_null())
             .map_or_else(|| "<unknown>".to_string(), quantity);
-        return format!("{current}/{} (avg)", quantity(at(target, &["averageValue"])));
+        return format!(
+            "{current}/{} (avg)",
+            quantity(at(target, &["averageValue"]))
+        );
     }
     let current = status.map_or_else(
         || "<unknown>".to_string(),
@@ -100,7 +106,10 @@ fn resource_metric(spec: &Value, status: Option<&Value>) -> String {
             || "<unknown>".to_string(),
             |s| quantity_ptr(at(s, &["current", "averageValue"])),
         );
-        return format!("{resource}: {current}/{}", quantity(at(target, &["averageValue"])));
+        return format!(
+            "{resource}: {current}/{}",
+            quantity(at(target, &["averageValue"]))
+        );
     }
     let current = status
         .and_then(|s| opt_int(s, &["current", "averageUtilization"]))
@@ -119,7 +128,10 @@ fn format_metrics(specs: &[Value], statuses: &[Value]) -> String {
     let mut out: Vec<String> = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let entry = match text(spec, &["type"]) {
-            "External" => value_metric(at(spec, &["external"]), status_source(statuses, i, "external")),
+            "External" => value_metric(
+                at(spec, &["external"]),
+                status_source(statuses, i, "external"),
+            ),
             "Object" => value_metric(at(spec, &["object"]), status_source(statuses, i, "object")),
             "Pods" => {
                 let current = status_source(statuses, i, "pods").map_or_else(
@@ -129,7 +141,10 @@ fn format_metrics(specs: &[Value], statuses: &[Value]) -> String {
                 let target = quantity_ptr(at(spec, &["pods", "target", "averageValue"]));
                 format!("{current}/{target}")
             }
-            "Resource" => resource_metric(at(spec, &["resource"]), status_source(statuses, i, "resource")),
+            "Resource" => resource_metric(
+                at(spec, &["resource"]),
+                status_source(statuses, i, "resource"),
+            ),
             "ContainerResource" => resource_metric(
                 at(spec, &["containerResource"]),
                 status_source(statuses, i, "containerResource"),

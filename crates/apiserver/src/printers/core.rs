@@ -84,7 +84,8 @@ static REPLICATION_CONTROLLER: Printer = Printer::new(
         ),
     ],
     |obj, now| {
-        let (names, images) = container_cells(list(obj, &["spec", "template", "spec", "containers"]));
+        let (names, images) =
+            container_cells(list(obj, &["spec", "template", "spec", "containers"]));
         vec![
             json!(name(obj)),
             json!(opt_int(obj, &["spec", "replicas"]).unwrap_or(1)),
@@ -225,7 +226,13 @@ static ENDPOINTS: Printer = Printer::new(
         ),
         AGE,
     ],
-    |obj, now| vec![json!(name(obj)), json!(format_endpoints(obj)), json!(age(obj, now))],
+    |obj, now| {
+        vec![
+            json!(name(obj)),
+            json!(format_endpoints(obj)),
+            json!(age(obj, now)),
+        ]
+    },
 );
 
 /// Go's `net.JoinHostPort`.
@@ -311,7 +318,10 @@ static NODE: Printer = Printer::new(
 fn node_status(node: &Value) -> String {
     let conditions = list(node, &["status", "conditions"]);
     // Upstream keeps the last condition of each type.
-    let mut status: Vec<String> = match conditions.iter().rev().find(|c| text(c, &["type"]) == "Ready")
+    let mut status: Vec<String> = match conditions
+        .iter()
+        .rev()
+        .find(|c| text(c, &["type"]) == "Ready")
     {
         Some(c) if text(c, &["status"]) == "True" => vec!["Ready".to_string()],
         Some(_) => vec!["NotReady".to_string()],
@@ -348,7 +358,10 @@ fn node_address(node: &Value, type_: &str) -> String {
     list(node, &["status", "addresses"])
         .iter()
         .find(|a| text(a, &["type"]) == type_)
-        .map_or_else(|| "<none>".to_string(), |a| text(a, &["address"]).to_string())
+        .map_or_else(
+            || "<none>".to_string(),
+            |a| text(a, &["address"]).to_string(),
+        )
 }
 
 fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
@@ -389,7 +402,11 @@ static SECRET: Printer = Printer::new(
     &[
         NAME,
         Column::new("Type", "string", "The type of the secret."),
-        Column::new("Data", "string", "The number of data entries in the secret."),
+        Column::new(
+            "Data",
+            "string",
+            "The number of data entries in the secret.",
+        ),
         AGE,
     ],
     |obj, now| {
@@ -477,7 +494,11 @@ static PERSISTENT_VOLUME: Printer = Printer::new(
     &[
         NAME,
         Column::new("Capacity", "string", "The storage capacity of the volume."),
-        Column::new("Access Modes", "string", "The ways the volume can be mounted."),
+        Column::new(
+            "Access Modes",
+            "string",
+            "The ways the volume can be mounted.",
+        ),
         Column::new(
             "Reclaim Policy",
             "string",
@@ -529,7 +550,10 @@ static PERSISTENT_VOLUME: Printer = Printer::new(
             json!(phase),
             json!(claim),
             json!(storage_class(pv)),
-            json!(or_unset(opt_text(pv, &["spec", "volumeAttributesClassName"]))),
+            json!(or_unset(opt_text(
+                pv,
+                &["spec", "volumeAttributesClassName"]
+            ))),
             json!(text(pv, &["status", "reason"])),
             json!(age(pv, now)),
             json!(opt_text(pv, &["spec", "volumeMode"]).unwrap_or("Filesystem")),
@@ -542,8 +566,16 @@ static PERSISTENT_VOLUME_CLAIM: Printer = Printer::new(
         NAME,
         Column::new("Status", "string", "The phase of the claim."),
         Column::new("Volume", "string", "The volume bound to the claim."),
-        Column::new("Capacity", "string", "The storage capacity of the bound volume."),
-        Column::new("Access Modes", "string", "The ways the bound volume can be mounted."),
+        Column::new(
+            "Capacity",
+            "string",
+            "The storage capacity of the bound volume.",
+        ),
+        Column::new(
+            "Access Modes",
+            "string",
+            "The ways the bound volume can be mounted.",
+        ),
         Column::new("StorageClass", "string", "StorageClass of the pvc"),
         Column::new(
             "VolumeAttributesClass",
@@ -582,7 +614,10 @@ static PERSISTENT_VOLUME_CLAIM: Printer = Printer::new(
             json!(capacity),
             json!(modes),
             json!(storage_class(pvc)),
-            json!(or_unset(opt_text(pvc, &["spec", "volumeAttributesClassName"]))),
+            json!(or_unset(opt_text(
+                pvc,
+                &["spec", "volumeAttributesClassName"]
+            ))),
             json!(age(pvc, now)),
             json!(opt_text(pvc, &["spec", "volumeMode"]).unwrap_or("Filesystem")),
         ]
@@ -612,7 +647,12 @@ static COMPONENT_STATUS: Printer = Printer::new(
             ),
             None => ("Unknown", "", ""),
         };
-        vec![json!(name(obj)), json!(status), json!(message), json!(error)]
+        vec![
+            json!(name(obj)),
+            json!(status),
+            json!(message),
+            json!(error),
+        ]
     },
 );
 

@@ -49,7 +49,12 @@ impl CustomColumns {
             let Ok(path) = JsonPath::parse(json_path) else {
                 break;
             };
-            let text = |k: &str| spec.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let text = |k: &str| {
+                spec.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             let description = match text("description") {
                 d if d.is_empty() => format!("Custom resource column, JSONPath {json_path}"),
                 d => d,
@@ -293,7 +298,19 @@ mod tests {
         let row = cols.row(&widget(), IncludeObject::Metadata, now());
         assert_eq!(
             row["cells"],
-            json!(["w1", 3, 2.5, 3, true, "True", "[a b]", "map[x:s y:1]", "2m", null, null])
+            json!([
+                "w1",
+                3,
+                2.5,
+                3,
+                true,
+                "True",
+                "[a b]",
+                "map[x:s y:1]",
+                "2m",
+                null,
+                null
+            ])
         );
         assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
         assert_eq!(cols.column_definitions()[7]["priority"], 1);
@@ -314,7 +331,8 @@ mod tests {
     fn table_and_watch_shapes() {
         let t = custom_resource_table(&[], &[widget()], IncludeObject::None, None, now());
         assert_eq!(t["metadata"], json!({"resourceVersion": "42"}));
-        let w = CustomColumns::new(&[]).watch_event_table(&widget(), IncludeObject::None, false, now());
+        let w =
+            CustomColumns::new(&[]).watch_event_table(&widget(), IncludeObject::None, false, now());
         assert_eq!(w["columnDefinitions"], Value::Null);
         assert_eq!(w["rows"][0]["cells"][0], "w1");
     }
@@ -329,7 +347,10 @@ mod tests {
         assert_eq!(go_float(0.00001), "1e-05");
         assert_eq!(go_float(0.0001), "0.0001");
         assert_eq!(go_print(&json!(null)), "<nil>");
-        assert_eq!(cell_for("date", &json!("yesterday"), now()), json!("<invalid>"));
+        assert_eq!(
+            cell_for("date", &json!("yesterday"), now()),
+            json!("<invalid>")
+        );
         assert_eq!(cell_for("date", &json!(""), now()), json!("<unknown>"));
     }
 }

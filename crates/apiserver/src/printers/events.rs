@@ -15,15 +15,27 @@ pub(super) static EVENT: Printer = Printer::new(
             "The time at which the most recent occurrence of this event was recorded.",
         ),
         Column::new("Type", "string", "Type of this event (Normal, Warning)."),
-        Column::new("Reason", "string", "Why the action was taken, machine readable."),
+        Column::new(
+            "Reason",
+            "string",
+            "Why the action was taken, machine readable.",
+        ),
         Column::new("Object", "string", "The object this event is about."),
         Column::wide(
             "Subobject",
             "string",
             "The part of the object the event is about (e.g. a container).",
         ),
-        Column::wide("Source", "string", "The component that reported this event."),
-        Column::new("Message", "string", "A human-readable description of the event."),
+        Column::wide(
+            "Source",
+            "string",
+            "The component that reported this event.",
+        ),
+        Column::new(
+            "Message",
+            "string",
+            "A human-readable description of the event.",
+        ),
         Column::wide(
             "First Seen",
             "string",

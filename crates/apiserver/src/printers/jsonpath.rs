@@ -163,7 +163,9 @@ fn parse_bracket(chars: &[char], pos: &mut usize) -> Result<Step, String> {
             if s.is_empty() {
                 Ok(None)
             } else {
-                s.parse().map(Some).map_err(|_| format!("bad slice bound {s:?}"))
+                s.parse()
+                    .map(Some)
+                    .map_err(|_| format!("bad slice bound {s:?}"))
             }
         };
         return Ok(Step::Slice(bound(a)?, bound(b)?));
@@ -275,7 +277,10 @@ fn apply<'a>(step: &Step, v: &'a Value, out: &mut Vec<&'a Value>) {
         Step::Slice(start, end) => {
             if let Value::Array(a) = v {
                 let len = a.len();
-                let s = start.and_then(|s| resolve_index(s, len)).unwrap_or(0).min(len);
+                let s = start
+                    .and_then(|s| resolve_index(s, len))
+                    .unwrap_or(0)
+                    .min(len);
                 let e = end.map_or(len, |e| resolve_index(e, len).unwrap_or(0).min(len));
                 if s < e {
                     out.extend(a[s..e].iter());
@@ -364,7 +369,11 @@ mod tests {
     use serde_json::json;
 
     fn first(path: &str, v: &Value) -> Option<Value> {
-        JsonPath::parse(path).unwrap().find(v).first().map(|v| (*v).clone())
+        JsonPath::parse(path)
+            .unwrap()
+            .find(v)
+            .first()
+            .map(|v| (*v).clone())
     }
 
     #[test]
@@ -391,7 +400,10 @@ mod tests {
             first(".status.conditions[?(@.type == 'Synced')].status", &obj),
             Some(json!("False"))
         );
-        assert_eq!(first(".spec.ports[?(@.port > 100)].port", &obj), Some(json!(443)));
+        assert_eq!(
+            first(".spec.ports[?(@.port > 100)].port", &obj),
+            Some(json!(443))
+        );
         assert_eq!(
             first(r".metadata.labels.app\.kubernetes\.io/name", &obj),
             Some(json!("web"))

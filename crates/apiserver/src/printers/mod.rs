@@ -12,11 +12,13 @@
 //! `Created At`); custom resources get their CRD's
 //! `additionalPrinterColumns` (see [`custom_resource_table`]).
 //!
-//! Objects are JSON as served (with `apiVersion`/`kind`). Printing never
-//! fails: a missing field prints as upstream prints the unset field of a
-//! typed object (`<none>`, `0`, `<unknown>`, ...), and where upstream's
-//! storage defaulting guarantees a value (e.g. `spec.replicas`), the
-//! default is assumed.
+//! Objects are JSON as served (with `apiVersion`/`kind`). Upstream prints
+//! its internal form, the same for every served version; where versions
+//! differ in shape (Events, autoscaling/v1 HPAs), both are read. Printing
+//! never fails: a missing field prints as upstream prints the unset field
+//! of a typed object (`<none>`, `0`, `<unknown>`, ...), and where
+//! upstream's storage defaulting guarantees a value (e.g. `spec.replicas`),
+//! the default is assumed.
 
 mod access;
 mod admission;
@@ -151,6 +153,8 @@ pub fn row(
 /// stream only (`first == true`); every later event has
 /// `"columnDefinitions": null`. Events whose object is a `Status` (ERROR
 /// events) are sent untransformed, but they still count as the first event.
+/// BOOKMARK objects are converted like any other object (upstream gives
+/// them a row of mostly empty cells).
 pub fn watch_event_table(
     group: &str,
     kind: &str,
@@ -202,7 +206,11 @@ pub(crate) struct Column {
 
 impl Column {
     /// A default (priority 0) column.
-    pub(crate) const fn new(name: &'static str, ty: &'static str, description: &'static str) -> Self {
+    pub(crate) const fn new(
+        name: &'static str,
+        ty: &'static str,
+        description: &'static str,
+    ) -> Self {
         Column {
             name,
             ty,
@@ -213,7 +221,11 @@ impl Column {
     }
 
     /// A priority-1 column (shown by `kubectl get -o wide`).
-    pub(crate) const fn wide(name: &'static str, ty: &'static str, description: &'static str) -> Self {
+    pub(crate) const fn wide(
+        name: &'static str,
+        ty: &'static str,
+        description: &'static str,
+    ) -> Self {
         Column {
             name,
             ty,
@@ -371,7 +383,11 @@ pub(crate) fn table_metadata(list_meta: Option<&Value>, objects: &[Value]) -> Va
     match list_meta {
         Some(lm) => {
             for key in ["resourceVersion", "continue"] {
-                if let Some(s) = lm.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                if let Some(s) = lm
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
                     meta.insert(key.into(), json!(s));
                 }
             }

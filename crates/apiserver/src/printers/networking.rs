@@ -126,11 +126,7 @@ static INGRESS_CLASS: Printer = Printer::new(
 static NETWORK_POLICY: Printer = Printer::new(
     &[
         NAME,
-        Column::new(
-            "Pod-Selector",
-            "string",
-            "The pods the policy applies to.",
-        ),
+        Column::new("Pod-Selector", "string", "The pods the policy applies to."),
         AGE,
     ],
     |obj, now| {
@@ -158,14 +154,22 @@ static SERVICE_CIDR: Printer = Printer::new(
             .iter()
             .map(|c| c.as_str().unwrap_or(""))
             .collect();
-        vec![json!(name(obj)), json!(cidrs.join(",")), json!(age(obj, now))]
+        vec![
+            json!(name(obj)),
+            json!(cidrs.join(",")),
+            json!(age(obj, now)),
+        ]
     },
 );
 
 static IP_ADDRESS: Printer = Printer::new(
     &[
         NAME,
-        Column::new("ParentRef", "string", "The object the IP address is allocated to."),
+        Column::new(
+            "ParentRef",
+            "string",
+            "The object the IP address is allocated to.",
+        ),
     ],
     // Upstream computes an age but declares no column for it, so the row
     // carries one cell more than the columns; kept for fidelity.

@@ -82,7 +82,11 @@ static ROLE_BINDING: Printer = Printer::new(
         AGE,
         Column::wide("Users", "string", "Users in the binding"),
         Column::wide("Groups", "string", "Groups in the binding"),
-        Column::wide("ServiceAccounts", "string", "ServiceAccounts in the binding"),
+        Column::wide(
+            "ServiceAccounts",
+            "string",
+            "ServiceAccounts in the binding",
+        ),
     ],
     |obj, now| {
         let mut users: Vec<String> = Vec::new();
@@ -91,10 +95,8 @@ static ROLE_BINDING: Printer = Printer::new(
         for subject in list(obj, &["subjects"]) {
             let subject_name = text(subject, &["name"]).to_string();
             match text(subject, &["kind"]) {
-                "ServiceAccount" => service_accounts.push(format!(
-                    "{}/{subject_name}",
-                    text(subject, &["namespace"])
-                )),
+                "ServiceAccount" => service_accounts
+                    .push(format!("{}/{subject_name}", text(subject, &["namespace"]))),
                 "User" => users.push(subject_name),
                 "Group" => groups.push(subject_name),
                 _ => {}
@@ -119,7 +121,11 @@ static CSR: Printer = Printer::new(
     &[
         NAME,
         AGE,
-        Column::new("SignerName", "string", "The signer asked to sign the certificate."),
+        Column::new(
+            "SignerName",
+            "string",
+            "The signer asked to sign the certificate.",
+        ),
         Column::new("Requestor", "string", "The user who created the request."),
         Column::new(
             "RequestedDuration",
@@ -198,7 +204,11 @@ static LEASE_CANDIDATE: Printer = Printer::new(
         NAME,
         Column::new("LeaseName", "string", "The lease the candidate runs for."),
         Column::new("BinaryVersion", "string", "The candidate's binary version."),
-        Column::new("EmulationVersion", "string", "The candidate's emulation version."),
+        Column::new(
+            "EmulationVersion",
+            "string",
+            "The candidate's emulation version.",
+        ),
         AGE,
     ],
     |obj, now| {
@@ -265,7 +275,11 @@ fn matching_precedence(fs: &Value) -> i64 {
 static FLOW_SCHEMA: Printer = Printer {
     columns: &[
         NAME,
-        Column::new("PriorityLevel", "string", "The priority level of matching requests."),
+        Column::new(
+            "PriorityLevel",
+            "string",
+            "The priority level of matching requests.",
+        ),
         Column::new(
             "MatchingPrecedence",
             "string",
@@ -285,7 +299,8 @@ static FLOW_SCHEMA: Printer = Printer {
     ],
     cells: |fs, now| {
         let method = opt_text(fs, &["spec", "distinguisherMethod", "type"]).unwrap_or("<none>");
-        let dangling = condition_status(list(fs, &["status", "conditions"]), "Dangling").unwrap_or("?");
+        let dangling =
+            condition_status(list(fs, &["status", "conditions"]), "Dangling").unwrap_or("?");
         vec![
             json!(name(fs)),
             json!(text(fs, &["spec", "priorityLevelConfiguration", "name"])),
@@ -382,7 +397,12 @@ static STORAGE_VERSION: Printer = Printer::new(
         vec![
             json!(name(obj)),
             json!(opt_text(obj, &["status", "commonEncodingVersion"]).unwrap_or("<unset>")),
-            json!(list_with_more(&shown, versions.len() > MAX, versions.len(), MAX)),
+            json!(list_with_more(
+                &shown,
+                versions.len() > MAX,
+                versions.len(),
+                MAX
+            )),
             json!(age(obj, now)),
         ]
     },
@@ -398,7 +418,13 @@ static RESOURCE_CLAIM: Printer = Printer::new(
         ),
         AGE,
     ],
-    |obj, now| vec![json!(name(obj)), json!(claim_state(obj)), json!(age(obj, now))],
+    |obj, now| {
+        vec![
+            json!(name(obj)),
+            json!(claim_state(obj)),
+            json!(age(obj, now)),
+        ]
+    },
 );
 
 fn claim_state(claim: &Value) -> String {

@@ -151,9 +151,10 @@ pub(super) fn summarize(pod: &Value) -> PodSummary {
     if !status_reason.is_empty() {
         reason = status_reason.to_string();
     }
-    if list(pod, &["status", "conditions"]).iter().any(|c| {
-        text(c, &["type"]) == "PodScheduled" && text(c, &["reason"]) == "SchedulingGated"
-    }) {
+    if list(pod, &["status", "conditions"])
+        .iter()
+        .any(|c| text(c, &["type"]) == "PodScheduled" && text(c, &["reason"]) == "SchedulingGated")
+    {
         reason = "SchedulingGated".to_string();
     }
 
@@ -188,7 +189,9 @@ pub(super) fn summarize(pod: &Value) -> PodSummary {
         if terminated.is_object() {
             // The init container failed.
             reason = format!("Init:{}", terminated_reason(terminated));
-        } else if waiting.is_object() && !waiting_reason.is_empty() && waiting_reason != "PodInitializing"
+        } else if waiting.is_object()
+            && !waiting_reason.is_empty()
+            && waiting_reason != "PodInitializing"
         {
             reason = format!("Init:{waiting_reason}");
         } else {

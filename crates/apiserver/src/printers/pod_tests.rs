@@ -72,7 +72,9 @@ fn pending_unscheduled() {
     );
     assert_eq!(
         cells("", "Pod", &p),
-        json!(["web", "0/1", "Pending", "0", "5m", "<none>", "<none>", "<none>", "<none>"])
+        json!([
+            "web", "0/1", "Pending", "0", "5m", "<none>", "<none>", "<none>", "<none>"
+        ])
     );
 }
 
@@ -100,9 +102,23 @@ fn running_one_of_one() {
     );
     assert_eq!(
         cells("", "Pod", &p),
-        json!(["web", "1/1", "Running", "0", "5m", "10.244.0.5", "node-1", "<none>", "<none>"])
+        json!([
+            "web",
+            "1/1",
+            "Running",
+            "0",
+            "5m",
+            "10.244.0.5",
+            "node-1",
+            "<none>",
+            "<none>"
+        ])
     );
-    assert!(row("", "Pod", &p, IncludeObject::None, now()).get("conditions").is_none());
+    assert!(
+        row("", "Pod", &p, IncludeObject::None, now())
+            .get("conditions")
+            .is_none()
+    );
 }
 
 #[test]
@@ -179,7 +195,10 @@ fn terminated_without_reason_shows_signal_or_exit_code() {
                 "state": {"terminated": terminated}}]}),
         )
     };
-    assert_eq!(summary(&with(json!({"exitCode": 137, "signal": 9}))).1, "Signal:9");
+    assert_eq!(
+        summary(&with(json!({"exitCode": 137, "signal": 9}))).1,
+        "Signal:9"
+    );
     assert_eq!(summary(&with(json!({"exitCode": 1}))).1, "ExitCode:1");
     assert_eq!(
         summary(&with(json!({"exitCode": 137, "reason": "OOMKilled"}))).1,
@@ -220,12 +239,18 @@ fn init_containers() {
         "Init:Signal:9"
     );
     assert_eq!(
-        summary(&with(json!({"terminated": {"exitCode": 1, "reason": "Error"}}))).1,
+        summary(&with(
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}})
+        ))
+        .1,
         "Init:Error"
     );
     // Init done: the app container's state shows.
     assert_eq!(
-        summary(&with(json!({"terminated": {"exitCode": 0, "reason": "Completed"}}))).1,
+        summary(&with(
+            json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
+        ))
+        .1,
         "PodInitializing"
     );
 }
@@ -365,7 +390,17 @@ fn wide_cells() {
 fn malformed_pods_do_not_panic() {
     assert_eq!(
         cells("", "Pod", &json!({})),
-        json!(["", "0/0", "", "0", "<unknown>", "<none>", "<none>", "<none>", "<none>"])
+        json!([
+            "",
+            "0/0",
+            "",
+            "0",
+            "<unknown>",
+            "<none>",
+            "<none>",
+            "<none>",
+            "<none>"
+        ])
     );
     let garbage = json!({"metadata": "x", "spec": {"containers": "nope", "initContainers": [1]},
         "status": {"phase": 3, "containerStatuses": [null, "x", {"state": 7}],

@@ -27,7 +27,11 @@ fn is_default_class(obj: &Value) -> bool {
 static STORAGE_CLASS: Printer = Printer::new(
     &[
         NAME,
-        Column::new("Provisioner", "string", "The provisioner of the class's volumes."),
+        Column::new(
+            "Provisioner",
+            "string",
+            "The provisioner of the class's volumes.",
+        ),
         Column::new(
             "ReclaimPolicy",
             "string",
@@ -151,10 +155,15 @@ static CSI_NODE: Printer = Printer::new(
 static VOLUME_ATTACHMENT: Printer = Printer::new(
     &[
         NAME,
-        Column::new("Attacher", "string", "The driver that attaches the volume.").with_format("name"),
+        Column::new("Attacher", "string", "The driver that attaches the volume.")
+            .with_format("name"),
         Column::new("PV", "string", "The persistent volume being attached."),
         Column::new("Node", "string", "The node the volume is attached to."),
-        Column::new("Attached", "boolean", "Whether the attach operation succeeded."),
+        Column::new(
+            "Attached",
+            "boolean",
+            "Whether the attach operation succeeded.",
+        ),
         AGE,
     ],
     |obj, now| {
@@ -200,8 +209,10 @@ static VOLUME_ATTRIBUTES_CLASS: Printer = Printer::new(
     ],
     |obj, now| {
         let mut class_name = name(obj).to_string();
-        if annotation(obj, "volumeattributesclass.alpha.kubernetes.io/is-default-class")
-            == Some("true")
+        if annotation(
+            obj,
+            "volumeattributesclass.alpha.kubernetes.io/is-default-class",
+        ) == Some("true")
         {
             class_name.push_str(" (default)");
         }

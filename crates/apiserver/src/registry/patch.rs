@@ -74,7 +74,7 @@ pub async fn patch(
             ));
         }
         let new = convert::to_storage(res, new)?;
-        decide_update(res, &old, new, target)
+        decide_update(res, &old, new, target, opts)
     };
     if opts.dry_run {
         let kv = reg

@@ -11,13 +11,137 @@ use serde_json::Value;
 use super::keys::{check_path_segment, object_key};
 use super::{Registry, Resource, admission, convert, services};
 
+/// `fieldValidation`: what to do with fields the kind does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and return a `Warning` header per field (the default).
+    #[default]
+    Warn,
+    /// Reject the request (400).
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter.
+    pub fn parse(v: Option<&str>) -> Result<Self, StatusError> {
+        match v {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(StatusError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other}"
+            ))),
+        }
+    }
+}
+
 /// Options common to writes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct WriteOptions {
     /// `dryRun=All`: run everything but the write.
     pub dry_run: bool,
     /// `fieldManager`.
     pub field_manager: Option<String>,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+    /// Warnings to send back in `Warning` headers.
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl WriteOptions {
+    /// Records a warning for the response.
+    pub fn warn(&self, text: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            if !w.contains(&text) {
+                w.push(text);
+            }
+        }
+    }
+
+    /// The collected warnings.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+}
+
+/// Fields present (and non-null) in `input` that the typed round trip
+/// dropped, as paths like `spec.ports[0].foo`.
+pub fn dropped_fields(input: &Value, canonical: &Value) -> Vec<String> {
+    fn walk(i: &Value, k: &Value, path: &str, out: &mut Vec<String>) {
+        match (i, k) {
+            (Value::Object(i), Value::Object(k)) => {
+                for (key, v) in i {
+                    if v.is_null() {
+                        continue;
+                    }
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match k.get(key) {
+                        Some(kv) => walk(v, kv, &child, out),
+                        None => out.push(child),
+                    }
+                }
+            }
+            (Value::Array(i), Value::Array(k)) => {
+                for (n, (iv, kv)) in i.iter().zip(k.iter()).enumerate() {
+                    walk(iv, kv, &format!("{path}[{n}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(input, canonical, "", &mut out);
+    out
+}
+
+/// Applies `fieldValidation` to the fields canonicalization dropped.
+pub fn check_unknown_fields(
+    res: &Resource,
+    input: &Value,
+    canonical: &Value,
+    opts: &WriteOptions,
+) -> Result<(), StatusError> {
+    if opts.field_validation == FieldValidation::Ignore {
+        return Ok(());
+    }
+    // Only the object's own content is checked: metadata fields the server
+    // manages are stripped on purpose.
+    let unknown: Vec<String> = dropped_fields(input, canonical)
+        .into_iter()
+        .filter(|f| f != "metadata.selfLink")
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    match opts.field_validation {
+        FieldValidation::Strict => {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            Err(StatusError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+                list.join(", "),
+                kind = res.def.kind,
+                v = res.def.version,
+            )))
+        }
+        _ => {
+            for f in unknown {
+                opts.warn(format!("unknown field \"{f}\""));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Which part of an object an update addresses.
@@ -246,8 +370,16 @@ pub async fn create(
 ) -> Result<Value, StatusError> {
     check_type_meta(res, &mut obj)?;
     check_namespace(res, &mut obj, url_ns)?;
+    let input = if res.is_storage_version() {
+        Some(obj.clone())
+    } else {
+        None
+    };
     let obj = convert::to_storage(res, obj)?;
     let mut obj = canonicalize(res, obj)?;
+    if let Some(input) = &input {
+        check_unknown_fields(res, input, &obj, opts)?;
+    }
     if meta::resource_version(&obj).is_some() {
         return Err(StatusError::internal(
             "resourceVersion should not be set on objects to be created",
@@ -348,10 +480,15 @@ pub fn decide_update(
     old: &Value,
     new: Value,
     target: UpdateTarget,
+    opts: &WriteOptions,
 ) -> Result<(UpdateDecision, Value), StatusError> {
     let strategy: &dyn Strategy = res.storage_def.strategy;
     let name = meta::name(old).unwrap_or_default().to_string();
+    let input = res.is_storage_version().then(|| new.clone());
     let mut new = canonicalize(res, new)?;
+    if let Some(input) = &input {
+        check_unknown_fields(res, input, &new, opts)?;
+    }
     match meta::name(&new) {
         Some(n) if n == name => {}
         Some(n) => {
@@ -463,7 +600,7 @@ pub async fn update(
             .map_err(|e| storage_error(e, &gr, name))?
             .ok_or_else(|| StatusError::not_found(&gr, name))?;
         let old = decode_stored(&kv)?;
-        let (_, new) = decide_update(res, &old, body, target)?;
+        let (_, new) = decide_update(res, &old, body, target, opts)?;
         return Ok(Updated {
             object: convert::from_storage(res, new)?,
             created: false,
@@ -477,7 +614,7 @@ pub async fn update(
             None,
             |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
                 let old = decode_stored(kv)?;
-                let (decision, new) = decide_update(res, &old, body.clone(), target)?;
+                let (decision, new) = decide_update(res, &old, body.clone(), target, opts)?;
                 result = Some(new);
                 Ok(decision)
             },

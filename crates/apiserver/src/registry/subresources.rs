@@ -145,7 +145,7 @@ pub async fn update_scale(
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
             spec.insert("replicas".into(), json!(replicas));
         }
-        decide_update(res, &old, new, UpdateTarget::Main)
+        decide_update(res, &old, new, UpdateTarget::Main, opts)
     };
     if opts.dry_run {
         let kv = reg
