@@ -344,3 +344,115 @@ async fn unknown_fields_follow_field_validation() {
         assert!(!json.contains("replicaz"));
     });
 }
+
+#[tokio::test]
+async fn server_side_tables_match_upstream_columns() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        c.kubectl_stdin(&["create", "-f", "-"], Some(DEPLOYMENT))
+            .await
+            .unwrap();
+        c.kubectl_stdin(&["create", "-f", "-"], Some(SERVICE))
+            .await
+            .unwrap();
+        let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: lone
+spec:
+  containers:
+  - name: c
+    image: busybox
+"#;
+        c.kubectl_stdin(&["create", "-f", "-"], Some(pod))
+            .await
+            .unwrap();
+        let node = r#"
+apiVersion: v1
+kind: Node
+metadata:
+  name: worker-1
+  labels:
+    node-role.kubernetes.io/worker: ""
+"#;
+        c.kubectl_stdin(&["create", "-f", "-"], Some(node))
+            .await
+            .unwrap();
+
+        let out = c.kubectl_ok(&["get", "pods"]).await.unwrap();
+        let mut lines = out.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "{out}"
+        );
+        let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(&row[..4], ["lone", "0/1", "Pending", "0"], "{out}");
+
+        let out = c.kubectl_ok(&["get", "pods", "-o", "wide"]).await.unwrap();
+        assert!(
+            out.lines().next().unwrap().contains("NOMINATED NODE"),
+            "{out}"
+        );
+
+        let out = c.kubectl_ok(&["get", "deployments"]).await.unwrap();
+        let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+            "{out}"
+        );
+        assert!(out.lines().nth(1).unwrap().starts_with("web "), "{out}");
+        assert!(out.contains("0/2"), "{out}");
+
+        let out = c.kubectl_ok(&["get", "services", "web"]).await.unwrap();
+        let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "NAME",
+                "TYPE",
+                "CLUSTER-IP",
+                "EXTERNAL-IP",
+                "PORT(S)",
+                "AGE"
+            ],
+            "{out}"
+        );
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row[1], "NodePort", "{out}");
+        assert_eq!(row[3], "<none>", "{out}");
+        assert!(
+            row[4].starts_with("80:3") && row[4].ends_with("/TCP"),
+            "{out}"
+        );
+
+        let out = c.kubectl_ok(&["get", "nodes"]).await.unwrap();
+        let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+            "{out}"
+        );
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(&row[..3], ["worker-1", "Unknown", "worker"], "{out}");
+
+        let out = c.kubectl_ok(&["get", "namespaces"]).await.unwrap();
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("kube-system") && l.contains("Active")),
+            "{out}"
+        );
+
+        // --show-labels and -L work on server-side tables.
+        let out = c
+            .kubectl_ok(&["get", "deployments", "--show-labels"])
+            .await
+            .unwrap();
+        assert!(out.contains("app=web"), "{out}");
+        let out = c.kubectl_ok(&["get", "pods", "-L", "app"]).await.unwrap();
+        assert!(out.lines().next().unwrap().contains("APP"), "{out}");
+    });
+}

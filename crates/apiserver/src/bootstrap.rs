@@ -24,6 +24,16 @@ async fn ensure(
         .registry
         .resource(group, version, resource)
         .ok_or_else(|| StatusError::internal(format!("resource {resource} is not served")))?;
+    // Look first: re-creating an existing Service would collide with its
+    // own ClusterIP reservation before reaching the AlreadyExists check.
+    let name = corten_apimachinery::meta::name(&obj)
+        .unwrap_or_default()
+        .to_string();
+    match store::get(&server.registry, &res, ns, &name, None).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.code == 404 => {}
+        Err(e) => return Err(e),
+    }
     match store::create(&server.registry, &res, ns, obj, &WriteOptions::default()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod metrics;
 pub mod openapi;
 pub mod options;
+pub mod printers;
 pub mod query;
 pub mod registry;
 pub mod request_info;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::app::{ApiServer, read_body};
 use crate::metrics::RequestLabels;
+use crate::printers;
 use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
@@ -99,7 +100,9 @@ where
     {
         return Err(not_found());
     }
-    let format = wire::negotiate(accept.as_deref(), false)?;
+    let table_ok = matches!(r.verb, Verb::Get | Verb::List | Verb::Watch)
+        && (r.subresource.is_none() || r.subresource.as_deref() == Some("status"));
+    let format = wire::negotiate(accept.as_deref(), table_ok)?;
     let out = Output { format, pretty };
     let dry_run = query.dry_run()?;
     if dry_run {
@@ -165,6 +168,19 @@ where
                 Some(_) => parse_resource_version(query.get("resourceVersion"))?,
             };
             let json = store::get(reg, &res, ns, &name, rv).await?;
+            if out.format == Format::Table {
+                let include = include_object(&query)?;
+                let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
+                let t = printers::table(
+                    res.def.group,
+                    res.def.kind,
+                    std::slice::from_ref(&obj),
+                    include,
+                    None,
+                    jiff::Timestamp::now(),
+                );
+                return Ok(wire::respond_value(StatusCode::OK, &t, out));
+            }
             Ok(wire::respond(
                 StatusCode::OK,
                 wire::reencode(json, out),
@@ -172,7 +188,34 @@ where
             ))
         }
         (Verb::List, None) => {
+            let include = if out.format == Format::Table {
+                Some(include_object(&query)?)
+            } else {
+                None
+            };
             let listed = list::list(reg, &res, ns, &query).await?;
+            if let Some(include) = include {
+                let mut items = Vec::with_capacity(listed.items.len());
+                for b in &listed.items {
+                    items.push(serde_json::from_slice::<Value>(b).map_err(StatusError::internal)?);
+                }
+                let mut list_meta = json!({"resourceVersion": listed.revision.to_string()});
+                if let Some(c) = &listed.continue_token {
+                    list_meta["continue"] = json!(c);
+                }
+                if let Some(r) = listed.remaining {
+                    list_meta["remainingItemCount"] = json!(r);
+                }
+                let t = printers::table(
+                    res.def.group,
+                    res.def.kind,
+                    &items,
+                    include,
+                    Some(list_meta),
+                    jiff::Timestamp::now(),
+                );
+                return Ok(wire::respond_value(StatusCode::OK, &t, out));
+            }
             let body = list::encode_list(&res, &listed);
             Ok(wire::respond(
                 StatusCode::OK,
@@ -181,6 +224,11 @@ where
             ))
         }
         (Verb::Watch, None) => {
+            let table = if out.format == Format::Table {
+                Some(include_object(&query)?)
+            } else {
+                None
+            };
             let stream = watch::open(reg, res.clone(), ns, r.name.as_deref(), &query).await?;
             let timeout = match query.int("timeoutSeconds")? {
                 Some(t) if t > 0 => Duration::from_secs(t as u64),
@@ -193,7 +241,7 @@ where
             let gauge = labels.longrunning();
             gauge.inc();
             let guard = GaugeGuard(gauge);
-            let body = stream.into_bytes(timeout).map(move |b| {
+            let body = stream.into_bytes(timeout, table).map(move |b| {
                 let _keep = &guard;
                 Ok::<_, std::io::Error>(Frame::data(b))
             });
@@ -339,6 +387,11 @@ where
         }
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// The `includeObject` parameter of Table requests (400 if malformed).
+fn include_object(query: &Query) -> Result<printers::IncludeObject, StatusError> {
+    printers::IncludeObject::parse(query.get("includeObject")).map_err(StatusError::bad_request)
 }
 
 /// Keeps the long-running gauge raised while the watch body is alive.

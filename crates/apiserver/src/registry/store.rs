@@ -53,10 +53,10 @@ pub struct WriteOptions {
 impl WriteOptions {
     /// Records a warning for the response.
     pub fn warn(&self, text: String) {
-        if let Ok(mut w) = self.warnings.lock() {
-            if !w.contains(&text) {
-                w.push(text);
-            }
+        if let Ok(mut w) = self.warnings.lock()
+            && !w.contains(&text)
+        {
+            w.push(text);
         }
     }
 

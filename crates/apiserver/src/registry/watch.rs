@@ -163,6 +163,33 @@ fn convert_event(res: &Resource, ev: &WatchEvent) -> Bytes {
     }
 }
 
+/// Encodes one event with its object rendered as a Table.
+fn table_event(
+    res: &Resource,
+    ev: &WatchEvent,
+    include: crate::printers::IncludeObject,
+    first: bool,
+) -> Bytes {
+    let obj: Value = serde_json::from_slice(&ev.object.json).unwrap_or(Value::Null);
+    let obj = if ev.event_type == EventType::Bookmark || res.is_storage_version() {
+        obj
+    } else {
+        match convert::from_storage(res, obj) {
+            Ok(v) => v,
+            Err(e) => return line("ERROR", &e.to_status()),
+        }
+    };
+    let t = crate::printers::watch_event_table(
+        res.def.group,
+        res.def.kind,
+        &obj,
+        include,
+        first,
+        jiff::Timestamp::now(),
+    );
+    line(ev.event_type.as_str(), &t)
+}
+
 fn line(event_type: &str, obj: &Value) -> Bytes {
     let mut v = serde_json::to_vec(&json!({"type": event_type, "object": obj})).unwrap_or_default();
     v.push(b'\n');
@@ -176,17 +203,31 @@ pub fn error_event(e: &StatusError) -> Bytes {
 
 impl WatchStream {
     /// The byte stream for the response body; ends after `timeout`.
-    pub fn into_bytes(self, timeout: Duration) -> impl Stream<Item = Bytes> + Send + 'static {
+    /// With `table`, each event's object is a one-row meta.k8s.io Table
+    /// (column definitions in the first event only, as upstream).
+    pub fn into_bytes(
+        self,
+        timeout: Duration,
+        table: Option<crate::printers::IncludeObject>,
+    ) -> impl Stream<Item = Bytes> + Send + 'static {
         let res = self.res;
         let deadline = tokio::time::Instant::now() + timeout;
+        let had_error = self.error.is_some();
         let error = futures::stream::iter(self.error.map(|e| error_event(&e)));
+        let mut first = !had_error;
         let events = futures::stream::iter(self.watcher)
             .flatten()
             .map(move |ev| {
                 crate::metrics::WATCH_EVENTS
                     .with_label_values(&[res.def.group, res.def.version, res.def.kind])
                     .inc();
-                convert_event(&res, &ev)
+                match table {
+                    None => convert_event(&res, &ev),
+                    Some(include) => {
+                        let is_first = std::mem::replace(&mut first, false);
+                        table_event(&res, &ev, include, is_first)
+                    }
+                }
             });
         let sleep = tokio::time::sleep_until(deadline);
         error.chain(events).take_until(sleep)
