@@ -4,6 +4,7 @@
 mod bad_input;
 mod kube_client;
 mod kubectl;
+mod services;
 mod watch;
 
 /// Every test gets this long before it is failed.

@@ -112,6 +112,7 @@ where
         dry_run,
         field_manager: query.non_empty("fieldManager").map(str::to_string),
         field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
+        service_cidr_is_v4: server.config.service_cidr.addr().is_ipv4(),
         ..Default::default()
     };
     let name = r.name.clone().unwrap_or_default();

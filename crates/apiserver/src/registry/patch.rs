@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::keys::{check_path_segment, object_key};
 use super::store::{
-    StepError, UpdateTarget, Updated, WriteOptions, decide_update, decode_stored, finish_update,
-    group_kind, storage_error,
+    UpdateTarget, Updated, WriteOptions, decide_update, decode_stored, finish_update, group_kind,
+    read_modify_write, storage_error,
 };
 use super::{Registry, Resource, convert};
 use crate::wire::InputFormat;
@@ -64,8 +64,7 @@ pub async fn patch(
     check_path_segment(res.def.kind, "name", name)?;
     let gr = res.group_resource();
     let key = object_key(res.def, url_ns, name);
-    let patched = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
-        let old = decode_stored(kv)?;
+    let patched_value = |old: &Value| -> Result<(UpdateDecision, Value), StatusError> {
         let served = convert::from_storage(res, old.clone())?;
         let new = apply_patch(res, name, &served, &patch, format)?;
         if !new.is_object() {
@@ -74,7 +73,10 @@ pub async fn patch(
             ));
         }
         let new = convert::to_storage(res, new)?;
-        decide_update(res, &old, new, target, opts)
+        decide_update(res, old, new, target, opts)
+    };
+    let patched = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
+        patched_value(&decode_stored(kv)?)
     };
     if opts.dry_run {
         let kv = reg
@@ -89,18 +91,7 @@ pub async fn patch(
             created: false,
         });
     }
-    let mut result = None;
-    let outcome = reg
-        .store
-        .guaranteed_update(
-            &key,
-            None,
-            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
-                let (decision, new) = patched(kv)?;
-                result = Some(new);
-                Ok(decision)
-            },
-        )
+    let (outcome, result) = read_modify_write(reg, res, &key, opts, patched_value)
         .await
         .map_err(|e| e.into_status(&gr, name))?;
     finish_update(res, outcome, result)

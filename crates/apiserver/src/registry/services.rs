@@ -497,3 +497,163 @@ pub fn carry_over_allocations(new: &mut Value, old: &Value) {
         }
     }
 }
+
+/// Addresses and ports allocated ahead of an update's compare-and-swap
+/// (allocation is async; the CAS callback is not), plus what the callback
+/// found missing.
+#[derive(Debug, Default)]
+pub struct UpdatePool {
+    /// Free addresses to hand out.
+    pub ips: Vec<IpAddr>,
+    /// Free node ports to hand out.
+    pub ports: Vec<u16>,
+    /// Addresses the callback needed but the pool lacked.
+    pub wanted_ips: usize,
+    /// Ports the callback needed but the pool lacked.
+    pub wanted_ports: usize,
+}
+
+/// During an update, gives a Service what its new type needs and it does
+/// not have yet: a ClusterIP (e.g. ExternalName -> ClusterIP) and NodePorts
+/// (e.g. ClusterIP -> NodePort, or a new port), taking them from `pool`.
+pub fn fill_on_update(new: &mut Value, pool: &mut UpdatePool, cidr_is_v4: bool) {
+    let stype = service_type(new).to_string();
+    if stype != "ExternalName" {
+        let has_ip = new
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        if !has_ip {
+            match pool.ips.pop() {
+                Some(ip) => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.insert("clusterIP".into(), json!(ip.to_string()));
+                        spec.insert("clusterIPs".into(), json!([ip.to_string()]));
+                        let family = if cidr_is_v4 { "IPv4" } else { "IPv6" };
+                        spec.entry("ipFamilies").or_insert_with(|| json!([family]));
+                        spec.entry("ipFamilyPolicy")
+                            .or_insert_with(|| json!("SingleStack"));
+                    }
+                }
+                None => pool.wanted_ips += 1,
+            }
+        }
+    }
+    if wants_node_ports(new)
+        && let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut)
+    {
+        for p in ports.iter_mut() {
+            let has = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0;
+            if has {
+                continue;
+            }
+            match pool.ports.pop() {
+                Some(port) => {
+                    if let Some(m) = p.as_object_mut() {
+                        m.insert("nodePort".into(), json!(port));
+                    }
+                }
+                None => pool.wanted_ports += 1,
+            }
+        }
+    }
+}
+
+/// Reserves the values a user set explicitly on update that the stored
+/// Service does not hold yet, and the pool the update needs.
+pub async fn prepare_update(
+    reg: &Registry,
+    old: &Value,
+    planned: Option<&Value>,
+    wanted_ips: usize,
+    wanted_ports: usize,
+) -> Result<(Allocation, UpdatePool), StatusError> {
+    let a = &reg.services;
+    let ns = meta::namespace(old).unwrap_or("default").to_string();
+    let name = meta::name(old).unwrap_or_default().to_string();
+    let held = allocated_by(old);
+    let mut explicit = Allocation::default();
+    let mut pool = UpdatePool::default();
+    let result: Result<(), StatusError> = async {
+        if let Some(new) = planned {
+            let wanted = allocated_by(new);
+            for ip in wanted.ips.iter().filter(|ip| !held.ips.contains(ip)) {
+                if !a.cidr.contains(ip) {
+                    continue; // validation reports it
+                }
+                if !a.reserve_ip(*ip, &ns, &name).await? {
+                    return Err(invalid(
+                        &name,
+                        Path::new("spec").child("clusterIPs").index(0),
+                        json!(ip.to_string()),
+                        &format!("failed to allocate IP {ip}: provided IP is already allocated"),
+                    ));
+                }
+                explicit.ips.push(*ip);
+            }
+            for (i, port) in wanted.ports.iter().enumerate() {
+                if held.ports.contains(port) || !a.port_in_range(*port as i64) {
+                    continue;
+                }
+                if !a.reserve_port(*port, &ns, &name).await? {
+                    return Err(invalid(
+                        &name,
+                        Path::new("spec").child("ports").index(i).child("nodePort"),
+                        json!(port),
+                        "provided port is already allocated",
+                    ));
+                }
+                explicit.ports.push(*port);
+            }
+        }
+        for _ in 0..wanted_ips {
+            pool.ips.push(a.allocate_ip(&ns, &name).await?);
+        }
+        for _ in 0..wanted_ports {
+            pool.ports.push(a.allocate_port(&ns, &name).await?);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        a.release(&explicit).await;
+        a.release(&Allocation {
+            ips: pool.ips,
+            ports: pool.ports,
+        })
+        .await;
+        return Err(e);
+    }
+    Ok((explicit, pool))
+}
+
+/// After an update: releases what the old object held and the new one does
+/// not, and what was reserved but not used.
+pub async fn finish_update(
+    reg: &Registry,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    reserved: &Allocation,
+    pool: UpdatePool,
+) {
+    let kept = new.map(allocated_by).unwrap_or_default();
+    let mut release = Allocation::default();
+    if let Some(old) = old {
+        let held = allocated_by(old);
+        release
+            .ips
+            .extend(held.ips.into_iter().filter(|ip| !kept.ips.contains(ip)));
+        release
+            .ports
+            .extend(held.ports.into_iter().filter(|p| !kept.ports.contains(p)));
+    }
+    release
+        .ips
+        .extend(reserved.ips.iter().filter(|ip| !kept.ips.contains(ip)));
+    release
+        .ports
+        .extend(reserved.ports.iter().filter(|p| !kept.ports.contains(p)));
+    release.ips.extend(pool.ips);
+    release.ports.extend(pool.ports);
+    reg.services.release(&release).await;
+}

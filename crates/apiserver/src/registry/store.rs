@@ -48,6 +48,10 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// Warnings to send back in `Warning` headers.
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// Service addresses and ports allocated ahead of an update.
+    pub service_pool: std::sync::Mutex<services::UpdatePool>,
+    /// Family of the service range (for ipFamilies of new ClusterIPs).
+    pub service_cidr_is_v4: bool,
 }
 
 impl WriteOptions {
@@ -535,6 +539,11 @@ pub fn decide_update(
         UpdateTarget::Main => {
             strategy.prepare_for_update(&mut new, old);
             strategy.default(&mut new);
+            if res.def.storage_resource == "services"
+                && let Ok(mut pool) = opts.service_pool.lock()
+            {
+                services::fill_on_update(&mut new, &mut pool, opts.service_cidr_is_v4);
+            }
             strategy.validate_update(&new, old)
         }
         UpdateTarget::Status => {
@@ -606,22 +615,12 @@ pub async fn update(
             created: false,
         });
     }
-    let mut result: Option<Value> = None;
-    let outcome = reg
-        .store
-        .guaranteed_update(
-            &key,
-            None,
-            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
-                let old = decode_stored(kv)?;
-                let (decision, new) = decide_update(res, &old, body.clone(), target, opts)?;
-                result = Some(new);
-                Ok(decision)
-            },
-        )
-        .await;
+    let outcome = read_modify_write(reg, res, &key, opts, |old| {
+        decide_update(res, old, body.clone(), target, opts)
+    })
+    .await;
     match outcome {
-        Ok(outcome) => finish_update(res, outcome, result),
+        Ok((outcome, result)) => finish_update(res, outcome, result),
         Err(StepError::Storage(corten_storage::Error::NotFound { .. }))
             if target == UpdateTarget::Main && allow_create_on_update(res) =>
         {
@@ -635,6 +634,91 @@ pub async fn update(
         }
         Err(e) => Err(e.into_status(&gr, name)),
     }
+}
+
+/// A read-modify-write of one object through `compute(old) -> (decision,
+/// new)` with compare-and-swap retries. For Services, addresses and ports
+/// the new object needs are allocated before the swap and what it no
+/// longer holds is released after it.
+pub async fn read_modify_write<F>(
+    reg: &Registry,
+    res: &Resource,
+    key: &str,
+    opts: &WriteOptions,
+    compute: F,
+) -> Result<(UpdateOutcome, Option<Value>), StepError>
+where
+    F: Fn(&Value) -> Result<(UpdateDecision, Value), StatusError>,
+{
+    let is_service = res.def.storage_resource == "services";
+    let mut reserved = services::Allocation::default();
+    if is_service {
+        // Plan: run the update once against the current object to learn
+        // which allocations it needs.
+        let kv = reg
+            .store
+            .get(key)
+            .await?
+            .ok_or_else(|| corten_storage::Error::NotFound {
+                key: key.to_string(),
+            })?;
+        let old = decode_stored(&kv)?;
+        if let Ok(mut pool) = opts.service_pool.lock() {
+            *pool = services::UpdatePool::default();
+        }
+        let planned = compute(&old);
+        let (wanted_ips, wanted_ports) = opts
+            .service_pool
+            .lock()
+            .map(|p| (p.wanted_ips, p.wanted_ports))
+            .unwrap_or((0, 0));
+        let planned_obj = match planned {
+            Ok((_, new)) => Some(new),
+            Err(e) if wanted_ips == 0 && wanted_ports == 0 => return Err(e.into()),
+            Err(_) => None,
+        };
+        let (explicit, pool) =
+            services::prepare_update(reg, &old, planned_obj.as_ref(), wanted_ips, wanted_ports)
+                .await?;
+        reserved = explicit;
+        if let Ok(mut p) = opts.service_pool.lock() {
+            *p = pool;
+        }
+    }
+    let mut result: Option<Value> = None;
+    let mut last_old: Option<Value> = None;
+    let outcome = reg
+        .store
+        .guaranteed_update(
+            key,
+            None,
+            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
+                let old = decode_stored(kv)?;
+                let (decision, new) = compute(&old)?;
+                result = Some(new);
+                last_old = Some(old);
+                Ok(decision)
+            },
+        )
+        .await;
+    if is_service {
+        let pool = opts
+            .service_pool
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        match &outcome {
+            Ok(UpdateOutcome::Written(_)) => {
+                services::finish_update(reg, last_old.as_ref(), result.as_ref(), &reserved, pool)
+                    .await
+            }
+            Ok(UpdateOutcome::Deleted(_)) => {
+                services::finish_update(reg, last_old.as_ref(), None, &reserved, pool).await
+            }
+            _ => services::finish_update(reg, None, None, &reserved, pool).await,
+        }
+    }
+    outcome.map(|o| (o, result))
 }
 
 /// Turns a storage outcome plus the object we computed into the response.
