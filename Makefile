@@ -72,8 +72,9 @@ lint: ## Check formatting and run clippy with warnings denied
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench-apiserver: ## Benchmark the apiserver against raw etcd (prints ratios)
-	$(CARGO) run --release -p corten-apiserver --bin apiserver-bench
+bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios; PODS=10000 CONCURRENCY=64)
+	$(CARGO) build --release -p corten-apiserver -p corten-e2e --bins
+	$(TARGET_DIR)/release/apiserver-bench --pods $(or $(PODS),10000) --concurrency $(or $(CONCURRENCY),64)
 
 clean: ## Remove build artifacts (the cluster state in STATE_DIR is kept)
 	$(CARGO) clean

@@ -456,3 +456,180 @@ metadata:
         assert!(out.lines().next().unwrap().contains("APP"), "{out}");
     });
 }
+
+#[tokio::test]
+async fn typed_create_commands() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let dir = c.dir().to_path_buf();
+        std::fs::write(dir.join("app.properties"), "a=1\nb=2\n").unwrap();
+        let file_arg = format!("--from-file={}", dir.join("app.properties").display());
+        let cmds: Vec<Vec<&str>> = vec![
+            vec![
+                "create",
+                "deployment",
+                "web",
+                "--image=nginx:1.27",
+                "--replicas=3",
+                "--port=80",
+            ],
+            vec!["create", "service", "clusterip", "web", "--tcp=80:8080"],
+            vec!["create", "service", "nodeport", "web-np", "--tcp=80:8080"],
+            vec![
+                "create",
+                "configmap",
+                "lit",
+                "--from-literal=k=v",
+                "--from-literal=x=y",
+            ],
+            vec!["create", "configmap", "file", &file_arg],
+            vec![
+                "create",
+                "secret",
+                "generic",
+                "s1",
+                "--from-literal=password=hunter2",
+            ],
+            vec![
+                "create",
+                "secret",
+                "docker-registry",
+                "regcred",
+                "--docker-server=r.local",
+                "--docker-username=u",
+                "--docker-password=p",
+            ],
+            vec![
+                "create",
+                "job",
+                "once",
+                "--image=busybox",
+                "--",
+                "echo",
+                "hi",
+            ],
+            vec![
+                "create",
+                "cronjob",
+                "tick",
+                "--image=busybox",
+                "--schedule=*/5 * * * *",
+                "--",
+                "date",
+            ],
+            vec!["create", "serviceaccount", "robot"],
+            vec![
+                "create",
+                "role",
+                "reader",
+                "--verb=get,list",
+                "--resource=pods",
+            ],
+            vec![
+                "create",
+                "rolebinding",
+                "reader-binding",
+                "--role=reader",
+                "--serviceaccount=default:robot",
+            ],
+            vec![
+                "create",
+                "clusterrole",
+                "node-reader",
+                "--verb=get",
+                "--resource=nodes",
+            ],
+            vec![
+                "create",
+                "clusterrolebinding",
+                "node-reader-binding",
+                "--clusterrole=node-reader",
+                "--user=alice",
+            ],
+            vec!["create", "quota", "q", "--hard=pods=10,requests.cpu=2"],
+            vec![
+                "create",
+                "priorityclass",
+                "high",
+                "--value=1000",
+                "--description=important",
+            ],
+            vec![
+                "create",
+                "ingress",
+                "ing",
+                "--rule=foo.example.com/bar=web:80",
+            ],
+            vec![
+                "create",
+                "poddisruptionbudget",
+                "pdb",
+                "--selector=app=web",
+                "--min-available=1",
+            ],
+        ];
+        for cmd in &cmds {
+            let out = c.kubectl(cmd).await.unwrap();
+            assert!(
+                out.status.success(),
+                "kubectl {}: {}",
+                cmd.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let v: serde_json::Value = serde_json::from_str(
+            &c.kubectl_ok(&["get", "deployment", "web", "-o", "json"])
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["spec"]["replicas"], 3);
+        assert_eq!(
+            v["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+            80
+        );
+        let data = c
+            .kubectl_ok(&[
+                "get",
+                "configmap",
+                "file",
+                "-o",
+                "jsonpath={.data.app\\.properties}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(data, "a=1\nb=2\n");
+        let t = c
+            .kubectl_ok(&["get", "secret", "regcred", "-o", "jsonpath={.type}"])
+            .await
+            .unwrap();
+        assert_eq!(t, "kubernetes.io/dockerconfigjson");
+        let sched = c
+            .kubectl_ok(&["get", "cronjob", "tick", "-o", "jsonpath={.spec.schedule}"])
+            .await
+            .unwrap();
+        assert_eq!(sched, "*/5 * * * *");
+        let hard = c
+            .kubectl_ok(&[
+                "get",
+                "quota",
+                "q",
+                "-o",
+                "jsonpath={.spec.hard.requests\\.cpu}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(hard, "2");
+        let port = c
+            .kubectl_ok(&[
+                "get",
+                "svc",
+                "web",
+                "-o",
+                "jsonpath={.spec.ports[0].targetPort}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(port, "8080");
+    });
+}

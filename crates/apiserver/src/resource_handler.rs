@@ -271,7 +271,10 @@ where
         }
         (Verb::Create, None) => {
             let input = wire::input_format(&headers)?;
-            if !matches!(input, InputFormat::Json | InputFormat::Yaml) {
+            if !matches!(
+                input,
+                InputFormat::Json | InputFormat::Yaml | InputFormat::Protobuf
+            ) {
                 return Err(StatusError::unsupported_media_type(
                     headers
                         .get(header::CONTENT_TYPE)
@@ -314,7 +317,7 @@ where
         }
         (Verb::Delete, None) => {
             admission::admit_delete(&res, &name)?;
-            let body = read_body(req.into_body(), limit).await?;
+            let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
             match delete::delete(reg, &res, ns, &name, &dopts).await? {
                 Deleted::Now(obj) => {
@@ -329,7 +332,7 @@ where
             }
         }
         (Verb::DeleteCollection, None) => {
-            let body = read_body(req.into_body(), limit).await?;
+            let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
             let items = delete_collection(server, &res, ns, &query, &dopts).await?;
             let list = json!({
@@ -388,6 +391,17 @@ where
         }
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// A DeleteOptions body as JSON bytes (typed clients send protobuf).
+fn delete_options_body(headers: &http::HeaderMap, body: Bytes) -> Result<Bytes, StatusError> {
+    if body.is_empty() || wire::input_format(headers)? != InputFormat::Protobuf {
+        return Ok(body);
+    }
+    let v = wire::decode_object(&body, InputFormat::Protobuf)?;
+    Ok(Bytes::from(
+        serde_json::to_vec(&v).map_err(StatusError::internal)?,
+    ))
 }
 
 /// The `includeObject` parameter of Table requests (400 if malformed).

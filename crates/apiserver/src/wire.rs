@@ -104,6 +104,9 @@ pub enum InputFormat {
     StrategicMergePatch,
     /// Server-side apply.
     ApplyPatch,
+    /// application/vnd.kubernetes.protobuf (typed clients such as
+    /// `kubectl create namespace` send built-in objects this way).
+    Protobuf,
 }
 
 /// Classifies the Content-Type of a request body.
@@ -125,6 +128,7 @@ pub fn input_format(headers: &HeaderMap) -> Result<InputFormat, StatusError> {
         "application/merge-patch+json" => InputFormat::MergePatch,
         "application/strategic-merge-patch+json" => InputFormat::StrategicMergePatch,
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => InputFormat::ApplyPatch,
+        corten_protobuf::PROTOBUF_MEDIA_TYPE => InputFormat::Protobuf,
         _ => return Err(StatusError::unsupported_media_type(ct)),
     })
 }
@@ -132,6 +136,9 @@ pub fn input_format(headers: &HeaderMap) -> Result<InputFormat, StatusError> {
 /// Decodes an object body (JSON or YAML) into a JSON object value.
 pub fn decode_object(body: &[u8], format: InputFormat) -> Result<Value, StatusError> {
     let v: Value = match format {
+        InputFormat::Protobuf => corten_protobuf::decode(body).map_err(|e| {
+            StatusError::bad_request(format!("error decoding protobuf request body: {e}"))
+        })?,
         InputFormat::Yaml => {
             let y: serde_yaml::Value = serde_yaml::from_slice(body)
                 .map_err(|e| StatusError::bad_request(format!("error decoding YAML: {e}")))?;

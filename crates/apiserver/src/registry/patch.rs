@@ -32,8 +32,12 @@ pub fn apply_patch(
                 _ => "application/strategic-merge-patch+json",
             }));
         }
-        InputFormat::Json | InputFormat::Yaml => {
-            return Err(StatusError::unsupported_media_type("application/json"));
+        InputFormat::Json | InputFormat::Yaml | InputFormat::Protobuf => {
+            return Err(StatusError::unsupported_media_type(match format {
+                InputFormat::Yaml => "application/yaml",
+                InputFormat::Protobuf => corten_protobuf::PROTOBUF_MEDIA_TYPE,
+                _ => "application/json",
+            }));
         }
     };
     result.map_err(|e| match e {
