@@ -298,3 +298,56 @@ async fn malformed_requests_get_upstream_statuses() {
         assert_eq!(code, 200);
     });
 }
+
+#[tokio::test]
+async fn metrics_pass_promtool() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        // Some traffic so request metrics have samples.
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let _ = cms.list(&Default::default()).await.unwrap();
+        let text = client
+            .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+            .await
+            .unwrap();
+        for name in [
+            "apiserver_request_total",
+            "apiserver_request_duration_seconds_bucket",
+            "apiserver_storage_objects",
+            "etcd_request_duration_seconds_bucket",
+            "kubernetes_build_info",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(text.contains(name), "{name} missing from /metrics");
+        }
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("apiserver_request_total{")
+                    && l.contains("verb=\"LIST\"")
+                    && l.contains("resource=\"configmaps\"")
+                    && l.contains("code=\"200\"")),
+            "no LIST configmaps sample"
+        );
+        if std::path::Path::new("/usr/bin/promtool").exists() {
+            use tokio::io::AsyncWriteExt;
+            let mut child = tokio::process::Command::new("/usr/bin/promtool")
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(text.as_bytes()).await.unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "promtool: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    });
+}

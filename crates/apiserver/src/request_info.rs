@@ -265,6 +265,19 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Path classification never panics and never yields empty names.
+        #[test]
+        fn arbitrary_paths_never_panic(path in "(/[a-z0-9.%-]{0,12}){0,9}/?") {
+            for m in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+                if let Ok(RequestTarget::Resource(r)) = parse(&m, &path, false) {
+                    proptest::prop_assert!(!r.resource.is_empty());
+                    proptest::prop_assert!(r.name.as_deref() != Some(""));
+                }
+            }
+        }
+    }
+
     #[test]
     fn discovery_and_non_resource() {
         assert_eq!(

@@ -263,6 +263,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Request decoding never panics, whatever the bytes and media type.
+        #[test]
+        fn decoding_arbitrary_bodies_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            for f in [InputFormat::Json, InputFormat::Yaml, InputFormat::Protobuf] {
+                let _ = decode_object(&body, f);
+            }
+        }
+
+        /// Accept-header negotiation never panics.
+        #[test]
+        fn negotiation_never_panics(accept in ".{0,200}") {
+            let _ = negotiate(Some(&accept), true);
+        }
+    }
+
     #[test]
     fn decodes_json_and_yaml_objects_only() {
         assert!(decode_object(b"{\"a\":1}", InputFormat::Json).is_ok());
