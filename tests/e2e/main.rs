@@ -1,6 +1,7 @@
 //! End-to-end tests against a real etcd and the real apiserver, driven by
 //! /usr/bin/kubectl and kube-rs. One test binary (link time is scarce).
 
+mod apply;
 mod bad_input;
 mod kube_client;
 mod kubectl;

@@ -6,7 +6,9 @@
 //! 2. the kube-apiserver binary (a separate process, so its RSS is its
 //!    own): N pod creates with C concurrent kube-rs clients;
 //! 3. LIST of all N pods (consistent and resourceVersion=0);
-//! 4. apiserver RSS before and after.
+//! 4. apiserver RSS before and after;
+//! 5. CPU time (user + system, from /proc/<pid>/stat) per write of the
+//!    apiserver and of etcd, raw and behind the apiserver.
 //!
 //! Usage: apiserver-bench [--pods N] [--concurrency C]
 
@@ -41,6 +43,25 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// User + system CPU time of a process so far, in seconds (0 if unknown).
+fn cpu_seconds(pid: u32) -> f64 {
+    // Fields after the parenthesized command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 per second on
+    // Linux unless the kernel says otherwise).
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) as f64 / 100.0,
+        _ => 0.0,
+    }
 }
 
 fn pod(i: usize) -> Pod {
@@ -132,7 +153,10 @@ async fn main() -> Result<()> {
     println!("apiserver-bench: {n} objects, {c} concurrent clients");
     let etcd = EtcdServer::start().await?;
 
+    let etcd_pid = etcd.pid().unwrap_or(0);
+    let etcd_cpu = cpu_seconds(etcd_pid);
     let raw = raw_etcd(&etcd, n, c).await?;
+    let etcd_raw_ms = (cpu_seconds(etcd_pid) - etcd_cpu) * 1000.0 / n as f64;
     println!("raw etcd put-if-absent txn:        {raw:>10.0} /s");
 
     let dir = tempfile::tempdir()?;
@@ -199,6 +223,7 @@ async fn main() -> Result<()> {
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
     let next = Arc::new(AtomicUsize::new(0));
+    let (api_cpu, etcd_cpu) = (cpu_seconds(pid), cpu_seconds(etcd_pid));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..c {
@@ -219,10 +244,15 @@ async fn main() -> Result<()> {
         t.await??;
     }
     let api_rate = n as f64 / started.elapsed().as_secs_f64();
+    let api_ms = (cpu_seconds(pid) - api_cpu) * 1000.0 / n as f64;
+    let etcd_ms = (cpu_seconds(etcd_pid) - etcd_cpu) * 1000.0 / n as f64;
     println!("apiserver pod creates:             {api_rate:>10.0} /s");
     println!(
         "ratio apiserver/raw etcd:          {:>10.2}  (target >= 0.70)",
         api_rate / raw
+    );
+    println!(
+        "CPU per write: apiserver {api_ms:.3} ms, etcd {etcd_ms:.3} ms (raw etcd {etcd_raw_ms:.3} ms)"
     );
 
     for (label, query) in [

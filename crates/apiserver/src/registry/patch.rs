@@ -26,11 +26,13 @@ pub fn apply_patch(
     let result = match format {
         InputFormat::JsonPatch => apply_json_patch(current, patch),
         InputFormat::MergePatch => apply_merge_patch(current, patch),
-        InputFormat::StrategicMergePatch | InputFormat::ApplyPatch => {
-            return Err(StatusError::unsupported_media_type(match format {
-                InputFormat::ApplyPatch => "application/apply-patch+yaml",
-                _ => "application/strategic-merge-patch+json",
-            }));
+        InputFormat::StrategicMergePatch => {
+            return strategic_merge(res, name, current, patch);
+        }
+        InputFormat::ApplyPatch => {
+            return Err(StatusError::unsupported_media_type(
+                "application/apply-patch+yaml",
+            ));
         }
         InputFormat::Json | InputFormat::Yaml | InputFormat::Protobuf => {
             return Err(StatusError::unsupported_media_type(match format {
@@ -51,6 +53,41 @@ pub fn apply_patch(
                 &m,
             )],
         ),
+    })
+}
+
+/// Applies a strategic merge patch with the patch metadata (merge keys,
+/// strategies) of the served kind. Kinds without such metadata do not
+/// accept strategic merge patches (415), as upstream does for custom
+/// resources.
+fn strategic_merge(
+    res: &Resource,
+    name: &str,
+    current: &Value,
+    patch: &[u8],
+) -> Result<Value, StatusError> {
+    use corten_apimachinery::strategic::{SmpError, apply_strategic_merge_patch};
+    let Some(meta) = corten_api::patch_meta::for_gvk(res.def.group, res.def.version, res.def.kind)
+    else {
+        return Err(StatusError::unsupported_media_type(
+            "application/strategic-merge-patch+json",
+        ));
+    };
+    let patch: Value = serde_json::from_slice(patch)
+        .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
+    apply_strategic_merge_patch(current, &patch, meta).map_err(|e| match e {
+        SmpError::BadRequest(m) => StatusError::bad_request(m),
+        SmpError::Unprocessable(m) => StatusError::invalid(
+            &group_kind(res),
+            name,
+            &vec![FieldError::invalid(
+                &Path::new("patch"),
+                String::from_utf8_lossy(&serde_json::to_vec(&patch).unwrap_or_default())
+                    .into_owned(),
+                &m,
+            )],
+        ),
+        SmpError::Internal(m) | SmpError::Panic(m) => StatusError::internal(m),
     })
 }
 

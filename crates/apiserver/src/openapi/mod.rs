@@ -7,6 +7,8 @@
 //! `x-kubernetes-group-version-kind`; component schemas are added by the
 //! kubectl-parity work.
 
+pub mod schemas;
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -47,7 +49,7 @@ fn gvk(d: &ResourceDef) -> Value {
     json!({"group": d.group, "version": d.version, "kind": d.kind})
 }
 
-fn op(d: &ResourceDef, action: &str, extra: Vec<Value>) -> Value {
+fn op(d: &ResourceDef, action: &str, extra: Vec<Value>, schema: Option<&str>) -> Value {
     let mut params = match action {
         "post" | "put" | "patch" => write_params(),
         _ => Vec::new(),
@@ -67,6 +69,15 @@ fn op(d: &ResourceDef, action: &str, extra: Vec<Value>) -> Value {
         "parameters": params,
         "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
     });
+    let object_ref = schema.map(|n| json!({"$ref": format!("#/components/schemas/{n}")}));
+    if let Some(r) = &object_ref
+        && matches!(action, "get" | "put" | "post" | "patch" | "delete")
+    {
+        o["responses"]["200"]["content"] = json!({
+            "application/json": {"schema": r},
+            "application/yaml": {"schema": r},
+        });
+    }
     if matches!(action, "post" | "put" | "patch") {
         let media = if action == "patch" {
             json!({
@@ -76,7 +87,10 @@ fn op(d: &ResourceDef, action: &str, extra: Vec<Value>) -> Value {
                 "application/apply-patch+yaml": {"schema": {"type": "object"}},
             })
         } else {
-            json!({"*/*": {"schema": {"type": "object"}}})
+            let r = object_ref
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"}));
+            json!({"*/*": {"schema": r}})
         };
         o["requestBody"] = json!({"content": media, "required": true});
     }
@@ -93,10 +107,20 @@ fn prefix(d: &ResourceDef) -> String {
 
 fn doc_for(group: &str, version: &str) -> Value {
     let mut paths = Map::new();
+    let kinds: Vec<&str> = builtin_resources()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .map(|d| d.kind)
+        .collect();
+    let (components, named) = schemas::components(group, version, &kinds);
     for d in builtin_resources()
         .iter()
         .filter(|d| d.group == group && d.version == version)
     {
+        let schema = named
+            .iter()
+            .find(|(k, _)| k == d.kind)
+            .map(|(_, n)| n.as_str());
         let base = prefix(d);
         let collection = if d.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", d.resource)
@@ -107,36 +131,36 @@ fn doc_for(group: &str, version: &str) -> Value {
         let has = |v: &str| d.verbs.contains(&v);
         let mut coll = Map::new();
         if has("list") {
-            coll.insert("get".into(), op(d, "list", vec![]));
+            coll.insert("get".into(), op(d, "list", vec![], None));
         }
         if has("create") {
-            coll.insert("post".into(), op(d, "post", vec![]));
+            coll.insert("post".into(), op(d, "post", vec![], schema));
         }
         if has("deletecollection") {
-            coll.insert("delete".into(), op(d, "deletecollection", vec![]));
+            coll.insert("delete".into(), op(d, "deletecollection", vec![], schema));
         }
         if !coll.is_empty() {
             paths.insert(collection.clone(), Value::Object(coll));
         }
         let mut one = Map::new();
         if has("get") {
-            one.insert("get".into(), op(d, "get", vec![]));
+            one.insert("get".into(), op(d, "get", vec![], schema));
         }
         if has("update") {
-            one.insert("put".into(), op(d, "put", vec![]));
+            one.insert("put".into(), op(d, "put", vec![], schema));
         }
         if has("patch") {
-            one.insert("patch".into(), op(d, "patch", vec![]));
+            one.insert("patch".into(), op(d, "patch", vec![], schema));
         }
         if has("delete") {
-            one.insert("delete".into(), op(d, "delete", vec![]));
+            one.insert("delete".into(), op(d, "delete", vec![], schema));
         }
         if !one.is_empty() {
             paths.insert(item.clone(), Value::Object(one));
         }
         if d.namespaced && has("list") {
             let mut all = Map::new();
-            all.insert("get".into(), op(d, "list", vec![]));
+            all.insert("get".into(), op(d, "list", vec![], None));
             paths.insert(format!("{base}/{}", d.resource), Value::Object(all));
         }
     }
@@ -144,7 +168,7 @@ fn doc_for(group: &str, version: &str) -> Value {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": corten_component_base::version::GIT_VERSION},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": components},
     })
 }
 
