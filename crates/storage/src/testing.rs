@@ -64,6 +64,11 @@ impl EtcdServer {
         vec![self.endpoint()]
     }
 
+    /// The process id of the running etcd (for CPU and memory readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The directory holding etcd's data and log.
     pub fn dir(&self) -> &Path {
         &self.dir
