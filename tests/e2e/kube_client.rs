@@ -277,3 +277,34 @@ async fn runtime_watcher_sees_changes() {
         }
     });
 }
+
+#[tokio::test]
+async fn partial_object_metadata_lists_and_watches() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        cms.create(&PostParams::default(), &cm("meta-a", &[("k", "v")]))
+            .await
+            .unwrap();
+        let list = cms.list_metadata(&ListParams::default()).await.unwrap();
+        let names: Vec<String> = list.items.iter().map(|o| o.name_any()).collect();
+        assert!(names.contains(&"meta-a".to_string()), "{names:?}");
+        let one = cms.get_metadata("meta-a").await.unwrap();
+        assert_eq!(one.metadata.labels.as_ref().unwrap()["app"], "demo");
+        let meta_api: Api<kube::core::PartialObjectMeta<ConfigMap>> =
+            Api::namespaced(client.clone(), "default");
+        let stream = watcher(meta_api, watcher::Config::default());
+        let mut stream = std::pin::pin!(stream);
+        let mut seen = false;
+        while let Some(ev) = stream.try_next().await.unwrap() {
+            if let watcher::Event::InitApply(o) = ev
+                && o.name_any() == "meta-a"
+            {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen);
+    });
+}

@@ -5,6 +5,7 @@ mod apply;
 mod bad_input;
 mod kube_client;
 mod kubectl;
+mod kubectl_more;
 mod services;
 mod watch;
 

@@ -169,6 +169,14 @@ where
                 Some(_) => parse_resource_version(query.get("resourceVersion"))?,
             };
             let json = store::get(reg, &res, ns, &name, rv).await?;
+            if out.format == Format::Metadata {
+                let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
+                return Ok(wire::respond_value(
+                    StatusCode::OK,
+                    &wire::partial_metadata(&obj),
+                    out,
+                ));
+            }
             if out.format == Format::Table {
                 let include = include_object(&query)?;
                 let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
@@ -195,6 +203,27 @@ where
                 None
             };
             let listed = list::list(reg, &res, ns, &query).await?;
+            if out.format == Format::Metadata {
+                let mut items = Vec::with_capacity(listed.items.len());
+                for b in &listed.items {
+                    let v: Value = serde_json::from_slice(b).map_err(StatusError::internal)?;
+                    items.push(wire::partial_metadata(&v));
+                }
+                let mut list_meta = json!({"resourceVersion": listed.revision.to_string()});
+                if let Some(c) = &listed.continue_token {
+                    list_meta["continue"] = json!(c);
+                }
+                if let Some(r) = listed.remaining {
+                    list_meta["remainingItemCount"] = json!(r);
+                }
+                let body = json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": list_meta,
+                    "items": items,
+                });
+                return Ok(wire::respond_value(StatusCode::OK, &body, out));
+            }
             if let Some(include) = include {
                 let mut items = Vec::with_capacity(listed.items.len());
                 for b in &listed.items {
@@ -242,7 +271,12 @@ where
             let gauge = labels.longrunning();
             gauge.inc();
             let guard = GaugeGuard(gauge);
-            let body = stream.into_bytes(timeout, table).map(move |b| {
+            let view = match (out.format, table) {
+                (_, Some(include)) => watch::View::Table(include),
+                (Format::Metadata, _) => watch::View::Metadata,
+                _ => watch::View::Object,
+            };
+            let body = stream.into_bytes(timeout, view).map(move |b| {
                 let _keep = &guard;
                 Ok::<_, std::io::Error>(Frame::data(b))
             });

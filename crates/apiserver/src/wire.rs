@@ -31,6 +31,9 @@ pub enum Format {
     Yaml,
     /// application/json;as=Table;v=v1;g=meta.k8s.io
     Table,
+    /// application/json;as=PartialObjectMetadata(List);v=v1;g=meta.k8s.io:
+    /// only `metadata` of each object.
+    Metadata,
 }
 
 /// What the client accepts, in our terms.
@@ -71,6 +74,14 @@ pub fn negotiate(accept: Option<&str>, table_ok: bool) -> Result<Format, StatusE
             (Some("Table"), Some("meta.k8s.io")) if json_like => {
                 if table_ok {
                     return Ok(Format::Table);
+                }
+                continue;
+            }
+            (Some("PartialObjectMetadata" | "PartialObjectMetadataList"), Some("meta.k8s.io"))
+                if json_like =>
+            {
+                if table_ok {
+                    return Ok(Format::Metadata);
                 }
                 continue;
             }
@@ -158,6 +169,15 @@ pub fn decode_object(body: &[u8], format: InputFormat) -> Result<Value, StatusEr
     Ok(v)
 }
 
+/// The PartialObjectMetadata view of an object.
+pub fn partial_metadata(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
+}
+
 /// Serializes a JSON value for the chosen output.
 pub fn encode_value(v: &Value, out: Output) -> Bytes {
     match out.format {
@@ -183,6 +203,7 @@ fn content_type(out: Output) -> HeaderValue {
     HeaderValue::from_static(match out.format {
         Format::Yaml => "application/yaml",
         Format::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
+        Format::Metadata => "application/json",
         Format::Json => "application/json",
     })
 }

@@ -563,11 +563,25 @@ pub fn decide_update(
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64)
         == Some(0);
-    if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && grace_zero {
+    if meta::deletion_timestamp(&new).is_some()
+        && meta::finalizers(&new).is_empty()
+        && grace_zero
+        && !spec_finalizers_pending(res, &new)
+    {
         return Ok((UpdateDecision::Delete, new));
     }
     let bytes = encode_for_storage(&new)?;
     Ok((UpdateDecision::Write(bytes), new))
+}
+
+/// Namespaces also wait for their `spec.finalizers` (the namespace
+/// controller's `kubernetes` finalizer) before they go away.
+pub fn spec_finalizers_pending(res: &Resource, obj: &Value) -> bool {
+    res.def.storage_resource == "namespaces"
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
 }
 
 /// Result of an update: the object and whether it was created.

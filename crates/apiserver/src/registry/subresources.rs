@@ -472,6 +472,15 @@ pub async fn finalize_namespace(
                     result = Some(new);
                     return Ok(UpdateDecision::Unchanged);
                 }
+                // Like upstream, finalizing a namespace that is being deleted
+                // and has no finalizers left removes it.
+                if meta::deletion_timestamp(&new).is_some()
+                    && meta::finalizers(&new).is_empty()
+                    && !super::store::spec_finalizers_pending(res, &new)
+                {
+                    result = Some(new);
+                    return Ok(UpdateDecision::Delete);
+                }
                 let bytes = super::store::encode_for_storage(&new)?;
                 result = Some(new);
                 Ok(UpdateDecision::Write(bytes))

@@ -163,6 +163,23 @@ fn convert_event(res: &Resource, ev: &WatchEvent) -> Bytes {
     }
 }
 
+/// How watch events render their objects.
+#[derive(Debug, Clone, Copy)]
+pub enum View {
+    /// The object itself (in the served version).
+    Object,
+    /// A one-row meta.k8s.io Table.
+    Table(crate::printers::IncludeObject),
+    /// A PartialObjectMetadata.
+    Metadata,
+}
+
+/// Encodes one event with only the object's metadata.
+fn metadata_event(ev: &WatchEvent) -> Bytes {
+    let obj: Value = serde_json::from_slice(&ev.object.json).unwrap_or(Value::Null);
+    line(ev.event_type.as_str(), &crate::wire::partial_metadata(&obj))
+}
+
 /// Encodes one event with its object rendered as a Table.
 fn table_event(
     res: &Resource,
@@ -208,7 +225,7 @@ impl WatchStream {
     pub fn into_bytes(
         self,
         timeout: Duration,
-        table: Option<crate::printers::IncludeObject>,
+        view: View,
     ) -> impl Stream<Item = Bytes> + Send + 'static {
         let res = self.res;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -221,9 +238,10 @@ impl WatchStream {
                 crate::metrics::WATCH_EVENTS
                     .with_label_values(&[res.def.group, res.def.version, res.def.kind])
                     .inc();
-                match table {
-                    None => convert_event(&res, &ev),
-                    Some(include) => {
+                match view {
+                    View::Object => convert_event(&res, &ev),
+                    View::Metadata => metadata_event(&ev),
+                    View::Table(include) => {
                         let is_first = std::mem::replace(&mut first, false);
                         table_event(&res, &ev, include, is_first)
                     }
