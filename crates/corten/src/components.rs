@@ -17,6 +17,9 @@ use crate::state::{ClusterConfig, StateLayout};
 /// Where the etcd binary lives on Debian (`apt-get install etcd-server`).
 pub const DEFAULT_ETCD_BINARY: &str = "/usr/bin/etcd";
 
+/// kube-controller-manager's `--secure-port` (upstream's default).
+pub const CONTROLLER_MANAGER_PORT: u16 = 10257;
+
 /// One daemon of the cluster.
 #[derive(Clone, Debug)]
 pub struct Component {
@@ -52,7 +55,11 @@ impl Component {
 
 /// The daemons of a local cluster, in start order.
 pub fn cluster_components(config: &ClusterConfig, layout: &StateLayout) -> Vec<Component> {
-    vec![etcd(config, layout), kube_apiserver(config, layout)]
+    vec![
+        etcd(config, layout),
+        kube_apiserver(config, layout),
+        kube_controller_manager(layout),
+    ]
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -136,6 +143,34 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
     }
 }
 
+/// One local node: no leader election (a restarted controller-manager
+/// starts at once instead of waiting for its old Lease to expire). It uses
+/// the admin kubeconfig until the security work gives it its own identity.
+fn kube_controller_manager(layout: &StateLayout) -> Component {
+    Component {
+        name: "kube-controller-manager",
+        program: process::find_program("kube-controller-manager")
+            .unwrap_or_else(|| PathBuf::from("kube-controller-manager")),
+        args: vec![
+            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--root-ca-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            "--leader-elect=false".into(),
+            format!("--secure-port={CONTROLLER_MANAGER_PORT}"),
+            "--bind-address=127.0.0.1".into(),
+        ],
+        ports: vec![CONTROLLER_MANAGER_PORT],
+        probe: Probe::Http {
+            addr: loopback(CONTROLLER_MANAGER_PORT),
+            path: "/healthz".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
+        install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +188,7 @@ mod tests {
         };
         let components = cluster_components(&config, &layout);
         let names: Vec<&str> = components.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["etcd", "kube-apiserver"]);
+        assert_eq!(names, ["etcd", "kube-apiserver", "kube-controller-manager"]);
 
         let etcd = &components[0];
         let args = etcd.args.join(" ");
@@ -193,5 +228,20 @@ mod tests {
         let spec = apiserver.process_spec(&layout);
         assert_eq!(spec.log_file, layout.log_file("kube-apiserver"));
         assert_eq!(spec.pid_file, layout.pid_file("kube-apiserver"));
+
+        let kcm = &components[2];
+        let expected = [
+            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--root-ca-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            "--leader-elect=false".to_string(),
+            "--secure-port=10257".to_string(),
+            "--bind-address=127.0.0.1".to_string(),
+        ];
+        assert_eq!(kcm.args, expected);
+        assert_eq!(kcm.ports, [10257]);
+        assert_eq!(kcm.probe.url(), "http://127.0.0.1:10257/healthz");
     }
 }

@@ -1,0 +1,190 @@
+//! The validated configuration the controller-manager runs with, produced
+//! from the flags by [`crate::options::Options::complete`].
+//!
+//! [`ControllerConfig`] is upstream's "component config" of the
+//! controllers: it also holds settings of controllers Corten does not have
+//! yet (node IPAM, node lifecycle, pod GC, ...), validated now so they are
+//! ready when those controllers arrive.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::leader_election::LeaderElectionConfig;
+use crate::registry::ControllerSelection;
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--kubeconfig`; `None` means in-cluster configuration.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--master`: overrides the kubeconfig's server.
+    pub master: Option<String>,
+    /// `--controllers`.
+    pub controllers: ControllerSelection,
+    /// `--leader-elect*`; `None` with `--leader-elect=false`.
+    pub leader_election: Option<LeaderElectionConfig>,
+    /// Where `/healthz`, `/livez`, `/readyz` and `/metrics` are served;
+    /// `None` with `--secure-port=0`.
+    pub serving: Option<SocketAddr>,
+    /// The controllers' settings.
+    pub controller: ControllerConfig,
+}
+
+/// A CA bundle read from `--root-ca-file`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootCa {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The PEM bytes, as published in `kube-root-ca.crt`.
+    pub pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for RootCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCa")
+            .field("path", &self.path)
+            .field("bytes", &self.pem.len())
+            .finish()
+    }
+}
+
+/// Settings of the controllers (upstream `KubeControllerManagerConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// `--root-ca-file`, read and checked to hold certificates. Without it,
+    /// the CA of the kubeconfig is published (as upstream does).
+    pub root_ca: Option<RootCa>,
+    /// `--service-account-private-key-file` (for the token controller, not
+    /// implemented yet); checked to hold a PEM private key.
+    pub service_account_private_key_file: Option<PathBuf>,
+    /// `--concurrent-namespace-syncs`.
+    pub concurrent_namespace_syncs: usize,
+    /// `--namespace-sync-period`.
+    pub namespace_sync_period: Duration,
+    /// `--concurrent-*-syncs` of the controllers still to come.
+    pub concurrency: Concurrency,
+    /// Node IPAM settings.
+    pub node_ipam: NodeIpamConfig,
+    /// Node lifecycle settings.
+    pub node_lifecycle: NodeLifecycleConfig,
+    /// `--terminated-pod-gc-threshold` (pod GC; `<= 0` disables it).
+    pub terminated_pod_gc_threshold: i32,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            root_ca: None,
+            service_account_private_key_file: None,
+            concurrent_namespace_syncs: 10,
+            namespace_sync_period: Duration::from_secs(300),
+            concurrency: Concurrency::default(),
+            node_ipam: NodeIpamConfig::default(),
+            node_lifecycle: NodeLifecycleConfig::default(),
+            terminated_pod_gc_threshold: 12500,
+        }
+    }
+}
+
+/// Worker counts of the controllers that are still to come (upstream defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concurrency {
+    /// `--concurrent-serviceaccount-token-syncs` (5).
+    pub serviceaccount_token: usize,
+    /// `--concurrent-deployment-syncs` (5).
+    pub deployment: usize,
+    /// `--concurrent-replicaset-syncs` (5).
+    pub replicaset: usize,
+    /// `--concurrent-rc-syncs` (5).
+    pub replicationcontroller: usize,
+    /// `--concurrent-statefulset-syncs` (5).
+    pub statefulset: usize,
+    /// `--concurrent-daemonset-syncs` (2).
+    pub daemonset: usize,
+    /// `--concurrent-job-syncs` (5).
+    pub job: usize,
+    /// `--concurrent-cron-job-syncs` (5).
+    pub cronjob: usize,
+    /// `--concurrent-endpoint-syncs` (5).
+    pub endpoint: usize,
+    /// `--concurrent-service-endpoint-syncs` (5, EndpointSlices).
+    pub endpointslice: usize,
+    /// `--concurrent-gc-syncs` (20).
+    pub garbage_collector: usize,
+    /// `--concurrent-resource-quota-syncs` (5).
+    pub resource_quota: usize,
+    /// `--concurrent-ttl-after-finished-syncs` (5).
+    pub ttl_after_finished: usize,
+    /// `--concurrent-horizontal-pod-autoscaler-syncs` (5).
+    pub horizontal_pod_autoscaler: usize,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self {
+            serviceaccount_token: 5,
+            deployment: 5,
+            replicaset: 5,
+            replicationcontroller: 5,
+            statefulset: 5,
+            daemonset: 2,
+            job: 5,
+            cronjob: 5,
+            endpoint: 5,
+            endpointslice: 5,
+            garbage_collector: 20,
+            resource_quota: 5,
+            ttl_after_finished: 5,
+            horizontal_pod_autoscaler: 5,
+        }
+    }
+}
+
+/// Node IPAM (`node-ipam-controller`) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeIpamConfig {
+    /// `--allocate-node-cidrs`.
+    pub allocate_node_cidrs: bool,
+    /// `--cluster-cidr` (one CIDR, or one per IP family).
+    pub cluster_cidrs: Vec<IpNet>,
+    /// Pod CIDR prefix length per node for IPv4 (default 24).
+    pub node_cidr_mask_size_ipv4: u8,
+    /// Pod CIDR prefix length per node for IPv6 (default 64).
+    pub node_cidr_mask_size_ipv6: u8,
+}
+
+impl Default for NodeIpamConfig {
+    fn default() -> Self {
+        Self {
+            allocate_node_cidrs: false,
+            cluster_cidrs: Vec::new(),
+            node_cidr_mask_size_ipv4: 24,
+            node_cidr_mask_size_ipv6: 64,
+        }
+    }
+}
+
+/// Node lifecycle (`node-lifecycle-controller`) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLifecycleConfig {
+    /// `--node-monitor-grace-period` (50s): unresponsive time before a node
+    /// is marked unhealthy.
+    pub node_monitor_grace_period: Duration,
+    /// `--node-monitor-period` (5s).
+    pub node_monitor_period: Duration,
+    /// `--node-startup-grace-period` (1m).
+    pub node_startup_grace_period: Duration,
+}
+
+impl Default for NodeLifecycleConfig {
+    fn default() -> Self {
+        Self {
+            node_monitor_grace_period: Duration::from_secs(50),
+            node_monitor_period: Duration::from_secs(5),
+            node_startup_grace_period: Duration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The controller framework: what every controller is built from.
+//!
+//! | module | upstream counterpart |
+//! | --- | --- |
+//! | [`informer`] | client-go shared informers and listers (one list+watch per type) |
+//! | [`queue`], [`rate_limiter`] | client-go `workqueue` (dedup, delays, per-item backoff, token bucket) |
+//! | [`worker`] | the `processNextWorkItem` loop: level-triggered `reconcile(key) -> Action` |
+//! | [`controller`] | `ControllerContext`, the `Controller` interface, a queue-driven controller |
+//! | [`discovery`] | client-go `ServerPreferredResources` (custom resources included) |
+//! | [`events`] | client-go `record`: core/v1 Events with dedup and aggregation |
+//! | [`metrics`] | `workqueue_*` and `leader_election_master_status` |
+//! | [`api_errors`] | `apierrors.IsNotFound` and friends for kube-rs errors |
+//! | [`key`] | `namespace/name` keys (`cache.MetaNamespaceKeyFunc`) |
+//!
+//! A controller is a module with a constructor (registered by its upstream
+//! name in [`crate::registry`]) that takes informers from the shared
+//! [`informer::InformerFactory`], adds handlers that enqueue keys, and returns
+//! a [`controller::QueueController`] running its [`worker::Reconciler`].
+
+pub mod api_errors;
+pub mod controller;
+pub mod discovery;
+pub mod events;
+pub mod informer;
+pub mod key;
+pub mod metrics;
+pub mod queue;
+pub mod rate_limiter;
+pub mod worker;

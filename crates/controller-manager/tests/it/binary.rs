@@ -1,0 +1,217 @@
+//! The `kube-controller-manager` binary: flag errors, the ops endpoints,
+//! and a graceful SIGTERM that releases the Lease.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use corten_e2e::TestCluster;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{wait_for, write_cluster_ca};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kube-controller-manager");
+
+async fn run_to_exit(args: &[&str]) -> (i32, String, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(BINARY)
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the binary did not exit")
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn bad_flags_are_rejected_with_exit_64() {
+    crate::with_timeout!(async {
+        let cases: [(&[&str], &str); 7] = [
+            (
+                &["--controllers=*,bogus"],
+                "\"bogus\" is not in the list of known controllers",
+            ),
+            (
+                &["--controllers=*,deployment"],
+                "controller \"deployment-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet",
+            ),
+            (
+                &["--use-service-account-credentials=true"],
+                "flag --use-service-account-credentials is an upstream kube-controller-manager flag that Corten does not implement yet",
+            ),
+            (
+                &["--leader-elect-lease-duration=5s"],
+                "leaseDuration must be greater than renewDeadline",
+            ),
+            (
+                &["--leader-elect-retry-period=soon"],
+                "invalid duration \"soon\"",
+            ),
+            (&["--no-such-flag"], "--no-such-flag"),
+            (
+                &["--root-ca-file=/nonexistent/ca.crt"],
+                "error reading root-ca-file at /nonexistent/ca.crt",
+            ),
+        ];
+        for (args, message) in cases {
+            let (code, _, stderr) = run_to_exit(args).await;
+            assert_eq!(code, 64, "{args:?}: {stderr}");
+            assert!(stderr.contains(message), "{args:?}: {stderr}");
+        }
+        let (code, stdout, _) = run_to_exit(&["--help"]).await;
+        assert_eq!(code, 0);
+        for flag in [
+            "--controllers",
+            "--leader-elect",
+            "--root-ca-file",
+            "--secure-port",
+            "--concurrent-namespace-syncs",
+        ] {
+            assert!(stdout.contains(flag), "{flag} missing from --help");
+        }
+        let (code, stdout, _) = run_to_exit(&["--version"]).await;
+        assert_eq!(code, 0);
+        assert!(stdout.contains("v1.33.0-corten"), "{stdout}");
+    });
+}
+
+async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let code = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let ca = write_cluster_ca(&cluster);
+        let port = free_port();
+        let mut child = tokio::process::Command::new(BINARY)
+            .arg(format!("--kubeconfig={}", cluster.kubeconfig.display()))
+            .arg(format!("--root-ca-file={}", ca.display()))
+            .arg(format!("--secure-port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg("--leader-elect-lease-duration=30s")
+            .arg("--leader-elect-renew-deadline=20s")
+            .arg("--leader-elect-retry-period=1s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Drain stderr as it comes, so the pipe never fills.
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr_task = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text).await;
+            text
+        });
+
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
+        let holder = wait_for(
+            "the binary to take the Lease",
+            Duration::from_secs(30),
+            || {
+                let leases = leases.clone();
+                async move {
+                    let spec = leases
+                        .get_opt("kube-controller-manager")
+                        .await
+                        .unwrap()?
+                        .spec?;
+                    spec.holder_identity.filter(|h| !h.is_empty())
+                }
+            },
+        )
+        .await;
+        let (host, uuid) = holder.rsplit_once('_').unwrap();
+        assert!(!host.is_empty() && uuid.len() == 36, "{holder}");
+
+        let (code, body) = wait_for("/healthz", Duration::from_secs(20), || {
+            http_get(port, "/healthz")
+        })
+        .await;
+        assert_eq!((code, body.as_str()), (200, "ok"));
+        let (_, verbose) = http_get(port, "/healthz?verbose").await.unwrap();
+        assert!(verbose.contains("[+]leaderElection ok"), "{verbose}");
+        for path in ["/livez", "/readyz"] {
+            assert_eq!(http_get(port, path).await.unwrap().0, 200, "{path}");
+        }
+        let metrics = wait_for("controller metrics", Duration::from_secs(30), || async {
+            let (_, body) = http_get(port, "/metrics").await?;
+            body.contains("workqueue_adds_total{name=\"root_ca_cert_publisher\"}")
+                .then_some(body)
+        })
+        .await;
+        for wanted in [
+            "leader_election_master_status{name=\"kube-controller-manager\"} 1",
+            "workqueue_depth{name=\"namespace\"}",
+            "workqueue_queue_duration_seconds_bucket{name=\"serviceaccount\"",
+            "workqueue_work_duration_seconds_count{name=\"root_ca_cert_publisher\"}",
+            "workqueue_retries_total",
+            "workqueue_unfinished_work_seconds",
+            "workqueue_longest_running_processor_seconds",
+            "root_ca_cert_publisher_sync_total{code=\"200\"}",
+            "kubernetes_build_info{",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(
+                metrics.contains(wanted),
+                "{wanted} missing from /metrics:\n{metrics}"
+            );
+        }
+
+        // SIGTERM: controllers stop, the Lease is released, exit 0.
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("no exit after SIGTERM")
+            .unwrap();
+        let stderr = stderr_task.await.unwrap();
+        assert!(status.success(), "exit {status}: {stderr}");
+        assert!(stderr.contains("released leader lease"), "{stderr}");
+        let spec = leases
+            .get("kube-controller-manager")
+            .await
+            .unwrap()
+            .spec
+            .unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some(""));
+        assert_eq!(spec.lease_duration_seconds, Some(1));
+        assert!(
+            http_get(port, "/healthz").await.is_none(),
+            "still serving after exit"
+        );
+    });
+}

@@ -1,0 +1,24 @@
+//! Integration tests of kube-controller-manager against a real etcd and the
+//! real apiserver (corten-e2e's `TestCluster`), in-process and as the
+//! `kube-controller-manager` binary. One test binary (link time is scarce).
+
+mod binary;
+mod events;
+mod leader_election;
+mod namespace;
+mod root_ca;
+mod serviceaccount;
+mod support;
+
+/// Every test gets this long before it is failed.
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// Runs an async test body with the standard timeout.
+#[macro_export]
+macro_rules! with_timeout {
+    ($body:expr) => {
+        tokio::time::timeout($crate::TEST_TIMEOUT, $body)
+            .await
+            .expect("test timed out")
+    };
+}
