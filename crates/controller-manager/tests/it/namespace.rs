@@ -31,7 +31,6 @@ fn condition<'a>(
 /// `kubernetes`, instead of only once both finalizer lists are empty. Run
 /// with `--ignored` once that is fixed.
 #[tokio::test]
-#[ignore = "the apiserver removes a Terminating namespace on status updates while spec.finalizers is not empty"]
 async fn content_with_finalizers_keeps_the_namespace_and_is_reported() {
     crate::with_timeout!(async {
         let cluster = TestCluster::start().await.unwrap();
