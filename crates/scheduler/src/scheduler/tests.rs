@@ -1,0 +1,154 @@
+//! Whole-loop tests against the fake API: informer updates in, bindings,
+//! events and status patches out.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::framework::FakeApi;
+
+fn node(name: &str, cpu: &str, labels: Value) -> ClusterUpdate {
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"}}
+    }))
+    .unwrap();
+    ClusterUpdate::Node(Change::Upsert(Arc::new(node)))
+}
+
+fn pod(name: &str, cpu: &str, node: &str, priority: i32) -> ClusterUpdate {
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")},
+        "spec": {"nodeName": node, "priority": priority, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]}
+    }))
+    .unwrap();
+    ClusterUpdate::Pod(Change::Upsert(Arc::new(pod)))
+}
+
+fn scheduler(api: Arc<FakeApi>) -> Scheduler {
+    Scheduler::new(&KubeSchedulerConfiguration::default(), api, &[]).unwrap()
+}
+
+async fn settle(s: &mut Scheduler) {
+    for _ in 0..5 {
+        s.schedule_pending();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        s.drain_bind_results();
+    }
+}
+
+#[tokio::test]
+async fn schedules_by_resources_and_records_events() {
+    let api = Arc::new(FakeApi::recording());
+    let mut s = scheduler(api.clone());
+    s.apply(node("small", "1", json!({})));
+    s.apply(node("large", "4", json!({})));
+    s.apply(pod("p", "2", "", 0));
+    settle(&mut s).await;
+    assert_eq!(
+        api.bindings(),
+        [("default/p".to_string(), "large".to_string())]
+    );
+    let events = api.events();
+    assert_eq!(events[0].reason, "Scheduled");
+    assert_eq!(events[0].note, "Successfully assigned default/p to large");
+    assert_eq!(s.stats().bound, 1);
+}
+
+#[tokio::test]
+async fn unschedulable_pods_wait_for_a_node() {
+    let api = Arc::new(FakeApi::recording());
+    let mut s = scheduler(api.clone());
+    s.apply(node("small", "1", json!({})));
+    s.apply(pod("p", "2", "", 0));
+    settle(&mut s).await;
+    assert!(api.bindings().is_empty());
+    let failed = api
+        .events()
+        .into_iter()
+        .find(|e| e.reason == "FailedScheduling")
+        .unwrap();
+    assert_eq!(
+        failed.note,
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+    );
+    assert_eq!(
+        s.queue().location("uid-p"),
+        Some(crate::queue::Location::Unschedulable)
+    );
+    s.apply(node("large", "4", json!({})));
+    // The node add moved the pod; it pops from the backoff queue at once.
+    settle(&mut s).await;
+    assert_eq!(
+        api.bindings(),
+        [("default/p".to_string(), "large".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn preemption_nominates_and_evicts() {
+    let api = Arc::new(FakeApi::recording());
+    let mut s = scheduler(api.clone());
+    s.apply(node("n1", "2", json!({})));
+    s.apply(node("n2", "2", json!({})));
+    s.apply(pod("low1", "1500m", "n1", 100));
+    s.apply(pod("low2", "1500m", "n2", 10));
+    s.apply(pod("vip", "1500m", "", 1000));
+    settle(&mut s).await;
+    assert!(api.bindings().is_empty());
+    // The lowest-priority victim is on n2.
+    let deletions = api.deletions.lock().unwrap().clone();
+    assert_eq!(deletions, ["default/low2"]);
+    let patches = api.status_patches.lock().unwrap().clone();
+    let nominated = patches
+        .iter()
+        .find(|(k, p)| k == "default/vip" && p["status"]["nominatedNodeName"] == "n2");
+    assert!(nominated.is_some(), "{patches:?}");
+    assert_eq!(s.snapshot().nominations.node_of("uid-vip"), Some("n2"));
+    // The victim goes away: vip lands on n2.
+    let victim: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "low2", "namespace": "default", "uid": "uid-low2"}}),
+    )
+    .unwrap();
+    s.apply(ClusterUpdate::Pod(Change::Delete(Arc::new(victim))));
+    settle(&mut s).await;
+    assert_eq!(
+        api.bindings(),
+        [("default/vip".to_string(), "n2".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn pods_of_other_schedulers_are_ignored() {
+    let api = Arc::new(FakeApi::recording());
+    let mut s = scheduler(api.clone());
+    s.apply(node("n1", "2", json!({})));
+    let foreign: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "f", "namespace": "default", "uid": "f"},
+        "spec": {"schedulerName": "other", "containers": []}
+    }))
+    .unwrap();
+    s.apply(ClusterUpdate::Pod(Change::Upsert(Arc::new(foreign))));
+    settle(&mut s).await;
+    assert!(api.bindings().is_empty());
+    assert!(api.events().is_empty());
+}
+
+#[tokio::test]
+async fn waits_for_caches_before_scheduling() {
+    let api = Arc::new(FakeApi::recording());
+    let mut s = Scheduler::new(
+        &KubeSchedulerConfiguration::default(),
+        api,
+        &[Resource::Nodes, Resource::Pods],
+    )
+    .unwrap();
+    assert!(!s.synced());
+    s.apply(ClusterUpdate::Synced(Resource::Nodes));
+    assert!(!s.synced());
+    s.apply(ClusterUpdate::Synced(Resource::Pods));
+    assert!(s.synced());
+}
