@@ -1,0 +1,81 @@
+//! `kubelet`: options -> validated config -> run, like upstream's cmd/kubelet.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use corten_component_base::flags::{EXIT_USAGE, KUBELET_UPSTREAM_FLAGS, exit_on_unsupported_flags};
+use corten_component_base::{metrics, signals};
+use corten_cri::instrumented::Instrumented;
+use corten_cri::remote::RemoteRuntime;
+use corten_kubelet::config::KubeletConfig;
+use corten_kubelet::options::KubeletFlags;
+
+fn main() -> ExitCode {
+    exit_on_unsupported_flags(&KubeletFlags::command(), KUBELET_UPSTREAM_FLAGS, "kubelet");
+    let flags = KubeletFlags::parse();
+    if let Err(err) = flags.logging.init("kubelet") {
+        eprintln!("Error: {err:#}");
+        return ExitCode::from(EXIT_USAGE as u8);
+    }
+    let (config, unknown) = match flags.complete() {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            return ExitCode::from(EXIT_USAGE as u8);
+        }
+    };
+    if !unknown.is_empty() {
+        tracing::warn!(fields = ?unknown, "unknown fields in the kubelet config file (ignored)");
+    }
+    if let Some(gates) = &config.file.feature_gates {
+        tracing::info!(?gates, "feature gates are accepted but not implemented");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(err) => {
+            eprintln!("Error: building the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: KubeletConfig) -> anyhow::Result<()> {
+    metrics::register_build_info("kubelet");
+    let client = match &config.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .context("loading the kubeconfig")?;
+            Some(kube::Client::try_from(cfg).context("building the API client")?)
+        }
+        None => None,
+    };
+    let c = config.c();
+    let endpoint = c
+        .container_runtime_endpoint
+        .clone()
+        .unwrap_or_else(|| "unix:///run/containerd/containerd.sock".into());
+    let timeout = c
+        .runtime_request_timeout
+        .unwrap_or(corten_cri::remote::DEFAULT_REQUEST_TIMEOUT);
+    let remote = RemoteRuntime::new(&endpoint, timeout).context("container runtime endpoint")?;
+    let runtime = Arc::new(Instrumented::new(remote));
+    let running = corten_kubelet::kubelet::start(config, client, runtime).await?;
+    signals::shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! The kubelet's command line: upstream flag names, each overriding the
+//! matching `KubeletConfiguration` field when given.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use corten_component_base::logging::LoggingOptions;
+use corten_component_base::version::GIT_VERSION;
+
+use crate::config::{ConfigError, KubeletConfig, KubeletConfiguration, parse_taint};
+use crate::duration::parse_go_duration;
+
+/// kubelet: the primary node agent.
+#[derive(Parser, Debug, Clone, Default)]
+#[command(name = "kubelet", version = GIT_VERSION)]
+pub struct KubeletFlags {
+    /// The kubelet will load its initial configuration from this file (a KubeletConfiguration).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Path to a kubeconfig file, specifying how to connect to the API server.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Path to a kubeconfig used for the client certificate bootstrap; used when --kubeconfig does not exist yet.
+    #[arg(long, value_name = "PATH")]
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// The endpoint of the container runtime (unix:///run/containerd/containerd.sock).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub container_runtime_endpoint: Option<String>,
+    /// If non-empty, will use this string as identification instead of the actual hostname.
+    #[arg(long, value_name = "NAME")]
+    pub hostname_override: Option<String>,
+    /// IP address(es) of the node (comma separated; at most one per family).
+    #[arg(long, value_name = "IPS")]
+    pub node_ip: Option<String>,
+    /// Labels to add when registering the node (key=value,...).
+    #[arg(long, value_name = "LABELS")]
+    pub node_labels: Option<String>,
+    /// Taints to add when registering the node (key=value:Effect,...).
+    #[arg(long, value_name = "TAINTS")]
+    pub register_with_taints: Option<String>,
+    /// Register the node with the apiserver.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub register_node: Option<bool>,
+    /// Directory path for managing kubelet files (volume mounts, etc).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/kubelet")]
+    pub root_dir: PathBuf,
+    /// The directory where the TLS certs are located (default <root-dir>/pki).
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Path to the directory containing static pod files to run.
+    #[arg(long, value_name = "PATH")]
+    pub pod_manifest_path: Option<String>,
+    /// The port for the kubelet to serve on.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The IP address for the kubelet to serve on.
+    #[arg(long, value_name = "IP")]
+    pub address: Option<String>,
+    /// The port of the localhost healthz endpoint (0 disables).
+    #[arg(long, value_name = "PORT")]
+    pub healthz_port: Option<u16>,
+    /// The IP address for the healthz server to serve on.
+    #[arg(long, value_name = "IP")]
+    pub healthz_bind_address: Option<String>,
+    /// x509 certificate for serving HTTPS.
+    #[arg(long, value_name = "PATH")]
+    pub tls_cert_file: Option<String>,
+    /// x509 private key matching --tls-cert-file.
+    #[arg(long, value_name = "PATH")]
+    pub tls_private_key_file: Option<String>,
+    /// Comma-separated list of DNS server IP addresses for pods.
+    #[arg(long, value_name = "IPS")]
+    pub cluster_dns: Option<String>,
+    /// Domain for this cluster.
+    #[arg(long, value_name = "DOMAIN")]
+    pub cluster_domain: Option<String>,
+    /// Number of pods that can run on this kubelet.
+    #[arg(long, value_name = "N")]
+    pub max_pods: Option<i32>,
+    /// Optional root cgroup to use for pods.
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup_root: Option<String>,
+    /// Create the QoS cgroup hierarchy.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub cgroups_per_qos: Option<bool>,
+    /// The cgroup driver (only cgroupfs).
+    #[arg(long, value_name = "DRIVER")]
+    pub cgroup_driver: Option<String>,
+    /// Timeout of all runtime requests except long running ones (pull, logs, exec, attach).
+    #[arg(long, value_name = "DURATION")]
+    pub runtime_request_timeout: Option<String>,
+    /// Max period between synchronizing running containers and config.
+    #[arg(long, value_name = "DURATION")]
+    pub sync_frequency: Option<String>,
+    /// How often the kubelet posts node status to the master.
+    #[arg(long, value_name = "DURATION")]
+    pub node_status_update_frequency: Option<String>,
+    /// Resolver configuration file used as the basis for pods' DNS.
+    #[arg(long, value_name = "PATH")]
+    pub resolv_conf: Option<String>,
+    /// The CIDR to use for pod IP addresses when no controller assigns one.
+    #[arg(long, value_name = "CIDR")]
+    pub pod_cidr: Option<String>,
+    /// Make the kubelet fail to start if swap is enabled on the node.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub fail_swap_on: Option<bool>,
+    /// The sandbox image (deprecated upstream; must match containerd's sandbox_image).
+    #[arg(long, value_name = "IMAGE")]
+    pub pod_infra_container_image: Option<String>,
+    /// Pull images one at a time.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub serialize_image_pulls: Option<bool>,
+    /// A set of key=value pairs of feature gates (accepted, logged).
+    #[arg(long, value_name = "GATES")]
+    pub feature_gates: Option<String>,
+    /// Logging flags.
+    #[command(flatten)]
+    pub logging: LoggingOptions,
+}
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}
+
+fn duration_flag(name: &str, value: &Option<String>) -> Result<Option<Duration>, ConfigError> {
+    value
+        .as_deref()
+        .map(|v| parse_go_duration(v).map_err(|e| invalid(format!("--{name}: {e}"))))
+        .transpose()
+}
+
+/// Parses `key=value,key2=value2`.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("invalid label {pair:?}: expected key=value"))?;
+        if k.is_empty() {
+            return Err(format!("invalid label {pair:?}: empty key"));
+        }
+        labels.insert(k.to_string(), v.to_string());
+    }
+    Ok(labels)
+}
+
+/// The machine's hostname, lowercased (the default node name).
+pub fn machine_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_lowercase())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+impl KubeletFlags {
+    /// Loads `--config`, applies the flags over it and validates.
+    pub fn complete(&self) -> Result<(KubeletConfig, Vec<String>), ConfigError> {
+        let (mut file, unknown) = match &self.config {
+            Some(path) => KubeletConfiguration::load(path)?,
+            None => (KubeletConfiguration::default(), Vec::new()),
+        };
+        let f = &mut file;
+        macro_rules! over {
+            ($field:ident) => {
+                if let Some(v) = &self.$field {
+                    f.$field = Some(v.clone());
+                }
+            };
+        }
+        over!(container_runtime_endpoint);
+        over!(register_node);
+        over!(port);
+        over!(address);
+        over!(healthz_port);
+        over!(healthz_bind_address);
+        over!(tls_cert_file);
+        over!(tls_private_key_file);
+        over!(cluster_domain);
+        over!(max_pods);
+        over!(cgroup_root);
+        over!(cgroups_per_qos);
+        over!(cgroup_driver);
+        over!(resolv_conf);
+        over!(pod_cidr);
+        over!(fail_swap_on);
+        over!(serialize_image_pulls);
+        if let Some(path) = &self.pod_manifest_path {
+            f.static_pod_path = Some(path.clone());
+        }
+        if let Some(dns) = &self.cluster_dns {
+            f.cluster_dns = Some(
+                dns.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
+        }
+        if let Some(d) = duration_flag("runtime-request-timeout", &self.runtime_request_timeout)? {
+            f.runtime_request_timeout = Some(d);
+        }
+        if let Some(d) = duration_flag("sync-frequency", &self.sync_frequency)? {
+            f.sync_frequency = Some(d);
+        }
+        if let Some(d) = duration_flag(
+            "node-status-update-frequency",
+            &self.node_status_update_frequency,
+        )? {
+            f.node_status_update_frequency = Some(d);
+        }
+        if let Some(taints) = &self.register_with_taints {
+            let parsed: Result<Vec<_>, _> = taints
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(parse_taint)
+                .collect();
+            f.register_with_taints = Some(parsed.map_err(invalid)?);
+        }
+        if let Some(gates) = &self.feature_gates {
+            let mut map = f.feature_gates.take().unwrap_or_default();
+            for (k, v) in
+                parse_labels(gates).map_err(|e| invalid(format!("--feature-gates: {e}")))?
+            {
+                let on = v
+                    .parse::<bool>()
+                    .map_err(|_| invalid(format!("--feature-gates: {k}={v} is not a bool")))?;
+                map.insert(k, on);
+            }
+            f.feature_gates = Some(map);
+        }
+        let file = file.defaulted();
+        file.validate()?;
+        let node_labels = match &self.node_labels {
+            Some(text) => parse_labels(text).map_err(|e| invalid(format!("--node-labels: {e}")))?,
+            None => BTreeMap::new(),
+        };
+        let node_ips = match &self.node_ip {
+            Some(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpAddr>()
+                        .map_err(|_| invalid(format!("--node-ip: {s:?} is not an IP address")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let hostname = match &self.hostname_override {
+            Some(name) if !name.trim().is_empty() => name.trim().to_lowercase(),
+            _ => machine_hostname(),
+        };
+        let kubeconfig = match (&self.kubeconfig, &self.bootstrap_kubeconfig) {
+            (Some(k), _) if k.exists() => Some(k.clone()),
+            (Some(k), Some(bootstrap)) => {
+                // Certificate bootstrap (CSR) is not implemented yet: use the
+                // bootstrap credentials directly.
+                tracing::warn!(
+                    kubeconfig = %k.display(),
+                    bootstrap = %bootstrap.display(),
+                    "--kubeconfig does not exist; using --bootstrap-kubeconfig directly (TLS bootstrap is not implemented yet)"
+                );
+                Some(bootstrap.clone())
+            }
+            (Some(k), None) => {
+                return Err(invalid(format!(
+                    "--kubeconfig {} does not exist",
+                    k.display()
+                )));
+            }
+            (None, Some(bootstrap)) => Some(bootstrap.clone()),
+            (None, None) => None,
+        };
+        if kubeconfig.is_none() && file.register_node == Some(true) {
+            return Err(invalid(
+                "--kubeconfig is required (standalone mode without an apiserver is not implemented)",
+            ));
+        }
+        let cert_dir = self
+            .cert_dir
+            .clone()
+            .unwrap_or_else(|| self.root_dir.join("pki"));
+        Ok((
+            KubeletConfig {
+                node_name: hostname.clone(),
+                hostname,
+                node_ips,
+                node_labels,
+                kubeconfig,
+                root_dir: self.root_dir.clone(),
+                cert_dir,
+                file,
+            },
+            unknown,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> KubeletFlags {
+        KubeletFlags::try_parse_from(std::iter::once("kubelet").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nport: 11250\nclusterDomain: example.org\nsyncFrequency: 30s\n",
+        )
+        .unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, "").unwrap();
+        let flags = parse(&[
+            &format!("--config={}", config.display()),
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            "--port=12250",
+            "--hostname-override=Node-A",
+            "--node-ip=10.0.0.5",
+            "--node-labels=a=b,c=d",
+            "--register-with-taints=k=v:NoSchedule",
+            "--root-dir=/tmp/kubelet",
+            "--pod-manifest-path=/etc/kubernetes/manifests",
+            "--cluster-dns=10.96.0.10",
+            "--register-node",
+        ]);
+        let (config, unknown) = flags.complete().unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(config.node_name, "node-a");
+        assert_eq!(config.c().port, Some(12250));
+        assert_eq!(config.c().cluster_domain.as_deref(), Some("example.org"));
+        assert_eq!(config.c().sync_frequency, Some(Duration::from_secs(30)));
+        assert_eq!(config.node_ips, [IpAddr::from([10, 0, 0, 5])]);
+        assert_eq!(config.node_labels["c"], "d");
+        assert_eq!(config.c().register_with_taints.as_ref().unwrap().len(), 1);
+        assert_eq!(
+            config.c().static_pod_path.as_deref(),
+            Some("/etc/kubernetes/manifests")
+        );
+        assert_eq!(config.cert_dir, PathBuf::from("/tmp/kubelet/pki"));
+        assert_eq!(
+            config.c().cluster_dns.as_ref().unwrap(),
+            &["10.96.0.10".to_string()]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_config_errors() {
+        for args in [
+            &["--node-ip=nope", "--register-node=false"][..],
+            &["--node-labels=novalue", "--register-node=false"],
+            &["--register-with-taints=k=v", "--register-node=false"],
+            &["--sync-frequency=soon", "--register-node=false"],
+            &[],
+        ] {
+            assert!(parse(args).complete().is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The kubelet against the real containerd and a real apiserver.
+
+mod fake_runtime;
+mod harness;
+mod node_and_pods;
+mod restarts;
