@@ -114,9 +114,10 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "endpointslice-mirroring-controller",
         &["endpointslicemirroring"],
     ),
-    known(
-        "replicationcontroller-controller",
+    implemented(
+        controllers::replicationcontroller::NAME,
         &["replicationcontroller"],
+        controllers::replicationcontroller::new_controller,
     ),
     known("pod-garbage-collector-controller", &["podgc"]),
     known("resourcequota-controller", &["resourcequota"]),
@@ -130,11 +131,23 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["serviceaccount"],
         controllers::serviceaccount::new_controller,
     ),
-    known("garbage-collector-controller", &["garbagecollector"]),
+    implemented(
+        controllers::garbagecollector::NAME,
+        &["garbagecollector"],
+        controllers::garbagecollector::new_controller,
+    ),
     known("daemonset-controller", &["daemonset"]),
     known("job-controller", &["job"]),
-    known("deployment-controller", &["deployment"]),
-    known("replicaset-controller", &["replicaset"]),
+    implemented(
+        controllers::deployment::NAME,
+        &["deployment"],
+        controllers::deployment::new_controller,
+    ),
+    implemented(
+        controllers::replicaset::NAME,
+        &["replicaset"],
+        controllers::replicaset::new_controller,
+    ),
     known(
         "horizontal-pod-autoscaler-controller",
         &["horizontalpodautoscaling"],
@@ -349,44 +362,65 @@ mod tests {
         assert_eq!(
             names(&all),
             [
+                "replicationcontroller-controller",
                 "namespace-controller",
                 "serviceaccount-controller",
+                "garbage-collector-controller",
+                "deployment-controller",
+                "replicaset-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );
         assert_eq!(all, ControllerSelection::default());
         let missing = all.enabled_but_missing();
-        assert!(missing.contains(&"deployment-controller"));
+        assert!(missing.contains(&"statefulset-controller"));
         assert!(!missing.contains(&"bootstrap-signer-controller"));
         assert!(!missing.contains(&"selinux-warning-controller"));
         assert!(!missing.contains(&"service-lb-controller"));
         assert!(!missing.contains(&"resourceclaim-controller"));
-        assert!(missing.contains(&"garbage-collector-controller"));
+        assert!(!missing.contains(&"garbage-collector-controller"));
     }
 
     #[test]
     fn minus_disables_by_alias_or_canonical_name() {
-        let s = ControllerSelection::parse(&["*", "-serviceaccount"]).unwrap();
+        let s = ControllerSelection::parse(&["*", "-serviceaccount", "-garbagecollector"]).unwrap();
         assert_eq!(
             names(&s),
             [
+                "replicationcontroller-controller",
                 "namespace-controller",
+                "deployment-controller",
+                "replicaset-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );
-        assert_eq!(s.entries(), ["*", "-serviceaccount-controller"]);
-        let s = ControllerSelection::parse(&["-namespace-controller", "*"]).unwrap();
+        assert_eq!(
+            s.entries(),
+            [
+                "*",
+                "-serviceaccount-controller",
+                "-garbage-collector-controller"
+            ]
+        );
+        let s = ControllerSelection::parse(&[
+            "-namespace-controller",
+            "-deployment",
+            "-replicaset",
+            "-replicationcontroller",
+            "*",
+        ])
+        .unwrap();
         assert_eq!(
             names(&s),
             [
                 "serviceaccount-controller",
+                "garbage-collector-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );
         // Disabling something Corten lacks is fine.
-        let s = ControllerSelection::parse(&["*", "-deployment", "-garbage-collector-controller"])
-            .unwrap();
-        assert!(!s.enabled_but_missing().contains(&"deployment-controller"));
+        let s = ControllerSelection::parse(&["*", "-statefulset", "-job-controller"]).unwrap();
+        assert!(!s.enabled_but_missing().contains(&"statefulset-controller"));
     }
 
     #[test]
@@ -418,10 +452,10 @@ mod tests {
 
     #[test]
     fn enabling_a_missing_controller_is_rejected() {
-        let err = ControllerSelection::parse(&["*", "deployment"]).unwrap_err();
+        let err = ControllerSelection::parse(&["*", "statefulset"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "controller \"deployment-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
+            "controller \"statefulset-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
         assert!(ControllerSelection::parse(&["*", "bootstrapsigner"]).is_err());
     }

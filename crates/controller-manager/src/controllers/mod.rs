@@ -2,13 +2,16 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: replicaset, replicationcontroller,
-//! deployment, statefulset, daemonset, job, cronjob, ttl-after-finished,
-//! endpoints, endpointslice, endpointslice-mirroring, garbage-collector,
+//! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
+//! ttl-after-finished, endpoints, endpointslice, endpointslice-mirroring,
 //! podgc, resourcequota, disruption, nodeipam, node-lifecycle,
 //! persistentvolume-binder, csrapproving/csrsigning, serviceaccount-token,
 //! horizontal-pod-autoscaler.
 
+pub mod deployment;
+pub mod garbagecollector;
 pub mod namespace;
+pub mod replicaset;
+pub mod replicationcontroller;
 pub mod root_ca_cert_publisher;
 pub mod serviceaccount;

@@ -62,6 +62,9 @@ impl DiscoveredResource {
 pub struct Discovered {
     /// Resources in their preferred versions.
     pub resources: Vec<DiscoveredResource>,
+    /// Resources in every served version (what a REST mapper needs to
+    /// resolve an `apiVersion` + `kind` that is not the preferred one).
+    pub all_versions: Vec<DiscoveredResource>,
     /// Group versions that could not be listed, with the error.
     pub failed: BTreeMap<String, String>,
     /// Group versions that did not parse.
@@ -169,6 +172,8 @@ pub async fn server_preferred_resources(client: &Client) -> Result<Discovered, k
                 if resource.name.contains('/') {
                     continue;
                 }
+                out.all_versions
+                    .push(discovered(&group_name, &version_name, resource));
                 let key = (group.name.clone(), resource.name.clone());
                 if chosen.contains_key(&key) && !preferred {
                     continue;

@@ -88,9 +88,50 @@ impl<'a, K> Change<'a, K> {
 
 type Handler<K> = Arc<dyn Fn(Change<'_, K>) + Send + Sync>;
 
+/// namespace -> name -> object (cluster-scoped objects under `""`).
+type NamespaceIndex<K> = HashMap<String, HashMap<String, Arc<K>>>;
+
 struct Shared<K> {
     handlers: RwLock<Vec<Handler<K>>>,
     synced: watch::Sender<bool>,
+    by_namespace: RwLock<NamespaceIndex<K>>,
+}
+
+impl<K: InformerResource> Shared<K> {
+    fn index_write(&self) -> std::sync::RwLockWriteGuard<'_, NamespaceIndex<K>> {
+        self.by_namespace
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn index_insert(&self, obj: &Arc<K>) {
+        self.index_write()
+            .entry(obj.namespace().unwrap_or_default())
+            .or_default()
+            .insert(obj.name_any(), obj.clone());
+    }
+
+    fn index_remove(&self, obj: &K) {
+        let namespace = obj.namespace().unwrap_or_default();
+        let mut index = self.index_write();
+        if let Some(names) = index.get_mut(&namespace) {
+            names.remove(&obj.name_any());
+            if names.is_empty() {
+                index.remove(&namespace);
+            }
+        }
+    }
+
+    fn index_rebuild(&self, objects: Vec<Arc<K>>) {
+        let mut rebuilt: NamespaceIndex<K> = HashMap::new();
+        for obj in objects {
+            rebuilt
+                .entry(obj.namespace().unwrap_or_default())
+                .or_default()
+                .insert(obj.name_any(), obj);
+        }
+        *self.index_write() = rebuilt;
+    }
 }
 
 /// A shared cache of one resource type plus its event handlers. Cheap to
@@ -138,6 +179,18 @@ impl<K: InformerResource> Informer<K> {
     /// Every cached object.
     pub fn list(&self) -> Vec<Arc<K>> {
         self.store.state()
+    }
+
+    /// The cached objects of one namespace (upstream's namespace index;
+    /// `""` for cluster-scoped objects).
+    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.shared
+            .by_namespace
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(namespace)
+            .map(|names| names.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Registers a handler. A handler added after the first list is called
@@ -245,6 +298,7 @@ impl InformerFactory {
             shared: Arc::new(Shared {
                 handlers: RwLock::new(Vec::new()),
                 synced,
+                by_namespace: RwLock::new(HashMap::new()),
             }),
         };
         state
@@ -311,7 +365,11 @@ async fn run_reflector<K: InformerResource>(
                 let key = ObjectRef::from_obj(obj);
                 let old = informer.store.get(&key);
                 writer.apply_watcher_event(&event);
-                match (old, informer.store.get(&key)) {
+                let current = informer.store.get(&key);
+                if let Some(new) = &current {
+                    informer.shared.index_insert(new);
+                }
+                match (old, current) {
                     (Some(old), Some(new)) => informer.dispatch(Change::Updated {
                         old: &old,
                         new: &new,
@@ -322,6 +380,7 @@ async fn run_reflector<K: InformerResource>(
             }
             watcher::Event::Delete(obj) => {
                 writer.apply_watcher_event(&event);
+                informer.shared.index_remove(obj);
                 informer.dispatch(Change::Deleted(obj));
             }
             watcher::Event::Init => {
@@ -340,6 +399,7 @@ async fn run_reflector<K: InformerResource>(
                     .map(|obj| (ObjectRef::from_obj(&*obj), obj))
                     .collect();
                 writer.apply_watcher_event(&event);
+                informer.shared.index_rebuild(informer.store.state());
                 for key in listed.drain(..) {
                     let Some(new) = informer.store.get(&key) else {
                         continue;

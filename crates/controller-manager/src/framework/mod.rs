@@ -11,6 +11,12 @@
 //! | [`metrics`] | `workqueue_*` and `leader_election_master_status` |
 //! | [`api_errors`] | `apierrors.IsNotFound` and friends for kube-rs errors |
 //! | [`key`] | `namespace/name` keys (`cache.MetaNamespaceKeyFunc`) |
+//! | [`selector`] | `metav1.LabelSelectorAsSelector`, `labels.SelectorFromSet` |
+//! | [`expectations`] | `ControllerExpectations` / `UIDTrackingControllerExpectations` |
+//! | [`controller_ref`] | `ControllerRefManager`: claim, adopt, release |
+//! | [`pod_control`] | `RealPodControl` (create/delete pods with events), `slowStartBatch` |
+//! | [`pod_readiness`] | `podutil.IsPodReady`/`IsPodAvailable`, `controller.IsPodActive` |
+//! | [`hashing`] | `ComputeHash`, `HashControllerRevision`, `EqualIgnoreHash` |
 //!
 //! A controller is a module with a constructor (registered by its upstream
 //! name in [`crate::registry`]) that takes informers from the shared
@@ -19,11 +25,17 @@
 
 pub mod api_errors;
 pub mod controller;
+pub mod controller_ref;
 pub mod discovery;
 pub mod events;
+pub mod expectations;
+pub mod hashing;
 pub mod informer;
 pub mod key;
 pub mod metrics;
+pub mod pod_control;
+pub mod pod_readiness;
 pub mod queue;
 pub mod rate_limiter;
+pub mod selector;
 pub mod worker;

@@ -3,9 +3,14 @@
 //! `kube-controller-manager` binary. One test binary (link time is scarce).
 
 mod binary;
+mod deployment;
+mod deployment_rollout;
 mod events;
+mod fake_kubelet;
+mod garbage_collector;
 mod leader_election;
 mod namespace;
+mod replicaset;
 mod root_ca;
 mod serviceaccount;
 mod support;

@@ -85,7 +85,7 @@ async fn controllers_flag_disables_it() {
         let manager = start_manager(
             &cluster,
             &[
-                "--controllers=*,-serviceaccount",
+                "--controllers=*,-serviceaccount,-garbagecollector,-deployment,-replicaset,-replicationcontroller",
                 &format!("--root-ca-file={}", ca.display()),
             ],
         )

@@ -86,3 +86,83 @@ where
 pub fn namespace(name: &str) -> k8s_openapi::api::core::v1::Namespace {
     serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap()
 }
+
+/// The pods of `namespace` matching `selector` that are not being deleted.
+pub async fn live_pods(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), namespace);
+    api.list(&kube::api::ListParams::default().labels(selector))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect()
+}
+
+/// Waits until `namespace` has `count` live pods matching `selector`.
+pub async fn wait_for_pods(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    count: usize,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    wait_for(
+        &format!("{count} pods {selector} in {namespace}"),
+        Duration::from_secs(60),
+        || async move {
+            let pods = live_pods(client, namespace, selector).await;
+            (pods.len() == count).then_some(pods)
+        },
+    )
+    .await
+}
+
+/// Waits for the `default` ServiceAccount of `namespace` (pods need it).
+pub async fn wait_for_default_service_account(client: &kube::Client, namespace: &str) {
+    let api: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        kube::Api::namespaced(client.clone(), namespace);
+    wait_for(
+        "the default service account",
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            async move { api.get_opt("default").await.unwrap() }
+        },
+    )
+    .await;
+}
+
+/// The events of `namespace` about the object named `name`, as
+/// `(reason, message, source component)`.
+pub async fn events_for(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Vec<(String, String, String)> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client.clone(), namespace);
+    api.list(&kube::api::ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .map(|e| {
+            (
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default(),
+                e.source.and_then(|s| s.component).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Parses a manifest written as JSON.
+pub fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap()
+}

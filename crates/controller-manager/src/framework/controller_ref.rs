@@ -1,0 +1,326 @@
+//! Controller references: which controller owns an object, adoption of
+//! orphans and release of objects that no longer match (upstream's
+//! `ControllerRefManager`).
+//!
+//! An object belongs to the controller named by its one `ownerReferences`
+//! entry with `controller: true`. When a controller syncs, it *claims* the
+//! objects of its namespace:
+//!
+//! | object | selector matches | outcome |
+//! | --- | --- | --- |
+//! | owned by us | yes | kept |
+//! | owned by us | no | released (our reference removed), unless we are being deleted |
+//! | owned by another controller | - | ignored |
+//! | orphan | yes | adopted (our controller reference added), unless either side is being deleted |
+//! | orphan | no | ignored |
+//!
+//! Before the first adoption of a sync the controller is re-read from the
+//! apiserver (not the cache): a controller that was just deleted, or
+//! replaced by one with the same name, must not adopt anything.
+//! Adoption and release are strategic merge patches that name the object's
+//! UID, as upstream's, so they never touch a replacement object.
+
+use std::fmt;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::api_errors;
+
+/// The controller side of a claim: who adopts.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// The controller's API resource (for the fresh read before adopting).
+    pub resource: ApiResource,
+    /// Its name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its UID.
+    pub uid: String,
+    /// Whether it has a deletionTimestamp.
+    pub deleting: bool,
+}
+
+impl Owner {
+    /// The owner description of `obj`.
+    pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> Self {
+        Self {
+            resource: ApiResource::erase::<K>(&()),
+            name: obj.name_any(),
+            namespace: obj.namespace().unwrap_or_default(),
+            uid: obj.uid().unwrap_or_default(),
+            deleting: obj.meta().deletion_timestamp.is_some(),
+        }
+    }
+
+    /// The reference its objects carry (upstream `NewControllerRef`:
+    /// `controller` and `blockOwnerDeletion` true).
+    pub fn controller_ref(&self) -> OwnerReference {
+        OwnerReference {
+            api_version: self.resource.api_version.clone(),
+            kind: self.resource.kind.clone(),
+            name: self.name.clone(),
+            uid: self.uid.clone(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }
+    }
+}
+
+/// The `ownerReferences` entry with `controller: true`, if any.
+pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+}
+
+/// What a claim does with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimDecision {
+    /// Ours and matching.
+    Owned,
+    /// An orphan that matches: adopt it.
+    Adopt,
+    /// Ours but no longer matching: release it.
+    Release,
+    /// Not ours, and not to be made ours.
+    Ignore,
+}
+
+/// Upstream `ClaimObject`'s decision for an object with metadata `meta`
+/// whose labels do (`matches`) or do not match the owner's selector.
+pub fn claim_decision(owner: &Owner, meta: &ObjectMeta, matches: bool) -> ClaimDecision {
+    if let Some(controller) = controller_of(meta) {
+        if controller.uid != owner.uid {
+            return ClaimDecision::Ignore;
+        }
+        if matches {
+            return ClaimDecision::Owned;
+        }
+        return if owner.deleting {
+            ClaimDecision::Ignore
+        } else {
+            ClaimDecision::Release
+        };
+    }
+    if owner.deleting || !matches || meta.deletion_timestamp.is_some() {
+        return ClaimDecision::Ignore;
+    }
+    if !owner.namespace.is_empty() && meta.namespace.as_deref() != Some(owner.namespace.as_str()) {
+        return ClaimDecision::Ignore;
+    }
+    ClaimDecision::Adopt
+}
+
+/// Why claiming failed for some objects (the sync is retried).
+#[derive(Debug)]
+pub struct ClaimError(Vec<String>);
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() == 1 {
+            f.write_str(&self.0[0])
+        } else {
+            write!(f, "[{}]", self.0.join(", "))
+        }
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
+/// Claims `objects` (all from the owner's namespace) for `owner`, patching
+/// adoptions and releases through `api`; returns the objects that are the
+/// owner's after the claim.
+pub async fn claim<K>(
+    client: &Client,
+    api: &Api<K>,
+    owner: &Owner,
+    objects: Vec<Arc<K>>,
+    matches: impl Fn(&K) -> bool,
+) -> Result<Vec<Arc<K>>, ClaimError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug,
+{
+    let mut claimed = Vec::new();
+    let mut errors = Vec::new();
+    let mut can_adopt: Option<Result<(), String>> = None;
+    for obj in objects {
+        match claim_decision(owner, obj.meta(), matches(&obj)) {
+            ClaimDecision::Owned => claimed.push(obj),
+            ClaimDecision::Ignore => {}
+            ClaimDecision::Release => {
+                if let Err(err) = release(api, owner, obj.meta()).await
+                    && !api_errors::is_not_found(&err)
+                {
+                    errors.push(api_errors::message(&err));
+                }
+            }
+            ClaimDecision::Adopt => {
+                if can_adopt.is_none() {
+                    can_adopt = Some(recheck_owner(client, owner).await);
+                }
+                if let Some(Err(reason)) = &can_adopt {
+                    errors.push(format!(
+                        "can't adopt {} {}/{} ({}): {reason}",
+                        K::kind(&()),
+                        obj.namespace().unwrap_or_default(),
+                        obj.name_any(),
+                        obj.uid().unwrap_or_default()
+                    ));
+                    continue;
+                }
+                match adopt(api, owner, obj.meta()).await {
+                    Ok(adopted) => claimed.push(Arc::new(adopted)),
+                    Err(err) if api_errors::is_not_found(&err) => {}
+                    Err(err) => errors.push(api_errors::message(&err)),
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(claimed)
+    } else {
+        Err(ClaimError(errors))
+    }
+}
+
+/// Upstream `RecheckDeletionTimestamp`: the owner as the apiserver has it
+/// now must be the same object and not being deleted.
+async fn recheck_owner(client: &Client, owner: &Owner) -> Result<(), String> {
+    let api: Api<DynamicObject> = if owner.namespace.is_empty() {
+        Api::all_with(client.clone(), &owner.resource)
+    } else {
+        Api::namespaced_with(client.clone(), &owner.namespace, &owner.resource)
+    };
+    let fresh = api
+        .get_metadata(&owner.name)
+        .await
+        .map_err(|err| api_errors::message(&err))?;
+    let uid = fresh.metadata.uid.unwrap_or_default();
+    if uid != owner.uid {
+        return Err(format!(
+            "original {}/{} is gone: got uid {uid}, wanted {}",
+            owner.namespace, owner.name, owner.uid
+        ));
+    }
+    if fresh.metadata.deletion_timestamp.is_some() {
+        return Err(format!(
+            "{}/{} has just been deleted",
+            owner.namespace, owner.name
+        ));
+    }
+    Ok(())
+}
+
+/// Adds `owner`'s controller reference to the object (`meta`), naming its
+/// UID so a replacement object is never touched.
+pub async fn adopt<K>(api: &Api<K>, owner: &Owner, meta: &ObjectMeta) -> Result<K, kube::Error>
+where
+    K: Clone + DeserializeOwned + fmt::Debug,
+{
+    let patch = json!({
+        "metadata": {
+            "ownerReferences": [owner.controller_ref()],
+            "uid": meta.uid,
+        }
+    });
+    api.patch(
+        meta.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Strategic(patch),
+    )
+    .await
+}
+
+/// Removes `owner`'s reference from the object (`meta`).
+pub async fn release<K>(api: &Api<K>, owner: &Owner, meta: &ObjectMeta) -> Result<K, kube::Error>
+where
+    K: Clone + DeserializeOwned + fmt::Debug,
+{
+    let patch = json!({
+        "metadata": {
+            "ownerReferences": [{"$patch": "delete", "uid": owner.uid}],
+            "uid": meta.uid,
+        }
+    });
+    api.patch(
+        meta.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Strategic(patch),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn owner(deleting: bool) -> Owner {
+        let rs = ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                namespace: Some("ns".into()),
+                uid: Some("rs-uid".into()),
+                deletion_timestamp: deleting.then(|| Time(k8s_openapi::jiff::Timestamp::now())),
+                ..ObjectMeta::default()
+            },
+            ..ReplicaSet::default()
+        };
+        Owner::of(&rs)
+    }
+
+    fn meta(controller_uid: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            name: Some("p".into()),
+            namespace: Some("ns".into()),
+            uid: Some("pod-uid".into()),
+            owner_references: controller_uid.map(|uid| {
+                vec![OwnerReference {
+                    uid: uid.into(),
+                    controller: Some(true),
+                    ..OwnerReference::default()
+                }]
+            }),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn controller_refs_look_like_upstreams() {
+        let r = owner(false).controller_ref();
+        assert_eq!(r.api_version, "apps/v1");
+        assert_eq!(r.kind, "ReplicaSet");
+        assert_eq!(
+            (r.controller, r.block_owner_deletion),
+            (Some(true), Some(true))
+        );
+    }
+
+    #[test]
+    fn decisions_follow_claim_object() {
+        use ClaimDecision::*;
+        let live = owner(false);
+        let dying = owner(true);
+        assert_eq!(claim_decision(&live, &meta(Some("rs-uid")), true), Owned);
+        assert_eq!(claim_decision(&live, &meta(Some("rs-uid")), false), Release);
+        assert_eq!(claim_decision(&dying, &meta(Some("rs-uid")), false), Ignore);
+        assert_eq!(claim_decision(&live, &meta(Some("other")), true), Ignore);
+        assert_eq!(claim_decision(&live, &meta(None), true), Adopt);
+        assert_eq!(claim_decision(&live, &meta(None), false), Ignore);
+        assert_eq!(claim_decision(&dying, &meta(None), true), Ignore);
+        let mut deleting_pod = meta(None);
+        deleting_pod.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+        assert_eq!(claim_decision(&live, &deleting_pod, true), Ignore);
+        let mut elsewhere = meta(None);
+        elsewhere.namespace = Some("other".into());
+        assert_eq!(claim_decision(&live, &elsewhere, true), Ignore);
+    }
+}
