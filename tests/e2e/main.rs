@@ -1,11 +1,15 @@
 //! End-to-end tests against a real etcd and the real apiserver, driven by
 //! /usr/bin/kubectl and kube-rs. One test binary (link time is scarce).
 
+mod admission;
 mod apply;
+mod audit;
 mod bad_input;
+mod encryption;
 mod kube_client;
 mod kubectl;
 mod kubectl_more;
+mod security;
 mod services;
 mod watch;
 

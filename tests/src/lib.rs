@@ -2,6 +2,16 @@
 //! serving real TLS on a loopback port), the real `/usr/bin/kubectl` and a
 //! kube-rs client. Everything is torn down when the [`TestCluster`] drops,
 //! even if the test fails.
+//!
+//! The apiserver runs locked down like a kubeadm cluster
+//! (`--authorization-mode=Node,RBAC`, client certificates, ServiceAccount
+//! tokens, the static tokens of [`TEST_TOKENS`]); the default kubeconfig is
+//! an admin (O=system:masters) that may do anything. Other identities:
+//! [`TestCluster::user_kubeconfig`] (a client certificate for any user and
+//! groups), [`TestCluster::token_kubeconfig`] (any bearer token) and
+//! [`TestCluster::anonymous_kubeconfig`]. Like upstream's integration test
+//! server, the ServiceAccount admission plugin is off by default (nothing
+//! creates `default` ServiceAccounts without a controller-manager).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -16,14 +26,46 @@ use tokio::sync::oneshot;
 /// The kubectl binary the tests drive.
 pub const KUBECTL: &str = "/usr/bin/kubectl";
 
+/// Static bearer tokens every test cluster accepts (`--token-auth-file`):
+/// (token, user, groups).
+pub const TEST_TOKENS: &[(&str, &str, &[&str])] = &[
+    ("alice-token", "alice", &[]),
+    ("bob-token", "bob", &["dev"]),
+    ("carol-token", "carol", &["dev", "ops"]),
+];
+
+/// The ServiceAccount token issuer of test clusters.
+pub const SA_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
 /// A CA and a serving certificate for 127.0.0.1/localhost.
 struct TestPki {
     ca_pem: String,
+    ca_key_pem: String,
     cert_path: PathBuf,
     key_path: PathBuf,
     /// An admin client certificate (CN=kubernetes-admin, O=system:masters).
     admin_cert_pem: String,
     admin_key_pem: String,
+}
+
+/// Issues a client certificate (CN=user, O=groups) signed by the test CA.
+fn client_cert(
+    ca_pem: &str,
+    ca_key_pem: &str,
+    user: &str,
+    groups: &[&str],
+) -> Result<(String, String)> {
+    use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
+    let issuer = Issuer::from_ca_cert_pem(ca_pem, KeyPair::from_pem(ca_key_pem)?)?;
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, user);
+    for g in groups {
+        params.distinguished_name.push(DnType::OrganizationName, *g);
+    }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 fn write_pki(dir: &Path) -> Result<TestPki> {
@@ -58,6 +100,7 @@ fn write_pki(dir: &Path) -> Result<TestPki> {
     std::fs::write(&key_path, key.serialize_pem())?;
     Ok(TestPki {
         ca_pem: ca_cert.pem(),
+        ca_key_pem: issuer.key().serialize_pem(),
         cert_path,
         key_path,
         admin_cert_pem: admin_cert.pem(),
@@ -73,6 +116,8 @@ pub struct TestCluster {
     pub url: String,
     /// kubeconfig for kubectl and kube-rs.
     pub kubeconfig: PathBuf,
+    ca_pem: String,
+    ca_key_pem: String,
     dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<()>>>,
@@ -91,6 +136,19 @@ impl TestCluster {
         let pki = write_pki(dir.path())?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
+        let ca_path = dir.path().join("ca.crt");
+        std::fs::write(&ca_path, &pki.ca_pem)?;
+        let tokens_path = dir.path().join("tokens.csv");
+        let tokens: String = TEST_TOKENS
+            .iter()
+            .enumerate()
+            .map(|(i, (t, u, g))| format!("{t},{u},{},\"{}\"\n", 1000 + i, g.join(",")))
+            .collect();
+        std::fs::write(&tokens_path, tokens)?;
+        let sa_key = rcgen::KeyPair::generate()?;
+        let (sa_key_path, sa_pub_path) = (dir.path().join("sa.key"), dir.path().join("sa.pub"));
+        std::fs::write(&sa_key_path, sa_key.serialize_pem())?;
+        std::fs::write(&sa_pub_path, sa_key.public_key_pem())?;
         let mut args = vec![
             "kube-apiserver".to_string(),
             format!("--etcd-servers={}", etcd.endpoint()),
@@ -100,7 +158,21 @@ impl TestCluster {
             format!("--tls-private-key-file={}", pki.key_path.display()),
             "--service-cluster-ip-range=10.96.0.0/16".into(),
             "--advertise-address=127.0.0.1".into(),
+            format!("--client-ca-file={}", ca_path.display()),
+            format!("--token-auth-file={}", tokens_path.display()),
+            "--authorization-mode=Node,RBAC".into(),
+            format!("--service-account-key-file={}", sa_pub_path.display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                sa_key_path.display()
+            ),
+            format!("--service-account-issuer={SA_ISSUER}"),
+            "--disable-admission-plugins=ServiceAccount".into(),
         ];
+        // A flag given by the test replaces the default of the same name.
+        let flag_name = |a: &str| a.split('=').next().unwrap_or(a).to_string();
+        let overridden: Vec<String> = extra_flags.iter().map(|f| flag_name(f)).collect();
+        args.retain(|a| !overridden.contains(&flag_name(a)));
         args.extend(extra_flags.iter().map(|s| s.to_string()));
         let config = corten_apiserver::options::Options::try_parse_from(&args)?
             .complete()
@@ -112,19 +184,18 @@ impl TestCluster {
         let url = format!("https://127.0.0.1:{port}");
         let kubeconfig = dir.path().join("kubeconfig");
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-        let ca_b64 = b64(&pki.ca_pem);
-        let cert_b64 = b64(&pki.admin_cert_pem);
-        let key_b64 = b64(&pki.admin_key_pem);
-        std::fs::write(
-            &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca_b64}\nusers:\n- name: test\n  user:\n    client-certificate-data: {cert_b64}\n    client-key-data: {key_b64}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\ncurrent-context: test\n"
-            ),
-        )?;
+        let user = format!(
+            "client-certificate-data: {}\n    client-key-data: {}",
+            b64(&pki.admin_cert_pem),
+            b64(&pki.admin_key_pem)
+        );
+        write_kubeconfig(&kubeconfig, &url, &pki.ca_pem, &user)?;
         let mut cluster = TestCluster {
             etcd,
             url,
             kubeconfig,
+            ca_pem: pki.ca_pem,
+            ca_key_pem: pki.ca_key_pem,
             dir,
             shutdown: Some(tx),
             server: Some(server),
@@ -220,6 +291,82 @@ impl TestCluster {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The CA that signed the serving and client certificates (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A kubeconfig authenticating as `user` in `groups` with a client
+    /// certificate from the cluster CA. (The certificate carries one O:
+    /// only the last group counts; use a token for several groups.)
+    pub fn user_kubeconfig(&self, user: &str, groups: &[&str]) -> Result<PathBuf> {
+        let (cert, key) = client_cert(&self.ca_pem, &self.ca_key_pem, user, groups)?;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+        let safe: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let path = self.dir.path().join(format!(
+            "user-{safe}-{}.kubeconfig",
+            groups.join("_").replace(':', "_")
+        ));
+        let creds = format!(
+            "client-certificate-data: {}\n    client-key-data: {}",
+            b64(&cert),
+            b64(&key)
+        );
+        write_kubeconfig(&path, &self.url, &self.ca_pem, &creds)?;
+        Ok(path)
+    }
+
+    /// A kubeconfig sending `token` as a bearer token.
+    pub fn token_kubeconfig(&self, token: &str) -> Result<PathBuf> {
+        let n = std::fs::read_dir(self.dir.path())?.count();
+        let path = self.dir.path().join(format!("token-{n}.kubeconfig"));
+        write_kubeconfig(&path, &self.url, &self.ca_pem, &format!("token: {token}"))?;
+        Ok(path)
+    }
+
+    /// A kubeconfig with no credentials (anonymous requests).
+    pub fn anonymous_kubeconfig(&self) -> Result<PathBuf> {
+        let path = self.dir.path().join("anonymous.kubeconfig");
+        write_kubeconfig(&path, &self.url, &self.ca_pem, "{}")?;
+        Ok(path)
+    }
+
+    /// A kube-rs client for the given kubeconfig.
+    pub async fn client_for(&self, kubeconfig: &Path) -> Result<kube::Client> {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        Ok(kube::Client::try_from(cfg)?)
+    }
+
+    /// Runs kubectl with another kubeconfig.
+    pub async fn kubectl_with(&self, kubeconfig: &Path, args: &[&str]) -> Result<Output> {
+        let mut full = vec![format!("--kubeconfig={}", kubeconfig.display())];
+        full.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        self.kubectl(&refs).await
+    }
+}
+
+/// Writes a single-context kubeconfig; `user` is the YAML of the user
+/// entry's body (indented by four spaces after the first line).
+fn write_kubeconfig(path: &Path, url: &str, ca_pem: &str, user: &str) -> Result<()> {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
+    let user = if user == "{}" {
+        "  user: {}".to_string()
+    } else {
+        format!("  user:\n    {user}")
+    };
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: test\n{user}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\ncurrent-context: test\n"
+        ),
+    )?;
+    Ok(())
 }
 
 impl Drop for TestCluster {

@@ -13,10 +13,16 @@ use corten_apimachinery::names::{
     NameValidator, is_dns1123_subdomain, validate_object_meta, validate_object_meta_update,
 };
 use corten_apimachinery::{ErrorList, FieldError, Path};
-use serde::Serialize;
+use k8s_openapi::Metadata;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::pipeline::{
+    PipelineError, Prepared, StoreSteps, Typed, UpdateTarget, decode_canonical, has_status,
+    prepare_create_with_hooks, prepare_update_with_hooks,
+};
 use crate::strategy::{
     Strategy, default_prepare_for_create, default_prepare_for_status_update,
     default_prepare_for_update,
@@ -31,7 +37,7 @@ use crate::typed;
 /// the object does not decode (validation then reports the problem).
 pub trait KindRules: 'static {
     /// The k8s-openapi type of the stored version.
-    type Object: DeserializeOwned + Serialize;
+    type Object: DeserializeOwned + Serialize + Metadata<Ty = ObjectMeta> + Send + Sync + 'static;
 
     /// Namespaced or cluster-scoped.
     const NAMESPACED: bool;
@@ -88,7 +94,8 @@ pub trait KindRules: 'static {
         &[]
     }
 
-    /// Values of [`KindRules::field_labels`].
+    /// Values of [`KindRules::field_labels`] (not called when there are
+    /// none).
     fn field_attrs(_obj: &Self::Object) -> Vec<(String, String)> {
         Vec::new()
     }
@@ -135,7 +142,7 @@ impl<R> Default for KindStrategy<R> {
 
 /// Decodes `obj` as `T` without consuming it.
 pub fn decode<T: DeserializeOwned>(obj: &Value) -> Result<T, String> {
-    typed::from_value(obj.clone())
+    typed::decode(obj)
 }
 
 /// Runs `f` on the typed form of `obj` and writes the result back; leaves
@@ -289,6 +296,149 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
         errs
     }
 
+    fn prepare_create(
+        &self,
+        obj: Value,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        if !R::STATUS_ON_CREATE && has_status(&obj) {
+            // Clearing a typed status needs the kind's own type: this rare
+            // case goes hook by hook.
+            return prepare_create_with_hooks(self, obj, steps);
+        }
+        let mut t: R::Object = decode_canonical(&obj, steps, R::canonicalize)?;
+        drop(obj);
+        steps.metadata(t.metadata_mut(), None)?;
+        // default_prepare_for_create: `status` is absent (or kept).
+        t.metadata_mut().generation = R::TRACKS_GENERATION.then_some(1);
+        R::prepare_for_create(&mut t);
+        R::default(&mut t);
+        Ok(Prepared::from_typed(Typed {
+            object: t,
+            old: None,
+        }))
+    }
+
+    fn validate_create(&self, obj: &Prepared) -> ErrorList {
+        let Some(t) = obj.typed::<R::Object>() else {
+            return self.validate(obj.value());
+        };
+        let mut errs = if R::VALIDATE_METADATA {
+            validate_object_meta(
+                obj.metadata_json(),
+                R::NAMESPACED,
+                R::name_validator(),
+                &metadata_path(),
+            )
+        } else {
+            Vec::new()
+        };
+        errs.extend(R::validate(&t.object));
+        errs
+    }
+
+    fn prepare_update(
+        &self,
+        new: Value,
+        old: &Value,
+        target: UpdateTarget,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        let Ok(old_t) = R::Object::deserialize(old) else {
+            // The hooks skip their typed parts and validation reports it.
+            return prepare_update_with_hooks(self, new, old, target, steps);
+        };
+        let mut t: R::Object = decode_canonical(&new, steps, R::canonicalize)?;
+        steps.metadata(t.metadata_mut(), Some(old_t.metadata()))?;
+        // The generic status and generation rules work on JSON; without a
+        // status on either side and no generation to track they reduce to
+        // copying the generation.
+        let json_rules = match target {
+            UpdateTarget::Main => {
+                R::TRACKS_GENERATION || new.get("status").is_some() || old.get("status").is_some()
+            }
+            UpdateTarget::Status => true,
+        };
+        drop(new);
+        if json_rules {
+            let mut v = typed::to_value(&t);
+            match target {
+                UpdateTarget::Main => default_prepare_for_update(&mut v, old, R::TRACKS_GENERATION),
+                UpdateTarget::Status => default_prepare_for_status_update(&mut v, old),
+            }
+            match R::Object::deserialize(&v) {
+                Ok(decoded) => t = decoded,
+                // Cannot happen when the stored object decodes; behave like
+                // the hooks anyway (they skip their typed parts).
+                Err(_) => return Ok(Prepared::from_value(v)),
+            }
+        } else {
+            t.metadata_mut().generation = old_t.metadata().generation;
+        }
+        match target {
+            UpdateTarget::Main => {
+                R::prepare_for_update(&mut t, &old_t);
+                R::default(&mut t);
+            }
+            UpdateTarget::Status => R::prepare_for_status_update(&mut t, &old_t),
+        }
+        Ok(Prepared::from_typed(Typed {
+            object: t,
+            old: Some(old_t),
+        }))
+    }
+
+    fn validate_prepared_update(
+        &self,
+        new: &Prepared,
+        old: &Value,
+        target: UpdateTarget,
+    ) -> ErrorList {
+        let Some(Typed {
+            object: n,
+            old: Some(o),
+        }) = new.typed::<R::Object>()
+        else {
+            return match target {
+                UpdateTarget::Main => self.validate_update(new.value(), old),
+                UpdateTarget::Status => self.validate_status_update(new.value(), old),
+            };
+        };
+        let meta = || {
+            validate_object_meta_update(
+                new.metadata_json(),
+                old,
+                R::NAMESPACED,
+                R::name_validator(),
+                &metadata_path(),
+            )
+        };
+        match target {
+            UpdateTarget::Main => {
+                let mut errs = if R::VALIDATE_METADATA {
+                    meta()
+                } else {
+                    Vec::new()
+                };
+                errs.extend(R::validate_update(n, o));
+                errs
+            }
+            UpdateTarget::Status => {
+                let mut errs = meta();
+                errs.extend(R::validate_status_update(n, o));
+                errs
+            }
+        }
+    }
+
+    fn prepared_field_attrs(&self, obj: &Prepared) -> Vec<(String, String)> {
+        match obj.typed::<R::Object>() {
+            _ if R::field_labels().is_empty() => Vec::new(),
+            Some(t) => R::field_attrs(&t.object),
+            None => self.field_attrs(obj.value()),
+        }
+    }
+
     fn name_validator(&self) -> NameValidator {
         R::name_validator()
     }
@@ -298,6 +448,11 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
     }
 
     fn field_attrs(&self, obj: &Value) -> Vec<(String, String)> {
+        // Called for every object entering the watch cache: most kinds
+        // have no field labels and need no decode.
+        if R::field_labels().is_empty() {
+            return Vec::new();
+        }
         decode::<R::Object>(obj)
             .map(|t| R::field_attrs(&t))
             .unwrap_or_default()

@@ -6,6 +6,8 @@
 //! * [`strategy`]: the per-kind hooks the generic REST store calls in a fixed
 //!   order (canonicalize -> prepare -> default -> validate), like upstream's
 //!   `rest.RESTCreateStrategy` / `RESTUpdateStrategy`.
+//! * [`pipeline`]: the create and update pipelines that run those hooks
+//!   with the store's generic steps in between.
 //! * [`kind`]: [`kind::KindStrategy`], a [`Strategy`] built from typed
 //!   per-kind rules ([`kind::KindRules`]).
 //! * [`validate`]: field checks shared by several kinds.
@@ -13,6 +15,7 @@
 
 pub mod kind;
 pub mod patch_meta;
+pub mod pipeline;
 pub mod resources;
 pub mod strategy;
 pub mod typed;
@@ -36,6 +39,7 @@ pub mod scheduling;
 pub mod service;
 pub mod storage;
 
+pub use pipeline::{PipelineError, Prepared, StoreSteps, UpdateTarget};
 pub use resources::{
     ApiGroup, Conversion, ResourceDef, Subresource, builtin_resources, find_by_kind, find_resource,
     groups, preferred_version,

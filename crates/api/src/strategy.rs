@@ -11,11 +11,19 @@
 //! `prepare_for_subresource_update` -> `validate_subresource_update`
 //!
 //! Objects travel as `serde_json::Value`; implementations that need typed
-//! access use [`crate::typed`] to convert.
+//! access use [`crate::typed`] to convert. The store runs the hooks through
+//! the pipeline methods ([`Strategy::prepare_create`] and friends, see
+//! [`crate::pipeline`]), which typed strategies override to convert once
+//! per request instead of once per hook.
 
 use corten_apimachinery::ErrorList;
 use corten_apimachinery::names::{NameValidator, is_dns1123_subdomain};
 use serde_json::Value;
+
+use crate::pipeline::{
+    PipelineError, Prepared, StoreSteps, UpdateTarget, prepare_create_with_hooks,
+    prepare_update_with_hooks,
+};
 
 /// Per-kind behaviour of a built-in resource.
 pub trait Strategy: Send + Sync {
@@ -103,6 +111,56 @@ pub trait Strategy: Send + Sync {
     /// The values of `field_labels()` for an object.
     fn field_attrs(&self, _obj: &Value) -> Vec<(String, String)> {
         Vec::new()
+    }
+
+    /// The create pipeline up to validation: `canonicalize` -> the store's
+    /// steps -> `prepare_for_create` -> `default`. Overrides must behave
+    /// exactly like the default, which calls the hooks one by one.
+    fn prepare_create(
+        &self,
+        obj: Value,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        prepare_create_with_hooks(self, obj, steps)
+    }
+
+    /// Validates an object [`Strategy::prepare_create`] prepared (like
+    /// [`Strategy::validate`], reusing its typed form when it has one).
+    fn validate_create(&self, obj: &Prepared) -> ErrorList {
+        self.validate(obj.value())
+    }
+
+    /// The update pipeline up to validation: `canonicalize` -> the store's
+    /// steps -> `prepare_for_update` -> `default` (main resource) or
+    /// `prepare_for_status_update` (`/status`). `old` is the stored object.
+    fn prepare_update(
+        &self,
+        new: Value,
+        old: &Value,
+        target: UpdateTarget,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        prepare_update_with_hooks(self, new, old, target, steps)
+    }
+
+    /// Validates an object [`Strategy::prepare_update`] prepared against
+    /// the stored one (`validate_update` or `validate_status_update`).
+    fn validate_prepared_update(
+        &self,
+        new: &Prepared,
+        old: &Value,
+        target: UpdateTarget,
+    ) -> ErrorList {
+        match target {
+            UpdateTarget::Main => self.validate_update(new.value(), old),
+            UpdateTarget::Status => self.validate_status_update(new.value(), old),
+        }
+    }
+
+    /// [`Strategy::field_attrs`] of a prepared object (from its typed form
+    /// when it has one).
+    fn prepared_field_attrs(&self, obj: &Prepared) -> Vec<(String, String)> {
+        self.field_attrs(obj.value())
     }
 
     /// For kinds with graceful deletion (pods): the grace period to apply

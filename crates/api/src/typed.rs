@@ -8,7 +8,14 @@ use serde_json::Value;
 /// client can act on (e.g. `json: cannot unmarshal string into Go struct
 /// field ... of type int32` upstream; here serde's message with its path).
 pub fn from_value<T: DeserializeOwned>(obj: Value) -> Result<T, String> {
-    serde_json::from_value(obj).map_err(|e| e.to_string())
+    decode(&obj)
+}
+
+/// Decodes `obj` as `T` without consuming it (same errors as
+/// [`from_value`]). Every typed decode goes through `&Value`, so each
+/// type's deserializer is compiled once.
+pub fn decode<T: DeserializeOwned>(obj: &Value) -> Result<T, String> {
+    T::deserialize(obj).map_err(|e| e.to_string())
 }
 
 /// Encodes `t` back to JSON.

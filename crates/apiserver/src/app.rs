@@ -1,6 +1,6 @@
 //! The request pipeline: classify the request, then (in order) metrics and
-//! panic containment -> [authentication -> authorization -> admission, added
-//! by the security work] -> the handler for the path.
+//! panic containment -> authentication -> impersonation -> authorization ->
+//! the handler for the path (which runs admission on writes).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -14,11 +14,12 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
+use crate::auth::authz::Attributes;
 use crate::discovery::{Discovery, wants_aggregated};
 use crate::metrics::RequestLabels;
 use crate::options::Config;
 use crate::registry::Registry;
-use crate::request_info::{self, RequestTarget};
+use crate::request_info::{self, RequestTarget, Verb};
 use crate::resource_handler;
 use crate::wire::{self, Body, Format, Output};
 
@@ -34,6 +35,65 @@ pub struct ApiServer {
     pub discovery: Discovery,
     /// Precomputed OpenAPI documents.
     pub openapi: crate::openapi::OpenApi,
+    /// Credential checks.
+    pub authn: crate::auth::authn::Authenticator,
+    /// `--authorization-mode` authorizers.
+    pub authz: crate::auth::authz::Authorizer,
+    /// The admission chain.
+    pub admission: crate::admission::Chain,
+    /// Audit logging, when `--audit-log-path` and `--audit-policy-file`
+    /// are set.
+    pub audit: Option<crate::audit::Auditor>,
+}
+
+/// The (possibly impersonated) user of a request, put into the request's
+/// extensions once authorization passed.
+#[derive(Clone, Debug)]
+pub struct RequestUser(pub crate::auth::UserInfo);
+
+/// The authorization attributes of a classified request.
+fn request_attributes(
+    user: &crate::auth::UserInfo,
+    method: &Method,
+    path: &str,
+    target: &RequestTarget,
+    query: &crate::query::Query,
+) -> Attributes {
+    match target {
+        RequestTarget::Resource(r) => {
+            let mut a = Attributes::resource(
+                user,
+                r.verb.as_str(),
+                &r.group,
+                &r.resource,
+                r.namespace.as_deref().unwrap_or(""),
+                r.name.as_deref().unwrap_or(""),
+            );
+            a.api_version = r.version.clone();
+            a.subresource = r.subresource.clone().unwrap_or_default();
+            a.path = path.to_string();
+            a.field_selector = query.get("fieldSelector").unwrap_or("").to_string();
+            // Upstream names the object of a list/watch narrowed to one
+            // name by a field selector, so per-name rules apply.
+            if a.name.is_empty()
+                && matches!(r.verb, Verb::List | Verb::Watch)
+                && let Some(n) = crate::auth::authz::node::field_selector_value(
+                    &a.field_selector,
+                    "metadata.name",
+                )
+            {
+                a.name = n.to_string();
+            }
+            a
+        }
+        _ => {
+            let verb = match *method {
+                Method::HEAD => "get".to_string(),
+                ref m => m.as_str().to_ascii_lowercase(),
+            };
+            Attributes::non_resource(user, &verb, path)
+        }
+    }
 }
 
 /// Reads a request body up to the configured limit (413 beyond it).
@@ -59,7 +119,7 @@ where
 }
 
 /// Serves one request. Never panics: a panic in a handler becomes a 500.
-pub async fn handle<B>(server: Arc<ApiServer>, req: Request<B>) -> Response<Body>
+pub async fn handle<B>(server: Arc<ApiServer>, mut req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -68,9 +128,30 @@ where
     let mut labels = RequestLabels::default();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let result = AssertUnwindSafe(route(server, req, &mut labels))
+    let mut record = server.audit.as_ref().map(|_| {
+        let source = req
+            .extensions()
+            .get::<crate::audit::RemoteAddr>()
+            .map(|a| a.0.ip().to_string());
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        crate::audit::Record::new(method.as_str(), uri, ua, source)
+    });
+    let slot = crate::audit::RequestObjectSlot::default();
+    if record.is_some() {
+        req.extensions_mut().insert(slot.clone());
+    }
+    let result = AssertUnwindSafe(route(server.clone(), req, &mut labels, record.as_mut()))
         .catch_unwind()
         .await;
+    let panicked = result.is_err();
     let response = match result {
         Ok(r) => r,
         Err(panic) => {
@@ -84,6 +165,15 @@ where
                 "the server hit an unexpected error handling this request",
             ))
         }
+    };
+    let response = match (server.audit.as_ref(), record.as_mut()) {
+        (Some(auditor), Some(rec)) => {
+            if let Some(obj) = slot.take() {
+                rec.request_object(&obj);
+            }
+            finish_audit(auditor, rec, response, panicked, labels.verb == "WATCH").await
+        }
+        _ => response,
     };
     let code = response.status().as_u16();
     if !labels.verb.is_empty() {
@@ -99,6 +189,44 @@ where
     response
 }
 
+/// Logs the final audit stage; buffers the body when the event needs it
+/// (error statuses, RequestResponse), never for watches.
+async fn finish_audit(
+    auditor: &crate::audit::Auditor,
+    rec: &mut crate::audit::Record,
+    response: Response<Body>,
+    panicked: bool,
+    watch: bool,
+) -> Response<Body> {
+    use crate::audit::Level;
+    let code = response.status().as_u16();
+    let mut response = if panicked {
+        rec.complete(auditor, "Panic", code, None);
+        response
+    } else if watch && code == 200 {
+        rec.complete(auditor, "ResponseStarted", code, None);
+        response
+    } else if rec.level() == Some(Level::RequestResponse)
+        || (code >= 400 && rec.level().is_some_and(|l| l > Level::None))
+    {
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        rec.complete(auditor, "ResponseComplete", code, Some(&bytes));
+        Response::from_parts(parts, wire::full(bytes))
+    } else {
+        rec.complete(auditor, "ResponseComplete", code, None);
+        response
+    };
+    if let Ok(v) = http::HeaderValue::from_str(rec.id()) {
+        response.headers_mut().insert("audit-id", v);
+    }
+    response
+}
+
 fn not_found_path() -> StatusError {
     let mut e = StatusError::new(
         corten_apimachinery::Reason::NotFound,
@@ -110,8 +238,9 @@ fn not_found_path() -> StatusError {
 
 async fn route<B>(
     server: Arc<ApiServer>,
-    req: Request<B>,
+    mut req: Request<B>,
     labels: &mut RequestLabels,
+    record: Option<&mut crate::audit::Record>,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -131,6 +260,42 @@ where
             ));
         }
     };
+    let peer = req
+        .extensions()
+        .get::<crate::auth::authn::PeerIdentity>()
+        .cloned();
+    let authenticated = match server
+        .authn
+        .authenticate(&server.registry, req.headers(), peer.as_ref())
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return wire::respond_error(&e),
+    };
+    let original = server.audit.is_some().then(|| authenticated.user.clone());
+    let user = match crate::auth::impersonation::apply(
+        &server.registry,
+        &server.authz,
+        req.headers(),
+        authenticated.user,
+    ) {
+        Ok(u) => u,
+        Err(e) => return wire::respond_error(&e),
+    };
+    let attrs = request_attributes(&user, &method, &path, &target, &query);
+    let decision = server.authz.authorize(&server.registry, &attrs);
+    if let (Some(auditor), Some(rec), Some(original)) =
+        (server.audit.as_ref(), record, original.as_ref())
+    {
+        let impersonated = crate::auth::impersonation::requested(req.headers()).then_some(&user);
+        rec.received(auditor, original, impersonated, &attrs);
+        rec.decision(decision.allowed(), decision.reason());
+    }
+    if !decision.allowed() {
+        tracing::debug!(user = %user.name, verb = %attrs.verb, path = %path, reason = decision.reason(), "forbidden");
+        return wire::respond_error(&crate::auth::authz::forbidden(&attrs, decision.reason()));
+    }
+    req.extensions_mut().insert(RequestUser(user));
     let accept = req
         .headers()
         .get(header::ACCEPT)

@@ -4,10 +4,14 @@
 //! [`run`]. Tests build the same server with [`build`] and drive
 //! [`app::handle`] directly or over a real socket.
 
+pub mod admission;
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod bootstrap;
 pub mod continue_token;
 pub mod discovery;
+pub mod encryption;
 pub mod metrics;
 pub mod openapi;
 pub mod options;
@@ -55,20 +59,53 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         .boxed()
     });
     let address = format!("{}:{}", config.advertise_address, config.secure_port);
+    let authn = auth::authn::Authenticator::from_options(&config.authn)?;
+    let authz = auth::authz::Authorizer::new(config.authorization_modes.clone());
+    let admission = admission::Chain::new(config.admission_plugins.clone());
+    let audit = audit::Auditor::new(
+        config.audit_policy_file.as_deref(),
+        config.audit_log_path.as_deref(),
+    )?;
     let server = Arc::new(ApiServer {
         discovery: Discovery::new(&address),
         openapi: openapi::OpenApi::new(),
         config,
         registry,
         health,
+        authn,
+        authz,
+        admission,
+        audit,
     });
     bootstrap::run(&server)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrapping system objects: {}", e.message))?;
+    admission::priority::ensure_system_classes(&server)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the system priority classes: {}", e.message))?;
+    if server.authz.uses_rbac() {
+        auth::policy::reconcile(&server)
+            .await
+            .map_err(|e| anyhow::anyhow!("reconciling the RBAC bootstrap policy: {}", e.message))?;
+        auth::aggregation::spawn(&server);
+    }
     Ok(server)
 }
 
 async fn connect_etcd(config: &Config) -> Result<EtcdStore> {
+    let encryption = config
+        .encryption_provider_config
+        .as_deref()
+        .map(encryption::Encryption::from_file)
+        .transpose()?;
+    let store = connect_etcd_plain(config).await?;
+    Ok(match encryption {
+        Some(e) => store.with_transformer(Arc::new(e)),
+        None => store,
+    })
+}
+
+async fn connect_etcd_plain(config: &Config) -> Result<EtcdStore> {
     let mut last = None;
     // etcd may still be starting (systemd ordering, `corten up`): retry.
     for attempt in 0..30 {
@@ -135,7 +172,7 @@ pub async fn run_on(
 ) -> Result<()> {
     let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     sans.push(config.advertise_address.to_string());
-    let tls = tls::server_config(&config.tls, &sans)?;
+    let tls = tls::server_config(&config.tls, &sans, config.authn.client_ca_file.as_deref())?;
     let addr = listener.local_addr()?;
     let server = build(config).await.context("starting the apiserver")?;
     spawn_compactor(&server);

@@ -76,9 +76,118 @@ pub struct Options {
     #[arg(long, default_value_t = 1800)]
     pub min_request_timeout: u64,
 
+    /// If set, any request presenting a client certificate signed by one of
+    /// the authorities in this file is authenticated with an identity
+    /// corresponding to the CommonName of the client certificate.
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+
+    /// If set, the file that will be used to secure the secure port of the
+    /// API server via token authentication (CSV: token,user,uid,"groups").
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+
+    /// Enables anonymous requests to the secure port. Requests that are not
+    /// rejected by another authentication method are treated as anonymous
+    /// requests (user system:anonymous, group system:unauthenticated).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub anonymous_auth: bool,
+
+    /// Enable to allow secrets of type 'bootstrap.kubernetes.io/token' in the
+    /// 'kube-system' namespace to be used for TLS bootstrapping authentication.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_bootstrap_token_auth: bool,
+
+    /// File containing PEM-encoded x509 RSA or ECDSA private or public keys,
+    /// used to verify ServiceAccount tokens. May be given multiple times.
+    #[arg(long)]
+    pub service_account_key_file: Vec<PathBuf>,
+
+    /// Path to the file that contains the current private key of the
+    /// service account token issuer.
+    #[arg(long)]
+    pub service_account_signing_key_file: Option<PathBuf>,
+
+    /// Identifier of the service account token issuer (the `iss` claim).
+    /// May be given multiple times; the first one is used to sign.
+    #[arg(long)]
+    pub service_account_issuer: Vec<String>,
+
+    /// Identifiers of the API. Tokens used against the API must be bound to
+    /// at least one of these audiences (default: the issuers).
+    #[arg(long, value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
+
+    /// The maximum validity duration of a token created by the service
+    /// account token issuer (0 = no maximum).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub service_account_max_token_expiration: std::time::Duration,
+
+    /// If true, validate ServiceAccount tokens exist in etcd as part of
+    /// authentication (always on in Corten).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub service_account_lookup: bool,
+
+    /// Ordered list of plug-ins to do authorization on the secure port:
+    /// AlwaysAllow, AlwaysDeny, Node, RBAC.
+    #[arg(long, value_delimiter = ',', default_value = "AlwaysAllow")]
+    pub authorization_mode: Vec<String>,
+
+    /// Admission plugins that should be enabled in addition to the
+    /// default-enabled ones.
+    #[arg(long, value_delimiter = ',')]
+    pub enable_admission_plugins: Vec<String>,
+
+    /// Admission plugins that should be disabled although they are in the
+    /// default enabled plugins list.
+    #[arg(long, value_delimiter = ',')]
+    pub disable_admission_plugins: Vec<String>,
+
+    /// Path to the file that defines the audit policy configuration
+    /// (audit.k8s.io/v1 Policy).
+    #[arg(long)]
+    pub audit_policy_file: Option<PathBuf>,
+
+    /// If set, all requests coming to the apiserver will be logged to this
+    /// file ('-' means standard out), as audit.k8s.io/v1 Event JSON lines.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
+
+    /// The file containing the configuration for encryption providers to be
+    /// used for storing secrets (and other resources) in etcd.
+    #[arg(long)]
+    pub encryption_provider_config: Option<PathBuf>,
+
+    /// Format of saved audits; only "json" is supported.
+    #[arg(long, default_value = "json")]
+    pub audit_log_format: String,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: corten_component_base::logging::LoggingOptions,
+}
+
+/// Validated authentication settings.
+#[derive(Debug, Clone, Default)]
+pub struct AuthnOptions {
+    /// `--client-ca-file`.
+    pub client_ca_file: Option<PathBuf>,
+    /// `--token-auth-file`.
+    pub token_auth_file: Option<PathBuf>,
+    /// `--anonymous-auth`.
+    pub anonymous_auth: bool,
+    /// `--enable-bootstrap-token-auth`.
+    pub enable_bootstrap_token_auth: bool,
+    /// `--service-account-key-file`.
+    pub service_account_key_files: Vec<PathBuf>,
+    /// `--service-account-signing-key-file`.
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// `--service-account-issuer`.
+    pub service_account_issuers: Vec<String>,
+    /// `--api-audiences`.
+    pub api_audiences: Vec<String>,
+    /// `--service-account-max-token-expiration` in seconds (0 = none).
+    pub service_account_max_token_expiration_seconds: i64,
 }
 
 /// Parses `5m`, `30s`, `1h`, `250ms` or a bare number of seconds.
@@ -126,6 +235,18 @@ pub struct Config {
     pub etcd_compaction_interval: std::time::Duration,
     /// Minimum watch timeout in seconds.
     pub min_request_timeout: u64,
+    /// Authentication settings.
+    pub authn: AuthnOptions,
+    /// `--authorization-mode`, in order.
+    pub authorization_modes: Vec<crate::auth::authz::Mode>,
+    /// The admission plugins to run, in upstream's order.
+    pub admission_plugins: Vec<&'static str>,
+    /// `--audit-policy-file`.
+    pub audit_policy_file: Option<PathBuf>,
+    /// `--audit-log-path`.
+    pub audit_log_path: Option<PathBuf>,
+    /// `--encryption-provider-config`.
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 /// Where the serving certificate comes from.
@@ -199,7 +320,70 @@ impl Options {
         if self.max_request_body_bytes < 1024 {
             return Err("--max-request-body-bytes must be at least 1024".into());
         }
+        let mut authorization_modes = Vec::new();
+        for m in self
+            .authorization_mode
+            .iter()
+            .filter(|m| !m.trim().is_empty())
+        {
+            let mode = crate::auth::authz::Mode::parse(m)?;
+            if authorization_modes.contains(&mode) {
+                return Err(format!("--authorization-mode: {m} is given more than once"));
+            }
+            authorization_modes.push(mode);
+        }
+        if authorization_modes.is_empty() {
+            return Err("--authorization-mode may not be empty".into());
+        }
+        if self.service_account_signing_key_file.is_some() && self.service_account_issuer.is_empty()
+        {
+            return Err(
+                "--service-account-issuer is required with --service-account-signing-key-file"
+                    .into(),
+            );
+        }
+        for i in &self.service_account_issuer {
+            if i.contains(':') && !i.starts_with("https://") && !i.starts_with("http://") {
+                // Upstream accepts URLs and plain strings without colons.
+                return Err(format!(
+                    "--service-account-issuer {i:?} contained a ':' but was not a valid URL"
+                ));
+            }
+        }
+        let admission_plugins = crate::admission::plugins_from_flags(
+            &self.enable_admission_plugins,
+            &self.disable_admission_plugins,
+        )?;
+        let authn = AuthnOptions {
+            client_ca_file: self.client_ca_file,
+            token_auth_file: self.token_auth_file,
+            anonymous_auth: self.anonymous_auth,
+            enable_bootstrap_token_auth: self.enable_bootstrap_token_auth,
+            service_account_key_files: self.service_account_key_file,
+            service_account_signing_key_file: self.service_account_signing_key_file,
+            service_account_issuers: self.service_account_issuer,
+            api_audiences: self
+                .api_audiences
+                .into_iter()
+                .filter(|a| !a.is_empty())
+                .collect(),
+            service_account_max_token_expiration_seconds: self
+                .service_account_max_token_expiration
+                .as_secs() as i64,
+        };
+        if self.audit_log_format != "json" {
+            return Err(format!(
+                "--audit-log-format {:?} is not supported by Corten (only \"json\")",
+                self.audit_log_format
+            ));
+        }
         Ok(Config {
+            audit_policy_file: self.audit_policy_file,
+            audit_log_path: self.audit_log_path,
+            encryption_provider_config: self.encryption_provider_config,
+            authn,
+            authorization_modes,
+            admission_plugins,
             etcd_servers: self.etcd_servers,
             etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             bind_address: self.bind_address,
@@ -266,6 +450,56 @@ mod tests {
         assert!(parse(&["--etcd-servers=http://a:1", "--service-node-port-range=5-1"]).is_err());
         assert!(parse(&["--etcd-servers=http://a:1", "--tls-cert-file=/x"]).is_err());
         assert!(parse(&["--etcd-servers=http://a:1", "--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn security_flags() {
+        let c = parse(&["--etcd-servers=http://a:1"]).unwrap();
+        assert!(c.authn.anonymous_auth);
+        assert_eq!(
+            c.authorization_modes,
+            [crate::auth::authz::Mode::AlwaysAllow]
+        );
+        let c = parse(&[
+            "--etcd-servers=http://a:1",
+            "--authorization-mode=Node,RBAC",
+            "--anonymous-auth=false",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file=/a",
+            "--service-account-key-file=/b",
+        ])
+        .unwrap();
+        assert!(!c.authn.anonymous_auth);
+        assert_eq!(c.authn.service_account_key_files.len(), 2);
+        assert_eq!(
+            c.authorization_modes,
+            [
+                crate::auth::authz::Mode::Node,
+                crate::auth::authz::Mode::Rbac
+            ]
+        );
+        assert!(parse(&["--etcd-servers=http://a:1", "--authorization-mode=Magic"]).is_err());
+        assert!(
+            parse(&[
+                "--etcd-servers=http://a:1",
+                "--authorization-mode=RBAC,RBAC"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "--etcd-servers=http://a:1",
+                "--service-account-signing-key-file=/k"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "--etcd-servers=http://a:1",
+                "--enable-admission-plugins=Bogus"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 
-use crate::app::{ApiServer, read_body};
+use crate::admission::hooks::Write;
+use crate::app::{ApiServer, RequestUser, read_body};
+use crate::auth::{UserInfo, reviews, token_request};
 use crate::metrics::RequestLabels;
 use crate::printers;
 use crate::query::{Query, parse_resource_version};
@@ -162,6 +164,24 @@ where
     let headers = headers.clone();
     let query = query.clone();
     let res = res.clone();
+    let audit_slot = req
+        .extensions()
+        .get::<crate::audit::RequestObjectSlot>()
+        .cloned();
+    let user = req
+        .extensions()
+        .get::<RequestUser>()
+        .map(|u| u.0.clone())
+        .unwrap_or_else(UserInfo::anonymous);
+    let write = Write {
+        server,
+        user: &user,
+        res: &res,
+        namespace: ns,
+        subresource: r.subresource.as_deref().unwrap_or(""),
+        dry_run,
+        opts,
+    };
     match (r.verb, r.subresource.as_deref()) {
         (Verb::Get, None) | (Verb::Get, Some("status")) => {
             let rv = match query.get("resourceVersion") {
@@ -303,6 +323,13 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
+        (Verb::Create, None) if reviews::is_review(res.def.group, res.def.resource) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let obj = review_request(&res, wire::decode_object(&body, input)?)?;
+            let out_obj = reviews::create(server, &user, res.def.resource, ns, obj).await?;
+            Ok(wire::respond_value(StatusCode::CREATED, &out_obj, out))
+        }
         (Verb::Create, None) => {
             let input = wire::input_format(&headers)?;
             if !matches!(
@@ -317,14 +344,26 @@ where
                 ));
             }
             let body = read_body(req.into_body(), limit).await?;
-            let obj = wire::decode_object(&body, input)?;
-            let created = store::create(reg, &res, ns, obj, opts).await?;
-            Ok(wire::respond_value(StatusCode::CREATED, &created, out))
+            let mut obj = wire::decode_object(&body, input)?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.create(&mut obj).await?;
+            let created = store::create_json(reg, &res, ns, obj, opts).await?;
+            Ok(wire::respond(
+                StatusCode::CREATED,
+                wire::reencode(created, out),
+                out,
+            ))
         }
         (Verb::Update, None) | (Verb::Update, Some("status")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
-            let obj = wire::decode_object(&body, input)?;
+            let mut obj = wire::decode_object(&body, input)?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.update(&name, Some(&mut obj)).await?;
             let target = if r.subresource.is_some() {
                 UpdateTarget::Status
             } else {
@@ -346,11 +385,28 @@ where
             } else {
                 UpdateTarget::Main
             };
+            write.update(&name, None).await?;
+            if write.needs_rbac_check() {
+                // The escalation check needs the patched object: compute it
+                // without writing first.
+                let preview = WriteOptions {
+                    dry_run: true,
+                    field_manager: opts.field_manager.clone(),
+                    field_validation: opts.field_validation,
+                    service_cidr_is_v4: opts.service_cidr_is_v4,
+                    ..Default::default()
+                };
+                let patched =
+                    patch::patch(reg, &res, ns, &name, body.clone(), input, target, &preview)
+                        .await?;
+                write.rbac_checks(&patched.object)?;
+            }
             let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated.object, out))
         }
         (Verb::Delete, None) => {
             admission::admit_delete(&res, &name)?;
+            write.delete(&name).await?;
             let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
             match delete::delete(reg, &res, ns, &name, &dopts).await? {
@@ -401,10 +457,24 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
+        (Verb::Create, Some("token")) => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let mut obj = if body.is_empty() {
+                json!({})
+            } else {
+                wire::decode_object(&body, input)?
+            };
+            write.create(&mut obj).await?;
+            let tr =
+                token_request::create(server, ns.unwrap_or_default(), &name, obj, dry_run).await?;
+            Ok(wire::respond_value(StatusCode::CREATED, &tr, out))
+        }
         (Verb::Create, Some("eviction")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
-            let obj = wire::decode_object(&body, input)?;
+            let mut obj = wire::decode_object(&body, input)?;
+            write.create(&mut obj).await?;
             if !dry_run {
                 subresources::evict(reg, &res, ns.unwrap_or_default(), &name, &obj).await?;
             }
@@ -425,6 +495,25 @@ where
         }
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// Checks and canonicalizes a review request with its kind's strategy
+/// (400 for a malformed body, 422 for a missing attribute).
+fn review_request(res: &crate::registry::Resource, mut obj: Value) -> Result<Value, StatusError> {
+    store::check_type_meta(res, &mut obj)?;
+    let strategy = res.def.strategy;
+    let obj = strategy
+        .canonicalize(obj)
+        .map_err(StatusError::bad_request)?;
+    let errs = strategy.validate(&obj);
+    if !errs.is_empty() {
+        return Err(StatusError::invalid(
+            &corten_apimachinery::GroupKind::new(res.def.group, res.def.kind),
+            meta::name(&obj).unwrap_or_default(),
+            &errs,
+        ));
+    }
+    Ok(obj)
 }
 
 /// A DeleteOptions body as JSON bytes (typed clients send protobuf).

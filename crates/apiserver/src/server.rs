@@ -64,8 +64,17 @@ pub async fn serve(
                         return;
                     }
                 };
-            let svc = service_fn(move |req| {
+            // The client certificate is verified once per connection.
+            let chain: Option<Vec<rustls::pki_types::CertificateDer<'static>>> = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect());
+            let identity = server.authn.peer_identity(chain.as_deref());
+            let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 let server = server.clone();
+                req.extensions_mut().insert(identity.clone());
+                req.extensions_mut().insert(crate::audit::RemoteAddr(peer));
                 async move { Ok::<_, std::convert::Infallible>(app::handle(server, req).await) }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());

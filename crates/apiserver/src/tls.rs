@@ -63,18 +63,30 @@ fn self_signed(dir: &Path, sans: &[String]) -> Result<(std::path::PathBuf, std::
     Ok((cert, key))
 }
 
-/// Builds the rustls server config (ALPN h2 and http/1.1).
-pub fn server_config(source: &TlsSource, sans: &[String]) -> Result<Arc<ServerConfig>> {
+/// Builds the rustls server config (ALPN h2 and http/1.1). With a client
+/// CA bundle the server asks for (but does not require) a client
+/// certificate, naming the CAs, like upstream's `RequestClientCert`.
+pub fn server_config(
+    source: &TlsSource,
+    sans: &[String],
+    client_ca_file: Option<&Path>,
+) -> Result<Arc<ServerConfig>> {
     let (cert_path, key_path) = match source {
         TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
         TlsSource::SelfSigned { dir } => self_signed(dir, sans)?,
     };
     let (certs, key) = load_pem(&cert_path, &key_path)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("configuring TLS versions")?
-        .with_no_client_auth()
+        .context("configuring TLS versions")?;
+    let builder = match client_ca_file {
+        Some(path) => builder.with_client_cert_verifier(
+            crate::auth::x509::X509Authenticator::from_file(path)?.tls_verifier(),
+        ),
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .context("the serving certificate and key do not match")?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

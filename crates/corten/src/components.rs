@@ -20,6 +20,9 @@ pub const DEFAULT_ETCD_BINARY: &str = "/usr/bin/etcd";
 /// kube-controller-manager's `--secure-port` (upstream's default).
 pub const CONTROLLER_MANAGER_PORT: u16 = 10257;
 
+/// kube-scheduler's `--secure-port` (upstream's default).
+pub const SCHEDULER_PORT: u16 = 10259;
+
 /// One daemon of the cluster.
 #[derive(Clone, Debug)]
 pub struct Component {
@@ -59,6 +62,9 @@ pub fn cluster_components(config: &ClusterConfig, layout: &StateLayout) -> Vec<C
         etcd(config, layout),
         kube_apiserver(config, layout),
         kube_controller_manager(layout),
+        kube_scheduler(layout),
+        containerd(layout),
+        kubelet(layout),
     ]
 }
 
@@ -131,6 +137,20 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
                 config.service_node_port_range
             ),
             format!("--advertise-address={}", config.advertise_address),
+            // Locked down like kubeadm: client certificates from the cluster
+            // CA, ServiceAccount tokens, Node and RBAC authorization.
+            format!("--client-ca-file={}", pki.join("ca.crt").display()),
+            format!(
+                "--service-account-key-file={}",
+                pki.join(crate::pki::SA_PUBLIC_KEY_FILE).display()
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                pki.join(crate::pki::SA_PRIVATE_KEY_FILE).display()
+            ),
+            format!("--service-account-issuer={}", crate::pki::SA_ISSUER),
+            "--authorization-mode=Node,RBAC".into(),
+            "--enable-admission-plugins=NodeRestriction".into(),
         ],
         ports: vec![config.secure_port],
         probe: Probe::Https {
@@ -171,6 +191,86 @@ fn kube_controller_manager(layout: &StateLayout) -> Component {
     }
 }
 
+/// One local node: no leader election (like the controller-manager), the
+/// admin kubeconfig until the security work gives it its own identity.
+fn kube_scheduler(layout: &StateLayout) -> Component {
+    Component {
+        name: "kube-scheduler",
+        program: process::find_program("kube-scheduler")
+            .unwrap_or_else(|| PathBuf::from("kube-scheduler")),
+        args: vec![
+            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            "--leader-elect=false".into(),
+            format!("--secure-port={SCHEDULER_PORT}"),
+            "--bind-address=127.0.0.1".into(),
+        ],
+        ports: vec![SCHEDULER_PORT],
+        probe: Probe::Http {
+            addr: loopback(SCHEDULER_PORT),
+            path: "/healthz".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
+        install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
+    }
+}
+
+/// containerd with Corten's config (root, state and socket under
+/// `<state>/containerd`). Building the entry writes its config.toml and the
+/// node's CNI config (idempotent), since they must exist before it starts.
+fn containerd(layout: &StateLayout) -> Component {
+    let config = match crate::images::write_node_files(layout) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "writing the containerd and CNI config");
+            crate::images::containerd_config(layout)
+        }
+    };
+    Component {
+        name: "containerd",
+        program: PathBuf::from("/usr/bin/containerd"),
+        args: config.args(&crate::images::containerd_config_file(layout)),
+        ports: vec![crate::images::CONTAINERD_METRICS_PORT],
+        probe: Probe::Http {
+            addr: loopback(crate::images::CONTAINERD_METRICS_PORT),
+            path: "/v1/metrics".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
+        install_hint: "install it with `make deps` (Debian packages containerd runc containernetworking-plugins)",
+    }
+}
+
+/// The kubelet of the local node, with the node identity from the PKI
+/// (`system:node:<hostname>`) and the launcher's containerd.
+fn kubelet(layout: &StateLayout) -> Component {
+    Component {
+        name: "kubelet",
+        program: process::find_program("kubelet").unwrap_or_else(|| PathBuf::from("kubelet")),
+        args: vec![
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "kubelet").display()
+            ),
+            format!(
+                "--container-runtime-endpoint=unix://{}",
+                crate::images::containerd_socket(layout).display()
+            ),
+            format!("--root-dir={}", layout.root().join("kubelet").display()),
+            format!(
+                "--pod-manifest-path={}",
+                layout.root().join("manifests").display()
+            ),
+            format!("--pod-cidr={}", crate::images::LOCAL_POD_CIDR),
+        ],
+        ports: vec![10250, 10248],
+        probe: Probe::Http {
+            addr: loopback(10248),
+            path: "/healthz".into(),
+        },
+        ready_timeout: Duration::from_secs(60),
+        install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +288,17 @@ mod tests {
         };
         let components = cluster_components(&config, &layout);
         let names: Vec<&str> = components.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["etcd", "kube-apiserver", "kube-controller-manager"]);
+        assert_eq!(
+            names,
+            [
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "containerd",
+                "kubelet"
+            ]
+        );
 
         let etcd = &components[0];
         let args = etcd.args.join(" ");
@@ -222,6 +332,21 @@ mod tests {
             "--service-cluster-ip-range=10.96.0.0/12".to_string(),
             "--service-node-port-range=30000-32767".to_string(),
             "--advertise-address=192.168.1.5".to_string(),
+            format!(
+                "--client-ca-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            format!(
+                "--service-account-key-file={}",
+                layout.pki_dir().join("sa.pub").display()
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                layout.pki_dir().join("sa.key").display()
+            ),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
+            "--authorization-mode=Node,RBAC".to_string(),
+            "--enable-admission-plugins=NodeRestriction".to_string(),
         ];
         assert_eq!(apiserver.args, expected);
         assert_eq!(apiserver.probe.url(), "https://127.0.0.1:16443/readyz");
@@ -243,5 +368,18 @@ mod tests {
         assert_eq!(kcm.args, expected);
         assert_eq!(kcm.ports, [10257]);
         assert_eq!(kcm.probe.url(), "http://127.0.0.1:10257/healthz");
+
+        let scheduler = &components[3];
+        assert_eq!(
+            scheduler.args,
+            [
+                format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+                "--leader-elect=false".to_string(),
+                "--secure-port=10259".to_string(),
+                "--bind-address=127.0.0.1".to_string(),
+            ]
+        );
+        assert_eq!(scheduler.ports, [10259]);
+        assert_eq!(scheduler.probe.url(), "http://127.0.0.1:10259/healthz");
     }
 }

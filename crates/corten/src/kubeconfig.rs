@@ -153,6 +153,16 @@ impl Kubeconfig {
     }
 }
 
+/// Where `corten up` writes a daemon's kubeconfig:
+/// `<state>/<component>.kubeconfig` (`kube-scheduler`,
+/// `kube-controller-manager`, `kubelet`, `kube-proxy`).
+pub fn component_kubeconfig_path(
+    layout: &crate::state::StateLayout,
+    component: &str,
+) -> std::path::PathBuf {
+    layout.root().join(format!("{component}.kubeconfig"))
+}
+
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }

@@ -8,12 +8,14 @@
 //! - [`components`]: the ordered list of daemons (command line + readiness probe);
 //! - [`process`]: starting them detached, pid files, stopping them;
 //! - [`probe`]: HTTP/HTTPS readiness probes;
-//! - [`up`], [`down`], [`status`]: the subcommands.
+//! - [`up`], [`down`], [`status`]: the subcommands;
+//! - [`images`]: `corten images build` (local OCI images for containerd).
 
 #![warn(missing_docs)]
 
 pub mod components;
 pub mod down;
+pub mod images;
 pub mod kubeconfig;
 pub mod pki;
 pub mod probe;

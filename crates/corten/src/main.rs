@@ -7,6 +7,7 @@
 //! corten down    [--state-dir DIR] [--purge]
 //! corten status  [--state-dir DIR]
 //! corten pki     [--state-dir DIR] [same flags as up]
+//! corten images build [--state-dir DIR] [--output DIR] [--containerd-address SOCK] [--no-import]
 //! ```
 //!
 //! Exit codes: 0 success, 1 failure, 64 bad usage.
@@ -20,7 +21,7 @@ use corten_component_base::logging::LoggingOptions;
 use corten_component_base::version::GIT_VERSION;
 
 use corten::state::{self, ClusterConfig, StateLayout};
-use corten::{down, status, up};
+use corten::{down, images, status, up};
 
 /// Exit code for bad usage (BSD `EX_USAGE`).
 const EXIT_USAGE: u8 = 64;
@@ -50,6 +51,15 @@ enum Command {
     Status,
     /// Only generate the PKI, admin.kubeconfig and cluster.json (for systemd setups).
     Pki(UpArgs),
+    /// Local OCI images (pause, busybox, test server) for a machine without a registry.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImagesCommand {
+    /// Build the images as OCI layout tarballs and import them into containerd.
+    Build(images::BuildArgs),
 }
 
 #[derive(Args, Debug)]
@@ -135,6 +145,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Status => runtime.block_on(status::status(&layout)),
+        Command::Images(ImagesCommand::Build(args)) => {
+            images::build(&layout, &args)?;
+            Ok(true)
+        }
         Command::Pki(args) => {
             up::prepare(&layout, cluster_config(&args)?)?;
             println!(

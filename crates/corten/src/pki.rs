@@ -476,6 +476,61 @@ pub fn apiserver_cert_spec(config: &crate::state::ClusterConfig) -> CertSpec {
         .with_ip(config.host_ips.iter().copied())
 }
 
+/// The ServiceAccount token signing key (PKCS#8, 0600) in `<state>/pki`.
+pub const SA_PRIVATE_KEY_FILE: &str = "sa.key";
+/// Its public half (SPKI PEM), given to `--service-account-key-file`.
+pub const SA_PUBLIC_KEY_FILE: &str = "sa.pub";
+/// The ServiceAccount token issuer (`--service-account-issuer`), kubeadm's.
+pub const SA_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// The client certificates of the cluster's daemons: (file stem, spec).
+/// The kubelet's identity is `system:node:<node_name>` in `system:nodes`,
+/// which the Node authorizer and NodeRestriction key on.
+pub fn component_client_specs(node_name: &str) -> Vec<(&'static str, CertSpec)> {
+    vec![
+        (
+            "kube-scheduler",
+            CertSpec::client("system:kube-scheduler", &[]),
+        ),
+        (
+            "kube-controller-manager",
+            CertSpec::client("system:kube-controller-manager", &[]),
+        ),
+        (
+            "kubelet",
+            CertSpec::client(&format!("system:node:{node_name}"), &["system:nodes"]),
+        ),
+        ("kube-proxy", CertSpec::client("system:kube-proxy", &[])),
+    ]
+}
+
+/// The local node's name: the host name in lower case (the kubelet's
+/// default without `--hostname-override`).
+pub fn local_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Makes sure the ServiceAccount key pair exists (ECDSA P-256, as upstream
+/// accepts for ES256 tokens). Returns whether it was generated.
+pub fn ensure_service_account_key(pki_dir: &Path) -> anyhow::Result<bool> {
+    let (key, public) = (
+        pki_dir.join(SA_PRIVATE_KEY_FILE),
+        pki_dir.join(SA_PUBLIC_KEY_FILE),
+    );
+    if key.is_file() && public.is_file() {
+        return Ok(false);
+    }
+    let pair = KeyPair::generate().context("generating the service account key")?;
+    write_file_atomic(&key, pair.serialize_pem().as_bytes(), 0o600)?;
+    write_file_atomic(&public, pair.public_key_pem().as_bytes(), 0o644)?;
+    Ok(true)
+}
+
 /// What [`ensure_cluster_pki`] did.
 #[derive(Debug)]
 pub struct ClusterPki {
@@ -485,8 +540,9 @@ pub struct ClusterPki {
     pub created: Vec<&'static str>,
 }
 
-/// Creates whatever is missing of a cluster's PKI under `pki_dir`: the CA
-/// and the apiserver serving certificate. Idempotent.
+/// Creates whatever is missing of a cluster's PKI under `pki_dir`: the CA,
+/// the apiserver serving certificate, the client certificates of the admin
+/// and of every daemon, and the ServiceAccount key pair. Idempotent.
 pub fn ensure_cluster_pki(
     pki_dir: &Path,
     config: &crate::state::ClusterConfig,
@@ -511,6 +567,14 @@ pub fn ensure_cluster_pki(
         &CertSpec::client("kubernetes-admin", &["system:masters"]),
     )? {
         created.push(ADMIN_CERT_NAME);
+    }
+    for (name, spec) in component_client_specs(&local_node_name()) {
+        if ensure_cert(pki_dir, name, &ca, &spec)? {
+            created.push(name);
+        }
+    }
+    if ensure_service_account_key(pki_dir)? {
+        created.push("sa");
     }
     Ok(ClusterPki { ca, created })
 }
@@ -641,7 +705,27 @@ mod tests {
             ..crate::state::ClusterConfig::default()
         };
         let pki = ensure_cluster_pki(dir.path(), &config).unwrap();
-        assert_eq!(pki.created, [CA_NAME, APISERVER_CERT_NAME]);
+        assert_eq!(
+            pki.created,
+            [
+                CA_NAME,
+                APISERVER_CERT_NAME,
+                ADMIN_CERT_NAME,
+                "kube-scheduler",
+                "kube-controller-manager",
+                "kubelet",
+                "kube-proxy",
+                "sa"
+            ]
+        );
+        let mode = fs::metadata(dir.path().join("sa.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let kubelet = fs::read_to_string(dir.path().join("kubelet.crt")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &kubelet, None).unwrap();
         let cert = fs::read_to_string(dir.path().join("apiserver.crt")).unwrap();
         for name in
             APISERVER_DNS_NAMES

@@ -62,6 +62,21 @@ pub fn prepare(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Result
         "corten",
     )
     .write(&layout.admin_kubeconfig())?;
+    // Each daemon gets its own identity: <state>/<component>.kubeconfig.
+    for (name, _) in pki::component_client_specs(&pki::local_node_name()) {
+        let (cert_path, key_path) = pki::pair_paths(&layout.pki_dir(), name);
+        let cert = std::fs::read_to_string(&cert_path)?;
+        let key = std::fs::read_to_string(&key_path)?;
+        Kubeconfig::single(
+            "corten",
+            &config.apiserver_url(),
+            pki.ca.cert_pem(),
+            name,
+            UserCredentials::client_certificate(&cert, &key),
+            "corten",
+        )
+        .write(&crate::kubeconfig::component_kubeconfig_path(layout, name))?;
+    }
     config.save(layout)?;
     Ok(config)
 }

@@ -86,10 +86,21 @@ pub enum UpdateOutcome {
     Unchanged(KeyValue),
 }
 
+/// Transforms values on their way to and from etcd (encryption at rest).
+/// `key` is the relative key (`secrets/<ns>/<name>`).
+pub trait ValueTransformer: Send + Sync {
+    /// Encodes a value about to be written.
+    fn write(&self, key: &str, value: Vec<u8>) -> std::result::Result<Vec<u8>, String>;
+    /// Decodes a value read back.
+    fn read(&self, key: &str, value: &[u8]) -> std::result::Result<Vec<u8>, String>;
+}
+
 /// A handle on etcd. Cheap to clone (all clones share one HTTP/2
 /// connection per endpoint).
 #[derive(Clone)]
 pub struct EtcdStore {
+    /// Encryption at rest, if configured.
+    transformer: Option<std::sync::Arc<dyn ValueTransformer>>,
     client: etcd_client::Client,
     kv: KvClient,
     watch: WatchClient,
@@ -136,6 +147,7 @@ impl EtcdStore {
             format!("/{trimmed}")
         };
         Ok(EtcdStore {
+            transformer: None,
             client,
             kv,
             watch,
@@ -144,6 +156,38 @@ impl EtcdStore {
             prefix: prefix.to_string(),
             base,
         })
+    }
+
+    /// Sets the value transformer (encryption at rest) used by every write
+    /// and read of this handle and its clones made afterwards.
+    pub fn with_transformer(mut self, t: std::sync::Arc<dyn ValueTransformer>) -> Self {
+        self.transformer = Some(t);
+        self
+    }
+
+    /// A value about to be written, transformed.
+    fn encode_value(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>> {
+        match &self.transformer {
+            Some(t) => t
+                .write(key, value)
+                .map_err(|e| Error::Unavailable(format!("transforming {key} for storage: {e}"))),
+            None => Ok(value),
+        }
+    }
+
+    /// A value read from etcd, transformed back. A value that does not
+    /// transform is returned as stored (decoding it then fails loudly).
+    pub(crate) fn decode_value(&self, key: &str, raw: &[u8]) -> Bytes {
+        match &self.transformer {
+            Some(t) if !key.ends_with('/') => match t.read(key, raw) {
+                Ok(v) => Bytes::from(v),
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "cannot transform a stored value");
+                    Bytes::copy_from_slice(raw)
+                }
+            },
+            _ => Bytes::copy_from_slice(raw),
+        }
     }
 
     /// The configured prefix.
@@ -181,6 +225,7 @@ impl EtcdStore {
     /// Put-if-absent. Returns the new revision, or `Error::AlreadyExists`.
     pub async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
         let full = self.full_key(key);
+        let value = self.encode_value(key, value)?;
         let txn = Txn::new()
             .when([Compare::create_revision(full.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(full, value, None)]);
@@ -327,6 +372,7 @@ impl EtcdStore {
                 }
                 UpdateDecision::Write(value) => {
                     let stored = Bytes::from(value.clone());
+                    let value = self.encode_value(key, value)?;
                     let txn = Txn::new()
                         .when([Compare::mod_revision(
                             full.clone(),
@@ -574,7 +620,7 @@ impl EtcdStore {
         let (_, value) = kv.into_key_value();
         KeyValue {
             key: key.to_string(),
-            value: Bytes::from(value),
+            value: self.decode_value(key, &value),
             mod_revision,
             create_revision,
         }

@@ -32,6 +32,6 @@ pub use cache::{
 pub use error::{Error, Result};
 pub use etcd::{
     EtcdEvent, EtcdEventKind, EtcdStore, EtcdWatch, EtcdWatchMessage, KeyValue, ListOptions,
-    ListPage, UpdateDecision, UpdateOutcome,
+    ListPage, UpdateDecision, UpdateOutcome, ValueTransformer,
 };
 pub use filter::{AttrsFn, Filter};

@@ -6,6 +6,7 @@ use crate::strategy::Strategy;
 use serde_json::json;
 
 fn created(s: &dyn Strategy, obj: Value) -> Value {
+    crate::pipeline::testing::assert_same_create(s, &obj);
     let mut o = s.canonicalize(obj).unwrap();
     s.prepare_for_create(&mut o);
     s.default(&mut o);

@@ -21,7 +21,6 @@ use crate::pod::{
     validate_pod_template_spec,
 };
 use crate::strategy::{Strategy, default_prepare_for_create};
-use crate::typed::from_value;
 
 /// apps/v1 keeps the internal `spec.templateGeneration` in this annotation.
 pub const TEMPLATE_GENERATION_ANNOTATION: &str = "deprecated.daemonset.template.generation";
@@ -195,7 +194,7 @@ impl Strategy for DaemonSetStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_ds = from_value::<DaemonSet>(old.clone()).ok();
+        let old_ds = crate::typed::decode::<DaemonSet>(old).ok();
         let old_template = old_ds
             .as_ref()
             .and_then(|d| d.spec.as_ref())

@@ -20,7 +20,6 @@ use crate::pod::metadata::{selector_is_empty, validate_label_selector};
 use crate::pod::template::{replicas_attr, validate_replica_counts};
 use crate::pod::{canonical_typed, decode, default_pod_template_spec, preserve_absence};
 use crate::strategy::{Strategy, default_prepare_for_create, spec_changed};
-use crate::typed::from_value;
 
 /// The strategy of apps/v1 Deployment.
 pub struct DeploymentStrategy;
@@ -217,7 +216,7 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<Deployment>(old.clone())
+        let old_t = crate::typed::decode::<Deployment>(old)
             .ok()
             .and_then(|d| d.spec)
             .map(|s| s.template);
@@ -389,7 +388,7 @@ impl Strategy for ReplicaSetStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<ReplicaSet>(old.clone())
+        let old_t = crate::typed::decode::<ReplicaSet>(old)
             .ok()
             .and_then(|d| d.spec)
             .and_then(|s| s.template);

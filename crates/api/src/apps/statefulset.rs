@@ -27,7 +27,6 @@ use crate::pod::metadata::{
 use crate::pod::spec_validation::validate_pod_specific_annotations;
 use crate::pod::{canonical_typed, decode, default_pod_template_spec, preserve_absence};
 use crate::strategy::{Strategy, default_prepare_for_create, default_prepare_for_update};
-use crate::typed::from_value;
 
 /// The strategy of apps/v1 StatefulSet.
 pub struct StatefulSetStrategy;
@@ -282,7 +281,7 @@ impl Strategy for StatefulSetStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_s = from_value::<StatefulSet>(old.clone()).ok();
+        let old_s = crate::typed::decode::<StatefulSet>(old).ok();
         mutate_workload::<StatefulSet>(new, |s| {
             default_stateful_set(s);
             drop_disabled(s, old_s.as_ref());

@@ -6,6 +6,7 @@ use crate::strategy::Strategy;
 
 fn created(obj: Value) -> Value {
     let s = &HORIZONTAL_POD_AUTOSCALER_STRATEGY;
+    crate::pipeline::testing::assert_same_create(s, &obj);
     let mut o = s.canonicalize(obj).unwrap();
     s.prepare_for_create(&mut o);
     s.default(&mut o);

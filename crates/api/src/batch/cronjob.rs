@@ -11,7 +11,6 @@ use crate::pod::canonical::{canonical_template, drop_disabled_template_fields};
 use crate::pod::field_rules::{opt, shown, validate_nonnegative};
 use crate::pod::{canonical_typed, decode, default_pod_template_spec, mutate_typed};
 use crate::strategy::{Strategy, default_prepare_for_create, default_prepare_for_update};
-use crate::typed::from_value;
 
 /// CronJob names leave room for the 11-character suffix of their Jobs.
 const MAX_CRON_JOB_NAME_LENGTH: usize = 52;
@@ -153,7 +152,7 @@ impl Strategy for CronJobStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<CronJob>(old.clone())
+        let old_t = crate::typed::decode::<CronJob>(old)
             .ok()
             .and_then(|c| c.spec)
             .and_then(|s| s.job_template.spec)

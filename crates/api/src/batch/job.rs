@@ -19,7 +19,6 @@ use crate::pod::field_rules::{opt, shown, validate_immutable, validate_nonnegati
 use crate::pod::metadata::{selector_matches, validate_label_selector};
 use crate::pod::{canonical_typed, decode, default_pod_template_spec, mutate_typed};
 use crate::strategy::{Strategy, default_prepare_for_create, default_prepare_for_update};
-use crate::typed::from_value;
 /// The strategy of batch/v1 Job.
 pub struct JobStrategy;
 
@@ -465,7 +464,7 @@ impl Strategy for JobStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<Job>(old.clone())
+        let old_t = crate::typed::decode::<Job>(old)
             .ok()
             .and_then(|j| j.spec)
             .map(|s| s.template);

@@ -4,6 +4,7 @@ use super::*;
 use crate::strategy::Strategy;
 
 fn created(s: &dyn Strategy, obj: Value) -> Value {
+    crate::pipeline::testing::assert_same_create(s, &obj);
     let mut o = s.canonicalize(obj).unwrap();
     s.prepare_for_create(&mut o);
     s.default(&mut o);
@@ -11,6 +12,7 @@ fn created(s: &dyn Strategy, obj: Value) -> Value {
 }
 
 fn updated(s: &dyn Strategy, new: Value, old: &Value) -> Value {
+    crate::pipeline::testing::assert_same_updates(s, &new, old);
     let mut o = s.canonicalize(new).unwrap();
     s.prepare_for_update(&mut o, old);
     s.default(&mut o);

@@ -14,6 +14,7 @@ pub mod defaults;
 pub mod env;
 pub mod field_rules;
 pub mod metadata;
+mod pipeline;
 pub mod probes;
 pub mod resources;
 pub mod scheduling;
@@ -37,6 +38,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::pipeline::{PipelineError, Prepared, StoreSteps, Typed, UpdateTarget};
 use crate::strategy::{Strategy, default_prepare_for_create, default_prepare_for_update};
 use crate::typed::{from_value, to_value};
 
@@ -50,13 +52,13 @@ use field_rules::{opt, undecodable};
 
 /// Decodes `obj` as `T` for validation; the error list explains a failure.
 pub fn decode<T: DeserializeOwned>(obj: &Value) -> Result<T, ErrorList> {
-    from_value(obj.clone()).map_err(|e| undecodable(&e))
+    crate::typed::decode(obj).map_err(|e| undecodable(&e))
 }
 
 /// Decodes `obj` as `T`, applies `f` and writes the result back; leaves
 /// `obj` untouched if it does not decode (canonicalize reports that).
 pub fn mutate_typed<T: DeserializeOwned + Serialize>(obj: &mut Value, f: impl FnOnce(&mut T)) {
-    if let Ok(mut t) = from_value::<T>(obj.clone()) {
+    if let Ok(mut t) = crate::typed::decode::<T>(obj) {
         f(&mut t);
         *obj = to_value(&t);
     }
@@ -179,10 +181,7 @@ fn mutate_pod_affinity(pod: &mut Pod) {
 
 impl Strategy for PodStrategy {
     fn canonicalize(&self, obj: Value) -> Result<Value, String> {
-        canonical_typed::<Pod>(obj, |pod| match pod.spec.as_mut() {
-            Some(spec) => canonical_pod_spec(spec, "spec"),
-            None => Ok(()),
-        })
+        canonical_typed::<Pod>(obj, canonicalize_pod)
     }
 
     fn tracks_generation(&self) -> bool {
@@ -192,79 +191,21 @@ impl Strategy for PodStrategy {
 
     fn prepare_for_create(&self, obj: &mut Value) {
         default_prepare_for_create(obj, true);
-        mutate_typed::<Pod>(obj, |pod| {
-            // Upstream defaults on decode, before this hook; QoS needs them.
-            default_pod(pod);
-            let spec = pod.spec.get_or_insert_with(Default::default);
-            canonical::drop_disabled_fields(spec, None);
-            let mut status = PodStatus {
-                phase: Some("Pending".to_string()),
-                qos_class: Some(compute_qos(spec).to_string()),
-                ..Default::default()
-            };
-            if spec
-                .scheduling_gates
-                .as_ref()
-                .is_some_and(|g| !g.is_empty())
-            {
-                status.conditions = Some(vec![PodCondition {
-                    type_: "PodScheduled".to_string(),
-                    status: "False".to_string(),
-                    reason: Some("SchedulingGated".to_string()),
-                    message: Some(
-                        "Scheduling is blocked due to non-empty scheduling gates".to_string(),
-                    ),
-                    ..Default::default()
-                }]);
-            }
-            pod.status = Some(status);
-            mutate_pod_affinity(pod);
-        });
+        mutate_typed::<Pod>(obj, prepare_pod_create);
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_spec: Option<PodSpec> = from_value::<Pod>(old.clone()).ok().and_then(|p| p.spec);
-        mutate_typed::<Pod>(new, |pod| {
-            default_pod(pod);
-            if let Some(spec) = pod.spec.as_mut() {
-                canonical::drop_disabled_fields(spec, old_spec.as_ref());
-            }
-        });
+        let old_spec: Option<PodSpec> = crate::typed::decode::<Pod>(old).ok().and_then(|p| p.spec);
+        mutate_typed::<Pod>(new, |pod| prepare_pod_update(pod, old_spec.as_ref()));
         default_prepare_for_update(new, old, true);
     }
 
     fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
-        let Ok(old_pod) = from_value::<Pod>(old.clone()) else {
+        let Ok(old_pod) = crate::typed::decode::<Pod>(old) else {
             crate::strategy::default_prepare_for_status_update(new, old);
             return;
         };
-        mutate_typed::<Pod>(new, |pod| {
-            pod.spec = old_pod.spec.clone();
-            pod.metadata.owner_references = old_pod.metadata.owner_references.clone();
-            pod.metadata.deletion_timestamp = old_pod.metadata.deletion_timestamp.clone();
-            pod.metadata.deletion_grace_period_seconds =
-                old_pod.metadata.deletion_grace_period_seconds;
-            pod.metadata.generation = old_pod.metadata.generation;
-            let old_status = old_pod.status.clone().unwrap_or_default();
-            let status = pod.status.get_or_insert_with(Default::default);
-            if opt(&status.qos_class).is_empty() {
-                status.qos_class = old_status.qos_class.clone();
-            }
-            if status.observed_generation.unwrap_or(0) == 0 {
-                status.observed_generation = old_status.observed_generation;
-            }
-            for c in status.conditions.iter_mut().flatten() {
-                if c.observed_generation.unwrap_or(0) == 0 {
-                    let old_gen = old_status
-                        .conditions
-                        .iter()
-                        .flatten()
-                        .find(|o| o.type_ == c.type_)
-                        .and_then(|o| o.observed_generation);
-                    c.observed_generation = old_gen;
-                }
-            }
-        });
+        mutate_typed::<Pod>(new, |pod| prepare_pod_status_update(pod, &old_pod));
     }
 
     fn default(&self, obj: &mut Value) {
@@ -294,17 +235,7 @@ impl Strategy for PodStrategy {
             (Ok(n), Ok(o)) => (n, o),
             (Err(e), _) | (_, Err(e)) => return e,
         };
-        errs.extend(validate_pod_metadata_and_spec(&new_pod));
-        errs.extend(update::validate_annotation_updates(
-            new_pod.metadata.annotations.as_ref(),
-            old_pod.metadata.annotations.as_ref(),
-            &Path::new("metadata").child("annotations"),
-        ));
-        let default_spec = PodSpec::default();
-        errs.extend(update::validate_pod_spec_update(
-            new_pod.spec.as_ref().unwrap_or(&default_spec),
-            old_pod.spec.as_ref().unwrap_or(&default_spec),
-        ));
+        errs.extend(validate_pod_update(&new_pod, &old_pod));
         errs
     }
 
@@ -321,6 +252,56 @@ impl Strategy for PodStrategy {
             (Err(e), _) | (_, Err(e)) => errs.extend(e),
         }
         errs
+    }
+
+    fn prepare_create(
+        &self,
+        obj: Value,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        pipeline::prepare_create(obj, steps)
+    }
+
+    fn validate_create(&self, obj: &Prepared) -> ErrorList {
+        match obj.typed::<Pod>() {
+            Some(t) => pipeline::validate_create(obj, &t.object),
+            None => self.validate(obj.value()),
+        }
+    }
+
+    fn prepare_update(
+        &self,
+        new: Value,
+        old: &Value,
+        target: UpdateTarget,
+        steps: &mut dyn StoreSteps,
+    ) -> Result<Prepared, PipelineError> {
+        pipeline::prepare_update(self, new, old, target, steps)
+    }
+
+    fn validate_prepared_update(
+        &self,
+        new: &Prepared,
+        old: &Value,
+        target: UpdateTarget,
+    ) -> ErrorList {
+        match new.typed::<Pod>() {
+            Some(Typed {
+                object: n,
+                old: Some(o),
+            }) => pipeline::validate_update(new, n, old, o, target),
+            _ => match target {
+                UpdateTarget::Main => self.validate_update(new.value(), old),
+                UpdateTarget::Status => self.validate_status_update(new.value(), old),
+            },
+        }
+    }
+
+    fn prepared_field_attrs(&self, obj: &Prepared) -> Vec<(String, String)> {
+        match obj.typed::<Pod>() {
+            Some(t) => pipeline::field_attrs(&t.object),
+            None => self.field_attrs(obj.value()),
+        }
     }
 
     fn field_labels(&self) -> &'static [&'static str] {
@@ -381,6 +362,98 @@ impl Strategy for PodStrategy {
         }
         Some(period)
     }
+}
+
+/// Canonical quantities in the spec (a malformed one is a 400).
+fn canonicalize_pod(pod: &mut Pod) -> Result<(), String> {
+    match pod.spec.as_mut() {
+        Some(spec) => canonical_pod_spec(spec, "spec"),
+        None => Ok(()),
+    }
+}
+
+/// `prepare_for_create` of a decoded pod, after the generic part (status
+/// cleared, generation 1): defaults, disabled fields, the initial status,
+/// affinity label keys.
+fn prepare_pod_create(pod: &mut Pod) {
+    // Upstream defaults on decode, before this hook; QoS needs them.
+    default_pod(pod);
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    canonical::drop_disabled_fields(spec, None);
+    let mut status = PodStatus {
+        phase: Some("Pending".to_string()),
+        qos_class: Some(compute_qos(spec).to_string()),
+        ..Default::default()
+    };
+    if spec
+        .scheduling_gates
+        .as_ref()
+        .is_some_and(|g| !g.is_empty())
+    {
+        status.conditions = Some(vec![PodCondition {
+            type_: "PodScheduled".to_string(),
+            status: "False".to_string(),
+            reason: Some("SchedulingGated".to_string()),
+            message: Some("Scheduling is blocked due to non-empty scheduling gates".to_string()),
+            ..Default::default()
+        }]);
+    }
+    pod.status = Some(status);
+    mutate_pod_affinity(pod);
+}
+
+/// The typed part of `prepare_for_update` (before the generic status and
+/// generation rules).
+fn prepare_pod_update(pod: &mut Pod, old_spec: Option<&PodSpec>) {
+    default_pod(pod);
+    if let Some(spec) = pod.spec.as_mut() {
+        canonical::drop_disabled_fields(spec, old_spec);
+    }
+}
+
+/// `prepare_for_status_update` of a decoded pod: only the status (and
+/// a few metadata fields) may change.
+fn prepare_pod_status_update(pod: &mut Pod, old_pod: &Pod) {
+    pod.spec = old_pod.spec.clone();
+    pod.metadata.owner_references = old_pod.metadata.owner_references.clone();
+    pod.metadata.deletion_timestamp = old_pod.metadata.deletion_timestamp.clone();
+    pod.metadata.deletion_grace_period_seconds = old_pod.metadata.deletion_grace_period_seconds;
+    pod.metadata.generation = old_pod.metadata.generation;
+    let old_status = old_pod.status.clone().unwrap_or_default();
+    let status = pod.status.get_or_insert_with(Default::default);
+    if opt(&status.qos_class).is_empty() {
+        status.qos_class = old_status.qos_class.clone();
+    }
+    if status.observed_generation.unwrap_or(0) == 0 {
+        status.observed_generation = old_status.observed_generation;
+    }
+    for c in status.conditions.iter_mut().flatten() {
+        if c.observed_generation.unwrap_or(0) == 0 {
+            let old_gen = old_status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|o| o.type_ == c.type_)
+                .and_then(|o| o.observed_generation);
+            c.observed_generation = old_gen;
+        }
+    }
+}
+
+/// Upstream `ValidatePodUpdate` minus `ValidateObjectMetaUpdate`.
+fn validate_pod_update(new_pod: &Pod, old_pod: &Pod) -> ErrorList {
+    let mut errs = validate_pod_metadata_and_spec(new_pod);
+    errs.extend(update::validate_annotation_updates(
+        new_pod.metadata.annotations.as_ref(),
+        old_pod.metadata.annotations.as_ref(),
+        &Path::new("metadata").child("annotations"),
+    ));
+    let default_spec = PodSpec::default();
+    errs.extend(update::validate_pod_spec_update(
+        new_pod.spec.as_ref().unwrap_or(&default_spec),
+        old_pod.spec.as_ref().unwrap_or(&default_spec),
+    ));
+    errs
 }
 
 /// Upstream `validatePodMetadataAndSpec` minus `ValidateObjectMeta`: the

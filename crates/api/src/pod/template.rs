@@ -15,7 +15,6 @@ use super::field_rules::{opt, shown, validate_nonnegative};
 use super::spec_validation::validate_pod_template_spec;
 use super::{canonical_typed, decode, mutate_typed};
 use crate::strategy::{Strategy, default_prepare_for_create, default_prepare_for_update};
-use crate::typed::from_value;
 
 /// The strategy of core/v1 PodTemplate.
 pub struct PodTemplateStrategy;
@@ -49,7 +48,7 @@ impl Strategy for PodTemplateStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<PodTemplate>(old.clone())
+        let old_t = crate::typed::decode::<PodTemplate>(old)
             .ok()
             .and_then(|t| t.template);
         mutate_typed::<PodTemplate>(new, |t| {
@@ -221,7 +220,7 @@ impl Strategy for ReplicationControllerStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        let old_t = from_value::<ReplicationController>(old.clone())
+        let old_t = crate::typed::decode::<ReplicationController>(old)
             .ok()
             .and_then(|rc| rc.spec)
             .and_then(|s| s.template);

@@ -1,7 +1,9 @@
-//! Drives strategies through the store's hook order in unit tests.
+//! Drives strategies through the store's hook order in unit tests (and
+//! checks on the way that their pipelines do exactly the same).
 
 use serde_json::{Value, json};
 
+use crate::pipeline::UpdateTarget;
 use crate::strategy::Strategy;
 
 /// The rendered errors of a list.
@@ -12,6 +14,7 @@ pub fn rendered(errs: &corten_apimachinery::ErrorList) -> Vec<String> {
 /// create: canonicalize -> (store sets uid) -> prepare_for_create ->
 /// default -> validate. Returns the stored object and the rendered errors.
 pub fn create(s: &dyn Strategy, obj: Value) -> (Value, Vec<String>) {
+    crate::pipeline::testing::assert_same_create(s, &obj);
     let mut v = s.canonicalize(obj).expect("canonicalize");
     corten_apimachinery::meta::set(&mut v, "uid", json!("uid-1"));
     corten_apimachinery::meta::set(&mut v, "resourceVersion", json!("1"));
@@ -30,6 +33,7 @@ pub fn create_ok(s: &dyn Strategy, obj: Value) -> Value {
 
 /// update: canonicalize -> prepare_for_update -> default -> validate_update.
 pub fn update(s: &dyn Strategy, new: Value, old: &Value) -> (Value, Vec<String>) {
+    crate::pipeline::testing::assert_same_update(s, &new, old, UpdateTarget::Main);
     let mut v = s.canonicalize(new).expect("canonicalize");
     s.prepare_for_update(&mut v, old);
     s.default(&mut v);
@@ -39,6 +43,7 @@ pub fn update(s: &dyn Strategy, new: Value, old: &Value) -> (Value, Vec<String>)
 
 /// status update: canonicalize -> prepare_for_status_update -> validate_status_update.
 pub fn update_status(s: &dyn Strategy, new: Value, old: &Value) -> (Value, Vec<String>) {
+    crate::pipeline::testing::assert_same_update(s, &new, old, UpdateTarget::Status);
     let mut v = s.canonicalize(new).expect("canonicalize");
     s.prepare_for_status_update(&mut v, old);
     let errs = rendered(&s.validate_status_update(&v, old));

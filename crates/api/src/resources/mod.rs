@@ -26,6 +26,7 @@
 //! upstream validates by request version (events.k8s.io Events are stricter
 //! than core Events).
 
+pub mod reviews;
 mod table;
 
 use serde_json::Value;

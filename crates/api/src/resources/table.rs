@@ -61,6 +61,22 @@ const fn row(
     }
 }
 
+/// A create-only review resource (`tokenreviews`, `subjectaccessreviews`,
+/// ...): virtual, answered by the apiserver, never stored.
+const fn review(
+    group: &'static str,
+    resource: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    strategy: &'static dyn Strategy,
+) -> ResourceDef {
+    ResourceDef {
+        verbs: &["create"],
+        ..row(group, "v1", resource, singular, kind, namespaced, strategy)
+    }
+}
+
 /// Groups in upstream's discovery order (descending `GroupPriorityMinimum`,
 /// then name), versions preferred first.
 pub(super) static GROUPS: &[ApiGroup] = &[
@@ -78,6 +94,16 @@ pub(super) static GROUPS: &[ApiGroup] = &[
         name: "events.k8s.io",
         versions: &["v1"],
         priority: 17750,
+    },
+    ApiGroup {
+        name: "authentication.k8s.io",
+        versions: &["v1"],
+        priority: 17700,
+    },
+    ApiGroup {
+        name: "authorization.k8s.io",
+        versions: &["v1"],
+        priority: 17600,
     },
     ApiGroup {
         name: "autoscaling",
@@ -432,6 +458,56 @@ pub(super) static BUILTIN: &[ResourceDef] = &[
             &events::EVENTS_V1_EVENT_STRATEGY,
         )
     },
+    // ---- authentication.k8s.io/v1 and authorization.k8s.io/v1: create-only
+    // reviews answered from memory (never stored) ----
+    review(
+        "authentication.k8s.io",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        "SelfSubjectReview",
+        false,
+        &super::reviews::SELF_SUBJECT_REVIEW_STRATEGY,
+    ),
+    review(
+        "authentication.k8s.io",
+        "tokenreviews",
+        "tokenreview",
+        "TokenReview",
+        false,
+        &super::reviews::TOKEN_REVIEW_STRATEGY,
+    ),
+    review(
+        "authorization.k8s.io",
+        "localsubjectaccessreviews",
+        "localsubjectaccessreview",
+        "LocalSubjectAccessReview",
+        true,
+        &super::reviews::LOCAL_SUBJECT_ACCESS_REVIEW_STRATEGY,
+    ),
+    review(
+        "authorization.k8s.io",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        "SelfSubjectAccessReview",
+        false,
+        &super::reviews::SELF_SUBJECT_ACCESS_REVIEW_STRATEGY,
+    ),
+    review(
+        "authorization.k8s.io",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        "SelfSubjectRulesReview",
+        false,
+        &super::reviews::SELF_SUBJECT_RULES_REVIEW_STRATEGY,
+    ),
+    review(
+        "authorization.k8s.io",
+        "subjectaccessreviews",
+        "subjectaccessreview",
+        "SubjectAccessReview",
+        false,
+        &super::reviews::SUBJECT_ACCESS_REVIEW_STRATEGY,
+    ),
     // ---- autoscaling (stored as v2) ----
     ResourceDef {
         short_names: &["hpa"],

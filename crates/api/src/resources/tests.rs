@@ -49,6 +49,12 @@ fn openapi_resources() -> Vec<Known> {
         known::<apps::v1::ReplicaSet>(),
         known::<apps::v1::StatefulSet>(),
         known::<events::v1::Event>(),
+        known::<authentication::v1::SelfSubjectReview>(),
+        known::<authentication::v1::TokenReview>(),
+        known::<authorization::v1::LocalSubjectAccessReview>(),
+        known::<authorization::v1::SelfSubjectAccessReview>(),
+        known::<authorization::v1::SelfSubjectRulesReview>(),
+        known::<authorization::v1::SubjectAccessReview>(),
         known::<autoscaling::v2::HorizontalPodAutoscaler>(),
         known::<autoscaling::v1::HorizontalPodAutoscaler>(),
         known::<batch::v1::CronJob>(),
@@ -137,8 +143,16 @@ fn groups_list_every_served_version_preferred_first() {
     assert_eq!(gs[0].name, "");
     let names: Vec<&str> = gs.iter().map(|g| g.name).collect();
     assert_eq!(
-        &names[..5],
-        &["", "apps", "events.k8s.io", "autoscaling", "batch"]
+        &names[..7],
+        &[
+            "",
+            "apps",
+            "events.k8s.io",
+            "authentication.k8s.io",
+            "authorization.k8s.io",
+            "autoscaling",
+            "batch"
+        ]
     );
     for w in gs.windows(2) {
         assert!(

@@ -11,6 +11,7 @@ fn svc(spec: Value) -> Value {
 /// canonicalize -> prepare_for_create -> default, as the store does.
 fn created(obj: Value) -> Value {
     let s = &SERVICE_STRATEGY;
+    crate::pipeline::testing::assert_same_create(s, &obj);
     let mut o = s.canonicalize(obj).unwrap();
     s.prepare_for_create(&mut o);
     s.default(&mut o);
@@ -19,6 +20,7 @@ fn created(obj: Value) -> Value {
 
 fn updated(new: Value, old: &Value) -> Value {
     let s = &SERVICE_STRATEGY;
+    crate::pipeline::testing::assert_same_updates(s, &new, old);
     let mut o = s.canonicalize(new).unwrap();
     s.prepare_for_update(&mut o, old);
     s.default(&mut o);

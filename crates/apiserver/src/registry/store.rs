@@ -3,10 +3,13 @@
 //! `delete.rs`, lists in `list.rs`, watches in `watch.rs`.
 
 use bytes::Bytes;
-use corten_api::Strategy;
-use corten_apimachinery::{GroupKind, GroupResource, StatusError, meta, time};
+use corten_api::{PipelineError, Prepared, StoreSteps, Strategy};
+use corten_apimachinery::{GroupKind, GroupResource, StatusError, meta};
+use corten_storage::cache::ObjectAttrs;
 use corten_storage::{KeyValue, UpdateDecision, UpdateOutcome};
-use serde_json::Value;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 use super::keys::{check_path_segment, object_key};
 use super::{Registry, Resource, admission, convert, services};
@@ -73,45 +76,10 @@ impl WriteOptions {
     }
 }
 
-/// Fields present (and non-null) in `input` that the typed round trip
-/// dropped, as paths like `spec.ports[0].foo`.
-pub fn dropped_fields(input: &Value, canonical: &Value) -> Vec<String> {
-    fn walk(i: &Value, k: &Value, path: &str, out: &mut Vec<String>) {
-        match (i, k) {
-            (Value::Object(i), Value::Object(k)) => {
-                for (key, v) in i {
-                    if v.is_null() {
-                        continue;
-                    }
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    match k.get(key) {
-                        Some(kv) => walk(v, kv, &child, out),
-                        None => out.push(child),
-                    }
-                }
-            }
-            (Value::Array(i), Value::Array(k)) => {
-                for (n, (iv, kv)) in i.iter().zip(k.iter()).enumerate() {
-                    walk(iv, kv, &format!("{path}[{n}]"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(input, canonical, "", &mut out);
-    out
-}
-
-/// Applies `fieldValidation` to the fields canonicalization dropped.
-pub fn check_unknown_fields(
+/// Applies `fieldValidation` to the fields the decode dropped.
+pub fn check_dropped_fields(
     res: &Resource,
-    input: &Value,
-    canonical: &Value,
+    dropped: Vec<String>,
     opts: &WriteOptions,
 ) -> Result<(), StatusError> {
     if opts.field_validation == FieldValidation::Ignore {
@@ -119,7 +87,7 @@ pub fn check_unknown_fields(
     }
     // Only the object's own content is checked: metadata fields the server
     // manages are stripped on purpose.
-    let unknown: Vec<String> = dropped_fields(input, canonical)
+    let unknown: Vec<String> = dropped
         .into_iter()
         .filter(|f| f != "metadata.selfLink")
         .collect();
@@ -149,13 +117,7 @@ pub fn check_unknown_fields(
 }
 
 /// Which part of an object an update addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateTarget {
-    /// The main resource: status is kept from the stored object.
-    Main,
-    /// The `/status` subresource: everything but status is kept.
-    Status,
-}
+pub use corten_api::UpdateTarget;
 
 /// An error inside a storage callback: ours, or storage's.
 pub enum StepError {
@@ -235,10 +197,50 @@ pub fn decode_stored(kv: &KeyValue) -> Result<Value, StatusError> {
 
 /// Serializes an object for etcd: without resourceVersion or selfLink.
 pub fn encode_for_storage(obj: &Value) -> Result<Vec<u8>, StatusError> {
-    let mut o = obj.clone();
-    meta::remove(&mut o, "resourceVersion");
-    meta::remove(&mut o, "selfLink");
-    serde_json::to_vec(&o).map_err(StatusError::internal)
+    serde_json::to_vec(&StorageForm(obj)).map_err(StatusError::internal)
+}
+
+/// An object as etcd stores it, serialized without copying it: what
+/// `meta::remove` of `resourceVersion` and then `selfLink` on a clone would
+/// give, key order included (`Map::remove` moves the last key into the
+/// removed one's place).
+struct StorageForm<'a>(&'a Value);
+
+impl Serialize for StorageForm<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(map) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut out = serializer.serialize_map(Some(map.len()))?;
+        for (k, v) in map {
+            match v {
+                Value::Object(m) if k == "metadata" => {
+                    out.serialize_entry(k, &StoredMetadata(m))?
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        out.end()
+    }
+}
+
+/// `metadata` without `resourceVersion` and `selfLink` (see [`StorageForm`]).
+struct StoredMetadata<'a>(&'a Map<String, Value>);
+
+impl Serialize for StoredMetadata<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&String, &Value)> = self.0.iter().collect();
+        for key in ["resourceVersion", "selfLink"] {
+            if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
+                entries.swap_remove(i);
+            }
+        }
+        let mut out = serializer.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
 }
 
 fn random_suffix() -> String {
@@ -310,13 +312,166 @@ pub fn check_namespace(
 /// upstream does (`Pod in version "v1" cannot be handled as a Pod: ...`).
 pub fn canonicalize(res: &Resource, obj: Value) -> Result<Value, StatusError> {
     let strategy = res.storage_def.strategy;
-    strategy.canonicalize(obj).map_err(|e| {
-        StatusError::bad_request(format!(
-            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
-            kind = res.def.kind,
-            v = res.def.version
-        ))
-    })
+    strategy
+        .canonicalize(obj)
+        .map_err(|e| decode_error(res, &e))
+}
+
+/// A body that does not decode as the kind (400).
+fn decode_error(res: &Resource, detail: &str) -> StatusError {
+    StatusError::bad_request(format!(
+        "{kind} in version \"{v}\" cannot be handled as a {kind}: {detail}",
+        kind = res.def.kind,
+        v = res.def.version
+    ))
+}
+
+/// A pipeline's early stop as a Status.
+fn pipeline_error(res: &Resource, e: PipelineError) -> StatusError {
+    match e {
+        PipelineError::Decode(detail) => decode_error(res, &detail),
+        PipelineError::Store(e) => e,
+    }
+}
+
+/// Now as metav1.Time holds it once encoded and decoded (whole seconds).
+fn now_in_seconds() -> Time {
+    let now = jiff::Timestamp::now();
+    Time(jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+/// The store's steps of a create (upstream `rest.BeforeCreate`).
+struct CreateSteps<'a> {
+    res: &'a Resource,
+    opts: &'a WriteOptions,
+    /// Whether the body is in the storage version (dropped fields are only
+    /// checked then).
+    check_dropped: bool,
+    /// The object's name once set.
+    name: String,
+    /// The `generateName` prefix, if the name was generated from it.
+    generated_from: Option<String>,
+}
+
+impl StoreSteps for CreateSteps<'_> {
+    fn wants_dropped_fields(&self) -> bool {
+        self.check_dropped && self.opts.field_validation != FieldValidation::Ignore
+    }
+
+    fn dropped_fields(&mut self, fields: Vec<String>) -> Result<(), StatusError> {
+        check_dropped_fields(self.res, fields, self.opts)
+    }
+
+    fn metadata(
+        &mut self,
+        meta: &mut ObjectMeta,
+        _old: Option<&ObjectMeta>,
+    ) -> Result<(), StatusError> {
+        if meta
+            .resource_version
+            .as_deref()
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(StatusError::internal(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        let kind = self.res.def.kind;
+        meta.uid = Some(uuid::Uuid::new_v4().to_string());
+        meta.creation_timestamp = Some(now_in_seconds());
+        meta.deletion_timestamp = None;
+        meta.deletion_grace_period_seconds = None;
+        meta.self_link = None;
+        if meta.name.as_deref().is_none_or(str::is_empty) {
+            match meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
+                Some(prefix) => {
+                    check_path_segment(kind, "generateName", prefix)?;
+                    meta.name = Some(format!("{prefix}{}", random_suffix()));
+                    self.generated_from = Some(prefix.to_string());
+                }
+                None => {
+                    let errs = vec![corten_apimachinery::FieldError::required(
+                        &corten_apimachinery::Path::new("metadata").child("name"),
+                        "name or generateName is required",
+                    )];
+                    return Err(invalid(self.res, "", &errs));
+                }
+            }
+        }
+        self.name = meta.name.clone().unwrap_or_default();
+        check_path_segment(kind, "name", &self.name)?;
+        Ok(())
+    }
+}
+
+/// The store's steps of an update (upstream `rest.BeforeUpdate`): the
+/// object keeps its name, namespace and system fields, and its
+/// resourceVersion must match the stored one.
+struct UpdateSteps<'a> {
+    res: &'a Resource,
+    opts: &'a WriteOptions,
+    /// See [`CreateSteps::check_dropped`].
+    check_dropped: bool,
+    /// The stored object's name.
+    name: &'a str,
+}
+
+impl StoreSteps for UpdateSteps<'_> {
+    fn wants_dropped_fields(&self) -> bool {
+        self.check_dropped && self.opts.field_validation != FieldValidation::Ignore
+    }
+
+    fn dropped_fields(&mut self, fields: Vec<String>) -> Result<(), StatusError> {
+        check_dropped_fields(self.res, fields, self.opts)
+    }
+
+    fn metadata(
+        &mut self,
+        meta: &mut ObjectMeta,
+        old: Option<&ObjectMeta>,
+    ) -> Result<(), StatusError> {
+        let default_old = ObjectMeta::default();
+        let old = old.unwrap_or(&default_old);
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        match non_empty(&meta.name) {
+            Some(n) if n == self.name => {}
+            Some(n) => {
+                return Err(StatusError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({})",
+                    self.name
+                )));
+            }
+            None => meta.name = Some(self.name.to_string()),
+        }
+        let old_rv = non_empty(&old.resource_version).unwrap_or_default();
+        match non_empty(&meta.resource_version) {
+            None => meta.resource_version = Some(old_rv),
+            Some(rv) if rv == old_rv => {}
+            Some(_) => {
+                return Err(StatusError::conflict_modified(
+                    &self.res.group_resource(),
+                    self.name,
+                ));
+            }
+        }
+        // System fields always come from the stored object.
+        meta.uid = old.uid.clone();
+        meta.creation_timestamp = old.creation_timestamp.clone();
+        meta.deletion_timestamp = old.deletion_timestamp.clone();
+        meta.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+        if self.res.def.namespaced
+            && let Some(ns) = non_empty(&old.namespace)
+        {
+            if non_empty(&meta.namespace).is_some_and(|n| n != ns) {
+                return Err(StatusError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            meta.namespace = Some(ns);
+        }
+        meta.self_link = None;
+        Ok(())
+    }
 }
 
 fn invalid(res: &Resource, name: &str, errs: &corten_apimachinery::ErrorList) -> StatusError {
@@ -369,106 +524,175 @@ pub async fn create(
     reg: &Registry,
     res: &Resource,
     url_ns: Option<&str>,
-    mut obj: Value,
+    obj: Value,
     opts: &WriteOptions,
 ) -> Result<Value, StatusError> {
+    create_object(reg, res, url_ns, obj, opts)
+        .await?
+        .into_value(res)
+}
+
+/// Like [`create`], but the answer as JSON bytes, which for the usual
+/// create (storage version, typed strategy) are the stored bytes with the
+/// resourceVersion spliced in, without encoding the object again.
+pub async fn create_json(
+    reg: &Registry,
+    res: &Resource,
+    url_ns: Option<&str>,
+    obj: Value,
+    opts: &WriteOptions,
+) -> Result<Bytes, StatusError> {
+    create_object(reg, res, url_ns, obj, opts)
+        .await?
+        .into_json(res)
+}
+
+/// A created object (storage version), in whichever forms are at hand.
+struct Created {
+    prepared: Prepared,
+    /// The bytes written and their revision (None for dry runs).
+    written: Option<(Vec<u8>, i64)>,
+}
+
+impl Created {
+    /// The object in the served version, resourceVersion set.
+    fn into_value(self, res: &Resource) -> Result<Value, StatusError> {
+        let mut obj = self.prepared.into_value();
+        if let Some((_, rev)) = self.written {
+            meta::set_resource_version(&mut obj, rev);
+        }
+        convert::from_storage(res, obj)
+    }
+
+    /// [`Created::into_value`] serialized.
+    fn into_json(self, res: &Resource) -> Result<Bytes, StatusError> {
+        // Setting the resourceVersion appends it to `metadata` when it is
+        // absent: then the answer is the stored bytes with it spliced in.
+        let absent = match self.prepared.typed_metadata() {
+            Some(m) => m.resource_version.is_none(),
+            None => meta::metadata(self.prepared.value())
+                .is_some_and(|m| !m.contains_key("resourceVersion")),
+        };
+        if let Some((stored, rev)) = &self.written
+            && absent
+            && res.is_storage_version()
+            && let Some(json) = corten_storage::cache::splice_resource_version(stored, *rev)
+        {
+            return Ok(json);
+        }
+        let obj = self.into_value(res)?;
+        Ok(Bytes::from(
+            serde_json::to_vec(&obj).map_err(StatusError::internal)?,
+        ))
+    }
+}
+
+/// The bytes etcd stores for a prepared object: its JSON straight from the
+/// typed form when there is nothing to strip.
+fn storage_json(obj: &Prepared) -> Result<Vec<u8>, StatusError> {
+    match obj.typed_metadata() {
+        Some(m) if m.resource_version.is_none() && m.self_link.is_none() => {
+            obj.to_json().map_err(StatusError::internal)
+        }
+        _ => encode_for_storage(obj.value()),
+    }
+}
+
+/// What the watch cache extracts from a prepared object.
+fn cache_attrs(res: &Resource, obj: &Prepared) -> Option<ObjectAttrs> {
+    let Some(m) = obj.typed_metadata() else {
+        return res.cache.attrs_of(obj.value());
+    };
+    Some(ObjectAttrs {
+        namespace: m.namespace.clone().unwrap_or_default(),
+        name: m.name.clone().unwrap_or_default(),
+        labels: m.labels.clone().unwrap_or_default(),
+        fields: res.storage_def.strategy.prepared_field_attrs(obj),
+    })
+}
+
+async fn create_object(
+    reg: &Registry,
+    res: &Resource,
+    url_ns: Option<&str>,
+    mut obj: Value,
+    opts: &WriteOptions,
+) -> Result<Created, StatusError> {
     check_type_meta(res, &mut obj)?;
     check_namespace(res, &mut obj, url_ns)?;
-    let input = if res.is_storage_version() {
-        Some(obj.clone())
-    } else {
-        None
-    };
     let obj = convert::to_storage(res, obj)?;
-    let mut obj = canonicalize(res, obj)?;
-    if let Some(input) = &input {
-        check_unknown_fields(res, input, &obj, opts)?;
-    }
-    if meta::resource_version(&obj).is_some() {
-        return Err(StatusError::internal(
-            "resourceVersion should not be set on objects to be created",
-        ));
-    }
     let strategy: &dyn Strategy = res.storage_def.strategy;
     let gr = res.group_resource();
-
-    // Generic system fields (upstream rest.BeforeCreate).
-    meta::set(
-        &mut obj,
-        "uid",
-        Value::String(uuid::Uuid::new_v4().to_string()),
-    );
-    meta::set(
-        &mut obj,
-        "creationTimestamp",
-        Value::String(time::now_rfc3339()),
-    );
-    meta::remove(&mut obj, "deletionTimestamp");
-    meta::remove(&mut obj, "deletionGracePeriodSeconds");
-    meta::remove(&mut obj, "selfLink");
-    let generate_name = meta::generate_name(&obj).map(str::to_string);
-    let generated = meta::name(&obj).is_none() && generate_name.is_some();
-    if meta::name(&obj).is_none() {
-        match &generate_name {
-            Some(prefix) => {
-                check_path_segment(res.def.kind, "generateName", prefix)?;
-                meta::set(
-                    &mut obj,
-                    "name",
-                    Value::String(format!("{prefix}{}", random_suffix())),
-                );
-            }
-            None => {
-                let errs = vec![corten_apimachinery::FieldError::required(
-                    &corten_apimachinery::Path::new("metadata").child("name"),
-                    "name or generateName is required",
-                )];
-                return Err(invalid(res, "", &errs));
-            }
-        }
-    }
-    let name = meta::name(&obj).unwrap_or_default().to_string();
-    check_path_segment(res.def.kind, "name", &name)?;
-
-    strategy.prepare_for_create(&mut obj);
-    strategy.default(&mut obj);
-    admission::admit_create(reg, res, &obj).await?;
+    let mut steps = CreateSteps {
+        res,
+        opts,
+        check_dropped: res.is_storage_version(),
+        name: String::new(),
+        generated_from: None,
+    };
+    let mut prepared = strategy
+        .prepare_create(obj, &mut steps)
+        .map_err(|e| pipeline_error(res, e))?;
+    let CreateSteps {
+        name,
+        generated_from,
+        ..
+    } = steps;
+    admission::admit_create(reg, res, prepared.metadata_json()).await?;
 
     // Like upstream, Service ClusterIPs and NodePorts are allocated after
     // defaulting and before validation (which checks the allocated values),
     // and released again if validation or the write fails.
-    let allocation = services::allocate_for_create(reg, res, &mut obj, opts.dry_run).await?;
-    let errs = strategy.validate(&obj);
+    let allocation = if res.def.storage_resource == "services" {
+        services::allocate_for_create(reg, res, prepared.value_mut(), opts.dry_run).await?
+    } else {
+        services::Allocation::default()
+    };
+    let errs = strategy.validate_create(&prepared);
     if !errs.is_empty() {
         services::release(reg, &allocation).await;
         return Err(invalid(res, &name, &errs));
     }
-
     if opts.dry_run {
-        return convert::from_storage(res, obj);
+        return Ok(Created {
+            prepared,
+            written: None,
+        });
     }
     let ns = if res.def.namespaced { url_ns } else { None };
     let mut attempts = 0;
+    let mut current_name = name;
     loop {
         attempts += 1;
-        let current_name = meta::name(&obj).unwrap_or_default().to_string();
         let key = object_key(res.def, ns, &current_name);
-        let bytes = encode_for_storage(&obj)?;
-        match reg.store.create(&key, bytes).await {
+        let bytes = storage_json(&prepared)?;
+        // The cache then takes the object from here instead of decoding
+        // the watch event's copy.
+        if let Some(attrs) = cache_attrs(res, &prepared) {
+            res.cache.prime(&key, &bytes, attrs);
+        }
+        match reg.store.create(&key, bytes.clone()).await {
             Ok(rev) => {
-                meta::set_resource_version(&mut obj, rev);
-                return convert::from_storage(res, obj);
+                return Ok(Created {
+                    prepared,
+                    written: Some((bytes, rev)),
+                });
             }
-            Err(corten_storage::Error::AlreadyExists { .. }) if generated && attempts < 8 => {
+            Err(corten_storage::Error::AlreadyExists { .. })
+                if generated_from.is_some() && attempts < 8 =>
+            {
+                res.cache.unprime(&key);
                 // A generated name collided: upstream retries with a new suffix.
-                let prefix = generate_name.clone().unwrap_or_default();
+                let prefix = generated_from.as_deref().unwrap_or_default();
+                current_name = format!("{prefix}{}", random_suffix());
                 meta::set(
-                    &mut obj,
+                    prepared.value_mut(),
                     "name",
-                    Value::String(format!("{prefix}{}", random_suffix())),
+                    Value::String(current_name.clone()),
                 );
             }
             Err(e) => {
+                res.cache.unprime(&key);
                 services::release(reg, &allocation).await;
                 return Err(storage_error(e, &gr, &current_name));
             }
@@ -488,72 +712,26 @@ pub fn decide_update(
 ) -> Result<(UpdateDecision, Value), StatusError> {
     let strategy: &dyn Strategy = res.storage_def.strategy;
     let name = meta::name(old).unwrap_or_default().to_string();
-    let input = res.is_storage_version().then(|| new.clone());
-    let mut new = canonicalize(res, new)?;
-    if let Some(input) = &input {
-        check_unknown_fields(res, input, &new, opts)?;
-    }
-    match meta::name(&new) {
-        Some(n) if n == name => {}
-        Some(n) => {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        None => meta::set(&mut new, "name", Value::String(name.clone())),
-    }
-    let old_rv = meta::resource_version(old).unwrap_or_default().to_string();
-    match meta::resource_version(&new) {
-        None => meta::set(&mut new, "resourceVersion", Value::String(old_rv.clone())),
-        Some(rv) if rv == old_rv => {}
-        Some(_) => {
-            return Err(StatusError::conflict_modified(&res.group_resource(), &name));
-        }
-    }
-    // System fields always come from the stored object.
-    for field in [
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-    ] {
-        match meta::metadata(old).and_then(|m| m.get(field)) {
-            Some(v) => meta::set(&mut new, field, v.clone()),
-            None => {
-                meta::remove(&mut new, field);
-            }
-        }
-    }
-    if res.def.namespaced
-        && let Some(ns) = meta::namespace(old)
-    {
-        if meta::namespace(&new).is_some_and(|n| n != ns) {
-            return Err(StatusError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
-        meta::set(&mut new, "namespace", Value::String(ns.to_string()));
-    }
-    meta::remove(&mut new, "selfLink");
-    let errs = match target {
-        UpdateTarget::Main => {
-            strategy.prepare_for_update(&mut new, old);
-            strategy.default(&mut new);
-            if res.def.storage_resource == "services"
-                && let Ok(mut pool) = opts.service_pool.lock()
-            {
-                services::fill_on_update(&mut new, &mut pool, opts.service_cidr_is_v4);
-            }
-            strategy.validate_update(&new, old)
-        }
-        UpdateTarget::Status => {
-            strategy.prepare_for_status_update(&mut new, old);
-            strategy.validate_status_update(&new, old)
-        }
+    let mut steps = UpdateSteps {
+        res,
+        opts,
+        check_dropped: res.is_storage_version(),
+        name: &name,
     };
+    let mut prepared = strategy
+        .prepare_update(new, old, target, &mut steps)
+        .map_err(|e| pipeline_error(res, e))?;
+    if target == UpdateTarget::Main
+        && res.def.storage_resource == "services"
+        && let Ok(mut pool) = opts.service_pool.lock()
+    {
+        services::fill_on_update(prepared.value_mut(), &mut pool, opts.service_cidr_is_v4);
+    }
+    let errs = strategy.validate_prepared_update(&prepared, old, target);
     if !errs.is_empty() {
         return Err(invalid(res, &name, &errs));
     }
+    let new = prepared.into_value();
     if &new == old {
         return Ok((UpdateDecision::Unchanged, new));
     }
@@ -709,6 +887,11 @@ where
             |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
                 let old = decode_stored(kv)?;
                 let (decision, new) = compute(&old)?;
+                if let UpdateDecision::Write(bytes) = &decision
+                    && let Some(attrs) = res.cache.attrs_of(&new)
+                {
+                    res.cache.prime(key, bytes, attrs);
+                }
                 result = Some(new);
                 last_old = Some(old);
                 Ok(decision)

@@ -16,6 +16,7 @@
 
 mod event;
 mod object;
+mod primed;
 mod reflector;
 mod scope;
 mod watcher;
@@ -31,6 +32,7 @@ use tokio::time::Instant;
 
 pub use event::{EventType, WatchEvent};
 pub use object::CachedObject;
+pub use primed::{ObjectAttrs, splice_resource_version};
 pub use watcher::Watcher;
 
 use crate::error::{Error, Result};
@@ -38,6 +40,7 @@ use crate::etcd::{EtcdEvent, EtcdEventKind, EtcdStore, resource_of};
 use crate::filter::{AttrsFn, Filter};
 use crate::metrics;
 use event::CacheEvent;
+use primed::{Primed, PrimedObjects};
 use scope::KeyScope;
 use watcher::{Registry, WatcherEntry, WatcherParts};
 
@@ -209,6 +212,9 @@ pub(crate) struct Shared {
     /// lock also serializes barrier writes so concurrent waiters share one.
     barrier: tokio::sync::Mutex<LastBarrier>,
     metrics: CacheMetrics,
+    /// Writes of this process waiting for their events (see
+    /// [`WatchCache::prime`]).
+    primed: PrimedObjects,
     #[cfg(test)]
     pub(crate) hooks: TestHooks,
 }
@@ -291,8 +297,19 @@ impl Shared {
                 let p = ev.prev.as_ref()?;
                 CachedObject::from_key_value(p, attrs).ok().map(Arc::new)
             });
-            let current = match ev.kind {
-                EtcdEventKind::Put => match CachedObject::from_key_value(&ev.kv, attrs) {
+            let primed = match ev.kind {
+                _ if self.primed.is_empty() => None,
+                EtcdEventKind::Put => self.primed.take(&key, &ev.kv.value),
+                EtcdEventKind::Delete => {
+                    self.primed.remove(&key);
+                    None
+                }
+            };
+            let current = match (ev.kind, primed) {
+                (EtcdEventKind::Put, Some(primed)) => {
+                    Some(Arc::new(primed.into_cached(key.clone(), revision)))
+                }
+                (EtcdEventKind::Put, None) => match CachedObject::from_key_value(&ev.kv, attrs) {
                     Ok(obj) => Some(Arc::new(obj)),
                     Err(e) => {
                         // An unreadable object is treated as absent: it
@@ -301,7 +318,7 @@ impl Shared {
                         None
                     }
                 },
-                EtcdEventKind::Delete => None,
+                (EtcdEventKind::Delete, _) => None,
             };
             if several {
                 batch.insert(key.clone(), current.clone());
@@ -378,6 +395,7 @@ impl Shared {
     /// Replaces the whole state after a (re)list at `revision` and ends
     /// every watch: their positions may no longer be servable.
     fn replace(&self, objects: BTreeMap<String, Arc<CachedObject>>, revision: i64) {
+        self.primed.clear();
         let len = objects.len();
         // The old state is freed after the lock is released.
         let _old = {
@@ -499,6 +517,7 @@ impl WatchCache {
             progress_wanted: Notify::new(),
             barrier: tokio::sync::Mutex::new(LastBarrier::default()),
             metrics: cache_metrics,
+            primed: PrimedObjects::default(),
             config,
             #[cfg(test)]
             hooks: TestHooks::default(),
@@ -527,6 +546,33 @@ impl WatchCache {
             trust_progress,
             tasks: vec![reflector, bookmarks],
         }))
+    }
+
+    /// Announces a write this process is about to make: `stored` are the
+    /// exact bytes for the relative `key`, `attrs` what the cache would
+    /// extract from them (see [`WatchCache::attrs_of`]). When the watch
+    /// event with those bytes arrives, the cache builds the entry from
+    /// these parts instead of decoding the bytes again. Harmless if the
+    /// write fails or is superseded: entries only match identical bytes.
+    pub fn prime(&self, key: &str, stored: &[u8], attrs: ObjectAttrs) {
+        let prefix = &self.shared.config.prefix;
+        if !key.starts_with(prefix.as_str()) || key.len() == prefix.len() {
+            return;
+        }
+        if let Some(primed) = Primed::new(bytes::Bytes::copy_from_slice(stored), attrs) {
+            self.shared.primed.insert(key.to_string(), primed);
+        }
+    }
+
+    /// What the cache extracts from a decoded object (its resourceVersion
+    /// aside), for [`WatchCache::prime`].
+    pub fn attrs_of(&self, object: &serde_json::Value) -> Option<ObjectAttrs> {
+        ObjectAttrs::from_value(object, &self.shared.config.attrs)
+    }
+
+    /// Withdraws a [`WatchCache::prime`] whose write failed.
+    pub fn unprime(&self, key: &str) {
+        self.shared.primed.remove(key);
     }
 
     /// Stops the background tasks; every watch ends. The cache keeps

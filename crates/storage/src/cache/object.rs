@@ -36,6 +36,28 @@ pub struct CachedObject {
 }
 
 impl CachedObject {
+    /// An object from parts already extracted.
+    pub(crate) fn new(
+        key: String,
+        namespace: String,
+        name: String,
+        resource_version: i64,
+        labels: BTreeMap<String, String>,
+        fields: Vec<(String, String)>,
+        json: Bytes,
+    ) -> CachedObject {
+        CachedObject {
+            key,
+            namespace,
+            name,
+            resource_version,
+            labels,
+            fields,
+            json,
+            added: OnceLock::new(),
+        }
+    }
+
     /// Decodes a stored value (JSON without `metadata.resourceVersion`):
     /// sets `metadata.resourceVersion` to `resource_version`, extracts
     /// name, namespace, labels and the `attrs` fields, and serializes the

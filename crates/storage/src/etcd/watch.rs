@@ -1,7 +1,6 @@
 //! A raw etcd watch over a key prefix, with previous values and progress
 //! notifications: the feed of the watch cache.
 
-use bytes::Bytes;
 use etcd_client::{WatchOptions, WatchRequestSender, WatchResponse, WatchResponseStream};
 use futures::StreamExt;
 
@@ -164,15 +163,15 @@ impl EtcdWatch {
             };
             let prev = ev.prev_kv().map(|p| KeyValue {
                 key: key.clone(),
-                value: Bytes::copy_from_slice(p.value()),
+                value: self.store.decode_value(&key, p.value()),
                 mod_revision: p.mod_revision(),
                 create_revision: p.create_revision(),
             });
             events.push(EtcdEvent {
                 kind,
                 kv: KeyValue {
+                    value: self.store.decode_value(&key, kv.value()),
                     key,
-                    value: Bytes::copy_from_slice(kv.value()),
                     mod_revision: kv.mod_revision(),
                     create_revision: kv.create_revision(),
                 },

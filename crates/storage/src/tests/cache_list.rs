@@ -379,3 +379,50 @@ async fn consistent_wait_after_writes_to_other_prefixes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primed_writes_give_the_same_entries_as_decoding() {
+    timed(async {
+        let (_etcd, store) = etcd().await;
+        let cache = pods_cache(&store, pods_config()).await;
+        let decoded = |key: &str, bytes: &[u8], rev: i64| {
+            crate::CachedObject::decode(key, bytes, rev, &super::pod_attrs()).unwrap()
+        };
+        // Primed, then written: taken from the prepared parts.
+        let key = pod_key("default", "a");
+        let bytes = pod("default", "a", &[("app", "a"), ("tier", "x")], "n1");
+        let attrs = |bytes: &[u8]| cache.attrs_of(&json_of(bytes)).unwrap();
+        cache.prime(&key, &bytes, attrs(&bytes));
+        let rev = store.create(&key, bytes.clone()).await.unwrap();
+        // Primed with other bytes than written: decoded as usual.
+        let other = pod_key("default", "b");
+        let written = pod("default", "b", &[("app", "b")], "n2");
+        let guessed = pod("default", "b", &[("app", "guess")], "n3");
+        cache.prime(&other, &guessed, attrs(&guessed));
+        let rev_b = store.create(&other, written.clone()).await.unwrap();
+        cache
+            .wait_for_revision(rev_b, Duration::from_secs(10))
+            .await
+            .unwrap();
+        for (key, bytes, rev) in [(&key, &bytes, rev), (&other, &written, rev_b)] {
+            let got = cache.get(key).unwrap();
+            let want = decoded(key, bytes, rev);
+            assert_eq!(got.json, want.json);
+            assert_eq!(
+                (&got.key, &got.namespace, &got.name, got.resource_version),
+                (
+                    &want.key,
+                    &want.namespace,
+                    &want.name,
+                    want.resource_version
+                )
+            );
+            assert_eq!(got.labels, want.labels);
+            assert_eq!(got.fields, want.fields);
+        }
+        // Priming outside the cache's prefix is ignored.
+        cache.prime("configmaps/default/x", &bytes, attrs(&bytes));
+        cache.unprime(&key);
+    })
+    .await;
+}

@@ -1,0 +1,140 @@
+//! Where the resource handler meets admission and the RBAC escalation
+//! checks: one call before each create, update and delete.
+
+use corten_apimachinery::{StatusError, meta};
+use serde_json::Value;
+
+use super::{Operation, Request};
+use crate::app::ApiServer;
+use crate::auth::{UserInfo, escalation};
+use crate::registry::store::WriteOptions;
+use crate::registry::{Resource, store};
+
+/// The request a write belongs to.
+#[derive(Clone, Copy)]
+pub struct Write<'a> {
+    /// The server.
+    pub server: &'a ApiServer,
+    /// Who writes.
+    pub user: &'a UserInfo,
+    /// The resource written.
+    pub res: &'a Resource,
+    /// URL namespace.
+    pub namespace: Option<&'a str>,
+    /// Subresource ("" for the main resource).
+    pub subresource: &'a str,
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// Collects warnings for the response.
+    pub opts: &'a WriteOptions,
+}
+
+impl<'a> Write<'a> {
+    fn request(&self, operation: Operation, name: &'a str) -> Request<'a> {
+        Request {
+            user: self.user,
+            operation,
+            group: self.res.def.group,
+            resource: self.res.def.resource,
+            subresource: self.subresource,
+            namespace: self.namespace.unwrap_or(""),
+            name,
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// Whether role/binding writes by this user need the escalation check.
+    pub fn needs_rbac_check(&self) -> bool {
+        self.res.def.group == "rbac.authorization.k8s.io"
+            && self.subresource.is_empty()
+            && self.server.authz.uses_rbac()
+            && !self.user.in_group(crate::auth::SYSTEM_PRIVILEGED_GROUP)
+    }
+
+    /// The escalation checks for a Role, ClusterRole or binding about to be
+    /// written.
+    pub fn rbac_checks(&self, obj: &Value) -> Result<(), StatusError> {
+        if !self.needs_rbac_check() {
+            return Ok(());
+        }
+        let reg = &self.server.registry;
+        let authz = &self.server.authz;
+        let ns = self.namespace.unwrap_or("");
+        match self.res.def.resource {
+            "roles" => escalation::check_role(reg, authz, self.user, ns, obj),
+            "clusterroles" => escalation::check_role(reg, authz, self.user, "", obj),
+            "rolebindings" => escalation::check_binding(reg, authz, self.user, ns, obj),
+            "clusterrolebindings" => escalation::check_binding(reg, authz, self.user, "", obj),
+            _ => Ok(()),
+        }
+    }
+
+    async fn old(&self, name: &str) -> Option<Value> {
+        let needed =
+            self.server.admission.enabled("NodeRestriction") && self.user.node_name().is_some();
+        if !needed || name.is_empty() {
+            return None;
+        }
+        let bytes = store::get(&self.server.registry, self.res, self.namespace, name, None)
+            .await
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Before a create: mutating then validating admission, then the
+    /// escalation checks.
+    pub async fn create(&self, obj: &mut Value) -> Result<(), StatusError> {
+        let name = meta::name(obj).unwrap_or_default().to_string();
+        let req = self.request(Operation::Create, &name);
+        let chain = &self.server.admission;
+        chain.admit(self.server, &req, obj, None).await?;
+        self.warn(chain.validate(self.server, &req, Some(obj), None).await?);
+        self.rbac_checks(obj)
+    }
+
+    /// Before an update of `name` (`new` is the PUT body; None for patches,
+    /// whose result is not known yet).
+    pub async fn update(&self, name: &str, new: Option<&mut Value>) -> Result<(), StatusError> {
+        let req = self.request(Operation::Update, name);
+        let old = self.old(name).await;
+        let chain = &self.server.admission;
+        match new {
+            Some(obj) => {
+                chain.admit(self.server, &req, obj, old.as_ref()).await?;
+                self.warn(
+                    chain
+                        .validate(self.server, &req, Some(obj), old.as_ref())
+                        .await?,
+                );
+                self.rbac_checks(obj)
+            }
+            None => {
+                self.warn(
+                    chain
+                        .validate(self.server, &req, None, old.as_ref())
+                        .await?,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Before a delete of `name`.
+    pub async fn delete(&self, name: &str) -> Result<(), StatusError> {
+        let req = self.request(Operation::Delete, name);
+        let old = self.old(name).await;
+        let warnings = self
+            .server
+            .admission
+            .validate(self.server, &req, None, old.as_ref())
+            .await?;
+        self.warn(warnings);
+        Ok(())
+    }
+
+    fn warn(&self, warnings: Vec<String>) {
+        for w in warnings {
+            self.opts.warn(w);
+        }
+    }
+}

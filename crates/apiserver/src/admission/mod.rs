@@ -1,0 +1,317 @@
+//! The admission chain: upstream's plugins, by upstream's names, in
+//! upstream's order, mutating first then validating.
+//!
+//! The resource handler calls [`Chain::admit`] (mutating) and then
+//! [`Chain::validate`] on the decoded object before it reaches the store.
+//! NamespaceLifecycle is the exception: the store calls it right before the
+//! write (see [`namespace_lifecycle`]), and it cannot be disabled.
+//!
+//! `--enable-admission-plugins` / `--disable-admission-plugins` pick from
+//! upstream's list. Default-on upstream plugins that Corten does not
+//! implement yet are accepted and skipped (logged once at startup);
+//! enabling an off-by-default plugin that is not implemented is an error,
+//! so nobody believes a policy is enforced when it is not.
+
+pub mod hooks;
+pub mod limit_ranger;
+pub mod namespace_lifecycle;
+pub mod node_restriction;
+pub mod pod_security;
+pub mod priority;
+pub mod resource_quota;
+pub mod service_account;
+pub mod tolerations;
+
+use corten_apimachinery::{GroupResource, StatusError};
+use serde_json::Value;
+
+use crate::app::ApiServer;
+use crate::auth::UserInfo;
+
+/// Upstream's plugin order (`AllOrderedPlugins`, 1.33).
+pub const ORDERED: &[&str] = &[
+    "AlwaysAdmit",
+    "NamespaceAutoProvision",
+    "NamespaceLifecycle",
+    "NamespaceExists",
+    "LimitPodHardAntiAffinityTopology",
+    "LimitRanger",
+    "ServiceAccount",
+    "NodeRestriction",
+    "TaintNodesByCondition",
+    "AlwaysPullImages",
+    "ImagePolicyWebhook",
+    "PodSecurity",
+    "PodNodeSelector",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "PodTolerationRestriction",
+    "EventRateLimit",
+    "ExtendedResourceToleration",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "OwnerReferencesPermissionEnforcement",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "DenyServiceExternalIPs",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+    "AlwaysDeny",
+];
+
+/// Plugins upstream enables when no flag says otherwise.
+pub const DEFAULT_ON: &[&str] = &[
+    "NamespaceLifecycle",
+    "LimitRanger",
+    "ServiceAccount",
+    "TaintNodesByCondition",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+];
+
+/// Plugins Corten implements.
+pub const IMPLEMENTED: &[&str] = &[
+    "AlwaysAdmit",
+    "NamespaceLifecycle",
+    "LimitRanger",
+    "ServiceAccount",
+    "NodeRestriction",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "ResourceQuota",
+    "AlwaysDeny",
+];
+
+/// Resolves the two flags into the implemented plugins to run, in order.
+pub fn plugins_from_flags(
+    enable: &[String],
+    disable: &[String],
+) -> Result<Vec<&'static str>, String> {
+    let clean = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let (enable, disable) = (clean(enable), clean(disable));
+    for (flag, list) in [
+        ("--enable-admission-plugins", &enable),
+        ("--disable-admission-plugins", &disable),
+    ] {
+        for name in list {
+            if !ORDERED.contains(&name.as_str()) {
+                return Err(format!("{flag}: admission plugin {name:?} is unknown"));
+            }
+        }
+    }
+    for name in &enable {
+        if disable.contains(name) {
+            return Err(format!(
+                "{name} in enable-admission-plugins and disable-admission-plugins overlapped"
+            ));
+        }
+        if !IMPLEMENTED.contains(&name.as_str()) && !DEFAULT_ON.contains(&name.as_str()) {
+            return Err(format!(
+                "--enable-admission-plugins: admission plugin {name} is not implemented by Corten yet"
+            ));
+        }
+    }
+    Ok(ORDERED
+        .iter()
+        .copied()
+        .filter(|p| DEFAULT_ON.contains(p) || enable.iter().any(|e| e == p))
+        .filter(|p| !disable.iter().any(|d| d == p))
+        .filter(|p| IMPLEMENTED.contains(p))
+        .collect())
+}
+
+/// The admission operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// POST.
+    Create,
+    /// PUT / PATCH.
+    Update,
+    /// DELETE.
+    Delete,
+}
+
+/// What is being admitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Who asks.
+    pub user: &'a UserInfo,
+    /// The operation.
+    pub operation: Operation,
+    /// API group of the resource.
+    pub group: &'a str,
+    /// Plural resource.
+    pub resource: &'a str,
+    /// Subresource ("" for the main resource).
+    pub subresource: &'a str,
+    /// Namespace ("" for cluster scope).
+    pub namespace: &'a str,
+    /// Object name ("" when generated).
+    pub name: &'a str,
+    /// `dryRun=All`: no side effects (quota usage is not written).
+    pub dry_run: bool,
+}
+
+impl Request<'_> {
+    /// Whether this addresses `group/resource` (main resource only).
+    pub fn is(&self, group: &str, resource: &str) -> bool {
+        self.group == group && self.resource == resource && self.subresource.is_empty()
+    }
+
+    /// Upstream's `admission.NewForbidden`: `pods "x" is forbidden: ...`.
+    pub fn forbidden(&self, detail: &str) -> StatusError {
+        StatusError::forbidden(
+            &GroupResource::new(self.group, self.resource),
+            self.name,
+            detail,
+        )
+    }
+}
+
+/// The configured chain.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    plugins: Vec<&'static str>,
+}
+
+impl Chain {
+    /// A chain of the given (implemented, ordered) plugins.
+    pub fn new(plugins: Vec<&'static str>) -> Self {
+        let skipped: Vec<&&str> = DEFAULT_ON
+            .iter()
+            .filter(|p| !IMPLEMENTED.contains(p))
+            .collect();
+        tracing::debug!(?plugins, ?skipped, "admission plugins");
+        Chain { plugins }
+    }
+
+    /// Whether a plugin runs.
+    pub fn enabled(&self, name: &str) -> bool {
+        self.plugins.contains(&name)
+    }
+
+    /// Runs the mutating plugins in order.
+    pub async fn admit(
+        &self,
+        server: &ApiServer,
+        req: &Request<'_>,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        for p in &self.plugins {
+            match *p {
+                "AlwaysDeny" => {
+                    return Err(req.forbidden("admission control is denying all modifications"));
+                }
+                "LimitRanger" => limit_ranger::admit(server, req, obj).await?,
+                "ServiceAccount" => service_account::admit(server, req, obj).await?,
+                "Priority" => priority::admit(server, req, obj).await?,
+                "DefaultTolerationSeconds" => tolerations::admit(req, obj),
+                _ => {}
+            }
+        }
+        let _ = old;
+        Ok(())
+    }
+
+    /// Runs the validating plugins in order; returns warnings for the
+    /// response's `Warning` headers.
+    pub async fn validate(
+        &self,
+        server: &ApiServer,
+        req: &Request<'_>,
+        obj: Option<&Value>,
+        old: Option<&Value>,
+    ) -> Result<Vec<String>, StatusError> {
+        let mut warnings = Vec::new();
+        for p in &self.plugins {
+            match *p {
+                "LimitRanger" => {
+                    if let Some(o) = obj {
+                        limit_ranger::validate(server, req, o).await?;
+                    }
+                }
+                "ServiceAccount" => {
+                    if let Some(o) = obj {
+                        service_account::validate(req, o)?;
+                    }
+                }
+                "NodeRestriction" => node_restriction::validate(server, req, obj, old).await?,
+                "PodSecurity" => {
+                    if let Some(o) = obj {
+                        warnings.extend(pod_security::validate(server, req, o, old).await?);
+                    }
+                }
+                "ResourceQuota" => {
+                    if let Some(o) = obj {
+                        resource_quota::validate(server, req, o, old).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_pick_plugins_in_upstream_order() {
+        let d = plugins_from_flags(&[], &[]).unwrap();
+        assert_eq!(
+            d,
+            [
+                "NamespaceLifecycle",
+                "LimitRanger",
+                "ServiceAccount",
+                "PodSecurity",
+                "Priority",
+                "DefaultTolerationSeconds",
+                "ResourceQuota"
+            ]
+        );
+        let d = plugins_from_flags(&s(&["NodeRestriction"]), &s(&["ServiceAccount"])).unwrap();
+        assert_eq!(d[2], "NodeRestriction");
+        assert!(!d.contains(&"ServiceAccount"));
+        assert!(plugins_from_flags(&s(&["Nope"]), &[]).is_err());
+        assert!(plugins_from_flags(&s(&["AlwaysPullImages"]), &[]).is_err());
+        assert!(plugins_from_flags(&s(&["Priority"]), &s(&["Priority"])).is_err());
+        // Default-on plugins Corten lacks are accepted.
+        assert!(plugins_from_flags(&s(&["DefaultStorageClass"]), &[]).is_ok());
+    }
+}
