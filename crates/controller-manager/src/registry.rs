@@ -108,8 +108,16 @@ const fn implemented(
 /// registration order.
 pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     known("serviceaccount-token-controller", &["serviceaccount-token"]),
-    known("endpoints-controller", &["endpoint"]),
-    known("endpointslice-controller", &["endpointslice"]),
+    implemented(
+        controllers::endpoints::NAME,
+        &["endpoint"],
+        controllers::endpoints::new_controller,
+    ),
+    implemented(
+        controllers::endpointslice::NAME,
+        &["endpointslice"],
+        controllers::endpointslice::new_controller,
+    ),
     known(
         "endpointslice-mirroring-controller",
         &["endpointslicemirroring"],

@@ -9,9 +9,12 @@
 //! horizontal-pod-autoscaler.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
 pub mod replicationcontroller;
 pub mod root_ca_cert_publisher;
+pub mod service_pods;
 pub mod serviceaccount;
