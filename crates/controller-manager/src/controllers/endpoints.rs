@@ -68,10 +68,16 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
         recorder: ctx.recorder(NAME),
     };
     Ok(Some(Box::new(
-        QueueController::new(NAME, queue, reconciler, ctx.config.concurrency.endpoint, ctx)
-            .wait_for(services)
-            .wait_for(pods)
-            .wait_for(endpoints),
+        QueueController::new(
+            NAME,
+            queue,
+            reconciler,
+            ctx.config.concurrency.endpoint,
+            ctx,
+        )
+        .wait_for(services)
+        .wait_for(pods)
+        .wait_for(endpoints),
     )))
 }
 
@@ -117,8 +123,10 @@ pub fn desired_subsets<'a>(
         .unwrap_or_default();
     // ports -> (ready, not ready) addresses by (ip, uid)
     type Addresses = BTreeMap<(String, String), EndpointAddress>;
-    let mut by_ports: BTreeMap<Vec<(String, i32, String)>, (Vec<EndpointPort>, Addresses, Addresses)> =
-        BTreeMap::new();
+    let mut by_ports: BTreeMap<
+        Vec<(String, i32, String)>,
+        (Vec<EndpointPort>, Addresses, Addresses),
+    > = BTreeMap::new();
     for pod in pods {
         if !should_be_in_endpoints(pod, tolerate_unready) {
             continue;
@@ -259,8 +267,8 @@ impl Reconciler<ObjectKey> for EndpointsReconciler {
         }
         if let Some(current) = &current {
             let current_subsets = current.subsets.clone().unwrap_or_default();
-            let current_truncated = current.annotations().get(OVER_CAPACITY).map(String::as_str)
-                == Some("truncated");
+            let current_truncated =
+                current.annotations().get(OVER_CAPACITY).map(String::as_str) == Some("truncated");
             if current_subsets == subsets
                 && current.labels() == &labels
                 && current_truncated == truncated
@@ -278,7 +286,10 @@ impl Reconciler<ObjectKey> for EndpointsReconciler {
         });
         endpoints.subsets = (!subsets.is_empty()).then_some(subsets);
         endpoints.metadata.labels = Some(labels);
-        let annotations = endpoints.metadata.annotations.get_or_insert_with(BTreeMap::new);
+        let annotations = endpoints
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new);
         if let Some(time) = last_change_trigger_time(&service, pods.iter().map(|p| p.as_ref())) {
             annotations.insert(LAST_CHANGE_TRIGGER_TIME.to_string(), time);
         }
@@ -346,7 +357,10 @@ mod tests {
         assert_eq!((port.name.as_deref(), port.port), (Some("http"), 8080));
         let address = &subsets[0].addresses.as_ref().unwrap()[0];
         assert_eq!(address.node_name.as_deref(), Some("node-1"));
-        assert_eq!(address.target_ref.as_ref().unwrap().name.as_deref(), Some("a"));
+        assert_eq!(
+            address.target_ref.as_ref().unwrap().name.as_deref(),
+            Some("a")
+        );
     }
 
     #[test]
@@ -354,19 +368,27 @@ mod tests {
         let mut a = pod("a", &["10.1.0.9"], true);
         a.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
         assert!(desired_subsets(&service("web", json!({})), [&a]).is_empty());
-        let subsets =
-            desired_subsets(&service("web", json!({"publishNotReadyAddresses": true})), [&a]);
+        let subsets = desired_subsets(
+            &service("web", json!({"publishNotReadyAddresses": true})),
+            [&a],
+        );
         assert_eq!(ips(&subsets[0].addresses), ["10.1.0.9"]);
     }
 
     #[test]
     fn headless_without_ports_lists_addresses() {
-        let svc = service("web", json!({"clusterIP": "None", "ports": null, "ipFamilies": null}));
+        let svc = service(
+            "web",
+            json!({"clusterIP": "None", "ports": null, "ipFamilies": null}),
+        );
         let subsets = desired_subsets(&svc, [&pod("a", &["10.1.0.9"], true)]);
         assert_eq!(subsets.len(), 1);
         assert!(subsets[0].ports.is_none());
         // A Service with ports that do not resolve on the pod lists nothing.
-        let svc = service("web", json!({"ports": [{"port": 80, "targetPort": "nope"}]}));
+        let svc = service(
+            "web",
+            json!({"ports": [{"port": 80, "targetPort": "nope"}]}),
+        );
         assert!(desired_subsets(&svc, [&pod("a", &["10.1.0.9"], true)]).is_empty());
     }
 
@@ -383,10 +405,15 @@ mod tests {
             .ports
             .as_mut()
             .unwrap()
-            .push(serde_json::from_value(json!({"name": "metrics", "containerPort": 9100})).unwrap());
+            .push(
+                serde_json::from_value(json!({"name": "metrics", "containerPort": 9100})).unwrap(),
+            );
         let subsets = desired_subsets(&svc, [&a, &b]);
         assert_eq!(subsets.len(), 2);
-        let sizes: Vec<usize> = subsets.iter().map(|s| s.ports.as_ref().unwrap().len()).collect();
+        let sizes: Vec<usize> = subsets
+            .iter()
+            .map(|s| s.ports.as_ref().unwrap().len())
+            .collect();
         assert_eq!(sizes, [1, 2]);
     }
 
@@ -409,7 +436,10 @@ mod tests {
             },
         ];
         assert!(truncate(&mut subsets));
-        let ready: usize = subsets.iter().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum();
+        let ready: usize = subsets
+            .iter()
+            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+            .sum();
         let not_ready: usize = subsets
             .iter()
             .map(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len))

@@ -36,11 +36,7 @@ pub fn service_selector(service: &Service) -> Option<Selector> {
 
 /// `spec.clusterIP` is `None`.
 pub fn is_headless(service: &Service) -> bool {
-    service
-        .spec
-        .as_ref()
-        .and_then(|s| s.cluster_ip.as_deref())
-        == Some("None")
+    service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
 }
 
 /// `spec.publishNotReadyAddresses`.

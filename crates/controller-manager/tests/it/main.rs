@@ -5,6 +5,7 @@
 mod binary;
 mod deployment;
 mod deployment_rollout;
+mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;

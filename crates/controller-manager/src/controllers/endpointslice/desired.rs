@@ -109,7 +109,11 @@ pub struct Desired {
 pub fn address_types(service: &Service) -> BTreeSet<AddressType> {
     let spec = service.spec.as_ref();
     let mut types = BTreeSet::new();
-    for family in spec.and_then(|s| s.ip_families.as_ref()).into_iter().flatten() {
+    for family in spec
+        .and_then(|s| s.ip_families.as_ref())
+        .into_iter()
+        .flatten()
+    {
         match family.as_str() {
             "IPv4" => types.insert(IPV4),
             "IPv6" => types.insert(IPV6),
@@ -121,7 +125,11 @@ pub fn address_types(service: &Service) -> BTreeSet<AddressType> {
     }
     match spec.and_then(|s| s.cluster_ip.as_deref()) {
         Some(ip) if !ip.is_empty() && ip != "None" => {
-            types.insert(if is_ipv6(ip) == Some(true) { IPV6 } else { IPV4 });
+            types.insert(if is_ipv6(ip) == Some(true) {
+                IPV6
+            } else {
+                IPV4
+            });
         }
         _ => {
             types.insert(IPV4);
@@ -289,26 +297,45 @@ mod tests {
         let (key, group) = d.groups.iter().next().unwrap();
         assert_eq!(key.address_type, "IPv4");
         assert_eq!(key.ports.len(), 1);
-        assert_eq!((key.ports[0].name.as_str(), key.ports[0].port), ("http", 8080));
+        assert_eq!(
+            (key.ports[0].name.as_str(), key.ports[0].port),
+            ("http", 8080)
+        );
         let cond = |ip: &str| group[ip].conditions.clone().unwrap();
         assert_eq!(
             cond("10.1.0.5"),
-            EndpointConditions { ready: Some(true), serving: Some(true), terminating: Some(false) }
+            EndpointConditions {
+                ready: Some(true),
+                serving: Some(true),
+                terminating: Some(false)
+            }
         );
         assert_eq!(
             cond("10.1.0.6"),
-            EndpointConditions { ready: Some(false), serving: Some(false), terminating: Some(false) }
+            EndpointConditions {
+                ready: Some(false),
+                serving: Some(false),
+                terminating: Some(false)
+            }
         );
         assert_eq!(
             cond("10.1.0.7"),
-            EndpointConditions { ready: Some(false), serving: Some(true), terminating: Some(true) }
+            EndpointConditions {
+                ready: Some(false),
+                serving: Some(true),
+                terminating: Some(true)
+            }
         );
         let e = &group["10.1.0.5"];
         assert_eq!(e.node_name.as_deref(), Some("node-1"));
         assert_eq!(e.zone.as_deref(), Some("zone-a"));
         let target = e.target_ref.as_ref().unwrap();
         assert_eq!(
-            (target.kind.as_deref(), target.name.as_deref(), target.uid.as_deref()),
+            (
+                target.kind.as_deref(),
+                target.name.as_deref(),
+                target.uid.as_deref()
+            ),
             (Some("Pod"), Some("a"), Some("uid-a"))
         );
     }
@@ -346,7 +373,9 @@ mod tests {
             .ports
             .as_mut()
             .unwrap()
-            .push(serde_json::from_value(json!({"name": "metrics", "containerPort": 9100})).unwrap());
+            .push(
+                serde_json::from_value(json!({"name": "metrics", "containerPort": 9100})).unwrap(),
+            );
         let d = desired(&svc, [&plain, &with_metrics], |_| Some(node()));
         assert_eq!(d.groups.len(), 2);
         let d = desired(&svc, [&plain], |_| None);

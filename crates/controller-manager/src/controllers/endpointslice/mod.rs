@@ -237,9 +237,15 @@ impl Reconciler<ObjectKey> for EndpointSliceReconciler {
                 "writing EndpointSlices"
             );
         }
-        if let Err(err) =
-            writer::write_plan(&self.client, &namespace, key, plan, &self.tracker, &self.changes)
-                .await
+        if let Err(err) = writer::write_plan(
+            &self.client,
+            &namespace,
+            key,
+            plan,
+            &self.tracker,
+            &self.changes,
+        )
+        .await
         {
             if !api_errors::is_conflict(&err) {
                 self.recorder.event(

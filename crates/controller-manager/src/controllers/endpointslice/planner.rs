@@ -229,9 +229,11 @@ fn reuse_deleted_slices(plan: &mut Plan, template: &SliceTemplate) {
     let mut reused = HashSet::new();
     let mut create = Vec::new();
     for new in std::mem::take(&mut plan.create) {
-        let reusable = plan.delete.iter().enumerate().find(|(i, old)| {
-            !reused.contains(i) && old.address_type == new.address_type
-        });
+        let reusable = plan
+            .delete
+            .iter()
+            .enumerate()
+            .find(|(i, old)| !reused.contains(i) && old.address_type == new.address_type);
         match reusable {
             Some((i, old)) => {
                 reused.insert(i);
@@ -310,7 +312,11 @@ mod tests {
 
     /// Applies a plan the way the API would, naming new slices.
     fn apply(existing: Vec<EndpointSlice>, plan: Plan) -> Vec<EndpointSlice> {
-        let deleted: HashSet<_> = plan.delete.iter().map(|s| s.metadata.name.clone()).collect();
+        let deleted: HashSet<_> = plan
+            .delete
+            .iter()
+            .map(|s| s.metadata.name.clone())
+            .collect();
         let updated: BTreeMap<_, _> = plan
             .update
             .into_iter()
@@ -341,19 +347,28 @@ mod tests {
         let s = &p.create[0];
         assert_eq!(s.metadata.generate_name.as_deref(), Some("web-"));
         assert_eq!(s.ports.as_ref().unwrap()[0].port, Some(8080));
-        assert_eq!(s.metadata.owner_references.as_ref().unwrap()[0].uid, "svc-uid");
+        assert_eq!(
+            s.metadata.owner_references.as_ref().unwrap()[0].uid,
+            "svc-uid"
+        );
     }
 
     #[test]
     fn steady_state_writes_nothing() {
-        let slices = apply(vec![], plan(&[], &desired(group(0..150)), "IPv4", 100, &template()));
+        let slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+        );
         let p = plan(&slices, &desired(group(0..150)), "IPv4", 100, &template());
         assert!(p.is_empty(), "{p:?}");
     }
 
     #[test]
     fn one_pod_change_touches_one_slice() {
-        let slices = apply(vec![], plan(&[], &desired(group(0..150)), "IPv4", 100, &template()));
+        let slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+        );
         let mut g = group(0..150);
         let changed = endpoint(120, false);
         g.insert(changed.addresses[0].clone(), changed.clone());
@@ -365,7 +380,10 @@ mod tests {
 
     #[test]
     fn new_endpoints_fill_existing_room_before_new_slices() {
-        let slices = apply(vec![], plan(&[], &desired(group(0..150)), "IPv4", 100, &template()));
+        let slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+        );
         // 10 removed from the full slice, 20 added: they refill it, then
         // the rest joins the half-full one.
         let mut g = group(10..150);
@@ -376,13 +394,20 @@ mod tests {
         let mut sizes: Vec<usize> = after.iter().map(|s| s.endpoints.len()).collect();
         sizes.sort();
         assert_eq!(sizes, [60, 100]);
-        let total: HashSet<_> = after.iter().flat_map(|s| s.endpoints.iter()).map(|e| e.addresses[0].clone()).collect();
+        let total: HashSet<_> = after
+            .iter()
+            .flat_map(|s| s.endpoints.iter())
+            .map(|e| e.addresses[0].clone())
+            .collect();
         assert_eq!(total.len(), 160);
     }
 
     #[test]
     fn no_endpoints_leave_one_placeholder() {
-        let slices = apply(vec![], plan(&[], &desired(group(0..150)), "IPv4", 100, &template()));
+        let slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+        );
         let p = plan(&slices, &BTreeMap::new(), "IPv4", 100, &template());
         // One slice is reused as the placeholder, the other deleted.
         assert_eq!((p.create.len(), p.update.len(), p.delete.len()), (0, 1, 1));
@@ -396,16 +421,25 @@ mod tests {
 
     #[test]
     fn drifted_labels_are_restored() {
-        let mut slices = apply(vec![], plan(&[], &desired(group(0..5)), "IPv4", 100, &template()));
+        let mut slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..5)), "IPv4", 100, &template()),
+        );
         slices[0].metadata.labels = Some(BTreeMap::new());
         let p = plan(&slices, &desired(group(0..5)), "IPv4", 100, &template());
         assert_eq!(p.update.len(), 1);
-        assert_eq!(p.update[0].metadata.labels.as_ref(), Some(&template().labels));
+        assert_eq!(
+            p.update[0].metadata.labels.as_ref(),
+            Some(&template().labels)
+        );
     }
 
     #[test]
     fn duplicated_endpoints_are_removed() {
-        let mut slices = apply(vec![], plan(&[], &desired(group(0..3)), "IPv4", 100, &template()));
+        let mut slices = apply(
+            vec![],
+            plan(&[], &desired(group(0..3)), "IPv4", 100, &template()),
+        );
         let mut copy = slices[0].clone();
         copy.metadata.name = Some("web-dup".into());
         slices.push(copy);

@@ -28,8 +28,7 @@ pub fn changes_metric(subsystem: &'static str) -> IntCounterVec {
         return metric.clone();
     }
     let metric = IntCounterVec::new(
-        prometheus::Opts::new("changes", "Number of EndpointSlice changes")
-            .subsystem(subsystem),
+        prometheus::Opts::new("changes", "Number of EndpointSlice changes").subsystem(subsystem),
         &["operation"],
     )
     .expect("valid metric");
@@ -58,10 +57,7 @@ pub async fn write_plan(
                 changes.with_label_values(&["create"]).inc();
             }
             Err(err)
-                if api_errors::has_status_cause(
-                    &err,
-                    api_errors::NAMESPACE_TERMINATING_CAUSE,
-                ) =>
+                if api_errors::has_status_cause(&err, api_errors::NAMESPACE_TERMINATING_CAUSE) =>
             {
                 return Ok(());
             }
