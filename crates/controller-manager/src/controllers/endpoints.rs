@@ -102,7 +102,14 @@ fn pod_address(pod: &Pod, service: &Service) -> Option<String> {
     }
 }
 
-fn port_key(port: &EndpointPort) -> (String, i32, String) {
+/// (name, port, protocol): what makes two ports the same.
+type PortId = (String, i32, String);
+/// Addresses by (ip, pod uid), so they come out sorted.
+type Addresses = BTreeMap<(String, String), EndpointAddress>;
+/// The ports of a group with its ready and not-ready addresses.
+type PortGroup = (Vec<EndpointPort>, Addresses, Addresses);
+
+fn port_key(port: &EndpointPort) -> PortId {
     (
         port.name.clone().unwrap_or_default(),
         port.port,
@@ -121,12 +128,7 @@ pub fn desired_subsets<'a>(
         .as_ref()
         .and_then(|s| s.ports.clone())
         .unwrap_or_default();
-    // ports -> (ready, not ready) addresses by (ip, uid)
-    type Addresses = BTreeMap<(String, String), EndpointAddress>;
-    let mut by_ports: BTreeMap<
-        Vec<(String, i32, String)>,
-        (Vec<EndpointPort>, Addresses, Addresses),
-    > = BTreeMap::new();
+    let mut by_ports: BTreeMap<Vec<PortId>, PortGroup> = BTreeMap::new();
     for pod in pods {
         if !should_be_in_endpoints(pod, tolerate_unready) {
             continue;
