@@ -164,7 +164,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "horizontal-pod-autoscaler-controller",
         &["horizontalpodautoscaling"],
     ),
-    known("disruption-controller", &["disruption"]),
+    implemented(
+        controllers::disruption::NAME,
+        &["disruption"],
+        controllers::disruption::new_controller,
+    ),
     known("statefulset-controller", &["statefulset"]),
     known("cronjob-controller", &["cronjob"]),
     known(

@@ -9,6 +9,7 @@
 //! horizontal-pod-autoscaler.
 
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;

@@ -31,7 +31,12 @@ pub fn service_selector(service: &Service) -> Option<Selector> {
     if spec.type_.as_deref() == Some("ExternalName") {
         return None;
     }
-    spec.selector.as_ref().map(Selector::from_set)
+    // An empty selector is stored as none upstream (protobuf drops empty
+    // maps), so it selects nothing rather than everything.
+    spec.selector
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(Selector::from_set)
 }
 
 /// `spec.clusterIP` is `None`.

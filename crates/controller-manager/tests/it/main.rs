@@ -5,6 +5,7 @@
 mod binary;
 mod deployment;
 mod deployment_rollout;
+mod disruption;
 mod endpoints;
 mod events;
 mod fake_kubelet;
