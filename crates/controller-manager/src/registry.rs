@@ -118,9 +118,10 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["endpointslice"],
         controllers::endpointslice::new_controller,
     ),
-    known(
-        "endpointslice-mirroring-controller",
+    implemented(
+        controllers::endpointslicemirroring::NAME,
         &["endpointslicemirroring"],
+        controllers::endpointslicemirroring::new_controller,
     ),
     implemented(
         controllers::replicationcontroller::NAME,

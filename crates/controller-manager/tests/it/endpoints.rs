@@ -474,3 +474,103 @@ async fn headless_service_hostnames_and_many_pods() {
         );
     });
 }
+
+#[tokio::test]
+async fn selectorless_service_endpoints_are_mirrored() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(
+            &cluster,
+            &["--controllers=endpointslicemirroring,endpointslice,endpoint"],
+        )
+        .await;
+        let services: Api<Service> = Api::namespaced(client.clone(), NS);
+        services
+            .create(
+                &PostParams::default(),
+                &object(json!({"metadata": {"name": "ext"},
+                               "spec": {"ports": [{"name": "http", "port": 80}]}})),
+            )
+            .await
+            .unwrap();
+        let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NS);
+        let ep = endpoints
+            .create(
+                &PostParams::default(),
+                &object(json!({
+                    "metadata": {"name": "ext", "labels": {"source": "manual"}},
+                    "subsets": [{"addresses": [{"ip": "192.0.2.10", "hostname": "a"}],
+                                 "notReadyAddresses": [{"ip": "192.0.2.11"}],
+                                 "ports": [{"name": "http", "port": 8080}]}]
+                })),
+            )
+            .await
+            .unwrap();
+        let slices = wait_for("the mirrored slice", Duration::from_secs(30), || async {
+            let slices = slices_of(&client, "ext").await;
+            (slices.len() == 1 && slices[0].endpoints.len() == 2).then_some(slices)
+        })
+        .await;
+        let slice = &slices[0];
+        assert_eq!(
+            slice.labels()["endpointslice.kubernetes.io/managed-by"],
+            "endpointslicemirroring-controller.k8s.io"
+        );
+        assert_eq!(slice.labels()["source"], "manual");
+        let owner = &slice.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.clone()),
+            ("Endpoints", ep.uid().unwrap())
+        );
+        assert_eq!(slice.ports.as_ref().unwrap()[0].port, Some(8080));
+        let states = endpoint_states(&slices);
+        assert_eq!(states[0].0, "192.0.2.10");
+        assert!(states[0].1);
+        assert!(!states[1].1);
+
+        // Edits are mirrored in place.
+        endpoints
+            .patch(
+                "ext",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"subsets": [{"addresses": [{"ip": "192.0.2.12"}],
+                                                  "ports": [{"name": "http", "port": 8080}]}]})),
+            )
+            .await
+            .unwrap();
+        let updated = wait_for("the edit mirrored", Duration::from_secs(30), || async {
+            let slices = slices_of(&client, "ext").await;
+            (endpoint_states(&slices)
+                .iter()
+                .map(|s| s.0.as_str())
+                .collect::<Vec<_>>()
+                == ["192.0.2.12"])
+            .then_some(slices)
+        })
+        .await;
+        assert_eq!(updated[0].name_any(), slice.name_any());
+        // The endpoints controller leaves custom Endpoints alone.
+        let ep = endpoints.get("ext").await.unwrap();
+        assert_eq!(
+            ep.subsets.unwrap()[0].addresses.as_ref().unwrap()[0].ip,
+            "192.0.2.12"
+        );
+
+        // skip-mirror removes the mirrored slices.
+        endpoints
+            .patch(
+                "ext",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}})),
+            )
+            .await
+            .unwrap();
+        wait_for(
+            "mirrored slices removed",
+            Duration::from_secs(30),
+            || async { slices_of(&client, "ext").await.is_empty().then_some(()) },
+        )
+        .await;
+    });
+}

@@ -215,7 +215,7 @@ impl Reconciler<ObjectKey> for EndpointSliceReconciler {
         let mut plan = plan(
             &existing,
             &desired.groups,
-            desired::primary_address_type(&service),
+            Some(desired::primary_address_type(&service)),
             self.max_endpoints,
             &template,
         );

@@ -101,11 +101,11 @@ impl SliceTemplate {
 
 /// Plans the writes that turn `existing` into `desired` (empty groups are
 /// never desired). `placeholder_type` is the address type of the empty
-/// slice kept when nothing is desired.
+/// slice kept when nothing is desired (`None`: keep no slice at all).
 pub fn plan(
     existing: &[EndpointSlice],
     desired: &BTreeMap<GroupKey, DesiredGroup>,
-    placeholder_type: &str,
+    placeholder_type: Option<&str>,
     max: usize,
     template: &SliceTemplate,
 ) -> Plan {
@@ -124,7 +124,10 @@ pub fn plan(
     }
     plan.delete.extend(by_group.into_values().flatten());
 
-    if existing.len() == plan.delete.len() && plan.create.is_empty() {
+    if let Some(placeholder_type) = placeholder_type
+        && existing.len() == plan.delete.len()
+        && plan.create.is_empty()
+    {
         let placeholder = template.new_slice(&GroupKey {
             address_type: placeholder_type.to_string(),
             ports: Vec::new(),
@@ -341,7 +344,7 @@ mod tests {
 
     #[test]
     fn splits_into_slices_of_at_most_max() {
-        let p = plan(&[], &desired(group(0..250)), "IPv4", 100, &template());
+        let p = plan(&[], &desired(group(0..250)), Some("IPv4"), 100, &template());
         let sizes: Vec<usize> = p.create.iter().map(|s| s.endpoints.len()).collect();
         assert_eq!(sizes, [100, 100, 50]);
         let s = &p.create[0];
@@ -357,9 +360,15 @@ mod tests {
     fn steady_state_writes_nothing() {
         let slices = apply(
             vec![],
-            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..150)), Some("IPv4"), 100, &template()),
         );
-        let p = plan(&slices, &desired(group(0..150)), "IPv4", 100, &template());
+        let p = plan(
+            &slices,
+            &desired(group(0..150)),
+            Some("IPv4"),
+            100,
+            &template(),
+        );
         assert!(p.is_empty(), "{p:?}");
     }
 
@@ -367,12 +376,12 @@ mod tests {
     fn one_pod_change_touches_one_slice() {
         let slices = apply(
             vec![],
-            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..150)), Some("IPv4"), 100, &template()),
         );
         let mut g = group(0..150);
         let changed = endpoint(120, false);
         g.insert(changed.addresses[0].clone(), changed.clone());
-        let p = plan(&slices, &desired(g), "IPv4", 100, &template());
+        let p = plan(&slices, &desired(g), Some("IPv4"), 100, &template());
         assert!(p.create.is_empty() && p.delete.is_empty());
         assert_eq!(p.update.len(), 1);
         assert!(p.update[0].endpoints.contains(&changed));
@@ -382,13 +391,13 @@ mod tests {
     fn new_endpoints_fill_existing_room_before_new_slices() {
         let slices = apply(
             vec![],
-            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..150)), Some("IPv4"), 100, &template()),
         );
         // 10 removed from the full slice, 20 added: they refill it, then
         // the rest joins the half-full one.
         let mut g = group(10..150);
         g.extend(group(200..220));
-        let p = plan(&slices, &desired(g), "IPv4", 100, &template());
+        let p = plan(&slices, &desired(g), Some("IPv4"), 100, &template());
         assert!(p.create.is_empty(), "{p:?}");
         let after = apply(slices, p);
         let mut sizes: Vec<usize> = after.iter().map(|s| s.endpoints.len()).collect();
@@ -406,15 +415,15 @@ mod tests {
     fn no_endpoints_leave_one_placeholder() {
         let slices = apply(
             vec![],
-            plan(&[], &desired(group(0..150)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..150)), Some("IPv4"), 100, &template()),
         );
-        let p = plan(&slices, &BTreeMap::new(), "IPv4", 100, &template());
+        let p = plan(&slices, &BTreeMap::new(), Some("IPv4"), 100, &template());
         // One slice is reused as the placeholder, the other deleted.
         assert_eq!((p.create.len(), p.update.len(), p.delete.len()), (0, 1, 1));
         assert!(p.update[0].endpoints.is_empty() && p.update[0].ports.is_none());
         let after = apply(slices, p);
-        assert!(plan(&after, &BTreeMap::new(), "IPv4", 100, &template()).is_empty());
-        let fresh = plan(&[], &BTreeMap::new(), "IPv6", 100, &template());
+        assert!(plan(&after, &BTreeMap::new(), Some("IPv4"), 100, &template()).is_empty());
+        let fresh = plan(&[], &BTreeMap::new(), Some("IPv6"), 100, &template());
         assert_eq!(fresh.create.len(), 1);
         assert_eq!(fresh.create[0].address_type, "IPv6");
     }
@@ -423,10 +432,16 @@ mod tests {
     fn drifted_labels_are_restored() {
         let mut slices = apply(
             vec![],
-            plan(&[], &desired(group(0..5)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..5)), Some("IPv4"), 100, &template()),
         );
         slices[0].metadata.labels = Some(BTreeMap::new());
-        let p = plan(&slices, &desired(group(0..5)), "IPv4", 100, &template());
+        let p = plan(
+            &slices,
+            &desired(group(0..5)),
+            Some("IPv4"),
+            100,
+            &template(),
+        );
         assert_eq!(p.update.len(), 1);
         assert_eq!(
             p.update[0].metadata.labels.as_ref(),
@@ -438,12 +453,18 @@ mod tests {
     fn duplicated_endpoints_are_removed() {
         let mut slices = apply(
             vec![],
-            plan(&[], &desired(group(0..3)), "IPv4", 100, &template()),
+            plan(&[], &desired(group(0..3)), Some("IPv4"), 100, &template()),
         );
         let mut copy = slices[0].clone();
         copy.metadata.name = Some("web-dup".into());
         slices.push(copy);
-        let p = plan(&slices, &desired(group(0..3)), "IPv4", 100, &template());
+        let p = plan(
+            &slices,
+            &desired(group(0..3)),
+            Some("IPv4"),
+            100,
+            &template(),
+        );
         assert_eq!(p.delete.len(), 1);
         assert!(p.update.is_empty() && p.create.is_empty());
     }
