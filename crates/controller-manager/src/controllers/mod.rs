@@ -3,10 +3,8 @@
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
 //! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
-//! ttl-after-finished, endpoints, endpointslice, endpointslice-mirroring,
-//! podgc, resourcequota, disruption, nodeipam, node-lifecycle,
-//! persistentvolume-binder, csrapproving/csrsigning, serviceaccount-token,
-//! horizontal-pod-autoscaler.
+//! ttl-after-finished, resourcequota, persistentvolume-binder,
+//! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
 pub mod deployment;
 pub mod disruption;
