@@ -3,15 +3,22 @@
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
 //! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
-//! ttl-after-finished, endpoints, endpointslice, endpointslice-mirroring,
-//! podgc, resourcequota, disruption, nodeipam, node-lifecycle,
-//! persistentvolume-binder, csrapproving/csrsigning, serviceaccount-token,
-//! horizontal-pod-autoscaler.
+//! ttl-after-finished, resourcequota, persistentvolume-binder,
+//! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
 pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod podgc;
 pub mod replicaset;
 pub mod replicationcontroller;
 pub mod root_ca_cert_publisher;
+pub mod service_pods;
 pub mod serviceaccount;
+pub mod taint_eviction;

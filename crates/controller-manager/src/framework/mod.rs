@@ -17,6 +17,7 @@
 //! | [`pod_control`] | `RealPodControl` (create/delete pods with events), `slowStartBatch` |
 //! | [`pod_readiness`] | `podutil.IsPodReady`/`IsPodAvailable`, `controller.IsPodActive` |
 //! | [`hashing`] | `ComputeHash`, `HashControllerRevision`, `EqualIgnoreHash` |
+//! | [`node_taints`] | `v1helper.TolerationsTolerateTaint`, well-known node taints |
 //!
 //! A controller is a module with a constructor (registered by its upstream
 //! name in [`crate::registry`]) that takes informers from the shared
@@ -33,6 +34,7 @@ pub mod hashing;
 pub mod informer;
 pub mod key;
 pub mod metrics;
+pub mod node_taints;
 pub mod pod_control;
 pub mod pod_readiness;
 pub mod queue;

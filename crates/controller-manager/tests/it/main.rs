@@ -5,11 +5,16 @@
 mod binary;
 mod deployment;
 mod deployment_rollout;
+mod disruption;
+mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
 mod leader_election;
 mod namespace;
+mod node_lifecycle;
+mod nodeipam;
+mod podgc;
 mod replicaset;
 mod root_ca;
 mod serviceaccount;
