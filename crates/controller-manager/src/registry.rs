@@ -137,7 +137,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         controllers::garbagecollector::new_controller,
     ),
     known("daemonset-controller", &["daemonset"]),
-    known("job-controller", &["job"]),
+    implemented(
+        controllers::job::NAME,
+        &["job"],
+        controllers::job::new_controller,
+    ),
     implemented(
         controllers::deployment::NAME,
         &["deployment"],
@@ -366,6 +370,7 @@ mod tests {
                 "namespace-controller",
                 "serviceaccount-controller",
                 "garbage-collector-controller",
+                "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
                 "root-ca-certificate-publisher-controller"
@@ -389,6 +394,7 @@ mod tests {
             [
                 "replicationcontroller-controller",
                 "namespace-controller",
+                "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
                 "root-ca-certificate-publisher-controller"
@@ -415,6 +421,7 @@ mod tests {
             [
                 "serviceaccount-controller",
                 "garbage-collector-controller",
+                "job-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );

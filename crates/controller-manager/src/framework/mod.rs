@@ -15,6 +15,7 @@
 //! | [`expectations`] | `ControllerExpectations` / `UIDTrackingControllerExpectations` |
 //! | [`controller_ref`] | `ControllerRefManager`: claim, adopt, release |
 //! | [`pod_control`] | `RealPodControl` (create/delete pods with events), `slowStartBatch` |
+//! | [`pod_create`] | creating a controller-built Pod with events; removing a pod finalizer |
 //! | [`pod_readiness`] | `podutil.IsPodReady`/`IsPodAvailable`, `controller.IsPodActive` |
 //! | [`hashing`] | `ComputeHash`, `HashControllerRevision`, `EqualIgnoreHash` |
 //!
@@ -34,6 +35,7 @@ pub mod informer;
 pub mod key;
 pub mod metrics;
 pub mod pod_control;
+pub mod pod_create;
 pub mod pod_readiness;
 pub mod queue;
 pub mod rate_limiter;

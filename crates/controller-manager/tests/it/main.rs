@@ -8,6 +8,7 @@ mod deployment_rollout;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
+mod job;
 mod leader_election;
 mod namespace;
 mod replicaset;
