@@ -158,7 +158,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     ),
     known("disruption-controller", &["disruption"]),
     known("statefulset-controller", &["statefulset"]),
-    known("cronjob-controller", &["cronjob"]),
+    implemented(
+        controllers::cronjob::NAME,
+        &["cronjob"],
+        controllers::cronjob::new_controller,
+    ),
     known(
         "certificatesigningrequest-signing-controller",
         &["csrsigning"],
@@ -201,7 +205,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     ),
     known("persistentvolume-protection-controller", &["pv-protection"]),
     skipped("volumeattributesclass-protection-controller", &[]),
-    known("ttl-after-finished-controller", &["ttl-after-finished"]),
+    implemented(
+        controllers::ttlafterfinished::NAME,
+        &["ttl-after-finished"],
+        controllers::ttlafterfinished::new_controller,
+    ),
     implemented(
         controllers::root_ca_cert_publisher::NAME,
         &["root-ca-cert-publisher"],
@@ -373,6 +381,8 @@ mod tests {
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
+                "cronjob-controller",
+                "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );
@@ -397,6 +407,8 @@ mod tests {
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
+                "cronjob-controller",
+                "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );
@@ -422,6 +434,8 @@ mod tests {
                 "serviceaccount-controller",
                 "garbage-collector-controller",
                 "job-controller",
+                "cronjob-controller",
+                "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
             ]
         );

@@ -8,6 +8,7 @@
 //! persistentvolume-binder, csrapproving/csrsigning, serviceaccount-token,
 //! horizontal-pod-autoscaler.
 
+pub mod cronjob;
 pub mod deployment;
 pub mod garbagecollector;
 pub mod job;
@@ -16,3 +17,4 @@ pub mod replicaset;
 pub mod replicationcontroller;
 pub mod root_ca_cert_publisher;
 pub mod serviceaccount;
+pub mod ttlafterfinished;

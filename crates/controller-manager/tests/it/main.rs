@@ -3,6 +3,7 @@
 //! `kube-controller-manager` binary. One test binary (link time is scarce).
 
 mod binary;
+mod cronjob;
 mod deployment;
 mod deployment_rollout;
 mod events;
