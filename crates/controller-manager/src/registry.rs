@@ -136,7 +136,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["garbagecollector"],
         controllers::garbagecollector::new_controller,
     ),
-    known("daemonset-controller", &["daemonset"]),
+    implemented(
+        controllers::daemonset::NAME,
+        &["daemonset"],
+        controllers::daemonset::new_controller,
+    ),
     implemented(
         controllers::job::NAME,
         &["job"],
@@ -378,6 +382,7 @@ mod tests {
                 "namespace-controller",
                 "serviceaccount-controller",
                 "garbage-collector-controller",
+                "daemonset-controller",
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
@@ -404,6 +409,7 @@ mod tests {
             [
                 "replicationcontroller-controller",
                 "namespace-controller",
+                "daemonset-controller",
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
@@ -433,6 +439,7 @@ mod tests {
             [
                 "serviceaccount-controller",
                 "garbage-collector-controller",
+                "daemonset-controller",
                 "job-controller",
                 "cronjob-controller",
                 "ttl-after-finished-controller",

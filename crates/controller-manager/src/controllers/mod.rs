@@ -9,6 +9,7 @@
 //! horizontal-pod-autoscaler.
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod garbagecollector;
 pub mod job;

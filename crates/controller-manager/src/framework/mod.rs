@@ -13,6 +13,7 @@
 //! | [`key`] | `namespace/name` keys (`cache.MetaNamespaceKeyFunc`) |
 //! | [`selector`] | `metav1.LabelSelectorAsSelector`, `labels.SelectorFromSet` |
 //! | [`expectations`] | `ControllerExpectations` / `UIDTrackingControllerExpectations` |
+//! | [`controller_history`] | `pkg/controller/history`: ControllerRevisions of DaemonSets and StatefulSets |
 //! | [`controller_ref`] | `ControllerRefManager`: claim, adopt, release |
 //! | [`pod_control`] | `RealPodControl` (create/delete pods with events), `slowStartBatch` |
 //! | [`pod_create`] | creating a controller-built Pod with events; removing a pod finalizer |
@@ -26,6 +27,7 @@
 
 pub mod api_errors;
 pub mod controller;
+pub mod controller_history;
 pub mod controller_ref;
 pub mod discovery;
 pub mod events;

@@ -4,6 +4,7 @@
 
 mod binary;
 mod cronjob;
+mod daemonset;
 mod deployment;
 mod deployment_rollout;
 mod events;
