@@ -161,7 +161,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["horizontalpodautoscaling"],
     ),
     known("disruption-controller", &["disruption"]),
-    known("statefulset-controller", &["statefulset"]),
+    implemented(
+        controllers::statefulset::NAME,
+        &["statefulset"],
+        controllers::statefulset::new_controller,
+    ),
     implemented(
         controllers::cronjob::NAME,
         &["cronjob"],
@@ -386,6 +390,7 @@ mod tests {
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
+                "statefulset-controller",
                 "cronjob-controller",
                 "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
@@ -393,7 +398,7 @@ mod tests {
         );
         assert_eq!(all, ControllerSelection::default());
         let missing = all.enabled_but_missing();
-        assert!(missing.contains(&"statefulset-controller"));
+        assert!(missing.contains(&"horizontal-pod-autoscaler-controller"));
         assert!(!missing.contains(&"bootstrap-signer-controller"));
         assert!(!missing.contains(&"selinux-warning-controller"));
         assert!(!missing.contains(&"service-lb-controller"));
@@ -413,6 +418,7 @@ mod tests {
                 "job-controller",
                 "deployment-controller",
                 "replicaset-controller",
+                "statefulset-controller",
                 "cronjob-controller",
                 "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
@@ -441,6 +447,7 @@ mod tests {
                 "garbage-collector-controller",
                 "daemonset-controller",
                 "job-controller",
+                "statefulset-controller",
                 "cronjob-controller",
                 "ttl-after-finished-controller",
                 "root-ca-certificate-publisher-controller"
@@ -480,10 +487,10 @@ mod tests {
 
     #[test]
     fn enabling_a_missing_controller_is_rejected() {
-        let err = ControllerSelection::parse(&["*", "statefulset"]).unwrap_err();
+        let err = ControllerSelection::parse(&["*", "horizontalpodautoscaling"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "controller \"statefulset-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
+            "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
         assert!(ControllerSelection::parse(&["*", "bootstrapsigner"]).is_err());
     }

@@ -18,4 +18,5 @@ pub mod replicaset;
 pub mod replicationcontroller;
 pub mod root_ca_cert_publisher;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod ttlafterfinished;

@@ -16,6 +16,7 @@ mod namespace;
 mod replicaset;
 mod root_ca;
 mod serviceaccount;
+mod statefulset;
 mod support;
 
 /// Every test gets this long before it is failed.
