@@ -2,8 +2,8 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
-//! ttl-after-finished, endpoints, endpointslice, endpointslice-mirroring,
+//! Still to come, in the same shape: endpoints, endpointslice,
+//! endpointslice-mirroring,
 //! podgc, resourcequota, disruption, nodeipam, node-lifecycle,
 //! persistentvolume-binder, csrapproving/csrsigning, serviceaccount-token,
 //! horizontal-pod-autoscaler.
