@@ -24,3 +24,6 @@ pub mod proxier;
 pub mod runner;
 pub mod sync_loop;
 pub mod tracker;
+
+#[cfg(test)]
+mod rules_tests;

@@ -77,30 +77,21 @@ impl Existing {
 
 /// Static base chains: (name, hook declaration).
 const BASE_CHAINS: &[(&str, &str)] = &[
-    (
-        "nat-prerouting",
-        "type nat hook prerouting priority dstnat ;",
-    ),
-    ("nat-output", "type nat hook output priority dstnat ;"),
+    // Numeric priorities: nft 1.0.6 only knows the names in some hooks.
+    // -100 is dstnat, 100 srcnat; the filter chains run just before
+    // (-110) or just after (-90) DNAT.
+    ("nat-prerouting", "type nat hook prerouting priority -100 ;"),
+    ("nat-output", "type nat hook output priority -100 ;"),
     (
         "nat-postrouting",
-        "type nat hook postrouting priority srcnat ;",
+        "type nat hook postrouting priority 100 ;",
     ),
-    (
-        "filter-input",
-        "type filter hook input priority dstnat - 10 ;",
-    ),
-    (
-        "filter-forward",
-        "type filter hook forward priority dstnat - 10 ;",
-    ),
-    (
-        "filter-output",
-        "type filter hook output priority dstnat - 10 ;",
-    ),
+    ("filter-input", "type filter hook input priority -110 ;"),
+    ("filter-forward", "type filter hook forward priority -110 ;"),
+    ("filter-output", "type filter hook output priority -110 ;"),
     (
         "filter-output-post-dnat",
-        "type filter hook output priority dstnat + 10 ;",
+        "type filter hook output priority -90 ;",
     ),
 ];
 
@@ -113,8 +104,12 @@ const HELPER_CHAINS: &[&str] = &[
     "reject-chain",
 ];
 
+/// The transaction in sections: nft resolves names as it reads, so chains
+/// and sets are declared before rules and map elements refer to them.
 struct Writer<'a> {
     out: String,
+    rules: String,
+    elements: String,
     family: &'a str,
     chains: BTreeSet<String>,
     sets: BTreeSet<String>,
@@ -135,10 +130,11 @@ impl Writer<'_> {
 
     fn rule(&mut self, chain: &str, rule: impl AsRef<str>) {
         let family = self.family;
-        self.line(format!(
+        let _ = writeln!(
+            self.rules,
             "add rule {family} {TABLE} {chain} {}",
             rule.as_ref()
-        ));
+        );
     }
 
     /// Declares a set or map, empties it and adds `elements`.
@@ -148,10 +144,11 @@ impl Writer<'_> {
         self.line(format!("flush {kind} {family} {TABLE} {name}"));
         // Chunked so one line never grows without bound.
         for chunk in elements.chunks(1000) {
-            self.line(format!(
+            let _ = writeln!(
+                self.elements,
                 "add element {family} {TABLE} {name} {{ {} }}",
                 chunk.join(", ")
-            ));
+            );
         }
         if kind == "map" {
             self.maps.insert(name.to_string());
@@ -174,6 +171,8 @@ pub fn render(
     let mark = config.mark();
     let mut w = Writer {
         out: String::with_capacity(4096),
+        rules: String::with_capacity(4096),
+        elements: String::new(),
         family: fam,
         chains: BTreeSet::new(),
         sets: BTreeSet::new(),
@@ -396,9 +395,7 @@ pub fn render(
         }
     }
 
-    // Affinity sets are declared before the rules that use them in the
-    // transaction only logically: nft resolves names at commit, so order
-    // within the file does not matter, but they must not be flushed.
+    // Affinity sets are never flushed: they hold the clients' memory.
     for (set, timeout) in &affinity_sets {
         w.line(format!(
             "add set {fam} {TABLE} {set} {{ type {addr} ; flags dynamic,timeout ; timeout {timeout}s ; }}"
@@ -437,6 +434,10 @@ pub fn render(
         &no_endpoint_nodeports,
     );
 
+    let rules = std::mem::take(&mut w.rules);
+    w.out.push_str(&rules);
+    let elements = std::mem::take(&mut w.elements);
+    w.out.push_str(&elements);
     // Stale objects last: nothing refers to them any more in this
     // transaction (rules were flushed, maps refilled).
     for chain in existing.chains.difference(&w.chains.clone()) {

@@ -41,8 +41,9 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl Topology {
-    /// Builds the namespaces, or returns Err when the machine cannot (not
-    /// root, no iproute2): callers skip then.
+    /// Builds the namespaces. Err only when the machine cannot create a
+    /// namespace at all (not root, no iproute2): callers skip then; every
+    /// later failure panics.
     pub fn create() -> Result<Topology, String> {
         let id = format!(
             "{}{}",
@@ -52,6 +53,12 @@ impl Topology {
         let node = format!("ckp-node-{id}");
         let pod = format!("ckp-pod-{id}");
         ip(&["netns", "add", &node])?;
+        let topo = Topology::build(node, pod);
+        Ok(topo.unwrap_or_else(|err| panic!("building the test topology: {err}")))
+    }
+
+    fn build(node: String, pod: String) -> Result<Topology, String> {
+        let id = node.trim_start_matches("ckp-node-").to_string();
         let mut topo = Topology {
             node: node.clone(),
             pod: pod.clone(),
@@ -128,8 +135,10 @@ impl Topology {
     /// Err(wget's error text).
     pub fn fetch(&self, url: &str) -> Result<String, String> {
         let out = Command::new("ip")
+            // busybox 1.35's `wget -T` crashes; `timeout` bounds the request.
             .args([
-                "netns", "exec", &self.node, "busybox", "wget", "-q", "-T", "3", "-O", "-", url,
+                "netns", "exec", &self.node, "timeout", "3", "busybox", "wget", "-q", "-O", "-",
+                url,
             ])
             .output()
             .map_err(|e| e.to_string())?;
