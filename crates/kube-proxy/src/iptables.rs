@@ -259,13 +259,13 @@ pub fn render(
                 "-A {{chain}} -m comment --comment {} {dst} -j KUBE-MARK-MASQ",
                 quote(&format!("{name} cluster IP"))
             ))
-        } else if let Some(cidr) = cidrs.first() {
-            Some(format!(
-                "-A {{chain}} -m comment --comment {} ! -s {cidr} {dst} -j KUBE-MARK-MASQ",
-                quote(&format!("{name} cluster IP"))
-            ))
         } else {
-            None
+            cidrs.first().map(|cidr| {
+                format!(
+                    "-A {{chain}} -m comment --comment {} ! -s {cidr} {dst} -j KUBE-MARK-MASQ",
+                    quote(&format!("{name} cluster IP"))
+                )
+            })
         };
         let balance = |out: &mut String,
                        chains: &mut Vec<String>,

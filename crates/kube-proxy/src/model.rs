@@ -305,12 +305,20 @@ pub fn service_ports(service: &Service) -> Vec<ServicePort> {
     out
 }
 
+/// What one EndpointSlice contributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SliceEndpoints {
+    /// Namespace of the slice and its Service.
+    pub namespace: String,
+    /// The Service (from the `kubernetes.io/service-name` label).
+    pub service: String,
+    /// Endpoints per Service port.
+    pub endpoints: Vec<(ServicePortName, Endpoint)>,
+}
+
 /// The endpoints one EndpointSlice contributes, per Service port.
 /// `node_name` decides which endpoints are local.
-pub fn slice_endpoints(
-    slice: &EndpointSlice,
-    node_name: &str,
-) -> Option<(String, String, Vec<(ServicePortName, Endpoint)>)> {
+pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEndpoints> {
     let namespace = slice.metadata.namespace.clone()?;
     let service = slice
         .metadata
@@ -322,7 +330,13 @@ pub fn slice_endpoints(
         "IPv4" => IpFamily::V4,
         "IPv6" => IpFamily::V6,
         // FQDN slices are not proxied.
-        _ => return Some((namespace, service, Vec::new())),
+        _ => {
+            return Some(SliceEndpoints {
+                namespace,
+                service,
+                endpoints: Vec::new(),
+            });
+        }
     };
     let mut out = Vec::new();
     for port in slice.ports.iter().flatten() {
@@ -373,7 +387,11 @@ pub fn slice_endpoints(
             ));
         }
     }
-    Some((namespace, service, out))
+    Some(SliceEndpoints {
+        namespace,
+        service,
+        endpoints: out,
+    })
 }
 
 #[cfg(test)]
@@ -477,7 +495,11 @@ mod tests {
             ]
         }))
         .unwrap();
-        let (ns, svc, eps) = slice_endpoints(&slice, "n1").unwrap();
+        let SliceEndpoints {
+            namespace: ns,
+            service: svc,
+            endpoints: eps,
+        } = slice_endpoints(&slice, "n1").unwrap();
         assert_eq!((ns.as_str(), svc.as_str()), ("ns", "web"));
         assert_eq!(eps.len(), 2);
         assert!(eps[0].1.ready && eps[0].1.local);

@@ -340,8 +340,7 @@ fn iptables_balances_with_decreasing_probabilities() {
     let nat = out.split("*nat").nth(1).unwrap();
     let last = nat
         .lines()
-        .filter(|l| l.starts_with("-A KUBE-SERVICES"))
-        .last()
+        .rfind(|l| l.starts_with("-A KUBE-SERVICES"))
         .unwrap();
     assert!(last.contains("-j KUBE-NODEPORTS"), "{last}");
     assert_eq!(out.matches("COMMIT").count(), 2);

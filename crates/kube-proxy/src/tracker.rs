@@ -94,13 +94,12 @@ impl ChangeTracker {
         let Some(key) = Self::key(&slice.metadata) else {
             return false;
         };
-        let Some((namespace, service, endpoints)) = model::slice_endpoints(slice, &self.node_name)
-        else {
+        let Some(contribution) = model::slice_endpoints(slice, &self.node_name) else {
             return self.slice_deleted(&key.0, &key.1);
         };
         let entry = SliceEntry {
-            service: (namespace, service),
-            endpoints,
+            service: (contribution.namespace, contribution.service),
+            endpoints: contribution.endpoints,
         };
         let changed = self
             .slices
