@@ -126,7 +126,8 @@ impl std::fmt::Debug for KubeletClient {
 pub struct KubeletLocation {
     /// Host name or IP (IPv6 without brackets).
     pub host: String,
-    /// `status.daemonEndpoints.kubeletEndpoint.port`.
+    /// `status.daemonEndpoints.kubeletEndpoint.Port` (capitalized in the
+    /// API, as upstream's JSON tag is).
     pub port: u16,
 }
 
@@ -204,7 +205,7 @@ impl KubeletClient {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let port = node
-            .pointer("/status/daemonEndpoints/kubeletEndpoint/port")
+            .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
             .and_then(Value::as_i64)
             .filter(|p| (1..=65535).contains(p))
             .unwrap_or(10250) as u16;
@@ -357,7 +358,7 @@ mod tests {
                     {"type": "Hostname", "address": "n1"},
                     {"type": "InternalIP", "address": "10.1.2.3"}
                 ],
-                "daemonEndpoints": {"kubeletEndpoint": {"port": 12250}}
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 12250}}
             }
         });
         let at = client.locate(&node).unwrap();
