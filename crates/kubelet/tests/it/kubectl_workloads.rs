@@ -163,10 +163,19 @@ async fn kubectl_deployment_logs_exec_port_forward_and_delete() {
     }
     let node = Node::start("node-k", |_| {}).await;
     let control = ControlPlane::start(&node).await;
-    let result = tokio::time::timeout(Duration::from_secs(300), scenario(&node)).await;
+    // A failed assertion must not skip the orderly teardown: with the
+    // kubelet and the controllers still running, containers would be
+    // recreated while containerd is being cleaned up.
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        tokio::time::timeout(Duration::from_secs(300), scenario(&node)),
+    ))
+    .await;
     control.stop().await;
     node.shutdown().await;
-    result.expect("the scenario timed out");
+    match result {
+        Ok(finished) => finished.expect("the scenario timed out"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 async fn scenario(node: &Node) {
