@@ -179,15 +179,21 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
 }
 
 /// One local node: no leader election (a restarted controller-manager
-/// starts at once instead of waiting for its old Lease to expire). It uses
-/// the admin kubeconfig until the security work gives it its own identity.
+/// starts at once instead of waiting for its old Lease to expire). Its own
+/// identity `system:kube-controller-manager`, and each controller its
+/// ServiceAccount in kube-system (kubeadm's setup).
 fn kube_controller_manager(layout: &StateLayout) -> Component {
     Component {
         name: "kube-controller-manager",
         program: process::find_program("kube-controller-manager")
             .unwrap_or_else(|| PathBuf::from("kube-controller-manager")),
         args: vec![
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "kube-controller-manager")
+                    .display()
+            ),
+            "--use-service-account-credentials=true".into(),
             format!(
                 "--root-ca-file={}",
                 layout.pki_dir().join("ca.crt").display()
@@ -409,7 +415,14 @@ mod tests {
 
         let kcm = &components[2];
         let expected = [
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                layout
+                    .root()
+                    .join("kube-controller-manager.kubeconfig")
+                    .display()
+            ),
+            "--use-service-account-credentials=true".to_string(),
             format!(
                 "--root-ca-file={}",
                 layout.pki_dir().join("ca.crt").display()

@@ -1,5 +1,6 @@
 //! A whole one-node cluster driven by the real kubectl: apiserver,
-//! kube-scheduler (its own identity), kube-controller-manager and our
+//! kube-scheduler and kube-controller-manager (their own identities, the
+//! controllers with ServiceAccount credentials) and our
 //! kubelet over the real containerd. `kubectl create deployment` leads to
 //! Running pods on the node; `logs`, `logs -f`, `exec`, `exec -i`,
 //! `port-forward` and `get -o wide` go through the apiserver's kubelet
@@ -44,9 +45,16 @@ impl ControlPlane {
         let scheduler = corten_scheduler::app::start(scheduler)
             .await
             .expect("scheduler");
+        // The controller-manager runs as system:kube-controller-manager and
+        // each controller as its ServiceAccount, like `corten up` (kubeadm).
+        let kcm_kubeconfig = node
+            .cluster
+            .user_kubeconfig("system:kube-controller-manager", &[])
+            .expect("controller-manager kubeconfig");
         let kcm = corten_controller_manager::options::Options::try_parse_from([
             "kube-controller-manager".to_string(),
-            format!("--kubeconfig={}", node.cluster.kubeconfig.display()),
+            format!("--kubeconfig={}", kcm_kubeconfig.display()),
+            "--use-service-account-credentials=true".into(),
             "--leader-elect=false".into(),
             "--secure-port=0".into(),
             "--controllers=replicaset-controller,deployment-controller,garbage-collector-controller"
@@ -201,6 +209,19 @@ async fn scenario(node: &Node) {
             p["spec"]["containers"][0]["imagePullPolicy"],
             "IfNotPresent"
         );
+    }
+    // The controllers worked under their own ServiceAccounts.
+    let sas = kubectl_ok(
+        node,
+        &["get", "serviceaccounts", "-n", "kube-system", "-o", "name"],
+    )
+    .await;
+    for sa in [
+        "replicaset-controller",
+        "deployment-controller",
+        "generic-garbage-collector",
+    ] {
+        assert!(sas.contains(&format!("serviceaccount/{sa}\n")), "{sas}");
     }
     let pod = names[0].as_str();
     let pod_ip = pods[0]["status"]["podIP"].as_str().unwrap().to_string();
