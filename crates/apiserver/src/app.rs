@@ -44,6 +44,8 @@ pub struct ApiServer {
     /// Audit logging, when `--audit-log-path` and `--audit-policy-file`
     /// are set.
     pub audit: Option<crate::audit::Auditor>,
+    /// The client for kubelets (logs, exec, attach, port-forward, proxy).
+    pub kubelet: crate::proxy::KubeletClient,
 }
 
 /// The (possibly impersonated) user of a request, put into the request's

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod options;
 pub mod printers;
+pub mod proxy;
 pub mod query;
 pub mod registry;
 pub mod request_info;
@@ -62,6 +63,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
     let authn = auth::authn::Authenticator::from_options(&config.authn)?;
     let authz = auth::authz::Authorizer::new(config.authorization_modes.clone());
     let admission = admission::Chain::new(config.admission_plugins.clone());
+    let kubelet = proxy::KubeletClient::new(config.kubelet_client.clone())?;
     let audit = audit::Auditor::new(
         config.audit_policy_file.as_deref(),
         config.audit_log_path.as_deref(),
@@ -76,6 +78,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         authz,
         admission,
         audit,
+        kubelet,
     });
     bootstrap::run(&server)
         .await

@@ -487,12 +487,13 @@ where
             let updated = subresources::finalize_namespace(reg, &res, &name, &obj).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
         }
-        (_, Some(sub)) if matches!(sub, "log" | "exec" | "attach" | "portforward" | "proxy") => {
-            Err(StatusError::service_unavailable(format!(
-                "{}/{sub} needs a kubelet to serve it, and none is connected for {} \"{name}\"",
-                res.def.resource, res.def.kind
-            )))
+        (_, Some(sub)) if crate::proxy::serves(res.def.resource, sub) => {
+            crate::proxy::serve(server, req, r, &res).await
         }
+        (_, Some(sub)) if matches!(sub, "proxy") => Err(StatusError::service_unavailable(format!(
+            "{}/{sub} is not served yet for {} \"{name}\"",
+            res.def.resource, res.def.kind
+        ))),
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
 }
