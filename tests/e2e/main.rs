@@ -5,6 +5,7 @@ mod admission;
 mod apply;
 mod audit;
 mod bad_input;
+mod crd;
 mod encryption;
 mod kube_client;
 mod kubectl;
