@@ -4,6 +4,7 @@
 //! removed with the CRD; invalid CRDs rejected with upstream's messages;
 //! a kube-rs controller reconciling the custom resource.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use corten_e2e::TestCluster;
@@ -398,5 +399,404 @@ async fn crontab_lifecycle_with_kubectl() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(!served, "crontabs still served after the CRD was deleted");
+    });
+}
+
+fn crd_yaml(
+    name: &str,
+    group: &str,
+    plural: &str,
+    kind: &str,
+    extra_names: &str,
+    schema: &str,
+) -> String {
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {name}
+spec:
+  group: {group}
+  scope: Namespaced
+  names:
+    plural: {plural}
+    kind: {kind}
+{extra_names}  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+{schema}"#
+    )
+}
+
+const OPEN_SCHEMA: &str =
+    "        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
+
+#[tokio::test]
+async fn invalid_crds_are_rejected_with_upstream_messages() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let create = |yaml: String| {
+            let c = &c;
+            async move {
+                let o = c
+                    .kubectl_stdin(&["create", "-f", "-"], Some(&yaml))
+                    .await
+                    .unwrap();
+                assert!(!o.status.success(), "created: {yaml}");
+                stderr(&o)
+            }
+        };
+        let e = create(crd_yaml(
+            "widgets.example.com",
+            "example.com",
+            "widgets",
+            "Widget",
+            "",
+            "        type: object\n        properties:\n          spec:\n            properties:\n              size: {}\n",
+        ))
+        .await;
+        assert!(
+            e.contains(r#"The CustomResourceDefinition "widgets.example.com" is invalid"#),
+            "{e}"
+        );
+        assert!(
+            e.contains("spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"),
+            "{e}"
+        );
+        let e = create(crd_yaml(
+            "widgets.example",
+            "example",
+            "widgets",
+            "Widget",
+            "",
+            OPEN_SCHEMA,
+        ))
+        .await;
+        assert!(
+            e.contains(
+                r#"spec.group: Invalid value: "example": should be a domain with at least one dot"#
+            ),
+            "{e}"
+        );
+        let e = create(crd_yaml(
+            "gadgets.example.com",
+            "example.com",
+            "widgets",
+            "Widget",
+            "",
+            OPEN_SCHEMA,
+        ))
+        .await;
+        assert!(
+            e.contains(r#"metadata.name: Invalid value: "gadgets.example.com": must be spec.names.plural+"."+spec.group"#),
+            "{e}"
+        );
+        let e = create(crd_yaml(
+            "widgets.apps.k8s.io",
+            "apps.k8s.io",
+            "widgets",
+            "Widget",
+            "",
+            OPEN_SCHEMA,
+        ))
+        .await;
+        assert!(
+            e.contains(r#"metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "api-approved.kubernetes.io""#),
+            "{e}"
+        );
+        // Nothing was stored.
+        let list = c.kubectl_ok(&["get", "crd", "-o", "name"]).await.unwrap();
+        assert_eq!(list.trim(), "");
+
+        // A short name another CRD of the group already holds is not
+        // accepted; the CRD is still established under its other names.
+        c.kubectl_stdin(
+            &["create", "-f", "-"],
+            Some(&crd_yaml(
+                "widgets.example.com",
+                "example.com",
+                "widgets",
+                "Widget",
+                "    shortNames: [wd]\n",
+                OPEN_SCHEMA,
+            )),
+        )
+        .await
+        .unwrap();
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=20s",
+            "crd/widgets.example.com",
+        ])
+        .await
+        .unwrap();
+        c.kubectl_stdin(
+            &["create", "-f", "-"],
+            Some(&crd_yaml(
+                "gizmos.example.com",
+                "example.com",
+                "gizmos",
+                "Gizmo",
+                "    shortNames: [wd]\n",
+                OPEN_SCHEMA,
+            )),
+        )
+        .await
+        .unwrap();
+        let mut cond = String::new();
+        for _ in 0..100 {
+            cond = c
+                .kubectl_ok(&[
+                    "get",
+                    "crd",
+                    "gizmos.example.com",
+                    "-o",
+                    r#"jsonpath={.status.conditions[?(@.type=="NamesAccepted")].reason}: {.status.conditions[?(@.type=="NamesAccepted")].message}"#,
+                ])
+                .await
+                .unwrap();
+            if !cond.trim().starts_with(':') {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(cond, r#"ShortNamesConflict: "wd" is already in use"#);
+        let wd = c.kubectl_ok(&["get", "wd", "-o", "name"]).await.unwrap();
+        assert_eq!(wd.trim(), "");
+        let res = c
+            .kubectl_ok(&["api-resources", "--api-group=example.com"])
+            .await
+            .unwrap();
+        assert!(
+            !res.contains("gizmos"),
+            "a CRD without accepted names is served: {res}"
+        );
+    });
+}
+
+const MULTI_VERSION: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: clusterthings.example.com
+spec:
+  group: example.com
+  scope: Cluster
+  names:
+    plural: clusterthings
+    singular: clusterthing
+    kind: ClusterThing
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, default: 3}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, default: 3}
+"#;
+
+#[tokio::test]
+async fn multiple_versions_and_cluster_scope() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        c.kubectl_stdin(&["create", "-f", "-"], Some(MULTI_VERSION))
+            .await
+            .unwrap();
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=20s",
+            "crd/clusterthings.example.com",
+        ])
+        .await
+        .unwrap();
+        // Preferred version: v1 (GA before beta).
+        let group = c
+            .kubectl_ok(&["get", "--raw", "/apis/example.com"])
+            .await
+            .unwrap();
+        let group: serde_json::Value = serde_json::from_str(&group).unwrap();
+        assert_eq!(group["preferredVersion"]["version"], "v1");
+        assert_eq!(group["versions"][1]["version"], "v1beta1");
+        c.kubectl_stdin(
+            &["create", "-f", "-"],
+            Some("apiVersion: example.com/v1beta1\nkind: ClusterThing\nmetadata:\n  name: one\nspec: {}\n"),
+        )
+        .await
+        .unwrap();
+        let v1 = c
+            .kubectl_ok(&["get", "--raw", "/apis/example.com/v1/clusterthings/one"])
+            .await
+            .unwrap();
+        let v1: serde_json::Value = serde_json::from_str(&v1).unwrap();
+        assert_eq!(v1["apiVersion"], "example.com/v1");
+        assert_eq!(v1["spec"]["size"], 3);
+        assert_eq!(v1["metadata"].get("namespace"), None);
+        let beta = c
+            .kubectl_ok(&["get", "--raw", "/apis/example.com/v1beta1/clusterthings"])
+            .await
+            .unwrap();
+        let beta: serde_json::Value = serde_json::from_str(&beta).unwrap();
+        assert_eq!(beta["kind"], "ClusterThingList");
+        assert_eq!(beta["items"][0]["apiVersion"], "example.com/v1beta1");
+        // Cluster-scoped: not under a namespace.
+        let ns = c
+            .kubectl(&[
+                "get",
+                "--raw",
+                "/apis/example.com/v1/namespaces/default/clusterthings/one",
+            ])
+            .await
+            .unwrap();
+        assert!(!ns.status.success());
+        // The storage version's key is upstream's.
+        let store = c.etcd.store("/registry").await.unwrap();
+        let kv = store
+            .get("example.com/clusterthings/one")
+            .await
+            .unwrap()
+            .unwrap();
+        let stored: serde_json::Value = serde_json::from_slice(&kv.value).unwrap();
+        assert_eq!(stored["apiVersion"], "example.com/v1");
+    });
+}
+
+/// A small operator: copies `spec.image` to `status.observed`.
+mod operator {
+    use std::sync::Arc;
+
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    use kube::runtime::controller::Action;
+    use serde_json::json;
+
+    #[derive(Debug)]
+    pub struct Error(pub String);
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Error {}
+
+    pub struct Ctx {
+        pub api: Api<DynamicObject>,
+    }
+
+    pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+        let image = obj.data["spec"]["image"].as_str().unwrap_or("").to_string();
+        if obj.data["status"]["observed"].as_str() != Some(image.as_str()) {
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            ctx.api
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": {"observed": image}})),
+                )
+                .await
+                .map_err(|e| Error(e.to_string()))?;
+        }
+        Ok(Action::await_change())
+    }
+
+    pub fn error_policy(_: Arc<DynamicObject>, _: &Error, _: Arc<Ctx>) -> Action {
+        Action::requeue(std::time::Duration::from_millis(200))
+    }
+}
+
+#[tokio::test]
+async fn kube_rs_controller_reconciles_custom_resources() {
+    use futures::StreamExt;
+    use kube::api::{
+        Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+    };
+    use kube::runtime::{Controller, watcher};
+
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        install_crontab(&c).await;
+        let client = c.client().await.unwrap();
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("stable.example.com", "v1", "CronTab"),
+            "crontabs",
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+
+        // A plain watcher sees the object arrive.
+        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+
+        let ctx = Arc::new(operator::Ctx { api: api.clone() });
+        let controller = tokio::spawn(
+            Controller::new_with(api.clone(), watcher::Config::default(), ar.clone())
+                .run(operator::reconcile, operator::error_policy, ctx)
+                .for_each(|_| async {}),
+        );
+
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "stable.example.com/v1",
+            "kind": "CronTab",
+            "metadata": {"name": "op"},
+            "spec": {"cronSpec": "* * * * *", "image": "img-1"},
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &obj).await.unwrap();
+
+        let mut seen = false;
+        while let Some(ev) = events.next().await {
+            if let Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) = ev
+                && o.metadata.name.as_deref() == Some("op")
+            {
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen);
+
+        let wait_for = |want: &'static str| {
+            let api = api.clone();
+            async move {
+                for _ in 0..200 {
+                    let o = api.get("op").await.unwrap();
+                    if o.data["status"]["observed"] == want {
+                        return o;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                panic!("status.observed never became {want}");
+            }
+        };
+        let o = wait_for("img-1").await;
+        assert_eq!(o.metadata.generation, Some(1));
+        api.patch(
+            "op",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"image": "img-2"}})),
+        )
+        .await
+        .unwrap();
+        let o = wait_for("img-2").await;
+        assert_eq!(o.metadata.generation, Some(2));
+        controller.abort();
     });
 }
