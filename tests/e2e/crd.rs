@@ -355,6 +355,43 @@ async fn crontab_lifecycle_with_kubectl() {
         .await
         .unwrap();
 
+        // Updating the CRD re-serves the resource with the new columns.
+        let updated = CRONTAB_CRD.replace(
+            "    - name: Age\n",
+            "    - name: Color\n      type: string\n      jsonPath: .spec.color\n    - name: Age\n",
+        );
+        assert_ne!(updated, CRONTAB_CRD);
+        c.kubectl_stdin(&["apply", "-f", "-"], Some(&updated))
+            .await
+            .unwrap();
+        let mut header = Vec::new();
+        for _ in 0..50 {
+            let table = c.kubectl_ok(&["get", "ct"]).await.unwrap();
+            header = table
+                .lines()
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            if header.len() == 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(header, ["NAME", "SPEC", "REPLICAS", "COLOR", "AGE"]);
+        let generation = c
+            .kubectl_ok(&[
+                "get",
+                "crd",
+                "crontabs.stable.example.com",
+                "-o",
+                "jsonpath={.metadata.generation}",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(generation, "2");
+
         // kubectl explain reads the OpenAPI v3 document built from the schema.
         let explain = c.kubectl_ok(&["explain", "crontab.spec"]).await.unwrap();
         assert!(explain.contains("cronSpec"), "{explain}");

@@ -90,7 +90,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
             .map_err(|e| anyhow::anyhow!("reconciling the RBAC bootstrap policy: {}", e.message))?;
         auth::aggregation::spawn(&server);
     }
-    crd::controller::spawn(&server);
+    crd::controller::start(&server).await;
     Ok(server)
 }
 

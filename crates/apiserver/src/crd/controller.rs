@@ -40,10 +40,13 @@ fn crd_resource(reg: &Registry) -> Option<Arc<Resource>> {
     reg.resource(GROUP, "v1", "customresourcedefinitions")
 }
 
-/// Starts the controller loop; it ends when the server is dropped.
-pub fn spawn(server: &Arc<ApiServer>) {
-    let weak = Arc::downgrade(server);
+/// Serves the CRDs already established (so a restarted apiserver answers
+/// for their objects as soon as it listens), then starts the controller
+/// loop; it ends when the server is dropped.
+pub async fn start(server: &Arc<ApiServer>) {
     let cleaning: Arc<Mutex<HashSet<String>>> = Arc::default();
+    sync_once(server, &cleaning).await;
+    let weak = Arc::downgrade(server);
     tokio::spawn(async move {
         loop {
             let Some(server) = weak.upgrade() else { return };
