@@ -6,6 +6,7 @@ mod apply;
 mod audit;
 mod bad_input;
 mod crd;
+mod crd_webhook;
 mod encryption;
 mod kube_client;
 mod kubectl;

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use super::ServedCrd;
 use super::custom::{self, Names};
 use super::definition::{CLEANUP_FINALIZER, GROUP, set_condition};
+use super::webhook::WebhookClient;
 use crate::app::ApiServer;
 use crate::registry::delete::{self, DeleteOptions};
 use crate::registry::store::{self, UpdateTarget, WriteOptions};
@@ -204,8 +205,9 @@ async fn ensure_served(server: &ApiServer, crd: &Value, deleting: bool) -> Resul
     let cache = WatchCache::start(reg.store.clone(), cfg)
         .await
         .map_err(|e| format!("starting the watch cache: {e}"))?;
+    let webhook = WebhookClient::from_crd(crd, reg.cache("services").cloned())?.map(Arc::new);
     let terminating = Arc::new(AtomicBool::new(deleting));
-    let built = custom::build(crd, &names, cache.clone(), terminating.clone())?;
+    let built = custom::build(crd, &names, cache.clone(), terminating.clone(), webhook)?;
     tracing::info!(
         crd = name,
         versions = built.served.len(),

@@ -19,6 +19,7 @@ use corten_apimachinery::ErrorList;
 use corten_storage::WatchCache;
 use serde_json::Value;
 
+use super::webhook::WebhookClient;
 use crate::printers::CustomColumns;
 use crate::registry::Resource;
 
@@ -152,23 +153,49 @@ impl Strategy for CustomResourceStrategy {
     }
 }
 
-/// `conversion: None` from a served version to the storage version: only
-/// `apiVersion` changes (the store rewrites it). Field selectors are
+/// Conversion from a served version to the storage version and back:
+/// `conversion: None` only rewrites `apiVersion` (the store does that),
+/// `conversion: Webhook` asks the CRD's webhook. Field selectors are
 /// limited to the served version's `selectableFields`.
-pub struct NoneConversion {
+pub struct CustomConversion {
     labels: &'static [&'static str],
+    served: String,
+    storage: String,
+    webhook: RwLock<Option<Arc<WebhookClient>>>,
 }
 
-impl Conversion for NoneConversion {
+impl CustomConversion {
+    fn webhook(&self) -> Option<Arc<WebhookClient>> {
+        match self.webhook.read() {
+            Ok(w) => w.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_webhook(&self, w: Option<Arc<WebhookClient>>) {
+        match self.webhook.write() {
+            Ok(mut g) => *g = w,
+            Err(p) => *p.into_inner() = w,
+        }
+    }
+}
+
+impl Conversion for CustomConversion {
     fn to_storage(&self, obj: Value) -> Result<Value, String> {
         if !obj.is_object() {
             return Err("the object must be a JSON object".into());
         }
-        Ok(obj)
+        match self.webhook() {
+            Some(w) => w.convert_blocking(&obj, &self.storage),
+            None => Ok(obj),
+        }
     }
 
     fn from_storage(&self, obj: Value) -> Result<Value, String> {
-        Ok(obj)
+        match self.webhook() {
+            Some(w) => w.convert_blocking(&obj, &self.served),
+            None => Ok(obj),
+        }
     }
 
     fn field_label_to_storage(&self, label: &str) -> Option<String> {
@@ -181,6 +208,7 @@ impl Conversion for NoneConversion {
 struct Interned {
     def: &'static ResourceDef,
     strategy: &'static CustomResourceStrategy,
+    conversion: Option<&'static CustomConversion>,
 }
 
 static INTERNED: Mutex<Option<HashMap<String, Interned>>> = Mutex::new(None);
@@ -251,6 +279,7 @@ fn intern(
     union_labels: &[String],
     version_labels: &[String],
     schema: CustomResourceSchema,
+    webhook: Option<Arc<WebhookClient>>,
 ) -> Interned {
     let is_storage = version == storage_version;
     let key = serde_json::json!([
@@ -272,6 +301,9 @@ fn intern(
     let map = guard.get_or_insert_with(HashMap::new);
     if let Some(i) = map.get(&key) {
         i.strategy.set_schema(schema);
+        if let Some(c) = i.conversion {
+            c.set_webhook(webhook);
+        }
         return *i;
     }
     let labels = if is_storage {
@@ -283,11 +315,17 @@ fn intern(
         schema: RwLock::new(Arc::new(schema)),
         labels,
     }));
-    let conversion: Option<&'static dyn Conversion> = if is_storage {
+    let custom_conversion: Option<&'static CustomConversion> = if is_storage {
         None
     } else {
-        Some(Box::leak(Box::new(NoneConversion { labels })))
+        Some(Box::leak(Box::new(CustomConversion {
+            labels,
+            served: format!("{group}/{version}"),
+            storage: format!("{group}/{storage_version}"),
+            webhook: RwLock::new(webhook),
+        })))
     };
+    let conversion = custom_conversion.map(|c| c as &'static dyn Conversion);
     let plural = leak_str(&names.plural);
     let def: &'static ResourceDef = Box::leak(Box::new(ResourceDef {
         group: leak_str(group),
@@ -315,7 +353,11 @@ fn intern(
         strategy,
         conversion,
     }));
-    let i = Interned { def, strategy };
+    let i = Interned {
+        def,
+        strategy,
+        conversion: custom_conversion,
+    };
     map.insert(key, i);
     i
 }
@@ -375,6 +417,7 @@ pub fn build(
     names: &Names,
     cache: Arc<WatchCache>,
     terminating: Arc<std::sync::atomic::AtomicBool>,
+    webhook: Option<Arc<WebhookClient>>,
 ) -> Result<Built, String> {
     let group = crd
         .pointer("/spec/group")
@@ -424,6 +467,7 @@ pub fn build(
             &union,
             &version_labels(v),
             schema.clone(),
+            webhook.clone(),
         );
         if name == storage {
             storage_def = Some(i.def);

@@ -9,6 +9,7 @@
 //!   CRD's objects.
 //! - [`discovery`] and [`openapi`]: the documents of served CRDs.
 //! - [`scale`]: the `scale` subresource of custom resources.
+//! - [`webhook`]: `conversion: Webhook` calls.
 //!
 //! [`ServedCrds`] is the shared state: which CRDs are served, under which
 //! group/version/resource, with one watch cache per CRD.
@@ -19,6 +20,7 @@ pub mod definition;
 pub mod discovery;
 pub mod openapi;
 pub mod scale;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
