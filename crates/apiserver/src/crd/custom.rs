@@ -498,3 +498,65 @@ pub fn build(
         storage_def,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn crd(status: bool) -> Value {
+        let mut v = json!({"name": "v1", "served": true, "storage": true,
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                "spec": {"type": "object", "properties": {"n": {"type": "integer", "default": 1}}},
+                "status": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}});
+        if status {
+            v["subresources"] = json!({"status": {}});
+        }
+        json!({"metadata": {"name": "things.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "things", "kind": "Thing"}, "versions": [v]}})
+    }
+
+    fn strategy(status: bool) -> CustomResourceStrategy {
+        CustomResourceStrategy {
+            schema: RwLock::new(Arc::new(
+                CustomResourceSchema::new(&crd(status), "v1").unwrap(),
+            )),
+            labels: &[],
+        }
+    }
+
+    #[test]
+    fn canonicalize_defaults_then_prunes() {
+        let s = strategy(false);
+        let out = s
+            .canonicalize(json!({"apiVersion": "example.com/v1", "kind": "Thing",
+                "metadata": {"name": "a"}, "spec": {"x": 1}}))
+            .unwrap();
+        assert_eq!(out["spec"], json!({"n": 1}));
+        assert!(s.canonicalize(json!([1])).is_err());
+        assert!(s.canonicalize(json!({"metadata": 3})).is_err());
+    }
+
+    #[test]
+    fn generation_and_status_follow_the_status_subresource() {
+        let old = json!({"metadata": {"name": "a", "generation": 3}, "spec": {"n": 1}, "status": {"ok": true}});
+        // With /status: the main resource keeps the stored status, and a
+        // status-only difference does not bump the generation.
+        let s = strategy(true);
+        let mut new = json!({"metadata": {"name": "a"}, "spec": {"n": 1}, "status": {"ok": false}});
+        s.prepare_for_update(&mut new, &old);
+        assert_eq!(new["status"], json!({"ok": true}));
+        assert_eq!(new["metadata"]["generation"], 3);
+        let mut create = new.clone();
+        s.prepare_for_create(&mut create);
+        assert_eq!(create.get("status"), None);
+        assert_eq!(create["metadata"]["generation"], 1);
+        // Without it, status is part of the object: a change bumps it.
+        let s = strategy(false);
+        let mut new = json!({"metadata": {"name": "a"}, "spec": {"n": 1}, "status": {"ok": false}});
+        s.prepare_for_update(&mut new, &old);
+        assert_eq!(new["status"], json!({"ok": false}));
+        assert_eq!(new["metadata"]["generation"], 4);
+    }
+}

@@ -25,7 +25,9 @@ pub struct CrdStrategy;
 
 impl Strategy for CrdStrategy {
     fn canonicalize(&self, obj: Value) -> Result<Value, String> {
-        corten_api::typed::round_trip::<CustomResourceDefinition>(obj)
+        let mut out = corten_api::typed::round_trip::<CustomResourceDefinition>(obj)?;
+        integral_bounds(&mut out);
+        Ok(out)
     }
 
     fn tracks_generation(&self) -> bool {
@@ -60,6 +62,30 @@ impl Strategy for CrdStrategy {
             self.name_validator(),
             &corten_apimachinery::Path::new("metadata"),
         )
+    }
+}
+
+/// The typed form holds `maximum`, `minimum` and `multipleOf` as `f64`,
+/// which serializes `10` as `10.0`; Go writes `10`. Integral values are
+/// written back as integers.
+fn integral_bounds(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if matches!(k.as_str(), "maximum" | "minimum" | "multipleOf")
+                    && let Some(f) = child.as_f64()
+                    && child.is_f64()
+                    && f.fract() == 0.0
+                    && f.abs() < 9.0e15
+                {
+                    *child = Value::from(f as i64);
+                } else {
+                    integral_bounds(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_bounds),
+        _ => {}
     }
 }
 
@@ -230,4 +256,41 @@ pub async fn delete_crd(
         UpdateOutcome::Deleted(kv) => meta::set_resource_version(&mut obj, kv.mod_revision),
     }
     Ok(Deleted::Pending(convert::from_storage(res, obj)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_crd_keeps_integer_bounds_and_drops_unknown_fields() {
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "crontabs.stable.example.com"},
+            "spec": {"group": "stable.example.com", "scope": "Namespaced", "bogus": 1,
+                "names": {"plural": "crontabs", "kind": "CronTab"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "n": {"type": "number", "maximum": 10, "minimum": 0.5, "default": 2}}}}}]},
+        });
+        let out = CrdStrategy.canonicalize(crd).unwrap();
+        let n = &out["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["n"];
+        assert_eq!(serde_json::to_string(&n["maximum"]).unwrap(), "10");
+        assert_eq!(serde_json::to_string(&n["minimum"]).unwrap(), "0.5");
+        assert_eq!(n["default"], 2);
+        assert_eq!(out["spec"].get("bogus"), None);
+    }
+
+    #[test]
+    fn conditions_keep_transition_time_when_unchanged() {
+        let mut crd = json!({"status": {"conditions": [
+            {"type": "Terminating", "status": "True", "lastTransitionTime": "t0", "reason": "A", "message": "a"}]}});
+        set_condition(&mut crd, "Terminating", "True", "B", "b");
+        assert_eq!(crd["status"]["conditions"][0]["lastTransitionTime"], "t0");
+        assert_eq!(crd["status"]["conditions"][0]["reason"], "B");
+        set_condition(&mut crd, "Terminating", "False", "C", "c");
+        assert_ne!(crd["status"]["conditions"][0]["lastTransitionTime"], "t0");
+        assert_eq!(crd["status"]["conditions"].as_array().unwrap().len(), 1);
+    }
 }
