@@ -5,6 +5,8 @@ mod admission;
 mod apply;
 mod audit;
 mod bad_input;
+mod crd;
+mod crd_webhook;
 mod encryption;
 mod kube_client;
 mod kubectl;

@@ -340,11 +340,17 @@ fn discovery(
         pretty,
     };
     let d = &server.discovery;
+    let crds = server.registry.crds.discovery();
     let aggregated = wants_aggregated(accept);
     let body = match (&target, aggregated) {
         (RequestTarget::ApiVersions, Some(v)) | (RequestTarget::ApiGroups, Some(v)) => {
             let core = matches!(target, RequestTarget::ApiVersions);
-            let mut r = wire::respond(StatusCode::OK, d.aggregated(core, v), out);
+            let doc = if core {
+                d.aggregated(true, v)
+            } else {
+                crds.aggregated(&d.aggregated(false, v), v)
+            };
+            let mut r = wire::respond(StatusCode::OK, doc, out);
             if let Ok(ct) = http::HeaderValue::from_str(&format!(
                 "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
             )) {
@@ -353,9 +359,11 @@ fn discovery(
             return r;
         }
         (RequestTarget::ApiVersions, None) => Some(d.api_versions()),
-        (RequestTarget::ApiGroups, None) => Some(d.api_groups()),
-        (RequestTarget::ApiGroup { group }, _) => d.group(group),
-        (RequestTarget::ApiResources { group, version }, _) => d.resources(group, version),
+        (RequestTarget::ApiGroups, None) => Some(crds.api_groups(&d.api_groups())),
+        (RequestTarget::ApiGroup { group }, _) => d.group(group).or_else(|| crds.group(group)),
+        (RequestTarget::ApiResources { group, version }, _) => d
+            .resources(group, version)
+            .or_else(|| crds.resources(group, version)),
         _ => None,
     };
     match body {
@@ -387,7 +395,8 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             r
         }
         "/openapi/v3" | "/openapi/v3/" => {
-            let mut r = Response::new(wire::full(server.openapi.root()));
+            let root = server.registry.crds.openapi().root(&server.openapi.root());
+            let mut r = Response::new(wire::full(root));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
@@ -395,7 +404,12 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             r
         }
         p if p.starts_with("/openapi/v3/") => {
-            match server.openapi.document(&p["/openapi/v3/".len()..]) {
+            let key = &p["/openapi/v3/".len()..];
+            let doc = server
+                .openapi
+                .document(key)
+                .or_else(|| server.registry.crds.openapi().document(key));
+            match doc {
                 Some((doc, hash)) => {
                     let mut r = Response::new(wire::full(doc));
                     r.headers_mut().insert(

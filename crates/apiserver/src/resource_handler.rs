@@ -200,9 +200,7 @@ where
             if out.format == Format::Table {
                 let include = include_object(&query)?;
                 let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
-                let t = printers::table(
-                    res.def.group,
-                    res.def.kind,
+                let t = res.table(
                     std::slice::from_ref(&obj),
                     include,
                     None,
@@ -256,14 +254,7 @@ where
                 if let Some(r) = listed.remaining {
                     list_meta["remainingItemCount"] = json!(r);
                 }
-                let t = printers::table(
-                    res.def.group,
-                    res.def.kind,
-                    &items,
-                    include,
-                    Some(list_meta),
-                    jiff::Timestamp::now(),
-                );
+                let t = res.table(&items, include, Some(list_meta), jiff::Timestamp::now());
                 return Ok(wire::respond_value(StatusCode::OK, &t, out));
             }
             let body = list::encode_list(&res, &listed);
@@ -343,6 +334,7 @@ where
                         .unwrap_or(""),
                 ));
             }
+            crate::crd::check_create(&res)?;
             let body = read_body(req.into_body(), limit).await?;
             let mut obj = wire::decode_object(&body, input)?;
             if let Some(slot) = &audit_slot {
@@ -409,7 +401,7 @@ where
             write.delete(&name).await?;
             let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
-            match delete::delete(reg, &res, ns, &name, &dopts).await? {
+            match delete_one(reg, &res, ns, &name, &dopts).await? {
                 Deleted::Now(obj) => {
                     if delete::returns_deleted_object(&res) {
                         Ok(wire::respond_value(StatusCode::OK, &obj, out))
@@ -432,6 +424,21 @@ where
                 "items": items,
             });
             Ok(wire::respond_value(StatusCode::OK, &list, out))
+        }
+        (Verb::Get, Some("scale")) if res.custom.is_some() => {
+            let s = crate::crd::scale::get(reg, &res, ns, &name).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
+        }
+        (Verb::Update, Some("scale")) | (Verb::Patch, Some("scale")) if res.custom.is_some() => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let change = if r.verb == Verb::Update {
+                ScaleChange::Replace(wire::decode_object(&body, input)?)
+            } else {
+                ScaleChange::Patch(body, input)
+            };
+            let s = crate::crd::scale::update(reg, &res, ns, &name, change, opts).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
         (Verb::Get, Some("scale")) => {
             let s = subresources::get_scale(reg, &res, ns, &name).await?;
@@ -496,6 +503,20 @@ where
         ))),
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// Deletes one object; CRDs first only get their cleanup finalizer.
+async fn delete_one(
+    reg: &crate::registry::Registry,
+    res: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    dopts: &delete::DeleteOptions,
+) -> Result<Deleted, StatusError> {
+    if crate::crd::definition::is_crd_resource(res) {
+        return crate::crd::definition::delete_crd(reg, res, name, dopts).await;
+    }
+    delete::delete(reg, res, ns, name, dopts).await
 }
 
 /// Checks and canonicalizes a review request with its kind's strategy
@@ -576,7 +597,7 @@ async fn delete_collection(
         if admission::admit_delete(res, &name).is_err() {
             continue;
         }
-        match delete::delete(reg, res, item_ns.as_deref(), &name, dopts).await {
+        match delete_one(reg, res, item_ns.as_deref(), &name, dopts).await {
             Ok(Deleted::Now(o)) | Ok(Deleted::Pending(o)) => out.push(o),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

@@ -49,6 +49,7 @@ kinds! {
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => api::admissionregistration::v1::ValidatingWebhookConfiguration,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy") => api::admissionregistration::v1::ValidatingAdmissionPolicy,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding") => api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     ("apps", "v1", "ControllerRevision") => api::apps::v1::ControllerRevision,
     ("apps", "v1", "DaemonSet") => api::apps::v1::DaemonSet,
     ("apps", "v1", "Deployment") => api::apps::v1::Deployment,
@@ -120,6 +121,18 @@ pub fn components(
         }
     }
     (defs, named)
+}
+
+/// The metav1 components custom resource documents reference: returns
+/// (components, ObjectMeta's name, ListMeta's name).
+pub fn meta_components() -> (Map<String, Value>, String, String) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let object_meta = add::<metav1::ObjectMeta>(&mut generator);
+    let list_meta = add::<metav1::ListMeta>(&mut generator);
+    add::<metav1::Status>(&mut generator);
+    add::<metav1::DeleteOptions>(&mut generator);
+    (generator.take_definitions(true), object_meta, list_meta)
 }
 
 /// The component a property schema refers to, directly or through

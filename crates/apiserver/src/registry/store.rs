@@ -737,10 +737,12 @@ pub fn decide_update(
     }
     // An object being deleted whose last finalizer was just removed goes
     // away now (upstream shouldDeleteDuringUpdate).
+    // Upstream: an unset grace period counts as zero (CRDs being deleted
+    // have none).
     let grace_zero = meta::metadata(old)
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64)
-        == Some(0);
+        .is_none_or(|g| g == 0);
     if meta::deletion_timestamp(&new).is_some()
         && meta::finalizers(&new).is_empty()
         && grace_zero
