@@ -10,6 +10,7 @@ mod kube_client;
 mod kubectl;
 mod kubectl_more;
 mod security;
+mod server_side_apply;
 mod services;
 mod watch;
 
