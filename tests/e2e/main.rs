@@ -9,6 +9,7 @@ mod encryption;
 mod kube_client;
 mod kubectl;
 mod kubectl_more;
+mod openapi_v2;
 mod security;
 mod server_side_apply;
 mod services;

@@ -313,7 +313,7 @@ where
                     format!("method {method} is not allowed on {p}"),
                 ));
             }
-            non_resource(&server, &p, &query_raw).await
+            non_resource(&server, &p, &query_raw, req.headers()).await
         }
         discovery_target => {
             if method != Method::GET && method != Method::HEAD {
@@ -362,7 +362,12 @@ fn discovery(
     }
 }
 
-async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<Body> {
+async fn non_resource(
+    server: &ApiServer,
+    path: &str,
+    query: &str,
+    headers: &http::HeaderMap,
+) -> Response<Body> {
     if let Some((endpoint, rest)) = HealthEndpoint::from_path(path) {
         let (code, text) = server.health.handle(endpoint, rest, query).await;
         return wire::respond_text(code, text);
@@ -384,6 +389,7 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             );
             r
         }
+        "/openapi/v2" | "/openapi/v2/" => server.openapi.v2.respond(headers),
         "/openapi/v3" | "/openapi/v3/" => {
             let mut r = Response::new(wire::full(server.openapi.root()));
             r.headers_mut().insert(
@@ -395,7 +401,13 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
         p if p.starts_with("/openapi/v3/") => {
             match server.openapi.document(&p["/openapi/v3/".len()..]) {
                 Some((doc, hash)) => {
-                    let mut r = Response::new(wire::full(doc));
+                    let etag = format!("\"{hash}\"");
+                    let not_modified = crate::openapi::v2::not_modified(headers, &etag);
+                    let mut r =
+                        Response::new(wire::full(if not_modified { Bytes::new() } else { doc }));
+                    if not_modified {
+                        *r.status_mut() = StatusCode::NOT_MODIFIED;
+                    }
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
                         http::HeaderValue::from_static("application/json"),
