@@ -8,6 +8,7 @@ mod bad_input;
 mod encryption;
 mod kube_client;
 mod kubectl;
+mod kubectl_everyday;
 mod kubectl_more;
 mod openapi_v2;
 mod security;

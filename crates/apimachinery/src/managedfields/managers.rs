@@ -332,6 +332,18 @@ impl Conflicts {
             .collect()
     }
 
+    /// The conflicts whose path is not in `allowed`.
+    pub fn without(&self, allowed: &Set) -> Conflicts {
+        Conflicts {
+            items: self
+                .items
+                .iter()
+                .filter(|(_, p)| !allowed.has(p))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The paths as one set.
     pub fn paths(&self) -> Set {
         let mut s = Set::new();

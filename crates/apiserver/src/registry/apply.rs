@@ -46,6 +46,68 @@ fn apply_error(e: ApplyError) -> StatusError {
     }
 }
 
+/// kubectl's server-side apply manager: the one that takes over from
+/// client-side apply.
+const KUBECTL: &str = "kubectl";
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Fields the last client-side apply set and nobody changed since.
+fn allowed_by_last_applied(
+    schema: &corten_apimachinery::managedfields::Schema,
+    live: &Value,
+) -> corten_apimachinery::managedfields::Set {
+    use corten_apimachinery::managedfields::{Set, typed};
+    let Some(last) = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return Set::new();
+    };
+    let (Ok(set), Ok(cmp)) = (
+        typed::to_field_set(schema, &last),
+        typed::compare(schema, Some(&last), live),
+    ) else {
+        return Set::new();
+    };
+    set.difference(&cmp.modified)
+}
+
+/// Keeps the client-side apply annotation, where there is one, in step
+/// with what kubectl applied server-side (upstream lastAppliedUpdater), so
+/// a later client-side apply computes the right patch.
+fn sync_last_applied(merged: &mut Value, config: &Value) {
+    let has = merged
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .is_some();
+    if !has {
+        return;
+    }
+    let mut applied = config.clone();
+    if let Some(a) = applied
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.shift_remove(LAST_APPLIED);
+        if a.is_empty()
+            && let Some(m) = applied
+                .pointer_mut("/metadata")
+                .and_then(Value::as_object_mut)
+        {
+            m.shift_remove("annotations");
+        }
+    }
+    let text = serde_json::to_string(&applied).unwrap_or_default() + "\n";
+    if let Some(a) = merged
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.insert(LAST_APPLIED.into(), Value::String(text));
+    }
+}
+
 /// Decodes and checks an apply configuration for `res`.
 fn decode_config(res: &Resource, body: &[u8], opts: &WriteOptions) -> Result<Value, StatusError> {
     let mut config = wire::decode_object(body, InputFormat::Yaml)?;
@@ -88,17 +150,38 @@ fn merge_onto(
     let schema = schema_for(res.def);
     let me = manager_id(res, opts, Operation::Apply);
     let stored = Managers::decode(live).unwrap_or_default();
-    let (mut merged, managers) = managers::apply(
-        &schema,
-        live,
-        config,
-        stored,
-        &me,
-        opts.force,
-        &ignored(res, &opts.subresource),
-        &now(),
-    )
-    .map_err(apply_error)?;
+    let ignored = ignored(res, &opts.subresource);
+    let now = now();
+    let run = |force: bool| {
+        managers::apply(
+            &schema,
+            live,
+            config,
+            stored.clone(),
+            &me,
+            force,
+            &ignored,
+            &now,
+        )
+    };
+    let (mut merged, managers) = match run(opts.force) {
+        Err(ApplyError::Conflicts(c)) if me.manager == KUBECTL => {
+            // Upgrading from client-side apply: conflicts with fields the
+            // last client-side apply set, still at the values it set, are
+            // allowed (upstream lastAppliedManager).
+            let allowed = allowed_by_last_applied(&schema, live);
+            let rest = c.without(&allowed);
+            if rest.items.is_empty() {
+                run(true).map_err(apply_error)?
+            } else {
+                return Err(conflict_error(&rest));
+            }
+        }
+        other => other.map_err(apply_error)?,
+    };
+    if me.manager == KUBECTL {
+        sync_last_applied(&mut merged, config);
+    }
     let encoded = managers.encode();
     if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
         if encoded.as_array().is_some_and(Vec::is_empty) {
