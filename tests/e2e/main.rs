@@ -10,8 +10,11 @@ mod crd_webhook;
 mod encryption;
 mod kube_client;
 mod kubectl;
+mod kubectl_everyday;
 mod kubectl_more;
+mod openapi_v2;
 mod security;
+mod server_side_apply;
 mod services;
 mod watch;
 

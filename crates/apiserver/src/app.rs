@@ -315,7 +315,7 @@ where
                     format!("method {method} is not allowed on {p}"),
                 ));
             }
-            non_resource(&server, &p, &query_raw).await
+            non_resource(&server, &p, &query_raw, req.headers()).await
         }
         discovery_target => {
             if method != Method::GET && method != Method::HEAD {
@@ -372,7 +372,12 @@ fn discovery(
     }
 }
 
-async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<Body> {
+async fn non_resource(
+    server: &ApiServer,
+    path: &str,
+    query: &str,
+    headers: &http::HeaderMap,
+) -> Response<Body> {
     if let Some((endpoint, rest)) = HealthEndpoint::from_path(path) {
         let (code, text) = server.health.handle(endpoint, rest, query).await;
         return wire::respond_text(code, text);
@@ -394,6 +399,7 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             );
             r
         }
+        "/openapi/v2" | "/openapi/v2/" => server.openapi.v2.respond(headers),
         "/openapi/v3" | "/openapi/v3/" => {
             let root = server.registry.crds.openapi().root(&server.openapi.root());
             let mut r = Response::new(wire::full(root));
@@ -411,7 +417,13 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
                 .or_else(|| server.registry.crds.openapi().document(key));
             match doc {
                 Some((doc, hash)) => {
-                    let mut r = Response::new(wire::full(doc));
+                    let etag = format!("\"{hash}\"");
+                    let not_modified = crate::openapi::v2::not_modified(headers, &etag);
+                    let mut r =
+                        Response::new(wire::full(if not_modified { Bytes::new() } else { doc }));
+                    if not_modified {
+                        *r.status_mut() = StatusCode::NOT_MODIFIED;
+                    }
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
                         http::HeaderValue::from_static("application/json"),

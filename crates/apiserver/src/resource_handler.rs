@@ -21,7 +21,7 @@ use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
 use crate::registry::subresources::{self, ScaleChange};
-use crate::registry::{Resource, admission, list, patch, store, watch};
+use crate::registry::{Resource, admission, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -110,13 +110,32 @@ where
     if dry_run {
         labels.dry_run = "All";
     }
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let opts = WriteOptions {
         dry_run,
         field_manager: query.non_empty("fieldManager").map(str::to_string),
         field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
         service_cidr_is_v4: server.config.service_cidr.addr().is_ipv4(),
+        user_agent_manager: managed::manager_from_user_agent(user_agent),
+        force: query.get("force") == Some("true"),
+        subresource: r.subresource.clone().unwrap_or_default(),
         ..Default::default()
     };
+    if matches!(r.verb, Verb::Create | Verb::Update | Verb::Patch) {
+        let apply = r.verb == Verb::Patch
+            && wire::input_format(req.headers()).ok() == Some(InputFormat::ApplyPatch);
+        let kind = match r.verb {
+            Verb::Create => "CreateOptions",
+            Verb::Update => "UpdateOptions",
+            _ => "PatchOptions",
+        };
+        let force = query.get("force").filter(|_| r.verb == Verb::Patch);
+        managed::validate_options(kind, query.get("fieldManager"), force, apply)?;
+    }
     let name = r.name.clone().unwrap_or_default();
     let headers = req.headers().clone();
     let limit = server.config.max_request_body_bytes;
@@ -386,6 +405,9 @@ where
                     field_manager: opts.field_manager.clone(),
                     field_validation: opts.field_validation,
                     service_cidr_is_v4: opts.service_cidr_is_v4,
+                    user_agent_manager: opts.user_agent_manager.clone(),
+                    force: opts.force,
+                    subresource: opts.subresource.clone(),
                     ..Default::default()
                 };
                 let patched =
@@ -394,7 +416,12 @@ where
                 write.rbac_checks(&patched.object)?;
             }
             let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
-            Ok(wire::respond_value(StatusCode::OK, &updated.object, out))
+            let code = if updated.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(wire::respond_value(code, &updated.object, out))
         }
         (Verb::Delete, None) => {
             admission::admit_delete(&res, &name)?;

@@ -7,7 +7,9 @@
 //! `x-kubernetes-group-version-kind`; component schemas are added by the
 //! kubectl-parity work.
 
+mod proto_v2;
 pub mod schemas;
+pub mod v2;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,8 @@ use serde_json::{Map, Value, json};
 pub struct OpenApi {
     root: Bytes,
     docs: BTreeMap<String, (Bytes, String)>,
+    /// `/openapi/v2`, built from the same documents.
+    pub v2: v2::V2,
 }
 
 fn param(name: &str, description: &str, schema: Value) -> Value {
@@ -210,6 +214,7 @@ impl OpenApi {
             }
         }
         let mut docs = BTreeMap::new();
+        let mut v3_docs = Vec::new();
         let mut root_paths = Map::new();
         for (g, v) in gvs {
             let key = if g.is_empty() {
@@ -217,7 +222,9 @@ impl OpenApi {
             } else {
                 format!("apis/{g}/{v}")
             };
-            let bytes = Bytes::from(serde_json::to_vec(&doc_for(g, v)).unwrap_or_default());
+            let doc = doc_for(g, v);
+            let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            v3_docs.push(doc);
             let hash = hash_of(&bytes);
             root_paths.insert(
                 key.clone(),
@@ -227,7 +234,8 @@ impl OpenApi {
         }
         let root =
             Bytes::from(serde_json::to_vec(&json!({"paths": root_paths})).unwrap_or_default());
-        OpenApi { root, docs }
+        let v2 = v2::build(&v3_docs, corten_component_base::version::GIT_VERSION);
+        OpenApi { root, docs, v2 }
     }
 
     /// `/openapi/v3`.

@@ -164,6 +164,11 @@ fn annotate(
     if !visited.insert(component.to_string()) {
         return;
     }
+    if corten_api::patch_meta::ssa::is_atomic_struct(component)
+        && let Some(Value::Object(d)) = defs.get_mut(component)
+    {
+        d.insert("x-kubernetes-map-type".into(), json!("atomic"));
+    }
     let props: Vec<String> = match defs.get(component).and_then(|d| d.get("properties")) {
         Some(Value::Object(p)) => p.keys().cloned().collect(),
         _ => return,
@@ -183,6 +188,7 @@ fn annotate(
             (None, true) => Some("retainKeys".to_string()),
             (None, false) => None,
         };
+        let list_type = corten_api::patch_meta::ssa::list_type(schema, &prop);
         let child_ref = defs
             .get_mut(component)
             .and_then(|d| {
@@ -198,6 +204,9 @@ fn annotate(
                         o.insert("x-kubernetes-patch-merge-key".into(), json!(k));
                     }
                 }
+                if let (Some(t), Some(o)) = (&list_type, p.as_object_mut()) {
+                    insert_list_type(o, t);
+                }
                 referenced(p)
             })
             .unwrap_or(None);
@@ -210,5 +219,23 @@ fn annotate(
             _ => fm.schema,
         };
         annotate(defs, &child, meta, child_schema, visited);
+    }
+}
+
+/// `x-kubernetes-list-type` (and `x-kubernetes-list-map-keys`) of a list
+/// property, which server-side apply merges by.
+fn insert_list_type(o: &mut Map<String, Value>, t: &corten_api::patch_meta::ssa::ListType) {
+    use corten_api::patch_meta::ssa::ListType;
+    match t {
+        ListType::Atomic => {
+            o.insert("x-kubernetes-list-type".into(), json!("atomic"));
+        }
+        ListType::Set => {
+            o.insert("x-kubernetes-list-type".into(), json!("set"));
+        }
+        ListType::Map(keys) => {
+            o.insert("x-kubernetes-list-type".into(), json!("map"));
+            o.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+        }
     }
 }

@@ -3,10 +3,12 @@
 //! per-kind strategies from `corten-api`.
 
 pub mod admission;
+pub mod apply;
 pub mod convert;
 pub mod delete;
 pub mod keys;
 pub mod list;
+pub mod managed;
 pub mod patch;
 pub mod services;
 pub mod store;
