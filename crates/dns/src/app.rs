@@ -84,9 +84,9 @@ pub async fn run(
     ));
     let forwarder =
         (!config.upstreams.is_empty()).then(|| Forwarder::new(config.upstreams.clone()));
-    let handler = Handler::new(store.clone(), forwarder, dns_addr);
     let stop = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
+    let handler = Handler::new(store.clone(), forwarder, dns_addr).with_synced_flag(ready.clone());
     let mut tasks = Vec::new();
     for (listener, endpoint) in ops_listeners {
         tasks.push(tokio::spawn(ops::serve(
