@@ -492,3 +492,47 @@ async fn per_index_limits_success_policy_and_deadline() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn a_restarted_manager_counts_pods_once() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let manager = start_manager(&cluster, &[]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let api: Api<Job> = Api::namespaced(client.clone(), "default");
+        api.create(
+            &PostParams::default(),
+            &job("restart", json!({"completions": 3, "parallelism": 2})),
+        )
+        .await
+        .unwrap();
+        let pods = wait_active(&client, "default", "restart", 2).await;
+        finish_pod(&client, &pods[0], "Succeeded", 0).await;
+        wait_for("one counted", Duration::from_secs(30), || async {
+            let j = api.get("restart").await.unwrap();
+            (j.status.as_ref()?.succeeded == Some(1)).then_some(())
+        })
+        .await;
+        manager.shutdown().await.unwrap();
+
+        // While no controller runs, the other pod finishes; the finalizer
+        // keeps it until a new manager counts it.
+        finish_pod(&client, &pods[1], "Succeeded", 0).await;
+        let manager = start_manager(&cluster, &[]).await;
+        let last = wait_for("the third pod", Duration::from_secs(30), || async {
+            let active = job_pods(&client, "default", "restart")
+                .await
+                .into_iter()
+                .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+                .collect::<Vec<_>>();
+            (active.len() == 1).then(|| active[0].clone())
+        })
+        .await;
+        finish_pod(&client, &last, "Succeeded", 0).await;
+        let done = wait_condition(&api, "restart", "Complete").await;
+        assert_eq!(done.status.unwrap().succeeded, Some(3));
+        assert_eq!(job_pods(&client, "default", "restart").await.len(), 3);
+        manager.shutdown().await.unwrap();
+    });
+}
