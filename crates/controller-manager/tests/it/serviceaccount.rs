@@ -102,7 +102,6 @@ async fn controllers_flag_disables_it() {
             async move { cms.get_opt("kube-root-ca.crt").await.unwrap() }
         })
         .await;
-        // (Listed by membership: the set of implemented controllers grows.)
         let running = manager.running_controllers();
         for on in [
             "namespace-controller",
