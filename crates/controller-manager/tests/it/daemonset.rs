@@ -215,6 +215,9 @@ async fn daemonset_places_pods_rolls_out_and_follows_nodes() {
             .unwrap();
         wait_nodes(&client, &["n2", "n4"]).await;
         assert_eq!(pod_nodes(&client).await.len(), 2);
+        // A deleted node's unscheduled daemon pod goes too.
+        nodes.delete("n4", &Default::default()).await.unwrap();
+        wait_nodes(&client, &["n2"]).await;
         let events = events_for(&client, "default", "agent").await;
         assert!(
             events.iter().any(|(r, m, s)| r == "SuccessfulCreate"

@@ -392,3 +392,147 @@ async fn suspended_jobs_delete_their_pods_and_resume() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn per_index_limits_success_policy_and_deadline() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let manager = start_manager(&cluster, &[]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let api: Api<Job> = Api::namespaced(client.clone(), "default");
+        let index_of =
+            |p: &Pod| p.annotations()["batch.kubernetes.io/job-completion-index"].clone();
+
+        // backoffLimitPerIndex 1: index 1 may fail once, then it is failed;
+        // the other index still runs; the Job fails with FailedIndexes.
+        api.create(
+            &PostParams::default(),
+            &job(
+                "perindex",
+                json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed", "backoffLimitPerIndex": 1}),
+            ),
+        )
+        .await
+        .unwrap();
+        let pods = wait_active(&client, "default", "perindex", 2).await;
+        let one = pods.iter().find(|p| index_of(p) == "1").unwrap().clone();
+        let zero = pods.iter().find(|p| index_of(p) == "0").unwrap().clone();
+        assert_eq!(
+            one.annotations()["batch.kubernetes.io/job-index-failure-count"],
+            "0"
+        );
+        finish_pod(&client, &one, "Failed", 1).await;
+        // The retry of index 1 (after the 10 s backoff) carries the count.
+        let retry = wait_for("index 1 retried", Duration::from_secs(40), || async {
+            job_pods(&client, "default", "perindex")
+                .await
+                .into_iter()
+                .find(|p| {
+                    index_of(p) == "1" && p.name_any() != one.name_any() && phase(p) != "Failed"
+                })
+        })
+        .await;
+        assert_eq!(
+            retry.annotations()["batch.kubernetes.io/job-index-failure-count"],
+            "1"
+        );
+        finish_pod(&client, &retry, "Failed", 1).await;
+        wait_for("failedIndexes 1", Duration::from_secs(30), || async {
+            let j = api.get("perindex").await.unwrap();
+            (j.status.as_ref()?.failed_indexes.as_deref() == Some("1")).then_some(())
+        })
+        .await;
+        finish_pod(&client, &zero, "Succeeded", 0).await;
+        let failed = wait_condition(&api, "perindex", "Failed").await;
+        let c = condition(&failed, "Failed").unwrap();
+        assert_eq!(c.reason.as_deref(), Some("FailedIndexes"));
+        let s = failed.status.unwrap();
+        assert_eq!(
+            (s.completed_indexes.as_deref(), s.failed),
+            (Some("0"), Some(2))
+        );
+
+        // A success policy ends the Job early; the other pods are removed.
+        api.create(
+            &PostParams::default(),
+            &job(
+                "leader",
+                json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+                    "successPolicy": {"rules": [{"succeededIndexes": "0"}]}}),
+            ),
+        )
+        .await
+        .unwrap();
+        let pods = wait_active(&client, "default", "leader", 3).await;
+        let leader = pods.iter().find(|p| index_of(p) == "0").unwrap();
+        finish_pod(&client, leader, "Succeeded", 0).await;
+        let done = wait_condition(&api, "leader", "Complete").await;
+        let met = condition(&done, "SuccessCriteriaMet").unwrap();
+        assert_eq!(met.reason.as_deref(), Some("SuccessPolicy"));
+        assert_eq!(met.message.as_deref(), Some("Matched rules at index 0"));
+        assert_eq!(done.status.unwrap().succeeded, Some(1));
+        wait_active(&client, "default", "leader", 0).await;
+
+        // activeDeadlineSeconds.
+        api.create(
+            &PostParams::default(),
+            &job("slow", json!({"activeDeadlineSeconds": 2})),
+        )
+        .await
+        .unwrap();
+        let failed = wait_condition(&api, "slow", "Failed").await;
+        let c = condition(&failed, "Failed").unwrap();
+        assert_eq!(c.reason.as_deref(), Some("DeadlineExceeded"));
+        assert_eq!(
+            c.message.as_deref(),
+            Some("Job was active longer than specified deadline")
+        );
+        wait_active(&client, "default", "slow", 0).await;
+        manager.shutdown().await.unwrap();
+    });
+}
+
+#[tokio::test]
+async fn a_restarted_manager_counts_pods_once() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let manager = start_manager(&cluster, &[]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let api: Api<Job> = Api::namespaced(client.clone(), "default");
+        api.create(
+            &PostParams::default(),
+            &job("restart", json!({"completions": 3, "parallelism": 2})),
+        )
+        .await
+        .unwrap();
+        let pods = wait_active(&client, "default", "restart", 2).await;
+        finish_pod(&client, &pods[0], "Succeeded", 0).await;
+        wait_for("one counted", Duration::from_secs(30), || async {
+            let j = api.get("restart").await.unwrap();
+            (j.status.as_ref()?.succeeded == Some(1)).then_some(())
+        })
+        .await;
+        manager.shutdown().await.unwrap();
+
+        // While no controller runs, the other pod finishes; the finalizer
+        // keeps it until a new manager counts it.
+        finish_pod(&client, &pods[1], "Succeeded", 0).await;
+        let manager = start_manager(&cluster, &[]).await;
+        let last = wait_for("the third pod", Duration::from_secs(30), || async {
+            let active = job_pods(&client, "default", "restart")
+                .await
+                .into_iter()
+                .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+                .collect::<Vec<_>>();
+            (active.len() == 1).then(|| active[0].clone())
+        })
+        .await;
+        finish_pod(&client, &last, "Succeeded", 0).await;
+        let done = wait_condition(&api, "restart", "Complete").await;
+        assert_eq!(done.status.unwrap().succeeded, Some(3));
+        assert_eq!(job_pods(&client, "default", "restart").await.len(), 3);
+        manager.shutdown().await.unwrap();
+    });
+}

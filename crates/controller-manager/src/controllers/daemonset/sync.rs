@@ -383,6 +383,26 @@ impl DaemonSetReconciler {
                 );
             }
         }
+        // Upstream `getUnscheduledPodsWithoutNode`: pods pinned to a node
+        // that no longer exists will never be scheduled.
+        let existing: std::collections::HashSet<String> =
+            nodes.iter().map(|n| n.name_any()).collect();
+        for (node, pods) in by_node {
+            if existing.contains(node) {
+                continue;
+            }
+            changes.delete.extend(
+                pods.iter()
+                    .filter(|p| {
+                        p.metadata.deletion_timestamp.is_none()
+                            && p.spec
+                                .as_ref()
+                                .and_then(|s| s.node_name.as_deref())
+                                .is_none_or(str::is_empty)
+                    })
+                    .cloned(),
+            );
+        }
         changes
     }
 

@@ -36,6 +36,7 @@
 mod backoff;
 mod conditions;
 pub mod indexes;
+mod manage;
 pub mod metrics;
 pub mod policy;
 mod sync;

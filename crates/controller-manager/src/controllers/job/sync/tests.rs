@@ -1,4 +1,8 @@
 use super::*;
+use crate::controllers::job::indexes::{
+    COMPLETION_INDEX_ANNOTATION, COMPLETION_INDEX_ENV, INDEX_FAILURE_COUNT_ANNOTATION,
+};
+use crate::controllers::job::manage::{active_pods_for_removal, build_pod};
 use crate::controllers::job::tracking::clean_uncounted;
 use serde_json::json;
 
