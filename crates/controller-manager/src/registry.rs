@@ -133,7 +133,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["podgc"],
         controllers::podgc::new_controller,
     ),
-    known("resourcequota-controller", &["resourcequota"]),
+    implemented(
+        controllers::resourcequota::NAME,
+        &["resourcequota"],
+        controllers::resourcequota::new_controller,
+    ),
     implemented(
         controllers::namespace::NAME,
         &["namespace"],

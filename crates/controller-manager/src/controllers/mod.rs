@@ -3,7 +3,7 @@
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
 //! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
-//! ttl-after-finished, resourcequota, persistentvolume-binder,
+//! ttl-after-finished, persistentvolume-binder,
 //! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
 pub mod deployment;
@@ -18,6 +18,7 @@ pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod replicationcontroller;
+pub mod resourcequota;
 pub mod root_ca_cert_publisher;
 pub mod service_pods;
 pub mod serviceaccount;

@@ -16,6 +16,7 @@ mod node_lifecycle;
 mod nodeipam;
 mod podgc;
 mod replicaset;
+mod resourcequota;
 mod root_ca;
 mod serviceaccount;
 mod support;
