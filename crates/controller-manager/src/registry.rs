@@ -188,7 +188,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "certificatesigningrequest-cleaner-controller",
         &["csrcleaner"],
     ),
-    known("ttl-controller", &["ttl"]),
+    implemented(
+        controllers::ttl::NAME,
+        &["ttl"],
+        controllers::ttl::new_controller,
+    ),
     off_by_default("bootstrap-signer-controller", &["bootstrapsigner"]),
     off_by_default("token-cleaner-controller", &["tokencleaner"]),
     implemented(

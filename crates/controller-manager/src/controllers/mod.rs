@@ -23,3 +23,4 @@ pub mod root_ca_cert_publisher;
 pub mod service_pods;
 pub mod serviceaccount;
 pub mod taint_eviction;
+pub mod ttl;

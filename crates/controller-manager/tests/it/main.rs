@@ -20,6 +20,7 @@ mod resourcequota;
 mod root_ca;
 mod serviceaccount;
 mod support;
+mod ttl;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(150);
