@@ -96,6 +96,20 @@ fn write_pki(dir: &Path) -> Result<TestPki> {
     let admin_cert = admin.signed_by(&admin_key, &issuer)?;
     let cert_path = dir.join("apiserver.crt");
     let key_path = dir.join("apiserver.key");
+    // The apiserver's identity towards kubelets (kubeadm's
+    // apiserver-kubelet-client: CN=kube-apiserver-kubelet-client,
+    // O=system:masters).
+    let (kubelet_client_cert, kubelet_client_key) = client_cert(
+        &ca_cert.pem(),
+        &issuer.key().serialize_pem(),
+        "kube-apiserver-kubelet-client",
+        &["system:masters"],
+    )?;
+    std::fs::write(
+        dir.join("apiserver-kubelet-client.crt"),
+        kubelet_client_cert,
+    )?;
+    std::fs::write(dir.join("apiserver-kubelet-client.key"), kubelet_client_key)?;
     std::fs::write(&cert_path, cert.pem())?;
     std::fs::write(&key_path, key.serialize_pem())?;
     Ok(TestPki {
@@ -168,6 +182,16 @@ impl TestCluster {
             ),
             format!("--service-account-issuer={SA_ISSUER}"),
             "--disable-admission-plugins=ServiceAccount".into(),
+            format!(
+                "--kubelet-client-certificate={}",
+                dir.path().join("apiserver-kubelet-client.crt").display()
+            ),
+            format!(
+                "--kubelet-client-key={}",
+                dir.path().join("apiserver-kubelet-client.key").display()
+            ),
+            // kubeadm's choice: test nodes' host names do not resolve.
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
         ];
         // A flag given by the test replaces the default of the same name.
         let flag_name = |a: &str| a.split('=').next().unwrap_or(a).to_string();
@@ -295,6 +319,27 @@ impl TestCluster {
     /// The CA that signed the serving and client certificates (PEM).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The cluster CA certificate file (`ca.crt` in [`Self::dir`]).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// Writes a client certificate and key (CN=user, O=groups) from the
+    /// cluster CA into [`Self::dir`]; returns (cert, key) paths.
+    pub fn client_cert_files(&self, user: &str, groups: &[&str]) -> Result<(PathBuf, PathBuf)> {
+        let (cert, key) = client_cert(&self.ca_pem, &self.ca_key_pem, user, groups)?;
+        let safe: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let n = std::fs::read_dir(self.dir.path())?.count();
+        let cert_path = self.dir.path().join(format!("client-{safe}-{n}.crt"));
+        let key_path = self.dir.path().join(format!("client-{safe}-{n}.key"));
+        std::fs::write(&cert_path, cert)?;
+        std::fs::write(&key_path, key)?;
+        Ok((cert_path, key_path))
     }
 
     /// A kubeconfig authenticating as `user` in `groups` with a client

@@ -10,12 +10,14 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod continue_token;
+pub mod crd;
 pub mod discovery;
 pub mod encryption;
 pub mod metrics;
 pub mod openapi;
 pub mod options;
 pub mod printers;
+pub mod proxy;
 pub mod query;
 pub mod registry;
 pub mod request_info;
@@ -62,6 +64,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
     let authn = auth::authn::Authenticator::from_options(&config.authn)?;
     let authz = auth::authz::Authorizer::new(config.authorization_modes.clone());
     let admission = admission::Chain::new(config.admission_plugins.clone());
+    let kubelet = proxy::KubeletClient::new(config.kubelet_client.clone())?;
     let audit = audit::Auditor::new(
         config.audit_policy_file.as_deref(),
         config.audit_log_path.as_deref(),
@@ -76,6 +79,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         authz,
         admission,
         audit,
+        kubelet,
     });
     bootstrap::run(&server)
         .await
@@ -89,6 +93,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
             .map_err(|e| anyhow::anyhow!("reconciling the RBAC bootstrap policy: {}", e.message))?;
         auth::aggregation::spawn(&server);
     }
+    crd::controller::start(&server).await;
     Ok(server)
 }
 

@@ -59,6 +59,10 @@ pub struct Options {
     #[arg(long)]
     pub advertise_address: Option<IpAddr>,
 
+    /// `--kubelet-*`: how to reach kubelets.
+    #[command(flatten)]
+    pub kubelet: crate::proxy::KubeletClientOptions,
+
     /// The maximum size of a request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024, hide = true)]
     pub max_request_body_bytes: usize,
@@ -247,6 +251,8 @@ pub struct Config {
     pub audit_log_path: Option<PathBuf>,
     /// `--encryption-provider-config`.
     pub encryption_provider_config: Option<PathBuf>,
+    /// How to reach kubelets.
+    pub kubelet_client: crate::proxy::KubeletClientConfig,
 }
 
 /// Where the serving certificate comes from.
@@ -377,7 +383,9 @@ impl Options {
                 self.audit_log_format
             ));
         }
+        let kubelet_client = self.kubelet.complete()?;
         Ok(Config {
+            kubelet_client,
             audit_policy_file: self.audit_policy_file,
             audit_log_path: self.audit_log_path,
             encryption_provider_config: self.encryption_provider_config,

@@ -80,6 +80,8 @@ struct Parts {
     leader_election: Option<LeaderElectionConfig>,
     identity: String,
     health: HealthRegistry,
+    /// Set with `--use-service-account-credentials`.
+    service_accounts: Option<crate::service_account_clients::ServiceAccountClients>,
 }
 
 /// Starts the controller-manager: binds the ops port and spawns everything
@@ -92,6 +94,7 @@ pub async fn start(config: Config) -> anyhow::Result<ControllerManager> {
         .root_cert
         .as_ref()
         .map(|certs| pem_bundle(certs));
+    let base_config = client_config.clone();
     let client = Client::try_from(client_config).context("building the API client")?;
     let identity = leader_election::default_identity();
     let health = HealthRegistry::new();
@@ -115,6 +118,13 @@ pub async fn start(config: Config) -> anyhow::Result<ControllerManager> {
     };
 
     let stop = CancellationToken::new();
+    let service_accounts = config.use_service_account_credentials.then(|| {
+        crate::service_account_clients::ServiceAccountClients::new(
+            client.clone(),
+            base_config,
+            stop.clone(),
+        )
+    });
     let release_on_stop = Arc::new(AtomicBool::new(true));
     let status = Arc::new(Status::default());
     let parts = Parts {
@@ -125,6 +135,7 @@ pub async fn start(config: Config) -> anyhow::Result<ControllerManager> {
         leader_election: config.leader_election,
         identity: identity.clone(),
         health: health.clone(),
+        service_accounts,
     };
     {
         // /readyz fails as soon as shutdown begins.
@@ -365,7 +376,25 @@ async fn run_controllers(
             continue;
         };
         tracing::info!(controller = descriptor.name, "Starting controller");
-        match constructor(&ctx)
+        let own;
+        let ctx_for = match (
+            &parts.service_accounts,
+            crate::service_account_clients::service_account_for(descriptor.name),
+        ) {
+            (Some(builder), Some(sa)) => {
+                let client = builder
+                    .client_for(sa)
+                    .await
+                    .with_context(|| format!("credentials for controller {:?}", descriptor.name))?;
+                own = ControllerContext {
+                    client,
+                    ..ctx.clone()
+                };
+                &own
+            }
+            _ => &ctx,
+        };
+        match constructor(ctx_for)
             .with_context(|| format!("error starting controller {:?}", descriptor.name))?
         {
             Some(controller) => built.push(controller),

@@ -31,6 +31,9 @@ pub struct Config {
     pub serving: Option<SocketAddr>,
     /// The controllers' settings.
     pub controller: ControllerConfig,
+    /// `--use-service-account-credentials`: each controller uses its own
+    /// ServiceAccount in kube-system.
+    pub use_service_account_credentials: bool,
 }
 
 /// A CA bundle read from `--root-ca-file`.

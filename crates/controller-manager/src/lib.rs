@@ -40,3 +40,4 @@ pub mod framework;
 pub mod leader_election;
 pub mod options;
 pub mod registry;
+pub mod service_account_clients;

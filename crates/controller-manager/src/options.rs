@@ -52,6 +52,10 @@ pub struct Options {
     )]
     pub controllers: Vec<String>,
 
+    /// If true, use individual service account credentials for each controller.
+    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub use_service_account_credentials: bool,
+
     /// Start a leader election client and gain leadership before executing the main loop. Enable this when running replicated components for high availability.
     #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub leader_elect: bool,
@@ -293,6 +297,7 @@ impl Options {
             master: self.master,
             controllers,
             leader_election: self.leader_elect.then_some(leader_election),
+            use_service_account_credentials: self.use_service_account_credentials,
             serving: (self.secure_port != 0)
                 .then(|| SocketAddr::new(self.bind_address, self.secure_port)),
             controller: ControllerConfig {

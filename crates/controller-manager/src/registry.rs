@@ -153,8 +153,16 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["garbagecollector"],
         controllers::garbagecollector::new_controller,
     ),
-    known("daemonset-controller", &["daemonset"]),
-    known("job-controller", &["job"]),
+    implemented(
+        controllers::daemonset::NAME,
+        &["daemonset"],
+        controllers::daemonset::new_controller,
+    ),
+    implemented(
+        controllers::job::NAME,
+        &["job"],
+        controllers::job::new_controller,
+    ),
     implemented(
         controllers::deployment::NAME,
         &["deployment"],
@@ -174,8 +182,16 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["disruption"],
         controllers::disruption::new_controller,
     ),
-    known("statefulset-controller", &["statefulset"]),
-    known("cronjob-controller", &["cronjob"]),
+    implemented(
+        controllers::statefulset::NAME,
+        &["statefulset"],
+        controllers::statefulset::new_controller,
+    ),
+    implemented(
+        controllers::cronjob::NAME,
+        &["cronjob"],
+        controllers::cronjob::new_controller,
+    ),
     known(
         "certificatesigningrequest-signing-controller",
         &["csrsigning"],
@@ -230,7 +246,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     ),
     known("persistentvolume-protection-controller", &["pv-protection"]),
     skipped("volumeattributesclass-protection-controller", &[]),
-    known("ttl-after-finished-controller", &["ttl-after-finished"]),
+    implemented(
+        controllers::ttlafterfinished::NAME,
+        &["ttl-after-finished"],
+        controllers::ttlafterfinished::new_controller,
+    ),
     implemented(
         controllers::root_ca_cert_publisher::NAME,
         &["root-ca-cert-publisher"],
@@ -500,10 +520,10 @@ mod tests {
 
     #[test]
     fn enabling_a_missing_controller_is_rejected() {
-        let err = ControllerSelection::parse(&["*", "statefulset"]).unwrap_err();
+        let err = ControllerSelection::parse(&["*", "horizontalpodautoscaling"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "controller \"statefulset-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
+            "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
         assert!(ControllerSelection::parse(&["*", "bootstrapsigner"]).is_err());
     }

@@ -64,7 +64,7 @@ pub fn cluster_components(config: &ClusterConfig, layout: &StateLayout) -> Vec<C
         kube_controller_manager(layout),
         kube_scheduler(layout),
         containerd(layout),
-        kubelet(layout),
+        kubelet(config, layout),
     ]
 }
 
@@ -151,6 +151,21 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
             format!("--service-account-issuer={}", crate::pki::SA_ISSUER),
             "--authorization-mode=Node,RBAC".into(),
             "--enable-admission-plugins=NodeRestriction".into(),
+            // logs/exec/attach/port-forward: the apiserver's own identity
+            // towards the kubelet, whose serving certificate it verifies.
+            format!(
+                "--kubelet-client-certificate={}",
+                pki.join("apiserver-kubelet-client.crt").display()
+            ),
+            format!(
+                "--kubelet-client-key={}",
+                pki.join("apiserver-kubelet-client.key").display()
+            ),
+            format!(
+                "--kubelet-certificate-authority={}",
+                pki.join("ca.crt").display()
+            ),
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
         ],
         ports: vec![config.secure_port],
         probe: Probe::Https {
@@ -164,15 +179,21 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
 }
 
 /// One local node: no leader election (a restarted controller-manager
-/// starts at once instead of waiting for its old Lease to expire). It uses
-/// the admin kubeconfig until the security work gives it its own identity.
+/// starts at once instead of waiting for its old Lease to expire). Its own
+/// identity `system:kube-controller-manager`, and each controller its
+/// ServiceAccount in kube-system (kubeadm's setup).
 fn kube_controller_manager(layout: &StateLayout) -> Component {
     Component {
         name: "kube-controller-manager",
         program: process::find_program("kube-controller-manager")
             .unwrap_or_else(|| PathBuf::from("kube-controller-manager")),
         args: vec![
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "kube-controller-manager")
+                    .display()
+            ),
+            "--use-service-account-credentials=true".into(),
             format!(
                 "--root-ca-file={}",
                 layout.pki_dir().join("ca.crt").display()
@@ -191,15 +212,18 @@ fn kube_controller_manager(layout: &StateLayout) -> Component {
     }
 }
 
-/// One local node: no leader election (like the controller-manager), the
-/// admin kubeconfig until the security work gives it its own identity.
+/// One local node: no leader election (like the controller-manager); its
+/// own identity `system:kube-scheduler` (RBAC role of the same name).
 fn kube_scheduler(layout: &StateLayout) -> Component {
     Component {
         name: "kube-scheduler",
         program: process::find_program("kube-scheduler")
             .unwrap_or_else(|| PathBuf::from("kube-scheduler")),
         args: vec![
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "kube-scheduler").display()
+            ),
             "--leader-elect=false".into(),
             format!("--secure-port={SCHEDULER_PORT}"),
             "--bind-address=127.0.0.1".into(),
@@ -240,8 +264,13 @@ fn containerd(layout: &StateLayout) -> Component {
 }
 
 /// The kubelet of the local node, with the node identity from the PKI
-/// (`system:node:<hostname>`) and the launcher's containerd.
-fn kubelet(layout: &StateLayout) -> Component {
+/// (`system:node:<hostname>`) and the launcher's containerd. Its API
+/// serves a CA-signed certificate, accepts client certificates from the
+/// cluster CA and authorizes through SubjectAccessReviews (the defaults);
+/// its node IP is the apiserver's advertise address; its pods live under
+/// the `/corten` cgroup so `corten down` can remove them.
+fn kubelet(config: &ClusterConfig, layout: &StateLayout) -> Component {
+    let pki = layout.pki_dir();
     Component {
         name: "kubelet",
         program: process::find_program("kubelet").unwrap_or_else(|| PathBuf::from("kubelet")),
@@ -260,6 +289,17 @@ fn kubelet(layout: &StateLayout) -> Component {
                 layout.root().join("manifests").display()
             ),
             format!("--pod-cidr={}", crate::images::LOCAL_POD_CIDR),
+            format!("--node-ip={}", config.advertise_address),
+            format!("--client-ca-file={}", pki.join("ca.crt").display()),
+            format!(
+                "--tls-cert-file={}",
+                pki.join("kubelet-server.crt").display()
+            ),
+            format!(
+                "--tls-private-key-file={}",
+                pki.join("kubelet-server.key").display()
+            ),
+            format!("--cgroup-root={}", crate::node_cleanup::LOCAL_CGROUP_ROOT),
         ],
         ports: vec![10250, 10248],
         probe: Probe::Http {
@@ -347,6 +387,25 @@ mod tests {
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
             "--authorization-mode=Node,RBAC".to_string(),
             "--enable-admission-plugins=NodeRestriction".to_string(),
+            format!(
+                "--kubelet-client-certificate={}",
+                layout
+                    .pki_dir()
+                    .join("apiserver-kubelet-client.crt")
+                    .display()
+            ),
+            format!(
+                "--kubelet-client-key={}",
+                layout
+                    .pki_dir()
+                    .join("apiserver-kubelet-client.key")
+                    .display()
+            ),
+            format!(
+                "--kubelet-certificate-authority={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".to_string(),
         ];
         assert_eq!(apiserver.args, expected);
         assert_eq!(apiserver.probe.url(), "https://127.0.0.1:16443/readyz");
@@ -356,7 +415,14 @@ mod tests {
 
         let kcm = &components[2];
         let expected = [
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                layout
+                    .root()
+                    .join("kube-controller-manager.kubeconfig")
+                    .display()
+            ),
+            "--use-service-account-credentials=true".to_string(),
             format!(
                 "--root-ca-file={}",
                 layout.pki_dir().join("ca.crt").display()
@@ -373,7 +439,10 @@ mod tests {
         assert_eq!(
             scheduler.args,
             [
-                format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+                format!(
+                    "--kubeconfig={}",
+                    layout.root().join("kube-scheduler.kubeconfig").display()
+                ),
                 "--leader-elect=false".to_string(),
                 "--secure-port=10259".to_string(),
                 "--bind-address=127.0.0.1".to_string(),

@@ -1,5 +1,6 @@
-//! `corten down`: stop the components in reverse order; optionally delete
-//! the state directory.
+//! `corten down`: stop the components in reverse order (the pods through
+//! CRI before containerd), remove the node's CNI bridge and pod cgroups;
+//! optionally delete the state directory.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::state::{ClusterConfig, StateLayout};
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Stops the cluster; with `purge`, deletes its state directory too.
-pub fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
+pub async fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
     if !layout.root().exists() {
         println!(
             "nothing to stop: {} does not exist",
@@ -30,6 +31,19 @@ pub fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
             println!("{:<16} not running", component.name);
             continue;
         };
+        if component.name == "containerd"
+            && process::running_pid(&pid_file, &component.program).is_some()
+        {
+            // The kubelet is already stopped, so nothing restarts them.
+            match crate::node_cleanup::remove_pods(layout).await {
+                Ok(0) => {}
+                Ok(n) => println!(
+                    "{:<16} removed {n} pod sandbox(es) and their containers",
+                    "pods"
+                ),
+                Err(err) => eprintln!("warning: removing pods through CRI: {err:#}"),
+            }
+        }
         let outcome = process::stop(pid, &component.program, STOP_GRACE)
             .with_context(|| format!("stopping {} (pid {pid})", component.name))?;
         match outcome {
@@ -48,6 +62,15 @@ pub fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
         {
             return Err(err).with_context(|| format!("removing {}", pid_file.display()));
         }
+    }
+    match crate::node_cleanup::remove_bridge() {
+        Ok(true) => println!("{:<16} deleted {}", "network", crate::images::LOCAL_BRIDGE),
+        Ok(false) => {}
+        Err(err) => eprintln!("warning: {err:#}"),
+    }
+    let cgroups = crate::node_cleanup::remove_cgroups();
+    if cgroups > 0 {
+        println!("{:<16} removed {cgroups} pod cgroup(s)", "cgroups");
     }
     if purge {
         if !layout.is_corten_state() {
@@ -72,20 +95,20 @@ pub fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn down_without_state_is_a_no_op() {
+    #[tokio::test]
+    async fn down_without_state_is_a_no_op() {
         let dir = tempfile::tempdir().unwrap();
         let layout = StateLayout::new(&dir.path().join("missing")).unwrap();
-        down(&layout, true).unwrap();
+        down(&layout, true).await.unwrap();
         assert!(!layout.root().exists());
     }
 
-    #[test]
-    fn purge_refuses_foreign_directories_and_deletes_ours() {
+    #[tokio::test]
+    async fn purge_refuses_foreign_directories_and_deletes_ours() {
         let dir = tempfile::tempdir().unwrap();
         let foreign = StateLayout::new(dir.path()).unwrap();
         std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
-        let err = down(&foreign, true).unwrap_err();
+        let err = down(&foreign, true).await.unwrap_err();
         assert!(err.to_string().contains("refusing to delete"), "{err}");
         assert!(dir.path().join("precious.txt").exists());
 
@@ -93,10 +116,10 @@ mod tests {
         ours.create().unwrap();
         // A stale pid file pointing at a process that is not etcd.
         std::fs::write(ours.pid_file("etcd"), format!("{}\n", std::process::id())).unwrap();
-        down(&ours, false).unwrap();
+        down(&ours, false).await.unwrap();
         assert!(ours.root().exists());
         assert!(!ours.pid_file("etcd").exists());
-        down(&ours, true).unwrap();
+        down(&ours, true).await.unwrap();
         assert!(!ours.root().exists());
     }
 }

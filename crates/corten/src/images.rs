@@ -147,6 +147,65 @@ pub fn build(layout: &StateLayout, args: &BuildArgs) -> anyhow::Result<()> {
     import_all(&args.ctr, &address, &built)
 }
 
+/// What `corten up` does once containerd is ready: builds and imports the
+/// local images that containerd does not have yet (the pause image first of
+/// all, without which no pod starts). Returns the names imported.
+pub fn ensure_imported(layout: &StateLayout) -> anyhow::Result<Vec<String>> {
+    let ctr = Path::new("/usr/bin/ctr");
+    let address = containerd_socket(layout);
+    let listed = std::process::Command::new(ctr)
+        .arg("--address")
+        .arg(&address)
+        .args([
+            "--namespace",
+            local_images::CRI_NAMESPACE,
+            "images",
+            "ls",
+            "-q",
+        ])
+        .output()
+        .with_context(|| format!("running {} images ls", ctr.display()))?;
+    if !listed.status.success() {
+        bail!(
+            "listing containerd's images failed: {}",
+            String::from_utf8_lossy(&listed.stderr).trim()
+        );
+    }
+    let present = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let present: Vec<&str> = present.lines().map(str::trim).collect();
+    let testserver = process::find_program("corten-testserver");
+    let mut wanted = vec![local_images::PAUSE_IMAGE, local_images::BUSYBOX_IMAGE];
+    if testserver.is_some() {
+        wanted.push(local_images::TESTSERVER_IMAGE);
+        wanted.push(local_images::TESTSERVER_PINNED_IMAGE);
+    }
+    if wanted.iter().all(|w| present.contains(w)) {
+        return Ok(Vec::new());
+    }
+    let busybox = PathBuf::from(local_images::DEFAULT_BUSYBOX);
+    if !busybox.is_file() {
+        bail!(
+            "{} not found: install busybox-static (`make deps`) to build the local images",
+            busybox.display()
+        );
+    }
+    let built = local_images::build_all(
+        &Sources {
+            busybox,
+            testserver,
+        },
+        &layout.root().join("images"),
+    )
+    .context("building the local images")?;
+    let mut imported = Vec::new();
+    for image in built.iter().filter(|i| !present.contains(&i.name.as_str())) {
+        local_images::import(ctr, &address, &image.path)
+            .with_context(|| format!("importing {}", image.name))?;
+        imported.push(image.name.clone());
+    }
+    Ok(imported)
+}
+
 fn import_all(
     ctr: &Path,
     address: &Path,

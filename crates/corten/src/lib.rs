@@ -17,6 +17,7 @@ pub mod components;
 pub mod down;
 pub mod images;
 pub mod kubeconfig;
+pub mod node_cleanup;
 pub mod pki;
 pub mod probe;
 pub mod process;

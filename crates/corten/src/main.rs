@@ -141,7 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Down(args) => {
-            down::down(&layout, args.purge)?;
+            runtime.block_on(down::down(&layout, args.purge))?;
             Ok(true)
         }
         Command::Status => runtime.block_on(status::status(&layout)),

@@ -476,6 +476,27 @@ pub fn apiserver_cert_spec(config: &crate::state::ClusterConfig) -> CertSpec {
         .with_ip(config.host_ips.iter().copied())
 }
 
+/// File stem of the apiserver's client certificate towards kubelets
+/// (kubeadm's `apiserver-kubelet-client`: CN=kube-apiserver-kubelet-client,
+/// O=system:masters, so the kubelets' SubjectAccessReviews allow it).
+pub const APISERVER_KUBELET_CLIENT_CERT_NAME: &str = "apiserver-kubelet-client";
+
+/// File stem of the local kubelet's serving certificate, signed by the
+/// cluster CA so the apiserver verifies it (`--kubelet-certificate-authority`).
+pub const KUBELET_SERVING_CERT_NAME: &str = "kubelet-server";
+
+/// The local kubelet's serving certificate: its node name, localhost,
+/// loopback, the advertise address (its `--node-ip`) and host addresses.
+pub fn kubelet_serving_cert_spec(
+    config: &crate::state::ClusterConfig,
+    node_name: &str,
+) -> CertSpec {
+    CertSpec::server(&format!("system:node:{node_name}"))
+        .with_dns([node_name, "localhost"])
+        .with_ip([IpAddr::from([127, 0, 0, 1]), config.advertise_address])
+        .with_ip(config.host_ips.iter().copied())
+}
+
 /// The ServiceAccount token signing key (PKCS#8, 0600) in `<state>/pki`.
 pub const SA_PRIVATE_KEY_FILE: &str = "sa.key";
 /// Its public half (SPKI PEM), given to `--service-account-key-file`.
@@ -569,6 +590,21 @@ pub fn ensure_cluster_pki(
         created.push(ADMIN_CERT_NAME);
     }
     for (name, spec) in component_client_specs(&local_node_name()) {
+        if ensure_cert(pki_dir, name, &ca, &spec)? {
+            created.push(name);
+        }
+    }
+    let node_certs = [
+        (
+            APISERVER_KUBELET_CLIENT_CERT_NAME,
+            CertSpec::client("kube-apiserver-kubelet-client", &["system:masters"]),
+        ),
+        (
+            KUBELET_SERVING_CERT_NAME,
+            kubelet_serving_cert_spec(config, &local_node_name()),
+        ),
+    ];
+    for (name, spec) in node_certs {
         if ensure_cert(pki_dir, name, &ca, &spec)? {
             created.push(name);
         }
@@ -715,9 +751,16 @@ mod tests {
                 "kube-controller-manager",
                 "kubelet",
                 "kube-proxy",
+                APISERVER_KUBELET_CLIENT_CERT_NAME,
+                KUBELET_SERVING_CERT_NAME,
                 "sa"
             ]
         );
+        // The kubelet's serving certificate verifies for its node IP (the
+        // advertise address), which the apiserver dials.
+        let serving = fs::read_to_string(dir.path().join("kubelet-server.crt")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &serving, Some("10.1.2.3")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &serving, Some("127.0.0.1")).unwrap();
         let mode = fs::metadata(dir.path().join("sa.key"))
             .unwrap()
             .permissions()

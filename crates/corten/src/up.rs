@@ -24,6 +24,20 @@ pub async fn up(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Resul
         if start_component(component, layout).await? {
             started += 1;
         }
+        if component.name == "containerd" {
+            // No registry is reachable: the pause image and the test
+            // images must be in containerd before the kubelet starts pods.
+            match crate::images::ensure_imported(layout) {
+                Ok(imported) => {
+                    for name in imported {
+                        println!("{:<16} imported {name}", "images");
+                    }
+                }
+                Err(err) => eprintln!(
+                    "warning: importing the local images failed ({err:#}); pods cannot start until `corten images build` succeeds"
+                ),
+            }
+        }
     }
     if started == 0 {
         println!("\nCorten is already running.");

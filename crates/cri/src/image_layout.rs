@@ -168,7 +168,7 @@ pub struct ImageConfig {
 }
 
 /// A single-platform (linux/amd64 or the build host's) image.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct OciImage {
     /// Full reference the image is imported as (`docker.io/library/busybox:latest`).
     pub name: String,

@@ -5,6 +5,7 @@
 //! | `registry.k8s.io/pause:3.10` | busybox + `/pause`, a shell loop that exits 0 on SIGTERM/SIGINT (the sandbox container) |
 //! | `docker.io/library/busybox:latest` | `/bin/busybox` (busybox-static) and a symlink per applet; `Cmd ["sh"]` |
 //! | `corten.local/testserver:latest` | busybox + `/testserver` (Corten's HTTP test server) and the shared libraries it needs |
+//! | `corten.local/testserver:1.0` | the same image under a pinned tag, whose default `imagePullPolicy` is `IfNotPresent` (so `kubectl create deployment --image=...` works without a registry) |
 //!
 //! The three share the busybox layer, so containerd stores it once.
 //! [`build_all`] writes one OCI layout tarball per image and [`import`] loads
@@ -23,6 +24,9 @@ pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
 pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:latest";
 /// Corten's HTTP test server.
 pub const TESTSERVER_IMAGE: &str = "corten.local/testserver:latest";
+/// The test server under a pinned tag: pods get `imagePullPolicy:
+/// IfNotPresent` by default, so kubectl's generators work without a registry.
+pub const TESTSERVER_PINNED_IMAGE: &str = "corten.local/testserver:1.0";
 /// Where Debian's `busybox-static` installs busybox.
 pub const DEFAULT_BUSYBOX: &str = "/usr/bin/busybox";
 /// The containerd namespace the CRI plugin uses.
@@ -201,7 +205,11 @@ pub fn build_all(sources: &Sources, out_dir: &Path) -> io::Result<Vec<BuiltImage
     let base = busybox_layer(&sources.busybox)?;
     let mut images = vec![pause_image(&base)?, busybox_image(&base)];
     if let Some(testserver) = &sources.testserver {
-        images.push(testserver_image(&base, testserver)?);
+        let latest = testserver_image(&base, testserver)?;
+        let mut pinned = latest.clone();
+        pinned.name = TESTSERVER_PINNED_IMAGE.into();
+        images.push(latest);
+        images.push(pinned);
     }
     let mut built = Vec::new();
     for image in images {

@@ -54,9 +54,27 @@ pub struct Authentication {
     /// `anonymous.enabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous: Option<AnonymousAuthentication>,
-    /// `webhook` (accepted, not implemented yet).
+    /// `webhook.enabled`: bearer tokens checked with TokenReviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<serde_json::Value>,
+    pub webhook: Option<WebhookAuthentication>,
+}
+
+/// `authentication.webhook` (the cache TTL is fixed at upstream's 2m).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAuthentication {
+    /// Whether bearer tokens are checked through the apiserver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// `authorization` (the cache TTLs are fixed at upstream's 5m/30s).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    /// `AlwaysAllow` or `Webhook` (SubjectAccessReview to the apiserver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 /// `authentication.x509`.
@@ -121,9 +139,9 @@ pub struct KubeletConfiguration {
     /// Authentication of the kubelet API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
-    /// Authorization of the kubelet API (accepted; AlwaysAllow for now).
+    /// Authorization of the kubelet API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<serde_json::Value>,
+    pub authorization: Option<Authorization>,
     /// Port of the plain-HTTP `/healthz` (default 10248; 0 disables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthz_port: Option<u16>,
@@ -366,6 +384,24 @@ impl KubeletConfiguration {
         set(&mut self.address, "0.0.0.0");
         self.port.get_or_insert(10250);
         self.read_only_port.get_or_insert(0);
+        // v1beta1 defaults: no anonymous requests, bearer tokens through
+        // TokenReview, authorization through SubjectAccessReview.
+        let authn = self.authentication.get_or_insert_with(Default::default);
+        authn
+            .anonymous
+            .get_or_insert_with(Default::default)
+            .enabled
+            .get_or_insert(false);
+        authn
+            .webhook
+            .get_or_insert_with(Default::default)
+            .enabled
+            .get_or_insert(true);
+        authn.x509.get_or_insert_with(Default::default);
+        self.authorization
+            .get_or_insert_with(Default::default)
+            .mode
+            .get_or_insert_with(|| "Webhook".into());
         self.healthz_port.get_or_insert(10248);
         set(&mut self.healthz_bind_address, "127.0.0.1");
         set(&mut self.cluster_domain, "cluster.local");
@@ -404,6 +440,13 @@ impl KubeletConfiguration {
             return invalid(format!(
                 "cgroupDriver {:?} is not supported (only \"cgroupfs\")",
                 self.cgroup_driver.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(mode) = self.authorization.as_ref().and_then(|a| a.mode.as_deref())
+            && !matches!(mode, "AlwaysAllow" | "Webhook")
+        {
+            return invalid(format!(
+                "authorization.mode {mode:?} is not supported (\"AlwaysAllow\" or \"Webhook\")"
             ));
         }
         if self.max_pods.unwrap_or(0) <= 0 {

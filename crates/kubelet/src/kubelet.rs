@@ -468,11 +468,21 @@ pub async fn start(
             &config.cert_dir,
             &config.hostname,
             &kubelet.node_ips,
+            c.authentication
+                .as_ref()
+                .and_then(|a| a.x509.as_ref())
+                .and_then(|x| x.client_ca_file.as_deref()),
         )?;
+        let auth = Arc::new(crate::server::auth::ApiAuth::new(
+            &c,
+            &config.node_name,
+            client.clone(),
+        ));
         tasks.push(tokio::spawn(crate::server::serve(
             listener,
             tls,
             kubelet.clone(),
+            auth,
             health,
             stopped(stop_rx.clone()),
         )));

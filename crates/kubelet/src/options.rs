@@ -71,6 +71,18 @@ pub struct KubeletFlags {
     /// x509 private key matching --tls-cert-file.
     #[arg(long, value_name = "PATH")]
     pub tls_private_key_file: Option<String>,
+    /// CA bundle verifying client certificates of the kubelet API.
+    #[arg(long, value_name = "PATH")]
+    pub client_ca_file: Option<String>,
+    /// Allow anonymous requests to the kubelet API.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub anonymous_auth: Option<bool>,
+    /// Check bearer tokens with TokenReviews.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub authentication_token_webhook: Option<bool>,
+    /// Authorization mode of the kubelet API: AlwaysAllow or Webhook.
+    #[arg(long, value_name = "MODE")]
+    pub authorization_mode: Option<String>,
     /// Comma-separated list of DNS server IP addresses for pods.
     #[arg(long, value_name = "IPS")]
     pub cluster_dns: Option<String>,
@@ -186,6 +198,27 @@ impl KubeletFlags {
         over!(pod_cidr);
         over!(fail_swap_on);
         over!(serialize_image_pulls);
+        if self.client_ca_file.is_some()
+            || self.anonymous_auth.is_some()
+            || self.authentication_token_webhook.is_some()
+        {
+            let authn = f.authentication.get_or_insert_with(Default::default);
+            if let Some(ca) = &self.client_ca_file {
+                authn
+                    .x509
+                    .get_or_insert_with(Default::default)
+                    .client_ca_file = Some(ca.clone());
+            }
+            if let Some(on) = self.anonymous_auth {
+                authn.anonymous.get_or_insert_with(Default::default).enabled = Some(on);
+            }
+            if let Some(on) = self.authentication_token_webhook {
+                authn.webhook.get_or_insert_with(Default::default).enabled = Some(on);
+            }
+        }
+        if let Some(mode) = &self.authorization_mode {
+            f.authorization.get_or_insert_with(Default::default).mode = Some(mode.clone());
+        }
         if let Some(path) = &self.pod_manifest_path {
             f.static_pod_path = Some(path.clone());
         }

@@ -2,16 +2,18 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: statefulset, daemonset, job, cronjob,
-//! ttl-after-finished, persistentvolume-binder,
+//! Still to come, in the same shape: persistentvolume-binder,
 //! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
@@ -22,5 +24,7 @@ pub mod resourcequota;
 pub mod root_ca_cert_publisher;
 pub mod service_pods;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod taint_eviction;
 pub mod ttl;
+pub mod ttlafterfinished;

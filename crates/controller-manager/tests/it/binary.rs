@@ -41,12 +41,12 @@ async fn bad_flags_are_rejected_with_exit_64() {
                 "\"bogus\" is not in the list of known controllers",
             ),
             (
-                &["--controllers=*,statefulset"],
-                "controller \"statefulset-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet",
+                &["--controllers=*,horizontalpodautoscaling"],
+                "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet",
             ),
             (
-                &["--use-service-account-credentials=true"],
-                "flag --use-service-account-credentials is an upstream kube-controller-manager flag that Corten does not implement yet",
+                &["--cloud-config=/etc/cloud.conf"],
+                "flag --cloud-config is an upstream kube-controller-manager flag that Corten does not implement yet",
             ),
             (
                 &["--leader-elect-lease-duration=5s"],

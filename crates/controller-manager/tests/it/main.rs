@@ -3,6 +3,8 @@
 //! `kube-controller-manager` binary. One test binary (link time is scarce).
 
 mod binary;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod deployment_rollout;
 mod disruption;
@@ -10,6 +12,7 @@ mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
+mod job;
 mod leader_election;
 mod namespace;
 mod node_lifecycle;
@@ -19,6 +22,7 @@ mod replicaset;
 mod resourcequota;
 mod root_ca;
 mod serviceaccount;
+mod statefulset;
 mod support;
 mod ttl;
 

@@ -11,9 +11,9 @@
 //! GET /configz                               the running KubeletConfiguration
 //! ```
 //!
-//! Authentication and authorization are not enforced yet (upstream's
-//! defaults with `--anonymous-auth=true --authorization-mode=AlwaysAllow`).
+//! Every request is authenticated and authorized first ([`auth`]).
 
+pub mod auth;
 pub mod logs;
 pub mod stats;
 pub mod streaming;
@@ -71,6 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     kubelet: Arc<Kubelet>,
+    auth: Arc<auth::ApiAuth>,
     health: HealthRegistry,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -92,6 +93,7 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let kubelet = kubelet.clone();
         let health = health.clone();
+        let auth = auth.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
@@ -104,10 +106,26 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
+            // The handshake verified the chain against the client CA.
+            let cert_user = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| auth::User::from_certificate(leaf))
+                .map(Arc::new);
             let service = service_fn(move |req: Request<Incoming>| {
                 let kubelet = kubelet.clone();
                 let health = health.clone();
-                async move { Ok::<_, Infallible>(handle(kubelet, health, req).await) }
+                let auth = auth.clone();
+                let cert_user = cert_user.clone();
+                async move {
+                    let response = match check(&auth, cert_user.as_deref(), &req).await {
+                        Ok(()) => handle(kubelet, health, req).await,
+                        Err(denied) => denied,
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
@@ -122,6 +140,29 @@ pub async fn serve(
     {
         tracing::debug!("kubelet API connections still open at shutdown");
     }
+}
+
+/// Authenticates and authorizes a request; the error is the response.
+async fn check(
+    auth: &auth::ApiAuth,
+    cert_user: Option<&auth::User>,
+    req: &Request<Incoming>,
+) -> Result<(), Response<Body>> {
+    let denied = |d: auth::Denied| match d {
+        auth::Denied::Unauthorized => text(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        auth::Denied::Forbidden(message) => text(StatusCode::FORBIDDEN, message),
+        auth::Denied::Error(message) => {
+            tracing::warn!(%message, "kubelet API authentication/authorization failed");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    };
+    let user = auth
+        .authenticate(cert_user, req.headers())
+        .await
+        .map_err(denied)?;
+    auth.authorize(&user, req.method(), req.uri().path())
+        .await
+        .map_err(denied)
 }
 
 /// Routes one request.

@@ -1,6 +1,7 @@
 //! The kubelet API's serving certificate: `tlsCertFile`/`tlsPrivateKeyFile`
 //! when configured, otherwise a self-signed `kubelet.crt`/`kubelet.key` in
-//! the cert dir, generated once like upstream does.
+//! the cert dir, generated once like upstream does. With a client CA the
+//! handshake verifies client certificates (x509 authentication).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -16,6 +17,7 @@ pub fn server_config(
     cert_dir: &Path,
     hostname: &str,
     ips: &[IpAddr],
+    client_ca_file: Option<&str>,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (cert_pem, key_pem) = match (cert_file, key_file) {
         (Some(cert), Some(key)) => (
@@ -32,10 +34,33 @@ pub fn server_config(
         .context("parsing the serving key")?
         .context("no private key found")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS versions")?
-        .with_no_client_auth()
+        .context("TLS versions")?;
+    let config = match client_ca_file {
+        // Certificates are verified when given but not required: bearer
+        // tokens (and anonymous requests, when enabled) still connect.
+        Some(path) => {
+            let pem =
+                std::fs::read(path).with_context(|| format!("reading clientCAFile {path}"))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                roots
+                    .add(cert.context("parsing clientCAFile")?)
+                    .context("adding a client CA")?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .context("building the client certificate verifier")?;
+            config.with_client_cert_verifier(verifier)
+        }
+        None => config.with_no_client_auth(),
+    };
+    let mut config = config
         .with_single_cert(certs, key)
         .context("building the TLS config")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

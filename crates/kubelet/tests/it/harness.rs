@@ -40,6 +40,9 @@ pub struct Node {
     pub client: kube::Client,
     /// The node name.
     pub name: String,
+    /// A client certificate (cert, key) the kubelet API accepts: an admin
+    /// (O=system:masters) from the cluster CA.
+    pub api_client_cert: (PathBuf, PathBuf),
 }
 
 /// Whether the real-containerd tests can run here; prints why not.
@@ -74,6 +77,16 @@ impl Node {
         f.node_status_update_frequency = Some(Duration::from_secs(2));
         f.sync_frequency = Some(Duration::from_secs(5));
         config.node_ips = vec!["127.0.0.1".parse().expect("ip")];
+        // Locked down like a kubeadm node: client certificates from the
+        // cluster CA, SubjectAccessReview authorization.
+        f.authentication
+            .get_or_insert_with(Default::default)
+            .x509
+            .get_or_insert_with(Default::default)
+            .client_ca_file = Some(cluster.ca_file().display().to_string());
+        let api_client_cert = cluster
+            .client_cert_files("kubelet-api-test", &["system:masters"])
+            .expect("client cert");
         tweak(&mut config);
         let runtime = Arc::new(Instrumented::new(containerd.runtime()));
         let kubelet = corten_kubelet::kubelet::start(config, Some(client.clone()), runtime)
@@ -87,6 +100,7 @@ impl Node {
             cluster,
             client,
             name: name.to_string(),
+            api_client_cert,
         }
     }
 
@@ -100,11 +114,28 @@ impl Node {
         format!("https://{addr}")
     }
 
-    /// GET on the kubelet API (its certificate is self-signed).
+    /// GET on the kubelet API as an admin (its serving certificate is
+    /// self-signed).
     pub async fn kubelet_get(&self, path: &str) -> (u16, String) {
+        let (cert, key) = &self.api_client_cert;
+        self.kubelet_get_as(
+            path,
+            &[
+                "--cert",
+                &cert.display().to_string(),
+                "--key",
+                &key.display().to_string(),
+            ],
+        )
+        .await
+    }
+
+    /// GET on the kubelet API with extra curl arguments (credentials).
+    pub async fn kubelet_get_as(&self, path: &str, creds: &[&str]) -> (u16, String) {
         let url = format!("{}{path}", self.api_url());
         let output = tokio::process::Command::new("curl")
             .args(["-sk", "--max-time", "20", "-w", "\n%{http_code}", &url])
+            .args(creds)
             .output()
             .await
             .expect("curl");
@@ -253,7 +284,7 @@ pub async fn ws_exec(
         .and_then(|k| k.api_addr)
         .expect("api addr");
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let tls = tokio_rustls::TlsConnector::from(insecure_tls());
+    let tls = tokio_rustls::TlsConnector::from(insecure_tls(&node.api_client_cert));
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     let mut stream = tls.connect(name, tcp).await.expect("tls");
     let query: String = command.iter().map(|c| format!("command={c}&")).collect();
@@ -318,7 +349,7 @@ pub async fn ws_exec(
     )
 }
 
-fn insecure_tls() -> Arc<rustls::ClientConfig> {
+fn insecure_tls(client_cert: &(PathBuf, PathBuf)) -> Arc<rustls::ClientConfig> {
     #[derive(Debug)]
     struct AcceptAll(Arc<rustls::crypto::CryptoProvider>);
     impl rustls::client::danger::ServerCertVerifier for AcceptAll {
@@ -363,12 +394,22 @@ fn insecure_tls() -> Arc<rustls::ClientConfig> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("tls versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)));
+    let cert_pem = std::fs::read(&client_cert.0).expect("client cert");
+    let key_pem = std::fs::read(&client_cert.1).expect("client key");
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .expect("key")
+        .expect("a key");
+    let mut config = config
+        .with_client_auth_cert(certs, key)
+        .expect("client auth");
     // HTTP/1.1 only: the upgrade needs it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)

@@ -2,5 +2,6 @@
 
 mod fake_runtime;
 mod harness;
+mod kubectl_workloads;
 mod node_and_pods;
 mod restarts;

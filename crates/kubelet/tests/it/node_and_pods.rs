@@ -245,6 +245,37 @@ spec:
         assert!(status.contains("\"status\":\"Success\""), "{status}");
         let (code, healthz) = node.kubelet_get("/healthz").await;
         assert_eq!((code, healthz.as_str()), (200, "ok"));
+        // Authentication and SubjectAccessReview authorization.
+        let (code, body) = node.kubelet_get_as("/pods", &[]).await;
+        assert_eq!((code, body.as_str()), (401, "Unauthorized"));
+        let (cert, key) = node
+            .cluster
+            .client_cert_files("nobody", &["some-group"])
+            .unwrap();
+        let nobody = [
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        let (code, body) = node.kubelet_get_as("/pods", &nobody).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (
+                403,
+                "Forbidden (user=nobody, verb=get, resource=nodes, subresource=proxy)"
+            )
+        );
+        let (code, body) = node.kubelet_get_as("/stats/summary", &nobody).await;
+        assert_eq!(code, 403);
+        assert!(body.contains("subresource=stats"), "{body}");
+        // Bearer tokens are checked with a TokenReview (alice has no rights).
+        let alice = ["-H", "Authorization: Bearer alice-token"];
+        let (code, body) = node.kubelet_get_as("/metrics", &alice).await;
+        assert_eq!(code, 403, "{body}");
+        assert!(body.contains("user=alice"), "{body}");
+        let bad = ["-H", "Authorization: Bearer not-a-token"];
+        assert_eq!(node.kubelet_get_as("/metrics", &bad).await.0, 401);
         let (code, summary) = node.kubelet_get("/stats/summary").await;
         assert_eq!(code, 200);
         assert!(summary.contains("\"nodeName\":\"node-a\""), "{summary}");
