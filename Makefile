@@ -14,7 +14,7 @@ DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl container
 # Root does not need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver clean
+.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec clean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -75,6 +75,10 @@ fmt: ## Format the code
 bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios; PODS=10000 CONCURRENCY=64)
 	$(CARGO) build --release -p corten-apiserver -p corten-e2e --bins
 	$(TARGET_DIR)/release/apiserver-bench --pods $(or $(PODS),10000) --concurrency $(or $(CONCURRENCY),64)
+
+bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod beside a serde_json baseline (prints ratios)
+	$(CARGO) build --release -p corten-e2e --bin codec-bench
+	$(TARGET_DIR)/release/codec-bench
 
 clean: ## Remove build artifacts (the cluster state in STATE_DIR is kept)
 	$(CARGO) clean

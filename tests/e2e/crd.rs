@@ -205,6 +205,20 @@ async fn crontab_lifecycle_with_kubectl() {
         assert_eq!(header, ["NAME", "SPEC", "REPLICAS", "AGE"], "{table}");
         assert!(table.contains("* * * * */5"), "{table}");
 
+        // A table watch prints the printer columns too.
+        let watched = c
+            .kubectl(&["get", "ct", "-w", "--request-timeout=2s"])
+            .await
+            .unwrap();
+        let watched = String::from_utf8_lossy(&watched.stdout).into_owned();
+        let mut lines = watched.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+        assert_eq!(header, ["NAME", "SPEC", "REPLICAS", "AGE"], "{watched}");
+        assert!(
+            watched.lines().any(|l| l.starts_with("green ")),
+            "{watched}"
+        );
+
         // Selectable fields and metadata.name field selectors.
         let blue = c
             .kubectl_ok(&[
@@ -468,6 +482,18 @@ spec:
     )
 }
 
+async fn crd_rv(c: &TestCluster, name: &str) -> String {
+    c.kubectl_ok(&[
+        "get",
+        "crd",
+        name,
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ])
+    .await
+    .unwrap()
+}
+
 const OPEN_SCHEMA: &str =
     "        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
 
@@ -602,6 +628,10 @@ async fn invalid_crds_are_rejected_with_upstream_messages() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(cond, r#"ShortNamesConflict: "wd" is already in use"#);
+        // The controller writes status only when it changes.
+        let before = crd_rv(&c, "gizmos.example.com").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(crd_rv(&c, "gizmos.example.com").await, before);
         let wd = c.kubectl_ok(&["get", "wd", "-o", "name"]).await.unwrap();
         assert_eq!(wd.trim(), "");
         let res = c

@@ -416,5 +416,13 @@ async fn apply_request_checks() {
             .map(|e| e["manager"].as_str().unwrap())
             .collect();
         assert_eq!(managers, ["b"], "a lost its only field");
+
+        // The apiserver's own objects are managed by "kube-apiserver".
+        let svc = get_json(&c, &["service", "kubernetes"]).await;
+        assert!(
+            entry(&svc, "kube-apiserver", "Update").is_some(),
+            "{}",
+            svc["metadata"]
+        );
     })
 }

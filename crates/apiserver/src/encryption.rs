@@ -282,8 +282,15 @@ impl Encryption {
     }
 
     fn chain(&self, key: &str) -> Option<&Arc<Chain>> {
-        let resource = key.split('/').next().unwrap_or_default();
-        self.by_resource.get(resource)
+        let mut parts = key.split('/');
+        let first = parts.next().unwrap_or_default();
+        // Custom resources live under `<group>/<plural>/` (a group always
+        // has a dot, a built-in storage resource never).
+        if first.contains('.') {
+            let plural = parts.next().unwrap_or_default();
+            return self.by_resource.get(&format!("{first}/{plural}"));
+        }
+        self.by_resource.get(first)
     }
 }
 
@@ -350,7 +357,12 @@ fn storage_resources(entry: &str) -> Vec<String> {
         .map(|d| d.storage_resource.to_string())
         .collect();
     if out.is_empty() && resource != "*" {
-        out.push(resource.to_string());
+        // Not built in: a custom resource, stored under `<group>/<plural>`.
+        out.push(if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{group}/{resource}")
+        });
     }
     out.sort();
     out.dedup();
@@ -376,6 +388,32 @@ impl corten_storage::ValueTransformer for Encryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_resources_and_crds_map_to_their_keys() {
+        assert_eq!(
+            storage_resources("crontabs.stable.example.com"),
+            ["stable.example.com/crontabs"]
+        );
+        assert_eq!(
+            storage_resources("customresourcedefinitions.apiextensions.k8s.io"),
+            ["apiextensions.k8s.io/customresourcedefinitions"]
+        );
+        assert_eq!(storage_resources("secrets"), ["secrets"]);
+        let e = Encryption::parse(&format!(
+            "kind: EncryptionConfiguration\nresources:\n- resources: [crontabs.stable.example.com]\n  providers:\n  - aesgcm:\n      keys:\n      - name: k\n        secret: {K32}\n"
+        ))
+        .unwrap();
+        let stored = e
+            .write("stable.example.com/crontabs/d/c", b"{}".to_vec())
+            .unwrap();
+        assert!(stored.starts_with(b"k8s:enc:aesgcm:v1:k:"));
+        assert_eq!(
+            e.write("stable.example.com/other/d/c", b"{}".to_vec())
+                .unwrap(),
+            b"{}"
+        );
+    }
     use corten_storage::ValueTransformer;
 
     fn config(providers: &str) -> Encryption {

@@ -65,7 +65,40 @@ pub fn cluster_components(config: &ClusterConfig, layout: &StateLayout) -> Vec<C
         kube_scheduler(layout),
         containerd(layout),
         kubelet(config, layout),
+        kube_proxy(layout),
+        cluster_dns(config, layout),
     ]
+}
+
+/// kube-proxy's health port (upstream's default).
+pub const PROXY_HEALTHZ_PORT: u16 = 10256;
+/// kube-proxy's metrics port (upstream's default).
+pub const PROXY_METRICS_PORT: u16 = 10249;
+/// corten-dns's `/health`, `/ready` and `/metrics` ports (CoreDNS's).
+pub const DNS_OPS_PORTS: [u16; 3] = [8080, 8181, 9153];
+/// corten-dns's DNS port on the pod bridge address; pods use the kube-dns
+/// ClusterIP on port 53, which kube-proxy DNATs here.
+pub const DNS_PORT: u16 = 10053;
+/// The cluster domain of the local cluster.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// The kube-dns ClusterIP: the 10th address of the service range (kubeadm's
+/// convention, `10.96.0.10` for `10.96.0.0/12`).
+pub fn cluster_dns_ip(config: &ClusterConfig) -> IpAddr {
+    match config.service_cluster_ip_range.network() {
+        IpAddr::V4(net) => IpAddr::from(u32::from(net).saturating_add(10).to_be_bytes()),
+        IpAddr::V6(net) => IpAddr::from(u128::from(net).saturating_add(10).to_be_bytes()),
+    }
+}
+
+/// The pod bridge's gateway address (host-local's default: the first
+/// address of the node's pod CIDR), where the node's DNS server listens.
+fn bridge_gateway() -> IpAddr {
+    crate::images::LOCAL_POD_CIDR
+        .parse::<ipnet::IpNet>()
+        .ok()
+        .and_then(|net| net.hosts().next())
+        .unwrap_or(IpAddr::from([10, 244, 0, 1]))
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -289,6 +322,8 @@ fn kubelet(config: &ClusterConfig, layout: &StateLayout) -> Component {
                 layout.root().join("manifests").display()
             ),
             format!("--pod-cidr={}", crate::images::LOCAL_POD_CIDR),
+            format!("--cluster-dns={}", cluster_dns_ip(config)),
+            format!("--cluster-domain={CLUSTER_DOMAIN}"),
             format!("--node-ip={}", config.advertise_address),
             format!("--client-ca-file={}", pki.join("ca.crt").display()),
             format!(
@@ -307,6 +342,65 @@ fn kubelet(config: &ClusterConfig, layout: &StateLayout) -> Component {
             path: "/healthz".into(),
         },
         ready_timeout: Duration::from_secs(60),
+        install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
+    }
+}
+
+/// kube-proxy (nftables mode) with its own identity (`system:kube-proxy`,
+/// bound to `system:node-proxier`). It programs the host's `kube-proxy`
+/// nftables tables; `kube-proxy --cleanup` removes them.
+fn kube_proxy(layout: &StateLayout) -> Component {
+    Component {
+        name: "kube-proxy",
+        program: process::find_program("kube-proxy").unwrap_or_else(|| PathBuf::from("kube-proxy")),
+        args: vec![
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "kube-proxy").display()
+            ),
+            "--proxy-mode=nftables".into(),
+            format!("--cluster-cidr={}", crate::images::LOCAL_POD_CIDR),
+            format!("--hostname-override={}", crate::pki::local_node_name()),
+            format!("--healthz-bind-address=127.0.0.1:{PROXY_HEALTHZ_PORT}"),
+            format!("--metrics-bind-address=127.0.0.1:{PROXY_METRICS_PORT}"),
+        ],
+        ports: vec![PROXY_HEALTHZ_PORT, PROXY_METRICS_PORT],
+        probe: Probe::Http {
+            addr: loopback(PROXY_HEALTHZ_PORT),
+            path: "/healthz".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
+        install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH); it needs nft (`make deps`)",
+    }
+}
+
+/// The cluster DNS on the pod bridge address (bound before the bridge
+/// exists, with IP_FREEBIND), published as `kube-system/kube-dns` with the
+/// 10th service IP. It uses the admin kubeconfig: publishing the Service
+/// needs create rights in kube-system that no bootstrap role grants.
+fn cluster_dns(config: &ClusterConfig, layout: &StateLayout) -> Component {
+    let [health, ready, metrics] = DNS_OPS_PORTS;
+    Component {
+        name: "corten-dns",
+        program: process::find_program("corten-dns").unwrap_or_else(|| PathBuf::from("corten-dns")),
+        args: vec![
+            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!("--cluster-domain={CLUSTER_DOMAIN}"),
+            format!("--listen={}", SocketAddr::new(bridge_gateway(), DNS_PORT)),
+            "--freebind".into(),
+            format!("--kube-dns-service-ip={}", cluster_dns_ip(config)),
+            format!("--hostname-override={}", crate::pki::local_node_name()),
+            "--resolv-conf=/etc/resolv.conf".into(),
+            format!("--health-address=127.0.0.1:{health}"),
+            format!("--ready-address=127.0.0.1:{ready}"),
+            format!("--metrics-address=127.0.0.1:{metrics}"),
+        ],
+        ports: DNS_OPS_PORTS.to_vec(),
+        probe: Probe::Http {
+            addr: loopback(ready),
+            path: "/ready".into(),
+        },
+        ready_timeout: Duration::from_secs(30),
         install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
     }
 }
@@ -336,9 +430,16 @@ mod tests {
                 "kube-controller-manager",
                 "kube-scheduler",
                 "containerd",
-                "kubelet"
+                "kubelet",
+                "kube-proxy",
+                "corten-dns"
             ]
         );
+        let kubelet = components[5].args.join(" ");
+        assert!(kubelet.contains("--cluster-dns=10.96.0.10"), "{kubelet}");
+        let dns = components[7].args.join(" ");
+        assert!(dns.contains("--listen=10.244.0.1:10053"), "{dns}");
+        assert!(dns.contains("--kube-dns-service-ip=10.96.0.10"), "{dns}");
 
         let etcd = &components[0];
         let args = etcd.args.join(" ");

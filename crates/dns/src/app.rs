@@ -61,13 +61,9 @@ pub async fn run(
     metrics::register_all();
     let client = client(&config).await?;
     // Bind everything first: a taken port fails startup.
-    let udp = tokio::net::UdpSocket::bind(config.listen)
-        .await
-        .with_context(|| format!("binding udp {}", config.listen))?;
+    let udp = crate::bind::udp(config.listen, config.freebind)?;
     let dns_addr = udp.local_addr()?;
-    let tcp = tokio::net::TcpListener::bind(dns_addr)
-        .await
-        .with_context(|| format!("binding tcp {dns_addr}"))?;
+    let tcp = crate::bind::tcp(dns_addr, config.freebind)?;
     let mut ops_listeners = Vec::new();
     for (addr, endpoint) in [
         (config.health, Endpoint::Health),
@@ -78,14 +74,19 @@ pub async fn run(
             ops_listeners.push((ops::bind(addr).await?, endpoint));
         }
     }
+    if let Some(ip) = config.kube_dns_service_ip {
+        let service = crate::publish::service(ip);
+        let slice = crate::publish::slice(dns_addr, None, &config.node_name);
+        crate::publish::publish(client.clone(), service, slice).await?;
+    }
     let store = Arc::new(RwLock::new(
         RecordStore::new(&config.cluster_domain, config.ttl).map_err(anyhow::Error::msg)?,
     ));
     let forwarder =
         (!config.upstreams.is_empty()).then(|| Forwarder::new(config.upstreams.clone()));
-    let handler = Handler::new(store.clone(), forwarder, dns_addr);
     let stop = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
+    let handler = Handler::new(store.clone(), forwarder, dns_addr).with_synced_flag(ready.clone());
     let mut tasks = Vec::new();
     for (listener, endpoint) in ops_listeners {
         tasks.push(tokio::spawn(ops::serve(

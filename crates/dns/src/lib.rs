@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bind;
 pub mod forward;
 pub mod metrics;
 pub mod ops;
 pub mod options;
+pub mod publish;
 pub mod server;
 pub mod store;
 

@@ -58,6 +58,18 @@ pub struct Options {
     #[arg(long)]
     pub metrics_address: Option<String>,
 
+    /// Bind --listen even when the address is not on this host yet (IP_FREEBIND; IPv4). `corten up` uses it for the pod bridge address.
+    #[arg(long)]
+    pub freebind: bool,
+
+    /// Publish this server as the kube-system/kube-dns Service with this ClusterIP (created if missing) and an EndpointSlice pointing at --listen. Needs create rights on Services and EndpointSlices in kube-system.
+    #[arg(long)]
+    pub kube_dns_service_ip: Option<IpAddr>,
+
+    /// Node name put on the published endpoint. (default: hostname)
+    #[arg(long)]
+    pub hostname_override: Option<String>,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
@@ -121,6 +133,12 @@ pub struct Config {
     pub ready: Option<SocketAddr>,
     /// /metrics address.
     pub metrics: Option<SocketAddr>,
+    /// Bind with IP_FREEBIND.
+    pub freebind: bool,
+    /// Publish the kube-dns Service with this ClusterIP.
+    pub kube_dns_service_ip: Option<IpAddr>,
+    /// Node name for the published endpoint.
+    pub node_name: String,
 }
 
 fn parse_upstream(value: &str) -> Result<SocketAddr, String> {
@@ -213,6 +231,15 @@ impl Options {
                 .map_err(|e| format!("reading --resolv-conf {}: {e}", path.display()))?;
             upstreams.extend(resolv_conf_nameservers(&text));
         }
+        if self.kube_dns_service_ip.is_some() && listen.ip().is_unspecified() {
+            return Err("--kube-dns-service-ip needs a specific --listen address (the endpoint kube-proxy sends DNS traffic to)".into());
+        }
+        let node_name = match self.hostname_override.clone().filter(|h| !h.is_empty()) {
+            Some(h) => h.to_lowercase(),
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_lowercase())
+                .unwrap_or_else(|_| "localhost".into()),
+        };
         // Never forward to ourselves (a loop).
         upstreams.retain(|u| *u != listen);
         let pick = |flag: &Option<String>, file: &Option<String>, default: &str| {
@@ -241,6 +268,9 @@ impl Options {
                 "--metrics-address",
                 &pick(&self.metrics_address, &file.metrics_address, "0.0.0.0:9153"),
             )?,
+            freebind: self.freebind,
+            kube_dns_service_ip: self.kube_dns_service_ip,
+            node_name,
         })
     }
 }

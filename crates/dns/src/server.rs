@@ -33,6 +33,9 @@ pub struct Handler {
     store: Arc<RwLock<RecordStore>>,
     forwarder: Option<Forwarder>,
     server_label: String,
+    /// False until the caches are filled: cluster names get SERVFAIL then,
+    /// not an NXDOMAIN that clients would cache.
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Built {
@@ -52,7 +55,14 @@ impl Handler {
             store,
             forwarder,
             server_label: format!("dns://:{}", listen.port()),
+            synced: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
+    }
+
+    /// Answers cluster names only once `synced` is true (SERVFAIL before).
+    pub fn with_synced_flag(mut self, synced: Arc<std::sync::atomic::AtomicBool>) -> Handler {
+        self.synced = synced;
+        self
     }
 
     /// Answers one raw query. None means "send nothing" (unreadable junk).
@@ -163,6 +173,17 @@ impl Handler {
             }
         };
         match lookup {
+            Lookup::Answer { .. } if !self.synced.load(std::sync::atomic::Ordering::SeqCst) => self
+                .reply(
+                    request,
+                    ResponseCode::ServFail,
+                    vec![],
+                    vec![],
+                    vec![],
+                    false,
+                    transport,
+                    "kubernetes",
+                ),
             Lookup::Answer {
                 rcode,
                 answers,

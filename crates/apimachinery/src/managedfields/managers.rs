@@ -271,6 +271,67 @@ impl Managers {
     }
 }
 
+/// Most `Update` entries an object keeps (upstream
+/// DefaultMaxUpdateManagers); older ones merge into [`ANCIENT_CHANGES`].
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+/// The manager the oldest updates are merged into, one per apiVersion.
+pub const ANCIENT_CHANGES: &str = "ancient-changes";
+
+impl Managers {
+    /// Merges the oldest `Update` entries, per apiVersion, until at most
+    /// `max` remain (upstream's capManagersManager): the first old entry
+    /// of a version becomes the `ancient-changes` bucket once a second one
+    /// joins it, and the bucket takes the time of the latest merged entry.
+    pub fn cap_update_managers(&mut self, max: usize) {
+        let mut updaters: Vec<usize> = (0..self.entries.len())
+            .filter(|i| self.entries[*i].id.operation == Operation::Update)
+            .collect();
+        if updaters.len() <= max {
+            return;
+        }
+        updaters.sort_by(|a, b| {
+            let (x, y) = (&self.entries[*a], &self.entries[*b]);
+            seconds(&x.time)
+                .cmp(&seconds(&y.time))
+                .then_with(|| x.id.describe().cmp(&y.id.describe()))
+        });
+        let mut first_of_version: Vec<(String, usize)> = Vec::new();
+        let mut removed = vec![false; self.entries.len()];
+        let mut length = updaters.len();
+        for &i in &updaters {
+            if length <= max {
+                break;
+            }
+            let version = self.entries[i].id.api_version.clone();
+            match first_of_version.iter().find(|(v, _)| *v == version) {
+                Some((_, first)) => {
+                    let first = *first;
+                    let bucket = ManagerId {
+                        manager: ANCIENT_CHANGES.into(),
+                        operation: Operation::Update,
+                        api_version: version,
+                        subresource: String::new(),
+                    };
+                    // The first old entry of the version becomes the bucket.
+                    self.entries[first].id = bucket;
+                    let merged = self.entries[first].fields.union(&self.entries[i].fields);
+                    self.entries[first].fields = merged;
+                    self.entries[first].time = self.entries[i].time.clone();
+                    removed[i] = true;
+                    length -= 1;
+                }
+                None => first_of_version.push((version, i)),
+            }
+        }
+        let mut i = 0;
+        self.entries.retain(|_| {
+            let keep = !removed[i];
+            i += 1;
+            keep
+        });
+    }
+}
+
 fn seconds(t: &Option<String>) -> i64 {
     t.as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
@@ -409,6 +470,7 @@ pub fn update(
         None => {}
     }
     managers.strip();
+    managers.cap_update_managers(MAX_UPDATE_MANAGERS);
     Ok(managers)
 }
 
@@ -464,6 +526,7 @@ pub fn apply(
         };
     }
     managers.strip();
+    managers.cap_update_managers(MAX_UPDATE_MANAGERS);
     Ok((merged, managers))
 }
 

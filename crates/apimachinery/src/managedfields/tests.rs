@@ -313,3 +313,50 @@ fn missing_key_field_is_an_error() {
     let err = to_field_set(&s, &cfg).unwrap_err();
     assert!(err.contains("omits key field \"name\""), "{err}");
 }
+
+#[test]
+fn update_managers_are_capped_into_ancient_changes() {
+    let s = deployment_schema();
+    let mut obj = deployment(1, "nginx");
+    let mut m = Managers::default();
+    for i in 0..12 {
+        let mut next = obj.clone();
+        next["metadata"]["labels"][format!("l{i}")] = json!("x");
+        let t = format!("2025-01-01T00:00:{i:02}Z");
+        m = managers::update(
+            &s,
+            Some(&obj),
+            &next,
+            m,
+            &id(&format!("m{i:02}"), Operation::Update),
+            &status_ignored(),
+            &t,
+        )
+        .unwrap();
+        obj = next;
+    }
+    let enc = m.encode();
+    let names: Vec<&str> = enc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert!(names.contains(&"ancient-changes"), "{names:?}");
+    assert!(
+        !names.contains(&"m00") && !names.contains(&"m01") && !names.contains(&"m02"),
+        "{names:?}"
+    );
+    let ancient = enc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "ancient-changes")
+        .unwrap();
+    let labels = &ancient["fieldsV1"]["f:metadata"]["f:labels"];
+    for l in ["f:l0", "f:l1", "f:l2"] {
+        assert!(labels[l].is_object(), "{labels}");
+    }
+    assert_eq!(ancient["time"], "2025-01-01T00:00:02Z");
+}

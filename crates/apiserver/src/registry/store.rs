@@ -41,7 +41,7 @@ impl FieldValidation {
 }
 
 /// Options common to writes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriteOptions {
     /// `dryRun=All`: run everything but the write.
     pub dry_run: bool,
@@ -64,6 +64,25 @@ pub struct WriteOptions {
     pub subresource: String,
     /// Set by server-side apply, which computes managedFields itself.
     pub managed_fields_done: bool,
+}
+
+/// The apiserver's own writes (bootstrap objects, quota status, ...) are
+/// recorded under the manager its loopback client would have upstream.
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            dry_run: false,
+            field_manager: None,
+            field_validation: FieldValidation::default(),
+            warnings: Default::default(),
+            service_pool: Default::default(),
+            service_cidr_is_v4: false,
+            user_agent_manager: "kube-apiserver".into(),
+            force: false,
+            subresource: String::new(),
+            managed_fields_done: false,
+        }
+    }
 }
 
 impl WriteOptions {

@@ -103,20 +103,20 @@ async fn controllers_flag_disables_it() {
         })
         .await;
         let running = manager.running_controllers();
-        for name in [
+        for on in [
             "namespace-controller",
             "root-ca-certificate-publisher-controller",
         ] {
-            assert!(running.contains(&name), "{running:?}");
+            assert!(running.contains(&on), "{on} not in {running:?}");
         }
-        for name in [
+        for off in [
             "serviceaccount-controller",
             "garbage-collector-controller",
             "deployment-controller",
             "replicaset-controller",
             "replicationcontroller-controller",
         ] {
-            assert!(!running.contains(&name), "{running:?}");
+            assert!(!running.contains(&off), "{off} in {running:?}");
         }
         // ...but no service account appears.
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -290,7 +290,10 @@ async fn refuses_other_names_without_upstreams() {
                 let _ = bound_tx.send(b);
             },
         ));
-        let addr = bound_rx.await.unwrap().dns;
+        let Ok(bound) = bound_rx.await else {
+            panic!("corten-dns failed to start: {:?}", server.await);
+        };
+        let addr = bound.dns;
         let out = dig(addr, &["www.example.test"]).await;
         assert!(out.contains("status: REFUSED"), "{out}");
         let out = dig_until(
@@ -303,6 +306,65 @@ async fn refuses_other_names_without_upstreams() {
             out.trim().starts_with("10.96."),
             "the apiserver's own Service: {out}"
         );
+
+        // A second server on an address this host does not have (TEST-NET-1,
+        // bound with IP_FREEBIND; nothing is sent to it) publishes itself as
+        // kube-system/kube-dns.
+        let publisher = Options::try_parse_from([
+            "corten-dns".to_string(),
+            format!("--kubeconfig={}", cluster.kubeconfig.display()),
+            "--listen=192.0.2.53:0".to_string(),
+            "--freebind".to_string(),
+            "--kube-dns-service-ip=10.96.0.10".to_string(),
+            "--hostname-override=node-1".to_string(),
+            "--health-address=".to_string(),
+            "--ready-address=".to_string(),
+            "--metrics-address=".to_string(),
+        ])
+        .unwrap()
+        .complete()
+        .unwrap();
+        let (pub_stop_tx, pub_stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (pub_bound_tx, pub_bound_rx) = tokio::sync::oneshot::channel();
+        let publisher = tokio::spawn(corten_dns::app::run(
+            publisher,
+            async move {
+                let _ = pub_stop_rx.await;
+            },
+            move |b| {
+                let _ = pub_bound_tx.send(b);
+            },
+        ));
+        let Ok(pub_bound) = pub_bound_rx.await else {
+            panic!(
+                "the publishing corten-dns failed to start: {:?}",
+                publisher.await
+            );
+        };
+        let out = dig_until(
+            addr,
+            &["+short", "kube-dns.kube-system.svc.cluster.local"],
+            |o| !o.trim().is_empty(),
+        )
+        .await;
+        assert_eq!(out.trim(), "10.96.0.10");
+        let client = cluster.client().await.unwrap();
+        let slice = Api::<EndpointSlice>::namespaced(client, "kube-system")
+            .get("kube-dns-corten-dns")
+            .await
+            .unwrap();
+        assert_eq!(slice.endpoints[0].addresses, vec!["192.0.2.53".to_string()]);
+        assert_eq!(slice.endpoints[0].node_name.as_deref(), Some("node-1"));
+        let ports = slice.ports.unwrap();
+        assert_eq!(ports.len(), 2, "dns and dns-tcp");
+        assert!(
+            ports
+                .iter()
+                .all(|p| p.port == Some(i32::from(pub_bound.dns.port())))
+        );
+        pub_stop_tx.send(()).unwrap();
+        publisher.await.unwrap().unwrap();
+
         stop_tx.send(()).unwrap();
         server.await.unwrap().unwrap();
     };
