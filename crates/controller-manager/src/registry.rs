@@ -133,7 +133,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["podgc"],
         controllers::podgc::new_controller,
     ),
-    known("resourcequota-controller", &["resourcequota"]),
+    implemented(
+        controllers::resourcequota::NAME,
+        &["resourcequota"],
+        controllers::resourcequota::new_controller,
+    ),
     implemented(
         controllers::namespace::NAME,
         &["namespace"],
@@ -200,7 +204,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "certificatesigningrequest-cleaner-controller",
         &["csrcleaner"],
     ),
-    known("ttl-controller", &["ttl"]),
+    implemented(
+        controllers::ttl::NAME,
+        &["ttl"],
+        controllers::ttl::new_controller,
+    ),
     off_by_default("bootstrap-signer-controller", &["bootstrapsigner"]),
     off_by_default("token-cleaner-controller", &["tokencleaner"]),
     implemented(

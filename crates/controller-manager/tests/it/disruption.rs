@@ -48,8 +48,8 @@ async fn budget_status_and_evictions() {
             &PostParams::default(),
             &object(json!({
                 "metadata": {"name": "web"},
-                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                         "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web", "tier": "fe"}},
+                         "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}},
                                       "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
             })),
         )
@@ -132,7 +132,9 @@ async fn budget_status_and_evictions() {
         assert_eq!((status.expected_pods, status.disruptions_allowed), (3, 1));
         assert_eq!(status.observed_generation, pdb.metadata.generation);
 
-        // A pod without a controller makes the percentage impossible.
+        // A pod without a controller makes the percentage impossible (its
+        // labels match the budget but not the ReplicaSet, which would
+        // otherwise adopt it).
         pod_api
             .create(
                 &PostParams::default(),

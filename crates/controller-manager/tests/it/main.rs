@@ -19,10 +19,12 @@ mod node_lifecycle;
 mod nodeipam;
 mod podgc;
 mod replicaset;
+mod resourcequota;
 mod root_ca;
 mod serviceaccount;
 mod statefulset;
 mod support;
+mod ttl;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(150);
