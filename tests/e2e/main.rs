@@ -5,12 +5,17 @@ mod admission;
 mod apply;
 mod audit;
 mod bad_input;
+mod crd;
+mod crd_webhook;
 mod encryption;
 mod kube_client;
 mod kubectl;
+mod kubectl_everyday;
 mod kubectl_more;
+mod openapi_v2;
 mod pod_subresources;
 mod security;
+mod server_side_apply;
 mod services;
 mod watch;
 

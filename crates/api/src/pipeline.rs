@@ -91,6 +91,7 @@ pub struct Typed<T> {
 trait TypedForm: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn metadata(&self) -> &ObjectMeta;
+    fn metadata_mut(&mut self) -> &mut ObjectMeta;
     fn to_value(&self) -> Value;
     fn to_json(&self) -> serde_json::Result<Vec<u8>>;
 }
@@ -105,6 +106,10 @@ where
 
     fn metadata(&self) -> &ObjectMeta {
         self.object.metadata()
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        self.object.metadata_mut()
     }
 
     fn to_value(&self) -> Value {
@@ -198,6 +203,36 @@ impl Prepared {
             (None, Some(t)) => t.to_json(),
             _ => serde_json::to_vec(self.value()),
         }
+    }
+
+    /// Replaces `metadata.managedFields` with `entries` (a JSON list;
+    /// empty removes the field), keeping the typed form if there is one.
+    pub fn set_managed_fields(&mut self, entries: Value) -> Result<(), String> {
+        let empty = entries.as_array().is_none_or(Vec::is_empty);
+        if let Some(t) = &mut self.typed {
+            let typed = if empty {
+                None
+            } else {
+                Some(Deserialize::deserialize(&entries).map_err(|e| e.to_string())?)
+            };
+            t.metadata_mut().managed_fields = typed;
+            self.value = OnceLock::new();
+            self.metadata = OnceLock::new();
+            return Ok(());
+        }
+        if let Some(meta) = self
+            .value_mut()
+            .as_object_mut()
+            .and_then(|m| m.get_mut("metadata"))
+            .and_then(Value::as_object_mut)
+        {
+            if empty {
+                meta.shift_remove("managedFields");
+            } else {
+                meta.insert("managedFields".into(), entries);
+            }
+        }
+        Ok(())
     }
 
     /// The JSON form.

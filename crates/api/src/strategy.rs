@@ -230,28 +230,38 @@ pub fn spec_changed(new: &Value, old: &Value) -> bool {
     a != b
 }
 
-/// Takes everything but `status` from `old` (metadata too, except labels,
-/// annotations, finalizers and ownerReferences, which upstream lets a
-/// status update change only for some kinds; we keep old metadata except
-/// `resourceVersion`, which the store checks).
+/// A status update changes `status` and the metadata a client may edit
+/// (labels, annotations, finalizers, ownerReferences), never the spec:
+/// upstream's status strategies for built-in kinds copy the old spec into
+/// the new object and leave the metadata to the generic update rules
+/// (which already pinned uid, creationTimestamp, deletion fields). Every
+/// top-level field other than `metadata` and `status` comes from `old`,
+/// and so does `metadata.generation`, which tracks the spec.
 pub fn default_prepare_for_status_update(new: &mut Value, old: &Value) {
-    let status = new.get("status").cloned();
-    let rv = corten_apimachinery::meta::resource_version(new).map(str::to_string);
-    let mut merged = old.clone();
-    if let Some(map) = merged.as_object_mut() {
-        match status {
-            Some(s) => {
-                map.insert("status".into(), s);
+    let (Some(new_map), Some(old_map)) = (new.as_object_mut(), old.as_object()) else {
+        *new = old.clone();
+        return;
+    };
+    new_map.retain(|k, _| k == "metadata" || k == "status" || old_map.contains_key(k));
+    for (k, v) in old_map {
+        if k != "metadata" && k != "status" {
+            new_map.insert(k.clone(), v.clone());
+        }
+    }
+    let old_generation = old
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .cloned();
+    if let Some(meta) = new_map.get_mut("metadata").and_then(Value::as_object_mut) {
+        match old_generation {
+            Some(g) => {
+                meta.insert("generation".into(), g);
             }
             None => {
-                map.remove("status");
+                meta.remove("generation");
             }
         }
     }
-    if let Some(rv) = rv {
-        corten_apimachinery::meta::set(&mut merged, "resourceVersion", Value::String(rv));
-    }
-    *new = merged;
 }
 
 /// A strategy that only round-trips through the typed form `T` and applies
@@ -303,5 +313,39 @@ where
             self.name_validator(),
             &corten_apimachinery::Path::new("metadata"),
         )
+    }
+}
+
+#[cfg(test)]
+mod status_update_tests {
+    use serde_json::json;
+
+    use super::default_prepare_for_status_update;
+
+    #[test]
+    fn status_updates_keep_the_spec_but_take_metadata_edits() {
+        let old = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "generation": 3, "labels": {"a": "1"}},
+            "spec": {"replicas": 2},
+            "status": {"replicas": 1}
+        });
+        let mut new = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "generation": 9, "labels": {"a": "1"},
+                         "annotations": {"deployment.kubernetes.io/revision": "2"}},
+            "spec": {"replicas": 5},
+            "status": {"replicas": 2},
+            "extra": true
+        });
+        default_prepare_for_status_update(&mut new, &old);
+        assert_eq!(new["spec"], json!({"replicas": 2}));
+        assert_eq!(new["status"], json!({"replicas": 2}));
+        assert_eq!(new["metadata"]["generation"], json!(3));
+        assert_eq!(
+            new["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+            json!("2")
+        );
+        assert!(new.get("extra").is_none());
     }
 }

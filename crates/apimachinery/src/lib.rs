@@ -11,6 +11,7 @@ pub mod fields;
 mod go_format;
 pub mod gvk;
 pub mod labels;
+pub mod managedfields;
 pub mod meta;
 pub mod names;
 pub mod patch;

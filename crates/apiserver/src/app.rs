@@ -315,7 +315,7 @@ where
                     format!("method {method} is not allowed on {p}"),
                 ));
             }
-            non_resource(&server, &p, &query_raw).await
+            non_resource(&server, &p, &query_raw, req.headers()).await
         }
         discovery_target => {
             if method != Method::GET && method != Method::HEAD {
@@ -340,11 +340,17 @@ fn discovery(
         pretty,
     };
     let d = &server.discovery;
+    let crds = server.registry.crds.discovery();
     let aggregated = wants_aggregated(accept);
     let body = match (&target, aggregated) {
         (RequestTarget::ApiVersions, Some(v)) | (RequestTarget::ApiGroups, Some(v)) => {
             let core = matches!(target, RequestTarget::ApiVersions);
-            let mut r = wire::respond(StatusCode::OK, d.aggregated(core, v), out);
+            let doc = if core {
+                d.aggregated(true, v)
+            } else {
+                crds.aggregated(&d.aggregated(false, v), v)
+            };
+            let mut r = wire::respond(StatusCode::OK, doc, out);
             if let Ok(ct) = http::HeaderValue::from_str(&format!(
                 "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
             )) {
@@ -353,9 +359,11 @@ fn discovery(
             return r;
         }
         (RequestTarget::ApiVersions, None) => Some(d.api_versions()),
-        (RequestTarget::ApiGroups, None) => Some(d.api_groups()),
-        (RequestTarget::ApiGroup { group }, _) => d.group(group),
-        (RequestTarget::ApiResources { group, version }, _) => d.resources(group, version),
+        (RequestTarget::ApiGroups, None) => Some(crds.api_groups(&d.api_groups())),
+        (RequestTarget::ApiGroup { group }, _) => d.group(group).or_else(|| crds.group(group)),
+        (RequestTarget::ApiResources { group, version }, _) => d
+            .resources(group, version)
+            .or_else(|| crds.resources(group, version)),
         _ => None,
     };
     match body {
@@ -364,7 +372,12 @@ fn discovery(
     }
 }
 
-async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<Body> {
+async fn non_resource(
+    server: &ApiServer,
+    path: &str,
+    query: &str,
+    headers: &http::HeaderMap,
+) -> Response<Body> {
     if let Some((endpoint, rest)) = HealthEndpoint::from_path(path) {
         let (code, text) = server.health.handle(endpoint, rest, query).await;
         return wire::respond_text(code, text);
@@ -386,8 +399,10 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             );
             r
         }
+        "/openapi/v2" | "/openapi/v2/" => server.openapi.v2.respond(headers),
         "/openapi/v3" | "/openapi/v3/" => {
-            let mut r = Response::new(wire::full(server.openapi.root()));
+            let root = server.registry.crds.openapi().root(&server.openapi.root());
+            let mut r = Response::new(wire::full(root));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
@@ -395,9 +410,20 @@ async fn non_resource(server: &ApiServer, path: &str, query: &str) -> Response<B
             r
         }
         p if p.starts_with("/openapi/v3/") => {
-            match server.openapi.document(&p["/openapi/v3/".len()..]) {
+            let key = &p["/openapi/v3/".len()..];
+            let doc = server
+                .openapi
+                .document(key)
+                .or_else(|| server.registry.crds.openapi().document(key));
+            match doc {
                 Some((doc, hash)) => {
-                    let mut r = Response::new(wire::full(doc));
+                    let etag = format!("\"{hash}\"");
+                    let not_modified = crate::openapi::v2::not_modified(headers, &etag);
+                    let mut r =
+                        Response::new(wire::full(if not_modified { Bytes::new() } else { doc }));
+                    if not_modified {
+                        *r.status_mut() = StatusCode::NOT_MODIFIED;
+                    }
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
                         http::HeaderValue::from_static("application/json"),

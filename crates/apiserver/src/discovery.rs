@@ -73,7 +73,8 @@ fn groups() -> Vec<Group> {
     out
 }
 
-fn group_version(group: &str, version: &str) -> String {
+/// `group/version` (`v1` for core).
+pub fn group_version(group: &str, version: &str) -> String {
     if group.is_empty() {
         version.to_string()
     } else {
@@ -124,42 +125,44 @@ fn subresource_kind_for(d: &ResourceDef, s: Subresource) -> &'static str {
     kind
 }
 
-fn resource_list(group: &str, version: &str) -> Value {
+/// The legacy discovery entries (`APIResource`s) of one resource: the
+/// resource, then its subresources.
+pub fn resource_entries(d: &ResourceDef) -> Vec<Value> {
     let mut resources = Vec::new();
-    for d in builtin_resources()
-        .iter()
-        .filter(|d| d.group == group && d.version == version)
-    {
-        let mut r = json!({
-            "name": d.resource,
-            "singularName": d.singular,
-            "namespaced": d.namespaced,
-            "kind": d.kind,
-            "verbs": d.verbs,
-        });
-        if !d.short_names.is_empty() {
-            r["shortNames"] = json!(d.short_names);
-        }
-        if !d.categories.is_empty() {
-            r["categories"] = json!(d.categories);
-        }
-        resources.push(r);
-        for s in d.subresources {
-            let (_, g, v, verbs) = subresource_shape(d, *s);
-            let mut sr = json!({
-                "name": format!("{}/{}", d.resource, s.name()),
-                "singularName": "",
-                "namespaced": d.namespaced,
-                "kind": subresource_kind_for(d, *s),
-                "verbs": verbs,
-            });
-            if !g.is_empty() || !v.is_empty() {
-                sr["group"] = json!(g);
-                sr["version"] = json!(v);
-            }
-            resources.push(sr);
-        }
+    let mut r = json!({
+        "name": d.resource,
+        "singularName": d.singular,
+        "namespaced": d.namespaced,
+        "kind": d.kind,
+        "verbs": d.verbs,
+    });
+    if !d.short_names.is_empty() {
+        r["shortNames"] = json!(d.short_names);
     }
+    if !d.categories.is_empty() {
+        r["categories"] = json!(d.categories);
+    }
+    resources.push(r);
+    for s in d.subresources {
+        let (_, g, v, verbs) = subresource_shape(d, *s);
+        let mut sr = json!({
+            "name": format!("{}/{}", d.resource, s.name()),
+            "singularName": "",
+            "namespaced": d.namespaced,
+            "kind": subresource_kind_for(d, *s),
+            "verbs": verbs,
+        });
+        if !g.is_empty() || !v.is_empty() {
+            sr["group"] = json!(g);
+            sr["version"] = json!(v);
+        }
+        resources.push(sr);
+    }
+    resources
+}
+
+/// An `APIResourceList` document.
+pub fn resource_list_doc(group: &str, version: &str, resources: Vec<Value>) -> Value {
     json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -168,50 +171,62 @@ fn resource_list(group: &str, version: &str) -> Value {
     })
 }
 
+fn resource_list(group: &str, version: &str) -> Value {
+    let resources = builtin_resources()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .flat_map(resource_entries)
+        .collect();
+    resource_list_doc(group, version, resources)
+}
+
+/// The aggregated discovery (`APIResourceDiscovery`) entry of a resource.
+pub fn aggregated_resource(d: &ResourceDef) -> Value {
+    let mut r = json!({
+        "resource": d.resource,
+        "responseKind": {"group": d.group, "version": d.version, "kind": d.kind},
+        "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": d.singular,
+        "verbs": d.verbs,
+    });
+    if !d.short_names.is_empty() {
+        r["shortNames"] = json!(d.short_names);
+    }
+    if !d.categories.is_empty() {
+        r["categories"] = json!(d.categories);
+    }
+    let subs: Vec<Value> = d
+        .subresources
+        .iter()
+        .map(|s| {
+            let (_, sg, sv, verbs) = subresource_shape(d, *s);
+            let (sg, sv) = if sg.is_empty() && sv.is_empty() {
+                (d.group, d.version)
+            } else {
+                (sg, sv)
+            };
+            json!({
+                "subresource": s.name(),
+                "responseKind": {"group": sg, "version": sv, "kind": subresource_kind_for(d, *s)},
+                "verbs": verbs,
+            })
+        })
+        .collect();
+    if !subs.is_empty() {
+        r["subresources"] = json!(subs);
+    }
+    r
+}
+
 fn aggregated_versions(g: &Group) -> Vec<Value> {
     g.versions
         .iter()
         .map(|v| {
-            let mut resources = Vec::new();
-            for d in builtin_resources()
+            let resources: Vec<Value> = builtin_resources()
                 .iter()
                 .filter(|d| d.group == g.name && d.version == *v)
-            {
-                let mut r = json!({
-                    "resource": d.resource,
-                    "responseKind": {"group": d.group, "version": d.version, "kind": d.kind},
-                    "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
-                    "singularResource": d.singular,
-                    "verbs": d.verbs,
-                });
-                if !d.short_names.is_empty() {
-                    r["shortNames"] = json!(d.short_names);
-                }
-                if !d.categories.is_empty() {
-                    r["categories"] = json!(d.categories);
-                }
-                let subs: Vec<Value> = d
-                    .subresources
-                    .iter()
-                    .map(|s| {
-                        let (_, sg, sv, verbs) = subresource_shape(d, *s);
-                        let (sg, sv) = if sg.is_empty() && sv.is_empty() {
-                            (d.group, d.version)
-                        } else {
-                            (sg, sv)
-                        };
-                        json!({
-                            "subresource": s.name(),
-                            "responseKind": {"group": sg, "version": sv, "kind": subresource_kind_for(d, *s)},
-                            "verbs": verbs,
-                        })
-                    })
-                    .collect();
-                if !subs.is_empty() {
-                    r["subresources"] = json!(subs);
-                }
-                resources.push(r);
-            }
+                .map(aggregated_resource)
+                .collect();
             json!({"version": v, "resources": resources, "freshness": "Current"})
         })
         .collect()

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod continue_token;
+pub mod crd;
 pub mod discovery;
 pub mod encryption;
 pub mod metrics;
@@ -92,6 +93,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
             .map_err(|e| anyhow::anyhow!("reconciling the RBAC bootstrap policy: {}", e.message))?;
         auth::aggregation::spawn(&server);
     }
+    crd::controller::start(&server).await;
     Ok(server)
 }
 

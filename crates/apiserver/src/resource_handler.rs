@@ -21,7 +21,7 @@ use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
 use crate::registry::subresources::{self, ScaleChange};
-use crate::registry::{Resource, admission, list, patch, store, watch};
+use crate::registry::{Resource, admission, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -110,13 +110,32 @@ where
     if dry_run {
         labels.dry_run = "All";
     }
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let opts = WriteOptions {
         dry_run,
         field_manager: query.non_empty("fieldManager").map(str::to_string),
         field_validation: FieldValidation::parse(query.get("fieldValidation"))?,
         service_cidr_is_v4: server.config.service_cidr.addr().is_ipv4(),
+        user_agent_manager: managed::manager_from_user_agent(user_agent),
+        force: query.get("force") == Some("true"),
+        subresource: r.subresource.clone().unwrap_or_default(),
         ..Default::default()
     };
+    if matches!(r.verb, Verb::Create | Verb::Update | Verb::Patch) {
+        let apply = r.verb == Verb::Patch
+            && wire::input_format(req.headers()).ok() == Some(InputFormat::ApplyPatch);
+        let kind = match r.verb {
+            Verb::Create => "CreateOptions",
+            Verb::Update => "UpdateOptions",
+            _ => "PatchOptions",
+        };
+        let force = query.get("force").filter(|_| r.verb == Verb::Patch);
+        managed::validate_options(kind, query.get("fieldManager"), force, apply)?;
+    }
     let name = r.name.clone().unwrap_or_default();
     let headers = req.headers().clone();
     let limit = server.config.max_request_body_bytes;
@@ -200,9 +219,7 @@ where
             if out.format == Format::Table {
                 let include = include_object(&query)?;
                 let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
-                let t = printers::table(
-                    res.def.group,
-                    res.def.kind,
+                let t = res.table(
                     std::slice::from_ref(&obj),
                     include,
                     None,
@@ -256,14 +273,7 @@ where
                 if let Some(r) = listed.remaining {
                     list_meta["remainingItemCount"] = json!(r);
                 }
-                let t = printers::table(
-                    res.def.group,
-                    res.def.kind,
-                    &items,
-                    include,
-                    Some(list_meta),
-                    jiff::Timestamp::now(),
-                );
+                let t = res.table(&items, include, Some(list_meta), jiff::Timestamp::now());
                 return Ok(wire::respond_value(StatusCode::OK, &t, out));
             }
             let body = list::encode_list(&res, &listed);
@@ -343,6 +353,7 @@ where
                         .unwrap_or(""),
                 ));
             }
+            crate::crd::check_create(&res)?;
             let body = read_body(req.into_body(), limit).await?;
             let mut obj = wire::decode_object(&body, input)?;
             if let Some(slot) = &audit_slot {
@@ -394,6 +405,9 @@ where
                     field_manager: opts.field_manager.clone(),
                     field_validation: opts.field_validation,
                     service_cidr_is_v4: opts.service_cidr_is_v4,
+                    user_agent_manager: opts.user_agent_manager.clone(),
+                    force: opts.force,
+                    subresource: opts.subresource.clone(),
                     ..Default::default()
                 };
                 let patched =
@@ -402,14 +416,19 @@ where
                 write.rbac_checks(&patched.object)?;
             }
             let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
-            Ok(wire::respond_value(StatusCode::OK, &updated.object, out))
+            let code = if updated.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(wire::respond_value(code, &updated.object, out))
         }
         (Verb::Delete, None) => {
             admission::admit_delete(&res, &name)?;
             write.delete(&name).await?;
             let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
-            match delete::delete(reg, &res, ns, &name, &dopts).await? {
+            match delete_one(reg, &res, ns, &name, &dopts).await? {
                 Deleted::Now(obj) => {
                     if delete::returns_deleted_object(&res) {
                         Ok(wire::respond_value(StatusCode::OK, &obj, out))
@@ -432,6 +451,21 @@ where
                 "items": items,
             });
             Ok(wire::respond_value(StatusCode::OK, &list, out))
+        }
+        (Verb::Get, Some("scale")) if res.custom.is_some() => {
+            let s = crate::crd::scale::get(reg, &res, ns, &name).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
+        }
+        (Verb::Update, Some("scale")) | (Verb::Patch, Some("scale")) if res.custom.is_some() => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let change = if r.verb == Verb::Update {
+                ScaleChange::Replace(wire::decode_object(&body, input)?)
+            } else {
+                ScaleChange::Patch(body, input)
+            };
+            let s = crate::crd::scale::update(reg, &res, ns, &name, change, opts).await?;
+            Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
         (Verb::Get, Some("scale")) => {
             let s = subresources::get_scale(reg, &res, ns, &name).await?;
@@ -496,6 +530,20 @@ where
         ))),
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// Deletes one object; CRDs first only get their cleanup finalizer.
+async fn delete_one(
+    reg: &crate::registry::Registry,
+    res: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    dopts: &delete::DeleteOptions,
+) -> Result<Deleted, StatusError> {
+    if crate::crd::definition::is_crd_resource(res) {
+        return crate::crd::definition::delete_crd(reg, res, name, dopts).await;
+    }
+    delete::delete(reg, res, ns, name, dopts).await
 }
 
 /// Checks and canonicalizes a review request with its kind's strategy
@@ -576,7 +624,7 @@ async fn delete_collection(
         if admission::admit_delete(res, &name).is_err() {
             continue;
         }
-        match delete::delete(reg, res, item_ns.as_deref(), &name, dopts).await {
+        match delete_one(reg, res, item_ns.as_deref(), &name, dopts).await {
             Ok(Deleted::Now(o)) | Ok(Deleted::Pending(o)) => out.push(o),
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

@@ -108,18 +108,31 @@ const fn implemented(
 /// registration order.
 pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     known("serviceaccount-token-controller", &["serviceaccount-token"]),
-    known("endpoints-controller", &["endpoint"]),
-    known("endpointslice-controller", &["endpointslice"]),
-    known(
-        "endpointslice-mirroring-controller",
+    implemented(
+        controllers::endpoints::NAME,
+        &["endpoint"],
+        controllers::endpoints::new_controller,
+    ),
+    implemented(
+        controllers::endpointslice::NAME,
+        &["endpointslice"],
+        controllers::endpointslice::new_controller,
+    ),
+    implemented(
+        controllers::endpointslicemirroring::NAME,
         &["endpointslicemirroring"],
+        controllers::endpointslicemirroring::new_controller,
     ),
     implemented(
         controllers::replicationcontroller::NAME,
         &["replicationcontroller"],
         controllers::replicationcontroller::new_controller,
     ),
-    known("pod-garbage-collector-controller", &["podgc"]),
+    implemented(
+        controllers::podgc::NAME,
+        &["podgc"],
+        controllers::podgc::new_controller,
+    ),
     known("resourcequota-controller", &["resourcequota"]),
     implemented(
         controllers::namespace::NAME,
@@ -136,8 +149,16 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["garbagecollector"],
         controllers::garbagecollector::new_controller,
     ),
-    known("daemonset-controller", &["daemonset"]),
-    known("job-controller", &["job"]),
+    implemented(
+        controllers::daemonset::NAME,
+        &["daemonset"],
+        controllers::daemonset::new_controller,
+    ),
+    implemented(
+        controllers::job::NAME,
+        &["job"],
+        controllers::job::new_controller,
+    ),
     implemented(
         controllers::deployment::NAME,
         &["deployment"],
@@ -152,9 +173,21 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "horizontal-pod-autoscaler-controller",
         &["horizontalpodautoscaling"],
     ),
-    known("disruption-controller", &["disruption"]),
-    known("statefulset-controller", &["statefulset"]),
-    known("cronjob-controller", &["cronjob"]),
+    implemented(
+        controllers::disruption::NAME,
+        &["disruption"],
+        controllers::disruption::new_controller,
+    ),
+    implemented(
+        controllers::statefulset::NAME,
+        &["statefulset"],
+        controllers::statefulset::new_controller,
+    ),
+    implemented(
+        controllers::cronjob::NAME,
+        &["cronjob"],
+        controllers::cronjob::new_controller,
+    ),
     known(
         "certificatesigningrequest-signing-controller",
         &["csrsigning"],
@@ -170,8 +203,16 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     known("ttl-controller", &["ttl"]),
     off_by_default("bootstrap-signer-controller", &["bootstrapsigner"]),
     off_by_default("token-cleaner-controller", &["tokencleaner"]),
-    known("node-ipam-controller", &["nodeipam"]),
-    known("node-lifecycle-controller", &["nodelifecycle"]),
+    implemented(
+        controllers::nodeipam::NAME,
+        &["nodeipam"],
+        controllers::nodeipam::new_controller,
+    ),
+    implemented(
+        controllers::nodelifecycle::NAME,
+        &["nodelifecycle"],
+        controllers::nodelifecycle::new_controller,
+    ),
     skipped("service-lb-controller", &["service"]),
     skipped("node-route-controller", &["route"]),
     skipped("cloud-node-lifecycle-controller", &["cloud-node-lifecycle"]),
@@ -197,7 +238,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     ),
     known("persistentvolume-protection-controller", &["pv-protection"]),
     skipped("volumeattributesclass-protection-controller", &[]),
-    known("ttl-after-finished-controller", &["ttl-after-finished"]),
+    implemented(
+        controllers::ttlafterfinished::NAME,
+        &["ttl-after-finished"],
+        controllers::ttlafterfinished::new_controller,
+    ),
     implemented(
         controllers::root_ca_cert_publisher::NAME,
         &["root-ca-cert-publisher"],
@@ -219,7 +264,11 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["legacy-service-account-token-cleaner"],
     ),
     known("validatingadmissionpolicy-status-controller", &[]),
-    known("taint-eviction-controller", &[]),
+    implemented(
+        controllers::taint_eviction::NAME,
+        &[],
+        controllers::taint_eviction::new_controller,
+    ),
     known("service-cidr-controller", &[]),
     skipped("storage-version-migrator-controller", &[]),
     off_by_default("selinux-warning-controller", &[]),
@@ -359,21 +408,28 @@ mod tests {
     #[test]
     fn star_enables_the_implemented_defaults() {
         let all = ControllerSelection::parse(&["*"]).unwrap();
-        assert_eq!(
-            names(&all),
-            [
-                "replicationcontroller-controller",
-                "namespace-controller",
-                "serviceaccount-controller",
-                "garbage-collector-controller",
-                "deployment-controller",
-                "replicaset-controller",
-                "root-ca-certificate-publisher-controller"
-            ]
-        );
+        let enabled = names(&all);
+        // Every implemented controller that is on by default, in order.
+        let expected: Vec<&str> = DESCRIPTORS
+            .iter()
+            .filter(|d| d.is_implemented() && !d.disabled_by_default)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(enabled, expected);
+        for name in [
+            "replicationcontroller-controller",
+            "namespace-controller",
+            "deployment-controller",
+            "replicaset-controller",
+            "root-ca-certificate-publisher-controller",
+            "endpointslice-controller",
+            "node-lifecycle-controller",
+        ] {
+            assert!(enabled.contains(&name), "{name}");
+        }
         assert_eq!(all, ControllerSelection::default());
         let missing = all.enabled_but_missing();
-        assert!(missing.contains(&"statefulset-controller"));
+        assert!(missing.contains(&"horizontal-pod-autoscaler-controller"));
         assert!(!missing.contains(&"bootstrap-signer-controller"));
         assert!(!missing.contains(&"selinux-warning-controller"));
         assert!(!missing.contains(&"service-lb-controller"));
@@ -384,15 +440,13 @@ mod tests {
     #[test]
     fn minus_disables_by_alias_or_canonical_name() {
         let s = ControllerSelection::parse(&["*", "-serviceaccount", "-garbagecollector"]).unwrap();
+        let enabled = names(&s);
+        assert!(!enabled.contains(&"serviceaccount-controller"));
+        assert!(!enabled.contains(&"garbage-collector-controller"));
+        assert!(enabled.contains(&"namespace-controller"));
         assert_eq!(
-            names(&s),
-            [
-                "replicationcontroller-controller",
-                "namespace-controller",
-                "deployment-controller",
-                "replicaset-controller",
-                "root-ca-certificate-publisher-controller"
-            ]
+            enabled.len(),
+            names(&ControllerSelection::default()).len() - 2
         );
         assert_eq!(
             s.entries(),
@@ -410,17 +464,23 @@ mod tests {
             "*",
         ])
         .unwrap();
-        assert_eq!(
-            names(&s),
-            [
-                "serviceaccount-controller",
-                "garbage-collector-controller",
-                "root-ca-certificate-publisher-controller"
-            ]
-        );
+        let enabled = names(&s);
+        for name in [
+            "namespace-controller",
+            "deployment-controller",
+            "replicaset-controller",
+            "replicationcontroller-controller",
+        ] {
+            assert!(!enabled.contains(&name), "{name}");
+        }
+        assert!(enabled.contains(&"serviceaccount-controller"));
         // Disabling something Corten lacks is fine.
-        let s = ControllerSelection::parse(&["*", "-statefulset", "-job-controller"]).unwrap();
-        assert!(!s.enabled_but_missing().contains(&"statefulset-controller"));
+        let s =
+            ControllerSelection::parse(&["*", "-horizontalpodautoscaling", "-csrsigning"]).unwrap();
+        assert!(
+            !s.enabled_but_missing()
+                .contains(&"horizontal-pod-autoscaler-controller")
+        );
     }
 
     #[test]
@@ -452,10 +512,10 @@ mod tests {
 
     #[test]
     fn enabling_a_missing_controller_is_rejected() {
-        let err = ControllerSelection::parse(&["*", "statefulset"]).unwrap_err();
+        let err = ControllerSelection::parse(&["*", "horizontalpodautoscaling"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "controller \"statefulset-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
+            "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
         assert!(ControllerSelection::parse(&["*", "bootstrapsigner"]).is_err());
     }

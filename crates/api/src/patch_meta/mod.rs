@@ -34,6 +34,7 @@
 //! no built-in field uses `patchStrategy: replace`.
 
 mod overrides;
+pub mod ssa;
 mod table;
 #[rustfmt::skip]
 mod table_generated;

@@ -163,12 +163,10 @@ pub fn crd_status(crd: &Value, others: &[Value], now: &str) -> Value {
             now,
         )
     };
-    let mut conditions: Vec<Value> = old_conditions
-        .iter()
-        .filter(|c| !matches!(str_at(c, "type"), "NamesAccepted" | "Established"))
-        .cloned()
-        .collect();
-    for new in [established_cond, names_cond] {
+    // Upstream `SetCRDCondition`: an existing condition is replaced where
+    // it is, a new one appended (NamesAccepted before Established).
+    let mut conditions: Vec<Value> = old_conditions.clone();
+    for new in [names_cond, established_cond] {
         let t = str_at(&new, "type").to_string();
         let merged = match find(&t) {
             Some(old) if str_at(&old, "status") == str_at(&new, "status") => {
@@ -181,7 +179,10 @@ pub fn crd_status(crd: &Value, others: &[Value], now: &str) -> Value {
             }
             _ => new,
         };
-        conditions.push(merged);
+        match conditions.iter_mut().find(|c| str_at(c, "type") == t) {
+            Some(slot) => *slot = merged,
+            None => conditions.push(merged),
+        }
     }
     let mut stored = strings(crd.pointer("/status").unwrap_or(&null), "storedVersions");
     if let Some(v) = crd

@@ -7,7 +7,9 @@
 //! `x-kubernetes-group-version-kind`; component schemas are added by the
 //! kubectl-parity work.
 
+mod proto_v2;
 pub mod schemas;
+pub mod v2;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,8 @@ use serde_json::{Map, Value, json};
 pub struct OpenApi {
     root: Bytes,
     docs: BTreeMap<String, (Bytes, String)>,
+    /// `/openapi/v2`, built from the same documents.
+    pub v2: v2::V2,
 }
 
 fn param(name: &str, description: &str, schema: Value) -> Value {
@@ -106,64 +110,72 @@ fn prefix(d: &ResourceDef) -> String {
 }
 
 fn doc_for(group: &str, version: &str) -> Value {
-    let mut paths = Map::new();
-    let kinds: Vec<&str> = builtin_resources()
+    let defs: Vec<&ResourceDef> = builtin_resources()
         .iter()
         .filter(|d| d.group == group && d.version == version)
-        .map(|d| d.kind)
         .collect();
+    let kinds: Vec<&str> = defs.iter().map(|d| d.kind).collect();
     let (components, named) = schemas::components(group, version, &kinds);
-    for d in builtin_resources()
-        .iter()
-        .filter(|d| d.group == group && d.version == version)
-    {
+    let mut paths = Map::new();
+    for d in defs {
         let schema = named
             .iter()
             .find(|(k, _)| k == d.kind)
             .map(|(_, n)| n.as_str());
-        let base = prefix(d);
-        let collection = if d.namespaced {
-            format!("{base}/namespaces/{{namespace}}/{}", d.resource)
-        } else {
-            format!("{base}/{}", d.resource)
-        };
-        let item = format!("{collection}/{{name}}");
-        let has = |v: &str| d.verbs.contains(&v);
-        let mut coll = Map::new();
-        if has("list") {
-            coll.insert("get".into(), op(d, "list", vec![], None));
-        }
-        if has("create") {
-            coll.insert("post".into(), op(d, "post", vec![], schema));
-        }
-        if has("deletecollection") {
-            coll.insert("delete".into(), op(d, "deletecollection", vec![], schema));
-        }
-        if !coll.is_empty() {
-            paths.insert(collection.clone(), Value::Object(coll));
-        }
-        let mut one = Map::new();
-        if has("get") {
-            one.insert("get".into(), op(d, "get", vec![], schema));
-        }
-        if has("update") {
-            one.insert("put".into(), op(d, "put", vec![], schema));
-        }
-        if has("patch") {
-            one.insert("patch".into(), op(d, "patch", vec![], schema));
-        }
-        if has("delete") {
-            one.insert("delete".into(), op(d, "delete", vec![], schema));
-        }
-        if !one.is_empty() {
-            paths.insert(item.clone(), Value::Object(one));
-        }
-        if d.namespaced && has("list") {
-            let mut all = Map::new();
-            all.insert("get".into(), op(d, "list", vec![], None));
-            paths.insert(format!("{base}/{}", d.resource), Value::Object(all));
-        }
+        add_paths(&mut paths, d, schema);
     }
+    document(paths, components)
+}
+
+/// Adds the paths and operations of one served resource; `schema` names
+/// its component schema, if it has one.
+pub fn add_paths(paths: &mut Map<String, Value>, d: &ResourceDef, schema: Option<&str>) {
+    let base = prefix(d);
+    let collection = if d.namespaced {
+        format!("{base}/namespaces/{{namespace}}/{}", d.resource)
+    } else {
+        format!("{base}/{}", d.resource)
+    };
+    let item = format!("{collection}/{{name}}");
+    let has = |v: &str| d.verbs.contains(&v);
+    let mut coll = Map::new();
+    if has("list") {
+        coll.insert("get".into(), op(d, "list", vec![], None));
+    }
+    if has("create") {
+        coll.insert("post".into(), op(d, "post", vec![], schema));
+    }
+    if has("deletecollection") {
+        coll.insert("delete".into(), op(d, "deletecollection", vec![], schema));
+    }
+    if !coll.is_empty() {
+        paths.insert(collection.clone(), Value::Object(coll));
+    }
+    let mut one = Map::new();
+    if has("get") {
+        one.insert("get".into(), op(d, "get", vec![], schema));
+    }
+    if has("update") {
+        one.insert("put".into(), op(d, "put", vec![], schema));
+    }
+    if has("patch") {
+        one.insert("patch".into(), op(d, "patch", vec![], schema));
+    }
+    if has("delete") {
+        one.insert("delete".into(), op(d, "delete", vec![], schema));
+    }
+    if !one.is_empty() {
+        paths.insert(item.clone(), Value::Object(one));
+    }
+    if d.namespaced && has("list") {
+        let mut all = Map::new();
+        all.insert("get".into(), op(d, "list", vec![], None));
+        paths.insert(format!("{base}/{}", d.resource), Value::Object(all));
+    }
+}
+
+/// A group-version document from its paths and component schemas.
+pub fn document(paths: Map<String, Value>, components: Map<String, Value>) -> Value {
     json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": corten_component_base::version::GIT_VERSION},
@@ -172,7 +184,17 @@ fn doc_for(group: &str, version: &str) -> Value {
     })
 }
 
-fn hash_of(bytes: &[u8]) -> String {
+/// The key of a group-version document (`api/v1`, `apis/<g>/<v>`).
+pub fn document_key(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// A stable content hash (ETag, `?hash=` of the root's URLs).
+pub fn hash_of(bytes: &[u8]) -> String {
     // FNV-1a: a stable content hash for cache-busting URLs and ETags.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in bytes {
@@ -192,6 +214,7 @@ impl OpenApi {
             }
         }
         let mut docs = BTreeMap::new();
+        let mut v3_docs = Vec::new();
         let mut root_paths = Map::new();
         for (g, v) in gvs {
             let key = if g.is_empty() {
@@ -199,7 +222,9 @@ impl OpenApi {
             } else {
                 format!("apis/{g}/{v}")
             };
-            let bytes = Bytes::from(serde_json::to_vec(&doc_for(g, v)).unwrap_or_default());
+            let doc = doc_for(g, v);
+            let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            v3_docs.push(doc);
             let hash = hash_of(&bytes);
             root_paths.insert(
                 key.clone(),
@@ -209,7 +234,8 @@ impl OpenApi {
         }
         let root =
             Bytes::from(serde_json::to_vec(&json!({"paths": root_paths})).unwrap_or_default());
-        OpenApi { root, docs }
+        let v2 = v2::build(&v3_docs, corten_component_base::version::GIT_VERSION);
+        OpenApi { root, docs, v2 }
     }
 
     /// `/openapi/v3`.

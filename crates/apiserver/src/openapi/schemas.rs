@@ -49,6 +49,7 @@ kinds! {
     ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => api::admissionregistration::v1::ValidatingWebhookConfiguration,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy") => api::admissionregistration::v1::ValidatingAdmissionPolicy,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding") => api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
     ("apps", "v1", "ControllerRevision") => api::apps::v1::ControllerRevision,
     ("apps", "v1", "DaemonSet") => api::apps::v1::DaemonSet,
     ("apps", "v1", "Deployment") => api::apps::v1::Deployment,
@@ -122,6 +123,18 @@ pub fn components(
     (defs, named)
 }
 
+/// The metav1 components custom resource documents reference: returns
+/// (components, ObjectMeta's name, ListMeta's name).
+pub fn meta_components() -> (Map<String, Value>, String, String) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let object_meta = add::<metav1::ObjectMeta>(&mut generator);
+    let list_meta = add::<metav1::ListMeta>(&mut generator);
+    add::<metav1::Status>(&mut generator);
+    add::<metav1::DeleteOptions>(&mut generator);
+    (generator.take_definitions(true), object_meta, list_meta)
+}
+
 /// The component a property schema refers to, directly or through
 /// `allOf`, list `items` or map `additionalProperties`.
 fn referenced(schema: &Value) -> Option<String> {
@@ -151,6 +164,11 @@ fn annotate(
     if !visited.insert(component.to_string()) {
         return;
     }
+    if corten_api::patch_meta::ssa::is_atomic_struct(component)
+        && let Some(Value::Object(d)) = defs.get_mut(component)
+    {
+        d.insert("x-kubernetes-map-type".into(), json!("atomic"));
+    }
     let props: Vec<String> = match defs.get(component).and_then(|d| d.get("properties")) {
         Some(Value::Object(p)) => p.keys().cloned().collect(),
         _ => return,
@@ -170,6 +188,7 @@ fn annotate(
             (None, true) => Some("retainKeys".to_string()),
             (None, false) => None,
         };
+        let list_type = corten_api::patch_meta::ssa::list_type(schema, &prop);
         let child_ref = defs
             .get_mut(component)
             .and_then(|d| {
@@ -185,6 +204,9 @@ fn annotate(
                         o.insert("x-kubernetes-patch-merge-key".into(), json!(k));
                     }
                 }
+                if let (Some(t), Some(o)) = (&list_type, p.as_object_mut()) {
+                    insert_list_type(o, t);
+                }
                 referenced(p)
             })
             .unwrap_or(None);
@@ -197,5 +219,23 @@ fn annotate(
             _ => fm.schema,
         };
         annotate(defs, &child, meta, child_schema, visited);
+    }
+}
+
+/// `x-kubernetes-list-type` (and `x-kubernetes-list-map-keys`) of a list
+/// property, which server-side apply merges by.
+fn insert_list_type(o: &mut Map<String, Value>, t: &corten_api::patch_meta::ssa::ListType) {
+    use corten_api::patch_meta::ssa::ListType;
+    match t {
+        ListType::Atomic => {
+            o.insert("x-kubernetes-list-type".into(), json!("atomic"));
+        }
+        ListType::Set => {
+            o.insert("x-kubernetes-list-type".into(), json!("set"));
+        }
+        ListType::Map(keys) => {
+            o.insert("x-kubernetes-list-type".into(), json!("map"));
+            o.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+        }
     }
 }

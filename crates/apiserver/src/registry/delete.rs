@@ -300,7 +300,7 @@ pub async fn delete(
 pub fn returns_deleted_object(res: &Resource) -> bool {
     matches!(
         res.def.storage_resource,
-        "pods" | "services" | "namespaces" | "customresourcedefinitions"
+        "pods" | "services" | "namespaces" | "apiextensions.k8s.io/customresourcedefinitions"
     )
 }
 

@@ -3,10 +3,12 @@
 //! per-kind strategies from `corten-api`.
 
 pub mod admission;
+pub mod apply;
 pub mod convert;
 pub mod delete;
 pub mod keys;
 pub mod list;
+pub mod managed;
 pub mod patch;
 pub mod services;
 pub mod store;
@@ -30,6 +32,8 @@ pub struct Resource {
     pub storage_def: &'static ResourceDef,
     /// The cache shared by every version of this resource.
     pub cache: Arc<WatchCache>,
+    /// For custom resources: the CRD version's schema and printer columns.
+    pub custom: Option<Arc<crate::crd::custom::CustomResource>>,
 }
 
 impl Resource {
@@ -42,6 +46,49 @@ impl Resource {
     pub fn is_storage_version(&self) -> bool {
         std::ptr::eq(self.def, self.storage_def)
     }
+
+    /// A meta.k8s.io Table of objects of this resource (a CRD's printer
+    /// columns for custom resources); see [`crate::printers::table`].
+    pub fn table(
+        &self,
+        objects: &[serde_json::Value],
+        include: crate::printers::IncludeObject,
+        list_meta: Option<serde_json::Value>,
+        now: jiff::Timestamp,
+    ) -> serde_json::Value {
+        match &self.custom {
+            Some(c) => c.columns.table(objects, include, list_meta, now),
+            None => crate::printers::table(
+                self.def.group,
+                self.def.kind,
+                objects,
+                include,
+                list_meta,
+                now,
+            ),
+        }
+    }
+
+    /// The Table of one watch event; see [`crate::printers::watch_event_table`].
+    pub fn watch_event_table(
+        &self,
+        object: &serde_json::Value,
+        include: crate::printers::IncludeObject,
+        first: bool,
+        now: jiff::Timestamp,
+    ) -> serde_json::Value {
+        match &self.custom {
+            Some(c) => c.columns.watch_event_table(object, include, first, now),
+            None => crate::printers::watch_event_table(
+                self.def.group,
+                self.def.kind,
+                object,
+                include,
+                first,
+                now,
+            ),
+        }
+    }
 }
 
 /// All served resources and shared storage handles.
@@ -52,6 +99,8 @@ pub struct Registry {
     caches: HashMap<&'static str, Arc<WatchCache>>,
     /// ClusterIP and NodePort allocation.
     pub services: services::Allocators,
+    /// Custom resources of established CRDs.
+    pub crds: crate::crd::ServedCrds,
 }
 
 impl Registry {
@@ -60,7 +109,10 @@ impl Registry {
     pub async fn start(store: EtcdStore, config: &Config) -> Result<Self, StatusError> {
         let mut caches: HashMap<&'static str, Arc<WatchCache>> = HashMap::new();
         let mut resources = HashMap::new();
-        for def in builtin_resources() {
+        let defs = builtin_resources()
+            .iter()
+            .chain(std::iter::once(&crate::crd::definition::CRD_DEF));
+        for def in defs {
             let storage_def = storage_def_of(def);
             let cache = match caches.get(storage_def.storage_resource) {
                 Some(c) => c.clone(),
@@ -95,6 +147,7 @@ impl Registry {
                     def,
                     storage_def,
                     cache,
+                    custom: None,
                 }),
             );
         }
@@ -104,14 +157,16 @@ impl Registry {
             resources,
             caches,
             services,
+            crds: Default::default(),
         })
     }
 
-    /// Looks up a served resource.
+    /// Looks up a served resource (built-in, then custom).
     pub fn resource(&self, group: &str, version: &str, resource: &str) -> Option<Arc<Resource>> {
         self.resources
             .get(&(group.to_string(), version.to_string(), resource.to_string()))
             .cloned()
+            .or_else(|| self.crds.resource(group, version, resource))
     }
 
     /// The cache of a storage resource (`namespaces`, `pods`, ...).

@@ -102,6 +102,9 @@ pub async fn patch(
     target: UpdateTarget,
     opts: &WriteOptions,
 ) -> Result<Updated, StatusError> {
+    if format == InputFormat::ApplyPatch {
+        return super::apply::apply(reg, res, url_ns, name, patch, target, opts).await;
+    }
     check_path_segment(res.def.kind, "name", name)?;
     let gr = res.group_resource();
     let key = object_key(res.def, url_ns, name);

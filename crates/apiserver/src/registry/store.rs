@@ -55,6 +55,15 @@ pub struct WriteOptions {
     pub service_pool: std::sync::Mutex<services::UpdatePool>,
     /// Family of the service range (for ipFamilies of new ClusterIPs).
     pub service_cidr_is_v4: bool,
+    /// The manager when `fieldManager` is not given (the user agent's
+    /// prefix).
+    pub user_agent_manager: String,
+    /// `force` (apply only).
+    pub force: bool,
+    /// The subresource written (`status`, `scale`), for managedFields.
+    pub subresource: String,
+    /// Set by server-side apply, which computes managedFields itself.
+    pub managed_fields_done: bool,
 }
 
 impl WriteOptions {
@@ -65,6 +74,13 @@ impl WriteOptions {
         {
             w.push(text);
         }
+    }
+
+    /// The field manager of this write.
+    pub fn manager(&self) -> String {
+        self.field_manager
+            .clone()
+            .unwrap_or_else(|| self.user_agent_manager.clone())
     }
 
     /// The collected warnings.
@@ -638,6 +654,7 @@ async fn create_object(
         generated_from,
         ..
     } = steps;
+    super::managed::track_create(res, &mut prepared, opts);
     admission::admit_create(reg, res, prepared.metadata_json()).await?;
 
     // Like upstream, Service ClusterIPs and NodePorts are allocated after
@@ -727,6 +744,7 @@ pub fn decide_update(
     {
         services::fill_on_update(prepared.value_mut(), &mut pool, opts.service_cidr_is_v4);
     }
+    super::managed::track_update(res, old, &mut prepared, target, opts);
     let errs = strategy.validate_prepared_update(&prepared, old, target);
     if !errs.is_empty() {
         return Err(invalid(res, &name, &errs));
@@ -737,10 +755,12 @@ pub fn decide_update(
     }
     // An object being deleted whose last finalizer was just removed goes
     // away now (upstream shouldDeleteDuringUpdate).
+    // Upstream: an unset grace period counts as zero (CRDs being deleted
+    // have none).
     let grace_zero = meta::metadata(old)
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64)
-        == Some(0);
+        .is_none_or(|g| g == 0);
     if meta::deletion_timestamp(&new).is_some()
         && meta::finalizers(&new).is_empty()
         && grace_zero

@@ -196,14 +196,7 @@ fn table_event(
             Err(e) => return line("ERROR", &e.to_status()),
         }
     };
-    let t = crate::printers::watch_event_table(
-        res.def.group,
-        res.def.kind,
-        &obj,
-        include,
-        first,
-        jiff::Timestamp::now(),
-    );
+    let t = res.watch_event_table(&obj, include, first, jiff::Timestamp::now());
     line(ev.event_type.as_str(), &t)
 }
 

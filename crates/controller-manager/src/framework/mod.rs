@@ -13,10 +13,13 @@
 //! | [`key`] | `namespace/name` keys (`cache.MetaNamespaceKeyFunc`) |
 //! | [`selector`] | `metav1.LabelSelectorAsSelector`, `labels.SelectorFromSet` |
 //! | [`expectations`] | `ControllerExpectations` / `UIDTrackingControllerExpectations` |
+//! | [`controller_history`] | `pkg/controller/history`: ControllerRevisions of DaemonSets and StatefulSets |
 //! | [`controller_ref`] | `ControllerRefManager`: claim, adopt, release |
 //! | [`pod_control`] | `RealPodControl` (create/delete pods with events), `slowStartBatch` |
+//! | [`pod_create`] | creating a controller-built Pod with events; removing a pod finalizer |
 //! | [`pod_readiness`] | `podutil.IsPodReady`/`IsPodAvailable`, `controller.IsPodActive` |
 //! | [`hashing`] | `ComputeHash`, `HashControllerRevision`, `EqualIgnoreHash` |
+//! | [`node_taints`] | `v1helper.TolerationsTolerateTaint`, well-known node taints |
 //!
 //! A controller is a module with a constructor (registered by its upstream
 //! name in [`crate::registry`]) that takes informers from the shared
@@ -25,6 +28,7 @@
 
 pub mod api_errors;
 pub mod controller;
+pub mod controller_history;
 pub mod controller_ref;
 pub mod discovery;
 pub mod events;
@@ -33,7 +37,9 @@ pub mod hashing;
 pub mod informer;
 pub mod key;
 pub mod metrics;
+pub mod node_taints;
 pub mod pod_control;
+pub mod pod_create;
 pub mod pod_readiness;
 pub mod queue;
 pub mod rate_limiter;

@@ -3,16 +3,25 @@
 //! `kube-controller-manager` binary. One test binary (link time is scarce).
 
 mod binary;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod deployment_rollout;
+mod disruption;
+mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
+mod job;
 mod leader_election;
 mod namespace;
+mod node_lifecycle;
+mod nodeipam;
+mod podgc;
 mod replicaset;
 mod root_ca;
 mod serviceaccount;
+mod statefulset;
 mod support;
 
 /// Every test gets this long before it is failed.

@@ -88,15 +88,16 @@ async fn the_binary_schedules_and_serves_metrics() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        wait_for("/healthz", Duration::from_secs(30), || async move {
+        // /healthz fails (sched-handler-sync) until the informers have
+        // synced, so poll until it answers 200.
+        let health = wait_for("/healthz", Duration::from_secs(30), || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .ok()?;
-            Some(()).filter(|_| true)
+            let health = http_get(port, "/healthz?verbose").await;
+            health.starts_with("HTTP/1.1 200").then_some(health)
         })
         .await;
-        let health = http_get(port, "/healthz?verbose").await;
-        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
         assert!(health.contains("[+]leaderElection ok"), "{health}");
         create_pod(&client, "p", "100m", json!({}), json!({})).await;
         assert_eq!(wait_bound(&client, "p").await, "n1");

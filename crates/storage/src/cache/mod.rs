@@ -14,10 +14,12 @@
 //!
 //! Lock order: index, then registry (never the other way round).
 
+mod apply;
 mod event;
 mod object;
 mod primed;
 mod reflector;
+mod request;
 mod scope;
 mod watcher;
 
@@ -33,11 +35,11 @@ use tokio::time::Instant;
 pub use event::{EventType, WatchEvent};
 pub use object::CachedObject;
 pub use primed::{ObjectAttrs, splice_resource_version};
+pub use request::{CacheConfig, ListRequest, ListResult, WatchRequest, WatchStart};
 pub use watcher::Watcher;
 
 use crate::error::{Error, Result};
-use crate::etcd::{EtcdEvent, EtcdEventKind, EtcdStore, resource_of};
-use crate::filter::{AttrsFn, Filter};
+use crate::etcd::{EtcdEvent, EtcdEventKind, EtcdStore};
 use crate::metrics;
 use event::CacheEvent;
 use primed::{Primed, PrimedObjects};
@@ -50,135 +52,6 @@ const WATCH_FUTURE_RV_WAIT: Duration = Duration::from_secs(3);
 
 /// How often a waiter re-asks for a progress notification.
 const PROGRESS_RETRY: Duration = Duration::from_millis(100);
-
-/// Per-resource cache configuration.
-#[derive(Clone)]
-pub struct CacheConfig {
-    /// Relative key prefix of the resource, ending in `/` (e.g. `pods/`).
-    pub prefix: String,
-    /// `apiVersion` of bookmark events (the resource's storage version).
-    pub api_version: String,
-    /// `kind` of bookmark events.
-    pub kind: String,
-    /// How many recent events to keep for resuming watches.
-    pub window: usize,
-    /// Extracts selectable fields for field selectors.
-    pub attrs: AttrsFn,
-    /// The `resource` label of the cache's metrics (e.g. `pods`,
-    /// `deployments.apps`); empty = derived from `prefix`.
-    pub resource: String,
-    /// How often watchers that asked for bookmarks get one (upstream:
-    /// about every minute).
-    pub bookmark_interval: Duration,
-    /// Events buffered per watcher; a watcher that falls further behind is
-    /// terminated.
-    pub watcher_buffer: usize,
-    /// Items per etcd page when (re)listing the prefix.
-    pub list_page_size: i64,
-    /// Whether answers to etcd progress requests can be trusted to follow
-    /// every earlier event (true from etcd 3.4.31 / 3.5.13, see
-    /// [`WatchCache::progress_is_ordered`]); if not, the cache writes a
-    /// barrier key instead. None = detect from etcd's version.
-    pub trust_progress: Option<bool>,
-}
-
-impl CacheConfig {
-    /// A configuration with upstream-like defaults: a window of 10,000
-    /// events, bookmarks every 60 s, 1,000 buffered events per watcher,
-    /// pages of 10,000 objects, no extra selectable fields.
-    pub fn new(prefix: &str, api_version: &str, kind: &str) -> CacheConfig {
-        CacheConfig {
-            prefix: prefix.to_string(),
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-            window: 10_000,
-            attrs: Arc::new(|_| Vec::new()),
-            resource: String::new(),
-            bookmark_interval: Duration::from_secs(60),
-            watcher_buffer: 1_000,
-            list_page_size: 10_000,
-            trust_progress: None,
-        }
-    }
-
-    fn metrics_resource(&self) -> String {
-        if self.resource.is_empty() {
-            resource_of(&self.prefix)
-        } else {
-            self.resource.clone()
-        }
-    }
-}
-
-impl std::fmt::Debug for CacheConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CacheConfig")
-            .field("prefix", &self.prefix)
-            .field("api_version", &self.api_version)
-            .field("kind", &self.kind)
-            .field("window", &self.window)
-            .field("bookmark_interval", &self.bookmark_interval)
-            .field("watcher_buffer", &self.watcher_buffer)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where a watch starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchStart {
-    /// Send every current object as ADDED first, then changes.
-    /// (resourceVersion unset or "0", or sendInitialEvents=true.)
-    InitialState,
-    /// Send changes after this revision (resourceVersion=N). 410 if the
-    /// window no longer covers it.
-    After(i64),
-}
-
-/// A watch request.
-#[derive(Debug, Clone)]
-pub struct WatchRequest {
-    /// Relative key prefix to watch (`pods/` or `pods/default/`); an exact
-    /// key (no trailing `/`) watches that one object.
-    pub prefix: String,
-    /// Selectors.
-    pub filter: Filter,
-    /// Where to start.
-    pub start: WatchStart,
-    /// Send periodic BOOKMARK events.
-    pub bookmarks: bool,
-    /// After the initial state, send a BOOKMARK annotated
-    /// `k8s.io/initial-events-end: "true"` (sendInitialEvents=true).
-    pub initial_events_end_bookmark: bool,
-}
-
-/// A LIST request served from memory.
-#[derive(Debug, Clone)]
-pub struct ListRequest {
-    /// Relative key prefix (`pods/` or `pods/default/`); an exact key (no
-    /// trailing `/`) lists at most that one object.
-    pub prefix: String,
-    /// Selectors.
-    pub filter: Filter,
-    /// Start strictly after this relative key.
-    pub start_after: Option<String>,
-    /// At most this many items (None or 0 = all).
-    pub limit: Option<usize>,
-}
-
-/// A LIST answer.
-#[derive(Debug, Clone)]
-pub struct ListResult {
-    /// Matching objects in key order.
-    pub items: Vec<Arc<CachedObject>>,
-    /// The revision the answer reflects.
-    pub revision: i64,
-    /// If the list was cut by `limit` and more matching items follow, the
-    /// key of the last item returned.
-    pub continue_after: Option<String>,
-    /// How many more matching items follow, when known (only set together
-    /// with `continue_after`, and only for lists without selectors).
-    pub remaining: Option<i64>,
-}
 
 /// The in-memory state of one resource.
 pub(crate) struct Index {
@@ -267,175 +140,6 @@ impl Shared {
 
     fn lookup(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.index().objects.get(key).cloned()
-    }
-
-    /// Applies one message's events: decodes outside the lock, updates the
-    /// index and window under it, then fans out.
-    fn apply_events(&self, events: Vec<EtcdEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        self.metrics.received.inc_by(events.len() as u64);
-        let attrs = &self.config.attrs;
-        let mut prepared: Vec<Arc<CacheEvent>> = Vec::with_capacity(events.len());
-        // State of keys already changed earlier in this batch.
-        let mut batch: HashMap<String, Option<Arc<CachedObject>>> = HashMap::new();
-        let several = events.len() > 1;
-        let mut last_revision = 0;
-        let mut removals: Vec<String> = Vec::new();
-        for ev in events {
-            let revision = ev.revision();
-            last_revision = last_revision.max(revision);
-            let key = ev.kv.key.clone();
-            let cached_prev = match batch.get(&key) {
-                Some(state) => state.clone(),
-                None => self.lookup(&key),
-            };
-            let prev = cached_prev.or_else(|| {
-                // Not in the cache (e.g. it was corrupt): fall back to etcd's
-                // previous value.
-                let p = ev.prev.as_ref()?;
-                CachedObject::from_key_value(p, attrs).ok().map(Arc::new)
-            });
-            let primed = match ev.kind {
-                _ if self.primed.is_empty() => None,
-                EtcdEventKind::Put => self.primed.take(&key, &ev.kv.value),
-                EtcdEventKind::Delete => {
-                    self.primed.remove(&key);
-                    None
-                }
-            };
-            let current = match (ev.kind, primed) {
-                (EtcdEventKind::Put, Some(primed)) => {
-                    Some(Arc::new(primed.into_cached(key.clone(), revision)))
-                }
-                (EtcdEventKind::Put, None) => match CachedObject::from_key_value(&ev.kv, attrs) {
-                    Ok(obj) => Some(Arc::new(obj)),
-                    Err(e) => {
-                        // An unreadable object is treated as absent: it
-                        // leaves the cache and watchers see it deleted.
-                        tracing::warn!(key = %key, error = %e, "skipping corrupt object");
-                        None
-                    }
-                },
-                (EtcdEventKind::Delete, _) => None,
-            };
-            if several {
-                batch.insert(key.clone(), current.clone());
-            }
-            if prev.is_none() && current.is_none() {
-                removals.push(key);
-                continue;
-            }
-            prepared.push(Arc::new(CacheEvent::new(revision, prev, current)));
-        }
-
-        let (len, revision) = {
-            let mut index = self.index_mut();
-            for key in &removals {
-                index.objects.remove(key);
-            }
-            for ev in &prepared {
-                match &ev.current {
-                    Some(obj) => {
-                        index.objects.insert(obj.key.clone(), obj.clone());
-                    }
-                    None => {
-                        index.objects.remove(ev.key());
-                    }
-                }
-            }
-            index.revision = index.revision.max(last_revision);
-            let window = self.config.window;
-            if window == 0 {
-                index.oldest = index.revision;
-            } else {
-                index.window.extend(prepared.iter().cloned());
-                while index.window.len() > window {
-                    if let Some(dropped) = index.window.pop_front() {
-                        index.oldest = index.oldest.max(dropped.revision);
-                    }
-                }
-            }
-            (index.objects.len(), index.revision)
-        };
-        self.publish(len, revision);
-
-        let terminated = self.registry().dispatch(&prepared);
-        self.metrics.dispatched.inc_by(prepared.len() as u64);
-        if terminated > 0 {
-            self.metrics.terminated.inc_by(terminated);
-        }
-        // Progress made without visible events still lets bookmarks move on.
-        if prepared.is_empty() {
-            let mut registry = self.registry();
-            registry.dispatched_revision = registry.dispatched_revision.max(last_revision);
-        }
-    }
-
-    /// All events up to `revision` were delivered: the cache is at
-    /// `revision` even though it saw no event for it.
-    fn apply_progress(&self, revision: i64) {
-        let len = {
-            let mut index = self.index_mut();
-            if revision <= index.revision {
-                return;
-            }
-            index.revision = revision;
-            if self.config.window == 0 {
-                index.oldest = revision;
-            }
-            index.objects.len()
-        };
-        self.publish(len, revision);
-        let mut registry = self.registry();
-        registry.dispatched_revision = registry.dispatched_revision.max(revision);
-    }
-
-    /// Replaces the whole state after a (re)list at `revision` and ends
-    /// every watch: their positions may no longer be servable.
-    fn replace(&self, objects: BTreeMap<String, Arc<CachedObject>>, revision: i64) {
-        self.primed.clear();
-        let len = objects.len();
-        // The old state is freed after the lock is released.
-        let _old = {
-            let mut index = self.index_mut();
-            index.oldest = revision;
-            index.revision = revision;
-            (
-                std::mem::replace(&mut index.objects, objects),
-                std::mem::take(&mut index.window),
-            )
-        };
-        self.publish(len, revision);
-        let mut registry = self.registry();
-        let ended = registry.terminate_all();
-        registry.dispatched_revision = revision;
-        if ended > 0 {
-            tracing::info!(
-                resource = %self.config.prefix,
-                watchers = ended,
-                "relisted; ended all watches"
-            );
-        }
-    }
-
-    fn publish(&self, len: usize, revision: i64) {
-        self.revision_tx.send_if_modified(|r| {
-            if *r < revision {
-                *r = revision;
-                true
-            } else {
-                false
-            }
-        });
-        self.metrics.objects.set(len as i64);
-        self.metrics.resource_version.set(revision);
-    }
-
-    fn send_bookmarks(&self) {
-        self.registry()
-            .send_bookmarks(&self.config.api_version, &self.config.kind);
     }
 }
 

@@ -1,0 +1,26 @@
+//! Server-side apply and field ownership (`metadata.managedFields`).
+//!
+//! * [`path`] and [`set`]: field paths and sets of them, with the
+//!   `fieldsV1` encoding (`f:`, `k:{...}`, `v:`, `i:`) upstream uses.
+//! * [`schema`]: how each node of an object merges, compiled from an
+//!   OpenAPI schema with the Kubernetes list/map extensions. Built-in kinds
+//!   and custom resources both hand in a JSON schema; nothing else about
+//!   the kind is needed.
+//! * [`typed`]: field sets, comparison, merge and removal over an object
+//!   and its schema.
+//! * [`managers`]: the managedFields entries and what create/update/patch
+//!   ([`managers::update`]) and apply ([`managers::apply`]) do to them.
+
+pub mod managers;
+pub mod path;
+pub mod schema;
+pub mod set;
+pub mod typed;
+
+#[cfg(test)]
+mod tests;
+
+pub use managers::{ApplyError, Conflicts, Entry, ManagerId, Managers, Operation, Requested};
+pub use path::{Path, PathElement};
+pub use schema::{ListType, Node, NodeId, Schema};
+pub use set::Set;

@@ -1,0 +1,943 @@
+//! One sync of a Job (upstream `syncJob` and `manageJob`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::{Job, JobCondition, UncountedTerminatedPods};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::DeleteParams;
+use kube::{Api, Resource, ResourceExt};
+
+use super::backoff::{self, BackoffRecord};
+use super::conditions::{self, FAILED, FAILURE_TARGET, SUCCESS_CRITERIA_MET, SUSPENDED};
+use super::indexes::{
+    self, COMPLETION_INDEX_ANNOTATION, COMPLETION_INDEX_ENV, INDEX_FAILURE_COUNT_ANNOTATION,
+    INDEX_IGNORED_FAILURE_COUNT_ANNOTATION, Intervals, completion_index,
+};
+use super::policy::{FailureAction, match_pod_failure_policy, match_success_policy};
+use super::{JOB_TRACKING_FINALIZER, JobReconciler, MAX_POD_CREATE_DELETE_PER_SYNC, SyncError};
+use crate::controllers::replicaset::ranking;
+use crate::framework::api_errors;
+use crate::framework::controller_ref::{Owner, claim};
+use crate::framework::events::EventType;
+use crate::framework::pod_control::{SUCCESSFUL_DELETE, pod_from_template, slow_start_batch};
+use crate::framework::pod_create::{create_pod, has_finalizer, remove_finalizer};
+use crate::framework::pod_readiness::{is_active, is_ready, phase, pod_key};
+use crate::framework::selector::Selector;
+use crate::framework::worker::Action;
+
+/// What one sync knows about a Job (upstream `syncJobCtx`).
+pub(super) struct SyncCtx {
+    pub job: Job,
+    pub key: String,
+    pub pods: Vec<Arc<Pod>>,
+    pub active_pods: Vec<Arc<Pod>>,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub uncounted_succeeded: HashSet<String>,
+    pub uncounted_failed: HashSet<String>,
+    pub expected_rm_finalizers: HashSet<String>,
+    pub finished_condition: Option<JobCondition>,
+    pub prev_succeeded_indexes: Intervals,
+    pub succeeded_indexes: Intervals,
+    pub failed_indexes: Option<Intervals>,
+    pub delayed_per_index: HashMap<usize, Arc<Pod>>,
+    pub terminating: i32,
+    pub ready: i32,
+    pub new_backoff: BackoffRecord,
+    pub requeue: Option<Duration>,
+    pub now: Timestamp,
+}
+
+impl SyncCtx {
+    fn requeue_after(&mut self, after: Duration) {
+        let after = after.max(Duration::from_millis(100));
+        self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
+    }
+}
+
+/// `spec.completionMode: Indexed`.
+pub fn is_indexed(job: &Job) -> bool {
+    job.spec.as_ref().and_then(|s| s.completion_mode.as_deref()) == Some("Indexed")
+}
+
+fn suspended(job: &Job) -> bool {
+    job.spec.as_ref().and_then(|s| s.suspend) == Some(true)
+}
+
+pub(super) fn completions(job: &Job) -> Option<i32> {
+    job.spec.as_ref().and_then(|s| s.completions)
+}
+
+/// `completions` as an index bound (Indexed Jobs always have it).
+pub(super) fn index_bound(job: &Job) -> usize {
+    usize::try_from(completions(job).unwrap_or(0)).unwrap_or(0)
+}
+
+fn backoff_limit(job: &Job) -> i32 {
+    job.spec.as_ref().and_then(|s| s.backoff_limit).unwrap_or(6)
+}
+
+pub(super) fn has_backoff_limit_per_index(job: &Job) -> bool {
+    job.spec
+        .as_ref()
+        .is_some_and(|s| s.backoff_limit_per_index.is_some())
+}
+
+/// Replacement pods wait for the failed ones to be fully gone (upstream
+/// `onlyReplaceFailedPods`).
+pub(super) fn only_replace_failed_pods(job: &Job) -> bool {
+    let spec = job.spec.as_ref();
+    spec.and_then(|s| s.pod_replacement_policy.as_deref()) == Some("Failed")
+        || spec.is_some_and(|s| s.pod_failure_policy.is_some())
+}
+
+/// Upstream `isPodFailed`: Failed, or (unless only failed pods are
+/// replaced) being deleted without having succeeded.
+pub(super) fn is_pod_failed(pod: &Pod, job: &Job) -> bool {
+    if phase(pod) == "Failed" {
+        return true;
+    }
+    if only_replace_failed_pods(job) {
+        return false;
+    }
+    pod.metadata.deletion_timestamp.is_some() && phase(pod) != "Succeeded"
+}
+
+fn is_terminating(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some() && !matches!(phase(pod), "Succeeded" | "Failed")
+}
+
+/// Pods of an Indexed Job without a valid index below `completions` are
+/// ignored when counting.
+fn valid_for(job: &Job, pod: &Pod) -> bool {
+    !is_indexed(job) || completion_index(pod).is_some_and(|ix| ix < index_bound(job))
+}
+
+/// Upstream `isIndexFailed`.
+fn is_index_failed(job: &Job, pod: &Pod) -> bool {
+    if !is_pod_failed(pod, job) {
+        return false;
+    }
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
+    let matched = match_pod_failure_policy(policy, pod);
+    if matched.action == Some(FailureAction::FailIndex) {
+        return true;
+    }
+    let limit = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.backoff_limit_per_index)
+        .unwrap_or(i32::MAX);
+    matched.count_failed && indexes::index_failure_count(pod) >= limit
+}
+
+/// Upstream `pastBackoffLimitOnFailure`: container restarts of running
+/// pods count as failures when `restartPolicy` is OnFailure.
+fn past_backoff_limit_on_failure(job: &Job, pods: &[Arc<Pod>]) -> bool {
+    let restart_policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.restart_policy.as_deref());
+    if restart_policy != Some("OnFailure") {
+        return false;
+    }
+    let restarts: i32 = pods
+        .iter()
+        .filter(|p| matches!(phase(p), "Running" | "Pending"))
+        .flat_map(|p| {
+            let s = p.status.as_ref();
+            let init = s.and_then(|s| s.init_container_statuses.as_ref());
+            let main = s.and_then(|s| s.container_statuses.as_ref());
+            init.into_iter()
+                .flatten()
+                .chain(main.into_iter().flatten())
+                .map(|c| c.restart_count)
+        })
+        .sum();
+    let limit = backoff_limit(job);
+    if limit == 0 {
+        restarts > 0
+    } else {
+        restarts >= limit
+    }
+}
+
+fn past_active_deadline(job: &Job, now: Timestamp) -> bool {
+    let Some(deadline) = job.spec.as_ref().and_then(|s| s.active_deadline_seconds) else {
+        return false;
+    };
+    let Some(start) = job.status.as_ref().and_then(|s| s.start_time.as_ref()) else {
+        return false;
+    };
+    if suspended(job) {
+        return false;
+    }
+    now.duration_since(start.0) >= SignedDuration::from_secs(deadline)
+}
+
+/// The delayed failure count annotations of a replacement for `replaced`.
+fn new_index_failure_counts(job: &Job, replaced: Option<&Pod>) -> (i32, i32) {
+    let Some(pod) = replaced else {
+        return (0, 0);
+    };
+    let (mut failures, mut ignored) = (
+        indexes::index_failure_count(pod),
+        indexes::index_ignored_failure_count(pod),
+    );
+    let policy = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.pod_failure_policy.as_ref());
+    if match_pod_failure_policy(policy, pod).count_failed {
+        failures += 1;
+    } else {
+        ignored += 1;
+    }
+    (failures, ignored)
+}
+
+/// Upstream `addCompletionIndexEnvVariables`.
+fn add_completion_index_env(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
+    let containers = spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten());
+    for c in containers {
+        let env = c.env.get_or_insert_with(Vec::new);
+        if env.iter().any(|e| e.name == COMPLETION_INDEX_ENV) {
+            continue;
+        }
+        env.push(EnvVar {
+            name: COMPLETION_INDEX_ENV.to_string(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    api_version: None,
+                    field_path: format!("metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"),
+                }),
+                ..EnvVarSource::default()
+            }),
+        });
+    }
+}
+
+/// The pod for index `index` (or a non-indexed pod), as upstream builds
+/// it in `manageJob`.
+pub(super) fn build_pod(job: &Job, index: Option<usize>, replaced: Option<&Pod>) -> Pod {
+    let owner = Owner::of(job);
+    let mut template = job.spec.clone().unwrap_or_default().template;
+    let meta = template.metadata.get_or_insert_with(Default::default);
+    let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == JOB_TRACKING_FINALIZER) {
+        finalizers.push(JOB_TRACKING_FINALIZER.to_string());
+    }
+    let name = job.name_any();
+    if let Some(ix) = index {
+        let meta = template.metadata.get_or_insert_with(Default::default);
+        meta.annotations
+            .get_or_insert_with(Default::default)
+            .insert(COMPLETION_INDEX_ANNOTATION.to_string(), ix.to_string());
+        meta.labels
+            .get_or_insert_with(Default::default)
+            .insert(COMPLETION_INDEX_ANNOTATION.to_string(), ix.to_string());
+        if has_backoff_limit_per_index(job) {
+            let (failures, ignored) = new_index_failure_counts(job, replaced);
+            let annotations = meta.annotations.get_or_insert_with(Default::default);
+            annotations.insert(
+                INDEX_FAILURE_COUNT_ANNOTATION.to_string(),
+                failures.to_string(),
+            );
+            if ignored > 0 {
+                annotations.insert(
+                    INDEX_IGNORED_FAILURE_COUNT_ANNOTATION.to_string(),
+                    ignored.to_string(),
+                );
+            }
+        }
+        let spec = template.spec.get_or_insert_with(Default::default);
+        add_completion_index_env(spec);
+        spec.hostname = Some(format!("{name}-{ix}"));
+    }
+    let mut pod = pod_from_template(&template, &name, Some(owner.controller_ref()));
+    if let Some(ix) = index {
+        pod.metadata.generate_name = Some(indexes::generate_name_with_index(&name, ix));
+    }
+    pod
+}
+
+/// Upstream `activePodsForRemoval`: pods with a bad or duplicate index
+/// first, then by the ReplicaSet deletion order.
+pub(super) fn active_pods_for_removal(
+    job: &Job,
+    pods: &[Arc<Pod>],
+    at_least: usize,
+    now: Timestamp,
+) -> Vec<Arc<Pod>> {
+    let mut rm = Vec::new();
+    let mut left = Vec::new();
+    if is_indexed(job) {
+        let bound = index_bound(job);
+        let mut by_index: BTreeMap<usize, Vec<Arc<Pod>>> = BTreeMap::new();
+        for pod in pods {
+            match completion_index(pod).filter(|ix| *ix < bound) {
+                Some(ix) => by_index.entry(ix).or_default().push(pod.clone()),
+                None => rm.push(pod.clone()),
+            }
+        }
+        for (_, mut same) in by_index {
+            // Keep the one that would be deleted last.
+            same.sort_by(|a, b| ranking::ordering(a, b, now));
+            if let Some(keep) = same.pop() {
+                left.push(keep);
+            }
+            rm.extend(same);
+        }
+    } else {
+        left = pods.to_vec();
+    }
+    if rm.len() < at_least {
+        left.sort_by(|a, b| ranking::ordering(a, b, now));
+        let more = (at_least - rm.len()).min(left.len());
+        rm.extend(left.into_iter().take(more));
+    }
+    rm
+}
+
+impl JobReconciler {
+    /// Upstream `syncJob`; returns what to do next and the metrics action.
+    pub(super) async fn sync_job(
+        &self,
+        key: &str,
+        mut job: Job,
+    ) -> Result<(Action, &'static str), SyncError> {
+        let now = Timestamp::now();
+        let namespace = job.namespace().unwrap_or_default();
+        let selector = match Selector::from_label_selector(
+            job.spec.as_ref().and_then(|s| s.selector.as_ref()),
+        ) {
+            Ok(s) => s,
+            Err(err) => {
+                self.recorder.event(
+                    &job,
+                    EventType::Warning,
+                    "InvalidSelector",
+                    &format!("Invalid pod selector: {err}"),
+                );
+                return Ok((Action::await_change(), "tracking"));
+            }
+        };
+        let satisfied = self.expectations.satisfied(key);
+        let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let pods = claim(
+            &self.client,
+            &pods_api,
+            &Owner::of(&job),
+            self.pods.list_namespace(&namespace),
+            |p: &Pod| selector.matches(p.metadata.labels.as_ref()),
+        )
+        .await?;
+        let status = job.status.get_or_insert_with(Default::default);
+        let uncounted = status
+            .uncounted_terminated_pods
+            .get_or_insert_with(UncountedTerminatedPods::default)
+            .clone();
+        let mut ctx = SyncCtx {
+            key: key.to_string(),
+            active_pods: pods.iter().filter(|p| is_active(p)).cloned().collect(),
+            terminating: i32::try_from(pods.iter().filter(|p| is_terminating(p)).count())
+                .unwrap_or(i32::MAX),
+            pods,
+            succeeded: 0,
+            failed: 0,
+            uncounted_succeeded: uncounted.succeeded.iter().flatten().cloned().collect(),
+            uncounted_failed: uncounted.failed.iter().flatten().cloned().collect(),
+            expected_rm_finalizers: self.finalizers.expected(key),
+            finished_condition: None,
+            prev_succeeded_indexes: Intervals::default(),
+            succeeded_indexes: Intervals::default(),
+            failed_indexes: None,
+            delayed_per_index: HashMap::new(),
+            ready: 0,
+            new_backoff: BackoffRecord::default(),
+            requeue: None,
+            now,
+            job,
+        };
+        ctx.ready = i32::try_from(ctx.active_pods.iter().filter(|p| is_ready(p)).count())
+            .unwrap_or(i32::MAX);
+        let (new_succeeded, new_failed) = self.new_finished_pods(&ctx);
+        let policy = ctx
+            .job
+            .spec
+            .as_ref()
+            .and_then(|s| s.pod_failure_policy.clone());
+        let counted_new_failed = new_failed
+            .iter()
+            .filter(|p| match_pod_failure_policy(policy.as_ref(), p).count_failed)
+            .count();
+        let status = ctx.job.status.clone().unwrap_or_default();
+        ctx.succeeded = status.succeeded.unwrap_or(0)
+            + len_i32(new_succeeded.len())
+            + len_i32(ctx.uncounted_succeeded.len());
+        ctx.failed = status.failed.unwrap_or(0)
+            + len_i32(counted_new_failed)
+            + len_i32(ctx.uncounted_failed.len());
+        let is_suspended = suspended(&ctx.job);
+        let job_status = ctx.job.status.get_or_insert_with(Default::default);
+        if job_status.start_time.is_none() && !is_suspended {
+            job_status.start_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+        }
+        ctx.new_backoff = backoff::next_record(
+            &self.backoff.get(key),
+            &new_succeeded.iter().map(|p| p.as_ref()).collect::<Vec<_>>(),
+            &new_failed.iter().map(|p| p.as_ref()).collect::<Vec<_>>(),
+            now,
+        );
+        self.decide_finished(&mut ctx);
+        let mut action = "tracking";
+        let mut manage_error = None;
+        let mut suspend_changed = false;
+        let mut active = len_i32(ctx.active_pods.len());
+        if ctx.finished_condition.is_some() {
+            let pods = ctx.active_pods.clone();
+            let (deleted_ready, deleted, err) = self.delete_pods(&ctx, &pods, false).await;
+            if deleted != active || !satisfied {
+                // Pods may remain, or the cache may not show them yet.
+                ctx.finished_condition = None;
+            }
+            active -= deleted;
+            ctx.ready -= deleted_ready;
+            if deleted > 0 {
+                action = "pods_deleted";
+            }
+            manage_error = err;
+        } else {
+            let mut manage_called = false;
+            if satisfied && ctx.job.metadata.deletion_timestamp.is_none() {
+                let (new_active, a, err) = self.manage_job(&mut ctx).await;
+                active = new_active;
+                action = a;
+                manage_error = err;
+                manage_called = true;
+            }
+            let complete = match completions(&ctx.job) {
+                None => ctx.succeeded > 0 && active == 0,
+                Some(c) => ctx.succeeded >= c && active == 0,
+            };
+            if complete {
+                ctx.finished_condition = Some(conditions::new_condition(
+                    SUCCESS_CRITERIA_MET,
+                    "True",
+                    conditions::REASON_COMPLETIONS_REACHED,
+                    "Reached expected number of succeeded pods",
+                    now,
+                ));
+            } else if manage_called {
+                suspend_changed = self.sync_suspended_condition(&mut ctx);
+            }
+        }
+        let status = ctx.job.status.get_or_insert_with(Default::default);
+        let needs_update = suspend_changed
+            || status.active != Some(active)
+            || status.ready != Some(ctx.ready)
+            || status.terminating != Some(ctx.terminating);
+        status.active = Some(active);
+        status.ready = Some(ctx.ready);
+        status.terminating = Some(ctx.terminating);
+        self.track_job_status_and_remove_finalizers(&mut ctx, needs_update)
+            .await?;
+        if let Some(err) = manage_error {
+            return Err(SyncError::Pods(err));
+        }
+        let next = match ctx.requeue {
+            Some(after) => Action::requeue(after),
+            None => Action::await_change(),
+        };
+        Ok((next, action))
+    }
+
+    /// Upstream `getNewFinishedPods`: finished pods with the finalizer,
+    /// not yet in `uncountedTerminatedPods` nor being un-finalized.
+    fn new_finished_pods(&self, ctx: &SyncCtx) -> (Vec<Arc<Pod>>, Vec<Arc<Pod>>) {
+        let fresh = |p: &&Arc<Pod>| {
+            has_finalizer(p, JOB_TRACKING_FINALIZER)
+                && !ctx
+                    .expected_rm_finalizers
+                    .contains(p.uid().as_deref().unwrap_or(""))
+                && valid_for(&ctx.job, p)
+        };
+        let succeeded = ctx
+            .pods
+            .iter()
+            .filter(fresh)
+            .filter(|p| phase(p) == "Succeeded")
+            .filter(|p| {
+                !ctx.uncounted_succeeded
+                    .contains(p.uid().as_deref().unwrap_or(""))
+            })
+            .cloned()
+            .collect();
+        let failed = ctx
+            .pods
+            .iter()
+            .filter(fresh)
+            .filter(|p| is_pod_failed(p, &ctx.job))
+            .filter(|p| {
+                !ctx.uncounted_failed
+                    .contains(p.uid().as_deref().unwrap_or(""))
+            })
+            .cloned()
+            .collect();
+        (succeeded, failed)
+    }
+
+    /// The failure and success decisions of upstream `syncJob`, in its
+    /// order; sets `ctx.finished_condition`.
+    fn decide_finished(&self, ctx: &mut SyncCtx) {
+        let now = ctx.now;
+        let job = &ctx.job;
+        let status = job.status.as_ref();
+        let policy = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.pod_failure_policy.as_ref());
+        if let Some(target) =
+            conditions::find(status, FAILURE_TARGET).filter(|c| c.status == "True")
+        {
+            ctx.finished_condition = Some(conditions::new_condition(
+                FAILED,
+                "True",
+                target.reason.as_deref().unwrap_or(""),
+                target.message.as_deref().unwrap_or(""),
+                now,
+            ));
+        } else if let Some(message) = policy.and_then(|_| {
+            ctx.pods
+                .iter()
+                .filter(|p| phase(p) == "Failed" && has_finalizer(p, JOB_TRACKING_FINALIZER))
+                .find_map(|p| match_pod_failure_policy(policy, p).message)
+        }) {
+            ctx.finished_condition = Some(conditions::new_condition(
+                FAILURE_TARGET,
+                "True",
+                conditions::REASON_POD_FAILURE_POLICY,
+                &message,
+                now,
+            ));
+        } else if let Some(met) =
+            conditions::find(status, SUCCESS_CRITERIA_MET).filter(|c| c.status == "True")
+        {
+            ctx.finished_condition = Some(met.clone());
+        }
+        if ctx.finished_condition.is_none() {
+            if ctx.failed > backoff_limit(job) || past_backoff_limit_on_failure(job, &ctx.pods) {
+                ctx.finished_condition = Some(conditions::new_condition(
+                    FAILURE_TARGET,
+                    "True",
+                    conditions::REASON_BACKOFF_LIMIT_EXCEEDED,
+                    "Job has reached the specified backoff limit",
+                    now,
+                ));
+            } else if past_active_deadline(job, now) {
+                ctx.finished_condition = Some(conditions::new_condition(
+                    FAILURE_TARGET,
+                    "True",
+                    conditions::REASON_DEADLINE_EXCEEDED,
+                    "Job was active longer than specified deadline",
+                    now,
+                ));
+            } else if let (Some(secs), Some(start), false) = (
+                job.spec.as_ref().and_then(|s| s.active_deadline_seconds),
+                job.status.as_ref().and_then(|s| s.start_time.as_ref()),
+                suspended(job),
+            ) {
+                let due = start.0 + SignedDuration::from_secs(secs);
+                let after = Duration::try_from(due.duration_since(now)).unwrap_or_default();
+                ctx.requeue_after(after);
+            }
+        }
+        if is_indexed(&ctx.job) {
+            let bound = index_bound(&ctx.job);
+            let completed = ctx
+                .job
+                .status
+                .as_ref()
+                .and_then(|s| s.completed_indexes.clone())
+                .unwrap_or_default();
+            ctx.prev_succeeded_indexes = Intervals::parse(&completed, bound);
+            let new_indexes: Vec<usize> = ctx
+                .pods
+                .iter()
+                .filter(|p| phase(p) == "Succeeded" && has_finalizer(p, JOB_TRACKING_FINALIZER))
+                .filter_map(|p| completion_index(p).filter(|ix| *ix < bound))
+                .collect();
+            ctx.succeeded_indexes = ctx.prev_succeeded_indexes.with_indexes(new_indexes);
+            if has_backoff_limit_per_index(&ctx.job) {
+                let previous = ctx
+                    .job
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.failed_indexes.clone())
+                    .unwrap_or_default();
+                let new_failed: Vec<usize> = ctx
+                    .pods
+                    .iter()
+                    .filter(|p| has_finalizer(p, JOB_TRACKING_FINALIZER))
+                    .filter(|p| is_index_failed(&ctx.job, p))
+                    .filter_map(|p| completion_index(p).filter(|ix| *ix < bound))
+                    .collect();
+                let failed = Intervals::parse(&previous, bound).with_indexes(new_failed);
+                if ctx.finished_condition.is_none() {
+                    let max = ctx.job.spec.as_ref().and_then(|s| s.max_failed_indexes);
+                    if max.is_some_and(|m| failed.total() > usize::try_from(m).unwrap_or(0)) {
+                        ctx.finished_condition = Some(conditions::new_condition(
+                            FAILURE_TARGET,
+                            "True",
+                            conditions::REASON_MAX_FAILED_INDEXES_EXCEEDED,
+                            "Job has exceeded the specified maximal number of failed indexes",
+                            now,
+                        ));
+                    } else if !failed.is_empty()
+                        && failed.total() + ctx.succeeded_indexes.total() >= bound
+                    {
+                        ctx.finished_condition = Some(conditions::new_condition(
+                            FAILURE_TARGET,
+                            "True",
+                            conditions::REASON_FAILED_INDEXES,
+                            "Job has failed indexes",
+                            now,
+                        ));
+                    }
+                }
+                ctx.failed_indexes = Some(failed);
+            }
+            ctx.delayed_per_index = self.pods_with_delayed_deletion_per_index(ctx);
+            if ctx.finished_condition.is_none()
+                && let Some(message) = match_success_policy(
+                    ctx.job
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.success_policy.as_ref()),
+                    bound,
+                    &ctx.succeeded_indexes,
+                )
+            {
+                ctx.finished_condition = Some(conditions::new_condition(
+                    SUCCESS_CRITERIA_MET,
+                    "True",
+                    conditions::REASON_SUCCESS_POLICY,
+                    &message,
+                    now,
+                ));
+            }
+            // Indexed: `succeeded` is the number of completed indexes.
+            ctx.succeeded = len_i32(ctx.succeeded_indexes.total());
+        }
+    }
+
+    /// Upstream `getPodsWithDelayedDeletionPerIndex`: per index that is
+    /// neither done nor active, the last failed pod (its failure counts
+    /// carry over to the replacement).
+    fn pods_with_delayed_deletion_per_index(&self, ctx: &SyncCtx) -> HashMap<usize, Arc<Pod>> {
+        let mut out: HashMap<usize, Arc<Pod>> = HashMap::new();
+        if !has_backoff_limit_per_index(&ctx.job) {
+            return out;
+        }
+        let bound = index_bound(&ctx.job);
+        let active: HashSet<usize> = ctx
+            .active_pods
+            .iter()
+            .filter_map(|p| completion_index(p))
+            .collect();
+        for pod in &ctx.pods {
+            if !is_pod_failed(pod, &ctx.job) {
+                continue;
+            }
+            let Some(ix) = completion_index(pod).filter(|ix| *ix < bound) else {
+                continue;
+            };
+            if ctx.succeeded_indexes.has(ix)
+                || ctx.failed_indexes.as_ref().is_some_and(|f| f.has(ix))
+                || active.contains(&ix)
+            {
+                continue;
+            }
+            let absolute =
+                |p: &Pod| indexes::index_failure_count(p) + indexes::index_ignored_failure_count(p);
+            match out.get(&ix) {
+                Some(last)
+                    if absolute(last) > absolute(pod)
+                        || backoff::finished_time(pod, ctx.now)
+                            < backoff::finished_time(last, ctx.now) => {}
+                _ => {
+                    out.insert(ix, pod.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The `Suspended` condition, its events and the start time reset on
+    /// resume; returns whether the status changed.
+    fn sync_suspended_condition(&self, ctx: &mut SyncCtx) -> bool {
+        let now = ctx.now;
+        let is_suspended = suspended(&ctx.job);
+        let status = ctx.job.status.get_or_insert_with(Default::default);
+        if is_suspended {
+            let changed = conditions::ensure(
+                status,
+                SUSPENDED,
+                "True",
+                "JobSuspended",
+                "Job suspended",
+                now,
+            );
+            if changed {
+                self.recorder
+                    .event(&ctx.job, EventType::Normal, "Suspended", "Job suspended");
+            }
+            changed
+        } else {
+            let changed =
+                conditions::ensure(status, SUSPENDED, "False", "JobResumed", "Job resumed", now);
+            if changed {
+                // activeDeadlineSeconds counts continuous activity.
+                status.start_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+                self.recorder
+                    .event(&ctx.job, EventType::Normal, "Resumed", "Job resumed");
+            }
+            changed
+        }
+    }
+
+    /// Upstream `manageJob`: returns the active count after creating or
+    /// deleting pods, the metrics action, and the first error.
+    async fn manage_job(&self, ctx: &mut SyncCtx) -> (i32, &'static str, Option<String>) {
+        let job = ctx.job.clone();
+        let mut active = len_i32(ctx.active_pods.len());
+        let parallelism = job.spec.as_ref().and_then(|s| s.parallelism).unwrap_or(1);
+        if suspended(&job) {
+            let pods =
+                active_pods_for_removal(&job, &ctx.active_pods, ctx.active_pods.len(), ctx.now);
+            let (ready, deleted, err) = self.delete_pods(ctx, &pods, true).await;
+            ctx.terminating += deleted;
+            ctx.ready -= ready;
+            return (active - deleted, "pods_deleted", err);
+        }
+        let want_active = match completions(&job) {
+            None if ctx.succeeded > 0 => active,
+            None => parallelism,
+            Some(c) => (c - ctx.succeeded).clamp(0, parallelism.max(0)),
+        };
+        let remove_at_least = usize::try_from(active - want_active).unwrap_or(0);
+        let mut to_delete =
+            active_pods_for_removal(&job, &ctx.active_pods, remove_at_least, ctx.now);
+        to_delete.truncate(MAX_POD_CREATE_DELETE_PER_SYNC);
+        if !to_delete.is_empty() {
+            let (ready, deleted, err) = self.delete_pods(ctx, &to_delete, true).await;
+            ctx.terminating += deleted;
+            ctx.ready -= ready;
+            // Deletions and creations never happen in the same sync.
+            return (active - deleted, "pods_deleted", err);
+        }
+        let terminating = if only_replace_failed_pods(&job) {
+            ctx.terminating
+        } else {
+            0
+        };
+        let diff = want_active - terminating - active;
+        if diff <= 0 {
+            return (active, "tracking", None);
+        }
+        if !has_backoff_limit_per_index(&job) {
+            let remaining = ctx.new_backoff.remaining(ctx.now);
+            if !remaining.is_zero() {
+                ctx.requeue_after(remaining);
+                return (active, "pods_created", None);
+            }
+        }
+        let mut diff = usize::try_from(diff)
+            .unwrap_or(0)
+            .min(MAX_POD_CREATE_DELETE_PER_SYNC);
+        let mut indexes_to_add: Vec<Option<usize>> = vec![None; diff];
+        if is_indexed(&job) {
+            let bound = index_bound(&job);
+            let mut busy: BTreeMap<usize, usize> = BTreeMap::new();
+            for pod in &ctx.active_pods {
+                if let Some(ix) = completion_index(pod) {
+                    *busy.entry(ix).or_default() += 1;
+                }
+            }
+            if only_replace_failed_pods(&job) {
+                // Terminating pods still hold their index.
+                for pod in ctx.pods.iter().filter(|p| is_terminating(p)) {
+                    if let Some(ix) = completion_index(pod) {
+                        *busy.entry(ix).or_default() += 1;
+                    }
+                }
+            }
+            let mut pending = indexes::first_pending_indexes(
+                diff,
+                bound,
+                &ctx.succeeded_indexes,
+                ctx.failed_indexes.as_ref(),
+                &busy,
+            );
+            if has_backoff_limit_per_index(&job) {
+                let mut wait = None::<Duration>;
+                pending.retain(|ix| {
+                    let Some(last) = ctx.delayed_per_index.get(ix) else {
+                        return true;
+                    };
+                    let failures = u32::try_from(
+                        indexes::index_failure_count(last)
+                            + indexes::index_ignored_failure_count(last)
+                            + 1,
+                    )
+                    .unwrap_or(1);
+                    let remaining = backoff::remaining_since(
+                        failures,
+                        backoff::finished_time(last, ctx.now),
+                        ctx.now,
+                    );
+                    if remaining.is_zero() {
+                        true
+                    } else {
+                        wait = Some(wait.map_or(remaining, |w| w.min(remaining)));
+                        false
+                    }
+                });
+                if let Some(wait) = wait {
+                    ctx.requeue_after(wait);
+                }
+            }
+            diff = pending.len();
+            indexes_to_add = pending.into_iter().map(Some).collect();
+        }
+        if diff == 0 {
+            return (active, "pods_created", None);
+        }
+        self.expectations.expect_creations(&ctx.key, diff);
+        let namespace = job.namespace().unwrap_or_default();
+        let reference = job.object_ref(&());
+        let queue = std::sync::Mutex::new(indexes_to_add.into_iter());
+        let (created, error) = slow_start_batch(diff, 1, || {
+            let index = queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next()
+                .flatten();
+            let replaced = index.and_then(|ix| ctx.delayed_per_index.get(&ix).cloned());
+            let pod = build_pod(&job, index, replaced.as_deref());
+            let (namespace, reference) = (&namespace, &reference);
+            async move {
+                match create_pod(&self.client, &self.recorder, namespace, &pod, reference).await {
+                    Ok(_) => Ok(()),
+                    Err(err) if err.is_namespace_terminating() => Ok(()),
+                    Err(err) => Err(err.to_string()),
+                }
+            }
+        })
+        .await;
+        for _ in created..diff {
+            self.expectations.creation_observed(&ctx.key);
+        }
+        active += len_i32(created);
+        (active, "pods_created", error)
+    }
+
+    /// Upstream `deleteJobPods` (`strip_finalizer`: not counted as failed)
+    /// and `deleteActivePods` (finalizer kept: counted when the Job
+    /// finishes). Returns (deleted ready pods, deleted pods, first error).
+    async fn delete_pods(
+        &self,
+        ctx: &SyncCtx,
+        pods: &[Arc<Pod>],
+        strip_finalizer: bool,
+    ) -> (i32, i32, Option<String>) {
+        if pods.is_empty() {
+            return (0, 0, None);
+        }
+        self.expectations
+            .expect_deletions(&ctx.key, pods.iter().map(|p| pod_key(p)));
+        let namespace = ctx.job.namespace().unwrap_or_default();
+        let reference = ctx.job.object_ref(&());
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let results = futures::future::join_all(pods.iter().map(|pod| {
+            let (api, reference) = (&api, &reference);
+            async move {
+                if strip_finalizer
+                    && has_finalizer(pod, JOB_TRACKING_FINALIZER)
+                    && let Err(err) =
+                        remove_finalizer(&self.client, pod, JOB_TRACKING_FINALIZER).await
+                {
+                    self.expectations.deletion_observed(&ctx.key, &pod_key(pod));
+                    if api_errors::is_not_found(&err) {
+                        return Ok(false);
+                    }
+                    return Err(format!(
+                        "removing completion finalizer: {}",
+                        api_errors::message(&err)
+                    ));
+                }
+                let name = pod.name_any();
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => {
+                        self.recorder.event_for_reference(
+                            reference.clone(),
+                            EventType::Normal,
+                            SUCCESSFUL_DELETE,
+                            &format!("Deleted pod: {name}"),
+                        );
+                        Ok(true)
+                    }
+                    Err(err) => {
+                        self.expectations.deletion_observed(&ctx.key, &pod_key(pod));
+                        if api_errors::is_not_found(&err) {
+                            return Ok(true);
+                        }
+                        self.recorder.event_for_reference(
+                            reference.clone(),
+                            EventType::Warning,
+                            crate::framework::pod_control::FAILED_DELETE,
+                            &format!("Error deleting: {}", api_errors::message(&err)),
+                        );
+                        Err(api_errors::message(&err))
+                    }
+                }
+            }
+        }))
+        .await;
+        let mut deleted = 0;
+        let mut deleted_ready = 0;
+        let mut first_error = None;
+        for (pod, result) in pods.iter().zip(results) {
+            match result {
+                Ok(true) | Ok(false) => {
+                    deleted += 1;
+                    if is_ready(pod) {
+                        deleted_ready += 1;
+                    }
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        (deleted_ready, deleted, first_error)
+    }
+}
+
+pub(super) fn len_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

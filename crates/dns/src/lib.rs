@@ -1,0 +1,18 @@
+//! Cluster DNS for Corten: answers `<service>.<namespace>.svc.<domain>` and
+//! friends from Services and EndpointSlices ([`store`]), forwards other names
+//! ([`forward`]), speaks DNS over UDP and TCP with hickory-proto's message
+//! codec ([`server`]), and exposes CoreDNS-style `/health`, `/ready` and
+//! `/metrics` ([`ops`], [`metrics`]).
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod forward;
+pub mod metrics;
+pub mod ops;
+pub mod options;
+pub mod server;
+pub mod store;
+
+#[cfg(test)]
+mod store_tests;

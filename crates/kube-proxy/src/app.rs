@@ -1,0 +1,255 @@
+//! Wiring: API client, watchers, the proxier, the sync loop and the two
+//! HTTP servers; runs until the shutdown future resolves.
+
+use std::future::Future;
+use std::path::Path;
+
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio_util::sync::CancellationToken;
+
+use crate::health::{self, ProxyHealth};
+use crate::http_server;
+use crate::metrics;
+use crate::model::{HEADLESS_LABEL, SERVICE_PROXY_NAME_LABEL};
+use crate::options::Config;
+use crate::proxier::{IptablesProxier, NftablesProxier, Proxier, ProxyMode};
+use crate::runner::ExecRunner;
+use crate::sync_loop::{self, Periods, Shared};
+
+/// The component name (logs, build info).
+pub const COMPONENT: &str = "kube-proxy";
+
+/// Builds the API client from the kubeconfig (or in-cluster config).
+pub async fn client(config: &Config) -> anyhow::Result<Client> {
+    let mut client_config = match &config.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(Path::new(path))
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("loading kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::incluster().context(
+            "no --kubeconfig was given and the in-cluster configuration is not available",
+        )?,
+    };
+    if let Some(master) = &config.master {
+        client_config.cluster_url = master
+            .parse()
+            .with_context(|| format!("invalid --master {master:?}"))?;
+    }
+    Client::try_from(client_config).context("building the API client")
+}
+
+/// The proxier for `config`.
+pub fn proxier(config: &Config) -> Box<dyn Proxier> {
+    let runner = ExecRunner::with_prefix(config.command_prefix.clone());
+    match config.mode {
+        ProxyMode::Nftables => Box::new(NftablesProxier::new(
+            runner,
+            config.rules.clone(),
+            config.families.clone(),
+        )),
+        ProxyMode::Iptables => Box::new(IptablesProxier::new(
+            runner,
+            config.rules.clone(),
+            config.families.clone(),
+        )),
+    }
+}
+
+/// `--cleanup`: removes the rules of both modes.
+pub fn cleanup(config: &Config) -> anyhow::Result<()> {
+    let runner = ExecRunner::with_prefix(config.command_prefix.clone());
+    let mut nft = NftablesProxier::new(
+        runner.clone(),
+        config.rules.clone(),
+        config.families.clone(),
+    );
+    let mut ipt = IptablesProxier::new(runner, config.rules.clone(), config.families.clone());
+    let a = nft.cleanup();
+    let b = ipt.cleanup();
+    a.context("removing nftables rules")?;
+    b.context("removing iptables rules")?;
+    Ok(())
+}
+
+/// Runs kube-proxy until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    corten_component_base::metrics::register_build_info(COMPONENT);
+    corten_component_base::metrics::register_process_metrics();
+    metrics::register_all();
+    if config.cleanup {
+        return tokio::task::spawn_blocking(move || cleanup(&config)).await?;
+    }
+    let client = client(&config).await?;
+    let stop = CancellationToken::new();
+    let health = ProxyHealth::new(2 * config.sync_period);
+    let mut servers = Vec::new();
+    // Bind before anything else so a taken port fails startup.
+    if let Some(addr) = config.healthz_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the health server to {addr}"))?;
+        tracing::info!(address = %addr, "serving /healthz and /livez");
+        let stop = stop.clone();
+        servers.push(tokio::spawn(http_server::serve(
+            listener,
+            health::healthz_handler(health.clone()),
+            async move { stop.cancelled().await },
+        )));
+    }
+    if let Some(addr) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics server to {addr}"))?;
+        tracing::info!(address = %addr, "serving /metrics and /proxyMode");
+        let stop = stop.clone();
+        servers.push(tokio::spawn(http_server::serve(
+            listener,
+            health::metrics_handler(config.mode.as_str()),
+            async move { stop.cancelled().await },
+        )));
+    }
+    let shared = Shared::new(&config.node_name, health.clone());
+    health.queued();
+    let (services_synced, slices_synced) = (CancellationToken::new(), CancellationToken::new());
+    let services_task = tokio::spawn(watch_services(
+        Api::all(client.clone()),
+        shared.clone(),
+        services_synced.clone(),
+        stop.clone(),
+    ));
+    let slices_task = tokio::spawn(watch_slices(
+        Api::all(client),
+        shared.clone(),
+        slices_synced.clone(),
+        stop.clone(),
+    ));
+    tracing::info!(mode = config.mode.as_str(), node = %config.node_name, "starting kube-proxy");
+    let proxier = proxier(&config);
+    let periods = Periods {
+        min_sync: config.min_sync_period,
+        sync: config.sync_period,
+    };
+    let loop_stop = stop.clone();
+    let mode = config.mode;
+    let sync_task = tokio::spawn(async move {
+        // Like upstream: no rules until both caches are filled, so a restart
+        // never programs a momentarily empty state.
+        tokio::select! {
+            () = async { services_synced.cancelled().await; slices_synced.cancelled().await; } => {}
+            () = loop_stop.cancelled() => return,
+        }
+        tracing::info!("caches synced; programming rules");
+        sync_loop::run(proxier, shared, periods, mode, loop_stop).await;
+    });
+    shutdown.await;
+    tracing::info!("shutting down; rules stay in place for the next kube-proxy");
+    stop.cancel();
+    let _ = sync_task.await;
+    let _ = services_task.await;
+    let _ = slices_task.await;
+    for server in servers {
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+fn watcher_config(exclude_label: &str) -> watcher::Config {
+    watcher::Config::default().labels(&format!("!{exclude_label},!{HEADLESS_LABEL}"))
+}
+
+async fn watch_services(
+    api: Api<Service>,
+    shared: Shared,
+    synced: CancellationToken,
+    stop: CancellationToken,
+) {
+    let mut initial: Vec<Service> = Vec::new();
+    let stream = watcher::watcher(api, watcher_config(SERVICE_PROXY_NAME_LABEL))
+        .default_backoff()
+        .boxed();
+    futures::pin_mut!(stream);
+    loop {
+        let next = tokio::select! {
+            next = stream.try_next() => next,
+            () = stop.cancelled() => return,
+        };
+        match next {
+            Ok(Some(event)) => match event {
+                Event::Init => initial.clear(),
+                Event::InitApply(s) => initial.push(s),
+                Event::InitDone => {
+                    let list = std::mem::take(&mut initial);
+                    shared.update(|t| {
+                        t.reset_services(&list);
+                        true
+                    });
+                    synced.cancel();
+                }
+                Event::Apply(s) => shared.update(|t| t.service_applied(&s)),
+                Event::Delete(s) => {
+                    let (ns, name) = (
+                        s.metadata.namespace.unwrap_or_default(),
+                        s.metadata.name.unwrap_or_default(),
+                    );
+                    shared.update(|t| t.service_deleted(&ns, &name));
+                }
+            },
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "watching Services"),
+        }
+    }
+}
+
+async fn watch_slices(
+    api: Api<EndpointSlice>,
+    shared: Shared,
+    synced: CancellationToken,
+    stop: CancellationToken,
+) {
+    let mut initial: Vec<EndpointSlice> = Vec::new();
+    // Slices only need the service-name label; headless ones are excluded.
+    let config = watcher::Config::default().labels(&format!("!{HEADLESS_LABEL}"));
+    let stream = watcher::watcher(api, config).default_backoff().boxed();
+    futures::pin_mut!(stream);
+    loop {
+        let next = tokio::select! {
+            next = stream.try_next() => next,
+            () = stop.cancelled() => return,
+        };
+        match next {
+            Ok(Some(event)) => match event {
+                Event::Init => initial.clear(),
+                Event::InitApply(s) => initial.push(s),
+                Event::InitDone => {
+                    let list = std::mem::take(&mut initial);
+                    shared.update(|t| {
+                        t.reset_slices(&list);
+                        true
+                    });
+                    synced.cancel();
+                }
+                Event::Apply(s) => shared.update(|t| t.slice_applied(&s)),
+                Event::Delete(s) => {
+                    let (ns, name) = (
+                        s.metadata.namespace.unwrap_or_default(),
+                        s.metadata.name.unwrap_or_default(),
+                    );
+                    shared.update(|t| t.slice_deleted(&ns, &name));
+                }
+            },
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "watching EndpointSlices"),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The proxy health server (`--healthz-bind-address`, default :10256) and the
+//! metrics server (`--metrics-bind-address`, default 127.0.0.1:10249).
+//!
+//! As upstream, `/healthz` and `/livez` answer JSON
+//! `{"lastUpdated": ..., "currentTime": ..., "nodeEligible": true}` with 200,
+//! or 503 when a queued change has waited longer than the health timeout
+//! (twice the sync period) without a successful sync. Load balancers probe
+//! `/healthz`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use http::{Method, Response, StatusCode, Uri};
+use http_body_util::Full;
+
+use crate::http_server::{Handler, respond};
+use crate::metrics;
+
+#[derive(Debug, Default)]
+struct Times {
+    last_queued: Option<jiff::Timestamp>,
+    last_updated: Option<jiff::Timestamp>,
+}
+
+/// Tracks queued and completed syncs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ProxyHealth {
+    times: Arc<Mutex<Times>>,
+    timeout: Duration,
+}
+
+impl ProxyHealth {
+    /// Unhealthy when a queued change waits longer than `timeout`.
+    pub fn new(timeout: Duration) -> ProxyHealth {
+        ProxyHealth {
+            times: Arc::new(Mutex::new(Times::default())),
+            timeout,
+        }
+    }
+
+    /// A change was queued (only the first unprocessed one counts).
+    pub fn queued(&self) {
+        let now = jiff::Timestamp::now();
+        if let Ok(mut t) = self.times.lock() {
+            let pending = match (t.last_queued, t.last_updated) {
+                (Some(q), Some(u)) => q > u,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if !pending {
+                t.last_queued = Some(now);
+                metrics::LAST_QUEUED.set(now.as_millisecond() as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// A sync succeeded.
+    pub fn updated(&self) {
+        if let Ok(mut t) = self.times.lock() {
+            t.last_updated = Some(jiff::Timestamp::now());
+        }
+    }
+
+    /// (healthy, lastUpdated, currentTime).
+    pub fn status(&self) -> (bool, Option<jiff::Timestamp>, jiff::Timestamp) {
+        let now = jiff::Timestamp::now();
+        let Ok(t) = self.times.lock() else {
+            return (false, None, now);
+        };
+        let pending_since = match (t.last_queued, t.last_updated) {
+            (Some(q), Some(u)) if q > u => Some(q),
+            (Some(q), None) => Some(q),
+            _ => None,
+        };
+        let healthy = pending_since.is_none_or(|q| {
+            now.duration_since(q)
+                .try_into()
+                .map(|d: Duration| d <= self.timeout)
+                .unwrap_or(true)
+        });
+        (healthy, t.last_updated, now)
+    }
+
+    fn body(&self, with_node: bool) -> (StatusCode, String) {
+        let (healthy, updated, now) = self.status();
+        let updated = updated.map(|u| u.to_string()).unwrap_or_default();
+        let mut body = serde_json::json!({
+            "lastUpdated": updated,
+            "currentTime": now.to_string(),
+        });
+        if with_node {
+            // Node eligibility (deletion/autoscaler taints) needs a Node
+            // watch; Corten's kube-proxy does not watch Nodes yet.
+            body["nodeEligible"] = serde_json::Value::Bool(true);
+        }
+        let code = if healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (code, body.to_string())
+    }
+}
+
+/// The handler of the health port.
+pub fn healthz_handler(health: ProxyHealth) -> Handler {
+    Arc::new(move |method: Method, uri: Uri| {
+        let health = health.clone();
+        async move {
+            if method != Method::GET && method != Method::HEAD {
+                return respond(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "text/plain",
+                    "405: Method Not Allowed\n",
+                );
+            }
+            let (code, body, counter) = match uri.path() {
+                "/healthz" => {
+                    let (c, b) = health.body(true);
+                    (c, b, &*metrics::HEALTHZ_TOTAL)
+                }
+                "/livez" => {
+                    let (c, b) = health.body(false);
+                    (c, b, &*metrics::LIVEZ_TOTAL)
+                }
+                _ => {
+                    return respond(
+                        StatusCode::NOT_FOUND,
+                        "text/plain; charset=utf-8",
+                        "404 page not found\n",
+                    );
+                }
+            };
+            counter.with_label_values(&[code.as_str()]).inc();
+            respond(code, "application/json", body)
+        }
+        .boxed()
+    })
+}
+
+/// The handler of the metrics port: `/metrics`, `/proxyMode`, `/healthz`,
+/// `/livez`, `/readyz`.
+pub fn metrics_handler(mode: &'static str) -> Handler {
+    let registry = corten_component_base::health::HealthRegistry::new();
+    Arc::new(move |method: Method, uri: Uri| {
+        let registry = registry.clone();
+        async move {
+            if uri.path() == "/proxyMode" {
+                return respond(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    Bytes::from_static(mode.as_bytes()),
+                );
+            }
+            let response: Response<Full<Bytes>> =
+                corten_component_base::server::ops_response(&registry, &method, &uri).await;
+            response
+        }
+        .boxed()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn healthz_reports_stale_queued_changes() {
+        let health = ProxyHealth::new(Duration::from_millis(50));
+        let handler = healthz_handler(health.clone());
+        let get = |path: &'static str| handler(Method::GET, Uri::from_static(path));
+        assert_eq!(
+            get("/healthz").await.status(),
+            StatusCode::OK,
+            "nothing queued yet"
+        );
+        health.queued();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let response = get("/healthz").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        health.updated();
+        let response = get("/healthz").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["nodeEligible"], true);
+        assert!(json["lastUpdated"].as_str().unwrap().ends_with('Z'));
+        let live = get("/livez").await;
+        assert_eq!(live.status(), StatusCode::OK);
+        assert_eq!(get("/nope").await.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn metrics_port_serves_proxy_mode_and_metrics() {
+        metrics::register_all();
+        let handler = metrics_handler("nftables");
+        let r = handler(Method::GET, Uri::from_static("/proxyMode")).await;
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"nftables");
+        let r = handler(Method::GET, Uri::from_static("/metrics")).await;
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("kubeproxy_sync_proxy_rules_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(text.contains("kubeproxy_sync_proxy_rules_last_timestamp_seconds"));
+    }
+}

@@ -1,0 +1,435 @@
+//! The iptables backend: upstream's chain layout, written with one
+//! `iptables-restore --noflush` per sync (atomic per table).
+//!
+//! nat: `KUBE-SERVICES` (one rule per cluster IP/port, then a jump to
+//! `KUBE-NODEPORTS` for local destinations), `KUBE-SVC-*` (balancing with
+//! `statistic --probability 1/n`), `KUBE-SVL-*` (local endpoints),
+//! `KUBE-EXT-*` (NodePort/external IP traffic), `KUBE-SEP-*` (DNAT),
+//! `KUBE-MARK-MASQ` and `KUBE-POSTROUTING`. filter: `KUBE-SERVICES` and
+//! `KUBE-EXTERNAL-SERVICES` reject (or drop) traffic to services without
+//! endpoints. The jumps from the built-in chains are ensured separately
+//! ([`JUMPS`]), as upstream does.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::model::{Endpoint, IpFamily, ProxyState};
+use crate::naming;
+use crate::plan::{self, RuleConfig, Target};
+
+/// Jumps from built-in chains into ours: (table, chain, rule args).
+pub const JUMPS: &[(&str, &str, &[&str])] = &[
+    (
+        "filter",
+        "INPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes externally-visible service portals",
+            "-j",
+            "KUBE-EXTERNAL-SERVICES",
+        ],
+    ),
+    (
+        "filter",
+        "FORWARD",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service portals",
+            "-j",
+            "KUBE-SERVICES",
+        ],
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service portals",
+            "-j",
+            "KUBE-SERVICES",
+        ],
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service portals",
+            "-j",
+            "KUBE-SERVICES",
+        ],
+    ),
+    (
+        "nat",
+        "OUTPUT",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service portals",
+            "-j",
+            "KUBE-SERVICES",
+        ],
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes postrouting rules",
+            "-j",
+            "KUBE-POSTROUTING",
+        ],
+    ),
+];
+
+/// Our fixed chains per table (always declared, hence flushed, per sync).
+const FILTER_CHAINS: &[&str] = &["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"];
+const NAT_CHAINS: &[&str] = &[
+    "KUBE-SERVICES",
+    "KUBE-NODEPORTS",
+    "KUBE-POSTROUTING",
+    "KUBE-MARK-MASQ",
+];
+/// Prefixes of the per-service chains we own (stale ones are deleted).
+const OWNED_PREFIXES: &[&str] = &["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-SEP-"];
+
+/// The per-service nat chains present now (from `iptables-save -t nat`).
+pub fn existing_chains(save_output: &str) -> BTreeSet<String> {
+    save_output
+        .lines()
+        .filter_map(|l| l.strip_prefix(':'))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| OWNED_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+fn host(ip: &std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => format!("{a}/32"),
+        std::net::IpAddr::V6(a) => format!("{a}/128"),
+    }
+}
+
+fn quote(comment: &str) -> String {
+    format!("\"{}\"", comment.replace('"', "'"))
+}
+
+/// Renders the `iptables-restore --noflush` input for `family`.
+pub fn render(
+    state: &ProxyState,
+    config: &RuleConfig,
+    family: IpFamily,
+    existing: &BTreeSet<String>,
+) -> String {
+    let mark = config.mark();
+    let plans = plan::plan(state, family);
+    let cidrs: Vec<String> = config
+        .cluster_cidrs_of(family)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let nodeport_nets = config.nodeport_addresses_of(family);
+    let reject = match family {
+        IpFamily::V4 => "REJECT",
+        IpFamily::V6 => "REJECT",
+    };
+
+    let mut filter = String::new();
+    let mut nat_chains: Vec<String> = NAT_CHAINS.iter().map(|s| s.to_string()).collect();
+    let mut nat = String::new();
+    let mut nodeports = String::new();
+
+    let _ = writeln!(
+        nat,
+        "-A KUBE-POSTROUTING -m mark ! --mark {mark}/{mark} -j RETURN"
+    );
+    let _ = writeln!(nat, "-A KUBE-POSTROUTING -j MARK --xor-mark {mark}");
+    let _ = writeln!(
+        nat,
+        "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully"
+    );
+    let _ = writeln!(nat, "-A KUBE-MARK-MASQ -j MARK --or-mark {mark}");
+
+    for p in &plans {
+        let svc = p.service;
+        let name = svc.name.to_string();
+        let proto = svc.name.protocol.lower();
+        let svc_chain = naming::iptables_service_chain("KUBE-SVC-", &svc.name);
+        let svl_chain = naming::iptables_service_chain("KUBE-SVL-", &svc.name);
+        let ext_chain = naming::iptables_service_chain("KUBE-EXT-", &svc.name);
+        let chain_of = |t: Target| match t {
+            Target::Cluster => svc_chain.clone(),
+            Target::Local => svl_chain.clone(),
+            Target::External => ext_chain.clone(),
+            Target::Reject => reject.to_string(),
+            Target::Drop => "DROP".to_string(),
+        };
+        let dst = format!(
+            "-d {} -p {proto} -m {proto} --dport {}",
+            host(&p.cluster_ip),
+            svc.port
+        );
+        // Cluster IP.
+        if p.internal_blocked() {
+            let why = if p.internal == Target::Drop {
+                "has no local endpoints"
+            } else {
+                "has no endpoints"
+            };
+            let _ = writeln!(
+                filter,
+                "-A KUBE-SERVICES -m comment --comment {} {dst} -j {}",
+                quote(&format!("{name} {why}")),
+                chain_of(p.internal)
+            );
+        } else {
+            let _ = writeln!(
+                nat,
+                "-A KUBE-SERVICES -m comment --comment {} {dst} -j {}",
+                quote(&format!("{name} cluster IP")),
+                chain_of(p.internal)
+            );
+        }
+        // External IPs and NodePorts.
+        if let Some(external) = p.external {
+            for ext_ip in &p.external_ips {
+                let ext_dst = format!(
+                    "-d {} -p {proto} -m {proto} --dport {}",
+                    host(ext_ip),
+                    svc.port
+                );
+                let comment = quote(&format!("{name} external IP"));
+                if external == Target::External {
+                    let _ = writeln!(
+                        nat,
+                        "-A KUBE-SERVICES -m comment --comment {comment} {ext_dst} -j {ext_chain}"
+                    );
+                } else {
+                    let _ = writeln!(
+                        filter,
+                        "-A KUBE-EXTERNAL-SERVICES -m comment --comment {comment} {ext_dst} -j {}",
+                        chain_of(external)
+                    );
+                }
+            }
+            if let Some(node_port) = svc.node_port {
+                let np = format!("-p {proto} -m {proto} --dport {node_port}");
+                if external == Target::External {
+                    let _ = writeln!(
+                        nodeports,
+                        "-A KUBE-NODEPORTS -m comment --comment {} {np} -j {ext_chain}",
+                        quote(&name)
+                    );
+                } else {
+                    let _ = writeln!(
+                        filter,
+                        "-A KUBE-EXTERNAL-SERVICES -m comment --comment {} -m addrtype --dst-type LOCAL {np} -j {}",
+                        quote(&format!("{name} has no endpoints")),
+                        chain_of(external)
+                    );
+                }
+            }
+        }
+        let masq = if config.masquerade_all {
+            Some(format!(
+                "-A {{chain}} -m comment --comment {} {dst} -j KUBE-MARK-MASQ",
+                quote(&format!("{name} cluster IP"))
+            ))
+        } else {
+            cidrs.first().map(|cidr| {
+                format!(
+                    "-A {{chain}} -m comment --comment {} ! -s {cidr} {dst} -j KUBE-MARK-MASQ",
+                    quote(&format!("{name} cluster IP"))
+                )
+            })
+        };
+        let balance = |out: &mut String,
+                       chains: &mut Vec<String>,
+                       chain: &str,
+                       eps: &[Endpoint]| {
+            chains.push(chain.to_string());
+            if let Some(rule) = &masq {
+                let _ = writeln!(out, "{}", rule.replace("{chain}", chain));
+            }
+            if let Some(seconds) = svc.affinity_seconds {
+                let mask = match family {
+                    IpFamily::V4 => "255.255.255.255",
+                    IpFamily::V6 => "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                };
+                for ep in eps {
+                    let sep = naming::iptables_endpoint_chain(&svc.name, ep);
+                    let _ = writeln!(
+                        out,
+                        "-A {chain} -m comment --comment {} -m recent --name {sep} --mask {mask} --rsource --rcheck --seconds {seconds} --reap -j {sep}",
+                        quote(&format!("{name} -> {}", ep.address()))
+                    );
+                }
+            }
+            let n = eps.len();
+            for (i, ep) in eps.iter().enumerate() {
+                let sep = naming::iptables_endpoint_chain(&svc.name, ep);
+                let comment = quote(&format!("{name} -> {}", ep.address()));
+                if i + 1 < n {
+                    let probability = 1.0 / (n - i) as f64;
+                    let _ = writeln!(
+                        out,
+                        "-A {chain} -m comment --comment {comment} -m statistic --mode random --probability {probability:.10} -j {sep}"
+                    );
+                } else {
+                    let _ = writeln!(out, "-A {chain} -m comment --comment {comment} -j {sep}");
+                }
+            }
+        };
+        if p.has_cluster_chain {
+            balance(&mut nat, &mut nat_chains, &svc_chain, &p.endpoints.cluster);
+        }
+        if p.has_local_chain {
+            balance(&mut nat, &mut nat_chains, &svl_chain, &p.endpoints.local);
+        }
+        if p.external == Some(Target::External) {
+            nat_chains.push(ext_chain.clone());
+            if svc.external_policy_local {
+                for cidr in &cidrs {
+                    let _ = writeln!(
+                        nat,
+                        "-A {ext_chain} -m comment --comment \"pod traffic for {name} external destinations\" -s {cidr} -j {svc_chain}"
+                    );
+                }
+                let _ = writeln!(
+                    nat,
+                    "-A {ext_chain} -m comment --comment \"masquerade LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ"
+                );
+                let _ = writeln!(
+                    nat,
+                    "-A {ext_chain} -m comment --comment \"route LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j {svc_chain}"
+                );
+                let _ = writeln!(nat, "-A {ext_chain} -j {}", chain_of(p.external_final));
+            } else {
+                let _ = writeln!(
+                    nat,
+                    "-A {ext_chain} -m comment --comment \"masquerade traffic for {name} external destinations\" -j KUBE-MARK-MASQ"
+                );
+                let _ = writeln!(nat, "-A {ext_chain} -j {svc_chain}");
+            }
+        }
+        for ep in p.chained_endpoints() {
+            let sep = naming::iptables_endpoint_chain(&svc.name, ep);
+            if nat_chains.contains(&sep) {
+                continue;
+            }
+            nat_chains.push(sep.clone());
+            let comment = quote(&name);
+            let _ = writeln!(
+                nat,
+                "-A {sep} -m comment --comment {comment} -s {} -j KUBE-MARK-MASQ",
+                host(&ep.ip)
+            );
+            let recent = if svc.affinity_seconds.is_some() {
+                let mask = match family {
+                    IpFamily::V4 => "255.255.255.255",
+                    IpFamily::V6 => "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                };
+                format!(" -m recent --name {sep} --mask {mask} --rsource --set")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                nat,
+                "-A {sep} -m comment --comment {comment}{recent} -p {proto} -m {proto} -j DNAT --to-destination {}",
+                ep.address()
+            );
+        }
+    }
+
+    // NodePorts last, and only for local destinations (never loopback: that
+    // needs route_localnet, which Corten does not set).
+    let loopback = match family {
+        IpFamily::V4 => "127.0.0.0/8",
+        IpFamily::V6 => "::1/128",
+    };
+    if nodeport_nets.is_empty() {
+        let _ = writeln!(
+            nat,
+            "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" ! -d {loopback} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+        );
+    } else {
+        for net in &nodeport_nets {
+            let _ = writeln!(
+                nat,
+                "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -d {net} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+            );
+        }
+    }
+    nat.push_str(&nodeports);
+
+    let mut out = String::with_capacity(filter.len() + nat.len() + 1024);
+    out.push_str("*filter\n");
+    for chain in FILTER_CHAINS {
+        let _ = writeln!(out, ":{chain} - [0:0]");
+    }
+    out.push_str(&filter);
+    out.push_str("COMMIT\n*nat\n");
+    let stale: Vec<&String> = existing
+        .iter()
+        .filter(|c| !nat_chains.contains(c))
+        .collect();
+    for chain in nat_chains.iter().chain(stale.iter().copied()) {
+        let _ = writeln!(out, ":{chain} - [0:0]");
+    }
+    out.push_str(&nat);
+    for chain in stale {
+        let _ = writeln!(out, "-X {chain}");
+    }
+    out.push_str("COMMIT\n");
+    out
+}
+
+/// Input for `iptables-restore --noflush` that empties and deletes our
+/// chains (after the jumps into them were removed).
+pub fn render_cleanup(existing: &BTreeSet<String>) -> String {
+    let mut out = String::from("*filter\n");
+    for chain in FILTER_CHAINS {
+        let _ = writeln!(out, ":{chain} - [0:0]");
+    }
+    for chain in FILTER_CHAINS {
+        let _ = writeln!(out, "-X {chain}");
+    }
+    out.push_str("COMMIT\n*nat\n");
+    let all: Vec<String> = NAT_CHAINS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(existing.iter().cloned())
+        .collect();
+    for chain in &all {
+        let _ = writeln!(out, ":{chain} - [0:0]");
+    }
+    for chain in &all {
+        let _ = writeln!(out, "-X {chain}");
+    }
+    out.push_str("COMMIT\n");
+    out
+}

@@ -1,0 +1,29 @@
+//! kube-proxy: programs Service virtual IPs from Services and EndpointSlices.
+//!
+//! Flow: watchers ([`app`]) feed the [`tracker::ChangeTracker`]; the
+//! [`sync_loop`] takes a [`model::ProxyState`] snapshot and hands it to a
+//! [`proxier::Proxier`] (nftables or iptables), which renders the full
+//! ruleset ([`nftables`], [`iptables`], both from [`plan`]) and applies it
+//! atomically through a [`runner::CommandRunner`].
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod conntrack;
+pub mod health;
+pub mod http_server;
+pub mod iptables;
+pub mod metrics;
+pub mod model;
+pub mod naming;
+pub mod nftables;
+pub mod options;
+pub mod plan;
+pub mod proxier;
+pub mod runner;
+pub mod sync_loop;
+pub mod tracker;
+
+#[cfg(test)]
+mod rules_tests;

@@ -1,0 +1,50 @@
+//! kube-proxy: flags -> validated config -> run until SIGTERM.
+
+use clap::{CommandFactory, Parser};
+use corten_component_base::flags::{EXIT_USAGE, exit_on_unsupported_flags};
+use corten_component_base::upstream_flags::KUBE_PROXY_UPSTREAM_FLAGS;
+use corten_kube_proxy::app::{self, COMPONENT};
+use corten_kube_proxy::options::Options;
+
+fn main() {
+    exit_on_unsupported_flags(&Options::command(), KUBE_PROXY_UPSTREAM_FLAGS, COMPONENT);
+    let options = match Options::try_parse() {
+        Ok(options) => options,
+        Err(err) => {
+            let code = if err.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = err.print();
+            std::process::exit(code);
+        }
+    };
+    if let Err(err) = options.logging.init(COMPONENT) {
+        eprintln!("Error: {err:#}");
+        std::process::exit(EXIT_USAGE);
+    }
+    let config = match options.complete() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("Error: starting the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(app::run(
+        config,
+        corten_component_base::signals::shutdown_signal(),
+    ));
+    if let Err(err) = result {
+        tracing::error!("{err:#}");
+        eprintln!("Error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,283 @@
+//! What to program for each Service port of one IP family, independent of
+//! the backend. The nftables and iptables renderers translate a [`PortPlan`]
+//! into their syntax, so the traffic policy decisions live in one place.
+//!
+//! Per Service port (as upstream):
+//! - a *cluster* chain balancing over the cluster endpoints
+//!   (`service-*` / `KUBE-SVC-*`);
+//! - a *local* chain balancing over endpoints on this node
+//!   (`local-*` / `KUBE-SVL-*`), when a traffic policy is Local;
+//! - an *external* chain for NodePort and external IP traffic
+//!   (`external-*` / `KUBE-EXT-*`);
+//! - one chain per endpoint doing the DNAT (`endpoint-*` / `KUBE-SEP-*`).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::model::{Endpoint, EndpointSets, IpFamily, ProxyState, ServicePort};
+
+/// Backend-independent settings of the rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    /// Pod CIDRs (`--cluster-cidr`): traffic from elsewhere to a cluster IP is
+    /// masqueraded, and under `externalTrafficPolicy: Local` pods still reach
+    /// every endpoint.
+    pub cluster_cidrs: Vec<IpNet>,
+    /// SNAT every packet sent to a service (`--masquerade-all`).
+    pub masquerade_all: bool,
+    /// The packet mark bit meaning "masquerade me" (upstream default 14).
+    pub masquerade_bit: u8,
+    /// Addresses NodePorts answer on; empty means every local address.
+    pub nodeport_addresses: Vec<IpNet>,
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        RuleConfig {
+            cluster_cidrs: Vec::new(),
+            masquerade_all: false,
+            masquerade_bit: 14,
+            nodeport_addresses: Vec::new(),
+        }
+    }
+}
+
+impl RuleConfig {
+    /// The mark as a hex literal (`0x4000` for bit 14).
+    pub fn mark(&self) -> String {
+        format!("{:#x}", 1u32 << self.masquerade_bit.min(31))
+    }
+
+    /// Cluster CIDRs of `family`.
+    pub fn cluster_cidrs_of(&self, family: IpFamily) -> Vec<IpNet> {
+        self.cluster_cidrs
+            .iter()
+            .filter(|n| family_of_net(n) == family)
+            .copied()
+            .collect()
+    }
+
+    /// NodePort addresses of `family` (empty: all local addresses).
+    pub fn nodeport_addresses_of(&self, family: IpFamily) -> Vec<IpNet> {
+        self.nodeport_addresses
+            .iter()
+            .filter(|n| family_of_net(n) == family)
+            .copied()
+            .collect()
+    }
+}
+
+fn family_of_net(net: &IpNet) -> IpFamily {
+    match net {
+        IpNet::V4(_) => IpFamily::V4,
+        IpNet::V6(_) => IpFamily::V6,
+    }
+}
+
+/// Where traffic of one kind (to the cluster IP, or external) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The cluster chain.
+    Cluster,
+    /// The local chain.
+    Local,
+    /// The external chain (NodePort/external IPs only).
+    External,
+    /// No endpoint at all: reject, so clients fail fast.
+    Reject,
+    /// Endpoints exist but none for this traffic (Local policy): drop.
+    Drop,
+}
+
+/// The plan for one Service port in one family.
+#[derive(Clone, Debug)]
+pub struct PortPlan<'a> {
+    /// The Service port.
+    pub service: &'a ServicePort,
+    /// Its cluster IP in this family.
+    pub cluster_ip: IpAddr,
+    /// External IPs in this family.
+    pub external_ips: Vec<IpAddr>,
+    /// Endpoints of this family by category.
+    pub endpoints: EndpointSets,
+    /// Where traffic to the cluster IP goes.
+    pub internal: Target,
+    /// Where NodePort/external IP traffic goes (`None`: no such traffic).
+    pub external: Option<Target>,
+    /// Where the external chain sends traffic it does not divert to the
+    /// cluster chain (the local chain, or drop/reject).
+    pub external_final: Target,
+    /// Whether the cluster and local chains exist.
+    pub has_cluster_chain: bool,
+    /// Whether the local chain exists.
+    pub has_local_chain: bool,
+}
+
+impl PortPlan<'_> {
+    /// Every endpoint that needs its own chain (union of both categories).
+    pub fn chained_endpoints(&self) -> Vec<&Endpoint> {
+        let mut out: Vec<&Endpoint> = Vec::new();
+        if self.has_cluster_chain {
+            out.extend(self.endpoints.cluster.iter());
+        }
+        if self.has_local_chain {
+            for ep in &self.endpoints.local {
+                if !out.contains(&ep) {
+                    out.push(ep);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a chain of this port leads to endpoints (used for the "no
+    /// endpoints" filter rules).
+    pub fn internal_blocked(&self) -> bool {
+        matches!(self.internal, Target::Reject | Target::Drop)
+    }
+}
+
+/// Plans every Service port of `family` in `state`.
+pub fn plan(state: &ProxyState, family: IpFamily) -> Vec<PortPlan<'_>> {
+    let mut out = Vec::new();
+    for service in state.services.values() {
+        let Some(cluster_ip) = service.cluster_ip(family) else {
+            continue;
+        };
+        let endpoints: Vec<Endpoint> = state
+            .endpoints_of(&service.name)
+            .iter()
+            .filter(|ep| IpFamily::of(&ep.ip) == family)
+            .cloned()
+            .collect();
+        let sets = EndpointSets::categorize(&endpoints);
+        let has_cluster = !sets.cluster.is_empty();
+        let has_local = !sets.local.is_empty();
+        let no_local = |has_any: bool| {
+            if has_any {
+                Target::Drop
+            } else {
+                Target::Reject
+            }
+        };
+        let internal = if service.internal_policy_local {
+            if has_local {
+                Target::Local
+            } else {
+                no_local(has_cluster)
+            }
+        } else if has_cluster {
+            Target::Cluster
+        } else {
+            Target::Reject
+        };
+        let external_ips: Vec<IpAddr> = service
+            .external_ips
+            .iter()
+            .copied()
+            .filter(|ip| IpFamily::of(ip) == family)
+            .collect();
+        let has_external_traffic = service.node_port.is_some() || !external_ips.is_empty();
+        let (external, external_final) = if !has_external_traffic {
+            (None, Target::Reject)
+        } else if service.external_policy_local {
+            let last = if has_local {
+                Target::Local
+            } else {
+                no_local(has_cluster)
+            };
+            if has_cluster {
+                (Some(Target::External), last)
+            } else {
+                (Some(Target::Reject), Target::Reject)
+            }
+        } else if has_cluster {
+            (Some(Target::External), Target::Cluster)
+        } else {
+            (Some(Target::Reject), Target::Reject)
+        };
+        let uses_local = internal == Target::Local || external_final == Target::Local;
+        out.push(PortPlan {
+            service,
+            cluster_ip,
+            external_ips,
+            endpoints: sets,
+            internal,
+            external,
+            external_final,
+            has_cluster_chain: has_cluster,
+            has_local_chain: uses_local,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Protocol, ServicePortName};
+
+    fn state(itp: bool, etp: bool, eps: &[(bool, bool)]) -> ProxyState {
+        let name = ServicePortName {
+            namespace: "ns".into(),
+            name: "s".into(),
+            port_name: String::new(),
+            protocol: Protocol::Tcp,
+        };
+        let mut st = ProxyState::default();
+        st.services.insert(
+            name.clone(),
+            ServicePort {
+                name: name.clone(),
+                cluster_ips: vec!["10.96.0.1".parse().unwrap()],
+                port: 80,
+                node_port: Some(30000),
+                external_ips: vec![],
+                affinity_seconds: None,
+                external_policy_local: etp,
+                internal_policy_local: itp,
+            },
+        );
+        st.endpoints.insert(
+            name,
+            eps.iter()
+                .enumerate()
+                .map(|(i, (ready, local))| Endpoint {
+                    ip: format!("10.0.0.{}", i + 1).parse().unwrap(),
+                    port: 80,
+                    ready: *ready,
+                    serving: *ready,
+                    terminating: false,
+                    local: *local,
+                })
+                .collect(),
+        );
+        st
+    }
+
+    #[test]
+    fn targets_follow_traffic_policies() {
+        let st = state(false, false, &[]);
+        let p = &plan(&st, IpFamily::V4)[0];
+        assert_eq!(
+            (p.internal, p.external),
+            (Target::Reject, Some(Target::Reject))
+        );
+
+        let st = state(true, true, &[(true, false)]);
+        let p = &plan(&st, IpFamily::V4)[0];
+        assert_eq!(p.internal, Target::Drop, "endpoints exist, none local");
+        assert_eq!(p.external, Some(Target::External));
+        assert_eq!(p.external_final, Target::Drop);
+        assert!(!p.has_local_chain);
+
+        let st = state(true, false, &[(true, false), (true, true)]);
+        let p = &plan(&st, IpFamily::V4)[0];
+        assert_eq!(p.internal, Target::Local);
+        assert_eq!(p.external_final, Target::Cluster);
+        assert_eq!(p.chained_endpoints().len(), 2);
+
+        assert!(plan(&st, IpFamily::V6).is_empty());
+    }
+}

@@ -1,0 +1,158 @@
+//! The whole kube-proxy (watchers, sync loop, nftables) against a real
+//! apiserver, programming a test network namespace: a Service and an
+//! EndpointSlice created through the API become reachable, deleting the
+//! slice makes the Service reject, /healthz and the metrics follow.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use corten_e2e::TestCluster;
+use corten_kube_proxy::model::IpFamily;
+use corten_kube_proxy::options::Options;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::netns::{self, BODY, POD_IP, POD_PORT};
+
+/// Polls `check` (blocking, in the node namespace) for up to 20 s.
+async fn eventually<T: Send + 'static>(
+    what: &str,
+    check: impl Fn() -> Option<T> + Send + Sync + Clone + 'static,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = check.clone();
+        if let Some(v) = tokio::task::spawn_blocking(c).await.unwrap() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_proxy_programs_services_from_the_api() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let test = async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let services: Api<Service> = Api::namespaced(client.clone(), "default");
+        let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+        let svc: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": POD_PORT}]}
+        }))
+        .unwrap();
+        let svc = services.create(&PostParams::default(), &svc).await.unwrap();
+        let cluster_ip = svc.spec.unwrap().cluster_ip.unwrap();
+        let slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"},
+                "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": jiff::Timestamp::now().to_string()}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": POD_PORT, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [POD_IP], "conditions": {"ready": true}}]
+        }))
+        .unwrap();
+        slices.create(&PostParams::default(), &slice).await.unwrap();
+
+        let healthz = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let kubeconfig = cluster.kubeconfig.display().to_string();
+        let mut config = Options::try_parse_from([
+            "kube-proxy",
+            "--kubeconfig",
+            &kubeconfig,
+            "--proxy-mode=nftables",
+            "--hostname-override=node-1",
+            "--cluster-cidr=10.244.0.0/16",
+            &format!("--healthz-bind-address={healthz}"),
+            "--metrics-bind-address=",
+            "--iptables-min-sync-period=100ms",
+        ])
+        .unwrap()
+        .complete()
+        .unwrap();
+        config.command_prefix = topo.prefix();
+        config.families = vec![IpFamily::V4];
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let proxy = tokio::spawn(corten_kube_proxy::app::run(config, async move {
+            let _ = stop_rx.await;
+        }));
+
+        let url = format!("http://{cluster_ip}:80/");
+        let fetch_topo = topo.prefix();
+        let fetch = {
+            let url = url.clone();
+            move || -> Result<String, String> {
+                let out = std::process::Command::new(&fetch_topo[0])
+                    .args(&fetch_topo[1..])
+                    .args(["timeout", "3", "busybox", "wget", "-q", "-O", "-", &url])
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                if out.status.success() {
+                    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).into_owned())
+                }
+            }
+        };
+        let f = fetch.clone();
+        let body = eventually("the ClusterIP to reach the endpoint", move || f().ok()).await;
+        assert_eq!(body, BODY);
+
+        let response = http_get(&healthz, "/healthz").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("\"nodeEligible\":true"), "{response}");
+
+        let metrics = String::from_utf8(corten_component_base::metrics::gather_text()).unwrap();
+        let last_sync = metrics
+            .lines()
+            .find(|l| l.starts_with("kubeproxy_sync_proxy_rules_last_timestamp_seconds "))
+            .unwrap();
+        assert!(!last_sync.ends_with(" 0"), "{last_sync}");
+        assert!(
+            metrics.contains("kubeproxy_network_programming_duration_seconds_count 1")
+                || metrics.contains("kubeproxy_network_programming_duration_seconds_count 2"),
+            "the slice's trigger time was observed:\n{metrics}"
+        );
+
+        slices
+            .delete("web-1", &DeleteParams::default())
+            .await
+            .unwrap();
+        let f = fetch.clone();
+        let err = eventually("the Service to reject without endpoints", move || {
+            f().err().filter(|e| e.contains("refused"))
+        })
+        .await;
+        assert!(err.contains("refused"));
+
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), proxy)
+            .await
+            .expect("kube-proxy stops on shutdown")
+            .unwrap()
+            .unwrap();
+        // Like upstream, rules stay for the next kube-proxy.
+        assert!(topo.exec(&["nft", "list", "tables"]).contains("kube-proxy"));
+    };
+    tokio::time::timeout(Duration::from_secs(120), test)
+        .await
+        .expect("test timed out");
+}

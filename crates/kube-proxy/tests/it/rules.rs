@@ -1,0 +1,270 @@
+//! Real nftables and iptables rules in a test network namespace: a
+//! ClusterIP and a NodePort reach the endpoint, a Service without endpoints
+//! is rejected, and removing the endpoint takes effect.
+
+use corten_kube_proxy::model::IpFamily;
+use corten_kube_proxy::plan::RuleConfig;
+use corten_kube_proxy::proxier::{IptablesProxier, NftablesProxier, Proxier};
+use corten_kube_proxy::runner::ExecRunner;
+use corten_kube_proxy::tracker::ChangeTracker;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde_json::json;
+
+use crate::netns::{self, BODY, NODE_IP, POD_IP, POD_PORT};
+
+fn service(name: &str, ip: &str, node_port: Option<u16>) -> Service {
+    let mut port = json!({"name": "http", "port": 80, "targetPort": POD_PORT, "protocol": "TCP"});
+    let mut kind = "ClusterIP";
+    if let Some(np) = node_port {
+        port["nodePort"] = json!(np);
+        kind = "NodePort";
+    }
+    serde_json::from_value(json!({
+        "metadata": {"namespace": "default", "name": name},
+        "spec": {"type": kind, "clusterIP": ip, "clusterIPs": [ip], "ports": [port]}
+    }))
+    .unwrap()
+}
+
+fn slice(service: &str) -> EndpointSlice {
+    serde_json::from_value(json!({
+        "metadata": {"namespace": "default", "name": format!("{service}-abc"),
+            "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": POD_PORT, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [POD_IP], "conditions": {"ready": true}, "nodeName": "other"}]
+    }))
+    .unwrap()
+}
+
+fn rule_config() -> RuleConfig {
+    RuleConfig {
+        cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+        ..RuleConfig::default()
+    }
+}
+
+/// The behaviour both backends must show.
+fn exercise(topo: &netns::Topology, proxier: &mut dyn Proxier, rejects_unknown_ports: bool) {
+    let mut tracker = ChangeTracker::new("this-node");
+    tracker.service_applied(&service("web", "10.96.7.10", Some(30080)));
+    tracker.slice_applied(&slice("web"));
+    tracker.service_applied(&service("empty", "10.96.7.11", None));
+    proxier.sync(&tracker.snapshot()).expect("first sync");
+
+    let body = topo
+        .fetch("http://10.96.7.10:80/")
+        .expect("ClusterIP reaches the endpoint");
+    assert_eq!(body, BODY);
+    let body = topo
+        .fetch(&format!("http://{NODE_IP}:30080/"))
+        .expect("NodePort reaches the endpoint");
+    assert_eq!(body, BODY);
+
+    let started = std::time::Instant::now();
+    let err = topo
+        .fetch("http://10.96.7.11:80/")
+        .expect_err("no endpoints: rejected");
+    assert!(err.contains("refused"), "a reject, not a timeout: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    if rejects_unknown_ports {
+        // nftables mode: an unknown port of a live ClusterIP is rejected too.
+        let err = topo
+            .fetch("http://10.96.7.10:81/")
+            .expect_err("invalid port");
+        assert!(err.contains("refused"), "{err}");
+    }
+
+    // The endpoint goes away: the ClusterIP now rejects; syncing twice with
+    // the same state is a no-op that still succeeds.
+    tracker.slice_deleted("default", "web-abc");
+    proxier.sync(&tracker.snapshot()).expect("second sync");
+    proxier.sync(&tracker.snapshot()).expect("idempotent sync");
+    let err = topo
+        .fetch("http://10.96.7.10:80/")
+        .expect_err("endpoint removed");
+    assert!(err.contains("refused"), "{err}");
+
+    // Back again.
+    tracker.slice_applied(&slice("web"));
+    proxier.sync(&tracker.snapshot()).expect("third sync");
+    assert_eq!(topo.fetch("http://10.96.7.10:80/").unwrap(), BODY);
+
+    proxier.cleanup().expect("cleanup");
+}
+
+#[test]
+fn nftables_rules_route_cluster_ip_and_node_port_traffic() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let mut proxier = NftablesProxier::new(
+        ExecRunner::with_prefix(topo.prefix()),
+        rule_config(),
+        vec![IpFamily::V4],
+    );
+    exercise(&topo, &mut proxier, true);
+    assert!(
+        !topo.exec(&["nft", "list", "tables"]).contains("kube-proxy"),
+        "cleanup removes the table"
+    );
+}
+
+#[test]
+fn iptables_rules_route_cluster_ip_and_node_port_traffic() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let mut proxier = IptablesProxier::new(
+        ExecRunner::with_prefix(topo.prefix()),
+        rule_config(),
+        vec![IpFamily::V4],
+    );
+    exercise(&topo, &mut proxier, false);
+    let left = topo.exec(&["iptables-save"]);
+    assert!(
+        !left.contains("KUBE-"),
+        "cleanup removes every chain and jump:\n{left}"
+    );
+}
+
+#[test]
+fn nftables_session_affinity_pins_the_client() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let mut svc = service("sticky", "10.96.7.12", None);
+    if let Some(spec) = svc.spec.as_mut() {
+        spec.session_affinity = Some("ClientIP".into());
+    }
+    let mut tracker = ChangeTracker::new("this-node");
+    tracker.service_applied(&svc);
+    tracker.slice_applied(&slice("sticky"));
+    let mut proxier = NftablesProxier::new(
+        ExecRunner::with_prefix(topo.prefix()),
+        rule_config(),
+        vec![IpFamily::V4],
+    );
+    proxier.sync(&tracker.snapshot()).expect("sync");
+    assert_eq!(topo.fetch("http://10.96.7.12:80/").unwrap(), BODY);
+    // The kernel remembered the client in the endpoint's affinity set, and a
+    // later sync keeps that memory.
+    proxier.sync(&tracker.snapshot()).expect("resync");
+    let listing = topo.exec(&["nft", "list", "table", "ip", "kube-proxy"]);
+    let affinity = listing
+        .split("set affinity-")
+        .nth(1)
+        .expect("an affinity set");
+    assert!(affinity.contains("elements = { 10.244.1.1"), "{listing}");
+    proxier.cleanup().unwrap();
+}
+
+/// Every feature at once, in both families: the real tools must accept the
+/// rulesets, and a later sync with a smaller state must remove what is gone.
+fn kitchen_sink(second: bool) -> corten_kube_proxy::model::ProxyState {
+    let mut tracker = ChangeTracker::new("this-node");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"namespace": "ns", "name": "all"},
+        "spec": {
+            "type": "NodePort",
+            "clusterIP": "10.96.8.1", "clusterIPs": ["10.96.8.1", "fd00:96::1"],
+            "externalIPs": ["192.0.2.10"],
+            "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+            "externalTrafficPolicy": "Local",
+            "internalTrafficPolicy": "Local",
+            "ports": [
+                {"name": "http", "port": 80, "nodePort": 30081, "protocol": "TCP"},
+                {"name": "dns", "port": 53, "nodePort": 30053, "protocol": "UDP"},
+                {"name": "sctp", "port": 9, "nodePort": 30009, "protocol": "SCTP"}
+            ]
+        }
+    }))
+    .unwrap();
+    tracker.service_applied(&svc);
+    for family in ["IPv4", "IPv6"] {
+        let (a, b) = if family == "IPv4" {
+            ("10.244.1.7", "10.244.2.7")
+        } else {
+            ("fd00:244::7", "fd00:245::7")
+        };
+        let slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"namespace": "ns", "name": format!("all-{family}"),
+                "labels": {"kubernetes.io/service-name": "all"}},
+            "addressType": family,
+            "ports": [
+                {"name": "http", "port": 8080, "protocol": "TCP"},
+                {"name": "dns", "port": 5353, "protocol": "UDP"},
+                {"name": "sctp", "port": 9999, "protocol": "SCTP"}
+            ],
+            "endpoints": [
+                {"addresses": [a], "nodeName": "this-node"},
+                {"addresses": [b], "nodeName": "other", "conditions": {"ready": !second}}
+            ]
+        }))
+        .unwrap();
+        tracker.slice_applied(&slice);
+    }
+    if !second {
+        tracker.service_applied(&service("empty", "10.96.8.2", Some(30082)));
+    }
+    tracker.snapshot()
+}
+
+fn apply_twice(proxier: &mut dyn Proxier) {
+    proxier
+        .sync(&kitchen_sink(false))
+        .expect("the full ruleset is accepted");
+    proxier
+        .sync(&kitchen_sink(true))
+        .expect("the smaller ruleset is accepted");
+}
+
+#[test]
+fn nftables_accepts_every_feature_and_removes_stale_objects() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let mut proxier = NftablesProxier::new(
+        ExecRunner::with_prefix(topo.prefix()),
+        rule_config(),
+        vec![IpFamily::V4, IpFamily::V6],
+    );
+    apply_twice(&mut proxier);
+    let v4 = topo.exec(&["nft", "list", "table", "ip", "kube-proxy"]);
+    assert!(v4.contains("10.244.1.7"), "{v4}");
+    assert!(
+        !v4.contains("10.244.2.7"),
+        "the unready endpoint's chain is gone:\n{v4}"
+    );
+    assert!(
+        !v4.contains("ns/empty/"),
+        "the deleted service's chains are gone:\n{v4}"
+    );
+    let v6 = topo.exec(&["nft", "list", "table", "ip6", "kube-proxy"]);
+    assert!(v6.contains("fd00:244::7"), "{v6}");
+    proxier.cleanup().unwrap();
+}
+
+#[test]
+fn iptables_accepts_every_feature_and_removes_stale_chains() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let mut proxier = IptablesProxier::new(
+        ExecRunner::with_prefix(topo.prefix()),
+        rule_config(),
+        vec![IpFamily::V4, IpFamily::V6],
+    );
+    apply_twice(&mut proxier);
+    let v4 = topo.exec(&["iptables-save", "-t", "nat"]);
+    assert!(v4.contains("10.244.1.7:8080"), "{v4}");
+    assert!(!v4.contains("10.244.2.7"), "{v4}");
+    let v6 = topo.exec(&["ip6tables-save", "-t", "nat"]);
+    assert!(v6.contains("[fd00:244::7]:8080"), "{v6}");
+    proxier.cleanup().unwrap();
+    assert!(!topo.exec(&["iptables-save"]).contains("KUBE-"));
+    assert!(!topo.exec(&["ip6tables-save"]).contains("KUBE-"));
+}
