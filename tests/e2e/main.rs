@@ -13,6 +13,7 @@ mod kubectl;
 mod kubectl_everyday;
 mod kubectl_more;
 mod openapi_v2;
+mod pod_subresources;
 mod security;
 mod server_side_apply;
 mod services;
