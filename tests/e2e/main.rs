@@ -12,6 +12,7 @@ mod kubectl_more;
 mod security;
 mod services;
 mod watch;
+mod webhooks;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
