@@ -9,6 +9,7 @@ mod encryption;
 mod kube_client;
 mod kubectl;
 mod kubectl_more;
+mod policies;
 mod security;
 mod services;
 mod watch;

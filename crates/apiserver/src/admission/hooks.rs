@@ -76,6 +76,7 @@ impl<'a> Write<'a> {
         (chain.enabled("MutatingAdmissionWebhook") && chain.webhooks.rules_match(&call, true))
             || (chain.enabled("ValidatingAdmissionWebhook")
                 && chain.webhooks.rules_match(&call, false))
+            || (chain.enabled("ValidatingAdmissionPolicy") && chain.policies.rules_match(&call))
     }
 
     /// Whether role/binding writes by this user need the escalation check.

@@ -19,6 +19,7 @@ pub mod namespace_lifecycle;
 pub mod node_restriction;
 pub mod patching;
 pub mod pod_security;
+pub mod policy;
 pub mod priority;
 pub mod resource_quota;
 pub mod service_account;
@@ -106,6 +107,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "DefaultTolerationSeconds",
     "ResourceQuota",
     "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
     "ValidatingAdmissionWebhook",
     "AlwaysDeny",
 ];
@@ -207,6 +209,8 @@ pub struct Chain {
     plugins: Vec<&'static str>,
     /// MutatingAdmissionWebhook / ValidatingAdmissionWebhook state.
     pub webhooks: std::sync::Arc<webhook::Webhooks>,
+    /// ValidatingAdmissionPolicy state.
+    pub policies: std::sync::Arc<policy::Policies>,
 }
 
 impl Chain {
@@ -220,6 +224,7 @@ impl Chain {
         Chain {
             plugins,
             webhooks: Default::default(),
+            policies: Default::default(),
         }
     }
 
@@ -287,6 +292,11 @@ impl Chain {
                         warnings.extend(pod_security::validate(server, req, o, old).await?);
                     }
                 }
+                "ValidatingAdmissionPolicy" => {
+                    if let Some(call) = dynamic {
+                        self.policies.validate(call, obj, old).await?;
+                    }
+                }
                 "ValidatingAdmissionWebhook" => {
                     if let Some(call) = dynamic {
                         self.webhooks.validate(call, obj, old).await?;
@@ -325,6 +335,7 @@ mod tests {
                 "Priority",
                 "DefaultTolerationSeconds",
                 "MutatingAdmissionWebhook",
+                "ValidatingAdmissionPolicy",
                 "ValidatingAdmissionWebhook",
                 "ResourceQuota"
             ]
