@@ -14,10 +14,12 @@ mod kubectl_everyday;
 mod kubectl_more;
 mod openapi_v2;
 mod pod_subresources;
+mod policies;
 mod security;
 mod server_side_apply;
 mod services;
 mod watch;
+mod webhooks;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);

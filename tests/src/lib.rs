@@ -13,6 +13,8 @@
 //! server, the ServiceAccount admission plugin is off by default (nothing
 //! creates `default` ServiceAccounts without a controller-manager).
 
+pub mod webhook_server;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;

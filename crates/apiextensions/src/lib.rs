@@ -23,6 +23,8 @@
 //! scale, then CEL unless the object is already malformed).
 
 mod cel;
+/// CEL for admission (webhook matchConditions, ValidatingAdmissionPolicy).
+pub use cel::admission as admission_cel;
 mod conversion;
 mod crd;
 mod go_fmt;

@@ -50,6 +50,9 @@ pub enum Reason {
     InternalError,
     /// The server is not ready to serve (503).
     ServiceUnavailable,
+    /// No reason given (`reason` is omitted), as in a Status an admission
+    /// webhook returns without one. The code is whatever the error says.
+    Unknown,
 }
 
 impl Reason {
@@ -71,6 +74,7 @@ impl Reason {
             Reason::ServerTimeout | Reason::InternalError => 500,
             Reason::TooManyRequests => 429,
             Reason::ServiceUnavailable => 503,
+            Reason::Unknown => 500,
         }
     }
 
@@ -95,7 +99,37 @@ impl Reason {
             Reason::TooManyRequests => "TooManyRequests",
             Reason::InternalError => "InternalError",
             Reason::ServiceUnavailable => "ServiceUnavailable",
+            Reason::Unknown => "",
         }
+    }
+
+    /// The reason named by a `status.reason` string; [`Reason::Unknown`]
+    /// for the empty string and for reasons this enum does not know.
+    pub fn parse(s: &str) -> Reason {
+        const ALL: &[Reason] = &[
+            Reason::NotFound,
+            Reason::AlreadyExists,
+            Reason::Conflict,
+            Reason::Invalid,
+            Reason::BadRequest,
+            Reason::Forbidden,
+            Reason::Unauthorized,
+            Reason::Expired,
+            Reason::Gone,
+            Reason::MethodNotAllowed,
+            Reason::NotAcceptable,
+            Reason::UnsupportedMediaType,
+            Reason::RequestEntityTooLarge,
+            Reason::Timeout,
+            Reason::ServerTimeout,
+            Reason::TooManyRequests,
+            Reason::InternalError,
+            Reason::ServiceUnavailable,
+        ];
+        ALL.iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+            .unwrap_or(Reason::Unknown)
     }
 }
 
@@ -358,6 +392,9 @@ impl StatusError {
             "reason": self.reason.as_str(),
         });
         let map = status.as_object_mut().expect("object literal");
+        if self.reason == Reason::Unknown {
+            map.remove("reason");
+        }
         if !details.is_empty() {
             map.insert("details".into(), Value::Object(details));
         }

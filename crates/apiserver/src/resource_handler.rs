@@ -396,6 +396,13 @@ where
             } else {
                 UpdateTarget::Main
             };
+            if input != InputFormat::ApplyPatch
+                && write.dynamic_admission(crate::admission::Operation::Update, &name)
+            {
+                let updated =
+                    crate::admission::patching::patch(&write, &name, body, input, target).await?;
+                return Ok(wire::respond_value(StatusCode::OK, &updated.object, out));
+            }
             write.update(&name, None).await?;
             if write.needs_rbac_check() {
                 // The escalation check needs the patched object: compute it

@@ -42,6 +42,8 @@ pub(crate) struct Interp {
     vars: Vec<(String, Val)>,
     pub cost: u64,
     limit: u64,
+    /// The `authorizer` library's callback (admission expressions only).
+    pub authorizer: Option<super::admission::AuthorizeFn>,
 }
 
 impl Interp {
@@ -51,6 +53,7 @@ impl Interp {
             vars,
             cost: 0,
             limit,
+            authorizer: None,
         }
     }
 
@@ -116,6 +119,9 @@ impl Interp {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(self.eval(a)?);
+                }
+                if let Some(r) = super::admission::authz_call(self, t.as_ref(), func, &vals) {
+                    return r;
                 }
                 stdlib::call(self, t, func, vals)
             }

@@ -6,6 +6,7 @@
 //! objects), [`validator`] runs compiled rules over custom resources with
 //! upstream's error shapes and budgets.
 
+pub mod admission;
 mod eval;
 mod k8s;
 mod lexer;

@@ -353,7 +353,10 @@ impl Parser {
             if self.eat(".") {
                 let optional = self.eat("?");
                 let name = match self.next() {
-                    Tok::Ident(n) => n,
+                    // cel-go only refuses reserved words as plain
+                    // identifiers: `x.namespace(...)` (the authorizer
+                    // library) parses.
+                    Tok::Ident(n) | Tok::Reserved(n) => n,
                     t => {
                         return Err(self.err(format!(
                             "Syntax error: mismatched input '{}' expecting IDENTIFIER",

@@ -4,6 +4,7 @@
 use corten_apimachinery::{StatusError, meta};
 use serde_json::Value;
 
+use super::webhook::Call;
 use super::{Operation, Request};
 use crate::app::ApiServer;
 use crate::auth::{UserInfo, escalation};
@@ -14,7 +15,7 @@ use crate::registry::{Resource, store};
 #[derive(Clone, Copy)]
 pub struct Write<'a> {
     /// The server.
-    pub server: &'a ApiServer,
+    pub server: &'a std::sync::Arc<ApiServer>,
     /// Who writes.
     pub user: &'a UserInfo,
     /// The resource written.
@@ -43,6 +44,41 @@ impl<'a> Write<'a> {
         }
     }
 
+    /// The request as webhooks and policies see it.
+    pub fn call(&self, operation: Operation, name: &'a str) -> Call<'a> {
+        let def = self.res.def;
+        let kind = match self.subresource {
+            "scale" => ("autoscaling", "v1", "Scale"),
+            "eviction" => ("policy", "v1", "Eviction"),
+            "binding" => ("", "v1", "Binding"),
+            "token" => ("authentication.k8s.io", "v1", "TokenRequest"),
+            _ => (def.group, def.version, def.kind),
+        };
+        Call {
+            server: self.server,
+            user: self.user,
+            operation,
+            resource: (def.group, def.version, def.resource),
+            kind,
+            subresource: self.subresource,
+            namespace: self.namespace.unwrap_or(""),
+            name,
+            dry_run: self.dry_run,
+            opts: self.opts,
+        }
+    }
+
+    /// Whether a webhook's (or policy's) rules match this write, so that
+    /// the objects involved must be computed for it.
+    pub fn dynamic_admission(&self, operation: Operation, name: &'a str) -> bool {
+        let chain = &self.server.admission;
+        let call = self.call(operation, name);
+        (chain.enabled("MutatingAdmissionWebhook") && chain.webhooks.rules_match(&call, true))
+            || (chain.enabled("ValidatingAdmissionWebhook")
+                && chain.webhooks.rules_match(&call, false))
+            || (chain.enabled("ValidatingAdmissionPolicy") && chain.policies.rules_match(&call))
+    }
+
     /// Whether role/binding writes by this user need the escalation check.
     pub fn needs_rbac_check(&self) -> bool {
         self.res.def.group == "rbac.authorization.k8s.io"
@@ -69,9 +105,10 @@ impl<'a> Write<'a> {
         }
     }
 
-    async fn old(&self, name: &str) -> Option<Value> {
-        let needed =
-            self.server.admission.enabled("NodeRestriction") && self.user.node_name().is_some();
+    async fn old(&self, operation: Operation, name: &'a str) -> Option<Value> {
+        let needed = (self.server.admission.enabled("NodeRestriction")
+            && self.user.node_name().is_some())
+            || self.dynamic_admission(operation, name);
         if !needed || name.is_empty() {
             return None;
         }
@@ -86,47 +123,74 @@ impl<'a> Write<'a> {
     pub async fn create(&self, obj: &mut Value) -> Result<(), StatusError> {
         let name = meta::name(obj).unwrap_or_default().to_string();
         let req = self.request(Operation::Create, &name);
+        let call = self.call(Operation::Create, &name);
         let chain = &self.server.admission;
-        chain.admit(self.server, &req, obj, None).await?;
-        self.warn(chain.validate(self.server, &req, Some(obj), None).await?);
+        chain
+            .admit(self.server, &req, obj, None, Some(&call))
+            .await?;
+        self.warn(
+            chain
+                .validate(self.server, &req, Some(obj), None, Some(&call))
+                .await?,
+        );
         self.rbac_checks(obj)
     }
 
     /// Before an update of `name` (`new` is the PUT body; None for patches,
     /// whose result is not known yet).
-    pub async fn update(&self, name: &str, new: Option<&mut Value>) -> Result<(), StatusError> {
+    pub async fn update(&self, name: &'a str, new: Option<&mut Value>) -> Result<(), StatusError> {
+        let old = self.old(Operation::Update, name).await;
+        self.update_from(name, new, old.as_ref()).await
+    }
+
+    /// [`Write::update`] with the stored object (served version) at hand.
+    pub async fn update_from(
+        &self,
+        name: &'a str,
+        new: Option<&mut Value>,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
         let req = self.request(Operation::Update, name);
-        let old = self.old(name).await;
+        let call = self.call(Operation::Update, name);
         let chain = &self.server.admission;
         match new {
             Some(obj) => {
-                chain.admit(self.server, &req, obj, old.as_ref()).await?;
+                chain
+                    .admit(self.server, &req, obj, old, Some(&call))
+                    .await?;
                 self.warn(
                     chain
-                        .validate(self.server, &req, Some(obj), old.as_ref())
+                        .validate(self.server, &req, Some(obj), old, Some(&call))
                         .await?,
                 );
                 self.rbac_checks(obj)
             }
             None => {
-                self.warn(
-                    chain
-                        .validate(self.server, &req, None, old.as_ref())
-                        .await?,
-                );
+                // The patched object is not known: webhooks are not called
+                // here (see `patch_with_admission`).
+                self.warn(chain.validate(self.server, &req, None, old, None).await?);
                 Ok(())
             }
         }
     }
 
     /// Before a delete of `name`.
-    pub async fn delete(&self, name: &str) -> Result<(), StatusError> {
+    pub async fn delete(&self, name: &'a str) -> Result<(), StatusError> {
         let req = self.request(Operation::Delete, name);
-        let old = self.old(name).await;
+        let call = self.call(Operation::Delete, name);
+        let old = if self.dynamic_admission(Operation::Delete, name) {
+            // Like upstream, a missing object is a 404 before any webhook
+            // hears of it; webhooks get the object being deleted.
+            let bytes =
+                store::get(&self.server.registry, self.res, self.namespace, name, None).await?;
+            Some(serde_json::from_slice(&bytes).map_err(StatusError::internal)?)
+        } else {
+            self.old(Operation::Delete, name).await
+        };
         let warnings = self
             .server
             .admission
-            .validate(self.server, &req, None, old.as_ref())
+            .validate(self.server, &req, None, old.as_ref(), Some(&call))
             .await?;
         self.warn(warnings);
         Ok(())

@@ -12,15 +12,19 @@
 //! enabling an off-by-default plugin that is not implemented is an error,
 //! so nobody believes a policy is enforced when it is not.
 
+pub mod cel;
 pub mod hooks;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod node_restriction;
+pub mod patching;
 pub mod pod_security;
+pub mod policy;
 pub mod priority;
 pub mod resource_quota;
 pub mod service_account;
 pub mod tolerations;
+pub mod webhook;
 
 use corten_apimachinery::{GroupResource, StatusError};
 use serde_json::Value;
@@ -102,6 +106,9 @@ pub const IMPLEMENTED: &[&str] = &[
     "Priority",
     "DefaultTolerationSeconds",
     "ResourceQuota",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
     "AlwaysDeny",
 ];
 
@@ -200,6 +207,10 @@ impl Request<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Chain {
     plugins: Vec<&'static str>,
+    /// MutatingAdmissionWebhook / ValidatingAdmissionWebhook state.
+    pub webhooks: std::sync::Arc<webhook::Webhooks>,
+    /// ValidatingAdmissionPolicy state.
+    pub policies: std::sync::Arc<policy::Policies>,
 }
 
 impl Chain {
@@ -210,7 +221,11 @@ impl Chain {
             .filter(|p| !IMPLEMENTED.contains(p))
             .collect();
         tracing::debug!(?plugins, ?skipped, "admission plugins");
-        Chain { plugins }
+        Chain {
+            plugins,
+            webhooks: Default::default(),
+            policies: Default::default(),
+        }
     }
 
     /// Whether a plugin runs.
@@ -218,13 +233,15 @@ impl Chain {
         self.plugins.contains(&name)
     }
 
-    /// Runs the mutating plugins in order.
+    /// Runs the mutating plugins in order (`dynamic`: the request as
+    /// webhooks see it).
     pub async fn admit(
         &self,
         server: &ApiServer,
         req: &Request<'_>,
         obj: &mut Value,
         old: Option<&Value>,
+        dynamic: Option<&webhook::Call<'_>>,
     ) -> Result<(), StatusError> {
         for p in &self.plugins {
             match *p {
@@ -235,10 +252,14 @@ impl Chain {
                 "ServiceAccount" => service_account::admit(server, req, obj).await?,
                 "Priority" => priority::admit(server, req, obj).await?,
                 "DefaultTolerationSeconds" => tolerations::admit(req, obj),
+                "MutatingAdmissionWebhook" => {
+                    if let Some(call) = dynamic {
+                        self.webhooks.mutate(call, obj, old).await?;
+                    }
+                }
                 _ => {}
             }
         }
-        let _ = old;
         Ok(())
     }
 
@@ -250,6 +271,7 @@ impl Chain {
         req: &Request<'_>,
         obj: Option<&Value>,
         old: Option<&Value>,
+        dynamic: Option<&webhook::Call<'_>>,
     ) -> Result<Vec<String>, StatusError> {
         let mut warnings = Vec::new();
         for p in &self.plugins {
@@ -268,6 +290,16 @@ impl Chain {
                 "PodSecurity" => {
                     if let Some(o) = obj {
                         warnings.extend(pod_security::validate(server, req, o, old).await?);
+                    }
+                }
+                "ValidatingAdmissionPolicy" => {
+                    if let Some(call) = dynamic {
+                        self.policies.validate(call, obj, old).await?;
+                    }
+                }
+                "ValidatingAdmissionWebhook" => {
+                    if let Some(call) = dynamic {
+                        self.webhooks.validate(call, obj, old).await?;
                     }
                 }
                 "ResourceQuota" => {
@@ -302,6 +334,9 @@ mod tests {
                 "PodSecurity",
                 "Priority",
                 "DefaultTolerationSeconds",
+                "MutatingAdmissionWebhook",
+                "ValidatingAdmissionPolicy",
+                "ValidatingAdmissionWebhook",
                 "ResourceQuota"
             ]
         );

@@ -1,0 +1,336 @@
+//! MutatingAdmissionWebhook and ValidatingAdmissionWebhook: the
+//! configurations from the apiserver's own watch caches, matched against
+//! each write (rules, match policy, namespace/object selectors,
+//! matchConditions), called over HTTPS with an AdmissionReview v1.
+//!
+//! Mutating webhooks run one after another (configurations sorted by
+//! name), each seeing the previous one's JSONPatch applied; those with
+//! `reinvocationPolicy: IfNeeded` run once more when a later webhook
+//! changed the object. Validating webhooks run concurrently. Denials come
+//! back as upstream's `admission webhook "x" denied the request: ...`,
+//! failed calls as `failed calling webhook "x": ...` (500) unless the
+//! webhook's `failurePolicy` is `Ignore`.
+
+pub mod client;
+pub mod config;
+pub mod matching;
+pub mod metrics;
+pub mod review;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use corten_apimachinery::StatusError;
+use serde_json::Value;
+
+use super::Operation;
+use crate::app::ApiServer;
+use crate::auth::UserInfo;
+use crate::registry::store::WriteOptions;
+use config::{Hook, HookCache, Kind};
+use matching::Target;
+
+/// One admission request as dynamic admission (webhooks, policies) sees it.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The server.
+    pub server: &'a Arc<ApiServer>,
+    /// Who asks.
+    pub user: &'a UserInfo,
+    /// The operation.
+    pub operation: Operation,
+    /// Group, version and plural resource of the URL.
+    pub resource: (&'a str, &'a str, &'a str),
+    /// Group, version and kind of the object sent (`Scale` for `/scale`).
+    pub kind: (&'a str, &'a str, &'a str),
+    /// Subresource or "".
+    pub subresource: &'a str,
+    /// Namespace or "".
+    pub namespace: &'a str,
+    /// Object name ("" for creates with generateName).
+    pub name: &'a str,
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// Write options: `fieldManager`, and the response's warnings.
+    pub opts: &'a WriteOptions,
+}
+
+impl<'a> Call<'a> {
+    /// `CREATE`, `UPDATE`, `DELETE`.
+    pub fn operation_name(&self) -> &'static str {
+        match self.operation {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+
+    /// The attributes rules are matched against.
+    pub fn target(&self) -> Target<'a> {
+        Target {
+            operation: self.operation_name(),
+            group: self.resource.0,
+            version: self.resource.1,
+            resource: self.resource.2,
+            subresource: self.subresource,
+            namespace: self.namespace,
+        }
+    }
+
+    /// The AdmissionReview request fields (a fresh uid).
+    pub fn request_info(&self) -> review::RequestInfo<'a> {
+        review::RequestInfo {
+            uid: uuid::Uuid::new_v4().to_string(),
+            kind: self.kind,
+            resource: self.resource,
+            subresource: self.subresource,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation_name(),
+            user: self.user,
+            dry_run: self.dry_run,
+            options: review::options(
+                self.operation_name(),
+                self.dry_run,
+                self.opts.field_manager.as_deref(),
+            ),
+        }
+    }
+}
+
+/// Both webhook plugins' state: the parsed configurations.
+#[derive(Debug)]
+pub struct Webhooks {
+    mutating: HookCache,
+    validating: HookCache,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            mutating: HookCache::new(Kind::Mutating),
+            validating: HookCache::new(Kind::Validating),
+        }
+    }
+}
+
+/// The webhooks whose rules match a request (selectors and conditions are
+/// checked later, per object).
+fn by_rules(hooks: &[Arc<Hook>], call: &Call<'_>) -> Vec<Arc<Hook>> {
+    let t = call.target();
+    let reg = &call.server.registry;
+    hooks
+        .iter()
+        .filter(|h| matching::rules_match(&h.rules, h.exact, &t, Some(reg)))
+        .cloned()
+        .collect()
+}
+
+/// Upstream's error for a webhook that cannot be called on a dry run.
+fn dry_run_unsupported(name: &str) -> StatusError {
+    StatusError::bad_request(format!(
+        "admission webhook \"{name}\" does not support dry run"
+    ))
+}
+
+/// What a call to one webhook came to.
+enum Outcome {
+    /// Not called: selectors or conditions excluded it.
+    Skipped,
+    /// Allowed, with the webhook's patch (if any).
+    Allowed(Option<Vec<u8>>),
+}
+
+impl Webhooks {
+    /// Whether any mutating (`mutating`) or validating webhook's rules
+    /// match the request, i.e. whether the objects are worth computing.
+    pub fn rules_match(&self, call: &Call<'_>, mutating: bool) -> bool {
+        let cache = if mutating {
+            &self.mutating
+        } else {
+            &self.validating
+        };
+        !by_rules(&cache.hooks(&call.server.registry), call).is_empty()
+    }
+
+    /// MutatingAdmissionWebhook: calls each matching webhook in order and
+    /// applies its patch to `obj`.
+    pub async fn mutate(
+        &self,
+        call: &Call<'_>,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        let hooks = by_rules(&self.mutating.hooks(&call.server.registry), call);
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let mut last_change: Option<usize> = None;
+        for (i, h) in hooks.iter().enumerate() {
+            if self.call_one(call, h, true, Some(obj), old).await? {
+                last_change = Some(i);
+            }
+        }
+        // Reinvocation: webhooks that asked for it and ran before the last
+        // change see the object once more.
+        if let Some(last) = last_change {
+            for h in hooks.iter().take(last).filter(|h| h.reinvoke_if_needed) {
+                self.call_one(call, h, true, Some(obj), old).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ValidatingAdmissionWebhook: calls the matching webhooks concurrently;
+    /// the first refusal (in webhook order) is returned.
+    pub async fn validate(
+        &self,
+        call: &Call<'_>,
+        obj: Option<&Value>,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        let hooks = by_rules(&self.validating.hooks(&call.server.registry), call);
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let calls = hooks.iter().map(|h| async move {
+            let mut copy = obj.cloned();
+            self.call_one(call, h, false, copy.as_mut(), old).await
+        });
+        for r in futures::future::join_all(calls).await {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Matches one webhook against the objects and calls it; returns
+    /// whether it changed `obj`.
+    async fn call_one(
+        &self,
+        call: &Call<'_>,
+        h: &Hook,
+        mutating: bool,
+        obj: Option<&mut Value>,
+        old: Option<&Value>,
+    ) -> Result<bool, StatusError> {
+        let ty = if mutating { "admit" } else { "validating" };
+        let op = call.operation_name();
+        let outcome = self.invoke(call, h, mutating, obj.as_deref(), old).await;
+        match outcome {
+            Ok(Outcome::Skipped) | Ok(Outcome::Allowed(None)) => Ok(false),
+            Ok(Outcome::Allowed(Some(patch))) => {
+                let Some(obj) = obj else {
+                    return Ok(false);
+                };
+                let patched = corten_apimachinery::patch::apply_json_patch(obj, &patch)
+                    .map_err(|e| StatusError::internal(format!("{e:?}")))?;
+                if !patched.is_object() {
+                    return Err(StatusError::internal(format!(
+                        "the patch of webhook \"{}\" did not produce an object",
+                        h.name
+                    )));
+                }
+                let changed = patched != *obj;
+                *obj = patched;
+                Ok(changed)
+            }
+            Err(Failure::Denied(e)) => {
+                metrics::rejected(&h.name, ty, op, "no_error", e.code);
+                Err(e)
+            }
+            Err(Failure::Fatal(e)) => Err(e),
+            Err(Failure::Call(detail)) => {
+                let msg = format!("failed calling webhook \"{}\": {detail}", h.name);
+                if h.ignore_failures {
+                    tracing::warn!(webhook = %h.name, error = %msg, "failed calling webhook, failing open");
+                    return Ok(false);
+                }
+                tracing::warn!(webhook = %h.name, error = %msg, "failed calling webhook, failing closed");
+                metrics::rejected(&h.name, ty, op, "calling_webhook_error", 0);
+                Err(StatusError::internal(msg))
+            }
+        }
+    }
+
+    async fn invoke(
+        &self,
+        call: &Call<'_>,
+        h: &Hook,
+        mutating: bool,
+        obj: Option<&Value>,
+        old: Option<&Value>,
+    ) -> Result<Outcome, Failure> {
+        let reg = &call.server.registry;
+        let t = call.target();
+        let ns_labels = matching::namespace_labels(reg, &t, obj, old);
+        if !matching::namespace_selector_matches(&h.namespace_selector, ns_labels.as_ref())
+            || !matching::object_selector_matches(&h.object_selector, obj, old)
+        {
+            return Ok(Outcome::Skipped);
+        }
+        let info = call.request_info();
+        if !h.match_conditions.is_empty() {
+            let request = review::request(&info, None, None);
+            match super::cel::match_conditions(call, &h.match_conditions, &request, obj, old) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Outcome::Skipped),
+                Err(e) => return Err(Failure::Call(e)),
+            }
+        }
+        if call.dry_run && !h.dry_run_safe {
+            return Err(Failure::Fatal(dry_run_unsupported(&h.name)));
+        }
+        let ty = if mutating { "admit" } else { "validating" };
+        let op = call.operation_name();
+        let endpoint =
+            client::resolve(reg, &h.client, h.timeout).map_err(|e| Failure::Call(e.to_string()))?;
+        let body = serde_json::to_vec(&review::review(&info, obj, old))
+            .map_err(|e| Failure::Fatal(StatusError::internal(e)))?;
+        let started = Instant::now();
+        let answer = client::post(&endpoint, &h.client.ca_bundle, body, h.timeout).await;
+        let secs = started.elapsed().as_secs_f64();
+        let bytes = match answer {
+            Ok(b) => b,
+            Err(e) => {
+                let code = match &e {
+                    client::CallError::Status(c, _) => *c,
+                    client::CallError::Transport(_) => 0,
+                };
+                metrics::observe(&h.name, ty, op, code, true, secs);
+                return Err(Failure::Call(format!("failed to call webhook: {e}")));
+            }
+        };
+        let resp = match review::parse_response(&bytes, &info.uid, mutating) {
+            Ok(r) => r,
+            Err(e) => {
+                metrics::observe(&h.name, ty, op, 200, true, secs);
+                return Err(Failure::Call(e));
+            }
+        };
+        metrics::observe(&h.name, ty, op, 200, !resp.allowed, secs);
+        for w in &resp.warnings {
+            call.opts.warn(w.clone());
+        }
+        for (k, v) in &resp.audit_annotations {
+            tracing::debug!(webhook = %h.name, key = %k, value = %v, "webhook audit annotation");
+        }
+        if !resp.allowed {
+            return Err(Failure::Denied(review::denial(
+                &h.name,
+                resp.status.as_ref(),
+            )));
+        }
+        Ok(Outcome::Allowed(resp.patch))
+    }
+}
+
+/// Why a webhook did not allow the request.
+enum Failure {
+    /// It said no.
+    Denied(StatusError),
+    /// It could not be called or answered nonsense (subject to
+    /// `failurePolicy`).
+    Call(String),
+    /// A refusal no failure policy overrides (dry run unsupported, ...).
+    Fatal(StatusError),
+}
