@@ -62,6 +62,12 @@ pub async fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
         {
             return Err(err).with_context(|| format!("removing {}", pid_file.display()));
         }
+        if component.name == "kube-proxy" {
+            // Like upstream, kube-proxy leaves its rules in place on SIGTERM
+            // (traffic keeps flowing across restarts); a local cluster that
+            // is going away removes them with `kube-proxy --cleanup`.
+            remove_proxy_rules(&component.program).await;
+        }
     }
     match crate::node_cleanup::remove_bridge() {
         Ok(true) => println!("{:<16} deleted {}", "network", crate::images::LOCAL_BRIDGE),
@@ -89,6 +95,26 @@ pub async fn down(layout: &StateLayout, purge: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs `kube-proxy --cleanup`, which deletes its nftables table and
+/// iptables chains; failures are warnings (the host may lack the tools).
+async fn remove_proxy_rules(program: &std::path::Path) {
+    let output = tokio::process::Command::new(program)
+        .arg("--cleanup")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match output {
+        Ok(out) if out.status.success() => {
+            println!("{:<16} removed kube-proxy's rules", "network")
+        }
+        Ok(out) => eprintln!(
+            "warning: `kube-proxy --cleanup` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(err) => eprintln!("warning: running kube-proxy --cleanup: {err}"),
+    }
 }
 
 #[cfg(test)]
