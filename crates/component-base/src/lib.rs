@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod duration;
 pub mod flags;
 pub mod health;
 pub mod logging;

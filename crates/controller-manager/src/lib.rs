@@ -35,7 +35,7 @@
 pub mod app;
 pub mod config;
 pub mod controllers;
-pub mod duration;
+pub use corten_component_base::duration;
 pub mod framework;
 pub mod leader_election;
 pub mod options;

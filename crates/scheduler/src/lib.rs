@@ -15,7 +15,7 @@ pub mod api_client;
 pub mod app;
 pub mod cache;
 pub mod config;
-pub mod duration;
+pub use corten_component_base::duration;
 pub mod framework;
 pub mod fxhash;
 pub mod informers;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-/// Parses a Go duration. Negative durations are rejected: no flag of this
-/// component accepts them.
+/// Parses a Go duration. Negative durations are rejected: no flag of the
+/// daemons that use it (scheduler, controller-manager) accepts them.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let invalid =
         || format!("invalid duration {input:?} (use Go syntax such as 15s, 2m30s, 500ms)");
