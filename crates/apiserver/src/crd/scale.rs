@@ -2,7 +2,7 @@
 //! view of the paths the CRD version names (`specReplicasPath`,
 //! `statusReplicasPath`, `labelSelectorPath`).
 
-use corten_apimachinery::{FieldError, GroupKind, Path, StatusError, meta};
+use corten_apimachinery::{StatusError, meta};
 use corten_storage::{KeyValue, UpdateDecision};
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ use crate::registry::store::{
     StepError, UpdateTarget, WriteOptions, decide_update, decode_stored, finish_update,
     storage_error,
 };
-use crate::registry::subresources::ScaleChange;
+use crate::registry::subresources::{ScaleChange, checked_scale_request};
 use crate::registry::{Registry, Resource, convert};
 
 /// The Scale of a custom resource (served version).
@@ -84,7 +84,6 @@ pub async fn update(
     let custom = custom_of(res)?;
     let gr = res.group_resource();
     let key = object_key(res.def, ns, name);
-    let scale_gk = GroupKind::new("autoscaling", "Scale");
     let compute = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
         let old = decode_stored(kv)?;
         let served = convert::from_storage(res, old.clone())?;
@@ -93,36 +92,7 @@ pub async fn update(
             ScaleChange::Replace(v) => v.clone(),
             ScaleChange::Patch(p, f) => apply_patch(res, name, &current, p, *f)?,
         };
-        if let Some(n) = meta::name(&scale)
-            && n != name
-        {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        let replicas = match scale.pointer("/spec/replicas") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v.as_i64().ok_or_else(|| {
-                StatusError::bad_request("Scale.spec.replicas must be an integer")
-            })?,
-        };
-        if replicas < 0 || replicas > i64::from(i32::MAX) {
-            return Err(StatusError::invalid(
-                &scale_gk,
-                name,
-                &vec![FieldError::invalid(
-                    &Path::new("spec").child("replicas"),
-                    replicas,
-                    "must be greater than or equal to 0",
-                )],
-            ));
-        }
-        if let Some(rv) = meta::resource_version(&scale)
-            && !rv.is_empty()
-            && Some(rv) != meta::resource_version(&old)
-        {
-            return Err(StatusError::conflict_modified(&gr, name));
-        }
+        let replicas = checked_scale_request(&gr, name, &scale, &old)?;
         let mut new = served;
         if !custom.schema.set_spec_replicas(&mut new, replicas) {
             return Err(StatusError::internal(

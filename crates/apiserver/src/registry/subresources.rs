@@ -104,7 +104,6 @@ pub async fn update_scale(
 ) -> Result<Value, StatusError> {
     let gr = res.group_resource();
     let key = object_key(res.def, ns, name);
-    let scale_gk = GroupKind::new("autoscaling", "Scale");
     let compute = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
         let old = decode_stored(kv)?;
         let current_scale = scale_of(&old, res.def.storage_resource);
@@ -112,35 +111,7 @@ pub async fn update_scale(
             ScaleChange::Replace(v) => v.clone(),
             ScaleChange::Patch(p, f) => apply_patch(res, name, &current_scale, p, *f)?,
         };
-        if let Some(n) = meta::name(&scale)
-            && n != name
-        {
-            return Err(StatusError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        let replicas = match scale.pointer("/spec/replicas") {
-            None | Some(Value::Null) => 0,
-            Some(v) => v.as_i64().ok_or_else(|| {
-                StatusError::bad_request("Scale.spec.replicas must be an integer")
-            })?,
-        };
-        if replicas < 0 || replicas > i32::MAX as i64 {
-            return Err(StatusError::invalid(
-                &scale_gk,
-                name,
-                &vec![FieldError::invalid(
-                    &Path::new("spec").child("replicas"),
-                    replicas,
-                    "must be greater than or equal to 0",
-                )],
-            ));
-        }
-        if let Some(rv) = meta::resource_version(&scale)
-            && Some(rv) != meta::resource_version(&old)
-        {
-            return Err(StatusError::conflict_modified(&gr, name));
-        }
+        let replicas = checked_scale_request(&gr, name, &scale, &old)?;
         let mut new = old.clone();
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
             spec.insert("replicas".into(), json!(replicas));
@@ -258,6 +229,49 @@ pub async fn bind(
         .await
         .map_err(|e| e.into_status(&gr, name))?;
     Ok(())
+}
+
+/// The checks every `/scale` write makes before it touches the object:
+/// the body names the object on the URL, `spec.replicas` is an int32 of
+/// at least 0, and a non-empty `resourceVersion` matches the stored one
+/// (an empty one means unconditional, as upstream). Returns the replicas.
+pub(crate) fn checked_scale_request(
+    gr: &GroupResource,
+    name: &str,
+    scale: &Value,
+    old: &Value,
+) -> Result<i64, StatusError> {
+    if let Some(n) = meta::name(scale)
+        && n != name
+    {
+        return Err(StatusError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
+    }
+    let replicas = match scale.pointer("/spec/replicas") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| StatusError::bad_request("Scale.spec.replicas must be an integer"))?,
+    };
+    if replicas < 0 || replicas > i64::from(i32::MAX) {
+        return Err(StatusError::invalid(
+            &GroupKind::new("autoscaling", "Scale"),
+            name,
+            &vec![FieldError::invalid(
+                &Path::new("spec").child("replicas"),
+                replicas,
+                "must be greater than or equal to 0",
+            )],
+        ));
+    }
+    if let Some(rv) = meta::resource_version(scale)
+        && !rv.is_empty()
+        && Some(rv) != meta::resource_version(old)
+    {
+        return Err(StatusError::conflict_modified(gr, name));
+    }
+    Ok(replicas)
 }
 
 fn set_pod_condition(pod: &mut Value, ctype: &str, status: &str) {
