@@ -75,7 +75,28 @@ pub struct ControllerConfig {
     pub node_lifecycle: NodeLifecycleConfig,
     /// `--terminated-pod-gc-threshold` (pod GC; `<= 0` disables it).
     pub terminated_pod_gc_threshold: i32,
+    /// Volume controllers' settings.
+    pub volume: VolumeConfig,
 }
+
+/// Settings of the volume controllers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeConfig {
+    /// `--hostpath-provisioner-dir`: where the `corten.io/hostpath`
+    /// provisioner puts volume directories.
+    pub hostpath_dir: PathBuf,
+}
+
+impl Default for VolumeConfig {
+    fn default() -> Self {
+        Self {
+            hostpath_dir: PathBuf::from(DEFAULT_HOSTPATH_DIR),
+        }
+    }
+}
+
+/// Default of `--hostpath-provisioner-dir`.
+pub const DEFAULT_HOSTPATH_DIR: &str = "/var/lib/corten/volumes";
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -88,6 +109,7 @@ impl Default for ControllerConfig {
             node_ipam: NodeIpamConfig::default(),
             node_lifecycle: NodeLifecycleConfig::default(),
             terminated_pod_gc_threshold: 12500,
+            volume: VolumeConfig::default(),
         }
     }
 }

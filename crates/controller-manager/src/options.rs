@@ -16,6 +16,7 @@ use ipnet::IpNet;
 
 use crate::config::{
     Concurrency, Config, ControllerConfig, NodeIpamConfig, NodeLifecycleConfig, RootCa,
+    VolumeConfig,
 };
 use crate::duration::parse_duration;
 use crate::leader_election::{JITTER_FACTOR, LeaderElectionConfig};
@@ -200,6 +201,10 @@ pub struct Options {
     #[arg(long, default_value_t = 12500, allow_negative_numbers = true)]
     pub terminated_pod_gc_threshold: i32,
 
+    /// Directory under which the corten.io/hostpath provisioner creates the directories of the PersistentVolumes it provisions (a Corten flag; upstream's test-only hostPath provisioner uses /tmp/hostpath_pv).
+    #[arg(long, default_value = crate::config::DEFAULT_HOSTPATH_DIR)]
+    pub hostpath_provisioner_dir: PathBuf,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
@@ -328,6 +333,9 @@ impl Options {
                     node_startup_grace_period: self.node_startup_grace_period,
                 },
                 terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
+                volume: VolumeConfig {
+                    hostpath_dir: self.hostpath_provisioner_dir,
+                },
             },
         })
     }

@@ -224,9 +224,10 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
     skipped("service-lb-controller", &["service"]),
     skipped("node-route-controller", &["route"]),
     skipped("cloud-node-lifecycle-controller", &["cloud-node-lifecycle"]),
-    known(
-        "persistentvolume-binder-controller",
+    implemented(
+        controllers::persistentvolume::NAME,
         &["persistentvolume-binder"],
+        controllers::persistentvolume::new_controller,
     ),
     known(
         "persistentvolume-attach-detach-controller",

@@ -40,6 +40,11 @@ pub fn service_account_for(controller: &str) -> Option<&str> {
         "node-lifecycle-controller" | "node-ipam-controller" => "node-controller",
         "pod-garbage-collector-controller" => "pod-garbage-collector",
         "persistentvolume-binder-controller" => "persistent-volume-binder",
+        "persistentvolumeclaim-protection-controller" => "pvc-protection-controller",
+        "persistentvolume-protection-controller" => "pv-protection-controller",
+        "certificatesigningrequest-signing-controller"
+        | "certificatesigningrequest-approving-controller"
+        | "certificatesigningrequest-cleaner-controller" => "certificate-controller",
         "persistentvolume-attach-detach-controller" => "attachdetach-controller",
         "horizontal-pod-autoscaler-controller" => "horizontal-pod-autoscaler",
         "resourcequota-controller" => "resourcequota-controller",

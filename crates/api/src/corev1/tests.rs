@@ -699,6 +699,30 @@ mod volumes {
         let new = updated(s, vac, &old);
         assert!(s.validate_update(&new, &old).is_empty());
     }
+
+    #[test]
+    fn pvc_class_may_be_set_once_when_absent() {
+        let s = &PERSISTENT_VOLUME_CLAIM_STRATEGY;
+        let old = created(
+            s,
+            pvc(
+                json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}),
+            ),
+        );
+        let mut body = old.clone();
+        body["spec"]["storageClassName"] = json!("standard");
+        let new = updated(s, body.clone(), &old);
+        assert!(s.validate_update(&new, &old).is_empty());
+        // Changing a class that is set, or setting it to "", is not allowed.
+        let mut again = body.clone();
+        again["spec"]["storageClassName"] = json!("gold");
+        let newer = updated(s, again, &new);
+        assert_eq!(texts(s.validate_update(&newer, &new)).len(), 1);
+        let mut empty = old.clone();
+        empty["spec"]["storageClassName"] = json!("");
+        let new = updated(s, empty, &old);
+        assert_eq!(texts(s.validate_update(&new, &old)).len(), 1);
+    }
 }
 
 #[test]

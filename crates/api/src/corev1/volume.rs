@@ -379,6 +379,21 @@ impl KindRules for PersistentVolumeClaimRules {
         }
         n.volume_attributes_class_name
             .clone_from(&o.volume_attributes_class_name);
+        // Upstream's retroactive default class: a claim created without
+        // any class may get one (non-empty) later, once.
+        let old_beta_class = old
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("volume.beta.kubernetes.io/storage-class"));
+        if !old_beta_class
+            && o.storage_class_name.is_none()
+            && n.storage_class_name
+                .as_deref()
+                .is_some_and(|c| !c.is_empty())
+        {
+            n.storage_class_name = None;
+        }
         if bound && let Some(reqs) = n.resources.as_mut().and_then(|r| r.requests.as_mut()) {
             match storage_request(os) {
                 Some(q) => {

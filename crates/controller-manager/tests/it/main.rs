@@ -17,6 +17,7 @@ mod leader_election;
 mod namespace;
 mod node_lifecycle;
 mod nodeipam;
+mod persistentvolume;
 mod podgc;
 mod replicaset;
 mod resourcequota;
