@@ -241,11 +241,16 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "clusterrole-aggregation-controller",
         &["clusterrole-aggregation"],
     ),
-    known(
-        "persistentvolumeclaim-protection-controller",
+    implemented(
+        controllers::pvcprotection::NAME,
         &["pvc-protection"],
+        controllers::pvcprotection::new_controller,
     ),
-    known("persistentvolume-protection-controller", &["pv-protection"]),
+    implemented(
+        controllers::pvprotection::NAME,
+        &["pv-protection"],
+        controllers::pvprotection::new_controller,
+    ),
     skipped("volumeattributesclass-protection-controller", &[]),
     implemented(
         controllers::ttlafterfinished::NAME,

@@ -26,6 +26,7 @@ mod serviceaccount;
 mod statefulset;
 mod support;
 mod ttl;
+mod volume_protection;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(150);
