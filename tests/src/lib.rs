@@ -328,6 +328,15 @@ impl TestCluster {
         self.dir.path().join("ca.crt")
     }
 
+    /// Writes the cluster CA's private key to `ca.key` in [`Self::dir`]
+    /// (for signers under test, such as the controller-manager's
+    /// `--cluster-signing-key-file`) and returns its path.
+    pub fn ca_key_file(&self) -> Result<PathBuf> {
+        let path = self.dir.path().join("ca.key");
+        std::fs::write(&path, &self.ca_key_pem)?;
+        Ok(path)
+    }
+
     /// Writes a client certificate and key (CN=user, O=groups) from the
     /// cluster CA into [`Self::dir`]; returns (cert, key) paths.
     pub fn client_cert_files(&self, user: &str, groups: &[&str]) -> Result<(PathBuf, PathBuf)> {

@@ -202,7 +202,7 @@ where
         opts,
     };
     match (r.verb, r.subresource.as_deref()) {
-        (Verb::Get, None) | (Verb::Get, Some("status")) => {
+        (Verb::Get, None) | (Verb::Get, Some("status" | "approval")) => {
             let rv = match query.get("resourceVersion") {
                 None | Some("") => None,
                 Some(_) => parse_resource_version(query.get("resourceVersion"))?,
@@ -359,6 +359,9 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
+            if res.def.storage_resource == "certificatesigningrequests" {
+                set_csr_requester(&mut obj, &user);
+            }
             write.create(&mut obj).await?;
             let created = store::create_json(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond(
@@ -367,7 +370,9 @@ where
                 out,
             ))
         }
-        (Verb::Update, None) | (Verb::Update, Some("status")) => {
+        // `approval` (CertificateSigningRequests) is written like `status`;
+        // the store applies the approval rules (see `decide_update`).
+        (Verb::Update, None) | (Verb::Update, Some("status" | "approval")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
             let mut obj = wire::decode_object(&body, input)?;
@@ -388,7 +393,7 @@ where
             };
             Ok(wire::respond_value(code, &updated.object, out))
         }
-        (Verb::Patch, None) | (Verb::Patch, Some("status")) => {
+        (Verb::Patch, None) | (Verb::Patch, Some("status" | "approval")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
             let target = if r.subresource.is_some() {
@@ -638,4 +643,29 @@ async fn delete_collection(
         }
     }
     Ok(out)
+}
+
+/// A new CertificateSigningRequest records who asked for it (upstream's
+/// strategy overwrites `spec.username`, `uid`, `groups` and `extra` with
+/// the requesting user); signers and approvers rely on it.
+fn set_csr_requester(obj: &mut Value, user: &crate::auth::UserInfo) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let spec = map.entry("spec").or_insert_with(|| json!({}));
+    let Some(spec) = spec.as_object_mut() else {
+        return;
+    };
+    let requester = user.to_json();
+    spec.insert("username".into(), json!(user.name));
+    for field in ["uid", "groups", "extra"] {
+        match requester.get(field) {
+            Some(v) => {
+                spec.insert(field.into(), v.clone());
+            }
+            None => {
+                spec.remove(field);
+            }
+        }
+    }
 }

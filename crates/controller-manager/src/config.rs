@@ -77,6 +77,29 @@ pub struct ControllerConfig {
     pub terminated_pod_gc_threshold: i32,
     /// Volume controllers' settings.
     pub volume: VolumeConfig,
+    /// `--cluster-signing-*`: the CA the CSR signer issues certificates
+    /// with; `None` turns the signer off.
+    pub csr_signing: Option<CsrSigningConfig>,
+}
+
+/// The cluster signing CA (`--cluster-signing-cert-file`,
+/// `--cluster-signing-key-file`, `--cluster-signing-duration`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CsrSigningConfig {
+    /// The CA certificate (PEM).
+    pub cert_pem: String,
+    /// The CA private key (PEM).
+    pub key_pem: String,
+    /// The longest lifetime of issued certificates.
+    pub duration: Duration,
+}
+
+impl std::fmt::Debug for CsrSigningConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsrSigningConfig")
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Settings of the volume controllers.
@@ -110,6 +133,7 @@ impl Default for ControllerConfig {
             node_lifecycle: NodeLifecycleConfig::default(),
             terminated_pod_gc_threshold: 12500,
             volume: VolumeConfig::default(),
+            csr_signing: None,
         }
     }
 }

@@ -15,8 +15,8 @@ use corten_component_base::logging::LoggingOptions;
 use ipnet::IpNet;
 
 use crate::config::{
-    Concurrency, Config, ControllerConfig, NodeIpamConfig, NodeLifecycleConfig, RootCa,
-    VolumeConfig,
+    Concurrency, Config, ControllerConfig, CsrSigningConfig, NodeIpamConfig, NodeLifecycleConfig,
+    RootCa, VolumeConfig,
 };
 use crate::duration::parse_duration;
 use crate::leader_election::{JITTER_FACTOR, LeaderElectionConfig};
@@ -205,6 +205,18 @@ pub struct Options {
     #[arg(long, default_value = crate::config::DEFAULT_HOSTPATH_DIR)]
     pub hostpath_provisioner_dir: PathBuf,
 
+    /// Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates.
+    #[arg(long)]
+    pub cluster_signing_cert_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates.
+    #[arg(long)]
+    pub cluster_signing_key_file: Option<PathBuf>,
+
+    /// The max length of duration signed certificates will be given. Individual CSRs may request shorter certs by setting spec.expirationSeconds.
+    #[arg(long, default_value = "8760h0m0s", value_parser = parse_duration)]
+    pub cluster_signing_duration: Duration,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
@@ -294,6 +306,11 @@ impl Options {
             }
         }
 
+        let csr_signing = self.csr_signing().unwrap_or_else(|err| {
+            errors.push(err);
+            None
+        });
+
         if !errors.is_empty() {
             return Err(errors.join("\n"));
         }
@@ -336,8 +353,36 @@ impl Options {
                 volume: VolumeConfig {
                     hostpath_dir: self.hostpath_provisioner_dir,
                 },
+                csr_signing,
             },
         })
+    }
+
+    /// Reads and checks the cluster signing CA (both files or neither).
+    fn csr_signing(&self) -> Result<Option<CsrSigningConfig>, String> {
+        let (cert, key) = match (
+            &self.cluster_signing_cert_file,
+            &self.cluster_signing_key_file,
+        ) {
+            (None, None) => return Ok(None),
+            (Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err("--cluster-signing-cert-file and --cluster-signing-key-file must be given together".into());
+            }
+        };
+        if self.cluster_signing_duration.is_zero() {
+            return Err("--cluster-signing-duration must be greater than zero".into());
+        }
+        let read = |path: &Path, flag: &str| {
+            std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+        };
+        let config = CsrSigningConfig {
+            cert_pem: read(cert, "--cluster-signing-cert-file")?,
+            key_pem: read(key, "--cluster-signing-key-file")?,
+            duration: self.cluster_signing_duration,
+        };
+        crate::controllers::certificates::signer::ClusterSigner::new(&config)?;
+        Ok(Some(config))
     }
 
     fn node_ipam(&self) -> Result<NodeIpamConfig, Vec<String>> {

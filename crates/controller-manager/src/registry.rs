@@ -192,17 +192,20 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["cronjob"],
         controllers::cronjob::new_controller,
     ),
-    known(
-        "certificatesigningrequest-signing-controller",
+    implemented(
+        controllers::certificates::signer::NAME,
         &["csrsigning"],
+        controllers::certificates::signer::new_controller,
     ),
-    known(
-        "certificatesigningrequest-approving-controller",
+    implemented(
+        controllers::certificates::approver::NAME,
         &["csrapproving"],
+        controllers::certificates::approver::new_controller,
     ),
-    known(
-        "certificatesigningrequest-cleaner-controller",
+    implemented(
+        controllers::certificates::cleaner::NAME,
         &["csrcleaner"],
+        controllers::certificates::cleaner::new_controller,
     ),
     implemented(
         controllers::ttl::NAME,
@@ -489,8 +492,8 @@ mod tests {
         }
         assert!(enabled.contains(&"serviceaccount-controller"));
         // Disabling something Corten lacks is fine.
-        let s =
-            ControllerSelection::parse(&["*", "-horizontalpodautoscaling", "-csrsigning"]).unwrap();
+        let s = ControllerSelection::parse(&["*", "-horizontalpodautoscaling", "-attachdetach"])
+            .unwrap();
         assert!(
             !s.enabled_but_missing()
                 .contains(&"horizontal-pod-autoscaler-controller")

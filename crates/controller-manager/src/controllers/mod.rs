@@ -5,6 +5,7 @@
 //! Still to come, in the same shape: persistentvolume-binder,
 //! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
+pub mod certificates;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;

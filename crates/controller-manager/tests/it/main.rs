@@ -3,6 +3,7 @@
 //! `kube-controller-manager` binary. One test binary (link time is scarce).
 
 mod binary;
+mod certificates;
 mod cronjob;
 mod daemonset;
 mod deployment;
