@@ -240,9 +240,10 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         "persistentvolume-expander-controller",
         &["persistentvolume-expander"],
     ),
-    known(
-        "clusterrole-aggregation-controller",
+    implemented(
+        controllers::clusterrole_aggregation::NAME,
         &["clusterrole-aggregation"],
+        controllers::clusterrole_aggregation::new_controller,
     ),
     implemented(
         controllers::pvcprotection::NAME,

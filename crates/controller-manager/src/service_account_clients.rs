@@ -30,7 +30,9 @@ const TOKEN_SECONDS: i64 = 3600;
 /// credentials (the token controller must, to mint tokens).
 pub fn service_account_for(controller: &str) -> Option<&str> {
     Some(match controller {
-        "serviceaccount-token-controller" => return None,
+        // The token controller mints tokens; aggregation runs in the
+        // apiserver, so that entry needs no identity.
+        "serviceaccount-token-controller" | "clusterrole-aggregation-controller" => return None,
         "replicationcontroller-controller" => "replication-controller",
         "garbage-collector-controller" => "generic-garbage-collector",
         "serviceaccount-controller" => "service-account-controller",

@@ -6,6 +6,7 @@
 //! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
 
 pub mod certificates;
+pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;

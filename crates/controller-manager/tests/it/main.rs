@@ -4,6 +4,7 @@
 
 mod binary;
 mod certificates;
+mod clusterrole_aggregation;
 mod cronjob;
 mod daemonset;
 mod deployment;
