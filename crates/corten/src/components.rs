@@ -232,6 +232,19 @@ fn kube_controller_manager(layout: &StateLayout) -> Component {
                 layout.pki_dir().join("ca.crt").display()
             ),
             "--leader-elect=false".into(),
+            // The CSR signer issues with the cluster CA (kubeadm's setup).
+            format!(
+                "--cluster-signing-cert-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            format!(
+                "--cluster-signing-key-file={}",
+                layout.pki_dir().join("ca.key").display()
+            ),
+            format!(
+                "--hostpath-provisioner-dir={}",
+                layout.root().join("volumes").display()
+            ),
             format!("--secure-port={CONTROLLER_MANAGER_PORT}"),
             "--bind-address=127.0.0.1".into(),
         ],
@@ -529,6 +542,18 @@ mod tests {
                 layout.pki_dir().join("ca.crt").display()
             ),
             "--leader-elect=false".to_string(),
+            format!(
+                "--cluster-signing-cert-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            format!(
+                "--cluster-signing-key-file={}",
+                layout.pki_dir().join("ca.key").display()
+            ),
+            format!(
+                "--hostpath-provisioner-dir={}",
+                layout.root().join("volumes").display()
+            ),
             "--secure-port=10257".to_string(),
             "--bind-address=127.0.0.1".to_string(),
         ];

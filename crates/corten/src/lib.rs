@@ -23,4 +23,5 @@ pub mod probe;
 pub mod process;
 pub mod state;
 pub mod status;
+pub mod storage_class;
 pub mod up;

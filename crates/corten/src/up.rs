@@ -39,6 +39,16 @@ pub async fn up(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Resul
             }
         }
     }
+    match crate::storage_class::ensure_default_storage_class(&layout.admin_kubeconfig()) {
+        Ok(true) => println!(
+            "{:<16} created the default StorageClass standard",
+            "storage"
+        ),
+        Ok(false) => {}
+        Err(err) => eprintln!(
+            "warning: creating the default StorageClass failed ({err:#}); create it with `kubectl apply -f deploy/storage/standard-storageclass.yaml`"
+        ),
+    }
     if started == 0 {
         println!("\nCorten is already running.");
     } else {
