@@ -213,7 +213,13 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         controllers::ttl::new_controller,
     ),
     off_by_default("bootstrap-signer-controller", &["bootstrapsigner"]),
-    off_by_default("token-cleaner-controller", &["tokencleaner"]),
+    ControllerDescriptor {
+        name: controllers::tokencleaner::NAME,
+        aliases: &["tokencleaner"],
+        disabled_by_default: true,
+        skipped_upstream: false,
+        constructor: Some(controllers::tokencleaner::new_controller),
+    },
     implemented(
         controllers::nodeipam::NAME,
         &["nodeipam"],

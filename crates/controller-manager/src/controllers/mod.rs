@@ -2,8 +2,8 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: persistentvolume-binder,
-//! csrapproving/csrsigning, serviceaccount-token, horizontal-pod-autoscaler.
+//! Still to come, in the same shape: serviceaccount-token, bootstrapsigner,
+//! horizontal-pod-autoscaler.
 
 pub mod certificates;
 pub mod clusterrole_aggregation;
@@ -31,5 +31,6 @@ pub mod service_pods;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod taint_eviction;
+pub mod tokencleaner;
 pub mod ttl;
 pub mod ttlafterfinished;

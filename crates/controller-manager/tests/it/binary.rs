@@ -169,7 +169,8 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
         }
         let metrics = wait_for("controller metrics", Duration::from_secs(30), || async {
             let (_, body) = http_get(port, "/metrics").await?;
-            body.contains("workqueue_adds_total{name=\"root_ca_cert_publisher\"}")
+            // The first sync of the root CA publisher is done (not just queued).
+            body.contains("root_ca_cert_publisher_sync_total{code=\"200\"}")
                 .then_some(body)
         })
         .await;

@@ -27,6 +27,7 @@ mod root_ca;
 mod serviceaccount;
 mod statefulset;
 mod support;
+mod token_cleaner;
 mod ttl;
 mod volume_protection;
 
