@@ -602,9 +602,11 @@ impl Binder {
         let namespace = claim_ref.namespace.clone().unwrap_or_default();
         let name = claim_ref.name.clone().unwrap_or_default();
         let mut claim = self.claims.get(Some(&namespace), &name);
-        if claim
-            .as_ref()
-            .is_none_or(|c| c.metadata.uid != claim_ref.uid)
+        let settled = matches!(volume_phase(volume), "Released" | "Failed");
+        if !settled
+            && claim
+                .as_ref()
+                .is_none_or(|c| c.metadata.uid != claim_ref.uid)
         {
             // The cache may lag behind; ask the apiserver before releasing.
             let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &namespace);
@@ -616,11 +618,15 @@ impl Binder {
         }
         let claim = claim.filter(|c| c.metadata.uid == claim_ref.uid);
         let Some(claim) = claim else {
-            // The claim is gone: release and reclaim.
-            let volume = if !matches!(volume_phase(volume), "Released" | "Failed") {
-                self.set_volume_phase(volume, "Released", None).await?
-            } else {
+            // The claim is gone: release and reclaim. A volume that failed
+            // to be reclaimed waits for an administrator (no event storm).
+            if volume_phase(volume) == "Failed" {
+                return Ok(());
+            }
+            let volume = if settled {
                 volume.clone()
+            } else {
+                self.set_volume_phase(volume, "Released", None).await?
             };
             return self.reclaim(&volume).await;
         };
