@@ -212,7 +212,13 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["ttl"],
         controllers::ttl::new_controller,
     ),
-    off_by_default("bootstrap-signer-controller", &["bootstrapsigner"]),
+    ControllerDescriptor {
+        name: controllers::bootstrapsigner::NAME,
+        aliases: &["bootstrapsigner"],
+        disabled_by_default: true,
+        skipped_upstream: false,
+        constructor: Some(controllers::bootstrapsigner::new_controller),
+    },
     ControllerDescriptor {
         name: controllers::tokencleaner::NAME,
         aliases: &["tokencleaner"],
@@ -541,7 +547,7 @@ mod tests {
             err.to_string(),
             "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
-        assert!(ControllerSelection::parse(&["*", "bootstrapsigner"]).is_err());
+        assert!(ControllerSelection::parse(&["*", "attachdetach"]).is_err());
     }
 
     #[test]

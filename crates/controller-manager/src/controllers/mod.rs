@@ -2,9 +2,10 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: serviceaccount-token, bootstrapsigner,
+//! Still to come, in the same shape: serviceaccount-token,
 //! horizontal-pod-autoscaler.
 
+pub mod bootstrapsigner;
 pub mod certificates;
 pub mod clusterrole_aggregation;
 pub mod cronjob;

@@ -101,3 +101,81 @@ async fn expired_bootstrap_tokens_are_deleted() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn bootstrap_signer_signs_cluster_info() {
+    use corten_controller_manager::controllers::bootstrapsigner::detached_signature;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::DeleteParams;
+
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let pp = PostParams::default();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), "kube-system");
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
+        let kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n";
+        cms.create(
+            &pp,
+            &object(json!({
+                "metadata": {"name": "cluster-info"}, "data": {"kubeconfig": kubeconfig}
+            })),
+        )
+        .await
+        .unwrap();
+        let mut signing = token("abcdef", None);
+        signing
+            .string_data
+            .as_mut()
+            .unwrap()
+            .insert("usage-bootstrap-signing".into(), "true".into());
+        signing
+            .string_data
+            .as_mut()
+            .unwrap()
+            .insert("token-id".into(), "abcdef".into());
+        secrets.create(&pp, &signing).await.unwrap();
+        // Not for signing.
+        secrets.create(&pp, &token("zzzzzz", None)).await.unwrap();
+
+        let manager = start_manager(&cluster, &["--controllers=bootstrapsigner"]).await;
+        let expected = detached_signature(kubeconfig, "abcdef", "0123456789abcdef");
+        let signed = wait_for("cluster-info to be signed", Duration::from_secs(30), || {
+            let cms = cms.clone();
+            async move {
+                cms.get("cluster-info").await.ok().filter(|cm| {
+                    cm.data
+                        .as_ref()
+                        .is_some_and(|d| d.contains_key("jws-kubeconfig-abcdef"))
+                })
+            }
+        })
+        .await;
+        let data = signed.data.unwrap();
+        assert_eq!(data["jws-kubeconfig-abcdef"], expected);
+        assert!(!data.contains_key("jws-kubeconfig-zzzzzz"));
+        assert_eq!(data["kubeconfig"], kubeconfig);
+
+        // The token goes: so does its signature.
+        secrets
+            .delete("bootstrap-token-abcdef", &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_for(
+            "the signature to be removed",
+            Duration::from_secs(30),
+            || {
+                let cms = cms.clone();
+                async move {
+                    cms.get("cluster-info").await.ok().filter(|cm| {
+                        !cm.data
+                            .as_ref()
+                            .is_some_and(|d| d.contains_key("jws-kubeconfig-abcdef"))
+                    })
+                }
+            },
+        )
+        .await;
+        manager.shutdown().await.unwrap();
+    });
+}
