@@ -44,7 +44,7 @@ pub struct Options {
     #[arg(long)]
     pub master: Option<String>,
 
-    /// A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'. Corten implements: namespace-controller (namespace), serviceaccount-controller (serviceaccount), root-ca-certificate-publisher-controller (root-ca-cert-publisher).
+    /// A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'. Names are upstream's (canonical or alias); see docs/kube-controller-manager.md for the ones Corten implements.
     #[arg(
         long,
         value_delimiter = ',',
@@ -736,5 +736,38 @@ mod tests {
         )])
         .unwrap_err();
         assert!(err.contains("no PEM private key found"), "{err}");
+    }
+
+    #[test]
+    fn cluster_signing_flags() {
+        let config = parse(&[]).unwrap();
+        assert!(config.controller.csr_signing.is_none());
+        assert_eq!(
+            config.controller.volume.hostpath_dir,
+            std::path::PathBuf::from("/var/lib/corten/volumes")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        let (cert_path, key_path) = (dir.path().join("ca.crt"), dir.path().join("ca.key"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let cert_flag = format!("--cluster-signing-cert-file={}", cert_path.display());
+        let key_flag = format!("--cluster-signing-key-file={}", key_path.display());
+        let config = parse(&[&cert_flag, &key_flag, "--cluster-signing-duration=24h"]).unwrap();
+        let signing = config.controller.csr_signing.unwrap();
+        assert_eq!(signing.duration, Duration::from_secs(24 * 3600));
+        assert_eq!(
+            parse(&[&cert_flag]).unwrap_err(),
+            "--cluster-signing-cert-file and --cluster-signing-key-file must be given together"
+        );
+        std::fs::write(&key_path, "garbage").unwrap();
+        let err = parse(&[&cert_flag, &key_flag]).unwrap_err();
+        assert!(err.contains("parsing the cluster signing key"), "{err}");
+        let err =
+            parse(&[&cert_flag, "--cluster-signing-key-file=/nonexistent/ca.key"]).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.key"), "{err}");
     }
 }
