@@ -13,7 +13,9 @@
 //! - [`server`]: a small HTTP server for `/metrics` and the health endpoints of
 //!   the daemons other than the apiserver;
 //! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
-//! - [`version`]: the version reported by `/version` and `--version`.
+//! - [`version`]: the version reported by `/version` and `--version`;
+//! - [`jwt`]: ServiceAccount JSON Web Tokens (the apiserver verifies and
+//!   issues them, the controller-manager's token controller signs legacy ones).
 //!
 //! A typical `main`:
 //!
@@ -35,6 +37,7 @@
 pub mod duration;
 pub mod flags;
 pub mod health;
+pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod server;

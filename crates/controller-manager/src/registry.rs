@@ -107,7 +107,11 @@ const fn implemented(
 /// Every controller of upstream kube-controller-manager 1.33, in upstream's
 /// registration order.
 pub static DESCRIPTORS: &[ControllerDescriptor] = &[
-    known("serviceaccount-token-controller", &["serviceaccount-token"]),
+    implemented(
+        controllers::serviceaccount_token::NAME,
+        &["serviceaccount-token"],
+        controllers::serviceaccount_token::new_controller,
+    ),
     implemented(
         controllers::endpoints::NAME,
         &["endpoint"],

@@ -14,7 +14,7 @@ pub mod authn;
 pub mod authz;
 pub mod escalation;
 pub mod impersonation;
-pub mod jwt;
+pub use corten_component_base::jwt;
 pub mod policy;
 pub mod reviews;
 pub mod serviceaccount;

@@ -2,8 +2,7 @@
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
 //!
-//! Still to come, in the same shape: serviceaccount-token,
-//! horizontal-pod-autoscaler.
+//! Still to come, in the same shape: horizontal-pod-autoscaler.
 
 pub mod bootstrapsigner;
 pub mod certificates;
@@ -30,6 +29,7 @@ pub mod resourcequota;
 pub mod root_ca_cert_publisher;
 pub mod service_pods;
 pub mod serviceaccount;
+pub mod serviceaccount_token;
 pub mod statefulset;
 pub mod taint_eviction;
 pub mod tokencleaner;

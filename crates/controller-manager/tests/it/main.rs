@@ -25,6 +25,7 @@ mod replicaset;
 mod resourcequota;
 mod root_ca;
 mod serviceaccount;
+mod serviceaccount_token;
 mod statefulset;
 mod support;
 mod token_cleaner;
