@@ -232,6 +232,15 @@ fn kube_controller_manager(layout: &StateLayout) -> Component {
                 layout.pki_dir().join("ca.crt").display()
             ),
             "--leader-elect=false".into(),
+            // Legacy ServiceAccount token Secrets are signed with the key
+            // the apiserver verifies (`--service-account-key-file`).
+            format!(
+                "--service-account-private-key-file={}",
+                layout
+                    .pki_dir()
+                    .join(crate::pki::SA_PRIVATE_KEY_FILE)
+                    .display()
+            ),
             // The CSR signer issues with the cluster CA (kubeadm's setup).
             format!(
                 "--cluster-signing-cert-file={}",
@@ -542,6 +551,10 @@ mod tests {
                 layout.pki_dir().join("ca.crt").display()
             ),
             "--leader-elect=false".to_string(),
+            format!(
+                "--service-account-private-key-file={}",
+                layout.pki_dir().join("sa.key").display()
+            ),
             format!(
                 "--cluster-signing-cert-file={}",
                 layout.pki_dir().join("ca.crt").display()
