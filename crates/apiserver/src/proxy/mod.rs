@@ -10,6 +10,10 @@
 pub mod forward;
 pub mod kubelet;
 pub mod params;
+pub mod spdy;
+pub mod translate;
+pub mod tunnel;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -195,6 +199,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let name = pod_name(pod);
+    let mut streams = None;
     let target = match sub {
         "portforward" => {
             let opts = params::PortForwardOptions::parse(query)?;
@@ -207,6 +212,12 @@ where
         _ => {
             let opts = params::StreamOptions::parse(query, sub == "exec")?;
             let container = params::validate_container(pod, opts.container.as_deref())?;
+            streams = Some(translate::Streams {
+                stdin: opts.stdin,
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                tty: opts.tty,
+            });
             let path = if sub == "exec" { "exec" } else { "attach" };
             format!(
                 "/{path}/{}/{name}/{container}?{}",
@@ -215,34 +226,157 @@ where
             )
         }
     };
-    if forward::is_websocket(req.headers()) && !params::websocket_passes_through(req.headers()) {
-        // kubectl 1.30+ asks for WebSocket `v5.channel.k8s.io` (or the
-        // port-forward tunnel) first and retries with SPDY/3.1 when the
-        // upgrade is refused; the runtime's streaming server behind the
-        // kubelet speaks SPDY and WebSocket v1-v4 only, and we do not
-        // translate (upstream's StreamTranslator), so refuse here.
-        return Err(StatusError::bad_request(format!(
-            "pods/{sub} over WebSocket with protocol(s) {:?} is not supported by this server; use SPDY/3.1 or v4.channel.k8s.io",
-            params::websocket_protocols(req.headers())
-        )));
-    }
+    let websocket = if forward::is_websocket(req.headers()) {
+        let plan = websocket_plan(req.headers(), streams)?;
+        websocket::check_handshake(req.headers())?;
+        Some(plan)
+    } else {
+        None
+    };
     let Some(at) = node_of_pod(server, pod).await? else {
         return Err(StatusError::bad_request(format!(
             "pod {name} does not have a host assigned"
         )));
     };
-    let response = forward::forward(
-        kubelet_backend(server, &at),
-        server.kubelet.config.timeout,
-        req,
-        None,
-        &target,
-    )
-    .await?;
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS || response.status().is_success() {
-        return Ok(response);
+    match websocket {
+        Some(WebSocketPlan::Translate(streams)) => {
+            tracing::info!(
+                pod = name,
+                subresource = sub,
+                "translating WebSocket v5.channel.k8s.io to SPDY"
+            );
+            let headers = [("x-stream-protocol-version", translate::SPDY_PROTOCOL)];
+            let dialed = dial_kubelet(server, &at, &target, &headers).await?;
+            let protocol = translate::WEBSOCKET_PROTOCOL;
+            upgrade_client(req, dialed, protocol, move |client, backend| {
+                translate::run(client, backend, streams)
+            })
+        }
+        Some(WebSocketPlan::Tunnel) => {
+            tracing::info!(pod = name, "tunneling port-forward SPDY over WebSocket");
+            let headers = [("x-stream-protocol-version", tunnel::PORT_FORWARD_PROTOCOL)];
+            let dialed = dial_kubelet(server, &at, &target, &headers).await?;
+            let protocol = tunnel::websocket_protocol();
+            upgrade_client(req, dialed, &protocol, tunnel::run)
+        }
+        Some(WebSocketPlan::PassThrough) | None => {
+            let response = forward::forward(
+                kubelet_backend(server, &at),
+                server.kubelet.config.timeout,
+                req,
+                None,
+                &target,
+            )
+            .await?;
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                || response.status().is_success()
+            {
+                return Ok(response);
+            }
+            Err(backend_error(response).await)
+        }
     }
-    Err(backend_error(response).await)
+}
+
+/// How a WebSocket streaming request is served.
+#[derive(Debug)]
+enum WebSocketPlan {
+    /// exec/attach with `v5.channel.k8s.io`: translated to SPDY.
+    Translate(translate::Streams),
+    /// port-forward with `SPDY/3.1+portforward.k8s.io`: tunneled.
+    Tunnel,
+    /// Older channel protocols the kubelet's streaming server speaks itself.
+    PassThrough,
+}
+
+/// Chooses how to serve a WebSocket request for exec/attach (`streams`
+/// given) or port-forward, as upstream: v5 and the port-forward tunnel are
+/// handled here, v1-v4 go to the kubelet unchanged, anything else is
+/// refused (a refusal makes client-go fall back to SPDY).
+fn websocket_plan(
+    headers: &http::HeaderMap,
+    streams: Option<translate::Streams>,
+) -> Result<WebSocketPlan, StatusError> {
+    let offered = params::websocket_protocols(headers);
+    match streams {
+        Some(streams) if offered.iter().any(|p| p == translate::WEBSOCKET_PROTOCOL) => {
+            return Ok(WebSocketPlan::Translate(streams));
+        }
+        None if offered.contains(&tunnel::websocket_protocol()) => {
+            return Ok(WebSocketPlan::Tunnel);
+        }
+        _ => {}
+    }
+    if params::websocket_passes_through(headers) {
+        return Ok(WebSocketPlan::PassThrough);
+    }
+    Err(StatusError::bad_request(format!(
+        "WebSocket protocol(s) {offered:?} are not supported; use {} (exec, attach), {} (port-forward) or SPDY/3.1",
+        translate::WEBSOCKET_PROTOCOL,
+        tunnel::websocket_protocol()
+    )))
+}
+
+/// Opens an SPDY/3.1 connection to the kubelet for a translated request.
+async fn dial_kubelet(
+    server: &ApiServer,
+    at: &kubelet::KubeletLocation,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<hyper::upgrade::Upgraded, StatusError> {
+    match forward::dial_upgrade(
+        kubelet_backend(server, at),
+        server.kubelet.config.timeout,
+        target,
+        "SPDY/3.1",
+        headers,
+    )
+    .await?
+    {
+        forward::Dialed::Upgraded(_, upgraded) => Ok(upgraded),
+        forward::Dialed::Refused(response) => Err(backend_error(response).await),
+    }
+}
+
+/// Answers the client's WebSocket upgrade with `protocol` and runs
+/// `session` on the two upgraded connections.
+fn upgrade_client<B, F, Fut>(
+    mut req: Request<B>,
+    backend: hyper::upgrade::Upgraded,
+    protocol: &str,
+    session: F,
+) -> Result<Response<Body>, StatusError>
+where
+    F: FnOnce(
+            hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>,
+            hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>,
+        ) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let accept = websocket::check_handshake(req.headers())?;
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match client_upgrade.await {
+            Ok(client) => {
+                session(
+                    hyper_util::rt::TokioIo::new(client),
+                    hyper_util::rt::TokioIo::new(backend),
+                )
+                .await
+            }
+            Err(e) => tracing::debug!(error = %e, "client upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header("sec-websocket-accept", accept)
+        .header("sec-websocket-protocol", protocol)
+        .body(crate::wire::full(Bytes::new()))
+        .map_err(StatusError::internal)
 }
 
 async fn pod_proxy<B>(

@@ -3,8 +3,9 @@
 //! controllers with ServiceAccount credentials) and our
 //! kubelet over the real containerd. `kubectl create deployment` leads to
 //! Running pods on the node; `logs`, `logs -f`, `exec`, `exec -i`,
-//! `port-forward` and `get -o wide` go through the apiserver's kubelet
-//! proxy as on upstream; `delete` stops the containers.
+//! `attach`, `port-forward` (over WebSocket, kubectl's default:
+//! `kubectl_websocket.rs`) and `get -o wide` go through the apiserver's
+//! kubelet proxy as on upstream; `delete` stops the containers.
 
 use std::process::Stdio;
 
@@ -303,8 +304,10 @@ async fn scenario(node: &Node) {
     assert!(!ok);
     assert!(err.contains("command terminated with exit code 3"), "{err}");
 
-    // kubectl 1.32 and 1.33 both try WebSocket (v5.channel.k8s.io) first;
-    // the apiserver refuses that upgrade and they fall back to SPDY/3.1.
+    // The same over WebSocket, kubectl's default, checked to not fall back.
+    crate::kubectl_websocket::check(node, pod, &pod_ip).await;
+
+    // kubectl 1.32 and 1.33 both speak WebSocket (v5.channel.k8s.io).
     for version in ["1.32", "1.33"] {
         let binary = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}");
         if !std::path::Path::new(&binary).exists() {

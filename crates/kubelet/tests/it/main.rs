@@ -2,6 +2,7 @@
 
 mod fake_runtime;
 mod harness;
+mod kubectl_websocket;
 mod kubectl_workloads;
 mod node_and_pods;
 mod restarts;

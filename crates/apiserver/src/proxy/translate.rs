@@ -1,0 +1,384 @@
+//! `pods/exec` and `pods/attach` over WebSocket `v5.channel.k8s.io`
+//! (upstream's StreamTranslator): the client speaks the channel protocol
+//! over a WebSocket, the kubelet's streaming server speaks SPDY/3.1 with
+//! `v4.channel.k8s.io`, and this module carries bytes between the two.
+//!
+//! Channel protocol: each binary message starts with its channel (0 stdin,
+//! 1 stdout, 2 stderr, 3 error, 4 resize); v5 adds message `[255, n]`, "the
+//! client closed channel n", which is how `kubectl exec -i` says stdin has
+//! ended. On the SPDY side each channel is a stream opened by us with a
+//! `streamType` header; the error stream carries the final metav1.Status
+//! (with the exit code), which is passed on unchanged. The WebSocket is
+//! closed normally once the kubelet has finished the error and output
+//! streams, which is how the client learns that everything was read.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::spdy::{self, Frame};
+use super::websocket::{self, Message};
+
+/// The subprotocol offered to clients.
+pub const WEBSOCKET_PROTOCOL: &str = "v5.channel.k8s.io";
+/// The protocol asked of the kubelet.
+pub const SPDY_PROTOCOL: &str = "v4.channel.k8s.io";
+
+/// How long the kubelet has to accept the streams (client-go's
+/// stream creation timeout).
+const STREAM_CREATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Channel numbers of the channel protocol.
+mod channel {
+    pub const STDIN: u8 = 0;
+    pub const STDOUT: u8 = 1;
+    pub const STDERR: u8 = 2;
+    pub const ERROR: u8 = 3;
+    pub const RESIZE: u8 = 4;
+    /// v5: `[CLOSE, n]` half-closes channel n.
+    pub const CLOSE: u8 = 255;
+}
+
+/// Which streams the request asked for (the exec/attach options, with
+/// stderr already dropped for a TTY as upstream does).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Streams {
+    /// `stdin`.
+    pub stdin: bool,
+    /// `stdout`.
+    pub stdout: bool,
+    /// `stderr`.
+    pub stderr: bool,
+    /// `tty`: a resize stream is opened.
+    pub tty: bool,
+}
+
+/// One SPDY stream opened toward the kubelet.
+#[derive(Debug)]
+struct Opened {
+    id: u32,
+    channel: u8,
+    replied: bool,
+    /// The kubelet finished writing (FIN or reset).
+    done: bool,
+}
+
+/// Why the session ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The kubelet finished all streams.
+    Complete,
+    /// The client went away or closed the WebSocket.
+    ClientGone,
+    /// The kubelet side failed before finishing.
+    Backend(String),
+    /// The client broke the WebSocket protocol.
+    ClientError(u16, String),
+}
+
+/// Runs one translated session until either side ends.
+pub async fn run<C, B>(client: C, backend: B, streams: Streams)
+where
+    C: AsyncRead + AsyncWrite + Send + 'static,
+    B: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (client_read, client_write) = tokio::io::split(client);
+    let (backend_read, mut backend_write) = tokio::io::split(backend);
+    let mut ws = websocket::Writer::new(client_write);
+
+    let (ws_tx, mut ws_rx) = mpsc::channel(16);
+    let client_reader = tokio::spawn(async move {
+        let mut r = websocket::Reader::new(client_read);
+        loop {
+            let item = r.next().await;
+            let last = !matches!(
+                item,
+                Ok(Some(Message::Data(_) | Message::Ping(_) | Message::Pong))
+            );
+            if ws_tx.send(item).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let (spdy_tx, mut spdy_rx) = mpsc::channel(16);
+    let backend_reader = tokio::spawn(async move {
+        let mut r = backend_read;
+        loop {
+            let item = spdy::read_frame(&mut r).await;
+            let last = !matches!(item, Ok(Some(_)));
+            if spdy_tx.send(item).await.is_err() || last {
+                return;
+            }
+        }
+    });
+
+    // Streams in client-go's order: error first, then the data streams.
+    let mut opened = Vec::new();
+    let mut headers = spdy::HeaderWriter::default();
+    let wanted = [
+        (true, "error", channel::ERROR),
+        (streams.stdin, "stdin", channel::STDIN),
+        (streams.stdout, "stdout", channel::STDOUT),
+        (streams.stderr && !streams.tty, "stderr", channel::STDERR),
+        (streams.tty, "resize", channel::RESIZE),
+    ];
+    let mut handshake = Vec::new();
+    for (on, kind, ch) in wanted {
+        if !on {
+            continue;
+        }
+        let id = 1 + 2 * opened.len() as u32;
+        handshake.extend(headers.syn_stream(id, false, &[("streamtype", kind)]));
+        opened.push(Opened {
+            id,
+            channel: ch,
+            replied: false,
+            // Streams the kubelet never writes to count as finished.
+            done: matches!(ch, channel::STDIN | channel::RESIZE),
+        });
+    }
+    let mut session = Session {
+        opened,
+        stdin_open: streams.stdin,
+        error_bytes: 0,
+    };
+    let end = match spdy::send(&mut backend_write, &handshake).await {
+        Err(e) => End::Backend(format!("opening streams: {e}")),
+        Ok(()) => {
+            session
+                .pump(&mut ws, &mut backend_write, &mut ws_rx, &mut spdy_rx)
+                .await
+        }
+    };
+    client_reader.abort();
+    backend_reader.abort();
+    let _ = backend_write.shutdown().await;
+    match end {
+        End::Complete => tracing::debug!("translated stream complete"),
+        End::ClientGone => tracing::debug!("client left the translated stream"),
+        End::Backend(ref why) => {
+            tracing::info!(error = %why, "kubelet stream failed");
+            if session.error_bytes == 0 {
+                let status = failure_status(&format!("error from the kubelet stream: {why}"));
+                let _ = ws.binary(&[channel::ERROR], &status).await;
+            }
+        }
+        End::ClientError(code, ref why) => {
+            tracing::info!(error = %why, "client broke the WebSocket protocol");
+            let _ = ws.close(code, why).await;
+        }
+    }
+    let _ = ws.close(websocket::close::NORMAL, "").await;
+}
+
+/// The state of one session after the streams were requested.
+struct Session {
+    opened: Vec<Opened>,
+    stdin_open: bool,
+    /// Bytes forwarded on the error channel (the Status).
+    error_bytes: usize,
+}
+
+type WsItem = io::Result<Option<Message>>;
+type SpdyItem = io::Result<Option<Frame>>;
+
+impl Session {
+    fn by_channel(&self, ch: u8) -> Option<u32> {
+        self.opened.iter().find(|o| o.channel == ch).map(|o| o.id)
+    }
+
+    fn ready(&self) -> bool {
+        self.opened.iter().all(|o| o.replied)
+    }
+
+    fn complete(&self) -> bool {
+        self.opened.iter().all(|o| o.done)
+    }
+
+    async fn pump<W, K>(
+        &mut self,
+        ws: &mut websocket::Writer<W>,
+        backend: &mut K,
+        ws_rx: &mut mpsc::Receiver<WsItem>,
+        spdy_rx: &mut mpsc::Receiver<SpdyItem>,
+    ) -> End
+    where
+        W: AsyncWrite + Unpin,
+        K: AsyncWrite + Unpin,
+    {
+        let deadline = tokio::time::Instant::now() + STREAM_CREATION_TIMEOUT;
+        loop {
+            // Client input waits until the kubelet has accepted every
+            // stream, as client-go does, so no data races a SYN_STREAM.
+            let ready = self.ready();
+            let step = tokio::select! {
+                item = spdy_rx.recv() => self.on_backend_frame(item, ws, backend).await,
+                item = ws_rx.recv(), if ready => self.on_client_message(item, ws, backend).await,
+                _ = tokio::time::sleep_until(deadline), if !ready => {
+                    Err(End::Backend("timed out waiting for the kubelet to accept the streams".into()))
+                }
+            };
+            if let Err(end) = step {
+                return end;
+            }
+            if self.complete() {
+                return End::Complete;
+            }
+        }
+    }
+
+    async fn on_backend_frame<W, K>(
+        &mut self,
+        item: Option<SpdyItem>,
+        ws: &mut websocket::Writer<W>,
+        backend: &mut K,
+    ) -> Result<(), End>
+    where
+        W: AsyncWrite + Unpin,
+        K: AsyncWrite + Unpin,
+    {
+        let frame = match item {
+            Some(Ok(Some(frame))) => frame,
+            Some(Ok(None)) | None => {
+                return Err(End::Backend("the kubelet closed the connection".into()));
+            }
+            Some(Err(e)) => return Err(End::Backend(e.to_string())),
+        };
+        let write = |r: io::Result<()>| r.map_err(|_| End::ClientGone);
+        let fin = frame.fin();
+        match frame {
+            Frame::SynReply { stream_id, .. } => {
+                if let Some(o) = self.opened.iter_mut().find(|o| o.id == stream_id) {
+                    o.replied = true;
+                    o.done |= fin;
+                }
+            }
+            Frame::Data {
+                stream_id, data, ..
+            } => {
+                let Some(o) = self.opened.iter_mut().find(|o| o.id == stream_id) else {
+                    return Ok(());
+                };
+                o.done |= fin;
+                let ch = o.channel;
+                if !data.is_empty()
+                    && matches!(ch, channel::STDOUT | channel::STDERR | channel::ERROR)
+                {
+                    if ch == channel::ERROR {
+                        self.error_bytes += data.len();
+                    }
+                    write(ws.binary(&[ch], &data).await)?;
+                }
+            }
+            Frame::RstStream { stream_id, status } => {
+                let Some(o) = self.opened.iter_mut().find(|o| o.id == stream_id) else {
+                    return Ok(());
+                };
+                if !o.replied {
+                    return Err(End::Backend(format!(
+                        "the kubelet refused the stream (RST_STREAM status {status})"
+                    )));
+                }
+                o.done = true;
+                if o.channel == channel::STDIN {
+                    self.stdin_open = false;
+                }
+            }
+            Frame::Ping(id) => {
+                spdy::send(backend, &spdy::ping(id))
+                    .await
+                    .map_err(|e| End::Backend(e.to_string()))?;
+            }
+            Frame::GoAway { .. } => {
+                return Err(End::Backend("the kubelet ended the session".into()));
+            }
+            Frame::SynStream { stream_id, .. } => {
+                spdy::send(
+                    backend,
+                    &spdy::rst_stream(stream_id, spdy::status::REFUSED_STREAM),
+                )
+                .await
+                .map_err(|e| End::Backend(e.to_string()))?;
+            }
+            Frame::Ignored(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn on_client_message<W, K>(
+        &mut self,
+        item: Option<WsItem>,
+        ws: &mut websocket::Writer<W>,
+        backend: &mut K,
+    ) -> Result<(), End>
+    where
+        W: AsyncWrite + Unpin,
+        K: AsyncWrite + Unpin,
+    {
+        let message = match item {
+            Some(Ok(Some(m))) => m,
+            Some(Ok(None)) | None => return Err(End::ClientGone),
+            Some(Err(e)) => {
+                return Err(End::ClientError(
+                    websocket::close_code_for(&e),
+                    e.to_string(),
+                ));
+            }
+        };
+        let to_backend = |r: io::Result<()>| r.map_err(|e| End::Backend(e.to_string()));
+        match message {
+            Message::Ping(payload) => ws.pong(&payload).await.map_err(|_| End::ClientGone)?,
+            Message::Pong => {}
+            Message::Close(_) => return Err(End::ClientGone),
+            Message::Data(payload) => {
+                let Some((&ch, rest)) = payload.split_first() else {
+                    return Ok(());
+                };
+                match ch {
+                    channel::STDIN | channel::RESIZE => {
+                        if ch == channel::STDIN && !self.stdin_open {
+                            return Ok(());
+                        }
+                        if let Some(id) = self.by_channel(ch).filter(|_| !rest.is_empty()) {
+                            to_backend(spdy::send(backend, &spdy::data(id, false, rest)).await)?;
+                        }
+                    }
+                    channel::CLOSE => {
+                        if rest.first() == Some(&channel::STDIN)
+                            && self.stdin_open
+                            && let Some(id) = self.by_channel(channel::STDIN)
+                        {
+                            self.stdin_open = false;
+                            to_backend(spdy::send(backend, &spdy::data(id, true, &[])).await)?;
+                        }
+                    }
+                    // Output channels are never written by clients.
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A metav1.Status for a failure of the translation itself, as client-go
+/// reads from the error channel.
+fn failure_status(message: &str) -> Bytes {
+    let status = serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": "InternalError",
+        "code": 500,
+    });
+    Bytes::from(serde_json::to_vec(&status).unwrap_or_default())
+}
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;
