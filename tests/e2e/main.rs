@@ -17,6 +17,7 @@ mod pod_subresources;
 mod policies;
 mod security;
 mod server_side_apply;
+mod service_proxy;
 mod services;
 mod watch;
 mod webhooks;

@@ -135,7 +135,7 @@ async fn subresources_validate_and_explain_like_upstream() {
             (400, Some("pod two does not have a host assigned")),
             "{v}"
         );
-        let (code, v, _) = get(&client, &exec, &ws("v9.channel.k8s.io", key)).await;
+        let (code, v, _) = get(&client, &exec, &ws("chat.example.com", key)).await;
         assert_eq!((code, v["kind"].as_str()), (400, Some("Status")), "{v}");
         assert!(
             v["message"].as_str().unwrap().contains("are not supported"),

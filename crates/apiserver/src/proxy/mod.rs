@@ -1,6 +1,7 @@
 //! The subresources the apiserver serves by talking to a kubelet or a pod:
 //! `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward`,
-//! `pods/proxy` and `nodes/proxy` (upstream's "connecter" REST storage).
+//! `pods/proxy`, `services/proxy` and `nodes/proxy` (upstream's
+//! "connecter" REST storage).
 //!
 //! The request has been authenticated and authorized as usual
 //! (`get pods/log`, `create pods/exec`, `get nodes/proxy`, ...) before it
@@ -10,6 +11,7 @@
 pub mod forward;
 pub mod kubelet;
 pub mod params;
+pub mod service;
 pub mod spdy;
 pub mod translate;
 pub mod tunnel;
@@ -34,7 +36,8 @@ pub use kubelet::{KubeletClient, KubeletClientConfig, KubeletClientOptions};
 pub fn serves(resource: &str, subresource: &str) -> bool {
     matches!(
         (resource, subresource),
-        ("pods", "log" | "exec" | "attach" | "portforward" | "proxy") | ("nodes", "proxy")
+        ("pods", "log" | "exec" | "attach" | "portforward" | "proxy")
+            | ("nodes" | "services", "proxy")
     )
 }
 
@@ -64,13 +67,25 @@ where
             pod_stream(server, req, &pod, sub, query).await
         }
         ("pods", "proxy") => {
-            let (name, port) = split_name_port(&raw_name)?;
+            let (scheme, name, port) = split_name_port(&raw_name)?;
             let pod = get_object(server, res, ns, &name).await?;
             let rest = proxy_rest(req.uri().path(), &raw_name);
-            pod_proxy(server, req, &pod, &port, &rest).await
+            pod_proxy(server, req, &pod, scheme, &port, &rest).await
+        }
+        ("services", "proxy") => {
+            let (scheme, name, port) = split_name_port(&raw_name)?;
+            let svc = get_object(server, res, ns, &name).await?;
+            let port_name = service::port_name(&svc, &name, &port)?;
+            let slices = endpoint_slices(server, ns.unwrap_or_default());
+            let seed = uuid::Uuid::new_v4().as_u128() as usize;
+            let at = service::pick(&name, &port_name, &slices, seed, &raw_name)?;
+            let rest = proxy_rest(req.uri().path(), &raw_name);
+            let target = with_query(&rest, query);
+            let backend = http_backend(scheme, &at.ip, at.authority());
+            forward::forward(backend, server.kubelet.config.timeout, req, None, &target).await
         }
         ("nodes", "proxy") => {
-            let (name, port) = split_name_port(&raw_name)?;
+            let (_, name, port) = split_name_port(&raw_name)?;
             if !port.is_empty() {
                 return Err(StatusError::bad_request(format!(
                     "proxying to node port {port} is not supported; use the node name alone to reach its kubelet"
@@ -104,6 +119,37 @@ async fn get_object(
 ) -> Result<Value, StatusError> {
     let json = store::get(&server.registry, res, ns, name, None).await?;
     serde_json::from_slice(&json).map_err(StatusError::internal)
+}
+
+/// The EndpointSlices of a namespace, from the watch cache.
+fn endpoint_slices(server: &ApiServer, ns: &str) -> Vec<Value> {
+    let Some(cache) = server.registry.cache("endpointslices") else {
+        return Vec::new();
+    };
+    let listed = cache.list(&corten_storage::ListRequest {
+        prefix: format!("endpointslices/{ns}/"),
+        filter: Default::default(),
+        start_after: None,
+        limit: None,
+    });
+    listed
+        .items
+        .iter()
+        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+        .collect()
+}
+
+/// Plain HTTP, or HTTPS without verifying the endpoint's certificate (as
+/// upstream's proxy transport does for `https:` names).
+fn http_backend(scheme: Scheme, host: &str, authority: String) -> Backend {
+    match scheme {
+        Scheme::Http => Backend::Plain { authority },
+        Scheme::Https => Backend::Tls {
+            config: kubelet::insecure_proxy_tls(),
+            host: host.to_string(),
+            authority,
+        },
+    }
 }
 
 fn kubelet_backend(server: &ApiServer, at: &kubelet::KubeletLocation) -> Backend {
@@ -383,6 +429,7 @@ async fn pod_proxy<B>(
     server: &Arc<ApiServer>,
     req: Request<B>,
     pod: &Value,
+    scheme: Scheme,
     port: &str,
     rest: &str,
 ) -> Result<Response<Body>, StatusError>
@@ -398,6 +445,11 @@ where
         return Err(StatusError::service_unavailable(format!(
             "address not allowed: pod {} has no IP yet",
             pod_name(pod)
+        )));
+    }
+    if port.parse::<u16>().is_err() && !port.is_empty() {
+        return Err(StatusError::bad_request(format!(
+            "invalid port {port:?}: pods are proxied to a port number"
         )));
     }
     // Upstream: an explicit port, else the first declared container port,
@@ -419,9 +471,7 @@ where
     };
     let target = with_query(rest, req.uri().query().unwrap_or(""));
     forward::forward(
-        Backend::Plain {
-            authority: format!("{host}:{port}"),
-        },
+        http_backend(scheme, ip, format!("{host}:{port}")),
         server.kubelet.config.timeout,
         req,
         None,
@@ -430,9 +480,16 @@ where
     .await
 }
 
+/// The scheme of a proxied request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
 /// `name`, `name:port` or `scheme:name:port` (upstream's
-/// SplitSchemeNamePort); only plain HTTP is proxied.
-fn split_name_port(id: &str) -> Result<(String, String), StatusError> {
+/// SplitSchemeNamePort: the scheme is empty, `http` or `https`).
+fn split_name_port(id: &str) -> Result<(Scheme, String, String), StatusError> {
     let parts: Vec<&str> = id.split(':').collect();
     let (scheme, name, port) = match parts.as_slice() {
         [name] => ("", *name, ""),
@@ -440,17 +497,27 @@ fn split_name_port(id: &str) -> Result<(String, String), StatusError> {
         [scheme, name, port] => (*scheme, *name, *port),
         _ => return Err(StatusError::bad_request(format!("invalid request {id:?}"))),
     };
-    if name.is_empty() || !matches!(scheme, "" | "http") {
-        return Err(StatusError::bad_request(format!(
-            "invalid request {id:?}: only the http scheme is proxied"
-        )));
+    let scheme = match scheme {
+        "" | "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        _ => {
+            return Err(StatusError::bad_request(format!(
+                "invalid request {id:?}: the scheme must be http or https"
+            )));
+        }
+    };
+    if name.is_empty() {
+        return Err(StatusError::bad_request(format!("invalid request {id:?}")));
     }
-    if !port.is_empty() && port.parse::<u16>().map_or(true, |p| p == 0) {
+    if port.chars().all(|c| c.is_ascii_digit())
+        && !port.is_empty()
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
         return Err(StatusError::bad_request(format!(
             "invalid port {port:?} in {id:?}"
         )));
     }
-    Ok((name.to_string(), port.to_string()))
+    Ok((scheme, name.to_string(), port.to_string()))
 }
 
 /// The path after `/<name>/proxy` (at least `/`), trailing slash kept.
@@ -539,18 +606,32 @@ mod tests {
 
     #[test]
     fn names_with_ports() {
-        assert_eq!(split_name_port("web").unwrap(), ("web".into(), "".into()));
+        let http = Scheme::Http;
+        assert_eq!(
+            split_name_port("web").unwrap(),
+            (http, "web".into(), "".into())
+        );
         assert_eq!(
             split_name_port("web:8080").unwrap(),
-            ("web".into(), "8080".into())
+            (http, "web".into(), "8080".into())
         );
         assert_eq!(
             split_name_port("http:web:80").unwrap(),
-            ("web".into(), "80".into())
+            (http, "web".into(), "80".into())
         );
-        assert_eq!(split_name_port("https:web:443").unwrap_err().code, 400);
+        assert_eq!(
+            split_name_port("https:web:443").unwrap(),
+            (Scheme::Https, "web".into(), "443".into())
+        );
+        // A named port (services/proxy).
+        assert_eq!(
+            split_name_port("web:http-alt").unwrap(),
+            (http, "web".into(), "http-alt".into())
+        );
+        assert_eq!(split_name_port("ftp:web:21").unwrap_err().code, 400);
         assert_eq!(split_name_port("web:0").unwrap_err().code, 400);
-        assert_eq!(split_name_port("web:x").unwrap_err().code, 400);
+        assert_eq!(split_name_port("web:99999").unwrap_err().code, 400);
+        assert_eq!(split_name_port(":80").unwrap_err().code, 400);
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl ControlPlane {
             "--use-service-account-credentials=true".into(),
             "--leader-elect=false".into(),
             "--secure-port=0".into(),
-            "--controllers=replicaset-controller,deployment-controller,garbage-collector-controller"
+            "--controllers=replicaset-controller,deployment-controller,garbage-collector-controller,endpointslice-controller"
                 .into(),
         ])
         .expect("controller-manager flags")
@@ -306,6 +306,8 @@ async fn scenario(node: &Node) {
 
     // The same over WebSocket, kubectl's default, checked to not fall back.
     crate::kubectl_websocket::check(node, pod, &pod_ip).await;
+    // services/proxy to these pods.
+    crate::service_proxy::check(node, &names).await;
 
     // kubectl 1.32 and 1.33 both speak WebSocket (v5.channel.k8s.io).
     for version in ["1.32", "1.33"] {

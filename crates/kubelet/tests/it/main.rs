@@ -6,3 +6,4 @@ mod kubectl_websocket;
 mod kubectl_workloads;
 mod node_and_pods;
 mod restarts;
+mod service_proxy;
