@@ -291,19 +291,21 @@ where
                 subresource = sub,
                 "translating WebSocket v5.channel.k8s.io to SPDY"
             );
+            let metric = &crate::metrics::STREAM_TRANSLATOR_REQUESTS;
             let headers = [("x-stream-protocol-version", translate::SPDY_PROTOCOL)];
-            let dialed = dial_kubelet(server, &at, &target, &headers).await?;
+            let dialed = counted(metric, dial_kubelet(server, &at, &target, &headers).await)?;
             let protocol = translate::WEBSOCKET_PROTOCOL;
-            upgrade_client(req, dialed, protocol, move |client, backend| {
+            upgrade_client(req, dialed, protocol, metric, move |client, backend| {
                 translate::run(client, backend, streams)
             })
         }
         Some(WebSocketPlan::Tunnel) => {
             tracing::info!(pod = name, "tunneling port-forward SPDY over WebSocket");
+            let metric = &crate::metrics::STREAM_TUNNEL_REQUESTS;
             let headers = [("x-stream-protocol-version", tunnel::PORT_FORWARD_PROTOCOL)];
-            let dialed = dial_kubelet(server, &at, &target, &headers).await?;
+            let dialed = counted(metric, dial_kubelet(server, &at, &target, &headers).await)?;
             let protocol = tunnel::websocket_protocol();
-            upgrade_client(req, dialed, &protocol, tunnel::run)
+            upgrade_client(req, dialed, &protocol, metric, tunnel::run)
         }
         Some(WebSocketPlan::PassThrough) | None => {
             let response = forward::forward(
@@ -384,12 +386,24 @@ async fn dial_kubelet(
     }
 }
 
+/// Counts a failure to reach the kubelet under its code.
+fn counted<T>(
+    metric: &prometheus::IntCounterVec,
+    r: Result<T, StatusError>,
+) -> Result<T, StatusError> {
+    if let Err(e) = &r {
+        metric.with_label_values(&[&e.code.to_string()]).inc();
+    }
+    r
+}
+
 /// Answers the client's WebSocket upgrade with `protocol` and runs
-/// `session` on the two upgraded connections.
+/// `session` on the two upgraded connections, counting its outcome.
 fn upgrade_client<B, F, Fut>(
     mut req: Request<B>,
     backend: hyper::upgrade::Upgraded,
     protocol: &str,
+    metric: &'static prometheus::IntCounterVec,
     session: F,
 ) -> Result<Response<Body>, StatusError>
 where
@@ -399,12 +413,12 @@ where
         ) -> Fut
         + Send
         + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: std::future::Future<Output = u16> + Send + 'static,
 {
     let accept = websocket::check_handshake(req.headers())?;
     let client_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        match client_upgrade.await {
+        let code = match client_upgrade.await {
             Ok(client) => {
                 session(
                     hyper_util::rt::TokioIo::new(client),
@@ -412,8 +426,12 @@ where
                 )
                 .await
             }
-            Err(e) => tracing::debug!(error = %e, "client upgrade failed"),
-        }
+            Err(e) => {
+                tracing::debug!(error = %e, "client upgrade failed");
+                400
+            }
+        };
+        metric.with_label_values(&[&code.to_string()]).inc();
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -79,8 +79,11 @@ enum End {
     ClientError(u16, String),
 }
 
-/// Runs one translated session until either side ends.
-pub async fn run<C, B>(client: C, backend: B, streams: Streams)
+/// Runs one translated session until either side ends; returns the
+/// outcome as an HTTP code for `apiserver_stream_translator_requests_total`
+/// (200: the kubelet finished or the client left; 500: the kubelet side
+/// failed; 400: the client broke the protocol).
+pub async fn run<C, B>(client: C, backend: B, streams: Streams) -> u16
 where
     C: AsyncRead + AsyncWrite + Send + 'static,
     B: AsyncRead + AsyncWrite + Send + 'static,
@@ -156,6 +159,11 @@ where
     client_reader.abort();
     backend_reader.abort();
     let _ = backend_write.shutdown().await;
+    let code = match end {
+        End::Complete | End::ClientGone => 200,
+        End::Backend(_) => 500,
+        End::ClientError(..) => 400,
+    };
     match end {
         End::Complete => tracing::debug!("translated stream complete"),
         End::ClientGone => tracing::debug!("client left the translated stream"),
@@ -172,6 +180,7 @@ where
         }
     }
     let _ = ws.close(websocket::close::NORMAL, "").await;
+    code
 }
 
 /// The state of one session after the streams were requested.

@@ -70,7 +70,7 @@ impl FakeKubelet {
     }
 }
 
-fn session(streams: Streams) -> (DuplexStream, FakeKubelet, tokio::task::JoinHandle<()>) {
+fn session(streams: Streams) -> (DuplexStream, FakeKubelet, tokio::task::JoinHandle<u16>) {
     let (client_side, kubectl) = tokio::io::duplex(1 << 16);
     let (backend_side, kubelet) = tokio::io::duplex(1 << 16);
     let task = tokio::spawn(run(client_side, backend_side, streams));
@@ -150,7 +150,7 @@ async fn exec_with_stdin_output_and_exit_code() {
             client::read(&mut kubectl).await,
             Some((client::CLOSE, vec![0x03, 0xe8]))
         );
-        task.await.unwrap();
+        assert_eq!(task.await.unwrap(), 200);
         // The kubelet connection is closed too.
         assert_eq!(kubelet.next().await, None);
     })
@@ -185,7 +185,7 @@ async fn tty_sessions_carry_resize_and_no_stderr() {
         // The client leaves: the kubelet connection is closed.
         kubectl.write_all(&client::close(1000)).await.unwrap();
         assert_eq!(kubelet.next().await, None);
-        task.await.unwrap();
+        assert_eq!(task.await.unwrap(), 200);
     })
     .await
 }
@@ -220,7 +220,7 @@ async fn a_failing_kubelet_is_reported_on_the_error_channel() {
             client::read(&mut kubectl).await,
             Some((client::CLOSE, vec![0x03, 0xe8]))
         );
-        task.await.unwrap();
+        assert_eq!(task.await.unwrap(), 500);
     })
     .await
 }
@@ -241,7 +241,7 @@ async fn refused_streams_and_protocol_errors() {
             .unwrap();
         let (_, status) = client::read(&mut kubectl).await.unwrap();
         assert!(String::from_utf8_lossy(&status).contains("refused the stream"));
-        task.await.unwrap();
+        assert_eq!(task.await.unwrap(), 500);
 
         // An unmasked client frame closes with a protocol error.
         let (mut kubectl, mut kubelet, task) = session(Streams {
@@ -252,7 +252,7 @@ async fn refused_streams_and_protocol_errors() {
         kubectl.write_all(&[0x82, 0x01, 0x00]).await.unwrap();
         let (op, payload) = client::read(&mut kubectl).await.unwrap();
         assert_eq!((op, &payload[..2]), (client::CLOSE, &[0x03, 0xea][..]));
-        task.await.unwrap();
+        assert_eq!(task.await.unwrap(), 400);
     })
     .await
 }

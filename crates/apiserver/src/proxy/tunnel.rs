@@ -23,8 +23,10 @@ pub fn websocket_protocol() -> String {
 }
 
 /// Carries bytes between the client's WebSocket and the kubelet's SPDY
-/// connection until either side ends.
-pub async fn run<C, B>(client: C, backend: B)
+/// connection until either side ends; returns the outcome as an HTTP code
+/// for `apiserver_stream_tunnel_requests_total` (500 when the kubelet
+/// connection failed, 400 when the client broke the protocol).
+pub async fn run<C, B>(client: C, backend: B) -> u16
 where
     C: AsyncRead + AsyncWrite + Send + 'static,
     B: AsyncRead + AsyncWrite + Send + 'static,
@@ -97,9 +99,15 @@ where
     client_reader.abort();
     backend_reader.abort();
     let _ = backend_write.shutdown().await;
+    let outcome = match &close {
+        Some((websocket::close::INTERNAL, _)) => 500,
+        Some((websocket::close::NORMAL, _)) | None => 200,
+        Some(_) => 400,
+    };
     if let Some((code, reason)) = close {
         let _ = ws.close(code, &reason).await;
     }
+    outcome
 }
 
 async fn write_flush<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> io::Result<()> {

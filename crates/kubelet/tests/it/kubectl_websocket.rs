@@ -1,8 +1,10 @@
 //! kubectl's default streaming transport, WebSocket, end to end: exec and
 //! attach over `v5.channel.k8s.io` (translated to SPDY by the apiserver)
 //! and port-forward over the `SPDY/3.1+portforward.k8s.io` tunnel, against
-//! the real containerd. kubectl's own request log (`-v=6`) shows that the
-//! WebSocket upgrade was answered and that it did not fall back to SPDY.
+//! the real containerd, with a TTY (resize), `kubectl cp` and the
+//! apiserver's stream metrics. kubectl's own request log (`-v=6`) shows
+//! that the WebSocket upgrade was answered and that it did not fall back
+//! to SPDY.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -114,6 +116,65 @@ pub async fn check(node: &Node, pod: &str, pod_ip: &str) {
     assert!(out == want, "stdin round trip: {} bytes back", out.len());
     assert_websocket(&err, "exec");
 
+    // A TTY (through `script`, which gives kubectl a terminal): the
+    // terminal size travels on the resize channel.
+    let kubeconfig = node.cluster.kubeconfig.display().to_string();
+    let command = format!(
+        "stty cols 123 rows 45; {} --kubeconfig={kubeconfig} -v=6 exec -it {pod} -- sh -c 'sleep 1; stty size'",
+        corten_e2e::KUBECTL
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("kubectl exec -it timed out")
+    .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("45 123"), "terminal size: {text}");
+    assert!(
+        text.contains("The subprotocol is v5.channel.k8s.io"),
+        "{text}"
+    );
+
+    // kubectl cp both ways (tar over exec's stdin and stdout).
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("payload.txt");
+    std::fs::write(&local, "copied over a WebSocket\n").unwrap();
+    let (code, _, err) = kubectl_v6(
+        node,
+        &[
+            "cp",
+            local.to_str().unwrap(),
+            &format!("{pod}:/tmp/payload.txt"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_websocket(&err, "exec");
+    let back = dir.path().join("back.txt");
+    let (code, _, err) = kubectl_v6(
+        node,
+        &[
+            "cp",
+            &format!("{pod}:/tmp/payload.txt"),
+            back.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "copied over a WebSocket\n"
+    );
+
     // attach: the container's output as it is written.
     let mut attach = tokio::process::Command::new(corten_e2e::KUBECTL)
         .arg(format!(
@@ -194,4 +255,33 @@ pub async fn check(node: &Node, pod: &str, pod_ip: &str) {
         .await
         .expect("port-forward output");
     assert_websocket(&String::from_utf8_lossy(&out.stderr), "portforward");
+
+    // The apiserver counts the sessions under upstream's metric names (a
+    // session is counted when it ends, just after kubectl exits).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = node
+            .cluster
+            .kubectl(&["get", "--raw", "/metrics"])
+            .await
+            .expect("metrics");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let count = |name: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}{{code=\"200\"}}")))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let translated = count("apiserver_stream_translator_requests_total");
+        let tunneled = count("apiserver_stream_tunnel_requests_total");
+        if translated >= 8.0 && tunneled >= 1.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stream metrics: translated {translated}, tunneled {tunneled}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
