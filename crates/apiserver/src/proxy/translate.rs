@@ -13,11 +13,12 @@
 //! streams, which is how the client learns that everything was read.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::sync::{Mutex, mpsc};
 
 use super::spdy::{self, Frame};
 use super::websocket::{self, Message};
@@ -79,6 +80,16 @@ enum End {
     ClientError(u16, String),
 }
 
+/// The client's side, shared by both directions (pongs go up while output
+/// goes down).
+type WsWriter<C> = Arc<Mutex<websocket::Writer<WriteHalf<C>>>>;
+/// The kubelet's side, shared likewise (ping answers go down while stdin
+/// goes up).
+type SpdyWriter<B> = Arc<Mutex<WriteHalf<B>>>;
+
+type WsItem = io::Result<Option<Message>>;
+type SpdyItem = io::Result<Option<Frame>>;
+
 /// Runs one translated session until either side ends; returns the
 /// outcome as an HTTP code for `apiserver_stream_translator_requests_total`
 /// (200: the kubelet finished or the client left; 500: the kubelet side
@@ -89,8 +100,9 @@ where
     B: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (client_read, client_write) = tokio::io::split(client);
-    let (backend_read, mut backend_write) = tokio::io::split(backend);
-    let mut ws = websocket::Writer::new(client_write);
+    let (backend_read, backend_write) = tokio::io::split(backend);
+    let ws: WsWriter<C> = Arc::new(Mutex::new(websocket::Writer::new(client_write)));
+    let spdy_out: SpdyWriter<B> = Arc::new(Mutex::new(backend_write));
 
     let (ws_tx, mut ws_rx) = mpsc::channel(16);
     let client_reader = tokio::spawn(async move {
@@ -143,33 +155,48 @@ where
             done: matches!(ch, channel::STDIN | channel::RESIZE),
         });
     }
-    let mut session = Session {
+    let id_of = |ch: u8| opened.iter().find(|o| o.channel == ch).map(|o| o.id);
+    let mut up = Upstream {
+        stdin: id_of(channel::STDIN),
+        resize: id_of(channel::RESIZE),
+    };
+    let mut down = Downstream {
         opened,
-        stdin_open: streams.stdin,
         error_bytes: 0,
     };
-    let end = match spdy::send(&mut backend_write, &handshake).await {
-        Err(e) => End::Backend(format!("opening streams: {e}")),
-        Ok(()) => {
-            session
-                .pump(&mut ws, &mut backend_write, &mut ws_rx, &mut spdy_rx)
-                .await
+    let end = async {
+        let sent = spdy::send(&mut *spdy_out.lock().await, &handshake).await;
+        if let Err(e) = sent {
+            return End::Backend(format!("opening streams: {e}"));
         }
-    };
+        // Client input waits until the kubelet has accepted every stream,
+        // as client-go does, so no data races a SYN_STREAM.
+        if let Err(end) = down.await_replies(&ws, &spdy_out, &mut spdy_rx).await {
+            return end;
+        }
+        // Then the two directions run independently, so a kubelet that is
+        // slow to take stdin never stops its output from being read.
+        tokio::select! {
+            end = down.run(&ws, &spdy_out, &mut spdy_rx) => end,
+            end = up.run(&ws, &spdy_out, &mut ws_rx) => end,
+        }
+    }
+    .await;
     client_reader.abort();
     backend_reader.abort();
-    let _ = backend_write.shutdown().await;
+    let _ = spdy_out.lock().await.shutdown().await;
     let code = match end {
         End::Complete | End::ClientGone => 200,
         End::Backend(_) => 500,
         End::ClientError(..) => 400,
     };
+    let mut ws = ws.lock().await;
     match end {
         End::Complete => tracing::debug!("translated stream complete"),
         End::ClientGone => tracing::debug!("client left the translated stream"),
         End::Backend(ref why) => {
             tracing::info!(error = %why, "kubelet stream failed");
-            if session.error_bytes == 0 {
+            if down.error_bytes == 0 {
                 let status = failure_status(&format!("error from the kubelet stream: {why}"));
                 let _ = ws.binary(&[channel::ERROR], &status).await;
             }
@@ -183,22 +210,26 @@ where
     code
 }
 
-/// The state of one session after the streams were requested.
-struct Session {
+/// Sends frames to the kubelet from a task of its own, for answers (ping,
+/// refusals) that must not wait behind a blocked stdin write.
+fn send_soon<B>(spdy_out: &SpdyWriter<B>, frames: Vec<u8>)
+where
+    B: AsyncWrite + Send + 'static,
+{
+    let out = spdy_out.clone();
+    tokio::spawn(async move {
+        let _ = spdy::send(&mut *out.lock().await, &frames).await;
+    });
+}
+
+/// Kubelet -> client: replies, output, the error stream's Status.
+struct Downstream {
     opened: Vec<Opened>,
-    stdin_open: bool,
     /// Bytes forwarded on the error channel (the Status).
     error_bytes: usize,
 }
 
-type WsItem = io::Result<Option<Message>>;
-type SpdyItem = io::Result<Option<Frame>>;
-
-impl Session {
-    fn by_channel(&self, ch: u8) -> Option<u32> {
-        self.opened.iter().find(|o| o.channel == ch).map(|o| o.id)
-    }
-
+impl Downstream {
     fn ready(&self) -> bool {
         self.opened.iter().all(|o| o.replied)
     }
@@ -207,47 +238,59 @@ impl Session {
         self.opened.iter().all(|o| o.done)
     }
 
-    async fn pump<W, K>(
+    async fn await_replies<C, B>(
         &mut self,
-        ws: &mut websocket::Writer<W>,
-        backend: &mut K,
-        ws_rx: &mut mpsc::Receiver<WsItem>,
+        ws: &WsWriter<C>,
+        spdy_out: &SpdyWriter<B>,
+        spdy_rx: &mut mpsc::Receiver<SpdyItem>,
+    ) -> Result<(), End>
+    where
+        C: AsyncWrite + Send + 'static,
+        B: AsyncWrite + Send + 'static,
+    {
+        let deadline = tokio::time::Instant::now() + STREAM_CREATION_TIMEOUT;
+        while !self.ready() {
+            tokio::select! {
+                item = spdy_rx.recv() => self.on_frame(item, ws, spdy_out).await?,
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(End::Backend(
+                        "timed out waiting for the kubelet to accept the streams".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run<C, B>(
+        &mut self,
+        ws: &WsWriter<C>,
+        spdy_out: &SpdyWriter<B>,
         spdy_rx: &mut mpsc::Receiver<SpdyItem>,
     ) -> End
     where
-        W: AsyncWrite + Unpin,
-        K: AsyncWrite + Unpin,
+        C: AsyncWrite + Send + 'static,
+        B: AsyncWrite + Send + 'static,
     {
-        let deadline = tokio::time::Instant::now() + STREAM_CREATION_TIMEOUT;
         loop {
-            // Client input waits until the kubelet has accepted every
-            // stream, as client-go does, so no data races a SYN_STREAM.
-            let ready = self.ready();
-            let step = tokio::select! {
-                item = spdy_rx.recv() => self.on_backend_frame(item, ws, backend).await,
-                item = ws_rx.recv(), if ready => self.on_client_message(item, ws, backend).await,
-                _ = tokio::time::sleep_until(deadline), if !ready => {
-                    Err(End::Backend("timed out waiting for the kubelet to accept the streams".into()))
-                }
-            };
-            if let Err(end) = step {
-                return end;
-            }
             if self.complete() {
                 return End::Complete;
+            }
+            if let Err(end) = self.on_frame(spdy_rx.recv().await, ws, spdy_out).await {
+                return end;
             }
         }
     }
 
-    async fn on_backend_frame<W, K>(
+    async fn on_frame<C, B>(
         &mut self,
         item: Option<SpdyItem>,
-        ws: &mut websocket::Writer<W>,
-        backend: &mut K,
+        ws: &WsWriter<C>,
+        spdy_out: &SpdyWriter<B>,
     ) -> Result<(), End>
     where
-        W: AsyncWrite + Unpin,
-        K: AsyncWrite + Unpin,
+        C: AsyncWrite + Send + 'static,
+        B: AsyncWrite + Send + 'static,
     {
         let frame = match item {
             Some(Ok(Some(frame))) => frame,
@@ -256,7 +299,6 @@ impl Session {
             }
             Some(Err(e)) => return Err(End::Backend(e.to_string())),
         };
-        let write = |r: io::Result<()>| r.map_err(|_| End::ClientGone);
         let fin = frame.fin();
         match frame {
             Frame::SynReply { stream_id, .. } => {
@@ -279,7 +321,8 @@ impl Session {
                     if ch == channel::ERROR {
                         self.error_bytes += data.len();
                     }
-                    write(ws.binary(&[ch], &data).await)?;
+                    let sent = ws.lock().await.binary(&[ch], &data).await;
+                    sent.map_err(|_| End::ClientGone)?;
                 }
             }
             Frame::RstStream { stream_id, status } => {
@@ -292,40 +335,55 @@ impl Session {
                     )));
                 }
                 o.done = true;
-                if o.channel == channel::STDIN {
-                    self.stdin_open = false;
-                }
             }
-            Frame::Ping(id) => {
-                spdy::send(backend, &spdy::ping(id))
-                    .await
-                    .map_err(|e| End::Backend(e.to_string()))?;
-            }
+            Frame::Ping(id) => send_soon(spdy_out, spdy::ping(id)),
             Frame::GoAway { .. } => {
                 return Err(End::Backend("the kubelet ended the session".into()));
             }
-            Frame::SynStream { stream_id, .. } => {
-                spdy::send(
-                    backend,
-                    &spdy::rst_stream(stream_id, spdy::status::REFUSED_STREAM),
-                )
-                .await
-                .map_err(|e| End::Backend(e.to_string()))?;
-            }
+            Frame::SynStream { stream_id, .. } => send_soon(
+                spdy_out,
+                spdy::rst_stream(stream_id, spdy::status::REFUSED_STREAM),
+            ),
             Frame::Ignored(_) => {}
         }
         Ok(())
     }
+}
 
-    async fn on_client_message<W, K>(
+/// Client -> kubelet: stdin, its close, terminal sizes; pings answered.
+struct Upstream {
+    /// The stdin stream while it is open.
+    stdin: Option<u32>,
+    resize: Option<u32>,
+}
+
+impl Upstream {
+    async fn run<C, B>(
+        &mut self,
+        ws: &WsWriter<C>,
+        spdy_out: &SpdyWriter<B>,
+        ws_rx: &mut mpsc::Receiver<WsItem>,
+    ) -> End
+    where
+        C: AsyncWrite + Send + 'static,
+        B: AsyncWrite + Send + 'static,
+    {
+        loop {
+            if let Err(end) = self.on_message(ws_rx.recv().await, ws, spdy_out).await {
+                return end;
+            }
+        }
+    }
+
+    async fn on_message<C, B>(
         &mut self,
         item: Option<WsItem>,
-        ws: &mut websocket::Writer<W>,
-        backend: &mut K,
+        ws: &WsWriter<C>,
+        spdy_out: &SpdyWriter<B>,
     ) -> Result<(), End>
     where
-        W: AsyncWrite + Unpin,
-        K: AsyncWrite + Unpin,
+        C: AsyncWrite + Send + 'static,
+        B: AsyncWrite + Send + 'static,
     {
         let message = match item {
             Some(Ok(Some(m))) => m,
@@ -337,37 +395,37 @@ impl Session {
                 ));
             }
         };
-        let to_backend = |r: io::Result<()>| r.map_err(|e| End::Backend(e.to_string()));
-        match message {
-            Message::Ping(payload) => ws.pong(&payload).await.map_err(|_| End::ClientGone)?,
-            Message::Pong => {}
-            Message::Close(_) => return Err(End::ClientGone),
-            Message::Data(payload) => {
-                let Some((&ch, rest)) = payload.split_first() else {
-                    return Ok(());
-                };
-                match ch {
-                    channel::STDIN | channel::RESIZE => {
-                        if ch == channel::STDIN && !self.stdin_open {
-                            return Ok(());
-                        }
-                        if let Some(id) = self.by_channel(ch).filter(|_| !rest.is_empty()) {
-                            to_backend(spdy::send(backend, &spdy::data(id, false, rest)).await)?;
-                        }
-                    }
-                    channel::CLOSE => {
-                        if rest.first() == Some(&channel::STDIN)
-                            && self.stdin_open
-                            && let Some(id) = self.by_channel(channel::STDIN)
-                        {
-                            self.stdin_open = false;
-                            to_backend(spdy::send(backend, &spdy::data(id, true, &[])).await)?;
-                        }
-                    }
-                    // Output channels are never written by clients.
-                    _ => {}
-                }
+        let payload = match message {
+            Message::Ping(payload) => {
+                let sent = ws.lock().await.pong(&payload).await;
+                return sent.map_err(|_| End::ClientGone);
             }
+            Message::Pong => return Ok(()),
+            Message::Close(_) => return Err(End::ClientGone),
+            Message::Data(payload) => payload,
+        };
+        let Some((&ch, rest)) = payload.split_first() else {
+            return Ok(());
+        };
+        let frame = match ch {
+            channel::STDIN => self
+                .stdin
+                .filter(|_| !rest.is_empty())
+                .map(|id| spdy::data(id, false, rest)),
+            channel::RESIZE => self
+                .resize
+                .filter(|_| !rest.is_empty())
+                .map(|id| spdy::data(id, false, rest)),
+            // v5: the client closed stdin; FIN it, once.
+            channel::CLOSE if rest.first() == Some(&channel::STDIN) => {
+                self.stdin.take().map(|id| spdy::data(id, true, &[]))
+            }
+            // Output channels are never written by clients.
+            _ => None,
+        };
+        if let Some(frame) = frame {
+            let sent = spdy::send(&mut *spdy_out.lock().await, &frame).await;
+            sent.map_err(|e| End::Backend(e.to_string()))?;
         }
         Ok(())
     }

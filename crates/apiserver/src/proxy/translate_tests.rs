@@ -280,3 +280,60 @@ async fn kubelet_pings_are_answered_and_its_streams_refused() {
     })
     .await
 }
+
+#[tokio::test]
+async fn output_flows_while_stdin_waits_for_the_kubelet() {
+    timed(async {
+        let (kubectl, mut kubelet, task) = session(Streams {
+            stdin: true,
+            stdout: true,
+            ..Streams::default()
+        });
+        kubelet.accept(3).await;
+        let (mut from_server, mut to_server) = tokio::io::split(kubectl);
+        // The client floods stdin, far more than the pipes hold, while the
+        // kubelet reads none of it yet.
+        let chunk = vec![b'i'; 32 * 1024];
+        let writer = tokio::spawn(async move {
+            for _ in 0..64 {
+                let mut msg = vec![0u8];
+                msg.extend_from_slice(&chunk);
+                to_server.write_all(&client::binary(&msg)).await.unwrap();
+            }
+            to_server
+        });
+        // Meanwhile the kubelet writes its output, and all of it arrives.
+        let out = vec![b'o'; 16 * 1024];
+        let kubelet_writes = async {
+            for _ in 0..64 {
+                kubelet.send("stdout", false, &out).await;
+            }
+            kubelet
+        };
+        let client_reads = async {
+            let mut got = 0;
+            while got < 64 * out.len() {
+                let (_, payload) = client::read(&mut from_server).await.unwrap();
+                assert_eq!(payload[0], 1);
+                got += payload.len() - 1;
+            }
+            got
+        };
+        let (mut kubelet, got) = tokio::join!(kubelet_writes, client_reads);
+        assert_eq!(got, 64 * 16 * 1024);
+        // Now the kubelet takes stdin: every byte is there.
+        let stdin = kubelet.id("stdin");
+        let mut received = 0;
+        while received < 64 * 32 * 1024 {
+            match kubelet.next().await {
+                Some(Frame::Data {
+                    stream_id, data, ..
+                }) if stream_id == stdin => received += data.len(),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let _to_server = writer.await.unwrap();
+        task.abort();
+    })
+    .await
+}

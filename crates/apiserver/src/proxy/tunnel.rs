@@ -33,7 +33,7 @@ where
 {
     let (client_read, client_write) = tokio::io::split(client);
     let (mut backend_read, mut backend_write) = tokio::io::split(backend);
-    let mut ws = websocket::Writer::new(client_write);
+    let ws = websocket::Writer::new(client_write);
 
     let (ws_tx, mut ws_rx) = mpsc::channel(16);
     let client_reader = tokio::spawn(async move {
@@ -61,41 +61,59 @@ where
         }
     });
 
-    let close = loop {
-        tokio::select! {
-            item = down_rx.recv() => match item {
+    // The two directions run independently, so a kubelet that is slow to
+    // take the client's bytes never stops its own from being read.
+    let ws = tokio::sync::Mutex::new(ws);
+    let down = async {
+        loop {
+            match down_rx.recv().await {
                 Some(Ok(bytes)) if !bytes.is_empty() => {
-                    if ws.binary(&[], &bytes).await.is_err() {
-                        break None;
+                    if ws.lock().await.binary(&[], &bytes).await.is_err() {
+                        return None;
                     }
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "kubelet port-forward connection failed");
-                    break Some((websocket::close::INTERNAL, "kubelet connection failed".to_string()));
+                    return Some((
+                        websocket::close::INTERNAL,
+                        "kubelet connection failed".to_string(),
+                    ));
                 }
-                _ => break Some((websocket::close::NORMAL, String::new())),
-            },
-            item = ws_rx.recv() => match item {
+                _ => return Some((websocket::close::NORMAL, String::new())),
+            }
+        }
+    };
+    let up = async {
+        loop {
+            match ws_rx.recv().await {
                 Some(Ok(Some(Message::Data(bytes)))) => {
                     if let Err(e) = write_flush(&mut backend_write, &bytes).await {
                         tracing::debug!(error = %e, "writing to the kubelet failed");
-                        break Some((websocket::close::INTERNAL, "kubelet connection failed".to_string()));
+                        return Some((
+                            websocket::close::INTERNAL,
+                            "kubelet connection failed".to_string(),
+                        ));
                     }
                 }
                 Some(Ok(Some(Message::Ping(payload)))) => {
-                    if ws.pong(&payload).await.is_err() {
-                        break None;
+                    if ws.lock().await.pong(&payload).await.is_err() {
+                        return None;
                     }
                 }
                 Some(Ok(Some(Message::Pong))) => {}
                 Some(Ok(Some(Message::Close(_)))) => {
-                    break Some((websocket::close::NORMAL, String::new()));
+                    return Some((websocket::close::NORMAL, String::new()));
                 }
-                Some(Err(e)) => break Some((websocket::close_code_for(&e), e.to_string())),
-                Some(Ok(None)) | None => break None,
-            },
+                Some(Err(e)) => return Some((websocket::close_code_for(&e), e.to_string())),
+                Some(Ok(None)) | None => return None,
+            }
         }
     };
+    let close = tokio::select! {
+        close = down => close,
+        close = up => close,
+    };
+    let mut ws = ws.into_inner();
     client_reader.abort();
     backend_reader.abort();
     let _ = backend_write.shutdown().await;
@@ -155,6 +173,49 @@ mod tests {
                 Some((client::CLOSE, vec![0x03, 0xe8]))
             );
             session.await.unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn each_direction_flows_while_the_other_is_stuck() {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let (client_side, kubectl) = tokio::io::duplex(1 << 16);
+            let (backend_side, mut kubelet) = tokio::io::duplex(1 << 16);
+            let session = tokio::spawn(run(client_side, backend_side));
+            let (mut from_server, mut to_server) = tokio::io::split(kubectl);
+            // The client sends far more than the pipes hold; the kubelet
+            // reads none of it until its own 1 MiB has reached the client.
+            let writer = tokio::spawn(async move {
+                for _ in 0..64 {
+                    to_server
+                        .write_all(&client::binary(&[b'u'; 32 * 1024]))
+                        .await
+                        .unwrap();
+                }
+                to_server
+            });
+            let sent = async {
+                for _ in 0..64 {
+                    kubelet.write_all(&[b'd'; 16 * 1024]).await.unwrap();
+                }
+                kubelet
+            };
+            let received = async {
+                let mut got = 0;
+                while got < 64 * 16 * 1024 {
+                    got += client::read(&mut from_server).await.unwrap().1.len();
+                }
+                got
+            };
+            let (mut kubelet, got) = tokio::join!(sent, received);
+            assert_eq!(got, 64 * 16 * 1024);
+            let mut up = vec![0u8; 64 * 32 * 1024];
+            kubelet.read_exact(&mut up).await.unwrap();
+            assert!(up.iter().all(|b| *b == b'u'));
+            let _to_server = writer.await.unwrap();
+            session.abort();
         })
         .await
         .unwrap();

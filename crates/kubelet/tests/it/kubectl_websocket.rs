@@ -103,7 +103,7 @@ pub async fn check(node: &Node, pod: &str, pod_ip: &str) {
 
     // exec -i: a large stdin is carried whole and its end (v5's close of
     // the stdin channel) reaches the command.
-    let input: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let input: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let (code, out, err) = kubectl_v6(
         node,
         &["exec", "-i", pod, "--", "sh", "-c", "cat; echo end"],
