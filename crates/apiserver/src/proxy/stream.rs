@@ -78,8 +78,8 @@ where
                 "translating WebSocket v5.channel.k8s.io to SPDY"
             );
             let metric = &crate::metrics::STREAM_TRANSLATOR_REQUESTS;
-            let headers = [("x-stream-protocol-version", translate::SPDY_PROTOCOL)];
-            let dialed = counted(metric, dial_kubelet(server, &at, &target, &headers).await)?;
+            let dialed = dial_kubelet(server, &at, &target, translate::SPDY_PROTOCOL).await;
+            let dialed = counted(metric, dialed)?;
             let protocol = translate::WEBSOCKET_PROTOCOL;
             upgrade_client(req, dialed, protocol, metric, move |client, backend| {
                 translate::run(client, backend, streams)
@@ -88,8 +88,8 @@ where
         Some(WebSocketPlan::Tunnel) => {
             tracing::info!(pod = name, "tunneling port-forward SPDY over WebSocket");
             let metric = &crate::metrics::STREAM_TUNNEL_REQUESTS;
-            let headers = [("x-stream-protocol-version", tunnel::PORT_FORWARD_PROTOCOL)];
-            let dialed = counted(metric, dial_kubelet(server, &at, &target, &headers).await)?;
+            let dialed = dial_kubelet(server, &at, &target, tunnel::PORT_FORWARD_PROTOCOL).await;
+            let dialed = counted(metric, dialed)?;
             let protocol = tunnel::websocket_protocol();
             upgrade_client(req, dialed, &protocol, metric, tunnel::run)
         }
@@ -156,18 +156,31 @@ async fn dial_kubelet(
     server: &ApiServer,
     at: &kubelet::KubeletLocation,
     target: &str,
-    headers: &[(&str, &str)],
+    protocol: &str,
 ) -> Result<hyper::upgrade::Upgraded, StatusError> {
-    match forward::dial_upgrade(
+    let dialed = forward::dial_upgrade(
         kubelet_backend(server, at),
         server.kubelet.config.timeout,
         target,
         "SPDY/3.1",
-        headers,
+        &[("x-stream-protocol-version", protocol)],
     )
-    .await?
-    {
-        forward::Dialed::Upgraded(_, upgraded) => Ok(upgraded),
+    .await?;
+    match dialed {
+        forward::Dialed::Upgraded(headers, upgraded) => {
+            // The stream semantics (a Status on the error stream) are
+            // those of the protocol asked for; anything else is refused.
+            let chosen = headers
+                .get("x-stream-protocol-version")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if chosen != protocol {
+                return Err(StatusError::internal(format!(
+                    "the kubelet answered with stream protocol {chosen:?}, not {protocol:?}"
+                )));
+            }
+            Ok(upgraded)
+        }
         forward::Dialed::Refused(response) => Err(backend_error(response).await),
     }
 }
