@@ -241,3 +241,52 @@ where
         .body(crate::wire::full(Bytes::new()))
         .map_err(StatusError::internal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offering(protocols: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert("sec-websocket-protocol", protocols.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn websocket_protocols_are_chosen_like_upstream() {
+        let exec = Some(translate::Streams::default());
+        // kubectl 1.30+: v5 first, older ones after it.
+        let kubectl = offering("v5.channel.k8s.io, v4.channel.k8s.io, v3.channel.k8s.io");
+        assert!(matches!(
+            websocket_plan(&kubectl, exec),
+            Ok(WebSocketPlan::Translate(_))
+        ));
+        // Older clients reach the kubelet unchanged.
+        assert!(matches!(
+            websocket_plan(&offering("v4.channel.k8s.io"), exec),
+            Ok(WebSocketPlan::PassThrough)
+        ));
+        // The port-forward tunnel, only for port-forward.
+        let tunnel = offering("SPDY/3.1+portforward.k8s.io");
+        assert!(matches!(
+            websocket_plan(&tunnel, None),
+            Ok(WebSocketPlan::Tunnel)
+        ));
+        assert_eq!(websocket_plan(&tunnel, exec).unwrap_err().code, 400);
+        // v5 is not a port-forward protocol.
+        assert_eq!(
+            websocket_plan(&offering("v5.channel.k8s.io"), None)
+                .unwrap_err()
+                .code,
+            400
+        );
+        let e = websocket_plan(&offering("chat"), exec).unwrap_err();
+        assert!(e.message.contains("are not supported"), "{e}");
+        assert_eq!(
+            websocket_plan(&http::HeaderMap::new(), exec)
+                .unwrap_err()
+                .code,
+            400
+        );
+    }
+}
