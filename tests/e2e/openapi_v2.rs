@@ -87,6 +87,56 @@ async fn openapi_v2_json_protobuf_and_etags() {
     })
 }
 
+/// A CRD whose schema uses int-or-string, nullable, free-form and
+/// embedded parts.
+const WIDGET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.tricky.example.com
+spec:
+  group: tricky.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              port:
+                description: Where to listen.
+                x-kubernetes-int-or-string: true
+                anyOf: [{type: integer}, {type: string}]
+              note:
+                type: string
+                nullable: true
+              extra:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+              labels:
+                type: object
+                additionalProperties: {type: string}
+              items:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+              template:
+                type: object
+                x-kubernetes-embedded-resource: true
+                x-kubernetes-preserve-unknown-fields: true
+"#;
+
 /// The ETag of `/openapi/v2` (JSON).
 async fn v2_etag(client: &kube::Client, if_none_match: Option<&str>) -> (u16, String) {
     let mut b = http::Request::get("/openapi/v2").header("Accept", "application/json");
@@ -168,6 +218,42 @@ async fn crd_schemas_join_openapi_v2() {
         assert!(out.contains("KIND:") && out.contains("CronTab"), "{out}");
         assert!(
             out.contains("cronSpec") && out.contains("A cron schedule."),
+            "{out}"
+        );
+
+        // Schema constructs that Swagger 2.0 lacks (anyOf, nullable) do
+        // not break the document kubectl loads.
+        c.kubectl_stdin(&["apply", "-f", "-"], Some(WIDGET_CRD))
+            .await
+            .unwrap();
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.tricky.example.com",
+        ])
+        .await
+        .unwrap();
+        let raw = c
+            .kubectl_ok(&["get", "--raw", "/openapi/v2"])
+            .await
+            .unwrap();
+        let doc: Value = serde_json::from_str(&raw).unwrap();
+        let spec = &doc["definitions"]["com.example.tricky.v1.Widget"]["properties"]["spec"];
+        assert!(spec["properties"]["port"].get("anyOf").is_none(), "{spec}");
+        assert_eq!(
+            spec["properties"]["port"]["x-kubernetes-int-or-string"],
+            true
+        );
+        assert!(
+            spec["properties"]["note"].get("nullable").is_none(),
+            "{spec}"
+        );
+        let out = c
+            .kubectl_ok(&["explain", "widget.spec", "--output=plaintext-openapiv2"])
+            .await
+            .unwrap();
+        assert!(
+            out.contains("port") && out.contains("Where to listen."),
             "{out}"
         );
 
