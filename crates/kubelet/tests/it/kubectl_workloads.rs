@@ -9,94 +9,16 @@
 
 use std::process::Stdio;
 
-use clap::Parser;
 use std::time::Duration;
 
 use corten_cri::service::RuntimeService;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::control_plane::{ControlPlane, kubectl, kubectl_ok};
 use crate::harness::{Node, can_run, http_get};
 
 const IMAGE: &str = corten_cri::local_images::TESTSERVER_PINNED_IMAGE;
-
-/// The control-plane daemons started next to the node.
-struct ControlPlane {
-    scheduler: Option<corten_scheduler::app::SchedulerProcess>,
-    controller_manager: Option<corten_controller_manager::app::ControllerManager>,
-}
-
-impl ControlPlane {
-    async fn start(node: &Node) -> ControlPlane {
-        // The scheduler runs as system:kube-scheduler (its RBAC role), like
-        // `corten up` runs it.
-        let scheduler_kubeconfig = node
-            .cluster
-            .user_kubeconfig("system:kube-scheduler", &[])
-            .expect("scheduler kubeconfig");
-        let scheduler = corten_scheduler::options::Options::try_parse_from([
-            "kube-scheduler".to_string(),
-            format!("--kubeconfig={}", scheduler_kubeconfig.display()),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-        ])
-        .expect("scheduler flags")
-        .complete()
-        .expect("scheduler config");
-        let scheduler = corten_scheduler::app::start(scheduler)
-            .await
-            .expect("scheduler");
-        // The controller-manager runs as system:kube-controller-manager and
-        // each controller as its ServiceAccount, like `corten up` (kubeadm).
-        let kcm_kubeconfig = node
-            .cluster
-            .user_kubeconfig("system:kube-controller-manager", &[])
-            .expect("controller-manager kubeconfig");
-        let kcm = corten_controller_manager::options::Options::try_parse_from([
-            "kube-controller-manager".to_string(),
-            format!("--kubeconfig={}", kcm_kubeconfig.display()),
-            "--use-service-account-credentials=true".into(),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-            "--controllers=replicaset-controller,deployment-controller,garbage-collector-controller,endpointslice-controller"
-                .into(),
-        ])
-        .expect("controller-manager flags")
-        .complete()
-        .expect("controller-manager config");
-        let controller_manager = corten_controller_manager::app::start(kcm)
-            .await
-            .expect("controller-manager");
-        ControlPlane {
-            scheduler: Some(scheduler),
-            controller_manager: Some(controller_manager),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.scheduler.take() {
-            let _ = s.shutdown().await;
-        }
-        if let Some(c) = self.controller_manager.take() {
-            let _ = c.shutdown().await;
-        }
-    }
-}
-
-async fn kubectl(node: &Node, args: &[&str]) -> (bool, String, String) {
-    let out = node.cluster.kubectl(args).await.expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn kubectl_ok(node: &Node, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = kubectl(node, args).await;
-    assert!(ok, "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
 
 /// Waits for `n` Running and Ready pods of `app=web`; returns them.
 async fn running_web_pods(node: &Node, n: usize) -> Vec<Value> {
@@ -171,7 +93,12 @@ async fn kubectl_deployment_logs_exec_port_forward_and_delete() {
         return;
     }
     let node = Node::start("node-k", |_| {}).await;
-    let control = ControlPlane::start(&node).await;
+    let control = ControlPlane::start(
+        &node,
+        "replicaset-controller,deployment-controller,garbage-collector-controller,\
+         endpointslice-controller",
+    )
+    .await;
     // A failed assertion must not skip the orderly teardown: with the
     // kubelet and the controllers still running, containers would be
     // recreated while containerd is being cleaned up.

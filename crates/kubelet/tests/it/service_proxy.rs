@@ -8,17 +8,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::control_plane::kubectl;
 use crate::harness::{Node, http_get};
-
-/// Runs kubectl and returns (success, stdout, stderr).
-async fn kubectl(node: &Node, args: &[&str]) -> (bool, String, String) {
-    let out = node.cluster.kubectl(args).await.expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The checks, on the `web` deployment's pods (`pods` are their names).
 pub async fn check(node: &Node, pods: &[String]) {
