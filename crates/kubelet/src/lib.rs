@@ -10,6 +10,7 @@
 //! - [`pod`]: pod workers, the sync loop, status generation and the status
 //!   manager, PLEG, env, QoS, image pulls, lifecycle hooks;
 //! - [`volume`]: emptyDir, configMap, secret, downwardAPI, projected, hostPath;
+//! - [`eviction`]: the eviction manager (pressure conditions, evicting pods);
 //! - [`probe`]: liveness, readiness and startup probes;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod duration;
 pub mod events;
+pub mod eviction;
 pub mod kubelet;
 pub mod metrics;
 pub mod node;

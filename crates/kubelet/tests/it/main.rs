@@ -4,4 +4,5 @@ mod fake_runtime;
 mod harness;
 mod kubectl_workloads;
 mod node_and_pods;
+mod node_health;
 mod restarts;
