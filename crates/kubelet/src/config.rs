@@ -409,9 +409,16 @@ pub struct KubeletConfig {
     pub root_dir: PathBuf,
     /// `--cert-dir` (default <root-dir>/pki).
     pub cert_dir: PathBuf,
+    /// `--bootstrap-kubeconfig`: credentials to request a client certificate with.
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// `--pod-infra-container-image`: the sandbox image (never garbage collected).
+    pub pod_infra_container_image: String,
     /// The file configuration with defaults filled in.
     pub file: KubeletConfiguration,
 }
+
+/// The sandbox image upstream 1.33 defaults to.
+pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10";
 
 /// Upstream's default hard eviction thresholds.
 pub fn default_eviction_hard() -> BTreeMap<String, String> {
@@ -598,6 +605,8 @@ impl KubeletConfig {
             kubeconfig: None,
             root_dir: root_dir.to_path_buf(),
             cert_dir: root_dir.join("pki"),
+            bootstrap_kubeconfig: None,
+            pod_infra_container_image: DEFAULT_SANDBOX_IMAGE.into(),
             file: KubeletConfiguration::default().defaulted(),
         }
     }

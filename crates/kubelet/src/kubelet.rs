@@ -64,6 +64,8 @@ pub struct Kubelet {
     pub(crate) worker_tasks: tokio_util::task::TaskTracker,
     /// The eviction manager (its observer can be replaced in tests).
     pub eviction: Arc<crate::eviction::EvictionManager>,
+    /// The image garbage collector.
+    pub image_gc: Arc<crate::gc::images::ImageGc>,
     /// Grace periods of pods being evicted, by UID.
     pub(crate) evictions: Mutex<HashMap<String, i64>>,
 }
@@ -131,8 +133,21 @@ impl Kubelet {
             observer,
             recorder.clone(),
         ));
+        let image_gc = Arc::new(crate::gc::images::ImageGc::new(
+            runtime.clone(),
+            recorder.clone(),
+            &config.node_name,
+            crate::gc::images::Policy {
+                high_percent: c.image_gc_high_threshold_percent.unwrap_or(85),
+                low_percent: c.image_gc_low_threshold_percent.unwrap_or(80),
+                min_age: c.image_minimum_gc_age.unwrap_or(Duration::from_secs(120)),
+                max_age: c.image_maximum_gc_age.unwrap_or_default(),
+            },
+            &config.pod_infra_container_image,
+        ));
         let kubelet = Arc::new(Self {
             eviction,
+            image_gc,
             evictions: Mutex::new(HashMap::new()),
             volumes: VolumeManager::new(&config.root_dir, objects.clone()),
             images: ImagePuller::new(
@@ -464,6 +479,24 @@ pub async fn start(
         }));
     }
 
+    tasks.push(tokio::spawn(crate::gc::run_container_gc(
+        kubelet.clone(),
+        stopped(stop_rx.clone()),
+    )));
+    {
+        let eviction = kubelet.eviction.clone();
+        tasks.push(tokio::spawn(kubelet.image_gc.clone().run(
+            move || {
+                let eviction = eviction.clone();
+                async move {
+                    eviction
+                        .observe_signal(crate::eviction::threshold::Signal::ImageFsAvailable)
+                        .await
+                }
+            },
+            stopped(stop_rx.clone()),
+        )));
+    }
     tasks.push(tokio::spawn(kubelet.eviction.clone().run(
         Arc::new(crate::pod::evict::KubeletPodKiller(kubelet.clone())),
         stopped(stop_rx.clone()),

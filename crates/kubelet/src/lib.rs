@@ -11,6 +11,7 @@
 //!   manager, PLEG, env, QoS, image pulls, lifecycle hooks;
 //! - [`volume`]: emptyDir, configMap, secret, downwardAPI, projected, hostPath;
 //! - [`eviction`]: the eviction manager (pressure conditions, evicting pods);
+//! - [`gc`]: image and container garbage collection;
 //! - [`probe`]: liveness, readiness and startup probes;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
@@ -24,6 +25,7 @@ pub mod config;
 pub mod duration;
 pub mod events;
 pub mod eviction;
+pub mod gc;
 pub mod kubelet;
 pub mod metrics;
 pub mod node;

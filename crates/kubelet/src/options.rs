@@ -325,6 +325,11 @@ impl KubeletFlags {
                 kubeconfig,
                 root_dir: self.root_dir.clone(),
                 cert_dir,
+                bootstrap_kubeconfig: self.bootstrap_kubeconfig.clone(),
+                pod_infra_container_image: self
+                    .pod_infra_container_image
+                    .clone()
+                    .unwrap_or_else(|| crate::config::DEFAULT_SANDBOX_IMAGE.into()),
                 file,
             },
             unknown,

@@ -132,6 +132,11 @@ impl EvictionManager {
         observer.observe().await
     }
 
+    /// One signal observed now (image GC reads the image filesystem this way).
+    pub async fn observe_signal(&self, signal: Signal) -> Option<threshold::Observation> {
+        self.observe().await.node.get(&signal).copied()
+    }
+
     /// The last observation.
     pub fn last_stats(&self) -> Option<Stats> {
         self.state().last.clone()

@@ -108,11 +108,3 @@ impl PodKiller for KubeletPodKiller {
         self.0.reclaim_disk().await;
     }
 }
-
-impl Kubelet {
-    /// Node-level disk reclaim before evicting for a disk signal. Image and
-    /// container garbage collection plug in here.
-    pub(crate) async fn reclaim_disk(&self) {
-        tracing::info!("no node-level disk reclaim available yet");
-    }
-}

@@ -163,12 +163,135 @@ spec:
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
 
+        // Container GC removes an evicted pod's containers and sandbox.
+        kubelet.collect_containers(false).await;
+        let hog_uid = uids[1].clone();
+        let runtime = kubelet.runtime.clone();
+        let left = runtime.list_containers(None).await.unwrap();
+        assert!(
+            !left
+                .iter()
+                .any(|c| c.labels.get("io.kubernetes.pod.uid") == Some(&hog_uid)),
+            "evicted pod's containers are gone"
+        );
+        assert!(
+            left.iter()
+                .any(|c| c.labels.get("io.kubernetes.pod.uid") == Some(&uids[0])),
+            "the running pod's container stays"
+        );
+        let sandboxes = runtime.list_pod_sandbox(None).await.unwrap();
+        assert!(
+            !sandboxes
+                .iter()
+                .any(|s| s.metadata.as_ref().is_some_and(|m| m.uid == hog_uid))
+        );
+
         // Nothing else was evicted; the condition stays for the transition period.
         tokio::time::sleep(Duration::from_secs(12)).await;
         let modest = node
             .wait_pod("modest", "still running", TIMEOUT, |_| true)
             .await;
         assert_eq!(phase(&modest), "Running");
+        node.shutdown().await;
+    };
+    tokio::time::timeout(Duration::from_secs(240), test)
+        .await
+        .expect("test timed out");
+}
+
+#[tokio::test]
+async fn image_gc_removes_unused_images_but_not_the_sandbox_image_or_used_ones() {
+    if !can_run() {
+        return;
+    }
+    let test = async {
+        let node = Node::start("node-imagegc", |c| {
+            c.file.image_minimum_gc_age = Some(Duration::ZERO);
+        })
+        .await;
+        node.create_pod(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+"#,
+        )
+        .await;
+        node.wait_pod("user", "Running", TIMEOUT, |p| phase(p) == "Running")
+            .await;
+        let kubelet = node.kubelet.as_ref().unwrap().kubelet.clone();
+        let tags = || async {
+            let mut tags: Vec<String> = kubelet
+                .runtime
+                .list_images(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .flat_map(|i| i.repo_tags)
+                .collect();
+            tags.sort();
+            tags
+        };
+        assert!(
+            tags()
+                .await
+                .contains(&"corten.local/testserver:1.0".to_string())
+        );
+        // Plenty of space: nothing goes.
+        let roomy = Observation {
+            available: 50 * GI,
+            capacity: 100 * GI,
+        };
+        kubelet
+            .image_gc
+            .garbage_collect(Some(roomy), std::time::Instant::now())
+            .await
+            .unwrap();
+        assert_eq!(tags().await.len(), 4, "{:?}", tags().await);
+        // 90% full: every unused image goes (the test server, both tags);
+        // busybox is used, pause is the sandbox image.
+        let full = Observation {
+            available: 10 * GI,
+            capacity: 100 * GI,
+        };
+        let err = kubelet
+            .image_gc
+            .garbage_collect(Some(full), std::time::Instant::now())
+            .await
+            .unwrap_err();
+        assert!(
+            err.starts_with("Failed to garbage collect required amount of images."),
+            "{err}"
+        );
+        assert_eq!(
+            tags().await,
+            [
+                "docker.io/library/busybox:latest",
+                "registry.k8s.io/pause:3.10"
+            ]
+        );
+        let events: Api<Event> = Api::namespaced(node.client.clone(), "default");
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let list = events.list(&ListParams::default()).await.unwrap();
+            if list.items.iter().any(|e| {
+                e.reason.as_deref() == Some("FreeDiskSpaceFailed")
+                    && e.involved_object.kind.as_deref() == Some("Node")
+            }) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no FreeDiskSpaceFailed event"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         node.shutdown().await;
     };
     tokio::time::timeout(Duration::from_secs(240), test)
