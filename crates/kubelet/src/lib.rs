@@ -5,6 +5,7 @@
 //! logs and pod status like upstream kubelet 1.33. The design follows
 //! upstream's decomposition into small managers with narrow interfaces:
 //!
+//! - [`certificate`]: TLS bootstrap and client certificate rotation;
 //! - [`config`], [`options`]: `KubeletConfiguration` and the upstream flags;
 //! - [`node`]: registration, node status, the node Lease;
 //! - [`pod`]: pod workers, the sync loop, status generation and the status
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod certificate;
 pub mod config;
 pub mod duration;
 pub mod events;

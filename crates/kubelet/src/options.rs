@@ -288,23 +288,21 @@ impl KubeletFlags {
         };
         let kubeconfig = match (&self.kubeconfig, &self.bootstrap_kubeconfig) {
             (Some(k), _) if k.exists() => Some(k.clone()),
-            (Some(k), Some(bootstrap)) => {
-                // Certificate bootstrap (CSR) is not implemented yet: use the
-                // bootstrap credentials directly.
-                tracing::warn!(
-                    kubeconfig = %k.display(),
-                    bootstrap = %bootstrap.display(),
-                    "--kubeconfig does not exist; using --bootstrap-kubeconfig directly (TLS bootstrap is not implemented yet)"
-                );
-                Some(bootstrap.clone())
-            }
+            // TLS bootstrap writes it.
+            (Some(k), Some(_)) => Some(k.clone()),
             (Some(k), None) => {
                 return Err(invalid(format!(
                     "--kubeconfig {} does not exist",
                     k.display()
                 )));
             }
-            (None, Some(bootstrap)) => Some(bootstrap.clone()),
+            (None, Some(bootstrap)) => {
+                tracing::warn!(
+                    bootstrap = %bootstrap.display(),
+                    "--bootstrap-kubeconfig without --kubeconfig: using the bootstrap credentials directly"
+                );
+                Some(bootstrap.clone())
+            }
             (None, None) => None,
         };
         if kubeconfig.is_none() && file.register_node == Some(true) {

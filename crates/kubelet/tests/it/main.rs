@@ -6,3 +6,4 @@ mod kubectl_workloads;
 mod node_and_pods;
 mod node_health;
 mod restarts;
+mod tls_bootstrap;
