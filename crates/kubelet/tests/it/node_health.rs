@@ -207,6 +207,8 @@ async fn image_gc_removes_unused_images_but_not_the_sandbox_image_or_used_ones()
     let test = async {
         let node = Node::start("node-imagegc", |c| {
             c.file.image_minimum_gc_age = Some(Duration::ZERO);
+            c.file.image_gc_high_threshold_percent = Some(85);
+            c.file.image_gc_low_threshold_percent = Some(80);
         })
         .await;
         node.create_pod(
