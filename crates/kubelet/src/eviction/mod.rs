@@ -156,6 +156,30 @@ impl EvictionManager {
         self.state().conditions.contains(condition)
     }
 
+    /// Pod admission under pressure (upstream's eviction `Admit`): `Some`
+    /// rejection message when the pod may not start here. Critical pods
+    /// are always admitted; under MemoryPressure alone, pods that are not
+    /// BestEffort, or that tolerate the memory-pressure taint, are too;
+    /// under any other pressure nothing else is.
+    pub fn admit(&self, pod: &Pod) -> Option<String> {
+        let conditions = self.conditions();
+        if conditions.is_empty() || rank::is_critical(pod) {
+            return None;
+        }
+        if conditions.len() == 1 && conditions.contains("MemoryPressure") {
+            let best_effort =
+                crate::pod::qos::qos_class(pod) == crate::pod::qos::QosClass::BestEffort;
+            if !best_effort || tolerates_memory_pressure(pod) {
+                return None;
+            }
+        }
+        let list: Vec<&str> = ["MemoryPressure", "DiskPressure", "PIDPressure"]
+            .into_iter()
+            .filter(|c| conditions.contains(c))
+            .collect();
+        Some(format!("The node had condition: [{}]. ", list.join(" ")))
+    }
+
     /// One pass at time `now` (injectable for tests). Returns the pods it evicted.
     pub async fn synchronize(&self, killer: &dyn PodKiller, now: Instant) -> Vec<Pod> {
         let stats = self.observe().await;
@@ -308,6 +332,28 @@ impl EvictionManager {
             }
         }
     }
+}
+
+/// Whether the pod tolerates `node.kubernetes.io/memory-pressure:NoSchedule`.
+fn tolerates_memory_pressure(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.tolerations.iter().flatten())
+        .any(|t| {
+            let key_matches = match t.key.as_deref() {
+                None | Some("") => t.operator.as_deref() == Some("Exists"),
+                Some(k) => k == "node.kubernetes.io/memory-pressure",
+            };
+            let value_matches = match t.operator.as_deref() {
+                Some("Exists") => true,
+                _ => t.value.as_deref().unwrap_or("").is_empty(),
+            };
+            let effect_matches = t
+                .effect
+                .as_deref()
+                .is_none_or(|e| e.is_empty() || e == "NoSchedule");
+            key_matches && value_matches && effect_matches
+        })
 }
 
 #[cfg(test)]

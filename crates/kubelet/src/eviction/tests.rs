@@ -286,3 +286,37 @@ fn threshold_values() {
     let _ = Observations::new();
     let _: HashMap<String, PodUsage> = HashMap::new();
 }
+
+#[tokio::test]
+async fn admission_under_pressure_like_upstream() {
+    let observer = Arc::new(Scripted::default());
+    healthy(&observer);
+    let m = manager("{}", observer.clone());
+    let killer = Killer::default();
+    let best_effort = pod("be", 0, None, None);
+    let burstable = pod("bu", 0, Some("10Mi"), None);
+    assert_eq!(m.admit(&best_effort), None);
+    observer.set(Signal::MemoryAvailable, 50 * MI, 8 * GI);
+    m.synchronize(&killer, Instant::now()).await;
+    assert_eq!(
+        m.admit(&best_effort).as_deref(),
+        Some("The node had condition: [MemoryPressure]. ")
+    );
+    assert_eq!(m.admit(&burstable), None);
+    let mut tolerating = best_effort.clone();
+    tolerating.spec.as_mut().unwrap().tolerations = Some(vec![serde_json::from_value(
+        serde_json::json!({"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"}),
+    )
+    .unwrap()]);
+    assert_eq!(m.admit(&tolerating), None);
+    let critical = pod("c", 2_000_000_000, None, None);
+    assert_eq!(m.admit(&critical), None);
+    // Disk pressure too: nothing but critical pods.
+    observer.set(Signal::NodeFsAvailable, GI, 100 * GI);
+    m.synchronize(&killer, Instant::now()).await;
+    assert_eq!(
+        m.admit(&burstable).as_deref(),
+        Some("The node had condition: [MemoryPressure DiskPressure]. ")
+    );
+    assert_eq!(m.admit(&critical), None);
+}

@@ -183,6 +183,9 @@ impl Kubelet {
     pub(crate) async fn sync_pod(&self, pod: &Pod, state: &mut WorkerState) -> SyncResult {
         let mut result = SyncResult::default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
+        if state.first_seen.is_none() {
+            self.admit_under_pressure(pod);
+        }
         state.first_seen.get_or_insert_with(std::time::Instant::now);
         let mut runtime = match self.fetch(pod).await {
             Ok(r) => r,

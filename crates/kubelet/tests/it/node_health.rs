@@ -186,6 +186,31 @@ spec:
                 .any(|s| s.metadata.as_ref().is_some_and(|m| m.uid == hog_uid))
         );
 
+        // Under MemoryPressure a new BestEffort pod is rejected.
+        node.create_pod(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: late}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+"#,
+        )
+        .await;
+        let late = node
+            .wait_pod("late", "rejected", TIMEOUT, |p| phase(p) == "Failed")
+            .await;
+        let status = late.status.unwrap();
+        assert_eq!(status.reason.as_deref(), Some("Evicted"));
+        assert_eq!(
+            status.message.as_deref(),
+            Some("The node had condition: [MemoryPressure]. ")
+        );
+
         // Nothing else was evicted; the condition stays for the transition period.
         tokio::time::sleep(Duration::from_secs(12)).await;
         let modest = node
