@@ -256,7 +256,7 @@ impl ImageGc {
         Ok(())
     }
 
-    /// Runs [`Self::garbage_collect`] every [`PERIOD`]; `image_fs` observes
+    /// Runs [`Self::garbage_collect`] now and every [`PERIOD`]; `image_fs` observes
     /// the image filesystem. A failure twice in a row gives an
     /// `ImageGCFailed` event, as upstream.
     pub async fn run<F, Fut>(
@@ -270,10 +270,8 @@ impl ImageGc {
         tokio::pin!(shutdown);
         let mut failed_before = false;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(PERIOD) => {}
-                () = &mut shutdown => return,
-            }
+            // Like upstream's wait.Until: first right away (images seen now
+            // start their minimum age), then every period.
             let fs = image_fs().await;
             match self.garbage_collect(fs, Instant::now()).await {
                 Ok(()) => failed_before = false,
@@ -289,6 +287,10 @@ impl ImageGc {
                     }
                     failed_before = true;
                 }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(PERIOD) => {}
+                () = &mut shutdown => return,
             }
         }
     }

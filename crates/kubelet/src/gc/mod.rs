@@ -63,18 +63,18 @@ impl Kubelet {
     }
 }
 
-/// Runs container garbage collection every [`containers::PERIOD`].
+/// Runs container garbage collection now and every [`containers::PERIOD`].
 pub async fn run_container_gc(
     kubelet: Arc<Kubelet>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     loop {
+        kubelet.collect_containers(false).await;
         tokio::select! {
             () = tokio::time::sleep(containers::PERIOD) => {}
             () = &mut shutdown => return,
         }
-        kubelet.collect_containers(false).await;
     }
 }
 
