@@ -53,12 +53,16 @@ fn main() -> ExitCode {
 
 async fn run(config: KubeletConfig) -> anyhow::Result<()> {
     metrics::register_build_info("kubelet");
-    let api = corten_kubelet::certificate::api_client(
-        &config,
-        corten_kubelet::certificate::BOOTSTRAP_TIMEOUT,
-    )
-    .await
-    .context("preparing the API client")?;
+    // SIGTERM also ends a TLS bootstrap that is still waiting for its CSR.
+    let shutdown = signals::shutdown_signal();
+    tokio::pin!(shutdown);
+    let api = tokio::select! {
+        api = corten_kubelet::certificate::api_client(
+            &config,
+            corten_kubelet::certificate::BOOTSTRAP_TIMEOUT,
+        ) => api.context("preparing the API client")?,
+        () = &mut shutdown => return Ok(()),
+    };
     let client = api.as_ref().map(|a| a.client.clone());
     let (rotation_stop, rotation_stopped) = tokio::sync::oneshot::channel::<()>();
     let rotation = api
@@ -84,7 +88,7 @@ async fn run(config: KubeletConfig) -> anyhow::Result<()> {
     let remote = RemoteRuntime::new(&endpoint, timeout).context("container runtime endpoint")?;
     let runtime = Arc::new(Instrumented::new(remote));
     let running = corten_kubelet::kubelet::start(config, client, runtime).await?;
-    signals::shutdown_signal().await;
+    shutdown.await;
     let _ = rotation_stop.send(());
     if let Some(rotation) = rotation {
         let _ = rotation.await;

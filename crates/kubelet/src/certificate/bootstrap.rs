@@ -222,7 +222,24 @@ pub async fn load_client_cert(
     };
     write_private(&tmp_key, request.key_pem.as_bytes())
         .with_context(|| format!("writing {}", tmp_key.display()))?;
-    let name = csr::submit(&client, &request, node_name).await?;
+    // Like upstream's waitForServer: an apiserver that is not up yet gets a
+    // minute; refusals (4xx) are final.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut backoff = Duration::from_secs(1);
+    let name = loop {
+        match csr::submit(&client, &request, node_name).await {
+            Ok(name) => break name,
+            Err(err)
+                if tokio::time::Instant::now() < give_up
+                    && !matches!(err.downcast_ref::<kube::Error>(), Some(kube::Error::Api(_))) =>
+            {
+                tracing::warn!(error = %format!("{err:#}"), "the apiserver is not reachable yet; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+            }
+            Err(err) => return Err(err),
+        }
+    };
     let cert = csr::wait(&client, &name, timeout).await?;
     csr::check_issued(&cert, &request.public_key)?;
     let current = store(cert_dir, &cert, &request.key_pem)?;

@@ -111,7 +111,9 @@ pub async fn submit(
             tracing::info!(csr = %name, "waiting for an existing certificate signing request");
             Ok(name)
         }
-        Err(err) => Err(anyhow::anyhow!(err).context("creating the certificate signing request")),
+        Err(err) => {
+            Err(anyhow::Error::new(err).context("creating the certificate signing request"))
+        }
     }
 }
 
