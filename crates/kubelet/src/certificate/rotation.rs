@@ -182,8 +182,14 @@ pub async fn client_with_store(
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
+    // kube's own timeouts (a silently dead connection must not hang the
+    // lease or status loops).
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, kube::client::Body>(https);
+        .build::<_, kube::client::Body>(connector);
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .service(client);
