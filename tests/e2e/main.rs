@@ -5,6 +5,7 @@ mod admission;
 mod apply;
 mod audit;
 mod bad_input;
+mod certificates;
 mod crd;
 mod crd_webhook;
 mod encryption;

@@ -323,6 +323,12 @@ impl TestCluster {
         &self.ca_pem
     }
 
+    /// The cluster CA's private key (PEM), for tests that sign certificates
+    /// as a signer would (CSR tests).
+    pub fn ca_key_pem(&self) -> &str {
+        &self.ca_key_pem
+    }
+
     /// The cluster CA certificate file (`ca.crt` in [`Self::dir`]).
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.crt")

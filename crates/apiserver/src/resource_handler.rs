@@ -360,6 +360,7 @@ where
                 slot.set(&obj);
             }
             write.create(&mut obj).await?;
+            set_csr_requester(&res, &mut obj, &user);
             let created = store::create_json(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond(
                 StatusCode::CREATED,
@@ -521,6 +522,17 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
+        (Verb::Update, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let mut obj = wire::decode_object(&body, input)?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.update(&name, Some(&mut obj)).await?;
+            let updated = crate::registry::approval::update(reg, &res, &name, obj).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated, out))
+        }
         (Verb::Update, Some("finalize")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
@@ -638,4 +650,26 @@ async fn delete_collection(
         }
     }
     Ok(out)
+}
+
+/// A CertificateSigningRequest records who asked: upstream's strategy
+/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
+/// requesting user on create (approvers decide on them).
+fn set_csr_requester(res: &Resource, obj: &mut serde_json::Value, user: &crate::auth::UserInfo) {
+    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
+        return;
+    }
+    let Some(spec) = obj
+        .get_mut("spec")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let info = user.to_json();
+    for field in ["username", "uid", "groups", "extra"] {
+        match info.get(field) {
+            Some(v) => spec.insert(field.to_string(), v.clone()),
+            None => spec.remove(field),
+        };
+    }
 }

@@ -90,6 +90,12 @@ impl Node {
         f.node_status_update_frequency = Some(Duration::from_secs(2));
         f.sync_frequency = Some(Duration::from_secs(5));
         config.node_ips = vec!["127.0.0.1".parse().expect("ip")];
+        // The test machine's own disk usage must not evict test pods or
+        // collect test images: only the memory threshold stays (tests that
+        // exercise eviction and image GC simulate the usage they need).
+        f.eviction_hard = Some([("memory.available".to_string(), "100Mi".to_string())].into());
+        f.image_gc_high_threshold_percent = Some(100);
+        f.image_gc_low_threshold_percent = Some(99);
         // Locked down like a kubeadm node: client certificates from the
         // cluster CA, SubjectAccessReview authorization.
         f.authentication
