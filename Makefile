@@ -14,7 +14,7 @@ DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl container
 # Root does not need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec clean
+.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec bench-proxy clean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -79,6 +79,10 @@ bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios
 bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod beside a serde_json baseline (prints ratios)
 	$(CARGO) build --release -p corten-e2e --bin codec-bench
 	$(TARGET_DIR)/release/codec-bench
+
+bench-proxy: ## kube-proxy rules sync and programming latency, both modes, in a scratch network namespace (root; SIZES=1000,10000)
+	$(CARGO) build --release -p corten-kube-proxy --bin proxy-bench
+	$(TARGET_DIR)/release/proxy-bench --sizes $(or $(SIZES),1000,10000)
 
 clean: ## Remove build artifacts (the cluster state in STATE_DIR is kept)
 	$(CARGO) clean

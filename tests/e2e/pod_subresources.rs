@@ -1,6 +1,6 @@
 //! `pods/log`, `pods/exec`, `pods/portforward` and `nodes/proxy` before any
 //! kubelet is involved: option validation, container choice, pods without a
-//! node, nodes without a usable address, refused WebSocket v5 upgrades. The
+//! node, nodes without a usable address, WebSocket protocol choice. The
 //! happy paths with a real kubelet and containerd are in
 //! `crates/kubelet/tests/it/kubectl_workloads.rs`.
 
@@ -114,21 +114,39 @@ async fn subresources_validate_and_explain_like_upstream() {
             (code, v["message"].as_str()),
             (400, Some("pod two does not have a host assigned"))
         );
-        // kubectl's first try, WebSocket v5, is refused with a Status so it
-        // falls back to SPDY.
-        let (code, v, _) = get(
-            &client,
-            &format!("{base}/exec?container=a&stdout=true&command=ls"),
-            &[
+        // WebSocket: v5 is served (translated), so a pod without a node
+        // gets the same answer as over SPDY; an unknown subprotocol is
+        // refused with a Status (client-go then falls back to SPDY), and
+        // so is a malformed handshake.
+        let ws = |protocol: &'static str, key: &'static str| {
+            [
                 ("connection", "Upgrade"),
                 ("upgrade", "websocket"),
                 ("sec-websocket-version", "13"),
-                ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-                ("sec-websocket-protocol", "v5.channel.k8s.io"),
-            ],
-        )
-        .await;
+                ("sec-websocket-key", key),
+                ("sec-websocket-protocol", protocol),
+            ]
+        };
+        let exec = format!("{base}/exec?container=a&stdout=true&command=ls");
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let (code, v, _) = get(&client, &exec, &ws("v5.channel.k8s.io", key)).await;
+        assert_eq!(
+            (code, v["message"].as_str()),
+            (400, Some("pod two does not have a host assigned")),
+            "{v}"
+        );
+        let (code, v, _) = get(&client, &exec, &ws("chat.example.com", key)).await;
         assert_eq!((code, v["kind"].as_str()), (400, Some("Status")), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("are not supported"),
+            "{v}"
+        );
+        let (code, v, _) = get(&client, &exec, &ws("v5.channel.k8s.io", "short")).await;
+        assert_eq!(code, 400, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("Sec-WebSocket-Key"),
+            "{v}"
+        );
         let (code, _, _) = get(&client, "/api/v1/namespaces/default/pods/missing/log", &[]).await;
         assert_eq!(code, 404);
 

@@ -323,18 +323,15 @@ impl TestCluster {
         &self.ca_pem
     }
 
+    /// The cluster CA's private key (PEM), for tests that sign certificates
+    /// as a signer would (CSR tests).
+    pub fn ca_key_pem(&self) -> &str {
+        &self.ca_key_pem
+    }
+
     /// The cluster CA certificate file (`ca.crt` in [`Self::dir`]).
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.crt")
-    }
-
-    /// Writes the cluster CA's private key to `ca.key` in [`Self::dir`]
-    /// (for signers under test, such as the controller-manager's
-    /// `--cluster-signing-key-file`) and returns its path.
-    pub fn ca_key_file(&self) -> Result<PathBuf> {
-        let path = self.dir.path().join("ca.key");
-        std::fs::write(&path, &self.ca_key_pem)?;
-        Ok(path)
     }
 
     /// Writes a client certificate and key (CN=user, O=groups) from the

@@ -399,7 +399,12 @@ async fn non_resource(
             );
             r
         }
-        "/openapi/v2" | "/openapi/v2/" => server.openapi.v2.respond(headers),
+        "/openapi/v2" | "/openapi/v2/" => server
+            .registry
+            .crds
+            .openapi()
+            .v2(&server.openapi)
+            .respond(headers),
         "/openapi/v3" | "/openapi/v3/" => {
             let root = server.registry.crds.openapi().root(&server.openapi.root());
             let mut r = Response::new(wire::full(root));

@@ -84,6 +84,33 @@ pub static WATCH_EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+/// `apiserver_stream_translator_requests_total`: exec/attach requests over
+/// WebSocket v5 translated to SPDY, by outcome (200 when the kubelet
+/// finished the session, else the failure's code).
+pub static STREAM_TRANSLATOR_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new(
+            "apiserver_stream_translator_requests_total",
+            "Total number of requests that were handled by the StreamTranslatorProxy, which processes streaming RemoteCommand/V5"
+        ),
+        &["code"]
+    )
+    .expect("metric registers once")
+});
+
+/// `apiserver_stream_tunnel_requests_total`: port-forward requests
+/// tunneled over WebSocket, by outcome.
+pub static STREAM_TUNNEL_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        Opts::new(
+            "apiserver_stream_tunnel_requests_total",
+            "Total number of requests that were handled by the StreamTunnelProxy, which processes streaming PortForward/V2"
+        ),
+        &["code"]
+    )
+    .expect("metric registers once")
+});
+
 /// Registers every metric now so /metrics lists them before first use.
 pub fn init() {
     LazyLock::force(&REQUEST_TOTAL);
@@ -91,6 +118,8 @@ pub fn init() {
     LazyLock::force(&INFLIGHT);
     LazyLock::force(&LONGRUNNING);
     LazyLock::force(&WATCH_EVENTS);
+    LazyLock::force(&STREAM_TRANSLATOR_REQUESTS);
+    LazyLock::force(&STREAM_TUNNEL_REQUESTS);
 }
 
 /// The labels of one request, filled in as the request is classified.

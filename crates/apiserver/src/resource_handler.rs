@@ -202,7 +202,7 @@ where
         opts,
     };
     match (r.verb, r.subresource.as_deref()) {
-        (Verb::Get, None) | (Verb::Get, Some("status" | "approval")) => {
+        (Verb::Get, None) | (Verb::Get, Some("status")) => {
             let rv = match query.get("resourceVersion") {
                 None | Some("") => None,
                 Some(_) => parse_resource_version(query.get("resourceVersion"))?,
@@ -359,10 +359,8 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
-            if res.def.storage_resource == "certificatesigningrequests" {
-                set_csr_requester(&mut obj, &user);
-            }
             write.create(&mut obj).await?;
+            set_csr_requester(&res, &mut obj, &user);
             let created = store::create_json(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond(
                 StatusCode::CREATED,
@@ -370,9 +368,7 @@ where
                 out,
             ))
         }
-        // `approval` (CertificateSigningRequests) is written like `status`;
-        // the store applies the approval rules (see `decide_update`).
-        (Verb::Update, None) | (Verb::Update, Some("status" | "approval")) => {
+        (Verb::Update, None) | (Verb::Update, Some("status")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
             let mut obj = wire::decode_object(&body, input)?;
@@ -393,7 +389,7 @@ where
             };
             Ok(wire::respond_value(code, &updated.object, out))
         }
-        (Verb::Patch, None) | (Verb::Patch, Some("status" | "approval")) => {
+        (Verb::Patch, None) | (Verb::Patch, Some("status")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
             let target = if r.subresource.is_some() {
@@ -526,6 +522,17 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
+        (Verb::Update, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let mut obj = wire::decode_object(&body, input)?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.update(&name, Some(&mut obj)).await?;
+            let updated = crate::registry::approval::update(reg, &res, &name, obj).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated, out))
+        }
         (Verb::Update, Some("finalize")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
@@ -645,27 +652,24 @@ async fn delete_collection(
     Ok(out)
 }
 
-/// A new CertificateSigningRequest records who asked for it (upstream's
-/// strategy overwrites `spec.username`, `uid`, `groups` and `extra` with
-/// the requesting user); signers and approvers rely on it.
-fn set_csr_requester(obj: &mut Value, user: &crate::auth::UserInfo) {
-    let Some(map) = obj.as_object_mut() else {
+/// A CertificateSigningRequest records who asked: upstream's strategy
+/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
+/// requesting user on create (approvers decide on them).
+fn set_csr_requester(res: &Resource, obj: &mut serde_json::Value, user: &crate::auth::UserInfo) {
+    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
+        return;
+    }
+    let Some(spec) = obj
+        .get_mut("spec")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
         return;
     };
-    let spec = map.entry("spec").or_insert_with(|| json!({}));
-    let Some(spec) = spec.as_object_mut() else {
-        return;
-    };
-    let requester = user.to_json();
-    spec.insert("username".into(), json!(user.name));
-    for field in ["uid", "groups", "extra"] {
-        match requester.get(field) {
-            Some(v) => {
-                spec.insert(field.into(), v.clone());
-            }
-            None => {
-                spec.remove(field);
-            }
-        }
+    let info = user.to_json();
+    for field in ["username", "uid", "groups", "extra"] {
+        match info.get(field) {
+            Some(v) => spec.insert(field.to_string(), v.clone()),
+            None => spec.remove(field),
+        };
     }
 }

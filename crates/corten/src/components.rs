@@ -357,6 +357,12 @@ fn kubelet(config: &ClusterConfig, layout: &StateLayout) -> Component {
                 pki.join("kubelet-server.key").display()
             ),
             format!("--cgroup-root={}", crate::node_cleanup::LOCAL_CGROUP_ROOT),
+            // The local images cannot be pulled again (no registry) and a
+            // developer's disk is often fuller than upstream's 85%/15%
+            // marks: collect images only on a full disk, and keep the disk
+            // signals for a nearly full one.
+            "--image-gc-high-threshold=100".into(),
+            "--eviction-hard=memory.available<100Mi,nodefs.available<2%,nodefs.inodesFree<2%,imagefs.available<2%".into(),
         ],
         ports: vec![10250, 10248],
         probe: Probe::Http {

@@ -5,6 +5,10 @@
 //!
 //! Concurrent test processes get distinct bridges and subnets
 //! (`10.X.Y.0/24`), reserved through lock files in `/tmp/corten-cni-subnets`.
+//!
+//! [`TestContainerd::start_in_netns`] runs containerd inside a network
+//! namespace the test created (a simulated node): the CNI bridge and the
+//! pods' veths then live there, not in the host's namespace.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -186,6 +190,17 @@ impl TestContainerd {
     /// Starts containerd in a fresh directory under `/tmp` and imports the
     /// local images (`testserver`: the `corten-testserver` binary, if any).
     pub async fn start(testserver: Option<&Path>) -> Result<Self, Error> {
+        Self::start_in_netns(testserver, None).await
+    }
+
+    /// Like [`TestContainerd::start`], with containerd (and so the CNI
+    /// plugins it runs) in the named network namespace (`ip netns add`).
+    /// Only the network namespace is entered: mounts stay shared with the
+    /// host, so the kubelet's volume mounts are visible to containers.
+    pub async fn start_in_netns(
+        testserver: Option<&Path>,
+        netns: Option<&str>,
+    ) -> Result<Self, Error> {
         available()?;
         let dir = std::env::temp_dir().join(format!(
             "corten-containerd-{}-{}",
@@ -212,7 +227,18 @@ impl TestContainerd {
         let log = std::fs::File::create(dir.join("containerd.log"))
             .map_err(io("creating containerd.log"))?;
         let log2 = log.try_clone().map_err(io("duplicating containerd.log"))?;
-        let child = Command::new("/usr/bin/containerd")
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg("/usr/bin/containerd");
+                c
+            }
+            None => Command::new("/usr/bin/containerd"),
+        };
+        // nsenter execs containerd (no --fork), so the child's pid is
+        // containerd's.
+        let child = command
             .args(config.args(&config_file))
             .stdin(Stdio::null())
             .stdout(log)

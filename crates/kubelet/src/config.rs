@@ -198,6 +198,56 @@ pub struct KubeletConfiguration {
     /// Hard eviction thresholds (default memory.available<100Mi, nodefs.available<10%, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eviction_hard: Option<BTreeMap<String, String>>,
+    /// Soft eviction thresholds (signal -> quantity or percentage), acted on
+    /// after their `evictionSoftGracePeriod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_soft: Option<BTreeMap<String, String>>,
+    /// How long each soft threshold must hold before pods are evicted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_soft_grace_period: Option<BTreeMap<String, String>>,
+    /// How long a pressure condition stays after its threshold stopped
+    /// being met (default 5m).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_opt")]
+    pub eviction_pressure_transition_period: Option<Duration>,
+    /// Maximum termination grace period of pods evicted for a soft threshold (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_max_pod_grace_period: Option<i32>,
+    /// How much beyond a met threshold must be reclaimed before it counts as resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eviction_minimum_reclaim: Option<BTreeMap<String, String>>,
+    /// Image disk usage (percent) above which image GC runs (default 85).
+    #[serde(
+        rename = "imageGCHighThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_gc_high_threshold_percent: Option<i32>,
+    /// Image disk usage (percent) image GC frees down to (default 80).
+    #[serde(
+        rename = "imageGCLowThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_gc_low_threshold_percent: Option<i32>,
+    /// Minimum age of an unused image before it is garbage collected (default 2m).
+    #[serde(
+        rename = "imageMinimumGCAge",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_opt"
+    )]
+    pub image_minimum_gc_age: Option<Duration>,
+    /// Unused images older than this are removed whatever the disk usage (default 0: never).
+    #[serde(
+        rename = "imageMaximumGCAge",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_opt"
+    )]
+    pub image_maximum_gc_age: Option<Duration>,
+    /// Renew the client certificate through CSRs when it nears expiry (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_certificates: Option<bool>,
     /// Resources reserved for the OS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_reserved: Option<BTreeMap<String, String>>,
@@ -256,6 +306,16 @@ const KNOWN_FIELDS: &[&str] = &[
     "resolvConf",
     "serializeImagePulls",
     "evictionHard",
+    "evictionSoft",
+    "evictionSoftGracePeriod",
+    "evictionPressureTransitionPeriod",
+    "evictionMaxPodGracePeriod",
+    "evictionMinimumReclaim",
+    "imageGCHighThresholdPercent",
+    "imageGCLowThresholdPercent",
+    "imageMinimumGCAge",
+    "imageMaximumGCAge",
+    "rotateCertificates",
     "systemReserved",
     "kubeReserved",
     "failSwapOn",
@@ -349,9 +409,16 @@ pub struct KubeletConfig {
     pub root_dir: PathBuf,
     /// `--cert-dir` (default <root-dir>/pki).
     pub cert_dir: PathBuf,
+    /// `--bootstrap-kubeconfig`: credentials to request a client certificate with.
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// `--pod-infra-container-image`: the sandbox image (never garbage collected).
+    pub pod_infra_container_image: String,
     /// The file configuration with defaults filled in.
     pub file: KubeletConfiguration,
 }
+
+/// The sandbox image upstream 1.33 defaults to.
+pub const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10";
 
 /// Upstream's default hard eviction thresholds.
 pub fn default_eviction_hard() -> BTreeMap<String, String> {
@@ -420,6 +487,20 @@ impl KubeletConfiguration {
         set(&mut self.resolv_conf, "/etc/resolv.conf");
         self.serialize_image_pulls.get_or_insert(true);
         self.eviction_hard.get_or_insert_with(default_eviction_hard);
+        self.eviction_soft.get_or_insert_with(BTreeMap::new);
+        self.eviction_soft_grace_period
+            .get_or_insert_with(BTreeMap::new);
+        self.eviction_pressure_transition_period
+            .get_or_insert(Duration::from_secs(300));
+        self.eviction_max_pod_grace_period.get_or_insert(0);
+        self.eviction_minimum_reclaim
+            .get_or_insert_with(BTreeMap::new);
+        self.image_gc_high_threshold_percent.get_or_insert(85);
+        self.image_gc_low_threshold_percent.get_or_insert(80);
+        self.image_minimum_gc_age
+            .get_or_insert(Duration::from_secs(120));
+        self.image_maximum_gc_age.get_or_insert(Duration::ZERO);
+        self.rotate_certificates.get_or_insert(false);
         self.system_reserved.get_or_insert_with(BTreeMap::new);
         self.kube_reserved.get_or_insert_with(BTreeMap::new);
         self.fail_swap_on.get_or_insert(true);
@@ -480,6 +561,34 @@ impl KubeletConfiguration {
         if self.sync_frequency.is_some_and(|d| d.is_zero()) {
             return invalid("syncFrequency must be positive".into());
         }
+        let high = self.image_gc_high_threshold_percent.unwrap_or(85);
+        let low = self.image_gc_low_threshold_percent.unwrap_or(80);
+        if !(0..=100).contains(&high) {
+            return invalid(format!(
+                "imageGCHighThresholdPercent (--image-gc-high-threshold) {high} must be between 0 and 100, inclusive"
+            ));
+        }
+        if !(0..=100).contains(&low) {
+            return invalid(format!(
+                "imageGCLowThresholdPercent (--image-gc-low-threshold) {low} must be between 0 and 100, inclusive"
+            ));
+        }
+        if low >= high {
+            return invalid(format!(
+                "imageGCLowThresholdPercent (--image-gc-low-threshold) {low} must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) {high}"
+            ));
+        }
+        let min_age = self.image_minimum_gc_age.unwrap_or_default();
+        if let Some(max_age) = self.image_maximum_gc_age.filter(|d| !d.is_zero())
+            && max_age <= min_age
+        {
+            return invalid(format!(
+                "imageMaximumGCAge {} must be greater than imageMinimumGCAge {}",
+                crate::duration::format_go_duration(max_age),
+                crate::duration::format_go_duration(min_age)
+            ));
+        }
+        crate::eviction::threshold::Thresholds::from_config(self).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }
@@ -496,6 +605,8 @@ impl KubeletConfig {
             kubeconfig: None,
             root_dir: root_dir.to_path_buf(),
             cert_dir: root_dir.join("pki"),
+            bootstrap_kubeconfig: None,
+            pod_infra_container_image: DEFAULT_SANDBOX_IMAGE.into(),
             file: KubeletConfiguration::default().defaulted(),
         }
     }

@@ -62,6 +62,12 @@ pub struct Kubelet {
     pub(crate) cancel: tokio_util::sync::CancellationToken,
     /// The pod worker tasks.
     pub(crate) worker_tasks: tokio_util::task::TaskTracker,
+    /// The eviction manager (its observer can be replaced in tests).
+    pub eviction: Arc<crate::eviction::EvictionManager>,
+    /// The image garbage collector.
+    pub image_gc: Arc<crate::gc::images::ImageGc>,
+    /// Grace periods of pods being evicted, by UID.
+    pub(crate) evictions: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -111,7 +117,38 @@ impl Kubelet {
             ],
             c.eviction_hard.as_ref().unwrap_or(&empty),
         );
+        let observer = Arc::new(crate::eviction::observe::MachineObserver::new(
+            runtime.clone(),
+            &config.root_dir,
+            &config.pod_logs_dir(),
+            c.cgroup_root.as_deref().unwrap_or("/"),
+            i64::try_from(machine.memory_bytes).unwrap_or(i64::MAX),
+        ));
+        let eviction = Arc::new(crate::eviction::EvictionManager::new(
+            // Validated with the configuration.
+            crate::eviction::threshold::from_config(c).unwrap_or_default(),
+            c.eviction_pressure_transition_period
+                .unwrap_or(Duration::from_secs(300)),
+            i64::from(c.eviction_max_pod_grace_period.unwrap_or(0)),
+            observer,
+            recorder.clone(),
+        ));
+        let image_gc = Arc::new(crate::gc::images::ImageGc::new(
+            runtime.clone(),
+            recorder.clone(),
+            &config.node_name,
+            crate::gc::images::Policy {
+                high_percent: c.image_gc_high_threshold_percent.unwrap_or(85),
+                low_percent: c.image_gc_low_threshold_percent.unwrap_or(80),
+                min_age: c.image_minimum_gc_age.unwrap_or(Duration::from_secs(120)),
+                max_age: c.image_maximum_gc_age.unwrap_or_default(),
+            },
+            &config.pod_infra_container_image,
+        ));
         let kubelet = Arc::new(Self {
+            eviction,
+            image_gc,
+            evictions: Mutex::new(HashMap::new()),
             volumes: VolumeManager::new(&config.root_dir, objects.clone()),
             images: ImagePuller::new(
                 runtime.clone(),
@@ -355,6 +392,7 @@ pub async fn start(
             machine,
             kubelet.node_ips.clone(),
             api_addr.map_or(c.port.unwrap_or(10250), |a| a.port()),
+            kubelet.eviction.clone(),
         ));
         node_manager = Some(manager.clone());
         let client = client.clone();
@@ -440,6 +478,29 @@ pub async fn start(
             }
         }));
     }
+
+    tasks.push(tokio::spawn(crate::gc::run_container_gc(
+        kubelet.clone(),
+        stopped(stop_rx.clone()),
+    )));
+    {
+        let eviction = kubelet.eviction.clone();
+        tasks.push(tokio::spawn(kubelet.image_gc.clone().run(
+            move || {
+                let eviction = eviction.clone();
+                async move {
+                    eviction
+                        .observe_signal(crate::eviction::threshold::Signal::ImageFsAvailable)
+                        .await
+                }
+            },
+            stopped(stop_rx.clone()),
+        )));
+    }
+    tasks.push(tokio::spawn(kubelet.eviction.clone().run(
+        Arc::new(crate::pod::evict::KubeletPodKiller(kubelet.clone())),
+        stopped(stop_rx.clone()),
+    )));
 
     let health = HealthRegistry::new();
     {

@@ -5,11 +5,14 @@
 //! logs and pod status like upstream kubelet 1.33. The design follows
 //! upstream's decomposition into small managers with narrow interfaces:
 //!
+//! - [`certificate`]: TLS bootstrap and client certificate rotation;
 //! - [`config`], [`options`]: `KubeletConfiguration` and the upstream flags;
 //! - [`node`]: registration, node status, the node Lease;
 //! - [`pod`]: pod workers, the sync loop, status generation and the status
 //!   manager, PLEG, env, QoS, image pulls, lifecycle hooks;
 //! - [`volume`]: emptyDir, configMap, secret, downwardAPI, projected, hostPath;
+//! - [`eviction`]: the eviction manager (pressure conditions, evicting pods);
+//! - [`gc`]: image and container garbage collection;
 //! - [`probe`]: liveness, readiness and startup probes;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
@@ -19,9 +22,12 @@
 
 #![warn(missing_docs)]
 
+pub mod certificate;
 pub mod config;
 pub mod duration;
 pub mod events;
+pub mod eviction;
+pub mod gc;
 pub mod kubelet;
 pub mod metrics;
 pub mod node;

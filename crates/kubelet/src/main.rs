@@ -53,17 +53,30 @@ fn main() -> ExitCode {
 
 async fn run(config: KubeletConfig) -> anyhow::Result<()> {
     metrics::register_build_info("kubelet");
-    let client = match &config.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            let cfg = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .context("loading the kubeconfig")?;
-            Some(kube::Client::try_from(cfg).context("building the API client")?)
-        }
-        None => None,
+    // SIGTERM also ends a TLS bootstrap that is still waiting for its CSR.
+    let shutdown = signals::shutdown_signal();
+    tokio::pin!(shutdown);
+    let api = tokio::select! {
+        api = corten_kubelet::certificate::api_client(
+            &config,
+            corten_kubelet::certificate::BOOTSTRAP_TIMEOUT,
+        ) => api.context("preparing the API client")?,
+        () = &mut shutdown => return Ok(()),
     };
+    let client = api.as_ref().map(|a| a.client.clone());
+    let (rotation_stop, rotation_stopped) = tokio::sync::oneshot::channel::<()>();
+    let rotation = api
+        .and_then(|a| Some((a.client, a.rotation?)))
+        .map(|(client, store)| {
+            tokio::spawn(corten_kubelet::certificate::rotation::run(
+                client,
+                store,
+                config.node_name.clone(),
+                async move {
+                    let _ = rotation_stopped.await;
+                },
+            ))
+        });
     let c = config.c();
     let endpoint = c
         .container_runtime_endpoint
@@ -75,7 +88,11 @@ async fn run(config: KubeletConfig) -> anyhow::Result<()> {
     let remote = RemoteRuntime::new(&endpoint, timeout).context("container runtime endpoint")?;
     let runtime = Arc::new(Instrumented::new(remote));
     let running = corten_kubelet::kubelet::start(config, client, runtime).await?;
-    signals::shutdown_signal().await;
+    shutdown.await;
+    let _ = rotation_stop.send(());
+    if let Some(rotation) = rotation {
+        let _ = rotation.await;
+    }
     running.stop().await;
     Ok(())
 }

@@ -125,6 +125,36 @@ pub struct KubeletFlags {
     /// Pull images one at a time.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub serialize_image_pulls: Option<bool>,
+    /// Hard eviction thresholds, e.g. `memory.available<1Gi` (replaces `evictionHard`).
+    #[arg(long, value_name = "THRESHOLDS")]
+    pub eviction_hard: Option<String>,
+    /// Soft eviction thresholds, e.g. `memory.available<1.5Gi`.
+    #[arg(long, value_name = "THRESHOLDS")]
+    pub eviction_soft: Option<String>,
+    /// Grace periods of soft thresholds, e.g. `memory.available=1m30s`.
+    #[arg(long, value_name = "PERIODS")]
+    pub eviction_soft_grace_period: Option<String>,
+    /// Maximum grace period (seconds) of pods evicted for a soft threshold.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub eviction_max_pod_grace_period: Option<i32>,
+    /// How long to wait before leaving a pressure condition.
+    #[arg(long, value_name = "DURATION")]
+    pub eviction_pressure_transition_period: Option<String>,
+    /// Minimum reclaim once a threshold is met, e.g. `memory.available=0.5Gi`.
+    #[arg(long, value_name = "AMOUNTS")]
+    pub eviction_minimum_reclaim: Option<String>,
+    /// Image disk usage percent that starts image garbage collection.
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub image_gc_high_threshold: Option<i32>,
+    /// Image disk usage percent image garbage collection frees down to.
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub image_gc_low_threshold: Option<i32>,
+    /// Minimum age of an unused image before it is garbage collected.
+    #[arg(long, value_name = "DURATION")]
+    pub minimum_image_ttl_duration: Option<String>,
+    /// Rotate the client certificate through CSRs as it nears expiry.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub rotate_certificates: Option<bool>,
     /// A set of key=value pairs of feature gates (accepted, logged).
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
@@ -142,6 +172,28 @@ fn duration_flag(name: &str, value: &Option<String>) -> Result<Option<Duration>,
         .as_deref()
         .map(|v| parse_go_duration(v).map_err(|e| invalid(format!("--{name}: {e}"))))
         .transpose()
+}
+
+/// Parses upstream's eviction map flags: `signal<value,...` (`sep` `<`)
+/// or `signal=value,...` (`sep` `=`).
+fn parse_signal_map(
+    name: &str,
+    text: &str,
+    sep: char,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut map = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once(sep)
+            .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "--{name}: invalid {pair:?}: expected signal{sep}value"
+                ))
+            })?;
+        map.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(map)
 }
 
 /// Parses `key=value,key2=value2`.
@@ -243,6 +295,58 @@ impl KubeletFlags {
         )? {
             f.node_status_update_frequency = Some(d);
         }
+        for (name, value, sep, field) in [
+            (
+                "eviction-hard",
+                &self.eviction_hard,
+                '<',
+                &mut f.eviction_hard,
+            ),
+            (
+                "eviction-soft",
+                &self.eviction_soft,
+                '<',
+                &mut f.eviction_soft,
+            ),
+            (
+                "eviction-soft-grace-period",
+                &self.eviction_soft_grace_period,
+                '=',
+                &mut f.eviction_soft_grace_period,
+            ),
+            (
+                "eviction-minimum-reclaim",
+                &self.eviction_minimum_reclaim,
+                '=',
+                &mut f.eviction_minimum_reclaim,
+            ),
+        ] {
+            if let Some(text) = value {
+                *field = Some(parse_signal_map(name, text, sep)?);
+            }
+        }
+        if let Some(d) = duration_flag(
+            "eviction-pressure-transition-period",
+            &self.eviction_pressure_transition_period,
+        )? {
+            f.eviction_pressure_transition_period = Some(d);
+        }
+        if let Some(d) = duration_flag(
+            "minimum-image-ttl-duration",
+            &self.minimum_image_ttl_duration,
+        )? {
+            f.image_minimum_gc_age = Some(d);
+        }
+        if let Some(v) = self.eviction_max_pod_grace_period {
+            f.eviction_max_pod_grace_period = Some(v);
+        }
+        if let Some(v) = self.image_gc_high_threshold {
+            f.image_gc_high_threshold_percent = Some(v);
+        }
+        if let Some(v) = self.image_gc_low_threshold {
+            f.image_gc_low_threshold_percent = Some(v);
+        }
+        over!(rotate_certificates);
         if let Some(taints) = &self.register_with_taints {
             let parsed: Result<Vec<_>, _> = taints
                 .split(',')
@@ -288,23 +392,21 @@ impl KubeletFlags {
         };
         let kubeconfig = match (&self.kubeconfig, &self.bootstrap_kubeconfig) {
             (Some(k), _) if k.exists() => Some(k.clone()),
-            (Some(k), Some(bootstrap)) => {
-                // Certificate bootstrap (CSR) is not implemented yet: use the
-                // bootstrap credentials directly.
-                tracing::warn!(
-                    kubeconfig = %k.display(),
-                    bootstrap = %bootstrap.display(),
-                    "--kubeconfig does not exist; using --bootstrap-kubeconfig directly (TLS bootstrap is not implemented yet)"
-                );
-                Some(bootstrap.clone())
-            }
+            // TLS bootstrap writes it.
+            (Some(k), Some(_)) => Some(k.clone()),
             (Some(k), None) => {
                 return Err(invalid(format!(
                     "--kubeconfig {} does not exist",
                     k.display()
                 )));
             }
-            (None, Some(bootstrap)) => Some(bootstrap.clone()),
+            (None, Some(bootstrap)) => {
+                tracing::warn!(
+                    bootstrap = %bootstrap.display(),
+                    "--bootstrap-kubeconfig without --kubeconfig: using the bootstrap credentials directly"
+                );
+                Some(bootstrap.clone())
+            }
             (None, None) => None,
         };
         if kubeconfig.is_none() && file.register_node == Some(true) {
@@ -325,6 +427,11 @@ impl KubeletFlags {
                 kubeconfig,
                 root_dir: self.root_dir.clone(),
                 cert_dir,
+                bootstrap_kubeconfig: self.bootstrap_kubeconfig.clone(),
+                pod_infra_container_image: self
+                    .pod_infra_container_image
+                    .clone()
+                    .unwrap_or_else(|| crate::config::DEFAULT_SANDBOX_IMAGE.into()),
                 file,
             },
             unknown,
@@ -383,6 +490,72 @@ mod tests {
             config.c().cluster_dns.as_ref().unwrap(),
             &["10.96.0.10".to_string()]
         );
+    }
+
+    #[test]
+    fn eviction_gc_and_rotation_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubelet.conf");
+        let bootstrap = dir.path().join("bootstrap.conf");
+        let flags = parse(&[
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            &format!("--bootstrap-kubeconfig={}", bootstrap.display()),
+            "--eviction-hard=memory.available<200Mi, nodefs.available<5%",
+            "--eviction-soft=memory.available<1Gi",
+            "--eviction-soft-grace-period=memory.available=1m30s",
+            "--eviction-max-pod-grace-period=-1",
+            "--eviction-pressure-transition-period=30s",
+            "--image-gc-high-threshold=90",
+            "--image-gc-low-threshold=70",
+            "--minimum-image-ttl-duration=5m",
+            "--rotate-certificates",
+        ]);
+        let (config, _) = flags.complete().unwrap();
+        let c = config.c();
+        assert_eq!(
+            c.eviction_hard.clone().unwrap(),
+            BTreeMap::from([
+                ("memory.available".to_string(), "200Mi".to_string()),
+                ("nodefs.available".to_string(), "5%".to_string()),
+            ])
+        );
+        assert_eq!(
+            c.eviction_soft_grace_period.as_ref().unwrap()["memory.available"],
+            "1m30s"
+        );
+        assert_eq!(c.eviction_max_pod_grace_period, Some(-1));
+        assert_eq!(
+            c.eviction_pressure_transition_period,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            (
+                c.image_gc_high_threshold_percent,
+                c.image_gc_low_threshold_percent
+            ),
+            (Some(90), Some(70))
+        );
+        assert_eq!(c.image_minimum_gc_age, Some(Duration::from_secs(300)));
+        assert_eq!(c.rotate_certificates, Some(true));
+        // The kubeconfig does not exist yet: TLS bootstrap writes it.
+        assert_eq!(config.kubeconfig, Some(kubeconfig));
+        assert_eq!(config.bootstrap_kubeconfig, Some(bootstrap));
+
+        for bad in [
+            &[
+                "--eviction-hard=memory.available=1Gi",
+                "--register-node=false",
+            ][..],
+            &["--eviction-hard=memory.free<1Gi", "--register-node=false"],
+            &[
+                "--eviction-soft=memory.available<1Gi",
+                "--register-node=false",
+            ],
+            &["--image-gc-high-threshold=50", "--register-node=false"],
+            &["--image-gc-high-threshold=101", "--register-node=false"],
+        ] {
+            assert!(parse(bad).complete().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

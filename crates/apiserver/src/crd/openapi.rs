@@ -1,6 +1,8 @@
 //! OpenAPI v3 documents of `apiextensions.k8s.io/v1` and of every served
 //! CRD group-version, built from the CRDs' schemas (what `kubectl explain`
-//! and kubectl's field validation read).
+//! and kubectl's field validation read), and the `/openapi/v2` document
+//! that joins them to the built-in ones (`kubectl explain
+//! --output=plaintext-openapiv2`, clients that only read v2).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,12 +12,15 @@ use serde_json::{Map, Value, json};
 
 use super::definition::{CRD_DEF, GROUP};
 use super::to_bytes;
-use crate::openapi::{add_paths, document, document_key, hash_of, schemas};
+use crate::openapi::{OpenApi, add_paths, document, document_key, hash_of, schemas, v2};
 use crate::registry::Resource;
 
 /// The documents, keyed like the built-in ones (`apis/<g>/<v>`).
 pub struct Docs {
     docs: BTreeMap<String, (Bytes, String)>,
+    /// `/openapi/v2`, built on first use (these documents are rebuilt on
+    /// every CRD change, so its content and ETag follow the CRDs).
+    v2: std::sync::OnceLock<v2::V2>,
 }
 
 /// `stable.example.com` -> `com.example.stable` (upstream's component
@@ -131,7 +136,24 @@ impl Docs {
             let hash = hash_of(&doc);
             docs.insert(document_key(&g, &v), (doc, hash));
         }
-        Docs { docs }
+        Docs {
+            docs,
+            v2: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `/openapi/v2`: the built-in documents and these as one Swagger 2.0
+    /// document.
+    pub fn v2(&self, builtin: &OpenApi) -> &v2::V2 {
+        self.v2.get_or_init(|| {
+            let mut all: Vec<Value> = builtin.documents().collect();
+            all.extend(
+                self.docs
+                    .values()
+                    .filter_map(|(bytes, _)| serde_json::from_slice(bytes).ok()),
+            );
+            v2::build(&all, corten_component_base::version::GIT_VERSION)
+        })
     }
 
     /// One document and its hash.

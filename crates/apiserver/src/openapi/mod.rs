@@ -21,8 +21,6 @@ use serde_json::{Map, Value, json};
 pub struct OpenApi {
     root: Bytes,
     docs: BTreeMap<String, (Bytes, String)>,
-    /// `/openapi/v2`, built from the same documents.
-    pub v2: v2::V2,
 }
 
 fn param(name: &str, description: &str, schema: Value) -> Value {
@@ -214,7 +212,6 @@ impl OpenApi {
             }
         }
         let mut docs = BTreeMap::new();
-        let mut v3_docs = Vec::new();
         let mut root_paths = Map::new();
         for (g, v) in gvs {
             let key = if g.is_empty() {
@@ -224,7 +221,6 @@ impl OpenApi {
             };
             let doc = doc_for(g, v);
             let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
-            v3_docs.push(doc);
             let hash = hash_of(&bytes);
             root_paths.insert(
                 key.clone(),
@@ -234,8 +230,16 @@ impl OpenApi {
         }
         let root =
             Bytes::from(serde_json::to_vec(&json!({"paths": root_paths})).unwrap_or_default());
-        let v2 = v2::build(&v3_docs, corten_component_base::version::GIT_VERSION);
-        OpenApi { root, docs, v2 }
+        OpenApi { root, docs }
+    }
+
+    /// Every built-in group-version document, parsed again (`/openapi/v2`
+    /// is built from them together with the CRDs' documents, once per CRD
+    /// change, so the parsed form is not kept).
+    pub fn documents(&self) -> impl Iterator<Item = Value> + '_ {
+        self.docs
+            .values()
+            .filter_map(|(bytes, _)| serde_json::from_slice(bytes).ok())
     }
 
     /// `/openapi/v3`.

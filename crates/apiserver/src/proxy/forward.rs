@@ -212,6 +212,54 @@ where
     reply.body(body).map_err(StatusError::internal)
 }
 
+/// What a backend answered to an upgrade request made by the apiserver
+/// itself (the WebSocket translators): the upgraded connection, or the
+/// backend's refusal to turn into a metav1.Status.
+pub enum Dialed {
+    /// `101 Switching Protocols`: the backend's response headers and the
+    /// connection, now speaking the new protocol.
+    Upgraded(HeaderMap, hyper::upgrade::Upgraded),
+    /// Any other answer.
+    Refused(Response<Body>),
+}
+
+/// Asks `backend` to upgrade `path_and_query` to `protocol` (for example
+/// `SPDY/3.1`), sending only `headers` and the apiserver's own identity.
+pub async fn dial_upgrade(
+    backend: Backend,
+    timeout: Duration,
+    path_and_query: &str,
+    protocol: &str,
+    headers: &[(&str, &str)],
+) -> Result<Dialed, StatusError> {
+    let mut sender = connect(&backend, timeout).await?;
+    let mut outgoing = Request::builder()
+        .method(Method::POST)
+        .uri(path_and_query)
+        .header(header::HOST, backend.authority())
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, protocol);
+    for (name, value) in headers {
+        outgoing = outgoing.header(*name, *value);
+    }
+    let body: Body = crate::wire::full(Bytes::new());
+    let outgoing = outgoing.body(body).map_err(StatusError::internal)?;
+    let mut response = tokio::time::timeout(timeout, sender.send_request(outgoing))
+        .await
+        .map_err(|_| bad_gateway(format!("no answer from {} in time", backend.authority())))?
+        .map_err(|e| bad_gateway(e.to_string()))?;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (parts, body) = response.into_parts();
+        let body: Body = body.map_err(std::io::Error::other).boxed_unsync();
+        return Ok(Dialed::Refused(Response::from_parts(parts, body)));
+    }
+    let headers = response.headers().clone();
+    let upgraded = hyper::upgrade::on(&mut response)
+        .await
+        .map_err(|e| bad_gateway(format!("upgrading the connection: {e}")))?;
+    Ok(Dialed::Upgraded(headers, upgraded))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,6 +236,27 @@ impl KubeletClient {
     }
 }
 
+/// The TLS configuration for `https:` names in `pods/proxy` and
+/// `services/proxy`: no client certificate and no verification of the
+/// endpoint's certificate (upstream's proxy transport skips it too; the
+/// caller was authorized for the proxy subresource).
+pub fn insecure_proxy_tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("the ring provider supports the default TLS versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoServerVerification(provider)))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(config)
+        })
+        .clone()
+}
+
 trait NameHint {
     fn with_name_hint(self, name: &str) -> Self;
 }

@@ -1,6 +1,7 @@
 //! The subresources the apiserver serves by talking to a kubelet or a pod:
 //! `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward`,
-//! `pods/proxy` and `nodes/proxy` (upstream's "connecter" REST storage).
+//! `pods/proxy`, `services/proxy` and `nodes/proxy` (upstream's
+//! "connecter" REST storage).
 //!
 //! The request has been authenticated and authorized as usual
 //! (`get pods/log`, `create pods/exec`, `get nodes/proxy`, ...) before it
@@ -10,6 +11,12 @@
 pub mod forward;
 pub mod kubelet;
 pub mod params;
+pub mod service;
+pub mod spdy;
+mod stream;
+pub mod translate;
+pub mod tunnel;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -30,7 +37,8 @@ pub use kubelet::{KubeletClient, KubeletClientConfig, KubeletClientOptions};
 pub fn serves(resource: &str, subresource: &str) -> bool {
     matches!(
         (resource, subresource),
-        ("pods", "log" | "exec" | "attach" | "portforward" | "proxy") | ("nodes", "proxy")
+        ("pods", "log" | "exec" | "attach" | "portforward" | "proxy")
+            | ("nodes" | "services", "proxy")
     )
 }
 
@@ -57,16 +65,28 @@ where
         }
         ("pods", "exec" | "attach" | "portforward") => {
             let pod = get_object(server, res, ns, &raw_name).await?;
-            pod_stream(server, req, &pod, sub, query).await
+            stream::pod_stream(server, req, &pod, sub, query).await
         }
         ("pods", "proxy") => {
-            let (name, port) = split_name_port(&raw_name)?;
+            let (scheme, name, port) = split_name_port(&raw_name)?;
             let pod = get_object(server, res, ns, &name).await?;
             let rest = proxy_rest(req.uri().path(), &raw_name);
-            pod_proxy(server, req, &pod, &port, &rest).await
+            pod_proxy(server, req, &pod, scheme, &port, &rest).await
+        }
+        ("services", "proxy") => {
+            let (scheme, name, port) = split_name_port(&raw_name)?;
+            let svc = get_object(server, res, ns, &name).await?;
+            let port_name = service::port_name(&svc, &name, &port)?;
+            let slices = endpoint_slices(server, ns.unwrap_or_default());
+            let seed = uuid::Uuid::new_v4().as_u128() as usize;
+            let at = service::pick(&name, &port_name, &slices, seed, &raw_name)?;
+            let rest = proxy_rest(req.uri().path(), &raw_name);
+            let target = with_query(&rest, query);
+            let backend = http_backend(scheme, &at.ip, at.authority());
+            forward::forward(backend, server.kubelet.config.timeout, req, None, &target).await
         }
         ("nodes", "proxy") => {
-            let (name, port) = split_name_port(&raw_name)?;
+            let (_, name, port) = split_name_port(&raw_name)?;
             if !port.is_empty() {
                 return Err(StatusError::bad_request(format!(
                     "proxying to node port {port} is not supported; use the node name alone to reach its kubelet"
@@ -100,6 +120,37 @@ async fn get_object(
 ) -> Result<Value, StatusError> {
     let json = store::get(&server.registry, res, ns, name, None).await?;
     serde_json::from_slice(&json).map_err(StatusError::internal)
+}
+
+/// The EndpointSlices of a namespace, from the watch cache.
+fn endpoint_slices(server: &ApiServer, ns: &str) -> Vec<Value> {
+    let Some(cache) = server.registry.cache("endpointslices") else {
+        return Vec::new();
+    };
+    let listed = cache.list(&corten_storage::ListRequest {
+        prefix: format!("endpointslices/{ns}/"),
+        filter: Default::default(),
+        start_after: None,
+        limit: None,
+    });
+    listed
+        .items
+        .iter()
+        .filter_map(|o| serde_json::from_slice(&o.json).ok())
+        .collect()
+}
+
+/// Plain HTTP, or HTTPS without verifying the endpoint's certificate (as
+/// upstream's proxy transport does for `https:` names).
+fn http_backend(scheme: Scheme, host: &str, authority: String) -> Backend {
+    match scheme {
+        Scheme::Http => Backend::Plain { authority },
+        Scheme::Https => Backend::Tls {
+            config: kubelet::insecure_proxy_tls(),
+            host: host.to_string(),
+            authority,
+        },
+    }
 }
 
 fn kubelet_backend(server: &ApiServer, at: &kubelet::KubeletLocation) -> Backend {
@@ -183,72 +234,11 @@ where
     Ok(Response::from_parts(parts, body))
 }
 
-async fn pod_stream<B>(
-    server: &Arc<ApiServer>,
-    req: Request<B>,
-    pod: &Value,
-    sub: &str,
-    query: &str,
-) -> Result<Response<Body>, StatusError>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let name = pod_name(pod);
-    let target = match sub {
-        "portforward" => {
-            let opts = params::PortForwardOptions::parse(query)?;
-            format!(
-                "/portForward/{}/{name}{}",
-                pod_namespace(pod),
-                opts.kubelet_query()
-            )
-        }
-        _ => {
-            let opts = params::StreamOptions::parse(query, sub == "exec")?;
-            let container = params::validate_container(pod, opts.container.as_deref())?;
-            let path = if sub == "exec" { "exec" } else { "attach" };
-            format!(
-                "/{path}/{}/{name}/{container}?{}",
-                pod_namespace(pod),
-                opts.kubelet_query()
-            )
-        }
-    };
-    if forward::is_websocket(req.headers()) && !params::websocket_passes_through(req.headers()) {
-        // kubectl 1.30+ asks for WebSocket `v5.channel.k8s.io` (or the
-        // port-forward tunnel) first and retries with SPDY/3.1 when the
-        // upgrade is refused; the runtime's streaming server behind the
-        // kubelet speaks SPDY and WebSocket v1-v4 only, and we do not
-        // translate (upstream's StreamTranslator), so refuse here.
-        return Err(StatusError::bad_request(format!(
-            "pods/{sub} over WebSocket with protocol(s) {:?} is not supported by this server; use SPDY/3.1 or v4.channel.k8s.io",
-            params::websocket_protocols(req.headers())
-        )));
-    }
-    let Some(at) = node_of_pod(server, pod).await? else {
-        return Err(StatusError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    };
-    let response = forward::forward(
-        kubelet_backend(server, &at),
-        server.kubelet.config.timeout,
-        req,
-        None,
-        &target,
-    )
-    .await?;
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS || response.status().is_success() {
-        return Ok(response);
-    }
-    Err(backend_error(response).await)
-}
-
 async fn pod_proxy<B>(
     server: &Arc<ApiServer>,
     req: Request<B>,
     pod: &Value,
+    scheme: Scheme,
     port: &str,
     rest: &str,
 ) -> Result<Response<Body>, StatusError>
@@ -264,6 +254,11 @@ where
         return Err(StatusError::service_unavailable(format!(
             "address not allowed: pod {} has no IP yet",
             pod_name(pod)
+        )));
+    }
+    if port.parse::<u16>().is_err() && !port.is_empty() {
+        return Err(StatusError::bad_request(format!(
+            "invalid port {port:?}: pods are proxied to a port number"
         )));
     }
     // Upstream: an explicit port, else the first declared container port,
@@ -285,9 +280,7 @@ where
     };
     let target = with_query(rest, req.uri().query().unwrap_or(""));
     forward::forward(
-        Backend::Plain {
-            authority: format!("{host}:{port}"),
-        },
+        http_backend(scheme, ip, format!("{host}:{port}")),
         server.kubelet.config.timeout,
         req,
         None,
@@ -296,9 +289,16 @@ where
     .await
 }
 
+/// The scheme of a proxied request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
 /// `name`, `name:port` or `scheme:name:port` (upstream's
-/// SplitSchemeNamePort); only plain HTTP is proxied.
-fn split_name_port(id: &str) -> Result<(String, String), StatusError> {
+/// SplitSchemeNamePort: the scheme is empty, `http` or `https`).
+fn split_name_port(id: &str) -> Result<(Scheme, String, String), StatusError> {
     let parts: Vec<&str> = id.split(':').collect();
     let (scheme, name, port) = match parts.as_slice() {
         [name] => ("", *name, ""),
@@ -306,17 +306,27 @@ fn split_name_port(id: &str) -> Result<(String, String), StatusError> {
         [scheme, name, port] => (*scheme, *name, *port),
         _ => return Err(StatusError::bad_request(format!("invalid request {id:?}"))),
     };
-    if name.is_empty() || !matches!(scheme, "" | "http") {
-        return Err(StatusError::bad_request(format!(
-            "invalid request {id:?}: only the http scheme is proxied"
-        )));
+    let scheme = match scheme {
+        "" | "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        _ => {
+            return Err(StatusError::bad_request(format!(
+                "invalid request {id:?}: the scheme must be http or https"
+            )));
+        }
+    };
+    if name.is_empty() {
+        return Err(StatusError::bad_request(format!("invalid request {id:?}")));
     }
-    if !port.is_empty() && port.parse::<u16>().map_or(true, |p| p == 0) {
+    if port.chars().all(|c| c.is_ascii_digit())
+        && !port.is_empty()
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
         return Err(StatusError::bad_request(format!(
             "invalid port {port:?} in {id:?}"
         )));
     }
-    Ok((name.to_string(), port.to_string()))
+    Ok((scheme, name.to_string(), port.to_string()))
 }
 
 /// The path after `/<name>/proxy` (at least `/`), trailing slash kept.
@@ -405,18 +415,32 @@ mod tests {
 
     #[test]
     fn names_with_ports() {
-        assert_eq!(split_name_port("web").unwrap(), ("web".into(), "".into()));
+        let http = Scheme::Http;
+        assert_eq!(
+            split_name_port("web").unwrap(),
+            (http, "web".into(), "".into())
+        );
         assert_eq!(
             split_name_port("web:8080").unwrap(),
-            ("web".into(), "8080".into())
+            (http, "web".into(), "8080".into())
         );
         assert_eq!(
             split_name_port("http:web:80").unwrap(),
-            ("web".into(), "80".into())
+            (http, "web".into(), "80".into())
         );
-        assert_eq!(split_name_port("https:web:443").unwrap_err().code, 400);
+        assert_eq!(
+            split_name_port("https:web:443").unwrap(),
+            (Scheme::Https, "web".into(), "443".into())
+        );
+        // A named port (services/proxy).
+        assert_eq!(
+            split_name_port("web:http-alt").unwrap(),
+            (http, "web".into(), "http-alt".into())
+        );
+        assert_eq!(split_name_port("ftp:web:21").unwrap_err().code, 400);
         assert_eq!(split_name_port("web:0").unwrap_err().code, 400);
-        assert_eq!(split_name_port("web:x").unwrap_err().code, 400);
+        assert_eq!(split_name_port("web:99999").unwrap_err().code, 400);
+        assert_eq!(split_name_port(":80").unwrap_err().code, 400);
     }
 
     #[test]

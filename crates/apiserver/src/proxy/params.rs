@@ -370,8 +370,8 @@ pub fn websocket_protocols(headers: &HeaderMap) -> Vec<String> {
 /// Whether a WebSocket streaming request can go to the kubelet unchanged:
 /// the runtime's streaming server speaks `channel.k8s.io` up to v4 but not
 /// v5 nor the port-forward tunnel (`SPDY/3.1+portforward.k8s.io` inside
-/// WebSocket), which kubectl offers first and which upstream translates.
-/// Those are refused so kubectl falls back to SPDY.
+/// WebSocket), which kubectl offers first and which are translated
+/// (`translate.rs`, `tunnel.rs`) before this is asked.
 pub fn websocket_passes_through(headers: &HeaderMap) -> bool {
     let offered = websocket_protocols(headers);
     !offered.is_empty()

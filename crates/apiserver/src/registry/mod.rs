@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod approval;
 pub mod convert;
 pub mod delete;
 pub mod keys;

@@ -754,30 +754,9 @@ pub fn decide_update(
         check_dropped: res.is_storage_version(),
         name: &name,
     };
-    // Through `/approval` only the conditions of the body count; the
-    // status pipeline runs first (metadata checks), then the approval rules.
-    let approval = (target == UpdateTarget::Status && opts.subresource == "approval")
-        .then(|| new.pointer("/status/conditions").cloned());
     let mut prepared = strategy
         .prepare_update(new, old, target, &mut steps)
         .map_err(|e| pipeline_error(res, e))?;
-    if let Some(conditions) = &approval {
-        let mut value = prepared.into_value();
-        if let Some(status) = value.get_mut("status").and_then(Value::as_object_mut) {
-            match conditions {
-                Some(c) => {
-                    status.insert("conditions".into(), c.clone());
-                }
-                None => {
-                    status.remove("conditions");
-                }
-            }
-        } else if let (Some(c), Some(map)) = (conditions, value.as_object_mut()) {
-            map.insert("status".into(), serde_json::json!({"conditions": c}));
-        }
-        strategy.prepare_for_subresource_update("approval", &mut value, old);
-        prepared = Prepared::from_value(value);
-    }
     if target == UpdateTarget::Main
         && res.def.storage_resource == "services"
         && let Ok(mut pool) = opts.service_pool.lock()
@@ -785,11 +764,7 @@ pub fn decide_update(
         services::fill_on_update(prepared.value_mut(), &mut pool, opts.service_cidr_is_v4);
     }
     super::managed::track_update(res, old, &mut prepared, target, opts);
-    let errs = if approval.is_some() {
-        strategy.validate_subresource_update("approval", prepared.value(), old)
-    } else {
-        strategy.validate_prepared_update(&prepared, old, target)
-    };
+    let errs = strategy.validate_prepared_update(&prepared, old, target);
     if !errs.is_empty() {
         return Err(invalid(res, &name, &errs));
     }

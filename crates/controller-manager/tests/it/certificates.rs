@@ -163,7 +163,8 @@ async fn kubelet_client_csrs_are_approved_and_signed() {
             .unwrap();
 
         let cert_file = cluster.ca_file();
-        let key_file = cluster.ca_key_file().unwrap();
+        let key_file = cluster.dir().join("ca.key");
+        std::fs::write(&key_file, cluster.ca_key_pem()).unwrap();
         let manager = start_manager(
             &cluster,
             &[

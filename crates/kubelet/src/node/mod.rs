@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::config::KubeletConfig;
 use crate::events::{EventRecorder, NORMAL, node_ref};
-use machine::{MachineInfo, MachineUsage};
+use machine::MachineInfo;
 
 /// Registers the node and keeps its status.
 pub struct NodeManager {
@@ -33,6 +33,7 @@ pub struct NodeManager {
     machine: MachineInfo,
     node_ips: Vec<IpAddr>,
     port: u16,
+    eviction: Arc<crate::eviction::EvictionManager>,
     /// The node's UID once registered.
     pub uid: watch::Sender<String>,
 }
@@ -74,6 +75,7 @@ impl NodeManager {
         machine: MachineInfo,
         node_ips: Vec<IpAddr>,
         port: u16,
+        eviction: Arc<crate::eviction::EvictionManager>,
     ) -> Self {
         Self {
             client,
@@ -83,6 +85,7 @@ impl NodeManager {
             machine,
             node_ips,
             port,
+            eviction,
             uid: watch::channel(String::new()).0,
         }
     }
@@ -203,9 +206,10 @@ impl NodeManager {
             .unwrap_or_default();
         let c = self.config.c();
         let empty = BTreeMap::new();
+        let pressure = self.eviction.conditions();
         let inputs = status::StatusInputs {
             machine: &self.machine,
-            usage: MachineUsage::read(&self.config.root_dir),
+            pressure: &pressure,
             max_pods: c.max_pods.unwrap_or(110),
             reserved: vec![
                 c.system_reserved.as_ref().unwrap_or(&empty),

@@ -4,7 +4,7 @@
 //! compute a status every `nodeStatusUpdateFrequency` and compare it with the
 //! last one posted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use corten_apimachinery::quantity::Quantity as ParsedQuantity;
@@ -16,15 +16,15 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::machine::{MachineInfo, MachineUsage};
+use super::machine::MachineInfo;
 
 /// Everything the status is computed from.
 #[derive(Clone, Debug)]
 pub struct StatusInputs<'a> {
     /// The machine.
     pub machine: &'a MachineInfo,
-    /// Current usage (for pressure conditions).
-    pub usage: MachineUsage,
+    /// The pressure conditions that are True (from the eviction manager).
+    pub pressure: &'a BTreeSet<&'static str>,
     /// `maxPods`.
     pub max_pods: i32,
     /// `systemReserved` + `kubeReserved` are subtracted from capacity.
@@ -147,30 +147,10 @@ struct ConditionSpec {
 
 /// Upstream's condition setters, in upstream's order.
 fn condition_specs(inputs: &StatusInputs<'_>) -> Vec<ConditionSpec> {
-    let capacity_memory = inputs.machine.memory_bytes as i64;
-    let memory_threshold = inputs
-        .eviction_hard
-        .get("memory.available")
-        .map(|t| threshold_bytes(t, capacity_memory))
-        .unwrap_or(0);
-    let memory_pressure = (inputs.usage.memory_available as i64) < memory_threshold;
-    let disk_threshold = inputs
-        .eviction_hard
-        .get("nodefs.available")
-        .map(|t| threshold_bytes(t, inputs.machine.root_fs_bytes as i64))
-        .unwrap_or(0);
-    let inode_threshold = inputs
-        .eviction_hard
-        .get("nodefs.inodesFree")
-        .map(|t| threshold_bytes(t, inputs.usage.nodefs_inodes as i64))
-        .unwrap_or(0);
-    let disk_pressure = (inputs.usage.nodefs_available as i64) < disk_threshold
-        || (inputs.usage.nodefs_inodes > 0
-            && (inputs.usage.nodefs_inodes_free as i64) < inode_threshold);
-    // Upstream's default pid.available threshold is 10% of pid_max... only
-    // when configured; report pressure above 90% use as a safety net.
-    let pid_pressure =
-        inputs.usage.pid_max > 0 && inputs.usage.processes * 10 > inputs.usage.pid_max * 9;
+    // As upstream's setters, straight from the eviction manager.
+    let memory_pressure = inputs.pressure.contains("MemoryPressure");
+    let disk_pressure = inputs.pressure.contains("DiskPressure");
+    let pid_pressure = inputs.pressure.contains("PIDPressure");
 
     let mut specs = vec![
         if memory_pressure {
@@ -436,14 +416,7 @@ mod tests {
         let now = crate::time::now();
         let inputs = StatusInputs {
             machine: &m,
-            usage: MachineUsage {
-                memory_available: 4 << 30,
-                nodefs_available: 50 << 30,
-                nodefs_inodes_free: 1000,
-                nodefs_inodes: 2000,
-                processes: 100,
-                pid_max: 32768,
-            },
+            pressure: &BTreeSet::new(),
             max_pods: 110,
             reserved: vec![],
             eviction_hard: &eviction,
@@ -465,6 +438,11 @@ mod tests {
             ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
         );
         assert_eq!(conditions[3].status, "True");
+        assert_eq!(conditions[0].status, "False");
+        assert_eq!(
+            conditions[0].reason.as_deref(),
+            Some("KubeletHasSufficientMemory")
+        );
         assert_eq!(conditions[3].reason.as_deref(), Some("KubeletReady"));
         assert_eq!(s.addresses.as_ref().unwrap()[0].type_, "InternalIP");
         assert_eq!(
@@ -489,6 +467,20 @@ mod tests {
         ));
         assert!(changed(&s, &s2));
         assert!(!changed(&s, &node_status(&inputs)));
+
+        let pressure = BTreeSet::from(["DiskPressure"]);
+        let inputs3 = StatusInputs {
+            pressure: &pressure,
+            previous: &conditions,
+            ..inputs.clone()
+        };
+        let s3 = node_status(&inputs3);
+        let disk = &s3.conditions.as_ref().unwrap()[1];
+        assert_eq!(
+            (disk.status.as_str(), disk.reason.as_deref()),
+            ("True", Some("KubeletHasDiskPressure"))
+        );
+        assert_eq!(s3.conditions.as_ref().unwrap()[0].status, "False");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod container_config;
 pub mod dns;
 pub mod downward;
 pub mod env;
+pub mod evict;
 pub mod images;
 pub mod labels;
 pub mod lifecycle;

@@ -137,15 +137,23 @@ impl Kubelet {
                 .take()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|c| KUBELET_CONDITIONS.contains(&c.type_.as_str()))
+                // The kubelet's own DisruptionTarget (eviction) may not be
+                // in the API object yet.
+                .filter(|c| {
+                    KUBELET_CONDITIONS.contains(&c.type_.as_str())
+                        || c.type_ == super::evict::DISRUPTION_TARGET
+                })
                 .collect();
+            let own: Vec<String> = conditions.iter().map(|c| c.type_.clone()).collect();
             conditions.extend(
                 api_status
                     .as_ref()
                     .and_then(|s| s.conditions.clone())
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|c| !KUBELET_CONDITIONS.contains(&c.type_.as_str())),
+                    .filter(|c| {
+                        !KUBELET_CONDITIONS.contains(&c.type_.as_str()) && !own.contains(&c.type_)
+                    }),
             );
             old.conditions = Some(conditions);
         }
@@ -175,6 +183,9 @@ impl Kubelet {
     pub(crate) async fn sync_pod(&self, pod: &Pod, state: &mut WorkerState) -> SyncResult {
         let mut result = SyncResult::default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
+        if state.first_seen.is_none() {
+            self.admit_under_pressure(pod);
+        }
         state.first_seen.get_or_insert_with(std::time::Instant::now);
         let mut runtime = match self.fetch(pod).await {
             Ok(r) => r,
@@ -192,7 +203,9 @@ impl Kubelet {
             .and_then(|s| s.phase)
             .is_some_and(|p| p == "Succeeded" || p == "Failed");
         if terminal_phase {
-            self.stop_pod(pod, &runtime, None).await;
+            // An eviction chose the grace period.
+            self.stop_pod(pod, &runtime, self.eviction_grace(&uid))
+                .await;
             let runtime = self.fetch(pod).await.unwrap_or(runtime);
             self.report(pod, &runtime, state, false);
             return result;
@@ -760,6 +773,10 @@ impl Kubelet {
             tracing::warn!(pod = %pod_key(pod), error = %err, "cleaning up volumes");
         }
         self.images.forget_pod(&uid);
+        self.evictions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
         self.crash_backoff.forget_prefix(&format!("{uid}_"));
         if removed {
             self.status.forget(&uid);

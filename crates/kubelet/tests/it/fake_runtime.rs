@@ -80,6 +80,11 @@ async fn sync_restart_probe_and_terminate_with_the_fake_runtime() {
         config.file.healthz_port = Some(0);
         config.file.pod_logs_dir = Some(root.path().join("logs").display().to_string());
         config.file.sync_frequency = Some(Duration::from_secs(2));
+        // The machine's own disk usage must not evict the simulated pods.
+        config.file.eviction_hard =
+            Some([("memory.available".to_string(), "100Mi".to_string())].into());
+        config.file.image_gc_high_threshold_percent = Some(100);
+        config.file.image_gc_low_threshold_percent = Some(99);
         let fake = FakeRuntime::with_images(&["busybox"]);
         // The exec liveness probe of "probed" fails.
         fake.set_exec_handler(|name, _cmd| api::ExecSyncResponse {

@@ -59,12 +59,25 @@ pub fn can_run() -> bool {
 impl Node {
     /// Starts everything; `tweak` adjusts the kubelet config.
     pub async fn start(name: &str, tweak: impl FnOnce(&mut KubeletConfig)) -> Node {
+        Node::start_in_netns(name, None, |_, config| tweak(config)).await
+    }
+
+    /// Like [`Node::start`] with containerd (so the CNI bridge and the
+    /// pods' network) in the network namespace `netns`; `tweak` also sees
+    /// the containerd (its pod subnet) before the kubelet starts.
+    pub async fn start_in_netns(
+        name: &str,
+        netns: Option<&str>,
+        tweak: impl FnOnce(&TestContainerd, &mut KubeletConfig),
+    ) -> Node {
         let cluster = TestCluster::start().await.expect("cluster");
         let client = cluster.client().await.expect("client");
-        let containerd =
-            TestContainerd::start(Some(Path::new(env!("CARGO_BIN_EXE_corten-testserver"))))
-                .await
-                .expect("containerd");
+        let containerd = TestContainerd::start_in_netns(
+            Some(Path::new(env!("CARGO_BIN_EXE_corten-testserver"))),
+            netns,
+        )
+        .await
+        .expect("containerd");
         let root = tempfile::tempdir().expect("tempdir");
         let mut config = KubeletConfig::for_node(name, root.path());
         let f = &mut config.file;
@@ -77,6 +90,12 @@ impl Node {
         f.node_status_update_frequency = Some(Duration::from_secs(2));
         f.sync_frequency = Some(Duration::from_secs(5));
         config.node_ips = vec!["127.0.0.1".parse().expect("ip")];
+        // The test machine's own disk usage must not evict test pods or
+        // collect test images: only the memory threshold stays (tests that
+        // exercise eviction and image GC simulate the usage they need).
+        f.eviction_hard = Some([("memory.available".to_string(), "100Mi".to_string())].into());
+        f.image_gc_high_threshold_percent = Some(100);
+        f.image_gc_low_threshold_percent = Some(99);
         // Locked down like a kubeadm node: client certificates from the
         // cluster CA, SubjectAccessReview authorization.
         f.authentication
@@ -87,7 +106,7 @@ impl Node {
         let api_client_cert = cluster
             .client_cert_files("kubelet-api-test", &["system:masters"])
             .expect("client cert");
-        tweak(&mut config);
+        tweak(&containerd, &mut config);
         let runtime = Arc::new(Instrumented::new(containerd.runtime()));
         let kubelet = corten_kubelet::kubelet::start(config, Some(client.clone()), runtime)
             .await

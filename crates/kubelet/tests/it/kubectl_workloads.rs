@@ -3,99 +3,22 @@
 //! controllers with ServiceAccount credentials) and our
 //! kubelet over the real containerd. `kubectl create deployment` leads to
 //! Running pods on the node; `logs`, `logs -f`, `exec`, `exec -i`,
-//! `port-forward` and `get -o wide` go through the apiserver's kubelet
-//! proxy as on upstream; `delete` stops the containers.
+//! `attach`, `port-forward` (over WebSocket, kubectl's default:
+//! `kubectl_websocket.rs`) and `get -o wide` go through the apiserver's
+//! kubelet proxy as on upstream; `delete` stops the containers.
 
 use std::process::Stdio;
 
-use clap::Parser;
 use std::time::Duration;
 
 use corten_cri::service::RuntimeService;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::control_plane::{ControlPlane, kubectl, kubectl_ok};
 use crate::harness::{Node, can_run, http_get};
 
 const IMAGE: &str = corten_cri::local_images::TESTSERVER_PINNED_IMAGE;
-
-/// The control-plane daemons started next to the node.
-struct ControlPlane {
-    scheduler: Option<corten_scheduler::app::SchedulerProcess>,
-    controller_manager: Option<corten_controller_manager::app::ControllerManager>,
-}
-
-impl ControlPlane {
-    async fn start(node: &Node) -> ControlPlane {
-        // The scheduler runs as system:kube-scheduler (its RBAC role), like
-        // `corten up` runs it.
-        let scheduler_kubeconfig = node
-            .cluster
-            .user_kubeconfig("system:kube-scheduler", &[])
-            .expect("scheduler kubeconfig");
-        let scheduler = corten_scheduler::options::Options::try_parse_from([
-            "kube-scheduler".to_string(),
-            format!("--kubeconfig={}", scheduler_kubeconfig.display()),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-        ])
-        .expect("scheduler flags")
-        .complete()
-        .expect("scheduler config");
-        let scheduler = corten_scheduler::app::start(scheduler)
-            .await
-            .expect("scheduler");
-        // The controller-manager runs as system:kube-controller-manager and
-        // each controller as its ServiceAccount, like `corten up` (kubeadm).
-        let kcm_kubeconfig = node
-            .cluster
-            .user_kubeconfig("system:kube-controller-manager", &[])
-            .expect("controller-manager kubeconfig");
-        let kcm = corten_controller_manager::options::Options::try_parse_from([
-            "kube-controller-manager".to_string(),
-            format!("--kubeconfig={}", kcm_kubeconfig.display()),
-            "--use-service-account-credentials=true".into(),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-            "--controllers=replicaset-controller,deployment-controller,garbage-collector-controller"
-                .into(),
-        ])
-        .expect("controller-manager flags")
-        .complete()
-        .expect("controller-manager config");
-        let controller_manager = corten_controller_manager::app::start(kcm)
-            .await
-            .expect("controller-manager");
-        ControlPlane {
-            scheduler: Some(scheduler),
-            controller_manager: Some(controller_manager),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.scheduler.take() {
-            let _ = s.shutdown().await;
-        }
-        if let Some(c) = self.controller_manager.take() {
-            let _ = c.shutdown().await;
-        }
-    }
-}
-
-async fn kubectl(node: &Node, args: &[&str]) -> (bool, String, String) {
-    let out = node.cluster.kubectl(args).await.expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn kubectl_ok(node: &Node, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = kubectl(node, args).await;
-    assert!(ok, "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
 
 /// Waits for `n` Running and Ready pods of `app=web`; returns them.
 async fn running_web_pods(node: &Node, n: usize) -> Vec<Value> {
@@ -170,7 +93,12 @@ async fn kubectl_deployment_logs_exec_port_forward_and_delete() {
         return;
     }
     let node = Node::start("node-k", |_| {}).await;
-    let control = ControlPlane::start(&node).await;
+    let control = ControlPlane::start(
+        &node,
+        "replicaset-controller,deployment-controller,garbage-collector-controller,\
+         endpointslice-controller",
+    )
+    .await;
     // A failed assertion must not skip the orderly teardown: with the
     // kubelet and the controllers still running, containers would be
     // recreated while containerd is being cleaned up.
@@ -303,8 +231,12 @@ async fn scenario(node: &Node) {
     assert!(!ok);
     assert!(err.contains("command terminated with exit code 3"), "{err}");
 
-    // kubectl 1.32 and 1.33 both try WebSocket (v5.channel.k8s.io) first;
-    // the apiserver refuses that upgrade and they fall back to SPDY/3.1.
+    // The same over WebSocket, kubectl's default, checked to not fall back.
+    crate::kubectl_websocket::check(node, pod, &pod_ip).await;
+    // services/proxy to these pods.
+    crate::service_proxy::check(node, &names).await;
+
+    // kubectl 1.32 and 1.33 both speak WebSocket (v5.channel.k8s.io).
     for version in ["1.32", "1.33"] {
         let binary = format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}");
         if !std::path::Path::new(&binary).exists() {

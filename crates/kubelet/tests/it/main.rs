@@ -1,7 +1,14 @@
 //! The kubelet against the real containerd and a real apiserver.
 
+mod control_plane;
 mod fake_runtime;
 mod harness;
+mod kubectl_websocket;
 mod kubectl_workloads;
 mod node_and_pods;
+mod node_health;
+mod node_netns;
 mod restarts;
+mod service_network;
+mod service_proxy;
+mod tls_bootstrap;

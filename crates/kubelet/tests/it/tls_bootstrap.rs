@@ -1,0 +1,268 @@
+//! TLS bootstrap and client certificate rotation against a real apiserver
+//! (bootstrap token authentication, certificates.k8s.io). The test plays
+//! the approver and the signer: it approves through the `approval`
+//! subresource and writes `status.certificate` signed with the cluster CA.
+
+use std::path::Path;
+use std::time::Duration;
+
+use corten_e2e::TestCluster;
+use corten_kubelet::certificate::{self, bootstrap::CURRENT};
+use corten_kubelet::config::KubeletConfig;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::certificates::v1::{
+    CertificateSigningRequest, CertificateSigningRequestCondition,
+};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+
+const TOKEN: &str = "abcdef.0123456789abcdef";
+
+/// Signs `csr` with the cluster CA, valid for `lifetime`.
+fn sign(cluster: &TestCluster, csr: &[u8], lifetime: Duration) -> String {
+    use rcgen::{CertificateSigningRequestParams, Issuer, KeyPair};
+    let issuer = Issuer::from_ca_cert_pem(
+        cluster.ca_pem(),
+        KeyPair::from_pem(cluster.ca_key_pem()).unwrap(),
+    )
+    .unwrap();
+    let mut request =
+        CertificateSigningRequestParams::from_pem(std::str::from_utf8(csr).unwrap()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    request.params.not_before = now - Duration::from_secs(1);
+    request.params.not_after = now + lifetime;
+    request.params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    request.signed_by(&issuer).unwrap().pem()
+}
+
+/// Waits for a CSR not in `seen`.
+async fn next_csr(
+    api: &Api<CertificateSigningRequest>,
+    seen: &[String],
+) -> CertificateSigningRequest {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap();
+        if let Some(csr) = list
+            .items
+            .into_iter()
+            .find(|c| !seen.contains(c.metadata.name.as_ref().unwrap()))
+        {
+            return csr;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no new CSR");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Approves (or denies) through `approval`, then issues through `status`.
+async fn decide(
+    cluster: &TestCluster,
+    api: &Api<CertificateSigningRequest>,
+    mut csr: CertificateSigningRequest,
+    approve: bool,
+    lifetime: Duration,
+) {
+    let name = csr.metadata.name.clone().unwrap();
+    let status = csr.status.get_or_insert_with(Default::default);
+    status
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(CertificateSigningRequestCondition {
+            type_: if approve { "Approved" } else { "Denied" }.into(),
+            status: "True".into(),
+            reason: Some(
+                if approve {
+                    "TestApproved"
+                } else {
+                    "TestDenied"
+                }
+                .into(),
+            ),
+            message: Some("decided by the test".into()),
+            ..Default::default()
+        });
+    api.replace_subresource("approval", &name, &PostParams::default(), &csr)
+        .await
+        .unwrap();
+    if approve {
+        let cert = sign(cluster, &csr.spec.request.0, lifetime);
+        let patch = serde_json::json!({"status": {"certificate": ByteString(cert.into_bytes())}});
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+}
+
+async fn whoami(client: &kube::Client) -> (String, Vec<String>) {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .unwrap();
+    let user = review.status.unwrap().user_info.unwrap();
+    (user.username.unwrap(), user.groups.unwrap_or_default())
+}
+
+fn node_config(dir: &Path, node: &str, bootstrap: &Path) -> KubeletConfig {
+    let mut config = KubeletConfig::for_node(node, dir);
+    config.kubeconfig = Some(dir.join("kubelet.conf"));
+    config.bootstrap_kubeconfig = Some(bootstrap.to_path_buf());
+    config.cert_dir = dir.join("pki");
+    config.file.rotate_certificates = Some(true);
+    config
+}
+
+#[tokio::test]
+async fn bootstrap_then_rotation_then_restart_and_denial() {
+    let test = async {
+        let cluster = TestCluster::start_with(&["--enable-bootstrap-token-auth"])
+            .await
+            .unwrap();
+        let admin = cluster.client().await.unwrap();
+        // What kubeadm sets up: a bootstrap token and the bootstrapper binding.
+        let (id, secret) = TOKEN.split_once('.').unwrap();
+        let token: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("bootstrap-token-{id}"), "namespace": "kube-system"},
+            "type": "bootstrap.kubernetes.io/token",
+            "stringData": {
+                "token-id": id, "token-secret": secret,
+                "usage-bootstrap-authentication": "true",
+                "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token",
+            },
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(admin.clone(), "kube-system")
+            .create(&PostParams::default(), &token)
+            .await
+            .unwrap();
+        let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "kubeadm:kubelet-bootstrap"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node-bootstrapper"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:bootstrappers"}],
+        }))
+        .unwrap();
+        Api::<ClusterRoleBinding>::all(admin.clone())
+            .create(&PostParams::default(), &binding)
+            .await
+            .unwrap();
+        let bootstrap = cluster.token_kubeconfig(TOKEN).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = node_config(dir.path(), "node-tls", &bootstrap);
+        let csrs: Api<CertificateSigningRequest> = Api::all(admin.clone());
+
+        // Bootstrap: the kubelet waits until the test approves and signs.
+        let pending = tokio::spawn({
+            let config = config.clone();
+            async move { certificate::api_client(&config, Duration::from_secs(60)).await }
+        });
+        let csr = next_csr(&csrs, &[]).await;
+        let first = csr.metadata.name.clone().unwrap();
+        assert!(first.starts_with("node-csr-"), "{first}");
+        assert_eq!(
+            csr.spec.signer_name,
+            "kubernetes.io/kube-apiserver-client-kubelet"
+        );
+        assert_eq!(
+            csr.spec.usages.clone().unwrap(),
+            ["digital signature", "client auth"]
+        );
+        assert_eq!(
+            csr.spec.username.as_deref(),
+            Some("system:bootstrap:abcdef")
+        );
+        assert!(
+            csr.spec
+                .groups
+                .clone()
+                .unwrap()
+                .contains(&"system:bootstrappers".to_string())
+        );
+        decide(&cluster, &csrs, csr, true, Duration::from_secs(20)).await;
+        let api = pending
+            .await
+            .unwrap()
+            .expect("bootstrap")
+            .expect("a client");
+        let kubeconfig = std::fs::read_to_string(dir.path().join("kubelet.conf")).unwrap();
+        let current = dir.path().join("pki").join(CURRENT);
+        assert!(
+            kubeconfig.contains(&format!("client-certificate: {}", current.display())),
+            "{kubeconfig}"
+        );
+        let issued = std::fs::read_link(&current).unwrap();
+        assert!(!dir.path().join("pki/kubelet-client.key.tmp").exists());
+        let (user, groups) = whoami(&api.client).await;
+        assert_eq!(user, "system:node:node-tls");
+        assert!(groups.contains(&"system:nodes".to_string()), "{groups:?}");
+
+        // Rotation at 70-90% of the 20s lifetime, authenticated as the node.
+        let store = api.rotation.clone().expect("rotation enabled");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rotation = tokio::spawn(certificate::rotation::run(
+            api.client.clone(),
+            store.clone(),
+            "node-tls".into(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let csr = next_csr(&csrs, std::slice::from_ref(&first)).await;
+        let second = csr.metadata.name.clone().unwrap();
+        assert_eq!(csr.spec.username.as_deref(), Some("system:node:node-tls"));
+        decide(&cluster, &csrs, csr, true, Duration::from_secs(3600)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while std::fs::read_link(&current).unwrap() == issued {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "symlink never moved"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (_, not_after) = store.validity();
+        assert!(not_after - jiff::Timestamp::now().as_second() > 3000);
+        // Past the first certificate's expiry the client still works: new
+        // connections present the rotated certificate.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let fresh = certificate::rotation::client_with_store(
+            &dir.path().join("kubelet.conf"),
+            store.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(whoami(&fresh).await.0, "system:node:node-tls");
+        let _ = stop.send(());
+        rotation.await.unwrap();
+
+        // A restarted kubelet keeps its valid certificate: no new CSR.
+        let again = certificate::api_client(&config, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(whoami(&again.client).await.0, "system:node:node-tls");
+        assert_eq!(
+            csrs.list(&ListParams::default()).await.unwrap().items.len(),
+            2
+        );
+
+        // A denied request fails the bootstrap with upstream's message.
+        let dir2 = tempfile::tempdir().unwrap();
+        let config2 = node_config(dir2.path(), "node-denied", &bootstrap);
+        let pending = tokio::spawn(async move {
+            certificate::api_client(&config2, Duration::from_secs(60)).await
+        });
+        let csr = next_csr(&csrs, &[first, second]).await;
+        decide(&cluster, &csrs, csr, false, Duration::ZERO).await;
+        let err = pending.await.unwrap().unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "certificate signing request is denied, reason: TestDenied, message: decided by the test"
+        );
+        assert!(!dir2.path().join("kubelet.conf").exists());
+    };
+    tokio::time::timeout(Duration::from_secs(180), test)
+        .await
+        .expect("test timed out");
+}
