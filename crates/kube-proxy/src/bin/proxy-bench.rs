@@ -169,6 +169,11 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
     );
     let render = started.elapsed();
     assert!(text.len() > services * 50, "a ruleset was rendered");
+    // PROXY_BENCH_DUMP=<dir>: keep the nftables script for profiling by hand.
+    if let Some(dir) = std::env::var_os("PROXY_BENCH_DUMP") {
+        let path = std::path::Path::new(&dir).join(format!("nft-{services}.nft"));
+        std::fs::write(&path, &text).expect("writing the dump");
+    }
 
     let mut proxier = proxier(mode, netns.runner(), config);
     let started = Instant::now();
