@@ -98,13 +98,13 @@ pub async fn run(
     }
     let services_synced = CancellationToken::new();
     let slices_synced = CancellationToken::new();
-    tasks.push(tokio::spawn(watch_services(
+    tasks.push(tokio::spawn(watch_into::<Service>(
         Api::all(client.clone()),
         store.clone(),
         services_synced.clone(),
         stop.clone(),
     )));
-    tasks.push(tokio::spawn(watch_slices(
+    tasks.push(tokio::spawn(watch_into::<EndpointSlice>(
         Api::all(client),
         store.clone(),
         slices_synced.clone(),
@@ -146,45 +146,52 @@ pub async fn run(
     Ok(())
 }
 
-async fn watch_services(
-    api: Api<Service>,
-    store: Arc<RwLock<RecordStore>>,
-    synced: CancellationToken,
-    stop: CancellationToken,
-) {
-    let mut initial = Vec::new();
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    futures::pin_mut!(stream);
-    loop {
-        let next = tokio::select! {
-            next = stream.try_next() => next,
-            () = stop.cancelled() => return,
-        };
-        match next {
-            Ok(Some(event)) => {
-                let Ok(mut s) = store.write() else { return };
-                match event {
-                    Event::Init => initial.clear(),
-                    Event::InitApply(o) => initial.push(o),
-                    Event::InitDone => {
-                        s.reset_services(&std::mem::take(&mut initial));
-                        synced.cancel();
-                    }
-                    Event::Apply(o) => s.apply_service(&o),
-                    Event::Delete(o) => s.delete_service(
-                        o.metadata.namespace.as_deref().unwrap_or_default(),
-                        o.metadata.name.as_deref().unwrap_or_default(),
-                    ),
-                }
-            }
-            Ok(None) => return,
-            Err(err) => tracing::warn!(error = %err, "watching Services"),
-        }
+/// How one watched kind feeds the record store.
+trait Recorded:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + Send
+    + 'static
+{
+    /// For the log line when the watch fails.
+    const PLURAL: &'static str;
+    fn reset(store: &mut RecordStore, all: &[Self]);
+    fn apply(store: &mut RecordStore, object: &Self);
+    fn delete(store: &mut RecordStore, namespace: &str, name: &str);
+}
+
+impl Recorded for Service {
+    const PLURAL: &'static str = "Services";
+    fn reset(store: &mut RecordStore, all: &[Self]) {
+        store.reset_services(all);
+    }
+    fn apply(store: &mut RecordStore, object: &Self) {
+        store.apply_service(object);
+    }
+    fn delete(store: &mut RecordStore, namespace: &str, name: &str) {
+        store.delete_service(namespace, name);
     }
 }
 
-async fn watch_slices(
-    api: Api<EndpointSlice>,
+impl Recorded for EndpointSlice {
+    const PLURAL: &'static str = "EndpointSlices";
+    fn reset(store: &mut RecordStore, all: &[Self]) {
+        store.reset_slices(all);
+    }
+    fn apply(store: &mut RecordStore, object: &Self) {
+        store.apply_slice(object);
+    }
+    fn delete(store: &mut RecordStore, namespace: &str, name: &str) {
+        store.delete_slice(namespace, name);
+    }
+}
+
+/// Keeps the store's view of `K` in step with a watch; `synced` fires after
+/// the first complete list.
+async fn watch_into<K: Recorded>(
+    api: Api<K>,
     store: Arc<RwLock<RecordStore>>,
     synced: CancellationToken,
     stop: CancellationToken,
@@ -204,18 +211,22 @@ async fn watch_slices(
                     Event::Init => initial.clear(),
                     Event::InitApply(o) => initial.push(o),
                     Event::InitDone => {
-                        s.reset_slices(&std::mem::take(&mut initial));
+                        K::reset(&mut s, &std::mem::take(&mut initial));
                         synced.cancel();
                     }
-                    Event::Apply(o) => s.apply_slice(&o),
-                    Event::Delete(o) => s.delete_slice(
-                        o.metadata.namespace.as_deref().unwrap_or_default(),
-                        o.metadata.name.as_deref().unwrap_or_default(),
-                    ),
+                    Event::Apply(o) => K::apply(&mut s, &o),
+                    Event::Delete(o) => {
+                        let meta = o.meta();
+                        K::delete(
+                            &mut s,
+                            meta.namespace.as_deref().unwrap_or_default(),
+                            meta.name.as_deref().unwrap_or_default(),
+                        );
+                    }
                 }
             }
             Ok(None) => return,
-            Err(err) => tracing::warn!(error = %err, "watching EndpointSlices"),
+            Err(err) => tracing::warn!(error = %err, "watching {}", K::PLURAL),
         }
     }
 }
