@@ -530,7 +530,8 @@ where
                 slot.set(&obj);
             }
             write.update(&name, Some(&mut obj)).await?;
-            let updated = crate::registry::approval::update(reg, &res, &name, obj).await?;
+            let updated =
+                crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
         }
         (Verb::Update, Some("finalize")) => {

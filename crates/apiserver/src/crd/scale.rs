@@ -10,8 +10,7 @@ use super::custom::CustomResource;
 use crate::registry::keys::object_key;
 use crate::registry::patch::apply_patch;
 use crate::registry::store::{
-    StepError, UpdateTarget, WriteOptions, decide_update, decode_stored, finish_update,
-    storage_error,
+    UpdateTarget, WriteOptions, decide_update, decode_stored, storage_error, update_computed,
 };
 use crate::registry::subresources::{ScaleChange, checked_scale_request};
 use crate::registry::{Registry, Resource, convert};
@@ -102,30 +101,6 @@ pub async fn update(
         let new = convert::to_storage(res, new)?;
         decide_update(res, &old, new, UpdateTarget::Main, opts)
     };
-    if opts.dry_run {
-        let kv = reg
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| storage_error(e, &gr, name))?
-            .ok_or_else(|| StatusError::not_found(&gr, name))?;
-        let (_, new) = compute(&kv)?;
-        return Ok(scale_of(custom, &convert::from_storage(res, new)?));
-    }
-    let mut result = None;
-    let outcome = reg
-        .store
-        .guaranteed_update(
-            &key,
-            None,
-            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
-                let (d, new) = compute(kv)?;
-                result = Some(new);
-                Ok(d)
-            },
-        )
-        .await
-        .map_err(|e| e.into_status(&gr, name))?;
-    let updated = finish_update(res, outcome, result)?;
-    Ok(scale_of(custom, &updated.object))
+    let updated = update_computed(reg, res, &key, name, opts.dry_run, compute).await?;
+    Ok(scale_of(custom, &updated))
 }

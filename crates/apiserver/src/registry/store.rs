@@ -957,6 +957,46 @@ where
     outcome.map(|o| (o, result))
 }
 
+/// Writes the object at `key` as `compute` decides from the stored value
+/// (the decision and the new object in storage form): as a guaranteed
+/// update, or for a dry run once against the current value without writing.
+/// Returns the result in the served version, as a write would.
+pub async fn update_computed(
+    reg: &Registry,
+    res: &Resource,
+    key: &str,
+    name: &str,
+    dry_run: bool,
+    compute: impl Fn(&KeyValue) -> Result<(UpdateDecision, Value), StatusError>,
+) -> Result<Value, StatusError> {
+    let gr = res.group_resource();
+    if dry_run {
+        let kv = reg
+            .store
+            .get(key)
+            .await
+            .map_err(|e| storage_error(e, &gr, name))?
+            .ok_or_else(|| StatusError::not_found(&gr, name))?;
+        let (_, new) = compute(&kv)?;
+        return convert::from_storage(res, new);
+    }
+    let mut result = None;
+    let outcome = reg
+        .store
+        .guaranteed_update(
+            key,
+            None,
+            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
+                let (decision, new) = compute(kv)?;
+                result = Some(new);
+                Ok(decision)
+            },
+        )
+        .await
+        .map_err(|e| e.into_status(&gr, name))?;
+    Ok(finish_update(res, outcome, result)?.object)
+}
+
 /// Turns a storage outcome plus the object we computed into the response.
 pub fn finish_update(
     res: &Resource,

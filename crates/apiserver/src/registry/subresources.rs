@@ -14,7 +14,7 @@ use super::keys::object_key;
 use super::patch::apply_patch;
 use super::store::{
     StepError, UpdateTarget, WriteOptions, decide_update, decode_stored, finish_update,
-    storage_error,
+    storage_error, update_computed,
 };
 use super::{Registry, Resource, convert};
 use crate::wire::InputFormat;
@@ -118,32 +118,8 @@ pub async fn update_scale(
         }
         decide_update(res, &old, new, UpdateTarget::Main, opts)
     };
-    if opts.dry_run {
-        let kv = reg
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| storage_error(e, &gr, name))?
-            .ok_or_else(|| StatusError::not_found(&gr, name))?;
-        let (_, new) = compute(&kv)?;
-        return Ok(scale_of(&new, res.def.storage_resource));
-    }
-    let mut result = None;
-    let outcome = reg
-        .store
-        .guaranteed_update(
-            &key,
-            None,
-            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
-                let (d, new) = compute(kv)?;
-                result = Some(new);
-                Ok(d)
-            },
-        )
-        .await
-        .map_err(|e| e.into_status(&gr, name))?;
-    let updated = finish_update(res, outcome, result)?;
-    let stored = convert::to_storage(res, updated.object)?;
+    let updated = update_computed(reg, res, &key, name, opts.dry_run, compute).await?;
+    let stored = convert::to_storage(res, updated)?;
     Ok(scale_of(&stored, res.def.storage_resource))
 }
 
