@@ -138,6 +138,15 @@ impl PortPlan<'_> {
     }
 }
 
+/// A fingerprint of rendered rules: partial syncs keep this instead of the
+/// rules to tell whether a chain changed.
+pub fn fingerprint<T: std::hash::Hash + ?Sized>(rules: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    rules.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Plans every Service port of `family` in `state`.
 pub fn plan(state: &ProxyState, family: IpFamily) -> Vec<PortPlan<'_>> {
     let mut out = Vec::new();
