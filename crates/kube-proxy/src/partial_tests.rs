@@ -3,20 +3,37 @@
 
 use crate::model::{IpFamily, ProxyState};
 use crate::naming;
-use crate::nftables::{self, Written, transaction};
+use crate::nftables::{self, transaction};
 use crate::proxier::{NftablesProxier, Proxier};
 use crate::rules_tests::{cfg, ep, name, port, state};
 use crate::runner::{FakeRunner, RunError};
 
-fn written(st: &ProxyState) -> Written {
-    nftables::ruleset(st, &cfg(), IpFamily::V4).into()
+/// Both rulesets rendered from scratch: every Service part is compared.
+fn partial(before: &ProxyState, after: &ProxyState) -> String {
+    let prev = nftables::ruleset(before, &cfg(), IpFamily::V4);
+    transaction::partial(&prev, &nftables::ruleset(after, &cfg(), IpFamily::V4))
 }
 
-fn partial(before: &ProxyState, after: &ProxyState) -> String {
-    transaction::partial(
-        &written(before),
-        &nftables::ruleset(after, &cfg(), IpFamily::V4),
-    )
+#[test]
+fn unchanged_services_are_reused_not_rendered_again() {
+    let before = two_services();
+    let prev = nftables::ruleset(&before, &cfg(), IpFamily::V4);
+    let mut after = before.clone();
+    after
+        .endpoints
+        .insert(name("api"), vec![ep("10.244.2.9", true, false)]);
+    let next = nftables::ruleset_reusing(&after, &cfg(), IpFamily::V4, Some(&prev));
+    let shared =
+        |svc: &str| std::sync::Arc::ptr_eq(&prev.services[&name(svc)], &next.services[&name(svc)]);
+    assert!(shared("web"), "web did not change: its part is shared");
+    assert!(!shared("api"), "api changed: rendered again");
+    let script = transaction::partial(&prev, &next);
+    assert!(
+        script.contains("10.244.2.9") && !script.contains("ns/web/"),
+        "{script}"
+    );
+    // The reused ruleset is the one a fresh render gives.
+    assert_eq!(next, nftables::ruleset(&after, &cfg(), IpFamily::V4));
 }
 
 fn two_services() -> ProxyState {
@@ -51,9 +68,9 @@ fn an_endpoint_change_rewrites_only_that_services_chains() {
     let new = naming::nft_endpoint_chain(&name("web"), &ep("10.244.1.7", true, false));
     let expected_order = [
         format!("add chain ip kube-proxy {new}"),
-        format!("add rule ip kube-proxy {new} ip saddr 10.244.1.7 jump mark-for-masquerade"),
         format!("flush chain ip kube-proxy {web}"),
         format!("add rule ip kube-proxy {web} numgen random mod 2 == 0 goto"),
+        format!("add rule ip kube-proxy {new} ip saddr 10.244.1.7 jump mark-for-masquerade"),
         format!("flush chain ip kube-proxy {gone}"),
         format!("delete chain ip kube-proxy {gone}"),
     ];
@@ -293,4 +310,41 @@ fn iptables_partial_syncs_rewrite_fixed_chains_and_changed_service_chains() {
         input.contains(&format!("-j {api}")),
         "KUBE-SERVICES still jumps to every Service:\n{input}"
     );
+}
+
+#[test]
+fn a_failed_partial_sync_is_redone_as_a_full_sync_at_once() {
+    // Partial transactions fail (as when someone flushed our table); full
+    // ones succeed.
+    let runner = FakeRunner::new(|call| {
+        let partial = call
+            .stdin
+            .as_ref()
+            .is_some_and(|script| !script.contains("flush table"));
+        if call.args == ["-f", "-"] && partial {
+            return Err(RunError::Failed {
+                program: "nft".into(),
+                code: Some(1),
+                stderr: "Error: No such file or directory".into(),
+            });
+        }
+        Ok(String::new())
+    });
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = two_services();
+    proxier.sync(&st).unwrap();
+    runner.clear();
+    st.endpoints
+        .insert(name("api"), vec![ep("10.244.2.9", true, false)]);
+    proxier
+        .sync(&st)
+        .expect("the full sync repairs it in the same call");
+    let scripts: Vec<String> = runner
+        .calls()
+        .into_iter()
+        .filter(|c| c.args == ["-f", "-"])
+        .filter_map(|c| c.stdin)
+        .collect();
+    assert_eq!(scripts.len(), 2, "a partial, then a full transaction");
+    assert!(scripts[1].contains("flush table") && scripts[1].contains("10.244.2.9"));
 }

@@ -120,7 +120,7 @@ impl<R: CommandRunner> Common<R> {
 pub struct NftablesProxier<R> {
     common: Common<R>,
     /// What the last successful sync wrote, per family.
-    written: BTreeMap<IpFamily, nftables::Written>,
+    written: BTreeMap<IpFamily, nftables::Ruleset>,
 }
 
 impl<R: CommandRunner> NftablesProxier<R> {
@@ -137,16 +137,14 @@ impl<R: CommandRunner> NftablesProxier<R> {
         &self.common.runner
     }
 
-    /// Whether our table exists in every family (someone may have run
-    /// `nft flush ruleset`). Asks for one small set: nft answers that
-    /// without reading the whole ruleset, unlike `list tables`, which takes
-    /// half a second at 2,000 Services.
-    fn tables_present(&self) -> bool {
-        self.common.families.iter().all(|family| {
-            let fam = nftables::family_keyword(*family);
-            let args = ["list", "set", fam, nftables::TABLE, "cluster-ips"];
-            self.common.runner.run("nft", &args, None).is_ok()
-        })
+    /// Whether our table exists (someone may have run `nft flush ruleset`).
+    /// Asks for one small set: nft answers that without reading the whole
+    /// ruleset, unlike `list tables`, which takes half a second at 2,000
+    /// Services.
+    fn table_present(&self, family: IpFamily) -> bool {
+        let fam = nftables::family_keyword(family);
+        let args = ["list", "set", fam, nftables::TABLE, "cluster-ips"];
+        self.common.runner.run("nft", &args, None).is_ok()
     }
 
     /// The chains, sets and maps our table has now (a full sync deletes
@@ -165,12 +163,25 @@ impl<R: CommandRunner> NftablesProxier<R> {
         existing
     }
 
-    fn write(&mut self, state: &ProxyState, full: bool) -> Result<(), SyncError> {
+    /// Writes `state`, fully or only what changed; returns whether it wrote
+    /// fully in some family.
+    fn write(&mut self, state: &ProxyState, full: bool) -> Result<bool, SyncError> {
+        let mut wrote_fully = false;
         for family in self.common.families.clone() {
-            let next = nftables::ruleset(state, &self.common.config, family);
-            let script = match self.written.get(&family) {
-                Some(prev) if !full => transaction::partial(prev, &next),
-                _ => transaction::full(&next, &self.existing(family)),
+            let prev = self.written.get(&family);
+            let next = nftables::ruleset_reusing(state, &self.common.config, family, prev);
+            let delta = match prev {
+                Some(prev) if !full => Some(transaction::partial(prev, &next)),
+                _ => None,
+            };
+            let script = match delta {
+                // A non-empty partial transaction fails by itself when the
+                // table went missing; an empty one needs a look.
+                Some(delta) if !delta.is_empty() || self.table_present(family) => delta,
+                _ => {
+                    wrote_fully = true;
+                    transaction::full(&next, &self.existing(family))
+                }
             };
             if !script.is_empty() {
                 self.common
@@ -178,30 +189,42 @@ impl<R: CommandRunner> NftablesProxier<R> {
                     .run("nft", &["-f", "-"], Some(&script))
                     .map_err(|source| SyncError::Apply { family, source })?;
             }
-            self.written.insert(family, next.into());
+            self.written.insert(family, next);
         }
-        Ok(())
+        Ok(wrote_fully)
     }
 }
 
 impl<R: CommandRunner> Proxier for NftablesProxier<R> {
     fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError> {
         let started = Instant::now();
-        let full = self.common.full_sync_due()
+        let due = self.common.full_sync_due()
             || self
                 .common
                 .families
                 .iter()
-                .any(|f| !self.written.contains_key(f))
-            || !self.tables_present();
-        if let Err(err) = self.write(state, full) {
-            // The kernel may hold something else than we think.
-            self.written.clear();
-            self.common.last_full = None;
-            return Err(err);
+                .any(|f| !self.written.contains_key(f));
+        let result = match self.write(state, due) {
+            Err(err) if !due => {
+                // The kernel holds something else than we think (our table
+                // was flushed or changed): rewrite it whole right away.
+                tracing::warn!(error = %err, "partial nftables sync failed; doing a full sync");
+                self.written.clear();
+                self.write(state, true)
+            }
+            other => other,
+        };
+        match result {
+            Ok(wrote_fully) => {
+                self.common.synced(state, due || wrote_fully, started);
+                Ok(())
+            }
+            Err(err) => {
+                self.written.clear();
+                self.common.last_full = None;
+                Err(err)
+            }
         }
-        self.common.synced(state, full, started);
-        Ok(())
     }
 
     fn cleanup(&mut self) -> Result<(), SyncError> {

@@ -5,7 +5,7 @@
 //!   but the ruleset no longer needs. Used for the first sync, after a
 //!   failure, when the table went missing, and periodically.
 //! - [`partial`] writes only the difference to what the previous successful
-//!   sync wrote ([`Written`]): new and changed chains, added, removed and
+//!   sync wrote: new and changed chains, added, removed and
 //!   re-targeted map elements, new affinity sets, and deletions. A change to
 //!   one Service therefore costs the kernel a few chains however many
 //!   Services exist (a full rewrite of 2,000 Services takes seconds).
@@ -14,12 +14,11 @@
 //! declarations, rules, elements, then deletions (which only succeed once
 //! nothing in the transaction refers to the object any more).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::{
-    BASE_CHAINS, Collection, Existing, HELPER_CHAINS, Ruleset, TABLE, Written, family_keyword,
-};
+use super::service::{MapName, ServiceRules};
+use super::{BASE_CHAINS, Existing, HELPER_CHAINS, Ruleset, TABLE, collections, family_keyword};
 
 /// Elements per `add element` line, so no line grows without bound.
 const ELEMENTS_PER_LINE: usize = 1000;
@@ -107,31 +106,44 @@ pub fn full(rules: &Ruleset, existing: &Existing) -> String {
     for name in HELPER_CHAINS {
         s.add_chain(name);
     }
-    for name in rules.chains.keys() {
-        s.add_chain(name);
+    let parts: Vec<&ServiceRules> = rules.services.values().map(|r| &r.rules).collect();
+    let mut chains = BTreeSet::new();
+    for (name, _) in parts.iter().flat_map(|p| &p.chains) {
+        if chains.insert(name.as_str()) {
+            s.add_chain(name);
+        }
     }
     // Affinity sets are never flushed: they hold the clients' memory.
-    for (name, timeout) in &rules.affinity_sets {
-        s.affinity_set(name, *timeout, rules);
+    let mut affinity = BTreeSet::new();
+    for (name, timeout) in parts.iter().flat_map(|p| &p.affinity_sets) {
+        if affinity.insert(name.as_str()) {
+            s.affinity_set(name, *timeout, rules);
+        }
     }
-    for c in &rules.collections {
-        let (kind, name, spec) = (c.kind, c.name, &c.spec);
+    let collections = collections(rules.family);
+    for (kind, name, spec) in &collections {
         s.line(format_args!("add {kind} {fam} {TABLE} {name} {{ {spec} }}"));
         s.line(format_args!("flush {kind} {fam} {TABLE} {name}"));
     }
     for (chain, rule) in &rules.fixed_rules {
         s.line(format_args!("add rule {fam} {TABLE} {chain} {rule}"));
     }
-    for (chain, chain_rules) in &rules.chains {
+    for (chain, chain_rules) in parts.iter().flat_map(|p| &p.chains) {
         s.rules(chain, chain_rules);
     }
-    for c in &rules.collections {
-        let items: Vec<String> = c
-            .elements
+    let cluster_ips: Vec<String> = rules.cluster_ips().into_iter().map(String::from).collect();
+    s.elements("add", "cluster-ips", &cluster_ips);
+    // Keyed per map, so a key two Services claim is written once.
+    let mut elements: BTreeMap<MapName, BTreeMap<&str, &str>> = BTreeMap::new();
+    for (map, key, value) in parts.iter().flat_map(|p| &p.elements) {
+        elements.entry(map).or_default().insert(key, value);
+    }
+    for (map, entries) in &elements {
+        let items: Vec<String> = entries
             .iter()
-            .map(|(k, v)| Collection::element_text(k, v))
+            .map(|(key, value)| format!("{key} : {value}"))
             .collect();
-        s.elements("add", c.name, &items);
+        s.elements("add", map, &items);
     }
     // Stale objects last: nothing refers to them any more in this
     // transaction (rules were flushed, maps refilled).
@@ -141,18 +153,14 @@ pub fn full(rules: &Ruleset, existing: &Existing) -> String {
         .chain(HELPER_CHAINS.iter().copied())
         .collect();
     for chain in &existing.chains {
-        if !fixed.contains(chain.as_str()) && !rules.chains.contains_key(chain) {
+        if !fixed.contains(chain.as_str()) && !chains.contains(chain.as_str()) {
             s.delete("chain", chain);
         }
     }
-    let is_collection = |kind: &str, name: &str| {
-        rules
-            .collections
-            .iter()
-            .any(|c| c.kind == kind && c.name == name)
-    };
+    let is_collection =
+        |kind: &str, name: &str| collections.iter().any(|(k, n, _)| *k == kind && *n == name);
     for set in &existing.sets {
-        if !rules.affinity_sets.contains_key(set) && !is_collection("set", set) {
+        if !affinity.contains(set.as_str()) && !is_collection("set", set) {
             s.delete("set", set);
         }
     }
@@ -164,70 +172,144 @@ pub fn full(rules: &Ruleset, existing: &Existing) -> String {
     s.finish()
 }
 
+/// The sections of a partial transaction, filled Service by Service and
+/// written in an order nft accepts.
+#[derive(Default)]
+struct Delta<'a> {
+    new_chains: Vec<&'a str>,
+    new_sets: Vec<(&'a str, u32)>,
+    /// Chains to (re)write: (name, rules, whether to flush first).
+    chains: Vec<(&'a str, &'a [String], bool)>,
+    removed_elements: BTreeMap<MapName, Vec<String>>,
+    added_elements: BTreeMap<MapName, Vec<String>>,
+    stale_chains: Vec<&'a str>,
+    stale_sets: Vec<&'a str>,
+}
+
+impl<'a> Delta<'a> {
+    /// Adds what turns `old` into `new` (either may be empty).
+    fn service(&mut self, old: &'a ServiceRules, new: &'a ServiceRules) {
+        for (name, rules) in &new.chains {
+            match old.chain(name) {
+                Some(before) if before == rules => {}
+                Some(_) => self.chains.push((name, rules, true)),
+                None => {
+                    self.new_chains.push(name);
+                    self.chains.push((name, rules, false));
+                }
+            }
+        }
+        for (name, _) in &old.chains {
+            if new.chain(name).is_none() {
+                self.stale_chains.push(name);
+            }
+        }
+        for (name, timeout) in &new.affinity_sets {
+            // Re-declaring a set with another timeout updates it in place.
+            if old.affinity_set(name) != Some(*timeout) {
+                self.new_sets.push((name, *timeout));
+            }
+        }
+        for (name, _) in &old.affinity_sets {
+            if new.affinity_set(name).is_none() {
+                self.stale_sets.push(name);
+            }
+        }
+        // A re-targeted element is deleted and added again: nft has no
+        // "replace element".
+        for element in &old.elements {
+            if !new.elements.contains(element) {
+                let (map, key, _) = element;
+                self.removed_elements
+                    .entry(map)
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
+        for element in &new.elements {
+            if !old.elements.contains(element) {
+                let (map, key, value) = element;
+                self.added_elements
+                    .entry(map)
+                    .or_default()
+                    .push(format!("{key} : {value}"));
+            }
+        }
+    }
+}
+
 /// The transaction turning `prev` (what the last successful sync wrote) into
 /// `next`; empty when nothing differs. Both must be for the same family and
-/// configuration (the fixed chains are not compared).
-pub fn partial(prev: &Written, next: &Ruleset) -> String {
-    let mut s = Script::new(next);
-    // Declarations: new chains, new affinity sets (and changed timeouts:
-    // `add set` updates the timeout of an existing set).
-    for name in next.chains.keys() {
-        if !prev.chains.contains_key(name) {
-            s.add_chain(name);
-        }
-    }
-    for (name, timeout) in &next.affinity_sets {
-        if prev.affinity_sets.get(name) != Some(timeout) {
-            s.affinity_set(name, *timeout, next);
-        }
-    }
-    // Rules of new and changed chains.
-    for (name, rules) in &next.chains {
-        match prev.chains.get(name) {
-            Some(old) if *old == crate::plan::fingerprint(rules) => {}
-            Some(_) => {
-                s.flush_chain(name);
-                s.rules(name, rules);
+/// configuration (the fixed chains are not compared). Service ports whose
+/// part `next` reused from `prev` are skipped without looking at them.
+pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
+    static NOTHING: std::sync::LazyLock<ServiceRules> =
+        std::sync::LazyLock::new(ServiceRules::default);
+    let mut delta = Delta::default();
+    let mut changed = false;
+    for (name, part) in &next.services {
+        match prev.services.get(name) {
+            Some(before) if std::sync::Arc::ptr_eq(before, part) => {}
+            Some(before) => {
+                changed = true;
+                delta.service(&before.rules, &part.rules);
             }
-            None => s.rules(name, rules),
+            None => {
+                changed = true;
+                delta.service(&NOTHING, &part.rules);
+            }
         }
     }
-    // Elements: removed keys and re-targeted ones are deleted, then added
-    // and re-targeted ones added (nft has no "replace element").
-    for (old, new) in prev.collections.iter().zip(&next.collections) {
-        debug_assert_eq!(old.name, new.name, "collections in the same order");
-        let removed: Vec<String> = old
-            .elements
-            .iter()
-            .filter(|(k, v)| new.elements.get(*k) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .collect();
-        let added: Vec<String> = new
-            .elements
-            .iter()
-            .filter(|(k, v)| old.elements.get(*k) != Some(*v))
-            .map(|(k, v)| Collection::element_text(k, v))
-            .collect();
-        s.elements("delete", new.name, &removed);
-        s.elements("add", new.name, &added);
+    for (name, before) in &prev.services {
+        if !next.services.contains_key(name) {
+            changed = true;
+            delta.service(&before.rules, &NOTHING);
+        }
+    }
+    if !changed {
+        return String::new();
+    }
+    let (old_ips, new_ips) = (prev.cluster_ips(), next.cluster_ips());
+    let removed_ips: Vec<String> = old_ips
+        .difference(&new_ips)
+        .map(|ip| ip.to_string())
+        .collect();
+    let added_ips: Vec<String> = new_ips
+        .difference(&old_ips)
+        .map(|ip| ip.to_string())
+        .collect();
+
+    let mut s = Script::new(next);
+    for name in &delta.new_chains {
+        s.add_chain(name);
+    }
+    for (name, timeout) in &delta.new_sets {
+        s.affinity_set(name, *timeout, next);
+    }
+    for (name, rules, flush) in &delta.chains {
+        if *flush {
+            s.flush_chain(name);
+        }
+        s.rules(name, rules);
+    }
+    s.elements("delete", "cluster-ips", &removed_ips);
+    for (map, keys) in &delta.removed_elements {
+        s.elements("delete", map, keys);
+    }
+    s.elements("add", "cluster-ips", &added_ips);
+    for (map, items) in &delta.added_elements {
+        s.elements("add", map, items);
     }
     // Stale chains: flushed first (they may jump to each other), then
     // deleted; stale affinity sets once no rule refers to them.
-    let stale: Vec<&String> = prev
-        .chains
-        .keys()
-        .filter(|name| !next.chains.contains_key(*name))
-        .collect();
-    for name in &stale {
+    for name in &delta.stale_chains {
         s.flush_chain(name);
     }
-    for name in &stale {
+    for name in &delta.stale_chains {
         s.delete("chain", name);
     }
-    for name in prev.affinity_sets.keys() {
-        if !next.affinity_sets.contains_key(name) {
-            s.delete("set", name);
-        }
+    for name in &delta.stale_sets {
+        s.delete("set", name);
     }
     s.finish()
 }
