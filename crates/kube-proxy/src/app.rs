@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::Api;
@@ -128,6 +128,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         services_synced.clone(),
         stop.clone(),
     ));
+    let node_task = tokio::spawn(watch_node(
+        Api::all(client.clone()),
+        config.node_name.clone(),
+        health.clone(),
+        stop.clone(),
+    ));
     let slices_task = tokio::spawn(watch_slices(
         Api::all(client),
         shared.clone(),
@@ -158,6 +164,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let _ = sync_task.await;
     let _ = services_task.await;
     let _ = slices_task.await;
+    let _ = node_task.await;
     for server in servers {
         let _ = server.await;
     }
@@ -166,6 +173,44 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
 fn watcher_config(exclude_label: &str) -> watcher::Config {
     watcher::Config::default().labels(&format!("!{exclude_label},!{HEADLESS_LABEL}"))
+}
+
+/// Follows this proxy's own Node for `/healthz`'s `nodeEligible`, as
+/// upstream (a node being deleted or drained by the autoscaler stops
+/// receiving load-balancer traffic).
+async fn watch_node(
+    api: Api<Node>,
+    node_name: String,
+    health: ProxyHealth,
+    stop: CancellationToken,
+) {
+    let config = watcher::Config::default().fields(&format!("metadata.name={node_name}"));
+    let stream = watcher::watcher(api, config).default_backoff().boxed();
+    futures::pin_mut!(stream);
+    let mut seen = false;
+    loop {
+        let next = tokio::select! {
+            next = stream.try_next() => next,
+            () = stop.cancelled() => return,
+        };
+        match next {
+            Ok(Some(Event::Init)) => seen = false,
+            Ok(Some(Event::InitApply(node) | Event::Apply(node))) => {
+                seen = true;
+                health.sync_node(Some(&node));
+            }
+            // A proxy whose Node was never registered (no kubelet yet) is
+            // not held unhealthy for it.
+            Ok(Some(Event::InitDone)) => {
+                if !seen {
+                    tracing::debug!(node = %node_name, "no Node object for this proxy yet");
+                }
+            }
+            Ok(Some(Event::Delete(_))) => health.sync_node(None),
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "watching this proxy's Node"),
+        }
+    }
 }
 
 async fn watch_services(
