@@ -5,6 +5,7 @@
 //! [`app::handle`] directly or over a real socket.
 
 pub mod admission;
+pub mod aggregator;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -69,7 +70,9 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         config.audit_policy_file.as_deref(),
         config.audit_log_path.as_deref(),
     )?;
+    let aggregator = aggregator::Aggregator::new(config.aggregator.clone())?;
     let server = Arc::new(ApiServer {
+        aggregator,
         discovery: Discovery::new(&address),
         openapi: openapi::OpenApi::new(),
         config,
@@ -94,6 +97,9 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         auth::aggregation::spawn(&server);
     }
     crd::controller::start(&server).await;
+    aggregator::autoregister::register_builtin(&server).await;
+    aggregator::authconfig::publish(&server).await;
+    aggregator::available::spawn(&server);
     Ok(server)
 }
 

@@ -166,6 +166,10 @@ pub struct Options {
     #[arg(long, default_value = "json")]
     pub audit_log_format: String,
 
+    /// `--requestheader-*`, `--proxy-client-*`, `--enable-aggregator-routing`.
+    #[command(flatten)]
+    pub aggregator: crate::aggregator::options::AggregatorOptions,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: corten_component_base::logging::LoggingOptions,
@@ -253,6 +257,8 @@ pub struct Config {
     pub encryption_provider_config: Option<PathBuf>,
     /// How to reach kubelets.
     pub kubelet_client: crate::proxy::KubeletClientConfig,
+    /// API aggregation and request-header authentication.
+    pub aggregator: crate::aggregator::options::AggregatorConfig,
 }
 
 /// Where the serving certificate comes from.
@@ -384,8 +390,10 @@ impl Options {
             ));
         }
         let kubelet_client = self.kubelet.complete()?;
+        let aggregator = self.aggregator.complete()?;
         Ok(Config {
             kubelet_client,
+            aggregator,
             audit_policy_file: self.audit_policy_file,
             audit_log_path: self.audit_log_path,
             encryption_provider_config: self.encryption_provider_config,
