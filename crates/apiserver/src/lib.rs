@@ -183,7 +183,14 @@ pub async fn run_on(
 ) -> Result<()> {
     let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     sans.push(config.advertise_address.to_string());
-    let tls = tls::server_config(&config.tls, &sans, config.authn.client_ca_file.as_deref())?;
+    // Ask for client certificates when either CA may verify one (a front
+    // proxy's is checked against --requestheader-client-ca-file).
+    let client_ca = config.authn.client_ca_file.as_deref().or(config
+        .aggregator
+        .request_header
+        .as_ref()
+        .map(|rh| rh.client_ca_file.as_path()));
+    let tls = tls::server_config(&config.tls, &sans, client_ca)?;
     let addr = listener.local_addr()?;
     let server = build(config).await.context("starting the apiserver")?;
     spawn_compactor(&server);

@@ -196,6 +196,8 @@ pub struct AuthnOptions {
     pub api_audiences: Vec<String>,
     /// `--service-account-max-token-expiration` in seconds (0 = none).
     pub service_account_max_token_expiration_seconds: i64,
+    /// `--requestheader-*`.
+    pub request_header: Option<crate::aggregator::options::RequestHeaderConfig>,
 }
 
 /// Parses `5m`, `30s`, `1h`, `250ms` or a bare number of seconds.
@@ -382,6 +384,7 @@ impl Options {
             service_account_max_token_expiration_seconds: self
                 .service_account_max_token_expiration
                 .as_secs() as i64,
+            request_header: None,
         };
         if self.audit_log_format != "json" {
             return Err(format!(
@@ -391,6 +394,10 @@ impl Options {
         }
         let kubelet_client = self.kubelet.complete()?;
         let aggregator = self.aggregator.complete()?;
+        let authn = AuthnOptions {
+            request_header: aggregator.request_header.clone(),
+            ..authn
+        };
         Ok(Config {
             kubelet_client,
             aggregator,
