@@ -301,6 +301,9 @@ where
         return wire::respond_error(&crate::auth::authz::forbidden(&attrs, decision.reason()));
     }
     if let Some(remote) = server.aggregator.remote_for(&server.registry, &target) {
+        if let RequestTarget::Resource(r) = &target {
+            labels.set_resource(r);
+        }
         return crate::aggregator::proxy::serve(&server, remote, req, &user).await;
     }
     req.extensions_mut().insert(RequestUser(user));

@@ -4,7 +4,7 @@
 //! configurations are built once per APIService version.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use corten_storage::{ListRequest, WatchCache};
 use serde_json::Value;
@@ -136,6 +136,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn build(cache: &WatchCache) -> Snapshot {
+        // Read before listing: a change in between only causes a rebuild.
+        let fingerprint = (cache.len(), cache.revision());
         let listed = cache.list(&ListRequest {
             prefix: "apiservices/".into(),
             filter: Default::default(),
@@ -155,7 +157,7 @@ impl Snapshot {
             .map(|e| ((e.group.clone(), e.version.clone()), e.clone()))
             .collect();
         Snapshot {
-            fingerprint: (cache.len(), cache.revision()),
+            fingerprint,
             all,
             remote,
         }
@@ -182,10 +184,11 @@ impl Snapshot {
     }
 }
 
-/// The current snapshot, rebuilt when the cache moved on.
+/// The current snapshot, rebuilt when the cache moved on. Requests only
+/// take the read lock unless the cache changed.
 #[derive(Default)]
 pub struct Snapshots {
-    current: Mutex<Arc<Snapshot>>,
+    current: RwLock<Arc<Snapshot>>,
 }
 
 impl Snapshots {
@@ -194,8 +197,15 @@ impl Snapshots {
         let Some(cache) = cache else {
             return Arc::default();
         };
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.fingerprint != (cache.len(), cache.revision()) || current.all.is_empty() {
+        let now = (cache.len(), cache.revision());
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if current.fingerprint == now {
+                return current.clone();
+            }
+        }
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.fingerprint != now {
             *current = Arc::new(Snapshot::build(cache));
         }
         current.clone()
