@@ -292,6 +292,7 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
             .unwrap();
         assert!(
             resources.lines().any(|l| l.starts_with("flunders")
+                && l.contains(" flu ")
                 && l.contains("wardle.example.com/v1alpha1")
                 && l.contains("Flunder")),
             "{resources}"

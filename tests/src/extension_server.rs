@@ -4,7 +4,9 @@
 //! `X-Remote-User` header (401 without). It serves:
 //!
 //! - `GET /apis/wardle.example.com/v1alpha1`: the APIResourceList
-//!   (namespaced `flunders`, verbs get and list);
+//!   (namespaced `flunders`, verbs get and list, short name `fl`);
+//! - `GET /apis` asking for aggregated discovery: the same resource with
+//!   short name `flu`;
 //! - `GET /apis/wardle.example.com/v1alpha1/namespaces/<ns>/flunders`: a
 //!   list of one Flunder `my-flunder` (a meta.k8s.io Table when asked);
 //! - `GET .../flunders/my-flunder`: that Flunder.
@@ -59,6 +61,18 @@ fn flunder(ns: &str) -> Value {
 
 fn answer(path: &str, accept: &str) -> (u16, Value) {
     let base = format!("/apis/{GROUP}/{VERSION}");
+    if path == "/apis" && accept.contains("as=APIGroupDiscoveryList") {
+        // Aggregated discovery (which the aggregator prefers); its short
+        // name differs from the legacy list's so tests can tell them apart.
+        return (
+            200,
+            json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+                "items": [{"metadata": {"name": GROUP}, "versions": [{"version": VERSION, "freshness": "Current",
+                    "resources": [{"resource": "flunders", "singularResource": "flunder", "scope": "Namespaced",
+                        "responseKind": {"group": GROUP, "version": VERSION, "kind": "Flunder"},
+                        "verbs": ["get", "list"], "shortNames": ["flu"]}]}]}]}),
+        );
+    }
     if path == base {
         return (
             200,

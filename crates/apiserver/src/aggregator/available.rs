@@ -9,12 +9,14 @@
 //! EndpointSlices (`EndpointsNotFound`) with a ready address on that port
 //! (`MissingEndpoints`), and its backend must answer
 //! `GET /apis/<group>/<version>` with a 2xx (`FailedDiscoveryCheck`); then
-//! it is `True`/`Passed`. The answer of that check is also the discovery
-//! document the aggregator merges into `/apis`.
+//! it is `True`/`Passed`. A passed check is followed (when the APIService
+//! just became available, and every [`DISCOVERY_REFRESH`]) by reading what
+//! the backend serves, which the aggregator merges into `/apis`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -29,6 +31,8 @@ use crate::registry::store::{self, UpdateTarget, WriteOptions};
 
 /// How often every APIService is checked without a change.
 pub const RESYNC: Duration = Duration::from_secs(5);
+/// How often the discovery of an available APIService is read again.
+pub const DISCOVERY_REFRESH: Duration = Duration::from_secs(30);
 /// How often the caches are looked at for changes.
 const POLL: Duration = Duration::from_millis(250);
 /// How long the discovery check may take (upstream: 5 s).
@@ -139,36 +143,17 @@ pub fn check_service(
     Ok(())
 }
 
-/// `GET /apis/<group>/<version>` on the backend as `system:kube-aggregator`
-/// (group `system:masters`); the body on a 2xx answer.
-async fn discovery_check(
-    server: &ApiServer,
-    entry: &Entry,
-    svc: &ServiceRef,
-) -> Result<Bytes, String> {
-    let agg = &server.aggregator;
-    let authority = backend::resolve(&server.registry, svc, agg.endpoint_routing(), 0)?;
-    let path = if entry.name == "v1." {
-        format!("/api/{}", entry.version)
-    } else {
-        format!("/apis/{}/{}", entry.group, entry.version)
-    };
-    let url = format!("https://{authority}{path}");
-    let fail = |e: String| format!("failing or missing response from {url}: {e}");
-    let tls = agg.probe_tls().map_err(fail)?;
-    let req = http::Request::get(path.as_str())
-        .header("accept", "application/json")
+/// One GET on a backend as `system:kube-aggregator` (group
+/// `system:masters`): the status and body, or the transport error.
+async fn get(target: Backend, path: &str, accept: &str, url: &str) -> Result<(u16, Bytes), String> {
+    let req = http::Request::get(path)
+        .header("accept", accept)
         .header(super::proxy::USER_HEADER, "system:kube-aggregator")
         .header(super::proxy::GROUP_HEADER, "system:masters")
         .body(http_body_util::Empty::<Bytes>::new())
-        .map_err(|e| fail(e.to_string()))?;
-    let target = Backend::Tls {
-        config: tls,
-        host: backend::server_name(svc),
-        authority,
-    };
+        .map_err(|e| e.to_string())?;
     let exchange = async {
-        let resp = forward(target, CHECK_TIMEOUT, req, None, &path)
+        let resp = forward(target, CHECK_TIMEOUT, req, None, path)
             .await
             .map_err(|e| format!("Get {url:?}: {}", e.message))?;
         let code = resp.status().as_u16();
@@ -178,20 +163,124 @@ async fn discovery_check(
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
-        if !(200..300).contains(&code) {
-            return Err(format!("bad status from {url}: {code}"));
-        }
-        Ok(body)
+        Ok((code, body))
     };
     match tokio::time::timeout(CHECK_TIMEOUT, exchange).await {
-        Ok(r) => r.map_err(fail),
-        Err(_) => Err(fail(format!("Get {url:?}: context deadline exceeded"))),
+        Ok(r) => r,
+        Err(_) => Err(format!("Get {url:?}: context deadline exceeded")),
     }
+}
+
+fn version_path(entry: &Entry) -> String {
+    if entry.name == "v1." {
+        format!("/api/{}", entry.version)
+    } else {
+        format!("/apis/{}/{}", entry.group, entry.version)
+    }
+}
+
+/// Upstream's discovery check: `GET /apis/<group>/<version>` must answer
+/// 2xx. Like upstream, the backend's certificate is not verified here
+/// (the check only asks whether something answers).
+async fn discovery_check(
+    server: &ApiServer,
+    entry: &Entry,
+    svc: &ServiceRef,
+) -> Result<(), String> {
+    let agg = &server.aggregator;
+    let authority = backend::resolve(&server.registry, svc, agg.endpoint_routing(), 0)?;
+    let path = version_path(entry);
+    let url = format!("https://{authority}{path}");
+    let fail = |e: String| format!("failing or missing response from {url}: {e}");
+    let target = Backend::Tls {
+        config: agg.probe_tls().map_err(fail)?,
+        host: backend::server_name(svc),
+        authority,
+    };
+    let (code, _) = get(target, &path, "application/json", &url)
+        .await
+        .map_err(fail)?;
+    if !(200..300).contains(&code) {
+        return Err(fail(format!("bad status from {url}: {code}")));
+    }
+    Ok(())
+}
+
+/// The accept header asking for aggregated discovery.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+
+/// The resources of a group-version in an aggregated `/apis` document.
+pub fn resources_in_aggregated(doc: &Value, group: &str, version: &str) -> Option<Vec<Value>> {
+    if doc["kind"] != "APIGroupDiscoveryList" {
+        return None;
+    }
+    doc["items"]
+        .as_array()?
+        .iter()
+        .find(|g| {
+            g.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                == group
+        })?
+        .get("versions")?
+        .as_array()?
+        .iter()
+        .find(|v| v["version"] == version)?
+        .get("resources")?
+        .as_array()
+        .cloned()
+}
+
+/// What the backend says it serves for this group-version, over the
+/// APIService's verified TLS: its aggregated `/apis` document, or else
+/// its legacy `/apis/<group>/<version>` list.
+async fn fetch_resources(
+    server: &ApiServer,
+    entry: &Entry,
+    svc: &ServiceRef,
+) -> Option<Vec<Value>> {
+    let agg = &server.aggregator;
+    let authority = backend::resolve(&server.registry, svc, agg.endpoint_routing(), 0).ok()?;
+    let tls = agg.tls_for(entry).ok()?;
+    let target = |authority: &str| Backend::Tls {
+        config: tls.clone(),
+        host: backend::server_name(svc),
+        authority: authority.to_string(),
+    };
+    if entry.name != "v1." {
+        let url = format!("https://{authority}/apis");
+        if let Ok((200, body)) = get(target(&authority), "/apis", AGGREGATED, &url).await
+            && let Ok(doc) = serde_json::from_slice::<Value>(&body)
+            && let Some(r) = resources_in_aggregated(&doc, &entry.group, &entry.version)
+        {
+            return Some(r);
+        }
+    }
+    let path = version_path(entry);
+    let url = format!("https://{authority}{path}");
+    let (code, body) = get(target(&authority), &path, "application/json", &url)
+        .await
+        .ok()?;
+    if !(200..300).contains(&code) {
+        return None;
+    }
+    let list = serde_json::from_slice::<Value>(&body).ok()?;
+    Some(super::discovery::aggregated_from_legacy(
+        &list,
+        &entry.group,
+        &entry.version,
+    ))
 }
 
 /// The availability of one APIService, and the resources its backend
 /// reported when the check passed.
-async fn evaluate(server: &ApiServer, entry: &Entry) -> (Availability, Option<Vec<Value>>) {
+/// With `refresh`, a passed check also reads the backend's discovery.
+async fn evaluate(
+    server: &ApiServer,
+    entry: &Entry,
+    refresh: bool,
+) -> (Availability, Option<Vec<Value>>) {
     let Some(svc) = &entry.service else {
         return (Availability::local(), None);
     };
@@ -205,10 +294,12 @@ async fn evaluate(server: &ApiServer, entry: &Entry) -> (Availability, Option<Ve
         return (a, None);
     }
     match discovery_check(server, entry, svc).await {
-        Ok(body) => {
-            let resources = serde_json::from_slice::<Value>(&body).ok().map(|list| {
-                super::discovery::aggregated_from_legacy(&list, &entry.group, &entry.version)
-            });
+        Ok(()) => {
+            let resources = if refresh {
+                fetch_resources(server, entry, svc).await
+            } else {
+                None
+            };
             (Availability::passed(), resources)
         }
         Err(message) => (
@@ -290,14 +381,24 @@ async fn record(server: &ApiServer, name: &str, a: &Availability) -> bool {
 
 /// One pass: autoregisters CRD group-versions, then evaluates and records
 /// every APIService.
-pub async fn sync_once(server: &Arc<ApiServer>, known: &mut HashSet<String>) {
+///
+/// `fetched` remembers when each APIService's discovery was last read: it
+/// is read again when the APIService was not available before, or after
+/// [`DISCOVERY_REFRESH`].
+pub async fn sync_once(server: &Arc<ApiServer>, fetched: &mut HashMap<String, Option<Instant>>) {
     super::autoregister::sync_crds(server).await;
     let snap = server.aggregator.snapshot(&server.registry);
     let results = futures::future::join_all(snap.all.iter().map(|e| {
         let server = server.clone();
         let e = e.clone();
+        let refresh = !e.available
+            || fetched
+                .get(&e.name)
+                .copied()
+                .flatten()
+                .is_none_or(|t| t.elapsed() >= DISCOVERY_REFRESH);
         async move {
-            let (a, resources) = evaluate(&server, &e).await;
+            let (a, resources) = evaluate(&server, &e, refresh).await;
             (e, a, resources)
         }
     }))
@@ -306,7 +407,10 @@ pub async fn sync_once(server: &Arc<ApiServer>, known: &mut HashSet<String>) {
     for (entry, a, resources) in results {
         seen.insert(entry.name.clone());
         if resources.is_some() {
+            fetched.insert(entry.name.clone(), Some(Instant::now()));
             server.aggregator.set_resources(&entry.name, resources);
+        } else {
+            fetched.entry(entry.name.clone()).or_insert(None);
         }
         let wrote = record(server, &entry.name, &a).await;
         let unavailable = a.status != "True";
@@ -319,11 +423,16 @@ pub async fn sync_once(server: &Arc<ApiServer>, known: &mut HashSet<String>) {
                 .inc();
         }
     }
-    for gone in known.difference(&seen) {
-        let _ = UNAVAILABLE.remove_label_values(&[gone]);
-        server.aggregator.set_resources(gone, None);
+    let gone: Vec<String> = fetched
+        .keys()
+        .filter(|n| !seen.contains(*n))
+        .cloned()
+        .collect();
+    for name in gone {
+        let _ = UNAVAILABLE.remove_label_values(&[&name]);
+        server.aggregator.set_resources(&name, None);
+        fetched.remove(&name);
     }
-    *known = seen;
 }
 
 /// What the loop watches for changes.
@@ -334,10 +443,9 @@ fn fingerprint(server: &ApiServer) -> Vec<(usize, i64)> {
         .map(|r| reg.cache(r).map_or((0, 0), |c| (c.len(), c.revision())))
         .collect();
     let crds = super::autoregister::served_crd_group_versions(server);
-    f.push((
-        crds.len(),
-        crds.iter().map(|(g, v)| g.len() + v.len()).sum::<usize>() as i64,
-    ));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    crds.hash(&mut h);
+    f.push((crds.len(), h.finish() as i64));
     f
 }
 
@@ -346,14 +454,14 @@ pub fn spawn(server: &Arc<ApiServer>) {
     super::metrics::init();
     let weak = Arc::downgrade(server);
     tokio::spawn(async move {
-        let mut known = HashSet::new();
+        let mut fetched = HashMap::new();
         let mut last: Option<Vec<(usize, i64)>> = None;
         let mut last_pass = tokio::time::Instant::now();
         loop {
             let Some(server) = weak.upgrade() else { return };
             let now = fingerprint(&server);
             if last.as_ref() != Some(&now) || last_pass.elapsed() >= RESYNC {
-                sync_once(&server, &mut known).await;
+                sync_once(&server, &mut fetched).await;
                 // The pass's own status writes move the fingerprint; take
                 // it after the pass so they do not trigger another one.
                 last = Some(fingerprint(&server));
@@ -383,6 +491,22 @@ mod tests {
             "ports": [{"name": port, "port": 8443}],
             "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": ready}}]
         })
+    }
+
+    #[test]
+    fn resources_are_found_in_an_aggregated_document() {
+        let doc = json!({"kind": "APIGroupDiscoveryList", "items": [
+            {"metadata": {"name": "other.io"}, "versions": [{"version": "v1", "resources": [{"resource": "x"}]}]},
+            {"metadata": {"name": "wardle.example.com"}, "versions": [
+                {"version": "v1beta1", "resources": []},
+                {"version": "v1alpha1", "resources": [{"resource": "flunders"}]}]}
+        ]});
+        let r = resources_in_aggregated(&doc, "wardle.example.com", "v1alpha1").unwrap();
+        assert_eq!(r[0]["resource"], "flunders");
+        assert!(resources_in_aggregated(&doc, "wardle.example.com", "v2").is_none());
+        assert!(
+            resources_in_aggregated(&json!({"kind": "APIGroupList"}), "other.io", "v1").is_none()
+        );
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! - legacy `/apis` lists every remote APIService, available or not, as
 //!   upstream does (a client then learns of an unavailable one from the
 //!   503 of `/apis/<group>/<version>`);
-//! - aggregated `/apis` carries the resources the availability check last
-//!   read from the backend's `/apis/<group>/<version>`, marked `Stale`
-//!   while the APIService is unavailable;
+//! - aggregated `/apis` carries the resources the availability controller
+//!   last read from the backend (its aggregated `/apis`, or its legacy
+//!   `/apis/<group>/<version>`), marked `Stale` while the APIService is
+//!   unavailable;
 //! - `/apis/<group>` of a remote-only group is answered here.
 
 use std::collections::HashMap;
