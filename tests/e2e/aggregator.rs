@@ -122,6 +122,64 @@ async fn local_apiservices_follow_builtin_and_crd_group_versions() {
             serde_json::from_str(&c.kubectl_ok(&["get", "--raw", "/apis"]).await.unwrap()).unwrap();
         assert_eq!(groups["groups"][0]["name"], "apiregistration.k8s.io");
 
+        // Served like a built-in: discovery, OpenAPI, label selectors,
+        // and /status keeps conditions other than Available.
+        let res = c
+            .kubectl_ok(&["api-resources", "--api-group=apiregistration.k8s.io"])
+            .await
+            .unwrap();
+        assert!(
+            res.lines().any(|l| l.starts_with("apiservices")
+                && l.contains("APIService")
+                && l.contains("false")),
+            "{res}"
+        );
+        let explain = c
+            .kubectl_ok(&["explain", "apiservice.spec.groupPriorityMinimum"])
+            .await
+            .unwrap();
+        assert!(explain.contains("GroupPriorityMinimum"), "{explain}");
+        let onstart = c
+            .kubectl_ok(&[
+                "get",
+                "apiservices",
+                "-l",
+                "kube-aggregator.kubernetes.io/automanaged=onstart",
+                "-o",
+                "name",
+            ])
+            .await
+            .unwrap();
+        assert!(
+            onstart
+                .lines()
+                .any(|l| l == "apiservice.apiregistration.k8s.io/v1.apps"),
+            "{onstart}"
+        );
+        c.kubectl_ok(&[
+            "patch",
+            "apiservice",
+            "v1.apps",
+            "--subresource=status",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/status/conditions/-","value":{"type":"StatusUpdated","status":"True","reason":"E2E","message":"Set from an e2e test"}}]"#,
+        ])
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let apps = wait_apiservice(&c, "v1.apps", |o| available(o).0 == "True")
+            .await
+            .unwrap();
+        assert!(
+            apps["status"]["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["type"] == "StatusUpdated" && c["reason"] == "E2E"),
+            "{apps}"
+        );
+
         // A CRD's group-version gets an APIService, gone with the CRD.
         c.kubectl_stdin(
             &["apply", "-f", "-"],
