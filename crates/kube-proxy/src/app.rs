@@ -91,6 +91,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         return tokio::task::spawn_blocking(move || cleanup(&config)).await?;
     }
     let client = client(&config).await?;
+    let mut config = config;
+    if config.nodeport_primary {
+        config.rules.nodeport_addresses =
+            primary_nodeport_addresses(&client, &config.node_name).await;
+    }
     let stop = CancellationToken::new();
     let health = ProxyHealth::new(2 * config.sync_period);
     let mut servers = Vec::new();
@@ -173,6 +178,63 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
 fn watcher_config(exclude_label: &str) -> watcher::Config {
     watcher::Config::default().labels(&format!("!{exclude_label},!{HEADLESS_LABEL}"))
+}
+
+/// How long to wait for this node's Node object at start (upstream: 30 s).
+const NODE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `--nodeport-addresses=primary`: the node's primary IP of each family as
+/// its Node object reports them (InternalIP, else ExternalIP), like
+/// upstream. Without a Node after [`NODE_WAIT`], upstream assumes loopback,
+/// where NodePorts never answer; so does this.
+async fn primary_nodeport_addresses(client: &Client, node_name: &str) -> Vec<ipnet::IpNet> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + NODE_WAIT;
+    loop {
+        if let Ok(Some(node)) = nodes.get_opt(node_name).await {
+            let ips = primary_ips(&node);
+            if !ips.is_empty() {
+                tracing::info!(node = node_name, ips = ?ips, "NodePorts answer on the node's primary IPs");
+                return ips.into_iter().map(ipnet::IpNet::from).collect();
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                node = node_name,
+                "cannot determine this node's IPs from its Node object; assuming loopback, so NodePorts will not answer"
+            );
+            return vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ];
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// The first InternalIP of each family (ExternalIPs when there is none).
+pub fn primary_ips(node: &Node) -> Vec<std::net::IpAddr> {
+    let addresses = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for kind in ["InternalIP", "ExternalIP"] {
+        let mut out: Vec<std::net::IpAddr> = Vec::new();
+        for address in addresses.iter().filter(|a| a.type_ == kind) {
+            let Ok(ip) = address.address.parse::<std::net::IpAddr>() else {
+                continue;
+            };
+            if !out.iter().any(|o| o.is_ipv4() == ip.is_ipv4()) {
+                out.push(ip);
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    Vec::new()
 }
 
 /// Follows this proxy's own Node for `/healthz`'s `nodeEligible`, as
@@ -296,5 +358,39 @@ async fn watch_slices(
             Ok(None) => return,
             Err(err) => tracing::warn!(error = %err, "watching EndpointSlices"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_ips_are_the_first_internal_ip_per_family() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "status": {"addresses": [
+                {"type": "Hostname", "address": "n1"},
+                {"type": "ExternalIP", "address": "203.0.113.5"},
+                {"type": "InternalIP", "address": "10.0.0.5"},
+                {"type": "InternalIP", "address": "10.0.0.6"},
+                {"type": "InternalIP", "address": "fd00::5"}
+            ]}
+        }))
+        .unwrap();
+        let ips: Vec<String> = primary_ips(&node).iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["10.0.0.5", "fd00::5"]);
+        let external_only: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "status": {"addresses": [{"type": "ExternalIP", "address": "203.0.113.5"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            primary_ips(&external_only),
+            ["203.0.113.5".parse::<std::net::IpAddr>().unwrap()]
+        );
+        let bare: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap();
+        assert!(primary_ips(&bare).is_empty());
     }
 }
