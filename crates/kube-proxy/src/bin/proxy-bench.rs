@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use corten_kube_proxy::iptables;
 use corten_kube_proxy::model::{
     Endpoint, IpFamily, Protocol, ProxyState, ServicePort, ServicePortName,
 };
@@ -189,10 +190,14 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
     );
     let render = started.elapsed();
     assert!(text.len() > services * 50, "a ruleset was rendered");
-    // PROXY_BENCH_DUMP=<dir>: keep the nftables script for profiling by hand.
+    // PROXY_BENCH_DUMP=<dir>: keep the nftables script and the
+    // iptables-restore input for profiling by hand.
     if let Some(dir) = std::env::var_os("PROXY_BENCH_DUMP") {
         let path = std::path::Path::new(&dir).join(format!("nft-{services}.nft"));
         std::fs::write(&path, &text).expect("writing the dump");
+        let restore = iptables::render(&state, &config, IpFamily::V4, &Default::default());
+        let path = std::path::Path::new(&dir).join(format!("iptables-{services}.txt"));
+        std::fs::write(&path, restore).expect("writing the dump");
     }
 
     let mut proxier = proxier(mode, netns.runner(), config.clone());
