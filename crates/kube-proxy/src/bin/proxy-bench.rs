@@ -245,7 +245,30 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
     }
 }
 
+/// Deletes namespaces a killed earlier run left behind (`cpbench-<pid>-*`
+/// whose process is gone): a run stopped by a signal cannot clean up.
+fn remove_leftover_namespaces() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix("cpbench-")
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
 fn main() {
+    remove_leftover_namespaces();
     let mut sizes = vec![1_000usize, 10_000];
     let mut changes = 20usize;
     let mut args = std::env::args().skip(1);
