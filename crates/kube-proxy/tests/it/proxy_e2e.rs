@@ -43,6 +43,19 @@ async fn http_get(addr: &str, path: &str) -> String {
     out
 }
 
+/// Polls `/healthz` for up to 20 s until the response starts with `status`.
+async fn healthz_until(addr: &str, status: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = http_get(addr, "/healthz").await;
+        if response.starts_with(status) || Instant::now() >= deadline {
+            assert!(response.starts_with(status), "{response}");
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_proxy_programs_services_from_the_api() {
     let Some(topo) = netns::topology_or_skip() else {
@@ -131,16 +144,7 @@ async fn kube_proxy_programs_services_from_the_api() {
         }))
         .unwrap();
         nodes.create(&PostParams::default(), &node).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut response = String::new();
-        while Instant::now() < deadline {
-            response = http_get(&healthz, "/healthz").await;
-            if response.starts_with("HTTP/1.1 503") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        let response = healthz_until(&healthz, "HTTP/1.1 503").await;
         assert!(response.contains("\"nodeEligible\":false"), "{response}");
         assert!(
             http_get(&healthz, "/livez")
@@ -152,14 +156,7 @@ async fn kube_proxy_programs_services_from_the_api() {
             .patch("node-1", &PatchParams::default(), &Patch::Merge(&untainted))
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            response = http_get(&healthz, "/healthz").await;
-            if response.starts_with("HTTP/1.1 200") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let response = healthz_until(&healthz, "HTTP/1.1 200").await;
         assert!(response.contains("\"nodeEligible\":true"), "{response}");
 
         let metrics = String::from_utf8(corten_component_base::metrics::gather_text()).unwrap();

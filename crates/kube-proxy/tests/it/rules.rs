@@ -319,61 +319,73 @@ fn normalized_table(topo: &netns::Topology, family: &str) -> BTreeMap<String, Ve
     out
 }
 
+/// Listings of both families, comparable.
+type Listing = (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>);
+
+/// Walks one proxier (partial syncs after the first) through more, fewer,
+/// more again and affinity-off states; after each step a fresh proxier
+/// (a full sync) rewrites the same rules, and the listings must be equal.
+/// Finally a fresh proxier syncs the smallest state over the biggest one's
+/// rules (a restart): the stale objects must go. `real` checks a listing is
+/// not trivially empty.
+fn assert_partial_syncs_match_full(
+    new_proxier: impl Fn() -> Box<dyn Proxier>,
+    listing: impl Fn() -> Listing,
+    real: impl Fn(&Listing) -> bool,
+) {
+    let mut last = kitchen_sink(true);
+    for svc in last.services.values_mut() {
+        svc.affinity_seconds = None;
+    }
+    let states = [
+        kitchen_sink(false),
+        kitchen_sink(true),
+        kitchen_sink(false),
+        last,
+    ];
+    let mut incremental = new_proxier();
+    for (step, state) in states.iter().enumerate() {
+        incremental.sync(state).expect("incremental sync");
+        let after_partial = listing();
+        new_proxier().sync(state).expect("full sync");
+        let after_full = listing();
+        assert!(real(&after_full), "step {step}: real rules: {after_full:?}");
+        assert_eq!(after_partial, after_full, "step {step}");
+    }
+    let expected = listing();
+    incremental
+        .sync(&states[0])
+        .expect("back to the bigger state");
+    new_proxier().sync(&states[3]).expect("full sync");
+    assert_eq!(
+        listing(),
+        expected,
+        "stale objects are deleted by a full sync"
+    );
+    incremental.cleanup().unwrap();
+}
+
 #[test]
 fn nftables_partial_syncs_end_where_a_full_sync_would() {
     let Some(topo) = netns::topology_or_skip() else {
         return;
     };
-    let runner = || ExecRunner::with_prefix(topo.prefix());
     let families = vec![IpFamily::V4, IpFamily::V6];
-    let mut incremental = NftablesProxier::new(runner(), rule_config(), families.clone());
-    let mut states = vec![kitchen_sink(false), kitchen_sink(true), kitchen_sink(false)];
-    // Affinity off and a new endpoint for the first Service.
-    let mut last = kitchen_sink(true);
-    for svc in last.services.values_mut() {
-        svc.affinity_seconds = None;
-    }
-    states.push(last);
-    for (step, state) in states.iter().enumerate() {
-        incremental.sync(state).expect("incremental sync");
-        let after_partial = (
+    let new_proxier = || -> Box<dyn Proxier> {
+        let runner = ExecRunner::with_prefix(topo.prefix());
+        Box::new(NftablesProxier::new(
+            runner,
+            rule_config(),
+            families.clone(),
+        ))
+    };
+    let listing = || {
+        (
             normalized_table(&topo, "ip"),
             normalized_table(&topo, "ip6"),
-        );
-        // A fresh proxier always starts with a full sync over the same table.
-        let mut fresh = NftablesProxier::new(runner(), rule_config(), families.clone());
-        fresh.sync(state).expect("full sync");
-        let after_full = (
-            normalized_table(&topo, "ip"),
-            normalized_table(&topo, "ip6"),
-        );
-        assert!(
-            after_full.0.len() > 10,
-            "step {step}: a real table: {after_full:?}"
-        );
-        assert_eq!(after_partial, after_full, "step {step}");
-    }
-    // A full sync (a restarted proxy) over a bigger table deletes what the
-    // smaller state does not need.
-    let smaller = states.last().unwrap();
-    let expected = (
-        normalized_table(&topo, "ip"),
-        normalized_table(&topo, "ip6"),
-    );
-    incremental
-        .sync(&states[0])
-        .expect("back to the bigger state");
-    let mut restarted = NftablesProxier::new(runner(), rule_config(), families.clone());
-    restarted.sync(smaller).expect("full sync");
-    let after_restart = (
-        normalized_table(&topo, "ip"),
-        normalized_table(&topo, "ip6"),
-    );
-    assert_eq!(
-        after_restart, expected,
-        "stale objects are deleted by a full sync"
-    );
-    incremental.cleanup().unwrap();
+        )
+    };
+    assert_partial_syncs_match_full(new_proxier, listing, |l| l.0.len() > 10);
 }
 
 /// `iptables-save` of our chains in a comparable form: declared chains and,
@@ -401,36 +413,22 @@ fn iptables_partial_syncs_end_where_a_full_sync_would() {
     let Some(topo) = netns::topology_or_skip() else {
         return;
     };
-    let runner = || ExecRunner::with_prefix(topo.prefix());
     let families = vec![IpFamily::V4, IpFamily::V6];
-    let mut incremental = IptablesProxier::new(runner(), rule_config(), families.clone());
-    let mut last = kitchen_sink(true);
-    for svc in last.services.values_mut() {
-        svc.affinity_seconds = None;
-    }
-    let states = [
-        kitchen_sink(false),
-        kitchen_sink(true),
-        kitchen_sink(false),
-        last,
-    ];
-    for (step, state) in states.iter().enumerate() {
-        incremental.sync(state).expect("incremental sync");
-        let after_partial = (
+    let new_proxier = || -> Box<dyn Proxier> {
+        let runner = ExecRunner::with_prefix(topo.prefix());
+        Box::new(IptablesProxier::new(
+            runner,
+            rule_config(),
+            families.clone(),
+        ))
+    };
+    let listing = || {
+        (
             normalized_iptables(&topo, "iptables-save"),
             normalized_iptables(&topo, "ip6tables-save"),
-        );
-        let mut fresh = IptablesProxier::new(runner(), rule_config(), families.clone());
-        fresh.sync(state).expect("full sync");
-        let after_full = (
-            normalized_iptables(&topo, "iptables-save"),
-            normalized_iptables(&topo, "ip6tables-save"),
-        );
-        assert!(
-            after_full.0.keys().any(|k| k.contains("KUBE-SEP-")),
-            "step {step}: real chains: {after_full:?}"
-        );
-        assert_eq!(after_partial, after_full, "step {step}");
-    }
-    incremental.cleanup().unwrap();
+        )
+    };
+    assert_partial_syncs_match_full(new_proxier, listing, |l| {
+        l.0.keys().any(|k| k.contains("KUBE-SEP-"))
+    });
 }
