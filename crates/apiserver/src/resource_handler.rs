@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 
+use crate::admission::admitted;
 use crate::admission::hooks::Write;
 use crate::app::{ApiServer, RequestUser, read_body};
 use crate::auth::{UserInfo, reviews, token_request};
@@ -19,9 +20,10 @@ use crate::metrics::RequestLabels;
 use crate::printers;
 use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
+use crate::registry::scale::{ScaleChange, ScaleWrite, Shape};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
-use crate::registry::subresources::{self, ScaleChange};
-use crate::registry::{Resource, admission, list, managed, patch, store, watch};
+use crate::registry::subresources;
+use crate::registry::{Resource, admission, apply, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -375,7 +377,7 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
-            write.update(&name, Some(&mut obj)).await?;
+            write.update(&name, &mut obj).await?;
             let target = if r.subresource.is_some() {
                 UpdateTarget::Status
             } else {
@@ -397,33 +399,32 @@ where
             } else {
                 UpdateTarget::Main
             };
-            if input != InputFormat::ApplyPatch
-                && write.dynamic_admission(crate::admission::Operation::Update, &name)
-            {
-                let updated =
-                    crate::admission::patching::patch(&write, &name, body, input, target).await?;
-                return Ok(wire::respond_value(StatusCode::OK, &updated.object, out));
-            }
-            write.update(&name, None).await?;
-            if write.needs_rbac_check() {
-                // The escalation check needs the patched object: compute it
-                // without writing first.
-                let preview = WriteOptions {
-                    dry_run: true,
-                    field_manager: opts.field_manager.clone(),
-                    field_validation: opts.field_validation,
-                    service_cidr_is_v4: opts.service_cidr_is_v4,
-                    user_agent_manager: opts.user_agent_manager.clone(),
-                    force: opts.force,
-                    subresource: opts.subresource.clone(),
-                    ..Default::default()
+            let (updated, _) = if input == InputFormat::ApplyPatch {
+                let change = apply::Apply::new(&res, &name, &body, opts)?;
+                let inner = apply::Apply::write_options(opts);
+                let result = admitted::update(
+                    &Write {
+                        opts: &inner,
+                        ..write
+                    },
+                    &name,
+                    &change,
+                    target,
+                )
+                .await;
+                for w in inner.take_warnings() {
+                    opts.warn(w);
+                }
+                result?
+            } else {
+                let change = patch::Patch {
+                    res: &res,
+                    name: &name,
+                    body: &body,
+                    format: input,
                 };
-                let patched =
-                    patch::patch(reg, &res, ns, &name, body.clone(), input, target, &preview)
-                        .await?;
-                write.rbac_checks(&patched.object)?;
-            }
-            let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
+                admitted::update(&write, &name, &change, target).await?
+            };
             let code = if updated.created {
                 StatusCode::CREATED
             } else {
@@ -451,7 +452,7 @@ where
         (Verb::DeleteCollection, None) => {
             let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
-            let items = delete_collection(server, &res, ns, &query, &dopts).await?;
+            let items = delete_collection(&write, &query, &dopts).await?;
             let list = json!({
                 "kind": format!("{}List", res.def.kind),
                 "apiVersion": res.def.api_version(),
@@ -464,17 +465,6 @@ where
             let s = crate::crd::scale::get(reg, &res, ns, &name).await?;
             Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
-        (Verb::Update, Some("scale")) | (Verb::Patch, Some("scale")) if res.custom.is_some() => {
-            let input = wire::input_format(&headers)?;
-            let body = read_body(req.into_body(), limit).await?;
-            let change = if r.verb == Verb::Update {
-                ScaleChange::Replace(wire::decode_object(&body, input)?)
-            } else {
-                ScaleChange::Patch(body, input)
-            };
-            let s = crate::crd::scale::update(reg, &res, ns, &name, change, opts).await?;
-            Ok(wire::respond_value(StatusCode::OK, &s, out))
-        }
         (Verb::Get, Some("scale")) => {
             let s = subresources::get_scale(reg, &res, ns, &name).await?;
             Ok(wire::respond_value(StatusCode::OK, &s, out))
@@ -485,9 +475,28 @@ where
             let change = if r.verb == Verb::Update {
                 ScaleChange::Replace(wire::decode_object(&body, input)?)
             } else {
-                ScaleChange::Patch(body, input)
+                ScaleChange::patch(body, input)?
             };
-            let s = subresources::update_scale(reg, &res, ns, &name, change, opts).await?;
+            // Only an apply computes the parent's managedFields itself;
+            // other writes are recorded as updates through `scale`.
+            let mut inner = apply::Apply::write_options(opts);
+            inner.managed_fields_done = change.is_apply();
+            let scale = ScaleWrite {
+                res: &res,
+                name: &name,
+                change,
+                opts: &inner,
+            };
+            let write = Write {
+                opts: &inner,
+                ..write
+            };
+            let result = admitted::update(&write, &name, &scale, UpdateTarget::Main).await;
+            for w in inner.take_warnings() {
+                opts.warn(w);
+            }
+            let (updated, _) = result?;
+            let s = Shape::of(&res).view(&updated.object);
             Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
         (Verb::Create, Some("binding")) => {
@@ -529,7 +538,7 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
-            write.update(&name, Some(&mut obj)).await?;
+            write.update(&name, &mut obj).await?;
             let updated =
                 crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
@@ -627,16 +636,19 @@ fn success(code: StatusCode, out: Output) -> Response<Body> {
     )
 }
 
+/// DELETE of every listed object. Like upstream, each one goes through
+/// DELETE admission on its own; one that is refused (or fails) stays, the
+/// others are still deleted, and the first error is the answer.
 async fn delete_collection(
-    server: &ApiServer,
-    res: &Arc<Resource>,
-    ns: Option<&str>,
+    write: &Write<'_>,
     query: &Query,
     dopts: &delete::DeleteOptions,
 ) -> Result<Vec<Value>, StatusError> {
-    let reg = &server.registry;
-    let listed = list::list(reg, res, ns, query).await?;
+    let res = write.res;
+    let reg = &write.server.registry;
+    let listed = list::list(reg, res, write.namespace, query).await?;
     let mut out = Vec::with_capacity(listed.items.len());
+    let mut first_error = None;
     for item in listed.items {
         let v: Value = serde_json::from_slice(&item).map_err(StatusError::internal)?;
         let name = meta::name(&v).unwrap_or_default().to_string();
@@ -644,13 +656,26 @@ async fn delete_collection(
         if admission::admit_delete(res, &name).is_err() {
             continue;
         }
-        match delete_one(reg, res, item_ns.as_deref(), &name, dopts).await {
+        let item_write = Write {
+            namespace: item_ns.as_deref(),
+            ..*write
+        };
+        let deleted = match item_write.delete(&name).await {
+            Ok(()) => delete_one(reg, res, item_ns.as_deref(), &name, dopts).await,
+            Err(e) => Err(e),
+        };
+        match deleted {
             Ok(Deleted::Now(o)) | Ok(Deleted::Pending(o)) => out.push(o),
             Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(out)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// A CertificateSigningRequest records who asked: upstream's strategy

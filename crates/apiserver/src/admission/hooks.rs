@@ -136,9 +136,8 @@ impl<'a> Write<'a> {
         self.rbac_checks(obj)
     }
 
-    /// Before an update of `name` (`new` is the PUT body; None for patches,
-    /// whose result is not known yet).
-    pub async fn update(&self, name: &'a str, new: Option<&mut Value>) -> Result<(), StatusError> {
+    /// Before an update of `name` (`new` is the PUT body).
+    pub async fn update(&self, name: &'a str, new: &mut Value) -> Result<(), StatusError> {
         let old = self.old(Operation::Update, name).await;
         self.update_from(name, new, old.as_ref()).await
     }
@@ -147,31 +146,45 @@ impl<'a> Write<'a> {
     pub async fn update_from(
         &self,
         name: &'a str,
-        new: Option<&mut Value>,
+        new: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        self.admit_update(name, new, old).await?;
+        self.validate_update(name, new, old).await?;
+        self.rbac_checks(new)
+    }
+
+    /// The mutating half of an update's admission.
+    pub async fn admit_update(
+        &self,
+        name: &'a str,
+        new: &mut Value,
         old: Option<&Value>,
     ) -> Result<(), StatusError> {
         let req = self.request(Operation::Update, name);
         let call = self.call(Operation::Update, name);
-        let chain = &self.server.admission;
-        match new {
-            Some(obj) => {
-                chain
-                    .admit(self.server, &req, obj, old, Some(&call))
-                    .await?;
-                self.warn(
-                    chain
-                        .validate(self.server, &req, Some(obj), old, Some(&call))
-                        .await?,
-                );
-                self.rbac_checks(obj)
-            }
-            None => {
-                // The patched object is not known: webhooks are not called
-                // here (see `patch_with_admission`).
-                self.warn(chain.validate(self.server, &req, None, old, None).await?);
-                Ok(())
-            }
-        }
+        self.server
+            .admission
+            .admit(self.server, &req, new, old, Some(&call))
+            .await
+    }
+
+    /// The validating half of an update's admission.
+    pub async fn validate_update(
+        &self,
+        name: &'a str,
+        new: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        let req = self.request(Operation::Update, name);
+        let call = self.call(Operation::Update, name);
+        let warnings = self
+            .server
+            .admission
+            .validate(self.server, &req, Some(new), old, Some(&call))
+            .await?;
+        self.warn(warnings);
+        Ok(())
     }
 
     /// Before a delete of `name`.

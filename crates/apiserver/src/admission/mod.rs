@@ -12,12 +12,12 @@
 //! enabling an off-by-default plugin that is not implemented is an error,
 //! so nobody believes a policy is enforced when it is not.
 
+pub mod admitted;
 pub mod cel;
 pub mod hooks;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod node_restriction;
-pub mod patching;
 pub mod pod_security;
 pub mod policy;
 pub mod priority;

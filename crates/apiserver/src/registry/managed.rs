@@ -38,11 +38,17 @@ pub fn register_schema(group: &str, version: &str, kind: &str, schema: Arc<Schem
 
 /// The schema of a served kind (untyped if it has none).
 pub fn schema_for(def: &ResourceDef) -> Arc<Schema> {
-    let key: Key = (def.group.into(), def.version.into(), def.kind.into());
+    schema_of(def.group, def.version, def.kind)
+}
+
+/// The schema of a kind by group, version and kind (for kinds that are
+/// not a resource of their own, like autoscaling/v1 `Scale`).
+pub fn schema_of(group: &str, version: &str, kind: &str) -> Arc<Schema> {
+    let key: Key = (group.into(), version.into(), kind.into());
     if let Some(s) = cache().lock().ok().and_then(|c| c.get(&key).cloned()) {
         return s;
     }
-    let schema = Arc::new(builtin_schema(def.group, def.version, def.kind));
+    let schema = Arc::new(builtin_schema(group, version, kind));
     if let Ok(mut c) = cache().lock() {
         c.insert(key, schema.clone());
     }

@@ -815,9 +815,25 @@ pub async fn update(
     res: &Resource,
     url_ns: Option<&str>,
     name: &str,
+    body: Value,
+    target: UpdateTarget,
+    opts: &WriteOptions,
+) -> Result<Updated, StatusError> {
+    update_from_hint(reg, res, url_ns, name, body, target, opts, None).await
+}
+
+/// [`update`] starting from `hint`, the stored object as the caller last
+/// read it (saves a read when it is still current).
+#[allow(clippy::too_many_arguments)]
+pub async fn update_from_hint(
+    reg: &Registry,
+    res: &Resource,
+    url_ns: Option<&str>,
+    name: &str,
     mut body: Value,
     target: UpdateTarget,
     opts: &WriteOptions,
+    hint: Option<KeyValue>,
 ) -> Result<Updated, StatusError> {
     check_path_segment(res.def.kind, "name", name)?;
     check_type_meta(res, &mut body)?;
@@ -846,7 +862,7 @@ pub async fn update(
             created: false,
         });
     }
-    let outcome = read_modify_write(reg, res, &key, opts, |old| {
+    let outcome = read_modify_write(reg, res, &key, opts, hint, |old| {
         decide_update(res, old, body.clone(), target, opts)
     })
     .await;
@@ -868,14 +884,15 @@ pub async fn update(
 }
 
 /// A read-modify-write of one object through `compute(old) -> (decision,
-/// new)` with compare-and-swap retries. For Services, addresses and ports
-/// the new object needs are allocated before the swap and what it no
-/// longer holds is released after it.
+/// new)` with compare-and-swap retries, starting from `hint` if given. For
+/// Services, addresses and ports the new object needs are allocated before
+/// the swap and what it no longer holds is released after it.
 pub async fn read_modify_write<F>(
     reg: &Registry,
     res: &Resource,
     key: &str,
     opts: &WriteOptions,
+    hint: Option<KeyValue>,
     compute: F,
 ) -> Result<(UpdateOutcome, Option<Value>), StepError>
 where
@@ -886,13 +903,16 @@ where
     if is_service {
         // Plan: run the update once against the current object to learn
         // which allocations it needs.
-        let kv = reg
-            .store
-            .get(key)
-            .await?
-            .ok_or_else(|| corten_storage::Error::NotFound {
-                key: key.to_string(),
-            })?;
+        let kv = match &hint {
+            Some(kv) => kv.clone(),
+            None => reg
+                .store
+                .get(key)
+                .await?
+                .ok_or_else(|| corten_storage::Error::NotFound {
+                    key: key.to_string(),
+                })?,
+        };
         let old = decode_stored(&kv)?;
         if let Ok(mut pool) = opts.service_pool.lock() {
             *pool = services::UpdatePool::default();
@@ -922,7 +942,7 @@ where
         .store
         .guaranteed_update(
             key,
-            None,
+            hint,
             |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
                 let old = decode_stored(kv)?;
                 let (decision, new) = compute(&old)?;
