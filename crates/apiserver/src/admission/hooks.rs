@@ -106,8 +106,10 @@ impl<'a> Write<'a> {
     }
 
     async fn old(&self, operation: Operation, name: &'a str) -> Option<Value> {
+        let def = self.res.def;
         let needed = (self.server.admission.enabled("NodeRestriction")
             && self.user.node_name().is_some())
+            || super::certificates::concerns(def.group, def.resource, self.subresource)
             || self.dynamic_admission(operation, name);
         if !needed || name.is_empty() {
             return None;
