@@ -141,10 +141,17 @@ where
     let name = r.name.clone().unwrap_or_default();
     let headers = req.headers().clone();
     let limit = server.config.max_request_body_bytes;
+    let audit_slot = req
+        .extensions()
+        .get::<crate::audit::RequestObjectSlot>()
+        .cloned();
     let result = dispatch(
         &server, req, &r, &res, ns, &name, &query, out, &opts, &headers, limit, labels,
     )
     .await;
+    if let Some(slot) = audit_slot {
+        slot.annotate(opts.take_audit_annotations());
+    }
     let warnings = opts.take_warnings();
     match result {
         Ok(mut resp) => {
@@ -412,9 +419,7 @@ where
                     target,
                 )
                 .await;
-                for w in inner.take_warnings() {
-                    opts.warn(w);
-                }
+                opts.absorb(&inner);
                 result?
             } else {
                 let change = patch::Patch {
@@ -492,9 +497,7 @@ where
                 ..write
             };
             let result = admitted::update(&write, &name, &scale, UpdateTarget::Main).await;
-            for w in inner.take_warnings() {
-                opts.warn(w);
-            }
+            opts.absorb(&inner);
             let (updated, _) = result?;
             let s = Shape::of(&res).view(&updated.object);
             Ok(wire::respond_value(StatusCode::OK, &s, out))

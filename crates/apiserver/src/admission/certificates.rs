@@ -156,7 +156,10 @@ pub fn validate_subject(req: &Request<'_>, obj: Option<&Value>) -> Result<(), St
     // A request that does not parse is refused by validation (422), as
     // upstream's strategy validates before this plugin runs.
     let orgs = obj.and_then(organizations).unwrap_or_default();
-    if orgs.iter().any(|o| o == crate::auth::SYSTEM_PRIVILEGED_GROUP) {
+    if orgs
+        .iter()
+        .any(|o| o == crate::auth::SYSTEM_PRIVILEGED_GROUP)
+    {
         tracing::debug!(csr = %req.name, "CSR with system:masters refused by CertificateSubjectRestriction");
         return Err(req.forbidden(&format!(
             "use of {API_SERVER_CLIENT_SIGNER} signer with system:masters group is not allowed"
@@ -197,9 +200,7 @@ mod tests {
             name: "x",
             dry_run: false,
         };
-        let csr = |signer: &str, org: &str| {
-            serde_json::json!({"spec": {"signerName": signer, "request": request_b64(org)}})
-        };
+        let csr = |signer: &str, org: &str| serde_json::json!({"spec": {"signerName": signer, "request": request_b64(org)}});
         let e = validate_subject(&req, Some(&csr(API_SERVER_CLIENT_SIGNER, "system:masters")))
             .unwrap_err();
         assert_eq!(e.code, 403);
@@ -210,8 +211,7 @@ mod tests {
         assert!(validate_subject(&req, Some(&csr(API_SERVER_CLIENT_SIGNER, "dev"))).is_ok());
         assert!(validate_subject(&req, Some(&csr("example.com/x", "system:masters"))).is_ok());
         // Garbage is left to validation.
-        let garbage =
-            serde_json::json!({"spec": {"signerName": API_SERVER_CLIENT_SIGNER, "request": "eA=="}});
+        let garbage = serde_json::json!({"spec": {"signerName": API_SERVER_CLIENT_SIGNER, "request": "eA=="}});
         assert!(validate_subject(&req, Some(&garbage)).is_ok());
     }
 }

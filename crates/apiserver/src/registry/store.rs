@@ -64,6 +64,20 @@ pub struct WriteOptions {
     pub subresource: String,
     /// Set by server-side apply, which computes managedFields itself.
     pub managed_fields_done: bool,
+    /// Annotations admission adds to the request's audit event.
+    pub audit_annotations: std::sync::Mutex<Vec<AuditAnnotation>>,
+}
+
+/// An annotation for the request's audit event, logged only at `level`
+/// and above (upstream `AddAnnotationWithLevel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAnnotation {
+    /// `<webhook>/<key>`, `mutation.webhook.admission.k8s.io/...`, ...
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The lowest audit level that records it.
+    pub level: crate::audit::Level,
 }
 
 /// The apiserver's own writes (bootstrap objects, quota status, ...) are
@@ -81,6 +95,7 @@ impl Default for WriteOptions {
             force: false,
             subresource: String::new(),
             managed_fields_done: false,
+            audit_annotations: Default::default(),
         }
     }
 }
@@ -108,6 +123,40 @@ impl WriteOptions {
             .lock()
             .map(|mut w| std::mem::take(&mut *w))
             .unwrap_or_default()
+    }
+
+    /// Adds an audit annotation at level Metadata (the first value of a
+    /// key stays, as upstream refuses to overwrite one).
+    pub fn annotate(&self, key: String, value: String) {
+        self.annotate_at(key, value, crate::audit::Level::Metadata);
+    }
+
+    /// Adds an audit annotation recorded from `level` on.
+    pub fn annotate_at(&self, key: String, value: String, level: crate::audit::Level) {
+        if let Ok(mut a) = self.audit_annotations.lock()
+            && !a.iter().any(|x| x.key == key)
+        {
+            a.push(AuditAnnotation { key, value, level });
+        }
+    }
+
+    /// The collected audit annotations.
+    pub fn take_audit_annotations(&self) -> Vec<AuditAnnotation> {
+        self.audit_annotations
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default()
+    }
+
+    /// Takes over what a write with derived options (`inner`) collected:
+    /// warnings and audit annotations.
+    pub fn absorb(&self, inner: &WriteOptions) {
+        for w in inner.take_warnings() {
+            self.warn(w);
+        }
+        for a in inner.take_audit_annotations() {
+            self.annotate_at(a.key, a.value, a.level);
+        }
     }
 }
 
