@@ -103,6 +103,8 @@ impl<'a> Call<'a> {
 pub struct Webhooks {
     mutating: HookCache,
     validating: HookCache,
+    /// Kept connections to the backends.
+    pool: client::Pool,
 }
 
 impl Default for Webhooks {
@@ -110,6 +112,7 @@ impl Default for Webhooks {
         Webhooks {
             mutating: HookCache::new(Kind::Mutating),
             validating: HookCache::new(Kind::Validating),
+            pool: client::Pool::default(),
         }
     }
 }
@@ -348,7 +351,10 @@ impl Webhooks {
         let body = serde_json::to_vec(&review::review(&info, obj, old))
             .map_err(|e| Failure::Fatal(StatusError::internal(e)))?;
         let started = Instant::now();
-        let answer = client::post(&endpoint, &h.client.ca_bundle, body, h.timeout).await;
+        let answer = self
+            .pool
+            .post(&endpoint, &h.client.ca_bundle, body, h.timeout)
+            .await;
         let secs = started.elapsed().as_secs_f64();
         let bytes = match answer {
             Ok(b) => b,
