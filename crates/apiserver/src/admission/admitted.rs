@@ -89,6 +89,7 @@ pub async fn update<'a>(
 /// The create of an apply to a missing object: CREATE admission, then the
 /// store's create.
 async fn create(write: &Write<'_>, mut obj: Value) -> Result<(Updated, Value), StatusError> {
+    crate::crd::check_create(write.res)?;
     write.create(&mut obj).await?;
     let created = store::create(
         &write.server.registry,

@@ -872,7 +872,9 @@ pub async fn update(
 }
 
 /// [`update`] starting from `hint`, the stored object as the caller last
-/// read it (saves a read when it is still current).
+/// read it (saves a read when it is still current). With a hint the object
+/// is known to have existed: if it is deleted meanwhile the answer is 404,
+/// never a create.
 #[allow(clippy::too_many_arguments)]
 pub async fn update_from_hint(
     reg: &Registry,
@@ -911,6 +913,7 @@ pub async fn update_from_hint(
             created: false,
         });
     }
+    let had_hint = hint.is_some();
     let outcome = read_modify_write(reg, res, &key, opts, hint, |old| {
         decide_update(res, old, body.clone(), target, opts)
     })
@@ -918,7 +921,7 @@ pub async fn update_from_hint(
     match outcome {
         Ok((outcome, result)) => finish_update(res, outcome, result),
         Err(StepError::Storage(corten_storage::Error::NotFound { .. }))
-            if target == UpdateTarget::Main && allow_create_on_update(res) =>
+            if target == UpdateTarget::Main && allow_create_on_update(res) && !had_hint =>
         {
             let mut obj = convert::from_storage(res, body)?;
             meta::remove(&mut obj, "resourceVersion");
