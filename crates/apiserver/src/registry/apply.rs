@@ -149,8 +149,9 @@ fn merge_onto(
     let stored = Managers::decode(live).unwrap_or_default();
     let ignored = ignored(res, &opts.subresource);
     let now = now();
+    let versions = super::managed::KindVersions::of(res);
     let run = |force: bool| {
-        managers::apply(
+        managers::apply_versioned(
             &schema,
             live,
             config,
@@ -159,6 +160,9 @@ fn merge_onto(
             force,
             &ignored,
             &now,
+            versions
+                .as_ref()
+                .map(|v| v as &dyn corten_apimachinery::managedfields::managers::Versions),
         )
     };
     let (mut merged, managers) = match run(opts.force) {
