@@ -52,9 +52,26 @@ async fn csr_requester_and_kubectl_certificate_approve_and_deny() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        // The requester, not the body, is recorded.
+        // The requester, not the body, is recorded (also when server-side
+        // apply creates the request).
         let csr = get(&c, "approve-me").await;
         assert_eq!(csr["spec"]["username"], "kubernetes-admin");
+        let out = c
+            .kubectl_stdin(
+                &["apply", "--server-side", "-f", "-"],
+                Some(&manifest("applied")),
+            )
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            get(&c, "applied").await["spec"]["username"],
+            "kubernetes-admin"
+        );
         let groups = csr["spec"]["groups"].as_array().unwrap();
         assert!(groups.iter().any(|g| g == "system:masters"));
         assert!(groups.iter().any(|g| g == "system:authenticated"));

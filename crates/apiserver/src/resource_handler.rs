@@ -369,7 +369,6 @@ where
                 slot.set(&obj);
             }
             write.create(&mut obj).await?;
-            set_csr_requester(&res, &mut obj, &user);
             let created = store::create_json(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond(
                 StatusCode::CREATED,
@@ -678,27 +677,5 @@ async fn delete_collection(
     match first_error {
         Some(e) => Err(e),
         None => Ok(out),
-    }
-}
-
-/// A CertificateSigningRequest records who asked: upstream's strategy
-/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
-/// requesting user on create (approvers decide on them).
-fn set_csr_requester(res: &Resource, obj: &mut serde_json::Value, user: &crate::auth::UserInfo) {
-    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
-        return;
-    }
-    let Some(spec) = obj
-        .get_mut("spec")
-        .and_then(serde_json::Value::as_object_mut)
-    else {
-        return;
-    };
-    let info = user.to_json();
-    for field in ["username", "uid", "groups", "extra"] {
-        match info.get(field) {
-            Some(v) => spec.insert(field.to_string(), v.clone()),
-            None => spec.remove(field),
-        };
     }
 }

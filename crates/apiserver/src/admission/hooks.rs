@@ -130,6 +130,10 @@ impl<'a> Write<'a> {
         chain
             .admit(self.server, &req, obj, None, Some(&call))
             .await?;
+        // Upstream's strategy records the requester while preparing the
+        // create: validating admission sees it, whatever the path (POST
+        // or an apply that creates).
+        set_csr_requester(self.res, obj, self.user);
         self.warn(
             chain
                 .validate(self.server, &req, Some(obj), None, Some(&call))
@@ -215,5 +219,24 @@ impl<'a> Write<'a> {
         for w in warnings {
             self.opts.warn(w);
         }
+    }
+}
+
+/// A CertificateSigningRequest records who asked: upstream's strategy
+/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
+/// requesting user on create (approvers decide on them).
+fn set_csr_requester(res: &Resource, obj: &mut Value, user: &UserInfo) {
+    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
+        return;
+    }
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let info = user.to_json();
+    for field in ["username", "uid", "groups", "extra"] {
+        match info.get(field) {
+            Some(v) => spec.insert(field.to_string(), v.clone()),
+            None => spec.remove(field),
+        };
     }
 }
