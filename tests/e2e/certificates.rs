@@ -52,9 +52,26 @@ async fn csr_requester_and_kubectl_certificate_approve_and_deny() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        // The requester, not the body, is recorded.
+        // The requester, not the body, is recorded (also when server-side
+        // apply creates the request).
         let csr = get(&c, "approve-me").await;
         assert_eq!(csr["spec"]["username"], "kubernetes-admin");
+        let out = c
+            .kubectl_stdin(
+                &["apply", "--server-side", "-f", "-"],
+                Some(&manifest("applied")),
+            )
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            get(&c, "applied").await["spec"]["username"],
+            "kubernetes-admin"
+        );
         let groups = csr["spec"]["groups"].as_array().unwrap();
         assert!(groups.iter().any(|g| g == "system:masters"));
         assert!(groups.iter().any(|g| g == "system:authenticated"));
@@ -130,5 +147,175 @@ async fn csr_requester_and_kubectl_certificate_approve_and_deny() {
         let _ = client.request_text(req).await;
         let after = get(&c, "deny-me").await;
         assert_eq!(after["status"]["conditions"][0]["type"], "Denied");
+    });
+}
+
+fn request_b64(cn: &str, org: Option<&str>) -> String {
+    use base64::Engine;
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    if let Some(o) = org {
+        params.distinguished_name.push(DnType::OrganizationName, o);
+    }
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    base64::engine::general_purpose::STANDARD.encode(pem)
+}
+
+fn csr_for(name: &str, signer: &str, org: Option<&str>) -> String {
+    format!(
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\n\
+         metadata: {{name: {name}}}\n\
+         spec:\n  request: {}\n  signerName: {signer}\n  usages: [client auth]\n",
+        request_b64(name, org)
+    )
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn approval_signing_and_subject_restrictions() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        // CertificateSubjectRestriction: no system:masters through the
+        // kube-apiserver-client signer, whoever asks.
+        let o = c
+            .kubectl_stdin(
+                &["create", "-f", "-"],
+                Some(&csr_for(
+                    "masters",
+                    "kubernetes.io/kube-apiserver-client",
+                    Some("system:masters"),
+                )),
+            )
+            .await
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("certificatesigningrequests.certificates.k8s.io \"masters\" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"),
+            "{}",
+            stderr(&o)
+        );
+        // Other organizations, and system:masters for other signers, pass.
+        for (name, signer, org) in [
+            ("devs", "kubernetes.io/kube-apiserver-client", "devs"),
+            ("team", "example.com/team", "system:masters"),
+        ] {
+            let o = c
+                .kubectl_stdin(
+                    &["create", "-f", "-"],
+                    Some(&csr_for(name, signer, Some(org))),
+                )
+                .await
+                .unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+
+        // May update /approval and /status, but holds no signer permission.
+        let rbac = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: csr-handler\nrules:\n- apiGroups: [certificates.k8s.io]\n  resources: [certificatesigningrequests]\n  verbs: [get, list]\n- apiGroups: [certificates.k8s.io]\n  resources: [certificatesigningrequests/approval, certificatesigningrequests/status]\n  verbs: [update]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: csr-handler\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: csr-handler\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: carol\n";
+        let o = c
+            .kubectl_stdin(&["apply", "-f", "-"], Some(rbac))
+            .await
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let carol = c.user_kubeconfig("carol", &[]).unwrap();
+        let o = c
+            .kubectl_with(&carol, &["certificate", "approve", "team"])
+            .await
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("certificatesigningrequests.certificates.k8s.io \"team\" is forbidden: user not permitted to approve requests with signerName \"example.com/team\""),
+            "{}",
+            stderr(&o)
+        );
+        assert!(get(&c, "team").await["status"]["conditions"].is_null());
+
+        // `approve` on the domain's wildcard is enough.
+        let grant = |verb: &str, signer: &str| {
+            format!(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: carol-{verb}\nrules:\n- apiGroups: [certificates.k8s.io]\n  resources: [signers]\n  resourceNames: [\"{signer}\"]\n  verbs: [{verb}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: carol-{verb}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: carol-{verb}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: carol\n"
+            )
+        };
+        let o = c
+            .kubectl_stdin(
+                &["apply", "-f", "-"],
+                Some(&grant("approve", "example.com/*")),
+            )
+            .await
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut approved = false;
+        for _ in 0..50 {
+            let o = c
+                .kubectl_with(&carol, &["certificate", "approve", "team"])
+                .await
+                .unwrap();
+            if o.status.success() {
+                approved = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(approved);
+        assert_eq!(
+            get(&c, "team").await["status"]["conditions"][0]["type"],
+            "Approved"
+        );
+
+        // CertificateSigning: issuing through /status needs `sign`.
+        let cert = {
+            use base64::Engine;
+            let key = rcgen::KeyPair::generate().unwrap();
+            let params = rcgen::CertificateParams::new(vec!["team".to_string()]).unwrap();
+            let pem = params.self_signed(&key).unwrap().pem();
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        };
+        let put_status = |kubeconfig: std::path::PathBuf| {
+            let cert = cert.clone();
+            let c = &c;
+            async move {
+                let client = c.client_for(&kubeconfig).await.unwrap();
+                let mut csr = get(c, "team").await;
+                csr["status"]["certificate"] = cert.into();
+                let req = http::Request::put(
+                    "/apis/certificates.k8s.io/v1/certificatesigningrequests/team/status",
+                )
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&csr).unwrap())
+                .unwrap();
+                client.request_text(req).await
+            }
+        };
+        let e = put_status(carol.clone()).await.unwrap_err();
+        let kube::Error::Api(status) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(status.code, 403);
+        assert_eq!(
+            status.message,
+            "certificatesigningrequests.certificates.k8s.io \"team\" is forbidden: user not permitted to sign requests with signerName \"example.com/team\""
+        );
+        let o = c
+            .kubectl_stdin(
+                &["apply", "-f", "-"],
+                Some(&grant("sign", "example.com/team")),
+            )
+            .await
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut signed = false;
+        for _ in 0..50 {
+            if put_status(carol.clone()).await.is_ok() {
+                signed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(signed);
+        assert!(get(&c, "team").await["status"]["certificate"].is_string());
     });
 }

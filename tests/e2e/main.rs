@@ -23,6 +23,7 @@ mod service_proxy;
 mod services;
 mod watch;
 mod webhooks;
+mod write_paths;
 
 /// Every test gets this long before it is failed.
 pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);

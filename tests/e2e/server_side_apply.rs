@@ -426,3 +426,102 @@ async fn apply_request_checks() {
         );
     })
 }
+
+/// An autoscaling/v1 HorizontalPodAutoscaler aiming at `cpu` percent.
+fn hpa_v1(cpu: u32) -> String {
+    format!(
+        "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n  minReplicas: 1\n  maxReplicas: 5\n  targetCPUUtilizationPercentage: {cpu}\n"
+    )
+}
+
+#[tokio::test]
+async fn managed_fields_of_another_version_are_compared_in_their_version() {
+    crate::with_timeout!(async {
+        use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+        use kube::api::{Api, Patch, PatchParams};
+        let c = TestCluster::start().await.unwrap();
+        let o = apply(&c, &hpa_v1(50), &[]).await;
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+        // kubectl owns spec.targetCPUUtilizationPercentage, recorded in
+        // autoscaling/v1; in v2 the same setting is a spec.metrics item.
+        let hpas: Api<HorizontalPodAutoscaler> = Api::default_namespaced(c.client().await.unwrap());
+        let config = serde_json::json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "maxReplicas": 5,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}],
+            },
+        });
+        let e = hpas
+            .patch(
+                "web",
+                &PatchParams::apply("v2-applier"),
+                &Patch::Apply(&config),
+            )
+            .await
+            .unwrap_err();
+        let kube::Error::Api(status) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(status.code, 409);
+        assert_eq!(
+            status.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.targetCPUUtilizationPercentage"
+        );
+
+        // Forced, the v2 applier takes it over; kubectl keeps the rest.
+        let got = hpas
+            .patch(
+                "web",
+                &PatchParams::apply("v2-applier").force(),
+                &Patch::Apply(&config),
+            )
+            .await
+            .unwrap();
+        let metric = &got.spec.unwrap().metrics.unwrap()[0];
+        assert_eq!(
+            metric.resource.as_ref().unwrap().target.average_utilization,
+            Some(60)
+        );
+        let v1: Value = serde_json::from_str(
+            &c.kubectl_ok(&[
+                "get",
+                "--raw",
+                "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web",
+            ])
+            .await
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 60, "{v1}");
+        let hpa = get_json(&c, &["hpa", "web"]).await;
+        let kubectl = entry(&hpa, "kubectl", "Apply").unwrap();
+        assert_eq!(kubectl["apiVersion"], "autoscaling/v1");
+        assert!(
+            kubectl["fieldsV1"]["f:spec"]
+                .get("f:targetCPUUtilizationPercentage")
+                .is_none(),
+            "{kubectl}"
+        );
+        assert!(kubectl["fieldsV1"]["f:spec"].get("f:maxReplicas").is_some());
+        let v2 = entry(&hpa, "v2-applier", "Apply").unwrap();
+        assert_eq!(v2["apiVersion"], "autoscaling/v2");
+        assert!(v2["fieldsV1"]["f:spec"].get("f:metrics").is_some(), "{v2}");
+
+        // And kubectl's v1 apply of another target now conflicts with the
+        // v2 applier's metrics.
+        let o = apply(&c, &hpa_v1(50), &[]).await;
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(
+                "Apply failed with 1 conflict: conflict with \"v2-applier\": .spec.metrics"
+            ),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    });
+}

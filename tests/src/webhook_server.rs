@@ -5,7 +5,12 @@
 //! - `/deny`: denied with code 403, reason Forbidden, message
 //!   `denied by the test webhook`;
 //! - `/mutate`: allowed with a JSONPatch adding the label `mutated=<n>`
-//!   (n counts calls to this path) and a warning;
+//!   (n counts calls to this path), a warning and the audit annotation
+//!   `mutated-by=test-webhook`;
+//! - `/max-replicas-5`: denies objects (a `Scale`, a Deployment) whose
+//!   `spec.replicas` is above 5 with code 403 and the message
+//!   `at most 5 replicas are allowed, not <n>`, allows others with the
+//!   audit annotation `replicas=<n>`;
 //! - `/hang`: answers after 30 seconds (longer than any timeout);
 //! - `/garbage`: answers `this is not json` with status 200;
 //! - `/wrong-uid`: allowed, but for another uid.
@@ -80,6 +85,20 @@ fn answer(path: &str, review: &Value, mutations: usize) -> Value {
             uid,
             json!({"allowed": false, "status": {"code": 403, "reason": "Forbidden", "message": "denied by the test webhook"}}),
         ),
+        "/max-replicas-5" => {
+            let replicas = req["object"]["spec"]["replicas"].as_i64().unwrap_or(0);
+            if replicas > 5 {
+                review_response(
+                    uid,
+                    json!({"allowed": false, "status": {"code": 403, "reason": "Forbidden", "message": format!("at most 5 replicas are allowed, not {replicas}")}}),
+                )
+            } else {
+                review_response(
+                    uid,
+                    json!({"auditAnnotations": {"replicas": replicas.to_string()}}),
+                )
+            }
+        }
         "/mutate" => {
             let has_labels = req["object"]["metadata"]["labels"].is_object();
             let patch = if has_labels {
@@ -91,7 +110,7 @@ fn answer(path: &str, review: &Value, mutations: usize) -> Value {
                 .encode(serde_json::to_vec(&patch).unwrap_or_default());
             review_response(
                 uid,
-                json!({"patchType": "JSONPatch", "patch": b64, "warnings": ["mutated by the test webhook"]}),
+                json!({"patchType": "JSONPatch", "patch": b64, "warnings": ["mutated by the test webhook"], "auditAnnotations": {"mutated-by": "test-webhook"}}),
             )
         }
         "/wrong-uid" => review_response("not-the-uid", json!({})),

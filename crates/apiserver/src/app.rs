@@ -176,6 +176,7 @@ where
             if let Some(obj) = slot.take() {
                 rec.request_object(&obj);
             }
+            rec.admission_annotations(&slot.take_annotations());
             finish_audit(auditor, rec, response, panicked, labels.verb == "WATCH").await
         }
         _ => response,

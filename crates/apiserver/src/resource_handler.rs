@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 
+use crate::admission::admitted;
 use crate::admission::hooks::Write;
 use crate::app::{ApiServer, RequestUser, read_body};
 use crate::auth::{UserInfo, reviews, token_request};
@@ -19,9 +20,10 @@ use crate::metrics::RequestLabels;
 use crate::printers;
 use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
+use crate::registry::scale::{ScaleChange, ScaleWrite, Shape};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
-use crate::registry::subresources::{self, ScaleChange};
-use crate::registry::{Resource, admission, list, managed, patch, store, watch};
+use crate::registry::subresources;
+use crate::registry::{Resource, admission, apply, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -128,10 +130,17 @@ where
     let name = r.name.clone().unwrap_or_default();
     let headers = req.headers().clone();
     let limit = server.config.max_request_body_bytes;
+    let audit_slot = req
+        .extensions()
+        .get::<crate::audit::RequestObjectSlot>()
+        .cloned();
     let result = dispatch(
         &server, req, &r, &res, ns, &name, &query, out, &opts, &headers, limit, labels,
     )
     .await;
+    if let Some(slot) = audit_slot {
+        slot.annotate(opts.take_audit_annotations());
+    }
     let warnings = opts.take_warnings();
     match result {
         Ok(mut resp) => {
@@ -349,7 +358,6 @@ where
                 slot.set(&obj);
             }
             write.create(&mut obj).await?;
-            set_csr_requester(&res, &mut obj, &user);
             let created = store::create_json(reg, &res, ns, obj, opts).await?;
             Ok(wire::respond(
                 StatusCode::CREATED,
@@ -364,7 +372,7 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
-            write.update(&name, Some(&mut obj)).await?;
+            write.update(&name, &mut obj).await?;
             let target = if r.subresource.is_some() {
                 UpdateTarget::Status
             } else {
@@ -386,33 +394,30 @@ where
             } else {
                 UpdateTarget::Main
             };
-            if input != InputFormat::ApplyPatch
-                && write.dynamic_admission(crate::admission::Operation::Update, &name)
-            {
-                let updated =
-                    crate::admission::patching::patch(&write, &name, body, input, target).await?;
-                return Ok(wire::respond_value(StatusCode::OK, &updated.object, out));
-            }
-            write.update(&name, None).await?;
-            if write.needs_rbac_check() {
-                // The escalation check needs the patched object: compute it
-                // without writing first.
-                let preview = WriteOptions {
-                    dry_run: true,
-                    field_manager: opts.field_manager.clone(),
-                    field_validation: opts.field_validation,
-                    service_cidr_is_v4: opts.service_cidr_is_v4,
-                    user_agent_manager: opts.user_agent_manager.clone(),
-                    force: opts.force,
-                    subresource: opts.subresource.clone(),
-                    ..Default::default()
+            let (updated, _) = if input == InputFormat::ApplyPatch {
+                let change = apply::Apply::new(&res, &name, &body, opts)?;
+                let inner = apply::Apply::write_options(opts);
+                let result = admitted::update(
+                    &Write {
+                        opts: &inner,
+                        ..write
+                    },
+                    &name,
+                    &change,
+                    target,
+                )
+                .await;
+                opts.absorb(&inner);
+                result?
+            } else {
+                let change = patch::Patch {
+                    res: &res,
+                    name: &name,
+                    body: &body,
+                    format: input,
                 };
-                let patched =
-                    patch::patch(reg, &res, ns, &name, body.clone(), input, target, &preview)
-                        .await?;
-                write.rbac_checks(&patched.object)?;
-            }
-            let updated = patch::patch(reg, &res, ns, &name, body, input, target, opts).await?;
+                admitted::update(&write, &name, &change, target).await?
+            };
             let code = if updated.created {
                 StatusCode::CREATED
             } else {
@@ -440,7 +445,7 @@ where
         (Verb::DeleteCollection, None) => {
             let body = delete_options_body(&headers, read_body(req.into_body(), limit).await?)?;
             let dopts = delete::parse_delete_options(&body, &query)?;
-            let items = delete_collection(server, &res, ns, &query, &dopts).await?;
+            let items = delete_collection(&write, &query, &dopts).await?;
             let list = json!({
                 "kind": format!("{}List", res.def.kind),
                 "apiVersion": res.def.api_version(),
@@ -453,17 +458,6 @@ where
             let s = crate::crd::scale::get(reg, &res, ns, &name).await?;
             Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
-        (Verb::Update, Some("scale")) | (Verb::Patch, Some("scale")) if res.custom.is_some() => {
-            let input = wire::input_format(&headers)?;
-            let body = read_body(req.into_body(), limit).await?;
-            let change = if r.verb == Verb::Update {
-                ScaleChange::Replace(wire::decode_object(&body, input)?)
-            } else {
-                ScaleChange::Patch(body, input)
-            };
-            let s = crate::crd::scale::update(reg, &res, ns, &name, change, opts).await?;
-            Ok(wire::respond_value(StatusCode::OK, &s, out))
-        }
         (Verb::Get, Some("scale")) => {
             let s = subresources::get_scale(reg, &res, ns, &name).await?;
             Ok(wire::respond_value(StatusCode::OK, &s, out))
@@ -474,9 +468,26 @@ where
             let change = if r.verb == Verb::Update {
                 ScaleChange::Replace(wire::decode_object(&body, input)?)
             } else {
-                ScaleChange::Patch(body, input)
+                ScaleChange::patch(body, input)?
             };
-            let s = subresources::update_scale(reg, &res, ns, &name, change, opts).await?;
+            // Only an apply computes the parent's managedFields itself;
+            // other writes are recorded as updates through `scale`.
+            let mut inner = apply::Apply::write_options(opts);
+            inner.managed_fields_done = change.is_apply();
+            let scale = ScaleWrite {
+                res: &res,
+                name: &name,
+                change,
+                opts: &inner,
+            };
+            let write = Write {
+                opts: &inner,
+                ..write
+            };
+            let result = admitted::update(&write, &name, &scale, UpdateTarget::Main).await;
+            opts.absorb(&inner);
+            let (updated, _) = result?;
+            let s = Shape::of(&res).view(&updated.object);
             Ok(wire::respond_value(StatusCode::OK, &s, out))
         }
         (Verb::Create, Some("binding")) => {
@@ -518,7 +529,7 @@ where
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
-            write.update(&name, Some(&mut obj)).await?;
+            write.update(&name, &mut obj).await?;
             let updated =
                 crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
@@ -616,16 +627,19 @@ fn success(code: StatusCode, out: Output) -> Response<Body> {
     )
 }
 
+/// DELETE of every listed object. Like upstream, each one goes through
+/// DELETE admission on its own; one that is refused (or fails) stays, the
+/// others are still deleted, and the first error is the answer.
 async fn delete_collection(
-    server: &ApiServer,
-    res: &Arc<Resource>,
-    ns: Option<&str>,
+    write: &Write<'_>,
     query: &Query,
     dopts: &delete::DeleteOptions,
 ) -> Result<Vec<Value>, StatusError> {
-    let reg = &server.registry;
-    let listed = list::list(reg, res, ns, query).await?;
+    let res = write.res;
+    let reg = &write.server.registry;
+    let listed = list::list(reg, res, write.namespace, query).await?;
     let mut out = Vec::with_capacity(listed.items.len());
+    let mut first_error = None;
     for item in listed.items {
         let v: Value = serde_json::from_slice(&item).map_err(StatusError::internal)?;
         let name = meta::name(&v).unwrap_or_default().to_string();
@@ -633,33 +647,24 @@ async fn delete_collection(
         if admission::admit_delete(res, &name).is_err() {
             continue;
         }
-        match delete_one(reg, res, item_ns.as_deref(), &name, dopts).await {
+        let item_write = Write {
+            namespace: item_ns.as_deref(),
+            ..*write
+        };
+        let deleted = match item_write.delete(&name).await {
+            Ok(()) => delete_one(reg, res, item_ns.as_deref(), &name, dopts).await,
+            Err(e) => Err(e),
+        };
+        match deleted {
             Ok(Deleted::Now(o)) | Ok(Deleted::Pending(o)) => out.push(o),
             Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(out)
-}
-
-/// A CertificateSigningRequest records who asked: upstream's strategy
-/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
-/// requesting user on create (approvers decide on them).
-fn set_csr_requester(res: &Resource, obj: &mut serde_json::Value, user: &crate::auth::UserInfo) {
-    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
-        return;
-    }
-    let Some(spec) = obj
-        .get_mut("spec")
-        .and_then(serde_json::Value::as_object_mut)
-    else {
-        return;
-    };
-    let info = user.to_json();
-    for field in ["username", "uid", "groups", "extra"] {
-        match info.get(field) {
-            Some(v) => spec.insert(field.to_string(), v.clone()),
-            None => spec.remove(field),
-        };
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
 }

@@ -244,14 +244,28 @@ impl Managers {
 
     /// Takes changed fields from every other manager; removed fields are
     /// no longer owned by anyone. Returns the conflicts (per manager).
-    fn settle(&mut self, me: &ManagerId, cmp: &Comparison, force: bool) -> Result<(), Conflicts> {
-        let changed = cmp.changed();
+    /// `cmp` is the write compared in its own version; entries recorded in
+    /// another version are judged by `others` (the write compared in
+    /// theirs).
+    fn settle(
+        &mut self,
+        me: &ManagerId,
+        cmp: &Comparison,
+        others: &Others,
+        force: bool,
+    ) -> Result<(), Conflicts> {
+        let in_version = |e: &Entry| -> &Comparison {
+            others
+                .iter()
+                .find(|(v, _)| *v == e.id.api_version)
+                .map_or(cmp, |(_, c)| c)
+        };
         let mut conflicts = Vec::new();
         for e in &self.entries {
             if e.id.same(me) {
                 continue;
             }
-            let c = e.fields.intersection(&changed);
+            let c = e.fields.intersection(&in_version(e).changed());
             if !c.is_empty() {
                 conflicts.push((e.id.clone(), c));
             }
@@ -263,13 +277,73 @@ impl Managers {
             if e.id.same(me) {
                 continue;
             }
-            e.fields = e.fields.difference(&changed).difference(&cmp.removed);
+            let c = in_version(e);
+            e.fields = e.fields.difference(&c.changed()).difference(&c.removed);
         }
         self.entries
             .retain(|e| !e.fields.is_empty() || e.id.same(me));
         Ok(())
     }
+
+    /// The write compared in the version of every entry recorded in
+    /// another one than `me`'s; entries of versions the kind is no longer
+    /// served in are dropped, as upstream.
+    fn compare_in_other_versions(
+        &mut self,
+        me: &ManagerId,
+        versions: Option<&dyn Versions>,
+        live: Option<&Value>,
+        new: &Value,
+        ignored: &Set,
+    ) -> Result<Others, String> {
+        let Some(versions) = versions else {
+            return Ok(Vec::new());
+        };
+        let mut others: Others = Vec::new();
+        let mut unserved: Vec<String> = Vec::new();
+        for e in &self.entries {
+            let v = &e.id.api_version;
+            if e.id.same(me)
+                || *v == me.api_version
+                || others.iter().any(|(x, _)| x == v)
+                || unserved.contains(v)
+            {
+                continue;
+            }
+            let Some(schema) = versions.schema(v) else {
+                unserved.push(v.clone());
+                continue;
+            };
+            let convert = |o: &Value| {
+                versions
+                    .convert(o, v)
+                    .map_err(|e| format!("failed to convert to {v}: {e}"))
+            };
+            let old = live.map(convert).transpose()?;
+            let newer = convert(new)?;
+            let c = compare(&schema, old.as_ref(), &newer)?.without(ignored);
+            others.push((v.clone(), c));
+        }
+        self.entries
+            .retain(|e| e.id.same(me) || !unserved.contains(&e.id.api_version));
+        Ok(others)
+    }
 }
+
+/// The other versions a kind is served in, so that a write is compared in
+/// the version each managedFields entry was recorded in (upstream's
+/// version converter): field paths differ between versions (autoscaling/v1
+/// `spec.targetCPUUtilizationPercentage` is a `spec.metrics` item in v2).
+pub trait Versions {
+    /// The schema of the kind in `api_version`; `None` when the kind is not
+    /// served in it (entries of that version are dropped).
+    fn schema(&self, api_version: &str) -> Option<std::sync::Arc<Schema>>;
+    /// `obj` (with its `apiVersion`) converted to `api_version`.
+    fn convert(&self, obj: &Value, api_version: &str) -> Result<Value, String>;
+}
+
+/// A write compared in other versions: (apiVersion, comparison).
+type Others = Vec<(String, Comparison)>;
 
 /// Most `Update` entries an object keeps (upstream
 /// DefaultMaxUpdateManagers); older ones merge into [`ANCIENT_CHANGES`].
@@ -447,13 +521,34 @@ pub fn update(
     schema: &Schema,
     live: Option<&Value>,
     new: &Value,
-    mut managers: Managers,
+    managers: Managers,
     me: &ManagerId,
     ignored: &Set,
     now: &str,
 ) -> Result<Managers, String> {
+    update_versioned(schema, live, new, managers, me, ignored, now, None)
+}
+
+/// [`update`] of a kind served in several versions: entries recorded in
+/// another version than `me`'s lose what the write changed as seen in
+/// their version.
+#[allow(clippy::too_many_arguments)]
+pub fn update_versioned(
+    schema: &Schema,
+    live: Option<&Value>,
+    new: &Value,
+    mut managers: Managers,
+    me: &ManagerId,
+    ignored: &Set,
+    now: &str,
+    versions: Option<&dyn Versions>,
+) -> Result<Managers, String> {
     let cmp = compare(schema, live, new)?.without(ignored);
-    let _ = managers.settle(me, &cmp, true);
+    let others = match live {
+        Some(_) => managers.compare_in_other_versions(me, versions, live, new, ignored)?,
+        None => Vec::new(),
+    };
+    let _ = managers.settle(me, &cmp, &others, true);
     let took = cmp.changed().difference(&strip_set());
     match managers.get_mut(me) {
         Some(e) => {
@@ -479,7 +574,28 @@ pub fn update(
 /// removes fields `me` applied before and no longer applies unless
 /// someone else owns them, and fails on conflicts unless `force`.
 /// Returns the new object and managers.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
+    schema: &Schema,
+    live: &Value,
+    config: &Value,
+    managers: Managers,
+    me: &ManagerId,
+    force: bool,
+    ignored: &Set,
+    now: &str,
+) -> Result<(Value, Managers), ApplyError> {
+    apply_versioned(
+        schema, live, config, managers, me, force, ignored, now, None,
+    )
+}
+
+/// [`apply`] of a kind served in several versions: other managers'
+/// entries recorded in another version conflict with what the apply
+/// changes as seen in their version, and the applier's own fields from an
+/// apply in another version are pruned in that version (as upstream).
+#[allow(clippy::too_many_arguments)]
+pub fn apply_versioned(
     schema: &Schema,
     live: &Value,
     config: &Value,
@@ -488,6 +604,7 @@ pub fn apply(
     force: bool,
     ignored: &Set,
     now: &str,
+    versions: Option<&dyn Versions>,
 ) -> Result<(Value, Managers), ApplyError> {
     let invalid = ApplyError::Invalid;
     let merged = merge(schema, live, config).map_err(invalid)?;
@@ -496,26 +613,45 @@ pub fn apply(
         .recursive_difference(ignored)
         .difference(&strip_set());
     let last = managers.get(me).map(|e| e.fields.clone());
+    let last_version = managers.get(me).map(|e| e.id.api_version.clone());
     let time = managers.get(me).and_then(|e| e.time.clone());
     match managers.get_mut(me) {
-        Some(e) => e.fields = config_set,
+        Some(e) => {
+            e.fields = config_set;
+            e.id.api_version = me.api_version.clone();
+        }
         None => managers.entries.push(Entry {
             id: me.clone(),
             time: None,
             fields: config_set,
         }),
     }
-    let merged = match &last {
-        Some(last) if !last.is_empty() => {
-            prune(schema, &merged, &managers, last).map_err(invalid)?
+    let merged = match (&last, &last_version, versions) {
+        (Some(last), _, _) if last.is_empty() => merged,
+        (Some(last), Some(v), Some(versions)) if *v != me.api_version => {
+            // Fields applied in another version are pruned in that one.
+            match versions.schema(v) {
+                Some(old_schema) => {
+                    let there = versions.convert(&merged, v).map_err(invalid)?;
+                    let pruned = prune(&old_schema, &there, &managers, last).map_err(invalid)?;
+                    versions
+                        .convert(&pruned, &me.api_version)
+                        .map_err(invalid)?
+                }
+                None => merged,
+            }
         }
+        (Some(last), _, _) => prune(schema, &merged, &managers, last).map_err(invalid)?,
         _ => merged,
     };
     let cmp = compare(schema, Some(live), &merged)
         .map_err(invalid)?
         .without(ignored);
+    let others = managers
+        .compare_in_other_versions(me, versions, Some(live), &merged, ignored)
+        .map_err(invalid)?;
     managers
-        .settle(me, &cmp, force)
+        .settle(me, &cmp, &others, force)
         .map_err(ApplyError::Conflicts)?;
     let changed = &merged != live;
     if let Some(e) = managers.get_mut(me) {

@@ -20,7 +20,9 @@ pub mod typed;
 #[cfg(test)]
 mod tests;
 
-pub use managers::{ApplyError, Conflicts, Entry, ManagerId, Managers, Operation, Requested};
+pub use managers::{
+    ApplyError, Conflicts, Entry, ManagerId, Managers, Operation, Requested, Versions,
+};
 pub use path::{Path, PathElement};
 pub use schema::{ListType, Node, NodeId, Schema};
 pub use set::Set;

@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
-use super::managers::{self, ApplyError, ManagerId, Managers, Operation};
+use super::managers::{self, ApplyError, Entry, ManagerId, Managers, Operation};
+use super::path::PathElement;
 use super::schema::Schema;
 use super::set::Set;
 use super::typed::to_field_set;
@@ -359,4 +360,122 @@ fn update_managers_are_capped_into_ancient_changes() {
         assert!(labels[l].is_object(), "{labels}");
     }
     assert_eq!(ancient["time"], "2025-01-01T00:00:02Z");
+}
+
+/// Deployments also served as a made-up apps/v2 whose `spec.replicas` is
+/// called `spec.size`; apps/v0 is not served.
+struct RenamedReplicas;
+
+impl managers::Versions for RenamedReplicas {
+    fn schema(&self, api_version: &str) -> Option<std::sync::Arc<Schema>> {
+        match api_version {
+            "apps/v1" => Some(std::sync::Arc::new(deployment_schema())),
+            "apps/v2" => Some(std::sync::Arc::new(Schema::untyped())),
+            _ => None,
+        }
+    }
+
+    fn convert(&self, obj: &Value, api_version: &str) -> Result<Value, String> {
+        let mut out = obj.clone();
+        let spec = out["spec"].as_object_mut().ok_or("no spec")?;
+        let (from, to) = match api_version {
+            "apps/v2" => ("replicas", "size"),
+            "apps/v1" => ("size", "replicas"),
+            other => return Err(format!("{other} is not served")),
+        };
+        if let Some(v) = spec.shift_remove(from) {
+            spec.insert(to.into(), v);
+        }
+        out["apiVersion"] = json!(api_version);
+        Ok(out)
+    }
+}
+
+fn entry_in(manager: &str, op: Operation, api_version: &str, paths: &[&[&str]]) -> Entry {
+    let mut fields = Set::new();
+    for p in paths {
+        let path: Vec<PathElement> = p
+            .iter()
+            .map(|f| PathElement::Field(f.to_string()))
+            .collect();
+        fields.insert(&path);
+    }
+    Entry {
+        id: ManagerId {
+            api_version: api_version.into(),
+            ..id(manager, op)
+        },
+        time: Some("t".into()),
+        fields,
+    }
+}
+
+#[test]
+fn entries_of_other_versions_are_judged_in_their_version() {
+    let s = deployment_schema();
+    let live = deployment(1, "nginx");
+    let m = Managers {
+        entries: vec![
+            entry_in("sizer", Operation::Update, "apps/v2", &[&["spec", "size"]]),
+            entry_in(
+                "ancient",
+                Operation::Update,
+                "apps/v0",
+                &[&["spec", "paused"]],
+            ),
+        ],
+    };
+    let versions: &dyn managers::Versions = &RenamedReplicas;
+    // Apply in v1 changes what sizer owns in v2: a conflict named in v2.
+    let err = managers::apply_versioned(
+        &s,
+        &live,
+        &deployment(3, "nginx"),
+        m.clone(),
+        &id("kubectl", Operation::Apply),
+        false,
+        &status_ignored(),
+        "t",
+        Some(versions),
+    )
+    .unwrap_err();
+    let ApplyError::Conflicts(c) = err else {
+        panic!("want conflicts")
+    };
+    assert_eq!(
+        c.message(),
+        "Apply failed with 1 conflict: conflict with \"sizer\" using apps/v2: .spec.size"
+    );
+    // Without the versions the paths never meet.
+    assert!(
+        managers::apply(
+            &s,
+            &live,
+            &deployment(3, "nginx"),
+            m.clone(),
+            &id("kubectl", Operation::Apply),
+            false,
+            &status_ignored(),
+            "t",
+        )
+        .is_ok()
+    );
+    // An update in v1 takes the field from sizer; apps/v0 is gone.
+    let after = managers::update_versioned(
+        &s,
+        Some(&live),
+        &deployment(4, "nginx"),
+        m,
+        &id("scaler", Operation::Update),
+        &status_ignored(),
+        "t",
+        Some(versions),
+    )
+    .unwrap();
+    let names: Vec<&str> = after
+        .entries
+        .iter()
+        .map(|e| e.id.manager.as_str())
+        .collect();
+    assert_eq!(names, ["scaler"]);
 }

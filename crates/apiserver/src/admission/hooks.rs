@@ -106,8 +106,10 @@ impl<'a> Write<'a> {
     }
 
     async fn old(&self, operation: Operation, name: &'a str) -> Option<Value> {
+        let def = self.res.def;
         let needed = (self.server.admission.enabled("NodeRestriction")
             && self.user.node_name().is_some())
+            || super::certificates::concerns(def.group, def.resource, self.subresource)
             || self.dynamic_admission(operation, name);
         if !needed || name.is_empty() {
             return None;
@@ -128,6 +130,10 @@ impl<'a> Write<'a> {
         chain
             .admit(self.server, &req, obj, None, Some(&call))
             .await?;
+        // Upstream's strategy records the requester while preparing the
+        // create: validating admission sees it, whatever the path (POST
+        // or an apply that creates).
+        set_csr_requester(self.res, obj, self.user);
         self.warn(
             chain
                 .validate(self.server, &req, Some(obj), None, Some(&call))
@@ -136,9 +142,8 @@ impl<'a> Write<'a> {
         self.rbac_checks(obj)
     }
 
-    /// Before an update of `name` (`new` is the PUT body; None for patches,
-    /// whose result is not known yet).
-    pub async fn update(&self, name: &'a str, new: Option<&mut Value>) -> Result<(), StatusError> {
+    /// Before an update of `name` (`new` is the PUT body).
+    pub async fn update(&self, name: &'a str, new: &mut Value) -> Result<(), StatusError> {
         let old = self.old(Operation::Update, name).await;
         self.update_from(name, new, old.as_ref()).await
     }
@@ -147,31 +152,45 @@ impl<'a> Write<'a> {
     pub async fn update_from(
         &self,
         name: &'a str,
-        new: Option<&mut Value>,
+        new: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        self.admit_update(name, new, old).await?;
+        self.validate_update(name, new, old).await?;
+        self.rbac_checks(new)
+    }
+
+    /// The mutating half of an update's admission.
+    pub async fn admit_update(
+        &self,
+        name: &'a str,
+        new: &mut Value,
         old: Option<&Value>,
     ) -> Result<(), StatusError> {
         let req = self.request(Operation::Update, name);
         let call = self.call(Operation::Update, name);
-        let chain = &self.server.admission;
-        match new {
-            Some(obj) => {
-                chain
-                    .admit(self.server, &req, obj, old, Some(&call))
-                    .await?;
-                self.warn(
-                    chain
-                        .validate(self.server, &req, Some(obj), old, Some(&call))
-                        .await?,
-                );
-                self.rbac_checks(obj)
-            }
-            None => {
-                // The patched object is not known: webhooks are not called
-                // here (see `patch_with_admission`).
-                self.warn(chain.validate(self.server, &req, None, old, None).await?);
-                Ok(())
-            }
-        }
+        self.server
+            .admission
+            .admit(self.server, &req, new, old, Some(&call))
+            .await
+    }
+
+    /// The validating half of an update's admission.
+    pub async fn validate_update(
+        &self,
+        name: &'a str,
+        new: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        let req = self.request(Operation::Update, name);
+        let call = self.call(Operation::Update, name);
+        let warnings = self
+            .server
+            .admission
+            .validate(self.server, &req, Some(new), old, Some(&call))
+            .await?;
+        self.warn(warnings);
+        Ok(())
     }
 
     /// Before a delete of `name`.
@@ -200,5 +219,24 @@ impl<'a> Write<'a> {
         for w in warnings {
             self.opts.warn(w);
         }
+    }
+}
+
+/// A CertificateSigningRequest records who asked: upstream's strategy
+/// overwrites `spec.username`, `uid`, `groups` and `extra` with the
+/// requesting user on create (approvers decide on them).
+fn set_csr_requester(res: &Resource, obj: &mut Value, user: &UserInfo) {
+    if res.def.group != "certificates.k8s.io" || res.def.resource != "certificatesigningrequests" {
+        return;
+    }
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let info = user.to_json();
+    for field in ["username", "uid", "groups", "extra"] {
+        match info.get(field) {
+            Some(v) => spec.insert(field.to_string(), v.clone()),
+            None => spec.remove(field),
+        };
     }
 }

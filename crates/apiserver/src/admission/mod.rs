@@ -12,12 +12,13 @@
 //! enabling an off-by-default plugin that is not implemented is an error,
 //! so nobody believes a policy is enforced when it is not.
 
+pub mod admitted;
 pub mod cel;
+pub mod certificates;
 pub mod hooks;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod node_restriction;
-pub mod patching;
 pub mod pod_security;
 pub mod policy;
 pub mod priority;
@@ -105,6 +106,9 @@ pub const IMPLEMENTED: &[&str] = &[
     "PodSecurity",
     "Priority",
     "DefaultTolerationSeconds",
+    "CertificateApproval",
+    "CertificateSigning",
+    "CertificateSubjectRestriction",
     "ResourceQuota",
     "MutatingAdmissionWebhook",
     "ValidatingAdmissionPolicy",
@@ -292,6 +296,9 @@ impl Chain {
                         warnings.extend(pod_security::validate(server, req, o, old).await?);
                     }
                 }
+                "CertificateApproval" => certificates::validate_approval(server, req, old)?,
+                "CertificateSigning" => certificates::validate_signing(server, req, obj, old)?,
+                "CertificateSubjectRestriction" => certificates::validate_subject(req, obj)?,
                 "ValidatingAdmissionPolicy" => {
                     if let Some(call) = dynamic {
                         self.policies.validate(call, obj, old).await?;
@@ -334,6 +341,9 @@ mod tests {
                 "PodSecurity",
                 "Priority",
                 "DefaultTolerationSeconds",
+                "CertificateApproval",
+                "CertificateSigning",
+                "CertificateSubjectRestriction",
                 "MutatingAdmissionWebhook",
                 "ValidatingAdmissionPolicy",
                 "ValidatingAdmissionWebhook",

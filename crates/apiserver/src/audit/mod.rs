@@ -23,6 +23,7 @@ pub use policy::{Level, Policy};
 
 use crate::auth::UserInfo;
 use crate::auth::authz::Attributes;
+use crate::registry::store::AuditAnnotation;
 
 /// Where events go and which ones.
 pub struct Auditor {
@@ -185,12 +186,27 @@ impl Record {
 
     /// Adds the authorization decision annotations.
     pub fn decision(&mut self, allowed: bool, reason: &str) {
-        let mut ann =
-            json!({"authorization.k8s.io/decision": if allowed { "allow" } else { "forbid" }});
+        let decision = if allowed { "allow" } else { "forbid" };
+        self.annotate("authorization.k8s.io/decision", decision);
         if !reason.is_empty() {
-            ann["authorization.k8s.io/reason"] = json!(reason);
+            self.annotate("authorization.k8s.io/reason", reason);
         }
-        self.event["annotations"] = ann;
+    }
+
+    fn annotate(&mut self, key: &str, value: &str) {
+        if !self.event["annotations"].is_object() {
+            self.event["annotations"] = json!({});
+        }
+        self.event["annotations"][key] = json!(value);
+    }
+
+    /// Adds admission's annotations that the event's level records.
+    pub fn admission_annotations(&mut self, annotations: &[AuditAnnotation]) {
+        for a in annotations {
+            if self.level.is_some_and(|l| l >= a.level) {
+                self.annotate(&a.key, &a.value);
+            }
+        }
     }
 
     /// Attaches the request object (level Request and above).
@@ -245,22 +261,45 @@ impl Record {
     }
 }
 
-/// Where the resource handler leaves the decoded request object for the
-/// audit record (levels Request and RequestResponse).
+/// Where the resource handler leaves the decoded request object (levels
+/// Request and RequestResponse) and admission's annotations for the audit
+/// record.
 #[derive(Clone, Debug, Default)]
-pub struct RequestObjectSlot(std::sync::Arc<std::sync::Mutex<Option<Value>>>);
+pub struct RequestObjectSlot(std::sync::Arc<std::sync::Mutex<SlotContent>>);
+
+/// What a [`RequestObjectSlot`] holds.
+#[derive(Debug, Default)]
+struct SlotContent {
+    object: Option<Value>,
+    annotations: Vec<AuditAnnotation>,
+}
 
 impl RequestObjectSlot {
     /// Stores the request object.
     pub fn set(&self, v: &Value) {
         if let Ok(mut g) = self.0.lock() {
-            *g = Some(v.clone());
+            g.object = Some(v.clone());
         }
     }
 
     /// Takes it out.
     pub fn take(&self) -> Option<Value> {
-        self.0.lock().ok().and_then(|mut g| g.take())
+        self.0.lock().ok().and_then(|mut g| g.object.take())
+    }
+
+    /// Adds annotations for the event.
+    pub fn annotate(&self, annotations: Vec<AuditAnnotation>) {
+        if let Ok(mut g) = self.0.lock() {
+            g.annotations.extend(annotations);
+        }
+    }
+
+    /// Takes the annotations out.
+    pub fn take_annotations(&self) -> Vec<AuditAnnotation> {
+        self.0
+            .lock()
+            .map(|mut g| std::mem::take(&mut g.annotations))
+            .unwrap_or_default()
     }
 }
 

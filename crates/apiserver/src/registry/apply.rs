@@ -5,27 +5,24 @@
 //! fields it applied before and dropped are removed unless someone else
 //! owns them, and fields owned by other managers that would change are
 //! conflicts (409) unless `force=true`. A missing object is created. The
-//! result then goes through the regular update (or create) pipeline.
+//! result then goes through admission and the regular update (or create)
+//! pipeline (`admission::admitted`).
 
-use bytes::Bytes;
 use corten_apimachinery::managedfields::{ApplyError, Managers, Operation, managers};
 use corten_apimachinery::status::StatusCause;
 use corten_apimachinery::{Reason, StatusError, meta};
-use corten_storage::UpdateDecision;
 use serde_json::{Map, Value};
 
-use super::keys::{check_path_segment, object_key};
+use super::Resource;
+use super::change::Change;
+use super::keys::check_path_segment;
 use super::managed::{ignored, manager_id, now, schema_for};
-use super::store::{
-    self, UpdateTarget, Updated, WriteOptions, check_dropped_fields, decide_update, finish_update,
-    read_modify_write, storage_error,
-};
-use super::{Registry, Resource, convert};
+use super::store::{WriteOptions, check_dropped_fields};
 use crate::wire::{self, InputFormat};
 
 /// The 409 for apply conflicts, with one `FieldManagerConflict` cause per
 /// field.
-fn conflict_error(c: &corten_apimachinery::managedfields::Conflicts) -> StatusError {
+pub(crate) fn conflict_error(c: &corten_apimachinery::managedfields::Conflicts) -> StatusError {
     let mut e = StatusError::new(Reason::Conflict, c.message());
     e.causes = c
         .causes()
@@ -39,7 +36,7 @@ fn conflict_error(c: &corten_apimachinery::managedfields::Conflicts) -> StatusEr
     e
 }
 
-fn apply_error(e: ApplyError) -> StatusError {
+pub(crate) fn apply_error(e: ApplyError) -> StatusError {
     match e {
         ApplyError::Conflicts(c) => conflict_error(&c),
         ApplyError::Invalid(m) => StatusError::bad_request(m),
@@ -152,8 +149,9 @@ fn merge_onto(
     let stored = Managers::decode(live).unwrap_or_default();
     let ignored = ignored(res, &opts.subresource);
     let now = now();
+    let versions = super::managed::KindVersions::of(res);
     let run = |force: bool| {
-        managers::apply(
+        managers::apply_versioned(
             &schema,
             live,
             config,
@@ -162,6 +160,9 @@ fn merge_onto(
             force,
             &ignored,
             &now,
+            versions
+                .as_ref()
+                .map(|v| v as &dyn corten_apimachinery::managedfields::managers::Versions),
         )
     };
     let (mut merged, managers) = match run(opts.force) {
@@ -193,93 +194,77 @@ fn merge_onto(
     Ok(merged)
 }
 
-/// PATCH with an apply configuration.
-#[allow(clippy::too_many_arguments)]
-pub async fn apply(
-    reg: &Registry,
-    res: &Resource,
-    url_ns: Option<&str>,
-    name: &str,
-    body: Bytes,
-    target: UpdateTarget,
-    opts: &WriteOptions,
-) -> Result<Updated, StatusError> {
-    check_path_segment(res.def.kind, "name", name)?;
-    let config = decode_config(res, &body, opts)?;
-    if let Some(n) = meta::name(&config)
-        && n != name
-    {
-        return Err(StatusError::bad_request(format!(
-            "the name of the object ({n}) does not match the name on the URL ({name})"
-        )));
-    }
-    let inner = WriteOptions {
-        dry_run: opts.dry_run,
-        field_manager: opts.field_manager.clone(),
-        field_validation: opts.field_validation,
-        service_cidr_is_v4: opts.service_cidr_is_v4,
-        user_agent_manager: opts.user_agent_manager.clone(),
-        force: opts.force,
-        subresource: opts.subresource.clone(),
-        managed_fields_done: true,
-        ..Default::default()
-    };
-    let result = apply_with(reg, res, url_ns, name, &config, target, &inner).await;
-    for w in inner.take_warnings() {
-        opts.warn(w);
-    }
-    result
+/// A PATCH with an apply configuration (`application/apply-patch+yaml`).
+/// The write must use options with `managed_fields_done` set (see
+/// [`Apply::write_options`]): the merge records managedFields itself.
+pub struct Apply<'a> {
+    res: &'a Resource,
+    name: &'a str,
+    config: Value,
+    opts: &'a WriteOptions,
 }
 
-async fn apply_with(
-    reg: &Registry,
-    res: &Resource,
-    url_ns: Option<&str>,
-    name: &str,
-    config: &Value,
-    target: UpdateTarget,
-    opts: &WriteOptions,
-) -> Result<Updated, StatusError> {
-    let gr = res.group_resource();
-    let key = object_key(res.def, url_ns, name);
-    let existing = reg
-        .store
-        .get(&key)
-        .await
-        .map_err(|e| storage_error(e, &gr, name))?;
-    if existing.is_none() {
-        if target == UpdateTarget::Status {
-            return Err(StatusError::not_found(&gr, name));
+impl<'a> Apply<'a> {
+    /// Decodes and checks the configuration sent for `name`.
+    pub fn new(
+        res: &'a Resource,
+        name: &'a str,
+        body: &[u8],
+        opts: &'a WriteOptions,
+    ) -> Result<Self, StatusError> {
+        check_path_segment(res.def.kind, "name", name)?;
+        let config = decode_config(res, body, opts)?;
+        if let Some(n) = meta::name(&config)
+            && n != name
+        {
+            return Err(StatusError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        Ok(Apply {
+            res,
+            name,
+            config,
+            opts,
+        })
+    }
+
+    /// The options of the write that follows an apply: the request's, with
+    /// managedFields left as the merge set them (warnings go to a fresh
+    /// list; hand them on with `take_warnings`).
+    pub fn write_options(opts: &WriteOptions) -> WriteOptions {
+        WriteOptions {
+            dry_run: opts.dry_run,
+            field_manager: opts.field_manager.clone(),
+            field_validation: opts.field_validation,
+            service_cidr_is_v4: opts.service_cidr_is_v4,
+            user_agent_manager: opts.user_agent_manager.clone(),
+            force: opts.force,
+            subresource: opts.subresource.clone(),
+            managed_fields_done: true,
+            ..Default::default()
+        }
+    }
+}
+
+impl Change for Apply<'_> {
+    fn admission_objects(&self, current: &Value) -> Result<(Value, Value), StatusError> {
+        let merged = merge_onto(self.res, current, &self.config, self.opts)?;
+        Ok((current.clone(), merged))
+    }
+
+    fn object_to_create(&self) -> Option<Result<Value, StatusError>> {
+        if self.opts.subresource == "status" {
+            return None;
         }
         // Create on apply: the configuration applied onto an empty object.
         let mut empty = Map::new();
         empty.insert("metadata".into(), Value::Object(Map::new()));
-        let mut obj = merge_onto(res, &Value::Object(empty), config, opts)?;
-        meta::set(&mut obj, "name", Value::String(name.to_string()));
-        let created = store::create(reg, res, url_ns, obj, opts).await?;
-        return Ok(Updated {
-            object: created,
-            created: true,
-        });
+        Some(
+            merge_onto(self.res, &Value::Object(empty), &self.config, self.opts).map(|mut obj| {
+                meta::set(&mut obj, "name", Value::String(self.name.to_string()));
+                obj
+            }),
+        )
     }
-    let compute = |old: &Value| -> Result<(UpdateDecision, Value), StatusError> {
-        let served = convert::from_storage(res, old.clone())?;
-        let merged = merge_onto(res, &served, config, opts)?;
-        let new = convert::to_storage(res, merged)?;
-        decide_update(res, old, new, target, opts)
-    };
-    if opts.dry_run {
-        let Some(kv) = existing else {
-            return Err(StatusError::not_found(&gr, name));
-        };
-        let (_, new) = compute(&store::decode_stored(&kv)?)?;
-        return Ok(Updated {
-            object: convert::from_storage(res, new)?,
-            created: false,
-        });
-    }
-    let (outcome, result) = read_modify_write(reg, res, &key, opts, compute)
-        .await
-        .map_err(|e| e.into_status(&gr, name))?;
-    finish_update(res, outcome, result)
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use corten_api::{Prepared, ResourceDef};
 use corten_apimachinery::managedfields::{
-    ManagerId, Managers, Operation, Requested, Schema, Set, managers,
+    ManagerId, Managers, Operation, Requested, Schema, Set, Versions, managers,
 };
 use corten_apimachinery::{FieldError, GroupKind, Path, StatusError};
 use serde_json::{Value, json};
@@ -38,11 +38,17 @@ pub fn register_schema(group: &str, version: &str, kind: &str, schema: Arc<Schem
 
 /// The schema of a served kind (untyped if it has none).
 pub fn schema_for(def: &ResourceDef) -> Arc<Schema> {
-    let key: Key = (def.group.into(), def.version.into(), def.kind.into());
+    schema_of(def.group, def.version, def.kind)
+}
+
+/// The schema of a kind by group, version and kind (for kinds that are
+/// not a resource of their own, like autoscaling/v1 `Scale`).
+pub fn schema_of(group: &str, version: &str, kind: &str) -> Arc<Schema> {
+    let key: Key = (group.into(), version.into(), kind.into());
     if let Some(s) = cache().lock().ok().and_then(|c| c.get(&key).cloned()) {
         return s;
     }
-    let schema = Arc::new(builtin_schema(def.group, def.version, def.kind));
+    let schema = Arc::new(builtin_schema(group, version, kind));
     if let Ok(mut c) = cache().lock() {
         c.insert(key, schema.clone());
     }
@@ -196,18 +202,41 @@ fn track(
     base: Managers,
     opts: &WriteOptions,
 ) {
-    let schema = schema_for(res.storage_def);
     let me = manager_id(res, opts, Operation::Update);
     let ignored = ignored(res, &opts.subresource);
-    let result = managers::update(
-        &schema,
-        old,
-        prepared.value(),
-        base.clone(),
-        &me,
-        &ignored,
-        &now(),
-    );
+    let versions = KindVersions::of(res);
+    let result = if res.is_storage_version() {
+        managers::update_versioned(
+            &schema_for(res.storage_def),
+            old,
+            prepared.value(),
+            base.clone(),
+            &me,
+            &ignored,
+            &now(),
+            versions.as_ref().map(|v| v as &dyn Versions),
+        )
+    } else {
+        // Entries hold paths of the version they were written in: the
+        // write is compared in the served version it came in.
+        let served =
+            |v: &Value| super::convert::from_storage(res, v.clone()).map_err(|e| e.message);
+        old.map(served)
+            .transpose()
+            .and_then(|old| Ok((old, served(prepared.value())?)))
+            .and_then(|(old, new)| {
+                managers::update_versioned(
+                    &schema_for(res.def),
+                    old.as_ref(),
+                    &new,
+                    base.clone(),
+                    &me,
+                    &ignored,
+                    &now(),
+                    versions.as_ref().map(|v| v as &dyn Versions),
+                )
+            })
+    };
     let managers = match result {
         Ok(m) => m,
         // Like upstream, an object that does not fit the schema is
@@ -227,5 +256,57 @@ fn track(
         && let Err(e) = prepared.set_managed_fields(encoded)
     {
         tracing::warn!(error = %e, "managedFields not set");
+    }
+}
+
+/// The versions a built-in kind is served in, for managedFields entries
+/// recorded in another version than a write's (custom resources' versions
+/// share their field paths and need none).
+pub struct KindVersions<'a> {
+    res: &'a Resource,
+}
+
+impl<'a> KindVersions<'a> {
+    /// The versions of `res`'s kind (`None` for custom resources).
+    pub fn of(res: &'a Resource) -> Option<Self> {
+        res.custom.is_none().then_some(KindVersions { res })
+    }
+
+    fn def(&self, api_version: &str) -> Option<&'static ResourceDef> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        corten_api::builtin_resources().iter().find(|d| {
+            d.group == group
+                && d.version == version
+                && d.storage_resource == self.res.def.storage_resource
+        })
+    }
+}
+
+impl Versions for KindVersions<'_> {
+    fn schema(&self, api_version: &str) -> Option<Arc<Schema>> {
+        self.def(api_version).map(schema_for)
+    }
+
+    fn convert(&self, obj: &Value, api_version: &str) -> Result<Value, String> {
+        let from = corten_apimachinery::meta::api_version(obj)
+            .and_then(|v| self.def(v))
+            .unwrap_or(self.res.def);
+        let to = self
+            .def(api_version)
+            .ok_or_else(|| format!("{api_version} is not served"))?;
+        if std::ptr::eq(from, to) {
+            return Ok(obj.clone());
+        }
+        let storage = self.res.storage_def;
+        let stored = match from.conversion {
+            Some(c) if !std::ptr::eq(from, storage) => c.to_storage(obj.clone())?,
+            _ => obj.clone(),
+        };
+        let mut out = match to.conversion {
+            Some(c) if !std::ptr::eq(to, storage) => c.from_storage(stored)?,
+            _ => stored,
+        };
+        corten_apimachinery::meta::set_type_meta(&mut out, &to.api_version(), to.kind);
+        Ok(out)
     }
 }

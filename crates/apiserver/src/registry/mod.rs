@@ -5,12 +5,14 @@
 pub mod admission;
 pub mod apply;
 pub mod approval;
+pub mod change;
 pub mod convert;
 pub mod delete;
 pub mod keys;
 pub mod list;
 pub mod managed;
 pub mod patch;
+pub mod scale;
 pub mod services;
 pub mod store;
 pub mod subresources;

@@ -1,18 +1,14 @@
-//! PATCH: JSON patch and JSON merge patch applied to the stored object,
-//! then the regular update pipeline.
+//! PATCH: JSON patch, JSON merge patch and strategic merge patch applied
+//! to the current object; the result goes through admission and the
+//! regular update pipeline (`admission::admitted`).
 
-use bytes::Bytes;
 use corten_apimachinery::patch::{PatchError, apply_json_patch, apply_merge_patch};
 use corten_apimachinery::{FieldError, Path, StatusError};
-use corten_storage::{KeyValue, UpdateDecision};
 use serde_json::Value;
 
-use super::keys::{check_path_segment, object_key};
-use super::store::{
-    UpdateTarget, Updated, WriteOptions, decide_update, decode_stored, finish_update, group_kind,
-    read_modify_write, storage_error,
-};
-use super::{Registry, Resource, convert};
+use super::Resource;
+use super::change::Change;
+use super::store::group_kind;
 use crate::wire::InputFormat;
 
 /// Applies a patch document of the given type to `current` (served version).
@@ -91,52 +87,26 @@ fn strategic_merge(
     })
 }
 
-/// PATCH on an object or its status.
-pub async fn patch(
-    reg: &Registry,
-    res: &Resource,
-    url_ns: Option<&str>,
-    name: &str,
-    patch: Bytes,
-    format: InputFormat,
-    target: UpdateTarget,
-    opts: &WriteOptions,
-) -> Result<Updated, StatusError> {
-    if format == InputFormat::ApplyPatch {
-        return super::apply::apply(reg, res, url_ns, name, patch, target, opts).await;
-    }
-    check_path_segment(res.def.kind, "name", name)?;
-    let gr = res.group_resource();
-    let key = object_key(res.def, url_ns, name);
-    let patched_value = |old: &Value| -> Result<(UpdateDecision, Value), StatusError> {
-        let served = convert::from_storage(res, old.clone())?;
-        let new = apply_patch(res, name, &served, &patch, format)?;
+/// A PATCH (JSON, merge or strategic merge) of an object or its status.
+pub struct Patch<'a> {
+    /// The resource patched.
+    pub res: &'a Resource,
+    /// The object's name.
+    pub name: &'a str,
+    /// The patch document.
+    pub body: &'a [u8],
+    /// Its type.
+    pub format: InputFormat,
+}
+
+impl Change for Patch<'_> {
+    fn admission_objects(&self, current: &Value) -> Result<(Value, Value), StatusError> {
+        let new = apply_patch(self.res, self.name, current, self.body, self.format)?;
         if !new.is_object() {
             return Err(StatusError::bad_request(
                 "the patch must produce a JSON object",
             ));
         }
-        let new = convert::to_storage(res, new)?;
-        decide_update(res, old, new, target, opts)
-    };
-    let patched = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
-        patched_value(&decode_stored(kv)?)
-    };
-    if opts.dry_run {
-        let kv = reg
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| storage_error(e, &gr, name))?
-            .ok_or_else(|| StatusError::not_found(&gr, name))?;
-        let (_, new) = patched(&kv)?;
-        return Ok(Updated {
-            object: convert::from_storage(res, new)?,
-            created: false,
-        });
+        Ok((current.clone(), new))
     }
-    let (outcome, result) = read_modify_write(reg, res, &key, opts, patched_value)
-        .await
-        .map_err(|e| e.into_status(&gr, name))?;
-    finish_update(res, outcome, result)
 }

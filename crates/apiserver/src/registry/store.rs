@@ -64,6 +64,20 @@ pub struct WriteOptions {
     pub subresource: String,
     /// Set by server-side apply, which computes managedFields itself.
     pub managed_fields_done: bool,
+    /// Annotations admission adds to the request's audit event.
+    pub audit_annotations: std::sync::Mutex<Vec<AuditAnnotation>>,
+}
+
+/// An annotation for the request's audit event, logged only at `level`
+/// and above (upstream `AddAnnotationWithLevel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAnnotation {
+    /// `<webhook>/<key>`, `mutation.webhook.admission.k8s.io/...`, ...
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The lowest audit level that records it.
+    pub level: crate::audit::Level,
 }
 
 /// The apiserver's own writes (bootstrap objects, quota status, ...) are
@@ -81,6 +95,7 @@ impl Default for WriteOptions {
             force: false,
             subresource: String::new(),
             managed_fields_done: false,
+            audit_annotations: Default::default(),
         }
     }
 }
@@ -108,6 +123,40 @@ impl WriteOptions {
             .lock()
             .map(|mut w| std::mem::take(&mut *w))
             .unwrap_or_default()
+    }
+
+    /// Adds an audit annotation at level Metadata (the first value of a
+    /// key stays, as upstream refuses to overwrite one).
+    pub fn annotate(&self, key: String, value: String) {
+        self.annotate_at(key, value, crate::audit::Level::Metadata);
+    }
+
+    /// Adds an audit annotation recorded from `level` on.
+    pub fn annotate_at(&self, key: String, value: String, level: crate::audit::Level) {
+        if let Ok(mut a) = self.audit_annotations.lock()
+            && !a.iter().any(|x| x.key == key)
+        {
+            a.push(AuditAnnotation { key, value, level });
+        }
+    }
+
+    /// The collected audit annotations.
+    pub fn take_audit_annotations(&self) -> Vec<AuditAnnotation> {
+        self.audit_annotations
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default()
+    }
+
+    /// Takes over what a write with derived options (`inner`) collected:
+    /// warnings and audit annotations.
+    pub fn absorb(&self, inner: &WriteOptions) {
+        for w in inner.take_warnings() {
+            self.warn(w);
+        }
+        for a in inner.take_audit_annotations() {
+            self.annotate_at(a.key, a.value, a.level);
+        }
     }
 }
 
@@ -815,9 +864,27 @@ pub async fn update(
     res: &Resource,
     url_ns: Option<&str>,
     name: &str,
+    body: Value,
+    target: UpdateTarget,
+    opts: &WriteOptions,
+) -> Result<Updated, StatusError> {
+    update_from_hint(reg, res, url_ns, name, body, target, opts, None).await
+}
+
+/// [`update`] starting from `hint`, the stored object as the caller last
+/// read it (saves a read when it is still current). With a hint the object
+/// is known to have existed: if it is deleted meanwhile the answer is 404,
+/// never a create.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_from_hint(
+    reg: &Registry,
+    res: &Resource,
+    url_ns: Option<&str>,
+    name: &str,
     mut body: Value,
     target: UpdateTarget,
     opts: &WriteOptions,
+    hint: Option<KeyValue>,
 ) -> Result<Updated, StatusError> {
     check_path_segment(res.def.kind, "name", name)?;
     check_type_meta(res, &mut body)?;
@@ -846,14 +913,15 @@ pub async fn update(
             created: false,
         });
     }
-    let outcome = read_modify_write(reg, res, &key, opts, |old| {
+    let had_hint = hint.is_some();
+    let outcome = read_modify_write(reg, res, &key, opts, hint, |old| {
         decide_update(res, old, body.clone(), target, opts)
     })
     .await;
     match outcome {
         Ok((outcome, result)) => finish_update(res, outcome, result),
         Err(StepError::Storage(corten_storage::Error::NotFound { .. }))
-            if target == UpdateTarget::Main && allow_create_on_update(res) =>
+            if target == UpdateTarget::Main && allow_create_on_update(res) && !had_hint =>
         {
             let mut obj = convert::from_storage(res, body)?;
             meta::remove(&mut obj, "resourceVersion");
@@ -868,14 +936,15 @@ pub async fn update(
 }
 
 /// A read-modify-write of one object through `compute(old) -> (decision,
-/// new)` with compare-and-swap retries. For Services, addresses and ports
-/// the new object needs are allocated before the swap and what it no
-/// longer holds is released after it.
+/// new)` with compare-and-swap retries, starting from `hint` if given. For
+/// Services, addresses and ports the new object needs are allocated before
+/// the swap and what it no longer holds is released after it.
 pub async fn read_modify_write<F>(
     reg: &Registry,
     res: &Resource,
     key: &str,
     opts: &WriteOptions,
+    hint: Option<KeyValue>,
     compute: F,
 ) -> Result<(UpdateOutcome, Option<Value>), StepError>
 where
@@ -886,13 +955,16 @@ where
     if is_service {
         // Plan: run the update once against the current object to learn
         // which allocations it needs.
-        let kv = reg
-            .store
-            .get(key)
-            .await?
-            .ok_or_else(|| corten_storage::Error::NotFound {
-                key: key.to_string(),
-            })?;
+        let kv = match &hint {
+            Some(kv) => kv.clone(),
+            None => reg
+                .store
+                .get(key)
+                .await?
+                .ok_or_else(|| corten_storage::Error::NotFound {
+                    key: key.to_string(),
+                })?,
+        };
         let old = decode_stored(&kv)?;
         if let Ok(mut pool) = opts.service_pool.lock() {
             *pool = services::UpdatePool::default();
@@ -922,7 +994,7 @@ where
         .store
         .guaranteed_update(
             key,
-            None,
+            hint,
             |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
                 let old = decode_stored(kv)?;
                 let (decision, new) = compute(&old)?;

@@ -1,8 +1,8 @@
-//! Subresources with their own semantics: `scale`, `pods/binding`,
-//! `pods/eviction` and `namespaces/finalize`. (`status` is the generic
-//! store with `UpdateTarget::Status`.)
+//! Subresources with their own semantics: `scale` (its view here, its
+//! writes in `scale.rs`), `pods/binding`, `pods/eviction` and
+//! `namespaces/finalize`. (`status` is the generic store with
+//! `UpdateTarget::Status`.)
 
-use bytes::Bytes;
 use corten_apimachinery::labels::Selector;
 use corten_apimachinery::status::StatusCause;
 use corten_apimachinery::{FieldError, GroupKind, GroupResource, Path, StatusError, meta, time};
@@ -11,13 +11,8 @@ use serde_json::{Value, json};
 
 use super::delete::{self, DeleteOptions};
 use super::keys::object_key;
-use super::patch::apply_patch;
-use super::store::{
-    StepError, UpdateTarget, WriteOptions, decide_update, decode_stored, finish_update,
-    storage_error, update_computed,
-};
-use super::{Registry, Resource, convert};
-use crate::wire::InputFormat;
+use super::store::{StepError, decode_stored, finish_update, storage_error};
+use super::{Registry, Resource};
 
 /// The label selector of a scalable object as a string (`app=web`).
 fn selector_string(obj: &Value, storage_resource: &str) -> String {
@@ -83,44 +78,6 @@ pub async fn get_scale(
         .map_err(|e| storage_error(e, &gr, name))?
         .ok_or_else(|| StatusError::not_found(&gr, name))?;
     Ok(scale_of(&decode_stored(&kv)?, res.def.storage_resource))
-}
-
-/// How a scale update arrives.
-pub enum ScaleChange {
-    /// PUT of a whole Scale.
-    Replace(Value),
-    /// PATCH of the Scale view.
-    Patch(Bytes, InputFormat),
-}
-
-/// PUT or PATCH .../scale: sets spec.replicas of the parent.
-pub async fn update_scale(
-    reg: &Registry,
-    res: &Resource,
-    ns: Option<&str>,
-    name: &str,
-    change: ScaleChange,
-    opts: &WriteOptions,
-) -> Result<Value, StatusError> {
-    let gr = res.group_resource();
-    let key = object_key(res.def, ns, name);
-    let compute = |kv: &KeyValue| -> Result<(UpdateDecision, Value), StatusError> {
-        let old = decode_stored(kv)?;
-        let current_scale = scale_of(&old, res.def.storage_resource);
-        let scale = match &change {
-            ScaleChange::Replace(v) => v.clone(),
-            ScaleChange::Patch(p, f) => apply_patch(res, name, &current_scale, p, *f)?,
-        };
-        let replicas = checked_scale_request(&gr, name, &scale, &old)?;
-        let mut new = old.clone();
-        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("replicas".into(), json!(replicas));
-        }
-        decide_update(res, &old, new, UpdateTarget::Main, opts)
-    };
-    let updated = update_computed(reg, res, &key, name, opts.dry_run, compute).await?;
-    let stored = convert::to_storage(res, updated)?;
-    Ok(scale_of(&stored, res.def.storage_resource))
 }
 
 /// POST pods/<name>/binding (or POST bindings): assigns the pod to a node.

@@ -8,8 +8,8 @@ use corten_apiextensions::admission_cel::{Activation, CelValue, Expression};
 use corten_apimachinery::StatusError;
 use serde_json::Value;
 
-use super::Failure;
 use super::source::{Binding, Policy};
+use super::{Evaluation, Failure};
 use crate::admission::cel::{PER_CALL_LIMIT, activation};
 use crate::admission::webhook::Call;
 use crate::admission::webhook::review;
@@ -143,35 +143,41 @@ fn run(src: &str, vars: &Variables, act: &Activation) -> Result<CelValue, String
     e.eval(act, PER_CALL_LIMIT)
 }
 
-/// The failures of `p` under `b` for the request (empty: admitted).
+/// The failures of `p` under `b` for the request (none: admitted) and its
+/// audit annotations.
 pub fn evaluate(
     call: &Call<'_>,
     p: &Policy,
     b: &Binding,
     obj: Option<&Value>,
     old: Option<&Value>,
-) -> Result<Vec<Failure>, StatusError> {
+) -> Result<Evaluation, StatusError> {
     let fail = |message: String| Failure {
         message,
         reason: String::new(),
+        expression_index: 0,
+    };
+    let failed = |failures: Vec<Failure>| Evaluation {
+        failures,
+        audit_annotations: Vec::new(),
     };
     let params = match param_objects(call, p, b) {
         Ok(p) => p,
         Err(e) if p.ignore_failures => {
             tracing::warn!(policy = %p.name, error = %e, "policy failed, failing open");
-            return Ok(Vec::new());
+            return Ok(Evaluation::default());
         }
-        Err(e) => return Ok(vec![fail(e)]),
+        Err(e) => return Ok(failed(vec![fail(e)])),
     };
     let params: Vec<Option<Value>> = match params {
         None => vec![None],
         Some(list) if list.is_empty() => {
             let deny = b.param_ref.as_ref().is_some_and(|r| r.deny_if_missing);
-            return Ok(if deny {
+            return Ok(failed(if deny {
                 vec![fail("failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction".into())]
             } else {
                 Vec::new()
-            });
+            }));
         }
         Some(list) => list.into_iter().map(Some).collect(),
     };
@@ -186,6 +192,7 @@ pub fn evaluate(
             .and_then(|o| serde_json::from_slice(&o.json).ok())
     };
     let mut failures = Vec::new();
+    let mut audit_annotations = Vec::new();
     'params: for param in params {
         let mut act = activation(call, &request, obj, old);
         act.set_json("params", param.as_ref());
@@ -214,7 +221,7 @@ pub fn evaluate(
             }
             continue;
         }
-        for v in &p.validations {
+        for (index, v) in p.validations.iter().enumerate() {
             let result = run(&v.expression, &vars, &act).and_then(|x| {
                 x.as_bool().ok_or_else(|| {
                     format!("expression must evaluate to bool, got {}", x.type_name())
@@ -239,22 +246,29 @@ pub fn evaluate(
                     failures.push(Failure {
                         message,
                         reason: v.reason.clone(),
+                        expression_index: index,
                     });
                 }
                 Err(e) if p.ignore_failures => {
                     tracing::warn!(policy = %p.name, error = %e, "policy expression failed, failing open");
                 }
-                Err(e) => failures.push(fail(format!(
-                    "expression '{}' resulted in error: {e}",
-                    v.expression.trim()
-                ))),
+                Err(e) => failures.push(Failure {
+                    expression_index: index,
+                    ..fail(format!(
+                        "expression '{}' resulted in error: {e}",
+                        v.expression.trim()
+                    ))
+                }),
             }
         }
         for (key, src) in &p.audit_annotations {
             match run(src, &vars, &act) {
+                // A null value leaves the annotation out.
                 Ok(v) => {
-                    if let Some(s) = v.as_str() {
-                        tracing::info!(policy = %p.name, key = %key, value = %s, "policy audit annotation");
+                    if let Some(s) = v.as_str()
+                        && !audit_annotations.iter().any(|(k, _)| k == key)
+                    {
+                        audit_annotations.push((key.clone(), s.to_string()));
                     }
                 }
                 Err(e) => {
@@ -263,5 +277,8 @@ pub fn evaluate(
             }
         }
     }
-    Ok(failures)
+    Ok(Evaluation {
+        failures,
+        audit_annotations,
+    })
 }

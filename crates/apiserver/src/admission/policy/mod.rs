@@ -29,7 +29,23 @@ pub struct Failure {
     pub message: String,
     /// `reason` of the validation (Invalid when unset).
     pub reason: String,
+    /// Index of the failed validation (0 for failures of the policy's
+    /// configuration).
+    pub expression_index: usize,
 }
+
+/// What evaluating one binding came to.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Failed validations (empty: admitted).
+    pub failures: Vec<Failure>,
+    /// `auditAnnotations` that evaluated to a string: (key, value).
+    pub audit_annotations: Vec<(String, String)>,
+}
+
+/// Upstream's audit annotation of failures under a binding with the
+/// `Audit` action.
+const VALIDATION_FAILURE: &str = "validation.policy.admission.k8s.io/validation_failure";
 
 /// Upstream `reasonToCode`.
 fn reason_to_code(r: &str) -> (Reason, u16) {
@@ -103,6 +119,10 @@ impl Policies {
             return Ok(());
         }
         let ns_labels = matching::namespace_labels(reg, &t, obj, old);
+        // Every binding is evaluated (its audit annotations count even when
+        // another one denies); the first denial is the answer.
+        let mut denied = None;
+        let mut audited = Vec::new();
         for (p, b) in bound {
             let selected = |m: &source::Match| {
                 matching::namespace_selector_matches(&m.namespace_selector, ns_labels.as_ref())
@@ -113,8 +133,11 @@ impl Policies {
             {
                 continue;
             }
-            let failures = eval::evaluate(call, &p, &b, obj, old)?;
-            for f in failures {
+            let evaluation = eval::evaluate(call, &p, &b, obj, old)?;
+            for (key, value) in evaluation.audit_annotations {
+                call.opts.annotate(format!("{}/{key}", p.name), value);
+            }
+            for f in evaluation.failures {
                 let actions = &b.actions;
                 if actions.iter().any(|a| a == "Warn") {
                     call.opts.warn(format!(
@@ -123,14 +146,29 @@ impl Policies {
                     ));
                 }
                 if actions.iter().any(|a| a == "Audit") {
-                    tracing::info!(policy = %p.name, binding = %b.name, message = %f.message, "validation.policy.admission.k8s.io/validation_failure");
+                    audited.push(serde_json::json!({
+                        "message": f.message,
+                        "policy": p.name,
+                        "binding": b.name,
+                        "expressionIndex": f.expression_index,
+                        "validationActions": actions,
+                    }));
                 }
-                if actions.iter().any(|a| a == "Deny") {
-                    return Err(denial(call, &p.name, &b.name, &f));
+                if denied.is_none() && actions.iter().any(|a| a == "Deny") {
+                    denied = Some(denial(call, &p.name, &b.name, &f));
                 }
             }
         }
-        Ok(())
+        if !audited.is_empty() {
+            call.opts.annotate(
+                VALIDATION_FAILURE.to_string(),
+                Value::Array(audited).to_string(),
+            );
+        }
+        match denied {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 

@@ -103,6 +103,8 @@ impl<'a> Call<'a> {
 pub struct Webhooks {
     mutating: HookCache,
     validating: HookCache,
+    /// Kept connections to the backends.
+    pool: client::Pool,
 }
 
 impl Default for Webhooks {
@@ -110,20 +112,44 @@ impl Default for Webhooks {
         Webhooks {
             mutating: HookCache::new(Kind::Mutating),
             validating: HookCache::new(Kind::Validating),
+            pool: client::Pool::default(),
         }
     }
 }
 
-/// The webhooks whose rules match a request (selectors and conditions are
-/// checked later, per object).
-fn by_rules(hooks: &[Arc<Hook>], call: &Call<'_>) -> Vec<Arc<Hook>> {
+/// The webhooks whose rules match a request, with their index among all
+/// webhooks of their kind (audit annotations name it); selectors and
+/// conditions are checked later, per object.
+fn by_rules(hooks: &[Arc<Hook>], call: &Call<'_>) -> Vec<(usize, Arc<Hook>)> {
     let t = call.target();
     let reg = &call.server.registry;
     hooks
         .iter()
-        .filter(|h| matching::rules_match(&h.rules, h.exact, &t, Some(reg)))
-        .cloned()
+        .enumerate()
+        .filter(|(_, h)| matching::rules_match(&h.rules, h.exact, &t, Some(reg)))
+        .map(|(i, h)| (i, h.clone()))
         .collect()
+}
+
+/// Upstream's audit annotation prefixes.
+const MUTATION_ANNOTATION: &str = "mutation.webhook.admission.k8s.io/";
+const PATCH_ANNOTATION: &str = "patch.webhook.admission.k8s.io/";
+const FAILED_OPEN_MUTATING: &str = "failed-open.mutation.webhook.admission.k8s.io/";
+const FAILED_OPEN_VALIDATING: &str = "failed-open.validating.webhook.admission.k8s.io/";
+
+/// Which call of a webhook this is: `round` 1 for reinvocations, `index`
+/// among all webhooks of its kind.
+#[derive(Clone, Copy)]
+struct Invocation {
+    round: usize,
+    index: usize,
+    mutating: bool,
+}
+
+impl Invocation {
+    fn key(&self, prefix: &str) -> String {
+        format!("{prefix}round_{}_index_{}", self.round, self.index)
+    }
 }
 
 /// Upstream's error for a webhook that cannot be called on a dry run.
@@ -166,16 +192,30 @@ impl Webhooks {
             return Ok(());
         }
         let mut last_change: Option<usize> = None;
-        for (i, h) in hooks.iter().enumerate() {
-            if self.call_one(call, h, true, Some(obj), old).await? {
-                last_change = Some(i);
+        for (n, (index, h)) in hooks.iter().enumerate() {
+            let at = Invocation {
+                round: 0,
+                index: *index,
+                mutating: true,
+            };
+            if self.call_one(call, h, at, Some(obj), old).await? {
+                last_change = Some(n);
             }
         }
         // Reinvocation: webhooks that asked for it and ran before the last
         // change see the object once more.
         if let Some(last) = last_change {
-            for h in hooks.iter().take(last).filter(|h| h.reinvoke_if_needed) {
-                self.call_one(call, h, true, Some(obj), old).await?;
+            for (index, h) in hooks
+                .iter()
+                .take(last)
+                .filter(|(_, h)| h.reinvoke_if_needed)
+            {
+                let at = Invocation {
+                    round: 1,
+                    index: *index,
+                    mutating: true,
+                };
+                self.call_one(call, h, at, Some(obj), old).await?;
             }
         }
         Ok(())
@@ -193,9 +233,14 @@ impl Webhooks {
         if hooks.is_empty() {
             return Ok(());
         }
-        let calls = hooks.iter().map(|h| async move {
+        let calls = hooks.iter().map(|(index, h)| async move {
             let mut copy = obj.cloned();
-            self.call_one(call, h, false, copy.as_mut(), old).await
+            let at = Invocation {
+                round: 0,
+                index: *index,
+                mutating: false,
+            };
+            self.call_one(call, h, at, copy.as_mut(), old).await
         });
         for r in futures::future::join_all(calls).await {
             r?;
@@ -209,40 +254,59 @@ impl Webhooks {
         &self,
         call: &Call<'_>,
         h: &Hook,
-        mutating: bool,
+        at: Invocation,
         obj: Option<&mut Value>,
         old: Option<&Value>,
     ) -> Result<bool, StatusError> {
-        let ty = if mutating { "admit" } else { "validating" };
-        let op = call.operation_name();
+        let mutating = at.mutating;
         let outcome = self.invoke(call, h, mutating, obj.as_deref(), old).await;
-        match outcome {
+        // Upstream records whether each mutating webhook it called changed
+        // the object, whatever the call came to.
+        let called = !matches!(outcome, Ok(Outcome::Skipped));
+        let changed = match outcome {
             Ok(Outcome::Skipped) | Ok(Outcome::Allowed(None)) => Ok(false),
-            Ok(Outcome::Allowed(Some(patch))) => {
-                let Some(obj) = obj else {
-                    return Ok(false);
-                };
-                let patched = corten_apimachinery::patch::apply_json_patch(obj, &patch)
-                    .map_err(|e| StatusError::internal(format!("{e:?}")))?;
-                if !patched.is_object() {
-                    return Err(StatusError::internal(format!(
-                        "the patch of webhook \"{}\" did not produce an object",
-                        h.name
-                    )));
-                }
-                let changed = patched != *obj;
-                *obj = patched;
-                Ok(changed)
-            }
-            Err(Failure::Denied(e)) => {
+            Ok(Outcome::Allowed(Some(patch))) => apply_webhook_patch(call, h, at, obj, &patch),
+            Err(e) => self.failed(call, h, at, e),
+        };
+        if mutating && called {
+            let value = serde_json::json!({
+                "configuration": h.configuration,
+                "webhook": h.name,
+                "mutated": changed.as_ref().is_ok_and(|c| *c),
+            });
+            call.opts
+                .annotate(at.key(MUTATION_ANNOTATION), value.to_string());
+        }
+        changed
+    }
+
+    /// A call that did not allow the request: its error, or nothing when
+    /// the webhook fails open.
+    fn failed(
+        &self,
+        call: &Call<'_>,
+        h: &Hook,
+        at: Invocation,
+        failure: Failure,
+    ) -> Result<bool, StatusError> {
+        let ty = if at.mutating { "admit" } else { "validating" };
+        let op = call.operation_name();
+        match failure {
+            Failure::Denied(e) => {
                 metrics::rejected(&h.name, ty, op, "no_error", e.code);
                 Err(e)
             }
-            Err(Failure::Fatal(e)) => Err(e),
-            Err(Failure::Call(detail)) => {
+            Failure::Fatal(e) => Err(e),
+            Failure::Call(detail) => {
                 let msg = format!("failed calling webhook \"{}\": {detail}", h.name);
                 if h.ignore_failures {
                     tracing::warn!(webhook = %h.name, error = %msg, "failed calling webhook, failing open");
+                    let prefix = if at.mutating {
+                        FAILED_OPEN_MUTATING
+                    } else {
+                        FAILED_OPEN_VALIDATING
+                    };
+                    call.opts.annotate(at.key(prefix), h.name.clone());
                     return Ok(false);
                 }
                 tracing::warn!(webhook = %h.name, error = %msg, "failed calling webhook, failing closed");
@@ -287,7 +351,10 @@ impl Webhooks {
         let body = serde_json::to_vec(&review::review(&info, obj, old))
             .map_err(|e| Failure::Fatal(StatusError::internal(e)))?;
         let started = Instant::now();
-        let answer = client::post(&endpoint, &h.client.ca_bundle, body, h.timeout).await;
+        let answer = self
+            .pool
+            .post(&endpoint, &h.client.ca_bundle, body, h.timeout)
+            .await;
         let secs = started.elapsed().as_secs_f64();
         let bytes = match answer {
             Ok(b) => b,
@@ -312,7 +379,7 @@ impl Webhooks {
             call.opts.warn(w.clone());
         }
         for (k, v) in &resp.audit_annotations {
-            tracing::debug!(webhook = %h.name, key = %k, value = %v, "webhook audit annotation");
+            call.opts.annotate(format!("{}/{k}", h.name), v.clone());
         }
         if !resp.allowed {
             return Err(Failure::Denied(review::denial(
@@ -322,6 +389,45 @@ impl Webhooks {
         }
         Ok(Outcome::Allowed(resp.patch))
     }
+}
+
+/// Applies a mutating webhook's JSONPatch to `obj`; returns whether it
+/// changed it. The patch is recorded for audit levels Request and up.
+fn apply_webhook_patch(
+    call: &Call<'_>,
+    h: &Hook,
+    at: Invocation,
+    obj: Option<&mut Value>,
+    patch: &[u8],
+) -> Result<bool, StatusError> {
+    let Some(obj) = obj else {
+        return Ok(false);
+    };
+    let patched = corten_apimachinery::patch::apply_json_patch(obj, patch)
+        .map_err(|e| StatusError::internal(format!("{e:?}")))?;
+    if !patched.is_object() {
+        return Err(StatusError::internal(format!(
+            "the patch of webhook \"{}\" did not produce an object",
+            h.name
+        )));
+    }
+    let ops: Value = serde_json::from_slice(patch).unwrap_or(Value::Null);
+    if ops.as_array().is_some_and(|a| !a.is_empty()) {
+        let value = serde_json::json!({
+            "configuration": h.configuration,
+            "webhook": h.name,
+            "patch": ops,
+            "patchType": "JSONPatch",
+        });
+        call.opts.annotate_at(
+            at.key(PATCH_ANNOTATION),
+            value.to_string(),
+            crate::audit::Level::Request,
+        );
+    }
+    let changed = patched != *obj;
+    *obj = patched;
+    Ok(changed)
 }
 
 /// Why a webhook did not allow the request.
