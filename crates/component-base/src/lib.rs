@@ -12,6 +12,9 @@
 //! - [`health`]: `/healthz`, `/livez` and `/readyz` with upstream output;
 //! - [`server`]: a small HTTP server for `/metrics` and the health endpoints of
 //!   the daemons other than the apiserver;
+//! - [`secure_serving`]: the same endpoints over HTTPS with delegated
+//!   authentication (client certificates, TokenReview) and authorization
+//!   (SubjectAccessReview), for kube-scheduler and kube-controller-manager;
 //! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
 //! - [`version`]: the version reported by `/version` and `--version`;
 //! - [`jwt`]: ServiceAccount JSON Web Tokens (the apiserver verifies and
@@ -40,6 +43,7 @@ pub mod health;
 pub mod jwt;
 pub mod logging;
 pub mod metrics;
+pub mod secure_serving;
 pub mod server;
 pub mod signals;
 pub mod upstream_flags;
