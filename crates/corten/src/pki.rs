@@ -485,6 +485,22 @@ pub const APISERVER_KUBELET_CLIENT_CERT_NAME: &str = "apiserver-kubelet-client";
 /// cluster CA so the apiserver verifies it (`--kubelet-certificate-authority`).
 pub const KUBELET_SERVING_CERT_NAME: &str = "kubelet-server";
 
+/// File stems of the secure-port serving certificates of kube-scheduler and
+/// kube-controller-manager. Upstream (kubeadm) lets them self-sign; Corten
+/// signs them with the cluster CA so `corten up`'s readiness probe and
+/// `curl --cacert ca.crt https://127.0.0.1:10259/metrics` can verify them.
+pub const SCHEDULER_SERVING_CERT_NAME: &str = "kube-scheduler-server";
+/// See [`SCHEDULER_SERVING_CERT_NAME`].
+pub const CONTROLLER_MANAGER_SERVING_CERT_NAME: &str = "kube-controller-manager-server";
+
+/// A loopback serving certificate (`localhost`, `127.0.0.1`) of a
+/// control-plane component's secure port.
+pub fn loopback_serving_cert_spec(common_name: &str) -> CertSpec {
+    CertSpec::server(common_name)
+        .with_dns(["localhost"])
+        .with_ip([IpAddr::from([127, 0, 0, 1])])
+}
+
 /// The local kubelet's serving certificate: its node name, localhost,
 /// loopback, the advertise address (its `--node-ip`) and host addresses.
 pub fn kubelet_serving_cert_spec(
@@ -602,6 +618,14 @@ pub fn ensure_cluster_pki(
         (
             KUBELET_SERVING_CERT_NAME,
             kubelet_serving_cert_spec(config, &local_node_name()),
+        ),
+        (
+            SCHEDULER_SERVING_CERT_NAME,
+            loopback_serving_cert_spec("kube-scheduler"),
+        ),
+        (
+            CONTROLLER_MANAGER_SERVING_CERT_NAME,
+            loopback_serving_cert_spec("kube-controller-manager"),
         ),
     ];
     for (name, spec) in node_certs {
@@ -753,9 +777,14 @@ mod tests {
                 "kube-proxy",
                 APISERVER_KUBELET_CLIENT_CERT_NAME,
                 KUBELET_SERVING_CERT_NAME,
+                SCHEDULER_SERVING_CERT_NAME,
+                CONTROLLER_MANAGER_SERVING_CERT_NAME,
                 "sa"
             ]
         );
+        let scheduler = fs::read_to_string(dir.path().join("kube-scheduler-server.crt")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &scheduler, Some("127.0.0.1")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &scheduler, Some("localhost")).unwrap();
         // The kubelet's serving certificate verifies for its node IP (the
         // advertise address), which the apiserver dials.
         let serving = fs::read_to_string(dir.path().join("kubelet-server.crt")).unwrap();

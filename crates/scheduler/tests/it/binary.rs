@@ -134,6 +134,40 @@ async fn the_binary_schedules_and_serves_metrics() {
             .unwrap();
         assert!(ready.contains("[+]sched-handler-sync ok"), "{ready}");
         assert_delegated_auth(&cluster, port).await.unwrap();
+        // What an admin types: curl with the admin's client certificate
+        // (OpenSSL as the client); anonymous curl gets upstream's indented
+        // Status.
+        let (cert, key) = cluster
+            .client_cert_files("kubernetes-admin", &["system:masters"])
+            .unwrap();
+        let url = format!("https://127.0.0.1:{port}/metrics");
+        let curl = |args: Vec<String>| async move {
+            let out = tokio::process::Command::new("curl")
+                .args(["-sk", "-w", "\n%{http_code}"])
+                .args(args)
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let admin = curl(vec![
+            "--cert".into(),
+            cert.display().to_string(),
+            "--key".into(),
+            key.display().to_string(),
+            url.clone(),
+        ])
+        .await;
+        assert!(
+            admin.ends_with("\n200") && admin.contains("scheduler_schedule_attempts_total"),
+            "{admin}"
+        );
+        let anonymous = curl(vec![url]).await;
+        assert!(
+            anonymous.contains("\"message\": \"forbidden: User \\\"system:anonymous\\\" cannot get path \\\"/metrics\\\"\",\n")
+                && anonymous.ends_with("\n403"),
+            "{anonymous}"
+        );
         let pid = child.id().unwrap();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
