@@ -493,6 +493,13 @@ pub const SCHEDULER_SERVING_CERT_NAME: &str = "kube-scheduler-server";
 /// See [`SCHEDULER_SERVING_CERT_NAME`].
 pub const CONTROLLER_MANAGER_SERVING_CERT_NAME: &str = "kube-controller-manager-server";
 
+/// File stem of Prometheus' client certificate (CN=prometheus,
+/// O=system:monitoring): the bootstrap policy binds the group
+/// system:monitoring to the ClusterRole of the same name, which may `get`
+/// `/metrics` and the health paths of every component
+/// (`deploy/prometheus/prometheus.yml` uses it).
+pub const PROMETHEUS_CERT_NAME: &str = "prometheus";
+
 /// A loopback serving certificate (`localhost`, `127.0.0.1`) of a
 /// control-plane component's secure port.
 pub fn loopback_serving_cert_spec(common_name: &str) -> CertSpec {
@@ -626,6 +633,10 @@ pub fn ensure_cluster_pki(
         (
             CONTROLLER_MANAGER_SERVING_CERT_NAME,
             loopback_serving_cert_spec("kube-controller-manager"),
+        ),
+        (
+            PROMETHEUS_CERT_NAME,
+            CertSpec::client("prometheus", &["system:monitoring"]),
         ),
     ];
     for (name, spec) in node_certs {
@@ -779,6 +790,7 @@ mod tests {
                 KUBELET_SERVING_CERT_NAME,
                 SCHEDULER_SERVING_CERT_NAME,
                 CONTROLLER_MANAGER_SERVING_CERT_NAME,
+                PROMETHEUS_CERT_NAME,
                 "sa"
             ]
         );
