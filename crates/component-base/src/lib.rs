@@ -17,6 +17,8 @@
 //!   (SubjectAccessReview), for kube-scheduler and kube-controller-manager;
 //! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
 //! - [`version`]: the version reported by `/version` and `--version`;
+//! - [`leader_election`]: client-go's Lease leader election (kube-scheduler,
+//!   kube-controller-manager);
 //! - [`jwt`]: ServiceAccount JSON Web Tokens (the apiserver verifies and
 //!   issues them, the controller-manager's token controller signs legacy ones).
 //!
@@ -41,6 +43,7 @@ pub mod duration;
 pub mod flags;
 pub mod health;
 pub mod jwt;
+pub mod leader_election;
 pub mod logging;
 pub mod metrics;
 pub mod secure_serving;

@@ -298,7 +298,7 @@ async fn lead(
     status: &Arc<Status>,
 ) -> anyhow::Result<()> {
     let mut elector = LeaderElector::new(parts.client.clone(), le.clone(), parts.identity.clone())
-        .with_recorder(events.recorder(COMPONENT));
+        .with_events(leader_election::event_sink(events.recorder(COMPONENT)));
     leader_election::add_health_check(&parts.health, elector.health(), &le);
     if !elector.acquire(&stop).await {
         return Ok(());

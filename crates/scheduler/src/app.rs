@@ -255,7 +255,7 @@ async fn manage(
         le_config.clone(),
         parts.identity.clone(),
     )
-    .with_events();
+    .with_events(leader_election::event_sink(parts.client.clone(), COMPONENT));
     leader_election::add_health_check(&parts.health, elector.health(), &le_config);
     if !elector.acquire(&stop).await {
         return Ok(());
