@@ -28,10 +28,10 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! use corten_component_base::{health::HealthRegistry, logging::LoggingOptions, metrics, server, signals};
 //! # let logging = LoggingOptions { logging_format: Default::default(), verbosity: 0 };
-//! logging.init("kube-scheduler")?;
-//! metrics::register_build_info("kube-scheduler");
+//! logging.init("kube-proxy")?;
+//! metrics::register_build_info("kube-proxy");
 //! let health = HealthRegistry::new();
-//! let addr = "127.0.0.1:10259".parse()?;
+//! let addr = "127.0.0.1:10256".parse()?;
 //! server::serve_ops(addr, health, signals::shutdown_signal()).await?;
 //! # Ok(())
 //! # }
