@@ -335,3 +335,154 @@ impl Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// `curl -k`: any server certificate (the test's self-signed one).
+    #[derive(Debug)]
+    struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyServer {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    async fn get(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -> String {
+        let provider = tls::default_provider();
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+            .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response).await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    /// Without a reachable apiserver: health stays open, a token cannot be
+    /// reviewed (401), a path needing a SubjectAccessReview is 500; the
+    /// server stops on shutdown.
+    #[tokio::test]
+    async fn serves_tls_and_fails_closed_without_an_apiserver() {
+        let test = async {
+            let dir = tempfile::tempdir().unwrap();
+            let unreachable = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+            let client = kube::Client::try_from(unreachable).unwrap();
+            let options = SecureServingOptions {
+                cert_dir: Some(dir.path().to_path_buf()),
+                authentication_skip_lookup: true,
+                ..SecureServingOptions::default()
+            };
+            let server = SecureServer::new(&options, "kube-scheduler", &client)
+                .await
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(server.serving_cert_pem())
+                    .starts_with("-----BEGIN CERTIFICATE-----")
+            );
+            assert!(dir.path().join("kube-scheduler.crt").is_file());
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(server.serve(listener, HealthRegistry::new(), async {
+                let _ = stop_rx.await;
+            }));
+
+            let healthz = get(addr, "/healthz", None).await;
+            assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
+            assert!(
+                healthz
+                    .to_ascii_lowercase()
+                    .contains("cache-control: no-cache, private"),
+                "{healthz}"
+            );
+            assert!(healthz.ends_with("ok"), "{healthz}");
+            let metrics = get(addr, "/metrics", None).await;
+            assert!(metrics.starts_with("HTTP/1.1 500"), "{metrics}");
+            assert!(
+                metrics.contains("Internal Server Error: \"/metrics\": SubjectAccessReview"),
+                "{metrics}"
+            );
+            let token = get(addr, "/healthz", Some("abc")).await;
+            assert!(token.starts_with("HTTP/1.1 401"), "{token}");
+            assert!(token.contains("\"reason\":\"Unauthorized\""), "{token}");
+
+            stop_tx.send(()).unwrap();
+            task.await.unwrap().unwrap();
+            assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+        };
+        tokio::time::timeout(Duration::from_secs(30), test)
+            .await
+            .expect("test timed out");
+    }
+
+    #[tokio::test]
+    async fn a_missing_client_ca_file_is_an_error_at_start() {
+        let client =
+            kube::Client::try_from(kube::Config::new("https://127.0.0.1:1".parse().unwrap()))
+                .unwrap();
+        let options = SecureServingOptions {
+            client_ca_file: Some("/does/not/exist/ca.crt".into()),
+            ..SecureServingOptions::default()
+        };
+        let err = SecureServer::new(&options, "kube-scheduler", &client)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("--client-ca-file /does/not/exist/ca.crt"),
+            "{err:#}"
+        );
+    }
+}
