@@ -2,6 +2,7 @@
 //! /usr/bin/kubectl and kube-rs. One test binary (link time is scarce).
 
 mod admission;
+mod aggregator;
 mod apply;
 mod audit;
 mod bad_input;

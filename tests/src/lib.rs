@@ -13,6 +13,7 @@
 //! server, the ServiceAccount admission plugin is off by default (nothing
 //! creates `default` ServiceAccounts without a controller-manager).
 
+pub mod extension_server;
 pub mod secure_port;
 pub mod webhook_server;
 

@@ -22,6 +22,7 @@ pub mod typed;
 pub mod validate;
 
 pub mod admissionregistration;
+pub mod apiregistration;
 pub mod apps;
 pub mod autoscaling;
 pub mod batch;

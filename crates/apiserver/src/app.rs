@@ -46,6 +46,9 @@ pub struct ApiServer {
     pub audit: Option<crate::audit::Auditor>,
     /// The client for kubelets (logs, exec, attach, port-forward, proxy).
     pub kubelet: crate::proxy::KubeletClient,
+    /// APIServices: remote group-versions, their availability and
+    /// discovery.
+    pub aggregator: crate::aggregator::Aggregator,
 }
 
 /// The (possibly impersonated) user of a request, put into the request's
@@ -297,6 +300,12 @@ where
         tracing::debug!(user = %user.name, verb = %attrs.verb, path = %path, reason = decision.reason(), "forbidden");
         return wire::respond_error(&crate::auth::authz::forbidden(&attrs, decision.reason()));
     }
+    if let Some(remote) = server.aggregator.remote_for(&server.registry, &target) {
+        if let RequestTarget::Resource(r) = &target {
+            labels.set_resource(r);
+        }
+        return crate::aggregator::proxy::serve(&server, remote, req, &user).await;
+    }
     req.extensions_mut().insert(RequestUser(user));
     let accept = req
         .headers()
@@ -348,7 +357,8 @@ fn discovery(
             let doc = if core {
                 d.aggregated(true, v)
             } else {
-                crds.aggregated(&d.aggregated(false, v), v)
+                let local = crds.aggregated(&d.aggregated(false, v), v);
+                server.aggregator.aggregated(&server.registry, local)
             };
             let mut r = wire::respond(StatusCode::OK, doc, out);
             if let Ok(ct) = http::HeaderValue::from_str(&format!(
@@ -359,8 +369,15 @@ fn discovery(
             return r;
         }
         (RequestTarget::ApiVersions, None) => Some(d.api_versions()),
-        (RequestTarget::ApiGroups, None) => Some(crds.api_groups(&d.api_groups())),
-        (RequestTarget::ApiGroup { group }, _) => d.group(group).or_else(|| crds.group(group)),
+        (RequestTarget::ApiGroups, None) => Some(
+            server
+                .aggregator
+                .api_groups(&server.registry, crds.api_groups(&d.api_groups())),
+        ),
+        (RequestTarget::ApiGroup { group }, _) => d
+            .group(group)
+            .or_else(|| crds.group(group))
+            .or_else(|| server.aggregator.group(&server.registry, group)),
         (RequestTarget::ApiResources { group, version }, _) => d
             .resources(group, version)
             .or_else(|| crds.resources(group, version)),

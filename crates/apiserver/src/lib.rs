@@ -5,6 +5,7 @@
 //! [`app::handle`] directly or over a real socket.
 
 pub mod admission;
+pub mod aggregator;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -69,7 +70,9 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         config.audit_policy_file.as_deref(),
         config.audit_log_path.as_deref(),
     )?;
+    let aggregator = aggregator::Aggregator::new(config.aggregator.clone())?;
     let server = Arc::new(ApiServer {
+        aggregator,
         discovery: Discovery::new(&address),
         openapi: openapi::OpenApi::new(),
         config,
@@ -94,6 +97,9 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         auth::aggregation::spawn(&server);
     }
     crd::controller::start(&server).await;
+    aggregator::autoregister::register_builtin(&server).await;
+    aggregator::authconfig::publish(&server).await;
+    aggregator::available::spawn(&server);
     Ok(server)
 }
 
@@ -177,7 +183,14 @@ pub async fn run_on(
 ) -> Result<()> {
     let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     sans.push(config.advertise_address.to_string());
-    let tls = tls::server_config(&config.tls, &sans, config.authn.client_ca_file.as_deref())?;
+    // Ask for client certificates when either CA may verify one (a front
+    // proxy's is checked against --requestheader-client-ca-file).
+    let client_ca = config.authn.client_ca_file.as_deref().or(config
+        .aggregator
+        .request_header
+        .as_ref()
+        .map(|rh| rh.client_ca_file.as_path()));
+    let tls = tls::server_config(&config.tls, &sans, client_ca)?;
     let addr = listener.local_addr()?;
     let server = build(config).await.context("starting the apiserver")?;
     spawn_compactor(&server);

@@ -142,6 +142,22 @@ pub struct RequestLabels {
 }
 
 impl RequestLabels {
+    /// The labels of a resource request.
+    pub fn set_resource(&mut self, r: &crate::request_info::ResourceRequest) {
+        self.verb = r.verb.metric_label();
+        self.group = r.group.clone();
+        self.version = r.version.clone();
+        self.resource = r.resource.clone();
+        self.subresource = r.subresource.clone().unwrap_or_default();
+        self.scope = if r.name.is_some() {
+            "resource"
+        } else if r.namespace.is_some() {
+            "namespace"
+        } else {
+            "cluster"
+        };
+    }
+
     fn values(&self) -> [&str; 8] {
         [
             self.verb,

@@ -166,6 +166,10 @@ pub struct Options {
     #[arg(long, default_value = "json")]
     pub audit_log_format: String,
 
+    /// `--requestheader-*`, `--proxy-client-*`, `--enable-aggregator-routing`.
+    #[command(flatten)]
+    pub aggregator: crate::aggregator::options::AggregatorOptions,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: corten_component_base::logging::LoggingOptions,
@@ -192,6 +196,8 @@ pub struct AuthnOptions {
     pub api_audiences: Vec<String>,
     /// `--service-account-max-token-expiration` in seconds (0 = none).
     pub service_account_max_token_expiration_seconds: i64,
+    /// `--requestheader-*`.
+    pub request_header: Option<crate::aggregator::options::RequestHeaderConfig>,
 }
 
 /// Parses `5m`, `30s`, `1h`, `250ms` or a bare number of seconds.
@@ -253,6 +259,8 @@ pub struct Config {
     pub encryption_provider_config: Option<PathBuf>,
     /// How to reach kubelets.
     pub kubelet_client: crate::proxy::KubeletClientConfig,
+    /// API aggregation and request-header authentication.
+    pub aggregator: crate::aggregator::options::AggregatorConfig,
 }
 
 /// Where the serving certificate comes from.
@@ -376,6 +384,7 @@ impl Options {
             service_account_max_token_expiration_seconds: self
                 .service_account_max_token_expiration
                 .as_secs() as i64,
+            request_header: None,
         };
         if self.audit_log_format != "json" {
             return Err(format!(
@@ -384,8 +393,14 @@ impl Options {
             ));
         }
         let kubelet_client = self.kubelet.complete()?;
+        let aggregator = self.aggregator.complete()?;
+        let authn = AuthnOptions {
+            request_header: aggregator.request_header.clone(),
+            ..authn
+        };
         Ok(Config {
             kubelet_client,
+            aggregator,
             audit_policy_file: self.audit_policy_file,
             audit_log_path: self.audit_log_path,
             encryption_provider_config: self.encryption_provider_config,

@@ -50,18 +50,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    labels.verb = r.verb.metric_label();
-    labels.group = r.group.clone();
-    labels.version = r.version.clone();
-    labels.resource = r.resource.clone();
-    labels.subresource = r.subresource.clone().unwrap_or_default();
-    labels.scope = if r.name.is_some() {
-        "resource"
-    } else if r.namespace.is_some() {
-        "namespace"
-    } else {
-        "cluster"
-    };
+    labels.set_resource(&r);
     match serve(server, req, r, query, accept, pretty, labels).await {
         Ok(resp) => resp,
         Err(e) => wire::respond_error(&e),

@@ -199,6 +199,27 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
                 pki.join("ca.crt").display()
             ),
             "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
+            // API aggregation like kubeadm: extension apiservers trust the
+            // front-proxy CA for the user in X-Remote-* headers; the
+            // aggregator dials endpoint IPs (this host need not run
+            // kube-proxy).
+            format!(
+                "--requestheader-client-ca-file={}",
+                pki.join("front-proxy-ca.crt").display()
+            ),
+            "--requestheader-allowed-names=front-proxy-client".into(),
+            "--requestheader-username-headers=X-Remote-User".into(),
+            "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+            format!(
+                "--proxy-client-cert-file={}",
+                pki.join("front-proxy-client.crt").display()
+            ),
+            format!(
+                "--proxy-client-key-file={}",
+                pki.join("front-proxy-client.key").display()
+            ),
+            "--enable-aggregator-routing=true".into(),
         ],
         ports: vec![config.secure_port],
         probe: Probe::Https {
@@ -578,6 +599,23 @@ mod tests {
                 layout.pki_dir().join("ca.crt").display()
             ),
             "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".to_string(),
+            format!(
+                "--requestheader-client-ca-file={}",
+                layout.pki_dir().join("front-proxy-ca.crt").display()
+            ),
+            "--requestheader-allowed-names=front-proxy-client".to_string(),
+            "--requestheader-username-headers=X-Remote-User".to_string(),
+            "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+            format!(
+                "--proxy-client-cert-file={}",
+                layout.pki_dir().join("front-proxy-client.crt").display()
+            ),
+            format!(
+                "--proxy-client-key-file={}",
+                layout.pki_dir().join("front-proxy-client.key").display()
+            ),
+            "--enable-aggregator-routing=true".to_string(),
         ];
         assert_eq!(apiserver.args, expected);
         assert_eq!(apiserver.probe.url(), "https://127.0.0.1:16443/readyz");

@@ -481,6 +481,18 @@ pub fn apiserver_cert_spec(config: &crate::state::ClusterConfig) -> CertSpec {
 /// O=system:masters, so the kubelets' SubjectAccessReviews allow it).
 pub const APISERVER_KUBELET_CLIENT_CERT_NAME: &str = "apiserver-kubelet-client";
 
+/// File stem of the front-proxy CA (kubeadm's `front-proxy-ca`): it signs
+/// only the aggregator's proxy client certificate, so extension apiservers
+/// trusting it (`requestheader-client-ca-file`) trust nothing else.
+pub const FRONT_PROXY_CA_NAME: &str = "front-proxy-ca";
+/// Common name of the front-proxy CA.
+pub const FRONT_PROXY_CA_COMMON_NAME: &str = "front-proxy-ca";
+/// File stem of the aggregator's client certificate towards extension
+/// apiservers (kubeadm's `front-proxy-client`).
+pub const FRONT_PROXY_CLIENT_CERT_NAME: &str = "front-proxy-client";
+/// Its common name, the one `--requestheader-allowed-names` admits.
+pub const FRONT_PROXY_CLIENT_COMMON_NAME: &str = "front-proxy-client";
+
 /// File stem of the local kubelet's serving certificate, signed by the
 /// cluster CA so the apiserver verifies it (`--kubelet-certificate-authority`).
 pub const KUBELET_SERVING_CERT_NAME: &str = "kubelet-server";
@@ -644,6 +656,19 @@ pub fn ensure_cluster_pki(
             created.push(name);
         }
     }
+    let (front_proxy_ca, fp_created) =
+        ensure_ca(pki_dir, FRONT_PROXY_CA_NAME, FRONT_PROXY_CA_COMMON_NAME)?;
+    if fp_created {
+        created.push(FRONT_PROXY_CA_NAME);
+    }
+    if ensure_cert(
+        pki_dir,
+        FRONT_PROXY_CLIENT_CERT_NAME,
+        &front_proxy_ca,
+        &CertSpec::client(FRONT_PROXY_CLIENT_COMMON_NAME, &[]),
+    )? {
+        created.push(FRONT_PROXY_CLIENT_CERT_NAME);
+    }
     if ensure_service_account_key(pki_dir)? {
         created.push("sa");
     }
@@ -791,12 +816,19 @@ mod tests {
                 SCHEDULER_SERVING_CERT_NAME,
                 CONTROLLER_MANAGER_SERVING_CERT_NAME,
                 PROMETHEUS_CERT_NAME,
+                FRONT_PROXY_CA_NAME,
+                FRONT_PROXY_CLIENT_CERT_NAME,
                 "sa"
             ]
         );
         let scheduler = fs::read_to_string(dir.path().join("kube-scheduler-server.crt")).unwrap();
         verify_chain(pki.ca.cert_pem(), &scheduler, Some("127.0.0.1")).unwrap();
         verify_chain(pki.ca.cert_pem(), &scheduler, Some("localhost")).unwrap();
+        // The proxy client certificate chains to the front-proxy CA only.
+        let fp_ca = fs::read_to_string(dir.path().join("front-proxy-ca.crt")).unwrap();
+        let fp = fs::read_to_string(dir.path().join("front-proxy-client.crt")).unwrap();
+        verify_chain(&fp_ca, &fp, None).unwrap();
+        assert!(verify_chain(pki.ca.cert_pem(), &fp, None).is_err());
         // The kubelet's serving certificate verifies for its node IP (the
         // advertise address), which the apiserver dials.
         let serving = fs::read_to_string(dir.path().join("kubelet-server.crt")).unwrap();

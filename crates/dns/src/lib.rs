@@ -1,6 +1,6 @@
 //! Cluster DNS for Corten: answers `<service>.<namespace>.svc.<domain>` and
 //! friends from Services and EndpointSlices ([`store`]), forwards other names
-//! ([`forward`]), speaks DNS over UDP and TCP with hickory-proto's message
+//! ([`forward`]) and caches those answers ([`cache`]), speaks DNS over UDP and TCP with hickory-proto's message
 //! codec ([`server`]), and exposes CoreDNS-style `/health`, `/ready` and
 //! `/metrics` ([`ops`], [`metrics`]).
 
@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod bind;
+pub mod cache;
 pub mod forward;
 pub mod metrics;
 pub mod ops;

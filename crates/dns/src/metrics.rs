@@ -52,6 +52,46 @@ pub static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// `coredns_cache_hits_total{server,type,zones,view}` (type `success` or
+/// `denial`).
+pub static CACHE_HITS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("coredns_cache_hits_total", "The count of cache hits."),
+            &["server", "type", "zones", "view"],
+        )
+        .expect("valid counter"),
+    )
+});
+
+/// `coredns_cache_misses_total{server,zones,view}`.
+pub static CACHE_MISSES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "coredns_cache_misses_total",
+                "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.",
+            ),
+            &["server", "zones", "view"],
+        )
+        .expect("valid counter"),
+    )
+});
+
+/// `coredns_cache_entries{server,type,zones,view}`.
+pub static CACHE_ENTRIES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register(
+        IntGaugeVec::new(
+            Opts::new(
+                "coredns_cache_entries",
+                "The number of elements in the cache.",
+            ),
+            &["server", "type", "zones", "view"],
+        )
+        .expect("valid gauge"),
+    )
+});
+
 /// `coredns_forward_requests_total{to}`.
 pub static FORWARD_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register(
@@ -108,6 +148,9 @@ pub fn register_all() {
     LazyLock::force(&RESPONSES);
     LazyLock::force(&DURATION);
     LazyLock::force(&FORWARD_REQUESTS);
+    LazyLock::force(&CACHE_HITS);
+    LazyLock::force(&CACHE_MISSES);
+    LazyLock::force(&CACHE_ENTRIES);
     LazyLock::force(&FORWARD_RESPONSES);
     LazyLock::force(&HEALTH_DURATION);
     BUILD_INFO

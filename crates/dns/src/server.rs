@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::ForwardCache;
 use crate::forward::Forwarder;
 use crate::metrics;
 use crate::store::{Lookup, RecordStore};
@@ -27,11 +28,23 @@ pub enum Transport {
     Tcp,
 }
 
+/// The biggest answer `request` may get: the client's UDP payload size
+/// (512 without EDNS), unlimited over TCP.
+fn max_response(request: &Message, transport: Transport) -> usize {
+    match (transport, request.extensions()) {
+        (Transport::Tcp, _) => usize::MAX,
+        (Transport::Udp, Some(edns)) => usize::from(edns.max_payload().max(512)),
+        (Transport::Udp, None) => 512,
+    }
+}
+
 /// Answers queries from the store, forwarding the rest.
 #[derive(Clone)]
 pub struct Handler {
     store: Arc<RwLock<RecordStore>>,
     forwarder: Option<Forwarder>,
+    /// Forwarded answers, reused until their (capped) TTL runs out.
+    cache: Arc<ForwardCache>,
     server_label: String,
     /// False until the caches are filled: cluster names get SERVFAIL then,
     /// not an NXDOMAIN that clients would cache.
@@ -51,10 +64,12 @@ impl Handler {
         forwarder: Option<Forwarder>,
         listen: SocketAddr,
     ) -> Handler {
+        let server_label = format!("dns://:{}", listen.port());
         Handler {
             store,
             forwarder,
-            server_label: format!("dns://:{}", listen.port()),
+            cache: Arc::new(ForwardCache::new(&server_label)),
+            server_label,
             synced: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
@@ -211,8 +226,16 @@ impl Handler {
                     "",
                 ),
                 Some(forwarder) => {
+                    if let Some(hit) = self.cache.get(request, max_response(request, transport)) {
+                        return Built {
+                            bytes: hit.bytes,
+                            rcode: hit.rcode,
+                            plugin: "cache",
+                        };
+                    }
                     match forwarder.forward(raw, transport == Transport::Tcp).await {
                         Ok(bytes) => {
+                            self.cache.insert(request, &bytes);
                             let rcode = ResponseCode::from(0, bytes.get(3).map_or(2, |b| b & 0x0f));
                             Built {
                                 bytes,
@@ -264,16 +287,13 @@ impl Handler {
         response.add_answers(answers);
         response.add_name_servers(authority);
         response.add_additionals(additionals);
-        let max_udp = if let Some(edns) = request.extensions() {
+        if request.extensions().is_some() {
             let mut ours = Edns::new();
             ours.set_max_payload(1232);
             response.set_edns(ours);
-            usize::from(edns.max_payload().max(512))
-        } else {
-            512
-        };
+        }
         let mut bytes = response.to_vec().unwrap_or_default();
-        if transport == Transport::Udp && bytes.len() > max_udp {
+        if bytes.len() > max_response(request, transport) {
             // Too big for the client's buffer: say so, and let it retry over TCP.
             response.answers_mut().clear();
             response.additionals_mut().clear();

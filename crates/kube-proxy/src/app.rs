@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::Api;
@@ -91,6 +91,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         return tokio::task::spawn_blocking(move || cleanup(&config)).await?;
     }
     let client = client(&config).await?;
+    let mut config = config;
+    if config.nodeport_primary {
+        config.rules.nodeport_addresses =
+            primary_nodeport_addresses(&client, &config.node_name).await;
+    }
     let stop = CancellationToken::new();
     let health = ProxyHealth::new(2 * config.sync_period);
     let mut servers = Vec::new();
@@ -128,6 +133,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         services_synced.clone(),
         stop.clone(),
     ));
+    let node_task = tokio::spawn(watch_node(
+        Api::all(client.clone()),
+        config.node_name.clone(),
+        health.clone(),
+        stop.clone(),
+    ));
     let slices_task = tokio::spawn(watch_slices(
         Api::all(client),
         shared.clone(),
@@ -158,6 +169,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let _ = sync_task.await;
     let _ = services_task.await;
     let _ = slices_task.await;
+    let _ = node_task.await;
     for server in servers {
         let _ = server.await;
     }
@@ -166,6 +178,101 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
 fn watcher_config(exclude_label: &str) -> watcher::Config {
     watcher::Config::default().labels(&format!("!{exclude_label},!{HEADLESS_LABEL}"))
+}
+
+/// How long to wait for this node's Node object at start (upstream: 30 s).
+const NODE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `--nodeport-addresses=primary`: the node's primary IP of each family as
+/// its Node object reports them (InternalIP, else ExternalIP), like
+/// upstream. Without a Node after [`NODE_WAIT`], upstream assumes loopback,
+/// where NodePorts never answer; so does this.
+async fn primary_nodeport_addresses(client: &Client, node_name: &str) -> Vec<ipnet::IpNet> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + NODE_WAIT;
+    loop {
+        if let Ok(Some(node)) = nodes.get_opt(node_name).await {
+            let ips = primary_ips(&node);
+            if !ips.is_empty() {
+                tracing::info!(node = node_name, ips = ?ips, "NodePorts answer on the node's primary IPs");
+                return ips.into_iter().map(ipnet::IpNet::from).collect();
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                node = node_name,
+                "cannot determine this node's IPs from its Node object; assuming loopback, so NodePorts will not answer"
+            );
+            return vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ];
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// The first InternalIP of each family (ExternalIPs when there is none).
+pub fn primary_ips(node: &Node) -> Vec<std::net::IpAddr> {
+    let addresses = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for kind in ["InternalIP", "ExternalIP"] {
+        let mut out: Vec<std::net::IpAddr> = Vec::new();
+        for address in addresses.iter().filter(|a| a.type_ == kind) {
+            let Ok(ip) = address.address.parse::<std::net::IpAddr>() else {
+                continue;
+            };
+            if !out.iter().any(|o| o.is_ipv4() == ip.is_ipv4()) {
+                out.push(ip);
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    Vec::new()
+}
+
+/// Follows this proxy's own Node for `/healthz`'s `nodeEligible`, as
+/// upstream (a node being deleted or drained by the autoscaler stops
+/// receiving load-balancer traffic).
+async fn watch_node(
+    api: Api<Node>,
+    node_name: String,
+    health: ProxyHealth,
+    stop: CancellationToken,
+) {
+    let config = watcher::Config::default().fields(&format!("metadata.name={node_name}"));
+    let stream = watcher::watcher(api, config).default_backoff().boxed();
+    futures::pin_mut!(stream);
+    let mut seen = false;
+    loop {
+        let next = tokio::select! {
+            next = stream.try_next() => next,
+            () = stop.cancelled() => return,
+        };
+        match next {
+            Ok(Some(Event::Init)) => seen = false,
+            Ok(Some(Event::InitApply(node) | Event::Apply(node))) => {
+                seen = true;
+                health.sync_node(Some(&node));
+            }
+            // A proxy whose Node was never registered (no kubelet yet) is
+            // not held unhealthy for it.
+            Ok(Some(Event::InitDone)) => {
+                if !seen {
+                    tracing::debug!(node = %node_name, "no Node object for this proxy yet");
+                }
+            }
+            Ok(Some(Event::Delete(_))) => health.sync_node(None),
+            Ok(None) => return,
+            Err(err) => tracing::warn!(error = %err, "watching this proxy's Node"),
+        }
+    }
 }
 
 async fn watch_services(
@@ -251,5 +358,39 @@ async fn watch_slices(
             Ok(None) => return,
             Err(err) => tracing::warn!(error = %err, "watching EndpointSlices"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_ips_are_the_first_internal_ip_per_family() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "status": {"addresses": [
+                {"type": "Hostname", "address": "n1"},
+                {"type": "ExternalIP", "address": "203.0.113.5"},
+                {"type": "InternalIP", "address": "10.0.0.5"},
+                {"type": "InternalIP", "address": "10.0.0.6"},
+                {"type": "InternalIP", "address": "fd00::5"}
+            ]}
+        }))
+        .unwrap();
+        let ips: Vec<String> = primary_ips(&node).iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["10.0.0.5", "fd00::5"]);
+        let external_only: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1"},
+            "status": {"addresses": [{"type": "ExternalIP", "address": "203.0.113.5"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            primary_ips(&external_only),
+            ["203.0.113.5".parse::<std::net::IpAddr>().unwrap()]
+        );
+        let bare: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap();
+        assert!(primary_ips(&bare).is_empty());
     }
 }

@@ -131,7 +131,7 @@ pub struct KubeProxyConfiguration {
     /// nftables settings.
     #[serde(default)]
     pub nftables: BackendSection,
-    /// CIDRs NodePorts answer on (`primary` is accepted and means all).
+    /// CIDRs NodePorts answer on, or `primary` (the node's primary IPs).
     #[serde(default)]
     pub node_port_addresses: Vec<String>,
     /// Accepted for compatibility.

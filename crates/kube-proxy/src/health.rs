@@ -1,12 +1,15 @@
 //! The proxy health server (`--healthz-bind-address`, default :10256) and the
 //! metrics server (`--metrics-bind-address`, default 127.0.0.1:10249).
 //!
-//! As upstream, `/healthz` and `/livez` answer JSON
+//! As upstream, `/healthz` answers JSON
 //! `{"lastUpdated": ..., "currentTime": ..., "nodeEligible": true}` with 200,
 //! or 503 when a queued change has waited longer than the health timeout
-//! (twice the sync period) without a successful sync. Load balancers probe
-//! `/healthz`.
+//! (twice the sync period) without a successful sync, or when this node is
+//! not eligible for load-balancer traffic: it is being deleted or carries
+//! the cluster autoscaler's `ToBeDeletedByClusterAutoscaler` taint. Load
+//! balancers probe `/healthz`. `/livez` reports only the proxy itself.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ use http_body_util::Full;
 
 use crate::http_server::{Handler, respond};
 use crate::metrics;
+
+/// The taint the cluster autoscaler puts on a node it is about to remove.
+pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
 
 #[derive(Debug, Default)]
 struct Times {
@@ -29,6 +35,7 @@ struct Times {
 pub struct ProxyHealth {
     times: Arc<Mutex<Times>>,
     timeout: Duration,
+    node_eligible: Arc<AtomicBool>,
 }
 
 impl ProxyHealth {
@@ -37,7 +44,27 @@ impl ProxyHealth {
         ProxyHealth {
             times: Arc::new(Mutex::new(Times::default())),
             timeout,
+            node_eligible: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Records this proxy's Node (`None`: it was deleted): eligible unless
+    /// it is being deleted or the autoscaler marked it for removal.
+    pub fn sync_node(&self, node: Option<&k8s_openapi::api::core::v1::Node>) {
+        let eligible = node.is_some_and(|node| {
+            let tainted = node
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.taints.as_ref())
+                .is_some_and(|taints| taints.iter().any(|t| t.key == TO_BE_DELETED_TAINT));
+            node.metadata.deletion_timestamp.is_none() && !tainted
+        });
+        self.node_eligible.store(eligible, Ordering::Relaxed);
+    }
+
+    /// Whether this node should receive load-balancer traffic.
+    pub fn node_eligible(&self) -> bool {
+        self.node_eligible.load(Ordering::Relaxed)
     }
 
     /// A change was queued (only the first unprocessed one counts).
@@ -90,10 +117,11 @@ impl ProxyHealth {
             "lastUpdated": updated,
             "currentTime": now.to_string(),
         });
+        let mut healthy = healthy;
         if with_node {
-            // Node eligibility (deletion/autoscaler taints) needs a Node
-            // watch; Corten's kube-proxy does not watch Nodes yet.
-            body["nodeEligible"] = serde_json::Value::Bool(true);
+            let eligible = self.node_eligible();
+            body["nodeEligible"] = serde_json::Value::Bool(eligible);
+            healthy &= eligible;
         }
         let code = if healthy {
             StatusCode::OK
@@ -191,6 +219,55 @@ mod tests {
         let live = get("/livez").await;
         assert_eq!(live.status(), StatusCode::OK);
         assert_eq!(get("/nope").await.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn healthz_fails_while_the_node_is_being_removed() {
+        let health = ProxyHealth::new(Duration::from_secs(60));
+        let handler = healthz_handler(health.clone());
+        let get = |path: &'static str| handler(Method::GET, Uri::from_static(path));
+        let node = |node: serde_json::Value| {
+            serde_json::from_value::<k8s_openapi::api::core::v1::Node>(node).unwrap()
+        };
+        health.sync_node(Some(&node(serde_json::json!({"metadata": {"name": "n1"}}))));
+        assert_eq!(get("/healthz").await.status(), StatusCode::OK);
+        let tainted = node(
+            serde_json::json!({"metadata": {"name": "n1"}, "spec": {"taints": [
+                {"key": TO_BE_DELETED_TAINT, "value": "1700000000", "effect": "NoSchedule"}
+            ]}}),
+        );
+        health.sync_node(Some(&tainted));
+        let response = get("/healthz").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["nodeEligible"], false);
+        assert_eq!(
+            get("/livez").await.status(),
+            StatusCode::OK,
+            "the proxy itself is fine"
+        );
+        let deleting = node(serde_json::json!({"metadata": {
+            "name": "n1", "deletionTimestamp": "2026-11-26T08:00:00Z"
+        }}));
+        health.sync_node(Some(&deleting));
+        assert_eq!(
+            get("/healthz").await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        health.sync_node(None);
+        assert_eq!(
+            get("/healthz").await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        health.sync_node(Some(&node(serde_json::json!({
+            "metadata": {"name": "n1"}, "spec": {"unschedulable": true}
+        }))));
+        assert_eq!(
+            get("/healthz").await.status(),
+            StatusCode::OK,
+            "cordoned is still eligible"
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@
 //! endpoints. The jumps from the built-in chains are ensured separately
 //! ([`JUMPS`]), as upstream does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::model::{Endpoint, IpFamily, ProxyState};
@@ -138,13 +138,36 @@ fn quote(comment: &str) -> String {
     format!("\"{}\"", comment.replace('"', "'"))
 }
 
-/// Renders the `iptables-restore --noflush` input for `family`.
-pub fn render(
-    state: &ProxyState,
-    config: &RuleConfig,
-    family: IpFamily,
-    existing: &BTreeSet<String>,
-) -> String {
+/// What our chains should hold for one family: the fixed chains (rewritten
+/// by every sync; `KUBE-SERVICES` has a rule per Service, as upstream) and
+/// the per-Service chains (written only when they change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Rules of the filter table's fixed chains.
+    pub filter: String,
+    /// Rules of the nat table's fixed chains.
+    pub nat_fixed: String,
+    /// nat `KUBE-SVC-*`, `KUBE-SVL-*`, `KUBE-EXT-*`, `KUBE-SEP-*` chains and
+    /// their rules.
+    pub chains: BTreeMap<String, String>,
+}
+
+/// Per-Service chains a successful sync left, with fingerprints of their
+/// rules (what the next partial sync compares against).
+pub type Written = BTreeMap<String, u64>;
+
+impl Ruleset {
+    /// What the next partial sync compares against.
+    pub fn written(&self) -> Written {
+        self.chains
+            .iter()
+            .map(|(name, rules)| (name.clone(), plan::fingerprint(rules)))
+            .collect()
+    }
+}
+
+/// Computes the chains of `family` for `state`.
+pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Ruleset {
     let mark = config.mark();
     let plans = plan::plan(state, family);
     let cidrs: Vec<String> = config
@@ -153,13 +176,10 @@ pub fn render(
         .map(|n| n.to_string())
         .collect();
     let nodeport_nets = config.nodeport_addresses_of(family);
-    let reject = match family {
-        IpFamily::V4 => "REJECT",
-        IpFamily::V6 => "REJECT",
-    };
+    let reject = "REJECT";
 
     let mut filter = String::new();
-    let mut nat_chains: Vec<String> = NAT_CHAINS.iter().map(|s| s.to_string()).collect();
+    let mut chains: BTreeMap<String, String> = BTreeMap::new();
     let mut nat = String::new();
     let mut nodeports = String::new();
 
@@ -173,7 +193,6 @@ pub fn render(
         "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully"
     );
     let _ = writeln!(nat, "-A KUBE-MARK-MASQ -j MARK --or-mark {mark}");
-
     for p in &plans {
         let svc = p.service;
         let name = svc.name.to_string();
@@ -267,11 +286,8 @@ pub fn render(
                 )
             })
         };
-        let balance = |out: &mut String,
-                       chains: &mut Vec<String>,
-                       chain: &str,
-                       eps: &[Endpoint]| {
-            chains.push(chain.to_string());
+        let balance = |chains: &mut BTreeMap<String, String>, chain: &str, eps: &[Endpoint]| {
+            let out = chains.entry(chain.to_string()).or_default();
             if let Some(rule) = &masq {
                 let _ = writeln!(out, "{}", rule.replace("{chain}", chain));
             }
@@ -305,13 +321,13 @@ pub fn render(
             }
         };
         if p.has_cluster_chain {
-            balance(&mut nat, &mut nat_chains, &svc_chain, &p.endpoints.cluster);
+            balance(&mut chains, &svc_chain, &p.endpoints.cluster);
         }
         if p.has_local_chain {
-            balance(&mut nat, &mut nat_chains, &svl_chain, &p.endpoints.local);
+            balance(&mut chains, &svl_chain, &p.endpoints.local);
         }
         if p.external == Some(Target::External) {
-            nat_chains.push(ext_chain.clone());
+            let nat = chains.entry(ext_chain.clone()).or_default();
             if svc.external_policy_local {
                 for cidr in &cidrs {
                     let _ = writeln!(
@@ -338,11 +354,11 @@ pub fn render(
         }
         for ep in p.chained_endpoints() {
             let sep = naming::iptables_endpoint_chain(&svc.name, ep);
-            if nat_chains.contains(&sep) {
+            if chains.contains_key(&sep) {
                 continue;
             }
-            nat_chains.push(sep.clone());
             let comment = quote(&name);
+            let nat = chains.entry(sep.clone()).or_default();
             let _ = writeln!(
                 nat,
                 "-A {sep} -m comment --comment {comment} -s {} -j KUBE-MARK-MASQ",
@@ -386,26 +402,77 @@ pub fn render(
     }
     nat.push_str(&nodeports);
 
-    let mut out = String::with_capacity(filter.len() + nat.len() + 1024);
+    Ruleset {
+        filter,
+        nat_fixed: nat,
+        chains,
+    }
+}
+
+/// Writes `iptables-restore --noflush` input: the fixed chains in full,
+/// then `chains` (declaring a chain empties it), then deletes `stale`.
+fn restore_input<'a>(
+    rules: &'a Ruleset,
+    chains: impl Iterator<Item = &'a String> + Clone,
+    stale: &[&'a String],
+) -> String {
+    let mut out = String::with_capacity(rules.filter.len() + rules.nat_fixed.len() + 1024);
     out.push_str("*filter\n");
     for chain in FILTER_CHAINS {
         let _ = writeln!(out, ":{chain} - [0:0]");
     }
-    out.push_str(&filter);
+    out.push_str(&rules.filter);
     out.push_str("COMMIT\n*nat\n");
-    let stale: Vec<&String> = existing
-        .iter()
-        .filter(|c| !nat_chains.contains(c))
-        .collect();
-    for chain in nat_chains.iter().chain(stale.iter().copied()) {
+    for chain in NAT_CHAINS {
         let _ = writeln!(out, ":{chain} - [0:0]");
     }
-    out.push_str(&nat);
+    for chain in chains.clone().chain(stale.iter().copied()) {
+        let _ = writeln!(out, ":{chain} - [0:0]");
+    }
+    out.push_str(&rules.nat_fixed);
+    for chain in chains {
+        out.push_str(&rules.chains[chain]);
+    }
     for chain in stale {
         let _ = writeln!(out, "-X {chain}");
     }
     out.push_str("COMMIT\n");
     out
+}
+
+/// The input of a full sync: every chain; `existing` (from
+/// `iptables-save`) names the per-Service chains to delete when stale.
+pub fn full(rules: &Ruleset, existing: &BTreeSet<String>) -> String {
+    let stale: Vec<&String> = existing
+        .iter()
+        .filter(|c| !rules.chains.contains_key(*c))
+        .collect();
+    restore_input(rules, rules.chains.keys(), &stale)
+}
+
+/// The input of a partial sync: the fixed chains, the per-Service chains
+/// that are new or changed since `prev`, and deletion of those gone.
+pub fn partial(prev: &Written, rules: &Ruleset) -> String {
+    let changed = rules
+        .chains
+        .iter()
+        .filter(|(name, body)| prev.get(*name) != Some(&plan::fingerprint(*body)))
+        .map(|(name, _)| name);
+    let stale: Vec<&String> = prev
+        .keys()
+        .filter(|name| !rules.chains.contains_key(*name))
+        .collect();
+    restore_input(rules, changed, &stale)
+}
+
+/// Renders the full `iptables-restore --noflush` input for `family`.
+pub fn render(
+    state: &ProxyState,
+    config: &RuleConfig,
+    family: IpFamily,
+    existing: &BTreeSet<String>,
+) -> String {
+    full(&ruleset(state, config, family), existing)
 }
 
 /// Input for `iptables-restore --noflush` that empties and deletes our

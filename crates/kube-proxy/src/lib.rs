@@ -2,9 +2,10 @@
 //!
 //! Flow: watchers ([`app`]) feed the [`tracker::ChangeTracker`]; the
 //! [`sync_loop`] takes a [`model::ProxyState`] snapshot and hands it to a
-//! [`proxier::Proxier`] (nftables or iptables), which renders the full
-//! ruleset ([`nftables`], [`iptables`], both from [`plan`]) and applies it
-//! atomically through a [`runner::CommandRunner`].
+//! [`proxier::Proxier`] (nftables or iptables), which computes the whole
+//! ruleset ([`nftables`], [`iptables`], both from [`plan`]) and writes what
+//! changed since its last sync, atomically, through a
+//! [`runner::CommandRunner`].
 
 #![warn(missing_docs)]
 
@@ -25,5 +26,7 @@ pub mod runner;
 pub mod sync_loop;
 pub mod tracker;
 
+#[cfg(test)]
+mod partial_tests;
 #[cfg(test)]
 mod rules_tests;

@@ -12,15 +12,37 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
 
 /// `kubeproxy_sync_proxy_rules_duration_seconds`: how long a sync took.
 pub static SYNC_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    sync_histogram(
+        "kubeproxy_sync_proxy_rules_duration_seconds",
+        "SyncProxyRules latency in seconds",
+    )
+});
+
+fn sync_histogram(name: &str, help: &str) -> Histogram {
     register(
         Histogram::with_opts(
-            HistogramOpts::new(
-                "kubeproxy_sync_proxy_rules_duration_seconds",
-                "SyncProxyRules latency in seconds",
-            )
-            .buckets(prometheus::exponential_buckets(0.001, 2.0, 15).unwrap_or_default()),
+            HistogramOpts::new(name, help)
+                .buckets(prometheus::exponential_buckets(0.001, 2.0, 15).unwrap_or_default()),
         )
         .expect("valid histogram"),
+    )
+}
+
+/// `kubeproxy_sync_full_proxy_rules_duration_seconds`: syncs that rewrote
+/// the whole ruleset.
+pub static SYNC_FULL_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    sync_histogram(
+        "kubeproxy_sync_full_proxy_rules_duration_seconds",
+        "SyncProxyRules latency in seconds for full resyncs",
+    )
+});
+
+/// `kubeproxy_sync_partial_proxy_rules_duration_seconds`: syncs that wrote
+/// only what changed.
+pub static SYNC_PARTIAL_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    sync_histogram(
+        "kubeproxy_sync_partial_proxy_rules_duration_seconds",
+        "SyncProxyRules latency in seconds for partial resyncs",
     )
 });
 
@@ -140,6 +162,8 @@ pub static LIVEZ_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 /// Registers every metric so `/metrics` lists them before the first sync.
 pub fn register_all() {
     LazyLock::force(&SYNC_DURATION);
+    LazyLock::force(&SYNC_FULL_DURATION);
+    LazyLock::force(&SYNC_PARTIAL_DURATION);
     LazyLock::force(&NETWORK_PROGRAMMING);
     LazyLock::force(&LAST_SYNC);
     LazyLock::force(&LAST_QUEUED);

@@ -50,7 +50,7 @@ pub struct Options {
     #[arg(long)]
     pub hostname_override: Option<String>,
 
-    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. Empty (default) means all local addresses.
+    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. `primary`: only the node's primary IPs (from its Node object). Empty (default) means all local addresses.
     #[arg(long, value_delimiter = ',')]
     pub nodeport_addresses: Option<Vec<String>>,
 
@@ -110,6 +110,9 @@ pub struct Config {
     pub min_sync_period: Duration,
     /// Remove rules and exit.
     pub cleanup: bool,
+    /// `--nodeport-addresses=primary`: NodePorts answer only on the node's
+    /// primary IPs, read from its Node object at start.
+    pub nodeport_primary: bool,
     /// Families to program.
     pub families: Vec<IpFamily>,
     /// Prefix for every netfilter command (tests: `ip netns exec <ns>`).
@@ -213,12 +216,17 @@ impl Options {
             cidr_strings = file.detect_local.cluster_cidrs.clone();
         }
         let cluster_cidrs = parse_cidrs("--cluster-cidr", &cidr_strings)?;
-        let nodeport_addresses = parse_cidrs(
-            "--nodeport-addresses",
-            self.nodeport_addresses
-                .as_ref()
-                .unwrap_or(&file.node_port_addresses),
-        )?;
+        let nodeport_values = self
+            .nodeport_addresses
+            .as_ref()
+            .unwrap_or(&file.node_port_addresses);
+        let nodeport_primary = nodeport_values.iter().any(|v| v.trim() == "primary");
+        let nodeport_addresses = parse_cidrs("--nodeport-addresses", nodeport_values)?;
+        if nodeport_primary && !nodeport_addresses.is_empty() {
+            return Err(
+                "invalid --nodeport-addresses: \"primary\" cannot be combined with CIDRs".into(),
+            );
+        }
         let healthz = self.healthz_bind_address.clone().unwrap_or_else(|| {
             if file.healthz_bind_address.is_empty() {
                 "0.0.0.0:10256".into()
@@ -269,6 +277,7 @@ impl Options {
             sync_period,
             min_sync_period,
             cleanup: self.cleanup.unwrap_or(false),
+            nodeport_primary,
             families,
             command_prefix: Vec::new(),
         })
@@ -353,5 +362,23 @@ mod tests {
             .is_err()
         );
         assert!(parse(&["--iptables-masquerade-bit=40", "--hostname-override=n"]).is_err());
+        assert!(
+            parse(&[
+                "--nodeport-addresses=primary,10.0.0.0/8",
+                "--hostname-override=n"
+            ])
+            .unwrap_err()
+            .contains("primary")
+        );
+    }
+
+    #[test]
+    fn primary_nodeport_addresses_are_resolved_later() {
+        let c = parse(&["--nodeport-addresses=primary", "--hostname-override=n"]).unwrap();
+        assert!(c.nodeport_primary);
+        assert!(c.rules.nodeport_addresses.is_empty());
+        let c = parse(&["--nodeport-addresses=10.0.0.0/8", "--hostname-override=n"]).unwrap();
+        assert!(!c.nodeport_primary);
+        assert_eq!(c.rules.nodeport_addresses.len(), 1);
     }
 }

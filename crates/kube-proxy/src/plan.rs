@@ -138,79 +138,95 @@ impl PortPlan<'_> {
     }
 }
 
+/// A fingerprint of rendered rules: partial syncs keep this instead of the
+/// rules to tell whether a chain changed.
+pub fn fingerprint<T: std::hash::Hash + ?Sized>(rules: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    rules.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Plans every Service port of `family` in `state`.
 pub fn plan(state: &ProxyState, family: IpFamily) -> Vec<PortPlan<'_>> {
-    let mut out = Vec::new();
-    for service in state.services.values() {
-        let Some(cluster_ip) = service.cluster_ip(family) else {
-            continue;
-        };
-        let endpoints: Vec<Endpoint> = state
-            .endpoints_of(&service.name)
-            .iter()
-            .filter(|ep| IpFamily::of(&ep.ip) == family)
-            .cloned()
-            .collect();
-        let sets = EndpointSets::categorize(&endpoints);
-        let has_cluster = !sets.cluster.is_empty();
-        let has_local = !sets.local.is_empty();
-        let no_local = |has_any: bool| {
-            if has_any {
-                Target::Drop
-            } else {
-                Target::Reject
-            }
-        };
-        let internal = if service.internal_policy_local {
-            if has_local {
-                Target::Local
-            } else {
-                no_local(has_cluster)
-            }
-        } else if has_cluster {
-            Target::Cluster
+    state
+        .services
+        .values()
+        .filter_map(|service| plan_one(service, state.endpoints_of(&service.name), family))
+        .collect()
+}
+
+/// Plans one Service port of `family` with its `endpoints` (of any family);
+/// `None` when it has no cluster IP of that family.
+pub fn plan_one<'a>(
+    service: &'a ServicePort,
+    endpoints: &[Endpoint],
+    family: IpFamily,
+) -> Option<PortPlan<'a>> {
+    let cluster_ip = service.cluster_ip(family)?;
+    let endpoints: Vec<Endpoint> = endpoints
+        .iter()
+        .filter(|ep| IpFamily::of(&ep.ip) == family)
+        .cloned()
+        .collect();
+    let sets = EndpointSets::categorize(&endpoints);
+    let has_cluster = !sets.cluster.is_empty();
+    let has_local = !sets.local.is_empty();
+    let no_local = |has_any: bool| {
+        if has_any {
+            Target::Drop
         } else {
             Target::Reject
+        }
+    };
+    let internal = if service.internal_policy_local {
+        if has_local {
+            Target::Local
+        } else {
+            no_local(has_cluster)
+        }
+    } else if has_cluster {
+        Target::Cluster
+    } else {
+        Target::Reject
+    };
+    let external_ips: Vec<IpAddr> = service
+        .external_ips
+        .iter()
+        .copied()
+        .filter(|ip| IpFamily::of(ip) == family)
+        .collect();
+    let has_external_traffic = service.node_port.is_some() || !external_ips.is_empty();
+    let (external, external_final) = if !has_external_traffic {
+        (None, Target::Reject)
+    } else if service.external_policy_local {
+        let last = if has_local {
+            Target::Local
+        } else {
+            no_local(has_cluster)
         };
-        let external_ips: Vec<IpAddr> = service
-            .external_ips
-            .iter()
-            .copied()
-            .filter(|ip| IpFamily::of(ip) == family)
-            .collect();
-        let has_external_traffic = service.node_port.is_some() || !external_ips.is_empty();
-        let (external, external_final) = if !has_external_traffic {
-            (None, Target::Reject)
-        } else if service.external_policy_local {
-            let last = if has_local {
-                Target::Local
-            } else {
-                no_local(has_cluster)
-            };
-            if has_cluster {
-                (Some(Target::External), last)
-            } else {
-                (Some(Target::Reject), Target::Reject)
-            }
-        } else if has_cluster {
-            (Some(Target::External), Target::Cluster)
+        if has_cluster {
+            (Some(Target::External), last)
         } else {
             (Some(Target::Reject), Target::Reject)
-        };
-        let uses_local = internal == Target::Local || external_final == Target::Local;
-        out.push(PortPlan {
-            service,
-            cluster_ip,
-            external_ips,
-            endpoints: sets,
-            internal,
-            external,
-            external_final,
-            has_cluster_chain: has_cluster,
-            has_local_chain: uses_local,
-        });
-    }
-    out
+        }
+    } else if has_cluster {
+        (Some(Target::External), Target::Cluster)
+    } else {
+        (Some(Target::Reject), Target::Reject)
+    };
+    let uses_local = internal == Target::Local || external_final == Target::Local;
+    Some(PortPlan {
+        service,
+        cluster_ip,
+        external_ips,
+        endpoints: sets,
+        internal,
+        external,
+        external_final,
+        has_cluster_chain: has_cluster,
+        has_local_chain: uses_local,
+    })
 }
 
 #[cfg(test)]

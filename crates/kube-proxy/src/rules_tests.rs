@@ -11,7 +11,7 @@ use crate::plan::RuleConfig;
 use crate::proxier::{IptablesProxier, NftablesProxier, Proxier};
 use crate::runner::{FakeRunner, RunError};
 
-fn name(svc: &str) -> ServicePortName {
+pub(crate) fn name(svc: &str) -> ServicePortName {
     ServicePortName {
         namespace: "ns".into(),
         name: svc.into(),
@@ -20,7 +20,7 @@ fn name(svc: &str) -> ServicePortName {
     }
 }
 
-fn port(svc: &str, ip: &str) -> ServicePort {
+pub(crate) fn port(svc: &str, ip: &str) -> ServicePort {
     ServicePort {
         name: name(svc),
         cluster_ips: vec![ip.parse().unwrap()],
@@ -33,7 +33,7 @@ fn port(svc: &str, ip: &str) -> ServicePort {
     }
 }
 
-fn ep(ip: &str, ready: bool, local: bool) -> Endpoint {
+pub(crate) fn ep(ip: &str, ready: bool, local: bool) -> Endpoint {
     Endpoint {
         ip: ip.parse().unwrap(),
         port: 8080,
@@ -44,7 +44,7 @@ fn ep(ip: &str, ready: bool, local: bool) -> Endpoint {
     }
 }
 
-fn state(entries: Vec<(ServicePort, Vec<Endpoint>)>) -> ProxyState {
+pub(crate) fn state(entries: Vec<(ServicePort, Vec<Endpoint>)>) -> ProxyState {
     let mut st = ProxyState::default();
     for (svc, eps) in entries {
         st.endpoints.insert(svc.name.clone(), eps);
@@ -53,7 +53,7 @@ fn state(entries: Vec<(ServicePort, Vec<Endpoint>)>) -> ProxyState {
     st
 }
 
-fn cfg() -> RuleConfig {
+pub(crate) fn cfg() -> RuleConfig {
     RuleConfig {
         cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
         ..RuleConfig::default()
@@ -107,13 +107,20 @@ fn nft_cluster_ip_balances_equally_over_ready_endpoints() {
     assert!(nft_elements(&script, "no-endpoint-services").is_empty());
     assert_eq!(nft_elements(&script, "cluster-ips"), vec!["10.96.0.10"]);
     let rules = nft_chain(&script, &svc_chain);
-    let balance = rules.last().unwrap();
-    assert!(balance.starts_with("numgen random mod 2 vmap"), "{balance}");
     // Off-cluster sources are masqueraded.
     assert!(rules[0].contains("ip saddr != { 10.244.0.0/16 } jump mark-for-masquerade"));
+    // The first endpoint by a 1-in-2 draw, the second otherwise: 1/2 each.
+    let first = naming::nft_endpoint_chain(&name("web"), &ep("10.244.1.5", true, false));
+    let second = naming::nft_endpoint_chain(&name("web"), &ep("10.244.2.5", true, false));
+    assert_eq!(
+        rules[1..],
+        [
+            format!("numgen random mod 2 == 0 goto {first}"),
+            format!("goto {second}")
+        ]
+    );
     for ip in ["10.244.1.5", "10.244.2.5"] {
         let chain = naming::nft_endpoint_chain(&name("web"), &ep(ip, true, false));
-        assert!(balance.contains(&chain), "{balance}");
         let rules = nft_chain(&script, &chain);
         assert_eq!(rules[0], format!("ip saddr {ip} jump mark-for-masquerade"));
         assert_eq!(rules[1], format!("meta l4proto tcp dnat to {ip}:8080"));
@@ -190,13 +197,8 @@ fn nft_node_ports_and_external_traffic_policy_local() {
         ]
     );
     let local_rules = nft_chain(&script, &local);
-    assert!(
-        local_rules
-            .last()
-            .unwrap()
-            .starts_with("numgen random mod 1 vmap")
-    );
-    assert!(local_rules.last().unwrap().contains("10.244.1.5"));
+    let only = naming::nft_endpoint_chain(&name("np"), &ep("10.244.1.5", true, true));
+    assert_eq!(local_rules.last().unwrap(), &format!("goto {only}"));
     // NodePorts never answer on loopback.
     assert!(nft_chain(&script, "services")[1].contains("ip daddr != 127.0.0.0/8"));
 }
@@ -300,7 +302,7 @@ fn nft_ipv6_uses_ip6_table_and_brackets() {
 
 #[test]
 fn existing_objects_are_parsed_from_nft_list() {
-    let listing = "table ip kube-proxy {\n\tcomment \"rules for kube-proxy\"\n\tset cluster-ips {\n\t\ttype ipv4_addr\n\t}\n\tmap service-ips {\n\t}\n\tchain services {\n\t}\n\tchain endpoint-AB-ns/a/tcp/_ {\n\t}\n}\n";
+    let listing = "table ip filter {\n\tchain INPUT {\n\t}\n\tset other {\n\t}\n}\ntable ip kube-proxy {\n\tcomment \"rules for kube-proxy\"\n\tset cluster-ips {\n\t\ttype ipv4_addr\n\t}\n\tmap service-ips {\n\t}\n\tchain services {\n\t}\n\tchain endpoint-AB-ns/a/tcp/_ {\n\t}\n}\ntable ip nat {\n\tchain POSTROUTING {\n\t}\n}\n";
     let existing = Existing::parse(listing);
     assert_eq!(existing.sets, BTreeSet::from(["cluster-ips".to_string()]));
     assert_eq!(existing.maps, BTreeSet::from(["service-ips".to_string()]));

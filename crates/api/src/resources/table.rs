@@ -4,8 +4,8 @@
 use super::{ApiGroup, ResourceDef, Subresource};
 use crate::strategy::Strategy;
 use crate::{
-    admissionregistration, apps, autoscaling, batch, certificates, coordination, corev1, discovery,
-    events, networking, node, pod, policy, rbac, scheduling, service, storage,
+    admissionregistration, apiregistration, apps, autoscaling, batch, certificates, coordination,
+    corev1, discovery, events, networking, node, pod, policy, rbac, scheduling, service, storage,
 };
 
 /// The verbs of an ordinary resource.
@@ -82,6 +82,13 @@ const fn review(
 pub(super) static GROUPS: &[ApiGroup] = &[
     ApiGroup {
         name: "",
+        versions: &["v1"],
+        priority: 18000,
+    },
+    // kube-aggregator's own group: upstream lists it first under /apis
+    // (it has no APIService of its own).
+    ApiGroup {
+        name: "apiregistration.k8s.io",
         versions: &["v1"],
         priority: 18000,
     },
@@ -374,6 +381,20 @@ pub(super) static BUILTIN: &[ResourceDef] = &[
             "Service",
             true,
             &service::SERVICE_STRATEGY,
+        )
+    },
+    // ---- apiregistration.k8s.io/v1 ----
+    ResourceDef {
+        categories: API_EXTENSIONS,
+        subresources: STATUS,
+        ..row(
+            "apiregistration.k8s.io",
+            "v1",
+            "apiservices",
+            "apiservice",
+            "APIService",
+            false,
+            &apiregistration::API_SERVICE_STRATEGY,
         )
     },
     // ---- apps/v1 ----

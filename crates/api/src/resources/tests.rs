@@ -43,6 +43,7 @@ fn openapi_resources() -> Vec<Known> {
         known::<core::v1::Secret>(),
         known::<core::v1::ServiceAccount>(),
         known::<core::v1::Service>(),
+        known::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>(),
         known::<apps::v1::ControllerRevision>(),
         known::<apps::v1::DaemonSet>(),
         known::<apps::v1::Deployment>(),
@@ -143,9 +144,10 @@ fn groups_list_every_served_version_preferred_first() {
     assert_eq!(gs[0].name, "");
     let names: Vec<&str> = gs.iter().map(|g| g.name).collect();
     assert_eq!(
-        &names[..7],
+        &names[..8],
         &[
             "",
+            "apiregistration.k8s.io",
             "apps",
             "events.k8s.io",
             "authentication.k8s.io",

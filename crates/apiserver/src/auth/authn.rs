@@ -1,5 +1,7 @@
-//! Authentication: x509 client certificate, then bearer token (static
-//! token file, ServiceAccount JWT, bootstrap token), then anonymous.
+//! Authentication: request headers from an allowed front proxy
+//! (`--requestheader-*`), x509 client certificate, then bearer token
+//! (static token file, ServiceAccount JWT, bootstrap token), then
+//! anonymous.
 //!
 //! Like upstream's union authenticator, credentials that are present but
 //! invalid are a 401 even when anonymous requests are allowed; only a
@@ -21,9 +23,10 @@ use crate::options::AuthnOptions;
 use crate::registry::Registry;
 
 /// The client certificate of a connection, verified once per connection:
-/// `Ok(None)` without one, `Err` for one that does not verify.
+/// `Ok(None)` without one, `Err` for one that does not verify against
+/// `--client-ca-file`; and whether it is an allowed request-header proxy's.
 #[derive(Clone, Debug)]
-pub struct PeerIdentity(pub Arc<Result<Option<UserInfo>, String>>);
+pub struct PeerIdentity(pub Arc<Result<Option<UserInfo>, String>>, pub bool);
 
 /// Who a request is from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +51,8 @@ pub struct Authenticator {
     pub bootstrap_tokens: bool,
     /// `--anonymous-auth`.
     pub anonymous: bool,
+    /// `--requestheader-*`.
+    pub request_header: Option<super::requestheader::RequestHeaderAuthenticator>,
 }
 
 impl Authenticator {
@@ -83,7 +88,13 @@ impl Authenticator {
             }
             sa.signer = Some(key);
         }
+        let request_header = o
+            .request_header
+            .as_ref()
+            .map(super::requestheader::RequestHeaderAuthenticator::from_config)
+            .transpose()?;
         Ok(Authenticator {
+            request_header,
             x509,
             token_file,
             service_accounts: sa,
@@ -98,7 +109,14 @@ impl Authenticator {
             (Some(x), Some(c)) => x.authenticate(c),
             _ => Ok(None),
         };
-        PeerIdentity(Arc::new(result))
+        let proxy = match (&self.request_header, chain) {
+            (Some(rh), Some(c)) => rh.verify_peer(c).unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "not a request-header proxy");
+                false
+            }),
+            _ => false,
+        };
+        PeerIdentity(Arc::new(result), proxy)
     }
 
     /// Authenticates a request; 401 for invalid credentials, or for none
@@ -110,6 +128,16 @@ impl Authenticator {
         peer: Option<&PeerIdentity>,
     ) -> Result<Authenticated, StatusError> {
         let mut failed = false;
+        // An allowed front proxy naming a user wins; without a username
+        // its certificate is judged like any other.
+        if let (Some(rh), Some(PeerIdentity(_, true))) = (&self.request_header, peer)
+            && let Some(user) = rh.user_from_headers(headers)
+        {
+            return Ok(Authenticated {
+                user: user.with_authenticated_group(),
+                audiences: Vec::new(),
+            });
+        }
         if let Some(p) = peer {
             match p.0.as_ref() {
                 Ok(Some(user)) => {

@@ -2,7 +2,8 @@
 //! authorization and the review APIs built on them.
 //!
 //! The request pipeline (see [`crate::app`]) runs, in order:
-//! [`authn::Authenticator::authenticate`] (x509 client certificate, bearer
+//! [`authn::Authenticator::authenticate`] (request headers from an allowed
+//! front proxy, x509 client certificate, bearer
 //! token: static token file or ServiceAccount JWT; else anonymous) ->
 //! [`impersonation::apply`] (`Impersonate-*` headers, each checked with the
 //! `impersonate` verb) -> [`authz::Authorizer::authorize`] (Node, RBAC,
@@ -16,6 +17,7 @@ pub mod escalation;
 pub mod impersonation;
 pub use corten_component_base::jwt;
 pub mod policy;
+pub mod requestheader;
 pub mod reviews;
 pub mod serviceaccount;
 pub mod token_file;

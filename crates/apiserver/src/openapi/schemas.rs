@@ -50,6 +50,7 @@ kinds! {
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy") => api::admissionregistration::v1::ValidatingAdmissionPolicy,
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding") => api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ("apiregistration.k8s.io", "v1", "APIService") => k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService,
     ("apps", "v1", "ControllerRevision") => api::apps::v1::ControllerRevision,
     ("apps", "v1", "DaemonSet") => api::apps::v1::DaemonSet,
     ("apps", "v1", "Deployment") => api::apps::v1::Deployment,

@@ -274,7 +274,15 @@ impl NameHint for StatusError {
 /// `--kubelet-certificate-authority`), still checking the handshake
 /// signatures.
 #[derive(Debug)]
-struct NoServerVerification(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct NoServerVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl NoServerVerification {
+    /// A verifier checking only handshake signatures (also used for
+    /// APIServices with `insecureSkipTLSVerify`).
+    pub(crate) fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        NoServerVerification(provider)
+    }
+}
 
 impl rustls::client::danger::ServerCertVerifier for NoServerVerification {
     fn verify_server_cert(

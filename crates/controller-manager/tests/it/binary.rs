@@ -119,18 +119,30 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
         let client = cluster.client().await.unwrap();
         let ca = write_cluster_ca(&cluster);
         let port = free_port();
-        // No --client-ca-file: the client CA is looked up where upstream's
-        // apiserver publishes it.
+        // No --client-ca-file: the client CA is looked up where the
+        // apiserver publishes it (created here if it has not done so yet).
         let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
         let authentication: ConfigMap = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "extension-apiserver-authentication"},
             "data": {"client-ca-file": cluster.ca_pem()},
         }))
         .unwrap();
-        configmaps
+        match configmaps
             .create(&Default::default(), &authentication)
             .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("creating the authentication ConfigMap: {e}"),
+        }
+        let published = configmaps
+            .get("extension-apiserver-authentication")
+            .await
             .unwrap();
+        assert_eq!(
+            published.data.unwrap()["client-ca-file"].trim(),
+            cluster.ca_pem().trim()
+        );
         let mut child = tokio::process::Command::new(BINARY)
             .arg(format!("--kubeconfig={}", cluster.kubeconfig.display()))
             .arg(format!("--root-ca-file={}", ca.display()))

@@ -1,4 +1,6 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -53,10 +55,13 @@ fn lines(out: &str) -> Vec<String> {
     v
 }
 
-/// A fake upstream resolver on loopback answering every A query with 192.0.2.1.
-async fn fake_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// A fake upstream resolver on loopback answering every A query with
+/// 192.0.2.1 (TTL 60); counts the queries it gets.
+async fn fake_upstream() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
+    let queries = Arc::new(AtomicUsize::new(0));
+    let counter = queries.clone();
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -66,6 +71,7 @@ async fn fake_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
             let Ok(query) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
+            counter.fetch_add(1, Ordering::SeqCst);
             let mut answer = Message::new();
             answer
                 .set_id(query.id())
@@ -83,7 +89,7 @@ async fn fake_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
             let _ = socket.send_to(&answer.to_vec().unwrap(), peer).await;
         }
     });
-    (addr, task)
+    (addr, queries, task)
 }
 
 fn free_port() -> u16 {
@@ -126,7 +132,7 @@ async fn resolves_services_and_endpoints_from_the_api_with_dig() {
         .unwrap();
         slices.create(&PostParams::default(), &slice).await.unwrap();
 
-        let (upstream, upstream_task) = fake_upstream().await;
+        let (upstream, upstream_queries, upstream_task) = fake_upstream().await;
         let dns_port = free_port();
         let (health, ready, metrics) = (free_port(), free_port(), free_port());
         let kubeconfig = cluster.kubeconfig.display().to_string();
@@ -200,9 +206,24 @@ async fn resolves_services_and_endpoints_from_the_api_with_dig() {
         assert!(out.contains("status: NXDOMAIN"), "{out}");
         assert!(out.contains("flags: qr aa rd ra"), "authoritative: {out}");
 
-        // Other names go to the upstream.
+        // Other names go to the upstream, once: the answer is cached with
+        // its TTL capped at 30 s.
         let out = dig(addr, &["+short", "www.example.test"]).await;
         assert_eq!(out.trim(), "192.0.2.1");
+        assert_eq!(upstream_queries.load(Ordering::SeqCst), 1);
+        let out = dig(addr, &["+noall", "+answer", "www.example.test"]).await;
+        let ttl: u32 = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("an answer with a TTL: {out}"));
+        assert!(ttl <= 30, "{out}");
+        assert!(out.contains("192.0.2.1"), "{out}");
+        assert_eq!(
+            upstream_queries.load(Ordering::SeqCst),
+            1,
+            "served from cache"
+        );
 
         // Changes through the API show up.
         slices
@@ -248,6 +269,12 @@ async fn resolves_services_and_endpoints_from_the_api_with_dig() {
             m.contains(&format!(
                 "coredns_forward_requests_total{{to=\"{upstream}\"}}"
             )),
+            "{m}"
+        );
+        assert!(
+            m.lines().any(|l| l.starts_with("coredns_cache_hits_total{")
+                && l.contains("type=\"success\"")
+                && !l.ends_with(" 0")),
             "{m}"
         );
 

@@ -1,7 +1,8 @@
 //! The whole kube-proxy (watchers, sync loop, nftables) against a real
 //! apiserver, programming a test network namespace: a Service and an
 //! EndpointSlice created through the API become reachable, deleting the
-//! slice makes the Service reject, /healthz and the metrics follow.
+//! slice makes the Service reject, /healthz and the metrics follow, and
+//! /healthz fails while the proxy's Node is marked for removal.
 
 use std::time::{Duration, Instant};
 
@@ -9,9 +10,9 @@ use clap::Parser;
 use corten_e2e::TestCluster;
 use corten_kube_proxy::model::IpFamily;
 use corten_kube_proxy::options::Options;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -118,6 +119,47 @@ async fn kube_proxy_programs_services_from_the_api() {
 
         let response = http_get(&healthz, "/healthz").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("\"nodeEligible\":true"), "{response}");
+
+        // The cluster autoscaler marks the node for removal: load balancers
+        // must stop sending traffic here (/healthz 503), /livez stays 200.
+        let nodes: Api<Node> = Api::all(client.clone());
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "node-1"},
+            "spec": {"taints": [{"key": "ToBeDeletedByClusterAutoscaler",
+                "value": "1764144000", "effect": "NoSchedule"}]}
+        }))
+        .unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut response = String::new();
+        while Instant::now() < deadline {
+            response = http_get(&healthz, "/healthz").await;
+            if response.starts_with("HTTP/1.1 503") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        assert!(response.contains("\"nodeEligible\":false"), "{response}");
+        assert!(
+            http_get(&healthz, "/livez")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        let untainted = json!({"spec": {"taints": null}});
+        nodes
+            .patch("node-1", &PatchParams::default(), &Patch::Merge(&untainted))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            response = http_get(&healthz, "/healthz").await;
+            if response.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert!(response.contains("\"nodeEligible\":true"), "{response}");
 
         let metrics = String::from_utf8(corten_component_base::metrics::gather_text()).unwrap();

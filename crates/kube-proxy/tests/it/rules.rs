@@ -2,6 +2,8 @@
 //! ClusterIP and a NodePort reach the endpoint, a Service without endpoints
 //! is rejected, and removing the endpoint takes effect.
 
+use std::collections::BTreeMap;
+
 use corten_kube_proxy::model::IpFamily;
 use corten_kube_proxy::plan::RuleConfig;
 use corten_kube_proxy::proxier::{IptablesProxier, NftablesProxier, Proxier};
@@ -267,4 +269,168 @@ fn iptables_accepts_every_feature_and_removes_stale_chains() {
     proxier.cleanup().unwrap();
     assert!(!topo.exec(&["iptables-save"]).contains("KUBE-"));
     assert!(!topo.exec(&["ip6tables-save"]).contains("KUBE-"));
+}
+
+/// `nft list table` in a comparable form: every chain, set and map by name,
+/// with chain rules in order and elements sorted (the kernel lists objects
+/// in creation order and elements in its own order).
+fn normalized_table(topo: &netns::Topology, family: &str) -> BTreeMap<String, Vec<String>> {
+    let listing = topo.exec(&["nft", "list", "table", family, "kube-proxy"]);
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut elements = String::new();
+    let mut in_elements = false;
+    for line in listing.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if in_elements {
+            elements.push_str(line);
+            if line.ends_with('}') {
+                in_elements = false;
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("elements = ") {
+            elements = rest.to_string();
+            in_elements = !rest.ends_with('}');
+            continue;
+        }
+        if line.ends_with('{') && !line.starts_with("table") {
+            current = Some(line.to_string());
+            continue;
+        }
+        if line == "}" {
+            if let Some(name) = current.take() {
+                let body = out.entry(name).or_default();
+                let mut items: Vec<String> = elements
+                    .trim_matches(|c| c == '{' || c == '}' || c == ' ')
+                    .split(',')
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                items.sort();
+                body.extend(items.into_iter().map(|e| format!("element {e}")));
+                elements.clear();
+            }
+            continue;
+        }
+        if let Some(name) = &current {
+            out.entry(name.clone()).or_default().push(line.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn nftables_partial_syncs_end_where_a_full_sync_would() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let runner = || ExecRunner::with_prefix(topo.prefix());
+    let families = vec![IpFamily::V4, IpFamily::V6];
+    let mut incremental = NftablesProxier::new(runner(), rule_config(), families.clone());
+    let mut states = vec![kitchen_sink(false), kitchen_sink(true), kitchen_sink(false)];
+    // Affinity off and a new endpoint for the first Service.
+    let mut last = kitchen_sink(true);
+    for svc in last.services.values_mut() {
+        svc.affinity_seconds = None;
+    }
+    states.push(last);
+    for (step, state) in states.iter().enumerate() {
+        incremental.sync(state).expect("incremental sync");
+        let after_partial = (
+            normalized_table(&topo, "ip"),
+            normalized_table(&topo, "ip6"),
+        );
+        // A fresh proxier always starts with a full sync over the same table.
+        let mut fresh = NftablesProxier::new(runner(), rule_config(), families.clone());
+        fresh.sync(state).expect("full sync");
+        let after_full = (
+            normalized_table(&topo, "ip"),
+            normalized_table(&topo, "ip6"),
+        );
+        assert!(
+            after_full.0.len() > 10,
+            "step {step}: a real table: {after_full:?}"
+        );
+        assert_eq!(after_partial, after_full, "step {step}");
+    }
+    // A full sync (a restarted proxy) over a bigger table deletes what the
+    // smaller state does not need.
+    let smaller = states.last().unwrap();
+    let expected = (
+        normalized_table(&topo, "ip"),
+        normalized_table(&topo, "ip6"),
+    );
+    incremental
+        .sync(&states[0])
+        .expect("back to the bigger state");
+    let mut restarted = NftablesProxier::new(runner(), rule_config(), families.clone());
+    restarted.sync(smaller).expect("full sync");
+    let after_restart = (
+        normalized_table(&topo, "ip"),
+        normalized_table(&topo, "ip6"),
+    );
+    assert_eq!(
+        after_restart, expected,
+        "stale objects are deleted by a full sync"
+    );
+    incremental.cleanup().unwrap();
+}
+
+/// `iptables-save` of our chains in a comparable form: declared chains and,
+/// per chain, its rules in order (counters and our chains' order ignored).
+fn normalized_iptables(topo: &netns::Topology, save: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for table in ["filter", "nat"] {
+        for line in topo.exec(&[save, "-t", table]).lines() {
+            if let Some(chain) = line.strip_prefix(':') {
+                let name = chain.split_whitespace().next().unwrap_or_default();
+                out.entry(format!("{table} {name}")).or_default();
+            } else if let Some(rule) = line.strip_prefix("-A ") {
+                let chain = rule.split_whitespace().next().unwrap_or_default();
+                out.entry(format!("{table} {chain}"))
+                    .or_default()
+                    .push(rule.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn iptables_partial_syncs_end_where_a_full_sync_would() {
+    let Some(topo) = netns::topology_or_skip() else {
+        return;
+    };
+    let runner = || ExecRunner::with_prefix(topo.prefix());
+    let families = vec![IpFamily::V4, IpFamily::V6];
+    let mut incremental = IptablesProxier::new(runner(), rule_config(), families.clone());
+    let mut last = kitchen_sink(true);
+    for svc in last.services.values_mut() {
+        svc.affinity_seconds = None;
+    }
+    let states = [
+        kitchen_sink(false),
+        kitchen_sink(true),
+        kitchen_sink(false),
+        last,
+    ];
+    for (step, state) in states.iter().enumerate() {
+        incremental.sync(state).expect("incremental sync");
+        let after_partial = (
+            normalized_iptables(&topo, "iptables-save"),
+            normalized_iptables(&topo, "ip6tables-save"),
+        );
+        let mut fresh = IptablesProxier::new(runner(), rule_config(), families.clone());
+        fresh.sync(state).expect("full sync");
+        let after_full = (
+            normalized_iptables(&topo, "iptables-save"),
+            normalized_iptables(&topo, "ip6tables-save"),
+        );
+        assert!(
+            after_full.0.keys().any(|k| k.contains("KUBE-SEP-")),
+            "step {step}: real chains: {after_full:?}"
+        );
+        assert_eq!(after_partial, after_full, "step {step}");
+    }
+    incremental.cleanup().unwrap();
 }

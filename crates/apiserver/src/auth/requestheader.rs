@@ -1,0 +1,208 @@
+//! Request-header authentication (`--requestheader-*`): a front proxy
+//! (an aggregator in front of this server) that proves itself with a
+//! client certificate signed by `--requestheader-client-ca-file`, whose
+//! common name is in `--requestheader-allowed-names` (any, when empty), may
+//! name the user in headers: the first non-empty username header, every
+//! value of the group headers, and extras from headers with an extra
+//! prefix (the rest of the name, percent-decoded and lower-cased, is the
+//! key). The certificate is verified once per connection; the headers are
+//! read per request.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use http::HeaderMap;
+use rustls::pki_types::CertificateDer;
+
+use super::UserInfo;
+use super::x509::X509Authenticator;
+use crate::aggregator::options::RequestHeaderConfig;
+
+/// The request-header authenticator.
+#[derive(Debug)]
+pub struct RequestHeaderAuthenticator {
+    verifier: X509Authenticator,
+    allowed_names: Vec<String>,
+    username_headers: Vec<String>,
+    group_headers: Vec<String>,
+    extra_prefixes: Vec<String>,
+}
+
+impl RequestHeaderAuthenticator {
+    /// Loads the CA bundle.
+    pub fn from_config(cfg: &RequestHeaderConfig) -> Result<Self> {
+        use anyhow::Context;
+        let pem = std::fs::read(&cfg.client_ca_file).with_context(|| {
+            format!(
+                "reading --requestheader-client-ca-file {}",
+                cfg.client_ca_file.display()
+            )
+        })?;
+        Ok(Self::new(
+            X509Authenticator::from_pem(&pem)?,
+            cfg.allowed_names.clone(),
+            cfg.username_headers.clone(),
+            cfg.group_headers.clone(),
+            cfg.extra_headers_prefix.clone(),
+        ))
+    }
+
+    /// Builds from a verifier and the header settings.
+    pub fn new(
+        verifier: X509Authenticator,
+        allowed_names: Vec<String>,
+        username_headers: Vec<String>,
+        group_headers: Vec<String>,
+        extra_prefixes: Vec<String>,
+    ) -> Self {
+        RequestHeaderAuthenticator {
+            verifier,
+            allowed_names,
+            username_headers,
+            group_headers,
+            extra_prefixes: extra_prefixes
+                .into_iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Whether a connection's client certificate is an allowed proxy's:
+    /// `Ok(false)` without one, `Err` when it does not verify or its name
+    /// is not allowed.
+    pub fn verify_peer(&self, chain: &[CertificateDer<'static>]) -> Result<bool, String> {
+        let Some(user) = self.verifier.authenticate(chain)? else {
+            return Ok(false);
+        };
+        if !self.allowed_names.is_empty() && !self.allowed_names.contains(&user.name) {
+            return Err(format!(
+                "client certificate CN {:?} is not in --requestheader-allowed-names",
+                user.name
+            ));
+        }
+        Ok(true)
+    }
+
+    /// The user the headers name; `None` without a username.
+    pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
+        let name = self.username_headers.iter().find_map(|h| {
+            headers
+                .get_all(h.as_str())
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| !v.is_empty())
+                .map(str::to_string)
+        })?;
+        let groups = self
+            .group_headers
+            .iter()
+            .flat_map(|h| headers.get_all(h.as_str()).iter())
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in headers {
+            let lower = name.as_str();
+            let Some(rest) = self
+                .extra_prefixes
+                .iter()
+                .find_map(|p| lower.strip_prefix(p.as_str()))
+            else {
+                continue;
+            };
+            let key = unescape(rest).to_ascii_lowercase();
+            if let Ok(v) = value.to_str() {
+                extra.entry(key).or_default().push(v.to_string());
+            }
+        }
+        Some(UserInfo {
+            name,
+            uid: String::new(),
+            groups,
+            extra,
+        })
+    }
+}
+
+/// Percent-decodes an extra key (the aggregator escapes characters not
+/// allowed in header names); a malformed escape is kept as written.
+fn unescape(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    fn ca() -> (String, Issuer<'static, KeyPair>) {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(DnType::CommonName, "front-proxy-ca");
+        let cert = p.self_signed(&key).unwrap();
+        (cert.pem(), Issuer::new(p, key))
+    }
+
+    fn client(issuer: &Issuer<'static, KeyPair>, cn: &str) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        p.signed_by(&key, issuer).unwrap().der().clone()
+    }
+
+    fn authn(pem: &str) -> RequestHeaderAuthenticator {
+        RequestHeaderAuthenticator::new(
+            X509Authenticator::from_pem(pem.as_bytes()).unwrap(),
+            vec!["front-proxy-client".into()],
+            vec!["X-Remote-User".into()],
+            vec!["X-Remote-Group".into()],
+            vec!["X-Remote-Extra-".into()],
+        )
+    }
+
+    #[test]
+    fn only_allowed_proxies_of_the_ca_are_trusted() {
+        let (pem, issuer) = ca();
+        let (_, other) = ca();
+        let a = authn(&pem);
+        assert_eq!(
+            a.verify_peer(&[client(&issuer, "front-proxy-client")]),
+            Ok(true)
+        );
+        assert!(a.verify_peer(&[client(&issuer, "someone-else")]).is_err());
+        assert!(
+            a.verify_peer(&[client(&other, "front-proxy-client")])
+                .is_err()
+        );
+        assert_eq!(a.verify_peer(&[]), Ok(false));
+    }
+
+    #[test]
+    fn headers_name_the_user() {
+        let (pem, _) = ca();
+        let a = authn(&pem);
+        let mut h = HeaderMap::new();
+        assert!(a.user_from_headers(&h).is_none());
+        h.insert("x-remote-user", HeaderValue::from_static("alice"));
+        h.append("x-remote-group", HeaderValue::from_static("dev"));
+        h.append("x-remote-group", HeaderValue::from_static("ops"));
+        h.append(
+            "x-remote-extra-example.org%2fteam",
+            HeaderValue::from_static("blue"),
+        );
+        h.append("x-remote-extra-scopes", HeaderValue::from_static("a"));
+        h.append("x-remote-extra-scopes", HeaderValue::from_static("b"));
+        let u = a.user_from_headers(&h).unwrap();
+        assert_eq!(u.name, "alice");
+        assert_eq!(u.groups, ["dev", "ops"]);
+        assert_eq!(u.extra["example.org/team"], ["blue"]);
+        assert_eq!(u.extra["scopes"], ["a", "b"]);
+    }
+}

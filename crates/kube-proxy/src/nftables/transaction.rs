@@ -1,0 +1,315 @@
+//! Writing a [`Ruleset`] as one `nft -f -` transaction.
+//!
+//! - [`full`] replaces the table: declares everything, flushes every rule,
+//!   adds all rules and elements again and deletes what the kernel still has
+//!   but the ruleset no longer needs. Used for the first sync, after a
+//!   failure, when the table went missing, and periodically.
+//! - [`partial`] writes only the difference to what the previous successful
+//!   sync wrote: new and changed chains, added, removed and
+//!   re-targeted map elements, new affinity sets, and deletions. A change to
+//!   one Service therefore costs the kernel a few chains however many
+//!   Services exist (a full rewrite of 2,000 Services takes seconds).
+//!
+//! nft resolves names as it reads, so both write in the same order:
+//! declarations, rules, elements, then deletions (which only succeed once
+//! nothing in the transaction refers to the object any more).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::service::{MapName, ServiceRules};
+use super::{BASE_CHAINS, Existing, HELPER_CHAINS, Ruleset, TABLE, collections, family_keyword};
+
+/// Elements per `add element` line, so no line grows without bound.
+const ELEMENTS_PER_LINE: usize = 1000;
+
+struct Script {
+    family: &'static str,
+    out: String,
+}
+
+impl Script {
+    fn new(rules: &Ruleset) -> Script {
+        Script {
+            family: family_keyword(rules.family),
+            out: String::with_capacity(4096),
+        }
+    }
+
+    fn line(&mut self, args: std::fmt::Arguments<'_>) {
+        let _ = self.out.write_fmt(args);
+        self.out.push('\n');
+    }
+
+    fn add_chain(&mut self, name: &str) {
+        let fam = self.family;
+        self.line(format_args!("add chain {fam} {TABLE} {name}"));
+    }
+
+    fn flush_chain(&mut self, name: &str) {
+        let fam = self.family;
+        self.line(format_args!("flush chain {fam} {TABLE} {name}"));
+    }
+
+    fn delete(&mut self, kind: &str, name: &str) {
+        let fam = self.family;
+        self.line(format_args!("delete {kind} {fam} {TABLE} {name}"));
+    }
+
+    fn rules(&mut self, chain: &str, rules: &[String]) {
+        let fam = self.family;
+        for rule in rules {
+            self.line(format_args!("add rule {fam} {TABLE} {chain} {rule}"));
+        }
+    }
+
+    fn affinity_set(&mut self, name: &str, timeout: u32, rules: &Ruleset) {
+        let fam = self.family;
+        let addr = super::addr_type(rules.family);
+        self.line(format_args!(
+            "add set {fam} {TABLE} {name} {{ type {addr} ; flags dynamic,timeout ; timeout {timeout}s ; }}"
+        ));
+    }
+
+    /// `add element` (or `delete element`) lines for `items`, chunked.
+    fn elements(&mut self, verb: &str, collection: &str, items: &[String]) {
+        let fam = self.family;
+        for chunk in items.chunks(ELEMENTS_PER_LINE) {
+            self.line(format_args!(
+                "{verb} element {fam} {TABLE} {collection} {{ {} }}",
+                chunk.join(", ")
+            ));
+        }
+    }
+
+    fn finish(mut self) -> String {
+        // A trailing newline keeps `nft -f -` happy on every version.
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        self.out
+    }
+}
+
+/// The transaction replacing the whole table with `rules`; `existing` lists
+/// what the kernel has now, so stale chains and sets are deleted.
+pub fn full(rules: &Ruleset, existing: &Existing) -> String {
+    let mut s = Script::new(rules);
+    let fam = s.family;
+    s.line(format_args!(
+        "add table {fam} {TABLE} {{ comment \"rules for kube-proxy\" ; }}"
+    ));
+    s.line(format_args!("flush table {fam} {TABLE}"));
+    for (name, hook) in BASE_CHAINS {
+        s.line(format_args!("add chain {fam} {TABLE} {name} {{ {hook} }}"));
+    }
+    for name in HELPER_CHAINS {
+        s.add_chain(name);
+    }
+    let parts: Vec<&ServiceRules> = rules.services.values().map(|r| &r.rules).collect();
+    let mut chains = BTreeSet::new();
+    for (name, _) in parts.iter().flat_map(|p| &p.chains) {
+        if chains.insert(name.as_str()) {
+            s.add_chain(name);
+        }
+    }
+    // Affinity sets are never flushed: they hold the clients' memory.
+    let mut affinity = BTreeSet::new();
+    for (name, timeout) in parts.iter().flat_map(|p| &p.affinity_sets) {
+        if affinity.insert(name.as_str()) {
+            s.affinity_set(name, *timeout, rules);
+        }
+    }
+    let collections = collections(rules.family);
+    for (kind, name, spec) in &collections {
+        s.line(format_args!("add {kind} {fam} {TABLE} {name} {{ {spec} }}"));
+        s.line(format_args!("flush {kind} {fam} {TABLE} {name}"));
+    }
+    for (chain, rule) in &rules.fixed_rules {
+        s.line(format_args!("add rule {fam} {TABLE} {chain} {rule}"));
+    }
+    for (chain, chain_rules) in parts.iter().flat_map(|p| &p.chains) {
+        s.rules(chain, chain_rules);
+    }
+    let cluster_ips: Vec<String> = rules.cluster_ips().into_iter().map(String::from).collect();
+    s.elements("add", "cluster-ips", &cluster_ips);
+    // Keyed per map, so a key two Services claim is written once.
+    let mut elements: BTreeMap<MapName, BTreeMap<&str, &str>> = BTreeMap::new();
+    for (map, key, value) in parts.iter().flat_map(|p| &p.elements) {
+        elements.entry(map).or_default().insert(key, value);
+    }
+    for (map, entries) in &elements {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(key, value)| format!("{key} : {value}"))
+            .collect();
+        s.elements("add", map, &items);
+    }
+    // Stale objects last: nothing refers to them any more in this
+    // transaction (rules were flushed, maps refilled).
+    let fixed: BTreeSet<&str> = BASE_CHAINS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(HELPER_CHAINS.iter().copied())
+        .collect();
+    for chain in &existing.chains {
+        if !fixed.contains(chain.as_str()) && !chains.contains(chain.as_str()) {
+            s.delete("chain", chain);
+        }
+    }
+    let is_collection =
+        |kind: &str, name: &str| collections.iter().any(|(k, n, _)| *k == kind && *n == name);
+    for set in &existing.sets {
+        if !affinity.contains(set.as_str()) && !is_collection("set", set) {
+            s.delete("set", set);
+        }
+    }
+    for map in &existing.maps {
+        if !is_collection("map", map) {
+            s.delete("map", map);
+        }
+    }
+    s.finish()
+}
+
+/// The sections of a partial transaction, filled Service by Service and
+/// written in an order nft accepts.
+#[derive(Default)]
+struct Delta<'a> {
+    new_chains: Vec<&'a str>,
+    new_sets: Vec<(&'a str, u32)>,
+    /// Chains to (re)write: (name, rules, whether to flush first).
+    chains: Vec<(&'a str, &'a [String], bool)>,
+    removed_elements: BTreeMap<MapName, Vec<String>>,
+    added_elements: BTreeMap<MapName, Vec<String>>,
+    stale_chains: Vec<&'a str>,
+    stale_sets: Vec<&'a str>,
+}
+
+impl<'a> Delta<'a> {
+    /// Adds what turns `old` into `new` (either may be empty).
+    fn service(&mut self, old: &'a ServiceRules, new: &'a ServiceRules) {
+        for (name, rules) in &new.chains {
+            match old.chain(name) {
+                Some(before) if before == rules => {}
+                Some(_) => self.chains.push((name, rules, true)),
+                None => {
+                    self.new_chains.push(name);
+                    self.chains.push((name, rules, false));
+                }
+            }
+        }
+        for (name, _) in &old.chains {
+            if new.chain(name).is_none() {
+                self.stale_chains.push(name);
+            }
+        }
+        for (name, timeout) in &new.affinity_sets {
+            // Re-declaring a set with another timeout updates it in place.
+            if old.affinity_set(name) != Some(*timeout) {
+                self.new_sets.push((name, *timeout));
+            }
+        }
+        for (name, _) in &old.affinity_sets {
+            if new.affinity_set(name).is_none() {
+                self.stale_sets.push(name);
+            }
+        }
+        // A re-targeted element is deleted and added again: nft has no
+        // "replace element".
+        for element in &old.elements {
+            if !new.elements.contains(element) {
+                let (map, key, _) = element;
+                self.removed_elements
+                    .entry(map)
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
+        for element in &new.elements {
+            if !old.elements.contains(element) {
+                let (map, key, value) = element;
+                self.added_elements
+                    .entry(map)
+                    .or_default()
+                    .push(format!("{key} : {value}"));
+            }
+        }
+    }
+}
+
+/// The transaction turning `prev` (what the last successful sync wrote) into
+/// `next`; empty when nothing differs. Both must be for the same family and
+/// configuration (the fixed chains are not compared). Service ports whose
+/// part `next` reused from `prev` are skipped without looking at them.
+pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
+    static NOTHING: std::sync::LazyLock<ServiceRules> =
+        std::sync::LazyLock::new(ServiceRules::default);
+    let mut delta = Delta::default();
+    let mut changed = false;
+    for (name, part) in &next.services {
+        match prev.services.get(name) {
+            Some(before) if std::sync::Arc::ptr_eq(before, part) => {}
+            Some(before) => {
+                changed = true;
+                delta.service(&before.rules, &part.rules);
+            }
+            None => {
+                changed = true;
+                delta.service(&NOTHING, &part.rules);
+            }
+        }
+    }
+    for (name, before) in &prev.services {
+        if !next.services.contains_key(name) {
+            changed = true;
+            delta.service(&before.rules, &NOTHING);
+        }
+    }
+    if !changed {
+        return String::new();
+    }
+    let (old_ips, new_ips) = (prev.cluster_ips(), next.cluster_ips());
+    let removed_ips: Vec<String> = old_ips
+        .difference(&new_ips)
+        .map(|ip| ip.to_string())
+        .collect();
+    let added_ips: Vec<String> = new_ips
+        .difference(&old_ips)
+        .map(|ip| ip.to_string())
+        .collect();
+
+    let mut s = Script::new(next);
+    for name in &delta.new_chains {
+        s.add_chain(name);
+    }
+    for (name, timeout) in &delta.new_sets {
+        s.affinity_set(name, *timeout, next);
+    }
+    for (name, rules, flush) in &delta.chains {
+        if *flush {
+            s.flush_chain(name);
+        }
+        s.rules(name, rules);
+    }
+    s.elements("delete", "cluster-ips", &removed_ips);
+    for (map, keys) in &delta.removed_elements {
+        s.elements("delete", map, keys);
+    }
+    s.elements("add", "cluster-ips", &added_ips);
+    for (map, items) in &delta.added_elements {
+        s.elements("add", map, items);
+    }
+    // Stale chains: flushed first (they may jump to each other), then
+    // deleted; stale affinity sets once no rule refers to them.
+    for name in &delta.stale_chains {
+        s.flush_chain(name);
+    }
+    for name in &delta.stale_chains {
+        s.delete("chain", name);
+    }
+    for name in &delta.stale_sets {
+        s.delete("set", name);
+    }
+    s.finish()
+}
