@@ -14,6 +14,7 @@
 //! creates `default` ServiceAccounts without a controller-manager).
 
 pub mod extension_server;
+pub mod secure_port;
 pub mod webhook_server;
 
 use std::path::{Path, PathBuf};

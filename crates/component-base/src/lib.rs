@@ -12,8 +12,13 @@
 //! - [`health`]: `/healthz`, `/livez` and `/readyz` with upstream output;
 //! - [`server`]: a small HTTP server for `/metrics` and the health endpoints of
 //!   the daemons other than the apiserver;
+//! - [`secure_serving`]: the same endpoints over HTTPS with delegated
+//!   authentication (client certificates, TokenReview) and authorization
+//!   (SubjectAccessReview), for kube-scheduler and kube-controller-manager;
 //! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
 //! - [`version`]: the version reported by `/version` and `--version`;
+//! - [`leader_election`]: client-go's Lease leader election (kube-scheduler,
+//!   kube-controller-manager);
 //! - [`jwt`]: ServiceAccount JSON Web Tokens (the apiserver verifies and
 //!   issues them, the controller-manager's token controller signs legacy ones).
 //!
@@ -23,10 +28,10 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! use corten_component_base::{health::HealthRegistry, logging::LoggingOptions, metrics, server, signals};
 //! # let logging = LoggingOptions { logging_format: Default::default(), verbosity: 0 };
-//! logging.init("kube-scheduler")?;
-//! metrics::register_build_info("kube-scheduler");
+//! logging.init("kube-proxy")?;
+//! metrics::register_build_info("kube-proxy");
 //! let health = HealthRegistry::new();
-//! let addr = "127.0.0.1:10259".parse()?;
+//! let addr = "127.0.0.1:10256".parse()?;
 //! server::serve_ops(addr, health, signals::shutdown_signal()).await?;
 //! # Ok(())
 //! # }
@@ -38,8 +43,10 @@ pub mod duration;
 pub mod flags;
 pub mod health;
 pub mod jwt;
+pub mod leader_election;
 pub mod logging;
 pub mod metrics;
+pub mod secure_serving;
 pub mod server;
 pub mod signals;
 pub mod upstream_flags;

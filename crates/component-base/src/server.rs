@@ -5,9 +5,10 @@
 //! [`ops_response`] (or [`HealthRegistry::handle`] and
 //! [`metrics::gather_text`]) from its router.
 //!
-//! Plain HTTP/1.1 for now. Connections are handed to [`spawn_connection`],
-//! which is generic over the byte stream: TLS (with the security work) wraps
-//! the accepted `TcpStream` in a rustls acceptor before calling it.
+//! Plain HTTP/1.1, for the endpoints upstream also serves in the clear
+//! (kube-proxy's 10256/10249, the kubelet's 10248). kube-scheduler and
+//! kube-controller-manager serve the same responses over HTTPS with
+//! authentication and authorization: see [`crate::secure_serving`].
 
 use std::convert::Infallible;
 use std::future::Future;

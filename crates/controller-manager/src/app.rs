@@ -2,7 +2,8 @@
 //! election and the controllers, in upstream's order.
 //!
 //! 1. Build the API client (`--kubeconfig`, `--master`, or in-cluster).
-//! 2. Serve `/healthz`, `/livez`, `/readyz`, `/metrics` (also on standbys).
+//! 2. Serve `/healthz`, `/livez`, `/readyz`, `/metrics` over HTTPS with
+//!    delegated authentication and authorization (also on standbys).
 //! 3. With `--leader-elect`: wait to acquire the Lease; otherwise go on.
 //! 4. Wait (10s at most) for the apiserver's `/healthz`, build every
 //!    enabled controller, start the shared informers, run the controllers.
@@ -20,7 +21,8 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine;
 use corten_component_base::health::HealthRegistry;
-use corten_component_base::{metrics as base_metrics, server};
+use corten_component_base::metrics as base_metrics;
+use corten_component_base::secure_serving::SecureServer;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::task::JoinHandle;
@@ -102,14 +104,17 @@ pub async fn start(config: Config) -> anyhow::Result<ControllerManager> {
     let ops_stop = CancellationToken::new();
     let (serving, ops_task) = match config.serving {
         Some(addr) => {
+            let secure = SecureServer::new(&config.secure_serving, COMPONENT, &client)
+                .await
+                .context("configuring the secure port")?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("binding the metrics/health server to {addr}"))?;
+                .with_context(|| format!("binding the secure port to {addr}"))?;
             let local = listener
                 .local_addr()
                 .context("reading the listener address")?;
             let stop = ops_stop.clone();
-            let task = tokio::spawn(server::serve_ops_on(listener, health.clone(), async move {
+            let task = tokio::spawn(secure.serve(listener, health.clone(), async move {
                 stop.cancelled().await;
             }));
             (Some(local), Some(task))
@@ -293,7 +298,7 @@ async fn lead(
     status: &Arc<Status>,
 ) -> anyhow::Result<()> {
     let mut elector = LeaderElector::new(parts.client.clone(), le.clone(), parts.identity.clone())
-        .with_recorder(events.recorder(COMPONENT));
+        .with_events(leader_election::event_sink(events.recorder(COMPONENT)));
     leader_election::add_health_check(&parts.health, elector.health(), &le);
     if !elector.acquire(&stop).await {
         return Ok(());

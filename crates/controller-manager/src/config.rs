@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use corten_component_base::secure_serving::SecureServingOptions;
 use ipnet::IpNet;
 
 use crate::leader_election::LeaderElectionConfig;
@@ -29,6 +30,8 @@ pub struct Config {
     /// Where `/healthz`, `/livez`, `/readyz` and `/metrics` are served;
     /// `None` with `--secure-port=0`.
     pub serving: Option<SocketAddr>,
+    /// TLS, delegated authentication and authorization of the secure port.
+    pub secure_serving: SecureServingOptions,
     /// The controllers' settings.
     pub controller: ControllerConfig,
     /// `--use-service-account-credentials`: each controller uses its own

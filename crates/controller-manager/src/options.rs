@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use corten_component_base::logging::LoggingOptions;
+use corten_component_base::secure_serving::SecureServingOptions;
 use ipnet::IpNet;
 
 use crate::config::{
@@ -85,7 +86,7 @@ pub struct Options {
     #[arg(long, default_value = "kube-system")]
     pub leader_elect_resource_namespace: String,
 
-    /// The port on which to serve /healthz, /livez, /readyz and /metrics. If 0, don't serve at all. (Plain HTTP for now; HTTPS with authentication comes with Corten's security work.)
+    /// The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all.
     #[arg(long, default_value_t = 10257)]
     pub secure_port: u16,
 
@@ -217,6 +218,10 @@ pub struct Options {
     #[arg(long, default_value = "8760h0m0s", value_parser = parse_duration)]
     pub cluster_signing_duration: Duration,
 
+    /// TLS, delegated authentication and authorization of the secure port.
+    #[command(flatten)]
+    pub secure_serving: SecureServingOptions,
+
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
@@ -310,6 +315,9 @@ impl Options {
             errors.push(err);
             None
         });
+        if let Err(flag_errors) = self.secure_serving.validate() {
+            errors.extend(flag_errors);
+        }
 
         if !errors.is_empty() {
             return Err(errors.join("\n"));
@@ -322,6 +330,7 @@ impl Options {
             use_service_account_credentials: self.use_service_account_credentials,
             serving: (self.secure_port != 0)
                 .then(|| SocketAddr::new(self.bind_address, self.secure_port)),
+            secure_serving: self.secure_serving,
             controller: ControllerConfig {
                 root_ca,
                 service_account_private_key_file: self.service_account_private_key_file,

@@ -232,6 +232,33 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
     }
 }
 
+/// The secure-port flags of kube-scheduler and kube-controller-manager, as
+/// kubeadm sets them: TokenReviews and SubjectAccessReviews with the
+/// component's own kubeconfig (its RBAC role allows both), client
+/// certificates from the cluster CA (the admin's `curl --cert` works), and
+/// a serving certificate from the cluster CA (so probes verify it).
+fn secure_serving_args(
+    layout: &StateLayout,
+    component: &str,
+    serving_cert_name: &str,
+) -> Vec<String> {
+    let kubeconfig = crate::kubeconfig::component_kubeconfig_path(layout, component);
+    let pki = layout.pki_dir();
+    vec![
+        format!("--authentication-kubeconfig={}", kubeconfig.display()),
+        format!("--authorization-kubeconfig={}", kubeconfig.display()),
+        format!("--client-ca-file={}", pki.join("ca.crt").display()),
+        format!(
+            "--tls-cert-file={}",
+            pki.join(format!("{serving_cert_name}.crt")).display()
+        ),
+        format!(
+            "--tls-private-key-file={}",
+            pki.join(format!("{serving_cert_name}.key")).display()
+        ),
+    ]
+}
+
 /// One local node: no leader election (a restarted controller-manager
 /// starts at once instead of waiting for its old Lease to expire). Its own
 /// identity `system:kube-controller-manager`, and each controller its
@@ -277,11 +304,19 @@ fn kube_controller_manager(layout: &StateLayout) -> Component {
             ),
             format!("--secure-port={CONTROLLER_MANAGER_PORT}"),
             "--bind-address=127.0.0.1".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(secure_serving_args(
+            layout,
+            "kube-controller-manager",
+            crate::pki::CONTROLLER_MANAGER_SERVING_CERT_NAME,
+        ))
+        .collect(),
         ports: vec![CONTROLLER_MANAGER_PORT],
-        probe: Probe::Http {
+        probe: Probe::Https {
             addr: loopback(CONTROLLER_MANAGER_PORT),
             path: "/healthz".into(),
+            ca_file: layout.pki_dir().join("ca.crt"),
         },
         ready_timeout: Duration::from_secs(30),
         install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
@@ -303,11 +338,19 @@ fn kube_scheduler(layout: &StateLayout) -> Component {
             "--leader-elect=false".into(),
             format!("--secure-port={SCHEDULER_PORT}"),
             "--bind-address=127.0.0.1".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(secure_serving_args(
+            layout,
+            "kube-scheduler",
+            crate::pki::SCHEDULER_SERVING_CERT_NAME,
+        ))
+        .collect(),
         ports: vec![SCHEDULER_PORT],
-        probe: Probe::Http {
+        probe: Probe::Https {
             addr: loopback(SCHEDULER_PORT),
             path: "/healthz".into(),
+            ca_file: layout.pki_dir().join("ca.crt"),
         },
         ready_timeout: Duration::from_secs(30),
         install_hint: "build it with `make build` (it is looked up next to the corten binary, then on PATH)",
@@ -613,10 +656,42 @@ mod tests {
             ),
             "--secure-port=10257".to_string(),
             "--bind-address=127.0.0.1".to_string(),
+            format!(
+                "--authentication-kubeconfig={}",
+                layout
+                    .root()
+                    .join("kube-controller-manager.kubeconfig")
+                    .display()
+            ),
+            format!(
+                "--authorization-kubeconfig={}",
+                layout
+                    .root()
+                    .join("kube-controller-manager.kubeconfig")
+                    .display()
+            ),
+            format!(
+                "--client-ca-file={}",
+                layout.pki_dir().join("ca.crt").display()
+            ),
+            format!(
+                "--tls-cert-file={}",
+                layout
+                    .pki_dir()
+                    .join("kube-controller-manager-server.crt")
+                    .display()
+            ),
+            format!(
+                "--tls-private-key-file={}",
+                layout
+                    .pki_dir()
+                    .join("kube-controller-manager-server.key")
+                    .display()
+            ),
         ];
         assert_eq!(kcm.args, expected);
         assert_eq!(kcm.ports, [10257]);
-        assert_eq!(kcm.probe.url(), "http://127.0.0.1:10257/healthz");
+        assert_eq!(kcm.probe.url(), "https://127.0.0.1:10257/healthz");
 
         let scheduler = &components[3];
         assert_eq!(
@@ -629,9 +704,29 @@ mod tests {
                 "--leader-elect=false".to_string(),
                 "--secure-port=10259".to_string(),
                 "--bind-address=127.0.0.1".to_string(),
+                format!(
+                    "--authentication-kubeconfig={}",
+                    layout.root().join("kube-scheduler.kubeconfig").display()
+                ),
+                format!(
+                    "--authorization-kubeconfig={}",
+                    layout.root().join("kube-scheduler.kubeconfig").display()
+                ),
+                format!(
+                    "--client-ca-file={}",
+                    layout.pki_dir().join("ca.crt").display()
+                ),
+                format!(
+                    "--tls-cert-file={}",
+                    layout.pki_dir().join("kube-scheduler-server.crt").display()
+                ),
+                format!(
+                    "--tls-private-key-file={}",
+                    layout.pki_dir().join("kube-scheduler-server.key").display()
+                ),
             ]
         );
         assert_eq!(scheduler.ports, [10259]);
-        assert_eq!(scheduler.probe.url(), "http://127.0.0.1:10259/healthz");
+        assert_eq!(scheduler.probe.url(), "https://127.0.0.1:10259/healthz");
     }
 }

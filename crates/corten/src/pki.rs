@@ -497,6 +497,29 @@ pub const FRONT_PROXY_CLIENT_COMMON_NAME: &str = "front-proxy-client";
 /// cluster CA so the apiserver verifies it (`--kubelet-certificate-authority`).
 pub const KUBELET_SERVING_CERT_NAME: &str = "kubelet-server";
 
+/// File stems of the secure-port serving certificates of kube-scheduler and
+/// kube-controller-manager. Upstream (kubeadm) lets them self-sign; Corten
+/// signs them with the cluster CA so `corten up`'s readiness probe and
+/// `curl --cacert ca.crt https://127.0.0.1:10259/metrics` can verify them.
+pub const SCHEDULER_SERVING_CERT_NAME: &str = "kube-scheduler-server";
+/// See [`SCHEDULER_SERVING_CERT_NAME`].
+pub const CONTROLLER_MANAGER_SERVING_CERT_NAME: &str = "kube-controller-manager-server";
+
+/// File stem of Prometheus' client certificate (CN=prometheus,
+/// O=system:monitoring): the bootstrap policy binds the group
+/// system:monitoring to the ClusterRole of the same name, which may `get`
+/// `/metrics` and the health paths of every component
+/// (`deploy/prometheus/prometheus.yml` uses it).
+pub const PROMETHEUS_CERT_NAME: &str = "prometheus";
+
+/// A loopback serving certificate (`localhost`, `127.0.0.1`) of a
+/// control-plane component's secure port.
+pub fn loopback_serving_cert_spec(common_name: &str) -> CertSpec {
+    CertSpec::server(common_name)
+        .with_dns(["localhost"])
+        .with_ip([IpAddr::from([127, 0, 0, 1])])
+}
+
 /// The local kubelet's serving certificate: its node name, localhost,
 /// loopback, the advertise address (its `--node-ip`) and host addresses.
 pub fn kubelet_serving_cert_spec(
@@ -614,6 +637,18 @@ pub fn ensure_cluster_pki(
         (
             KUBELET_SERVING_CERT_NAME,
             kubelet_serving_cert_spec(config, &local_node_name()),
+        ),
+        (
+            SCHEDULER_SERVING_CERT_NAME,
+            loopback_serving_cert_spec("kube-scheduler"),
+        ),
+        (
+            CONTROLLER_MANAGER_SERVING_CERT_NAME,
+            loopback_serving_cert_spec("kube-controller-manager"),
+        ),
+        (
+            PROMETHEUS_CERT_NAME,
+            CertSpec::client("prometheus", &["system:monitoring"]),
         ),
     ];
     for (name, spec) in node_certs {
@@ -778,11 +813,17 @@ mod tests {
                 "kube-proxy",
                 APISERVER_KUBELET_CLIENT_CERT_NAME,
                 KUBELET_SERVING_CERT_NAME,
+                SCHEDULER_SERVING_CERT_NAME,
+                CONTROLLER_MANAGER_SERVING_CERT_NAME,
+                PROMETHEUS_CERT_NAME,
                 FRONT_PROXY_CA_NAME,
                 FRONT_PROXY_CLIENT_CERT_NAME,
                 "sa"
             ]
         );
+        let scheduler = fs::read_to_string(dir.path().join("kube-scheduler-server.crt")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &scheduler, Some("127.0.0.1")).unwrap();
+        verify_chain(pki.ca.cert_pem(), &scheduler, Some("localhost")).unwrap();
         // The proxy client certificate chains to the front-proxy CA only.
         let fp_ca = fs::read_to_string(dir.path().join("front-proxy-ca.crt")).unwrap();
         let fp = fs::read_to_string(dir.path().join("front-proxy-client.crt")).unwrap();

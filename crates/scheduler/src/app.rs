@@ -3,7 +3,8 @@
 //!
 //! 1. Build the API client (`clientConnection.kubeconfig`, `--master`, or
 //!    in-cluster).
-//! 2. Serve `/healthz`, `/livez`, `/readyz`, `/metrics` (also on standbys).
+//! 2. Serve `/healthz`, `/livez`, `/readyz`, `/metrics` over HTTPS with
+//!    delegated authentication and authorization (also on standbys).
 //! 3. With leader election: wait for the Lease, then start the informers
 //!    and the loop (like `delayCacheUntilActive: true`); otherwise start
 //!    at once.
@@ -19,7 +20,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use corten_component_base::health::HealthRegistry;
-use corten_component_base::{metrics as base_metrics, server};
+use corten_component_base::metrics as base_metrics;
+use corten_component_base::secure_serving::SecureServer;
 use futures::FutureExt;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -114,14 +116,17 @@ pub async fn start(config: Config) -> anyhow::Result<SchedulerProcess> {
     let ops_stop = CancellationToken::new();
     let (serving, ops_task) = match config.serving {
         Some(addr) => {
+            let secure = SecureServer::new(&config.secure_serving, COMPONENT, &client)
+                .await
+                .context("configuring the secure port")?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("binding the metrics/health server to {addr}"))?;
+                .with_context(|| format!("binding the secure port to {addr}"))?;
             let local = listener
                 .local_addr()
                 .context("reading the listener address")?;
             let stop = ops_stop.clone();
-            let task = tokio::spawn(server::serve_ops_on(listener, health.clone(), async move {
+            let task = tokio::spawn(secure.serve(listener, health.clone(), async move {
                 stop.cancelled().await
             }));
             (Some(local), Some(task))
@@ -250,7 +255,7 @@ async fn manage(
         le_config.clone(),
         parts.identity.clone(),
     )
-    .with_events();
+    .with_events(leader_election::event_sink(parts.client.clone(), COMPONENT));
     leader_election::add_health_check(&parts.health, elector.health(), &le_config);
     if !elector.acquire(&stop).await {
         return Ok(());

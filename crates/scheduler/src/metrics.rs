@@ -23,7 +23,6 @@ struct Metrics {
     incoming_pods: CounterVec,
     unschedulable_pods: GaugeVec,
     cache_size: GaugeVec,
-    leader: GaugeVec,
     binding_in_flight: GaugeVec,
 }
 
@@ -113,13 +112,6 @@ fn build() -> prometheus::Result<Metrics> {
                 "Number of nodes, pods, and assumed (bound) pods in the scheduler cache.",
             ),
             &["type"],
-        )?),
-        leader: register(GaugeVec::new(
-            Opts::new(
-                "leader_election_master_status",
-                "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
-            ),
-            &["name"],
         )?),
         binding_in_flight: register(GaugeVec::new(
             Opts::new(
@@ -239,15 +231,6 @@ pub fn cache_size(nodes: usize, pods: usize, assumed: usize) {
         m.cache_size
             .with_label_values(&["assumed_pods"])
             .set(assumed as f64);
-    }
-}
-
-/// Whether this process leads lease `name`.
-pub fn leader(name: &str, leading: bool) {
-    if let Some(m) = metrics() {
-        m.leader
-            .with_label_values(&[name])
-            .set(if leading { 1.0 } else { 0.0 });
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use corten_component_base::logging::LoggingOptions;
+use corten_component_base::secure_serving::SecureServingOptions;
 
 use crate::config::{ConfigError, KubeSchedulerConfiguration};
 use crate::duration::parse_duration;
@@ -81,7 +82,7 @@ pub struct Options {
     #[arg(long)]
     pub leader_elect_resource_namespace: Option<String>,
 
-    /// The port on which to serve /healthz, /livez, /readyz and /metrics (plain HTTP until Corten's serving TLS lands). If 0, don't serve at all.
+    /// The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all.
     #[arg(long, default_value_t = 10259)]
     pub secure_port: u16,
 
@@ -93,13 +94,9 @@ pub struct Options {
     #[arg(long, value_parser = parse_duration)]
     pub pod_max_in_unschedulable_pods_duration: Option<Duration>,
 
-    /// kubeconfig for TokenReviews of requests to the serving port. Accepted for compatibility; unused until the serving port does TLS and authentication.
-    #[arg(long)]
-    pub authentication_kubeconfig: Option<PathBuf>,
-
-    /// kubeconfig for SubjectAccessReviews of requests to the serving port. Accepted for compatibility; unused until the serving port does TLS and authorization.
-    #[arg(long)]
-    pub authorization_kubeconfig: Option<PathBuf>,
+    /// TLS, delegated authentication and authorization of the secure port.
+    #[command(flatten)]
+    pub secure_serving: SecureServingOptions,
 
     /// Logging flags.
     #[command(flatten)]
@@ -115,6 +112,8 @@ pub struct Config {
     pub master: Option<String>,
     /// Where to serve the ops endpoints (None: not at all).
     pub serving: Option<SocketAddr>,
+    /// TLS, authentication and authorization of the secure port.
+    pub secure_serving: SecureServingOptions,
     /// How long a pod may stay unschedulable before it is retried anyway.
     pub max_in_unschedulable: Duration,
     /// `--write-config-to`.
@@ -205,16 +204,13 @@ impl Options {
             }
         };
         component.validate()?;
-        if self.authentication_kubeconfig.is_some() || self.authorization_kubeconfig.is_some() {
-            tracing::warn!(
-                "--authentication-kubeconfig and --authorization-kubeconfig are accepted but unused: the serving port has no TLS or authentication yet"
-            );
-        }
+        self.secure_serving.validate().map_err(ConfigError::Flags)?;
         Ok(Config {
             component,
             master: self.master.clone(),
             serving: (self.secure_port != 0)
                 .then(|| SocketAddr::new(self.bind_address, self.secure_port)),
+            secure_serving: self.secure_serving.clone(),
             max_in_unschedulable,
             write_config_to: self.write_config_to.clone(),
         })

@@ -180,21 +180,6 @@ fn register_in_flight(registry: &prometheus::Registry) -> prometheus::Result<()>
     }))
 }
 
-/// `leader_election_master_status{name}`: 1 while this process leads.
-pub fn leader_election_master_status() -> &'static IntGaugeVec {
-    static METRIC: OnceLock<IntGaugeVec> = OnceLock::new();
-    METRIC.get_or_init(|| {
-        let gauge = IntGaugeVec::new(
-            Opts::new(
-                "leader_election_master_status",
-                "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease. Please make sure to group by name.",
-            ),
-            &["name"],
-        )
-        .expect("valid metric");
-        if let Err(err) = prometheus::register(Box::new(gauge.clone())) {
-            tracing::warn!(error = %err, "registering leader_election_master_status");
-        }
-        gauge
-    })
-}
+/// `leader_election_master_status{name}`: 1 while this process leads (the
+/// shared gauge of component-base's leader election).
+pub use corten_component_base::leader_election::leader_election_master_status;

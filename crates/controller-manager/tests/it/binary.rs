@@ -1,13 +1,16 @@
-//! The `kube-controller-manager` binary: flag errors, the ops endpoints,
+//! The `kube-controller-manager` binary: flag errors, the ops endpoints
+//! (HTTPS with delegated authentication and authorization),
 //! and a graceful SIGTERM that releases the Lease.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use corten_e2e::TestCluster;
+use corten_e2e::secure_port::{Caller, assert_delegated_auth, https_get};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::support::{wait_for, write_cluster_ca};
 
@@ -84,20 +87,21 @@ async fn bad_flags_are_rejected_with_exit_64() {
     });
 }
 
+/// `GET` on the secure port, anonymously (the health paths are open).
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
+    https_get(port, path, &Caller::Anonymous).await
+}
+
+/// `GET` as the cluster admin (a system:masters client certificate).
+async fn admin_get(cluster: &TestCluster, port: u16, path: &str) -> Option<(u16, String)> {
+    let (cert, key) = cluster
+        .client_cert_files("kubernetes-admin", &["system:masters"])
         .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    let code = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((code, body))
+    let caller = Caller::Certificate(
+        std::fs::read_to_string(cert).ok()?,
+        std::fs::read_to_string(key).ok()?,
+    );
+    https_get(port, path, &caller).await
 }
 
 fn free_port() -> u16 {
@@ -115,6 +119,30 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
         let client = cluster.client().await.unwrap();
         let ca = write_cluster_ca(&cluster);
         let port = free_port();
+        // No --client-ca-file: the client CA is looked up where the
+        // apiserver publishes it (created here if it has not done so yet).
+        let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+        let authentication: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "extension-apiserver-authentication"},
+            "data": {"client-ca-file": cluster.ca_pem()},
+        }))
+        .unwrap();
+        match configmaps
+            .create(&Default::default(), &authentication)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("creating the authentication ConfigMap: {e}"),
+        }
+        let published = configmaps
+            .get("extension-apiserver-authentication")
+            .await
+            .unwrap();
+        assert_eq!(
+            published.data.unwrap()["client-ca-file"].trim(),
+            cluster.ca_pem().trim()
+        );
         let mut child = tokio::process::Command::new(BINARY)
             .arg(format!("--kubeconfig={}", cluster.kubeconfig.display()))
             .arg(format!("--root-ca-file={}", ca.display()))
@@ -168,7 +196,7 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
             assert_eq!(http_get(port, path).await.unwrap().0, 200, "{path}");
         }
         let metrics = wait_for("controller metrics", Duration::from_secs(30), || async {
-            let (_, body) = http_get(port, "/metrics").await?;
+            let (_, body) = admin_get(&cluster, port, "/metrics").await?;
             // The first sync of the root CA publisher is done (not just queued).
             body.contains("root_ca_cert_publisher_sync_total{code=\"200\"}")
                 .then_some(body)
@@ -191,6 +219,8 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
                 "{wanted} missing from /metrics:\n{metrics}"
             );
         }
+
+        assert_delegated_auth(&cluster, port).await.unwrap();
 
         // SIGTERM: controllers stop, the Lease is released, exit 0.
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());

@@ -251,6 +251,9 @@ pub enum ConfigError {
     /// The configuration decoded but is invalid.
     #[error("invalid KubeSchedulerConfiguration: {}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// Command-line flags are invalid together.
+    #[error("invalid flags: {}", .0.join("; "))]
+    Flags(Vec<String>),
 }
 
 impl KubeSchedulerConfiguration {

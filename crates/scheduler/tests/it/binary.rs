@@ -1,10 +1,12 @@
 //! The `kube-scheduler` binary: flag and configuration errors exit 64 with
-//! the offending field named; a running binary serves health and metrics.
+//! the offending field named; a running binary serves health and metrics
+//! over HTTPS with delegated authentication and authorization.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use corten_e2e::TestCluster;
+use corten_e2e::secure_port::{Caller, assert_delegated_auth, https_get};
 use serde_json::json;
 
 use crate::support::{create_node, create_pod, wait_bound, wait_for};
@@ -22,9 +24,15 @@ fn run(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_flags_and_configs_exit_64() {
+    let (code, err) = run(&["--tls-min-version=VersionTLS12"]);
+    assert_eq!(code, 64);
+    assert!(err.contains("flag --tls-min-version is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
     let (code, err) = run(&["--tls-cert-file=/x"]);
     assert_eq!(code, 64);
-    assert!(err.contains("flag --tls-cert-file is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
+    assert!(
+        err.contains("--tls-cert-file and --tls-private-key-file must be given together"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- schedulerName: x\n  plugins:\n    score:\n      enabled:\n      - name: NodeResourcesFitt\n").unwrap();
@@ -51,16 +59,16 @@ fn bad_flags_and_configs_exit_64() {
     assert!(text.contains("leaderElect: false"), "{text}");
 }
 
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+/// `GET` as the cluster admin (a system:masters client certificate).
+async fn admin_get(cluster: &TestCluster, port: u16, path: &str) -> Option<(u16, String)> {
+    let (cert, key) = cluster
+        .client_cert_files("kubernetes-admin", &["system:masters"])
+        .ok()?;
+    let caller = Caller::Certificate(
+        std::fs::read_to_string(cert).ok()?,
+        std::fs::read_to_string(key).ok()?,
+    );
+    https_get(port, path, &caller).await
 }
 
 #[tokio::test]
@@ -74,11 +82,18 @@ async fn the_binary_schedules_and_serves_metrics() {
             .local_addr()
             .unwrap()
             .port();
+        // The scheduler's own identity (as `corten up` and kubeadm run it):
+        // its RBAC role must allow scheduling and the delegated TokenReviews
+        // and SubjectAccessReviews of its secure port.
+        let kubeconfig = cluster
+            .user_kubeconfig("system:kube-scheduler", &[])
+            .unwrap();
         let mut child = tokio::process::Command::new(BIN)
             .args([
-                &format!("--kubeconfig={}", cluster.kubeconfig.display()),
+                &format!("--kubeconfig={}", kubeconfig.display()),
                 "--bind-address=127.0.0.1",
                 &format!("--secure-port={port}"),
+                &format!("--client-ca-file={}", cluster.ca_file().display()),
                 "--leader-elect-lease-duration=5s",
                 "--leader-elect-renew-deadline=3s",
                 "--leader-elect-retry-period=1s",
@@ -90,19 +105,16 @@ async fn the_binary_schedules_and_serves_metrics() {
             .unwrap();
         // /healthz fails (sched-handler-sync) until the informers have
         // synced, so poll until it answers 200.
-        let health = wait_for("/healthz", Duration::from_secs(30), || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()?;
-            let health = http_get(port, "/healthz?verbose").await;
-            health.starts_with("HTTP/1.1 200").then_some(health)
+        let health = wait_for("/healthz", Duration::from_secs(30), || async {
+            let (code, body) = https_get(port, "/healthz?verbose", &Caller::Anonymous).await?;
+            (code == 200).then_some(body)
         })
         .await;
         assert!(health.contains("[+]leaderElection ok"), "{health}");
         create_pod(&client, "p", "100m", json!({}), json!({})).await;
         assert_eq!(wait_bound(&client, "p").await, "n1");
-        let metrics = wait_for("the scheduled attempt in /metrics", Duration::from_secs(20), || async move {
-            let text = http_get(port, "/metrics").await;
+        let metrics = wait_for("the scheduled attempt in /metrics", Duration::from_secs(20), || async {
+            let (_, text) = admin_get(&cluster, port, "/metrics").await?;
             text.contains("scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"} 1").then_some(text)
         })
         .await;
@@ -117,8 +129,45 @@ async fn the_binary_schedules_and_serves_metrics() {
         ] {
             assert!(metrics.contains(name), "{name} missing from /metrics");
         }
-        let ready = http_get(port, "/readyz?verbose").await;
+        let (_, ready) = https_get(port, "/readyz?verbose", &Caller::Anonymous)
+            .await
+            .unwrap();
         assert!(ready.contains("[+]sched-handler-sync ok"), "{ready}");
+        assert_delegated_auth(&cluster, port).await.unwrap();
+        // What an admin types: curl with the admin's client certificate
+        // (OpenSSL as the client); anonymous curl gets upstream's indented
+        // Status.
+        let (cert, key) = cluster
+            .client_cert_files("kubernetes-admin", &["system:masters"])
+            .unwrap();
+        let url = format!("https://127.0.0.1:{port}/metrics");
+        let curl = |args: Vec<String>| async move {
+            let out = tokio::process::Command::new("curl")
+                .args(["-sk", "-w", "\n%{http_code}"])
+                .args(args)
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let admin = curl(vec![
+            "--cert".into(),
+            cert.display().to_string(),
+            "--key".into(),
+            key.display().to_string(),
+            url.clone(),
+        ])
+        .await;
+        assert!(
+            admin.ends_with("\n200") && admin.contains("scheduler_schedule_attempts_total"),
+            "{admin}"
+        );
+        let anonymous = curl(vec![url]).await;
+        assert!(
+            anonymous.contains("\"message\": \"forbidden: User \\\"system:anonymous\\\" cannot get path \\\"/metrics\\\"\",\n")
+                && anonymous.ends_with("\n403"),
+            "{anonymous}"
+        );
         let pid = child.id().unwrap();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
