@@ -10,7 +10,7 @@ use corten_e2e::extension_server::{FrontProxy, Handler, TestExtensionServer};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
@@ -288,6 +288,33 @@ async fn scales_a_deployment_from_resource_metrics() {
             deployments.get("web").await.unwrap().spec.unwrap().replicas,
             Some(4)
         );
+
+        // Load drops to 20%: with a behavior allowing one pod down per
+        // minute and no window, 4 -> 3 and the limit is reported.
+        usage.lock().unwrap()[0].1 = "20m".to_string();
+        hpas.patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 0,
+                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+        let hpa = wait_for_hpa(&client, "web", "the HPA to scale down to 3", |h| {
+            h.status.as_ref().is_some_and(|s| s.desired_replicas == 3)
+        })
+        .await;
+        assert_eq!(
+            condition(&hpa, "ScalingLimited"),
+            ("True", "ScaleDownLimit")
+        );
+        let replicas = || async { deployments.get("web").await.unwrap().spec.unwrap().replicas };
+        assert_eq!(replicas().await, Some(3));
+        // And stays there within the policy's minute.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(replicas().await, Some(3));
         drop(backend);
     });
 }

@@ -160,9 +160,7 @@ fn encode(s: &str) -> String {
 pub fn usage_milli(pod: &PodMetrics, resource: &str) -> Option<i64> {
     let mut total = None;
     for container in &pod.containers {
-        let Some(q) = container.usage.get(resource) else {
-            return None;
-        };
+        let q = container.usage.get(resource)?;
         let value = corten_apimachinery::quantity::Quantity::parse(&q.0).ok()?;
         total = Some(total.unwrap_or(0i64).saturating_add(value.milli_value()));
     }
