@@ -317,6 +317,10 @@ impl Options {
                 self.node_startup_grace_period,
             ),
             ("--namespace-sync-period", self.namespace_sync_period),
+            (
+                "--horizontal-pod-autoscaler-sync-period",
+                self.horizontal_pod_autoscaler_sync_period,
+            ),
         ] {
             if value.is_zero() {
                 errors.push(format!("{flag} must be greater than zero"));
@@ -713,6 +717,29 @@ mod tests {
         );
         assert!(err.contains("invalid --master"), "{err}");
         assert_eq!(err.lines().count(), 4, "{err}");
+    }
+
+    #[test]
+    fn horizontal_pod_autoscaler_flags() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(
+            config.controller.horizontal_pod_autoscaler,
+            HpaConfig::default()
+        );
+        let config = parse(&[
+            "--horizontal-pod-autoscaler-sync-period=30s",
+            "--horizontal-pod-autoscaler-tolerance=0.2",
+            "--horizontal-pod-autoscaler-downscale-stabilization=1m",
+        ])
+        .unwrap();
+        let hpa = config.controller.horizontal_pod_autoscaler;
+        assert_eq!(hpa.sync_period, Duration::from_secs(30));
+        assert_eq!(hpa.tolerance, 0.2);
+        assert_eq!(hpa.downscale_stabilization, Duration::from_secs(60));
+        let err = parse(&["--horizontal-pod-autoscaler-tolerance=-1"]).unwrap_err();
+        assert!(err.contains("non-negative"), "{err}");
+        let err = parse(&["--horizontal-pod-autoscaler-sync-period=0s"]).unwrap_err();
+        assert!(err.contains("must be greater than zero"), "{err}");
     }
 
     #[test]
