@@ -1,8 +1,6 @@
 //! The controllers, one module each, named after their upstream
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
-//!
-//! Still to come, in the same shape: horizontal-pod-autoscaler.
 
 pub mod bootstrapsigner;
 pub mod certificates;
