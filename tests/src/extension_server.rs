@@ -32,6 +32,10 @@ pub const VERSION: &str = "v1alpha1";
 /// Who a request came as: (path, X-Remote-User, X-Remote-Group values).
 pub type Seen = (String, String, Vec<String>);
 
+/// What another test's server answers: `(path, query, accept)` to
+/// `(status code, JSON body)`.
+pub type Handler = Arc<dyn Fn(&str, &str, &str) -> (u16, Value) + Send + Sync>;
+
 /// A running extension apiserver.
 pub struct TestExtensionServer {
     /// The port on 127.0.0.1.
@@ -134,6 +138,21 @@ impl TestExtensionServer {
     /// Starts the server with a certificate for `dns_names` (e.g.
     /// `api.wardle.svc`), accepting clients certified by `client_ca_pem`.
     pub async fn start(dns_names: &[&str], client_ca_pem: &str) -> Result<Self> {
+        Self::start_with_handler(
+            dns_names,
+            client_ca_pem,
+            Arc::new(|path: &str, _query: &str, accept: &str| answer(path, accept)),
+        )
+        .await
+    }
+
+    /// Like [`Self::start`], answering with `handler` instead of the
+    /// wardle API (e.g. a fake `metrics.k8s.io`).
+    pub async fn start_with_handler(
+        dns_names: &[&str],
+        client_ca_pem: &str,
+        handler: Handler,
+    ) -> Result<Self> {
         let (ca_pem, cert_pem, key_pem) = certs(dns_names)?;
         let chain: Vec<rustls::pki_types::CertificateDer<'static>> =
             rustls_pemfile::certs(&mut cert_pem.as_bytes()).collect::<Result<_, _>>()?;
@@ -166,6 +185,7 @@ impl TestExtensionServer {
                 };
                 let acceptor = acceptor.clone();
                 let recorded = recorded.clone();
+                let handler = handler.clone();
                 tokio::spawn(async move {
                     // The handshake fails for clients without a certificate
                     // from the client CA.
@@ -174,6 +194,7 @@ impl TestExtensionServer {
                     };
                     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let recorded = recorded.clone();
+                        let handler = handler.clone();
                         async move {
                             let h = req.headers();
                             let user = h
@@ -192,6 +213,7 @@ impl TestExtensionServer {
                                 .unwrap_or("")
                                 .to_string();
                             let path = req.uri().path().to_string();
+                            let query = req.uri().query().unwrap_or("").to_string();
                             if let Ok(mut r) = recorded.lock() {
                                 r.push((path.clone(), user.clone(), groups));
                             }
@@ -202,7 +224,7 @@ impl TestExtensionServer {
                                     "reason": "Unauthorized", "code": 401, "message": "Unauthorized"}),
                                 )
                             } else {
-                                answer(&path, &accept)
+                                handler(&path, &query, &accept)
                             };
                             let mut resp = http::Response::new(Full::new(Bytes::from(
                                 serde_json::to_vec(&body).unwrap_or_default(),
@@ -243,5 +265,62 @@ impl TestExtensionServer {
     /// The requests received so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// A front-proxy CA (kubeadm's front-proxy-ca) and the aggregator's client
+/// certificate (CN=front-proxy-client), written under a directory.
+pub struct FrontProxy {
+    /// The CA (PEM), which extension servers trust for client certificates.
+    pub ca_pem: String,
+    /// `--requestheader-client-ca-file`.
+    pub ca_file: std::path::PathBuf,
+    /// `--proxy-client-cert-file`.
+    pub cert_file: std::path::PathBuf,
+    /// `--proxy-client-key-file`.
+    pub key_file: std::path::PathBuf,
+}
+
+impl FrontProxy {
+    /// Writes the CA and client certificate under `dir`.
+    pub fn create(dir: &std::path::Path) -> Result<FrontProxy> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "front-proxy-ca");
+        let ca_cert = ca.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate()?;
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
+        p.distinguished_name
+            .push(DnType::CommonName, "front-proxy-client");
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = p.signed_by(&key, &issuer)?;
+        let fp = FrontProxy {
+            ca_pem: ca_cert.pem(),
+            ca_file: dir.join("front-proxy-ca.crt"),
+            cert_file: dir.join("front-proxy-client.crt"),
+            key_file: dir.join("front-proxy-client.key"),
+        };
+        std::fs::write(&fp.ca_file, &fp.ca_pem)?;
+        std::fs::write(&fp.cert_file, cert.pem())?;
+        std::fs::write(&fp.key_file, key.serialize_pem())?;
+        Ok(fp)
+    }
+
+    /// The kube-apiserver flags enabling the aggregator with this proxy.
+    pub fn apiserver_flags(&self) -> Vec<String> {
+        vec![
+            format!("--requestheader-client-ca-file={}", self.ca_file.display()),
+            "--requestheader-allowed-names=front-proxy-client".to_string(),
+            "--requestheader-username-headers=X-Remote-User".to_string(),
+            "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+            format!("--proxy-client-cert-file={}", self.cert_file.display()),
+            format!("--proxy-client-key-file={}", self.key_file.display()),
+            "--enable-aggregator-routing=true".to_string(),
+        ]
     }
 }

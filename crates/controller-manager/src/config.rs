@@ -13,6 +13,7 @@ use std::time::Duration;
 use corten_component_base::secure_serving::SecureServingOptions;
 use ipnet::IpNet;
 
+pub use crate::controllers::horizontal_pod_autoscaler::HpaConfig;
 use crate::leader_election::LeaderElectionConfig;
 use crate::registry::ControllerSelection;
 
@@ -83,6 +84,8 @@ pub struct ControllerConfig {
     /// `--cluster-signing-*`: the CA the CSR signer issues certificates
     /// with; `None` turns the signer off.
     pub csr_signing: Option<CsrSigningConfig>,
+    /// `--horizontal-pod-autoscaler-*`.
+    pub horizontal_pod_autoscaler: HpaConfig,
 }
 
 /// The cluster signing CA (`--cluster-signing-cert-file`,
@@ -137,6 +140,7 @@ impl Default for ControllerConfig {
             terminated_pod_gc_threshold: 12500,
             volume: VolumeConfig::default(),
             csr_signing: None,
+            horizontal_pod_autoscaler: HpaConfig::default(),
         }
     }
 }

@@ -16,8 +16,8 @@ use corten_component_base::secure_serving::SecureServingOptions;
 use ipnet::IpNet;
 
 use crate::config::{
-    Concurrency, Config, ControllerConfig, CsrSigningConfig, NodeIpamConfig, NodeLifecycleConfig,
-    RootCa, VolumeConfig,
+    Concurrency, Config, ControllerConfig, CsrSigningConfig, HpaConfig, NodeIpamConfig,
+    NodeLifecycleConfig, RootCa, VolumeConfig,
 };
 use crate::duration::parse_duration;
 use crate::leader_election::{JITTER_FACTOR, LeaderElectionConfig};
@@ -166,6 +166,18 @@ pub struct Options {
     #[arg(long, default_value_t = 5)]
     pub concurrent_horizontal_pod_autoscaler_syncs: usize,
 
+    /// The period for syncing the number of pods in horizontal pod autoscaler.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub horizontal_pod_autoscaler_sync_period: Duration,
+
+    /// The minimum change (from 1.0) in the desired-to-actual metrics ratio for the horizontal pod autoscaler to consider scaling.
+    #[arg(long, default_value_t = 0.1)]
+    pub horizontal_pod_autoscaler_tolerance: f64,
+
+    /// The period for which autoscaler will look backwards and not scale down below any recommendation it made during that period.
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub horizontal_pod_autoscaler_downscale_stabilization: Duration,
+
     /// CIDR Range for Pods in cluster. Requires --allocate-node-cidrs to be true.
     #[arg(long)]
     pub cluster_cidr: Option<String>,
@@ -305,10 +317,23 @@ impl Options {
                 self.node_startup_grace_period,
             ),
             ("--namespace-sync-period", self.namespace_sync_period),
+            (
+                "--horizontal-pod-autoscaler-sync-period",
+                self.horizontal_pod_autoscaler_sync_period,
+            ),
         ] {
             if value.is_zero() {
                 errors.push(format!("{flag} must be greater than zero"));
             }
+        }
+
+        if !self.horizontal_pod_autoscaler_tolerance.is_finite()
+            || self.horizontal_pod_autoscaler_tolerance < 0.0
+        {
+            errors.push(format!(
+                "--horizontal-pod-autoscaler-tolerance must be a non-negative number, got {}",
+                self.horizontal_pod_autoscaler_tolerance
+            ));
         }
 
         let csr_signing = self.csr_signing().unwrap_or_else(|err| {
@@ -363,6 +388,11 @@ impl Options {
                     hostpath_dir: self.hostpath_provisioner_dir,
                 },
                 csr_signing,
+                horizontal_pod_autoscaler: HpaConfig {
+                    sync_period: self.horizontal_pod_autoscaler_sync_period,
+                    tolerance: self.horizontal_pod_autoscaler_tolerance,
+                    downscale_stabilization: self.horizontal_pod_autoscaler_downscale_stabilization,
+                },
             },
         })
     }
@@ -687,6 +717,29 @@ mod tests {
         );
         assert!(err.contains("invalid --master"), "{err}");
         assert_eq!(err.lines().count(), 4, "{err}");
+    }
+
+    #[test]
+    fn horizontal_pod_autoscaler_flags() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(
+            config.controller.horizontal_pod_autoscaler,
+            HpaConfig::default()
+        );
+        let config = parse(&[
+            "--horizontal-pod-autoscaler-sync-period=30s",
+            "--horizontal-pod-autoscaler-tolerance=0.2",
+            "--horizontal-pod-autoscaler-downscale-stabilization=1m",
+        ])
+        .unwrap();
+        let hpa = config.controller.horizontal_pod_autoscaler;
+        assert_eq!(hpa.sync_period, Duration::from_secs(30));
+        assert_eq!(hpa.tolerance, 0.2);
+        assert_eq!(hpa.downscale_stabilization, Duration::from_secs(60));
+        let err = parse(&["--horizontal-pod-autoscaler-tolerance=-1"]).unwrap_err();
+        assert!(err.contains("non-negative"), "{err}");
+        let err = parse(&["--horizontal-pod-autoscaler-sync-period=0s"]).unwrap_err();
+        assert!(err.contains("must be greater than zero"), "{err}");
     }
 
     #[test]

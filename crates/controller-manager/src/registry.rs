@@ -177,9 +177,10 @@ pub static DESCRIPTORS: &[ControllerDescriptor] = &[
         &["replicaset"],
         controllers::replicaset::new_controller,
     ),
-    known(
-        "horizontal-pod-autoscaler-controller",
+    implemented(
+        controllers::horizontal_pod_autoscaler::NAME,
         &["horizontalpodautoscaling"],
+        controllers::horizontal_pod_autoscaler::new_controller,
     ),
     implemented(
         controllers::disruption::NAME,
@@ -463,7 +464,8 @@ mod tests {
         }
         assert_eq!(all, ControllerSelection::default());
         let missing = all.enabled_but_missing();
-        assert!(missing.contains(&"horizontal-pod-autoscaler-controller"));
+        assert!(missing.contains(&"persistentvolume-expander-controller"));
+        assert!(!missing.contains(&"horizontal-pod-autoscaler-controller"));
         assert!(!missing.contains(&"bootstrap-signer-controller"));
         assert!(!missing.contains(&"selinux-warning-controller"));
         assert!(!missing.contains(&"service-lb-controller"));
@@ -509,11 +511,11 @@ mod tests {
         }
         assert!(enabled.contains(&"serviceaccount-controller"));
         // Disabling something Corten lacks is fine.
-        let s = ControllerSelection::parse(&["*", "-horizontalpodautoscaling", "-attachdetach"])
+        let s = ControllerSelection::parse(&["*", "-persistentvolume-expander", "-attachdetach"])
             .unwrap();
         assert!(
             !s.enabled_but_missing()
-                .contains(&"horizontal-pod-autoscaler-controller")
+                .contains(&"persistentvolume-expander-controller")
         );
     }
 
@@ -546,10 +548,10 @@ mod tests {
 
     #[test]
     fn enabling_a_missing_controller_is_rejected() {
-        let err = ControllerSelection::parse(&["*", "horizontalpodautoscaling"]).unwrap_err();
+        let err = ControllerSelection::parse(&["*", "persistentvolume-expander"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
+            "controller \"persistentvolume-expander-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet"
         );
         assert!(ControllerSelection::parse(&["*", "attachdetach"]).is_err());
     }

@@ -1,8 +1,6 @@
 //! The controllers, one module each, named after their upstream
 //! counterparts. Each module exports `NAME` (the upstream name) and
 //! `new_controller` (the constructor registered in [`crate::registry`]).
-//!
-//! Still to come, in the same shape: horizontal-pod-autoscaler.
 
 pub mod bootstrapsigner;
 pub mod certificates;
@@ -15,6 +13,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
+pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;

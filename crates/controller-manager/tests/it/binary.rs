@@ -44,8 +44,8 @@ async fn bad_flags_are_rejected_with_exit_64() {
                 "\"bogus\" is not in the list of known controllers",
             ),
             (
-                &["--controllers=*,horizontalpodautoscaling"],
-                "controller \"horizontal-pod-autoscaler-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet",
+                &["--controllers=*,persistentvolume-expander"],
+                "controller \"persistentvolume-expander-controller\" is an upstream kube-controller-manager controller that Corten does not implement yet",
             ),
             (
                 &["--cloud-config=/etc/cloud.conf"],

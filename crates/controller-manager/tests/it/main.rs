@@ -14,6 +14,7 @@ mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
+mod horizontal_pod_autoscaler;
 mod job;
 mod leader_election;
 mod namespace;
