@@ -10,46 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use corten_e2e::TestCluster;
-use corten_e2e::extension_server::{GROUP, TestExtensionServer, VERSION};
+use corten_e2e::extension_server::{FrontProxy, GROUP, TestExtensionServer, VERSION};
 use serde_json::Value;
 
 use crate::with_timeout;
-
-/// A front-proxy CA (kubeadm's front-proxy-ca) and the aggregator's
-/// client certificate (CN=front-proxy-client), written under `dir`.
-struct FrontProxy {
-    ca_pem: String,
-    ca_file: PathBuf,
-    cert_file: PathBuf,
-    key_file: PathBuf,
-}
-
-fn front_proxy(dir: &std::path::Path) -> Result<FrontProxy> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "front-proxy-ca");
-    let ca_cert = ca.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate()?;
-    let mut p = CertificateParams::new(Vec::<String>::new())?;
-    p.distinguished_name
-        .push(DnType::CommonName, "front-proxy-client");
-    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = p.signed_by(&key, &issuer)?;
-    let fp = FrontProxy {
-        ca_pem: ca_cert.pem(),
-        ca_file: dir.join("front-proxy-ca.crt"),
-        cert_file: dir.join("front-proxy-client.crt"),
-        key_file: dir.join("front-proxy-client.key"),
-    };
-    std::fs::write(&fp.ca_file, &fp.ca_pem)?;
-    std::fs::write(&fp.cert_file, cert.pem())?;
-    std::fs::write(&fp.key_file, key.serialize_pem())?;
-    Ok(fp)
-}
 
 /// Polls `kubectl get apiservice <name> -o json` until `pred` holds.
 async fn wait_apiservice(
@@ -237,7 +201,7 @@ async fn local_apiservices_follow_builtin_and_crd_group_versions() {
 async fn remote_apiservice_is_proxied_discovered_and_checked() {
     with_timeout!(async {
         let pki_dir = tempfile::tempdir().unwrap();
-        let fp = front_proxy(pki_dir.path()).unwrap();
+        let fp = FrontProxy::create(pki_dir.path()).unwrap();
         let flags = [
             format!("--requestheader-client-ca-file={}", fp.ca_file.display()),
             "--requestheader-allowed-names=front-proxy-client".to_string(),
@@ -460,7 +424,7 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
 async fn request_header_authentication_trusts_only_the_front_proxy() {
     with_timeout!(async {
         let pki_dir = tempfile::tempdir().unwrap();
-        let fp = front_proxy(pki_dir.path()).unwrap();
+        let fp = FrontProxy::create(pki_dir.path()).unwrap();
         let flags = [
             format!("--requestheader-client-ca-file={}", fp.ca_file.display()),
             "--requestheader-allowed-names=front-proxy-client".to_string(),
