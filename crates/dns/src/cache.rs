@@ -169,19 +169,29 @@ impl ForwardCache {
             return;
         };
         if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            entries.retain(|_, e| now.saturating_duration_since(e.stored) < e.ttl);
+            entries.retain(|_, e| {
+                let fresh = now.saturating_duration_since(e.stored) < e.ttl;
+                if !fresh {
+                    self.entries_gauge(e.denial).dec();
+                }
+                fresh
+            });
             if entries.len() >= self.capacity {
                 // Still full of fresh answers: drop the oldest.
                 if let Some(oldest) = entries
                     .iter()
                     .min_by_key(|(_, e)| e.stored)
                     .map(|(k, _)| k.clone())
+                    && let Some(old) = entries.remove(&oldest)
                 {
-                    entries.remove(&oldest);
+                    self.entries_gauge(old.denial).dec();
                 }
             }
         }
-        entries.insert(
+        // The gauge follows each change instead of recounting the cache on
+        // every forwarded answer.
+        self.entries_gauge(denial).inc();
+        let replaced = entries.insert(
             key,
             Entry {
                 answer: message,
@@ -190,16 +200,13 @@ impl ForwardCache {
                 denial,
             },
         );
-        self.report(&entries);
+        if let Some(old) = replaced {
+            self.entries_gauge(old.denial).dec();
+        }
     }
 
-    fn report(&self, entries: &HashMap<Key, Entry>) {
-        let denials = entries.values().filter(|e| e.denial).count();
-        for (denial, count) in [(false, entries.len() - denials), (true, denials)] {
-            metrics::CACHE_ENTRIES
-                .with_label_values(&[&self.server, type_label(denial), ".", ""])
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
+    fn entries_gauge(&self, denial: bool) -> prometheus::IntGauge {
+        metrics::CACHE_ENTRIES.with_label_values(&[&self.server, type_label(denial), ".", ""])
     }
 
     /// How many answers are cached (fresh or not yet evicted).
@@ -360,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_evicts_the_oldest_answer() {
-        let cache = ForwardCache::with_capacity("dns://:53", 2);
+        let cache = ForwardCache::with_capacity("dns://:evict-test", 2);
         let now = Instant::now();
         for (i, name) in ["a.example.", "b.example.", "c.example."]
             .iter()
@@ -370,6 +377,11 @@ mod tests {
             cache.insert_at(&q, &answer(&q, 60), now + Duration::from_millis(i as u64));
         }
         assert_eq!(cache.len(), 2);
+        assert_eq!(
+            cache.entries_gauge(false).get(),
+            2,
+            "the gauge follows evictions"
+        );
         let at = now + Duration::from_millis(5);
         assert!(cache.lookup(&request(1, "a.example."), 512, at).is_none());
         assert!(cache.lookup(&request(1, "c.example."), 512, at).is_some());
