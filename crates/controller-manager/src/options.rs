@@ -178,6 +178,14 @@ pub struct Options {
     #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
     pub horizontal_pod_autoscaler_downscale_stabilization: Duration,
 
+    /// The period after pod start when CPU samples might be skipped.
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub horizontal_pod_autoscaler_cpu_initialization_period: Duration,
+
+    /// The period after pod start during which readiness changes will be treated as initial readiness.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub horizontal_pod_autoscaler_initial_readiness_delay: Duration,
+
     /// CIDR Range for Pods in cluster. Requires --allocate-node-cidrs to be true.
     #[arg(long)]
     pub cluster_cidr: Option<String>,
@@ -392,6 +400,9 @@ impl Options {
                     sync_period: self.horizontal_pod_autoscaler_sync_period,
                     tolerance: self.horizontal_pod_autoscaler_tolerance,
                     downscale_stabilization: self.horizontal_pod_autoscaler_downscale_stabilization,
+                    cpu_initialization_period: self
+                        .horizontal_pod_autoscaler_cpu_initialization_period,
+                    initial_readiness_delay: self.horizontal_pod_autoscaler_initial_readiness_delay,
                 },
             },
         })
@@ -730,9 +741,13 @@ mod tests {
             "--horizontal-pod-autoscaler-sync-period=30s",
             "--horizontal-pod-autoscaler-tolerance=0.2",
             "--horizontal-pod-autoscaler-downscale-stabilization=1m",
+            "--horizontal-pod-autoscaler-cpu-initialization-period=2m",
+            "--horizontal-pod-autoscaler-initial-readiness-delay=10s",
         ])
         .unwrap();
         let hpa = config.controller.horizontal_pod_autoscaler;
+        assert_eq!(hpa.cpu_initialization_period, Duration::from_secs(120));
+        assert_eq!(hpa.initial_readiness_delay, Duration::from_secs(10));
         assert_eq!(hpa.sync_period, Duration::from_secs(30));
         assert_eq!(hpa.tolerance, 0.2);
         assert_eq!(hpa.downscale_stabilization, Duration::from_secs(60));

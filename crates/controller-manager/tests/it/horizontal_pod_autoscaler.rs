@@ -14,7 +14,9 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::fake_kubelet::set_pod_status;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::fake_kubelet::set_pod_status_at;
 use crate::support::{object, start_manager, wait_for};
 
 const NS: &str = "default";
@@ -52,7 +54,7 @@ fn metrics_handler(usage: Arc<Mutex<Vec<(String, String)>>>) -> Handler {
                 .iter()
                 .map(|(name, cpu)| {
                     json!({"metadata": {"name": name, "namespace": ns, "creationTimestamp": "2024-01-01T00:00:00Z"},
-                        "timestamp": "2024-01-01T00:00:00Z", "window": "15s",
+                        "timestamp": Timestamp::now().to_string(), "window": "15s",
                         "containers": [{"name": "c", "usage": {"cpu": cpu, "memory": "10Mi"}}]})
                 })
                 .collect();
@@ -69,7 +71,7 @@ fn metrics_handler(usage: Arc<Mutex<Vec<(String, String)>>>) -> Handler {
     })
 }
 
-async fn wait_for_hpa(
+pub(crate) async fn wait_for_hpa(
     client: &Client,
     name: &str,
     what: &str,
@@ -83,7 +85,7 @@ async fn wait_for_hpa(
     .await
 }
 
-fn condition<'a>(hpa: &'a HorizontalPodAutoscaler, type_: &str) -> (&'a str, &'a str) {
+pub(crate) fn condition<'a>(hpa: &'a HorizontalPodAutoscaler, type_: &str) -> (&'a str, &'a str) {
     hpa.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -150,7 +152,10 @@ async fn scales_a_deployment_from_resource_metrics() {
             )
             .await
             .unwrap();
-        set_pod_status(&client, &pod, true, 0).await;
+        // Ready for a minute: within the cpu initialization period, a
+        // sample taken a whole window after the pod became Ready counts.
+        let minute_ago = Timestamp::from_second(Timestamp::now().as_second() - 60).unwrap();
+        set_pod_status_at(&client, &pod, true, 0, minute_ago).await;
         usage
             .lock()
             .unwrap()
@@ -252,7 +257,8 @@ async fn scales_a_deployment_from_resource_metrics() {
             .unwrap();
         assert_eq!(v1.trim(), "4");
 
-        // Unsupported metric types are reported, not acted on.
+        // A Pods metric without a custom metrics API is reported, not
+        // acted on.
         hpas.create(
             &PostParams::default(),
             &object(json!({
@@ -265,8 +271,8 @@ async fn scales_a_deployment_from_resource_metrics() {
         )
         .await
         .unwrap();
-        wait_for_hpa(&client, "pods-metric", "InvalidMetricSourceType", |h| {
-            condition(h, "ScalingActive") == ("False", "InvalidMetricSourceType")
+        wait_for_hpa(&client, "pods-metric", "FailedGetPodsMetric", |h| {
+            condition(h, "ScalingActive") == ("False", "FailedGetPodsMetric")
         })
         .await;
         // A target that does not exist cannot be scaled.

@@ -15,6 +15,7 @@ mod events;
 mod fake_kubelet;
 mod garbage_collector;
 mod horizontal_pod_autoscaler;
+mod hpa_custom_metrics;
 mod job;
 mod leader_election;
 mod namespace;

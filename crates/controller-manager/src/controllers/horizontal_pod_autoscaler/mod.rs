@@ -16,10 +16,14 @@
 //! 3. A changed count is written to the scale (event `SuccessfulRescale`),
 //!    and the status (replicas, current metrics, conditions) updated.
 //!
-//! Only `Resource` metrics are implemented; `Pods`, `Object`, `External`
-//! and `ContainerResource` metrics make the HPA report
-//! `ScalingActive=False` with reason `InvalidMetricSourceType`.
+//! Every metric source type is read: `Resource` and `ContainerResource`
+//! from `metrics.k8s.io`, `Pods` and `Object` from
+//! `custom.metrics.k8s.io`, `External` from `external.metrics.k8s.io`
+//! ([`compute`], [`custom_metrics`]).
 
+pub mod compute;
+pub mod custom_metrics;
+pub mod metrics;
 pub mod normalize;
 pub mod replicas;
 pub mod status;
@@ -54,6 +58,14 @@ pub struct HpaConfig {
     pub tolerance: f64,
     /// `--horizontal-pod-autoscaler-downscale-stabilization` (5 min).
     pub downscale_stabilization: Duration,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (5 min):
+    /// while a pod is this young, a cpu sample counts only if the pod is
+    /// Ready and the sample was taken a whole window after it became so.
+    pub cpu_initialization_period: Duration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (30 s): an
+    /// older pod that is not Ready is ignored if it never became Ready
+    /// (its last transition came within this delay of its start).
+    pub initial_readiness_delay: Duration,
 }
 
 // The tolerance is checked to be a finite number when the flags are read.
@@ -65,6 +77,8 @@ impl Default for HpaConfig {
             sync_period: Duration::from_secs(15),
             tolerance: 0.1,
             downscale_stabilization: Duration::from_secs(300),
+            cpu_initialization_period: Duration::from_secs(300),
+            initial_readiness_delay: Duration::from_secs(30),
         }
     }
 }

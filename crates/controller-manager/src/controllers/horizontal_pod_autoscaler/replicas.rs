@@ -22,7 +22,8 @@ pub struct PodSample {
     pub name: String,
     /// Being deleted, or `Failed`: not counted at all.
     pub ignored: bool,
-    /// `Pending`, or (for cpu) not Ready: its sample is not trusted.
+    /// `Pending`, or (for cpu, with a sample) not Ready or still starting
+    /// up: its sample is not trusted.
     pub unready: bool,
     /// Summed request of the pod's containers in milli-units, or the name
     /// of a container without a request for the resource.
@@ -100,9 +101,11 @@ pub fn resource_replicas(
                     })?;
             requests.insert(&pod.name, request);
         }
+        // Pending pods are set aside even without a sample (upstream
+        // checks the phase before looking for metrics).
         match pod.usage_milli {
+            _ if pod.unready => unready.push(pod.name.as_str()),
             None => missing.push(pod.name.as_str()),
-            Some(_) if pod.unready => unready.push(pod.name.as_str()),
             Some(usage) => {
                 metrics.insert(&pod.name, usage);
             }
@@ -156,6 +159,45 @@ pub fn resource_replicas(
         return Ok(proposal(current));
     }
     Ok(proposal(replicas))
+}
+
+/// Replicas for a metric whose usage ratio is known (upstream
+/// `getUsageRatioReplicaCount`, used by `Object` and `External` metrics
+/// with a `Value` target): the ratio times the Running and Ready pods,
+/// unless within the tolerance.
+pub fn usage_ratio_replicas(current: i32, ratio: f64, ready_pods: usize, tolerance: f64) -> i32 {
+    if current == 0 {
+        // Scale from zero (HPAScaleToZero): no pods to count.
+        return ceil_replicas(ratio, 1);
+    }
+    if (1.0 - ratio).abs() <= tolerance {
+        return current;
+    }
+    ceil_replicas(ratio, ready_pods)
+}
+
+/// Replicas for a total that should be `target_milli` per pod (upstream
+/// `GetObjectPerPodMetricReplicas` / `GetExternalPerPodMetricReplicas`),
+/// starting from the Scale's `status.replicas`; also the average per pod
+/// reported in the status.
+pub fn per_pod_replicas(
+    status_replicas: i32,
+    total_milli: i64,
+    target_milli: i64,
+    tolerance: f64,
+) -> (i32, i64) {
+    let target = target_milli.max(1) as f64;
+    let mut replicas = status_replicas;
+    let ratio = total_milli as f64 / (target * f64::from(status_replicas));
+    if (1.0 - ratio).abs() > tolerance {
+        replicas = ceil_replicas(total_milli as f64 / target, 1);
+    }
+    let average = if status_replicas > 0 {
+        (total_milli as f64 / f64::from(status_replicas)).ceil() as i64
+    } else {
+        total_milli
+    };
+    (replicas, average)
 }
 
 fn ceil_replicas(ratio: f64, pods: usize) -> i32 {
@@ -322,6 +364,39 @@ mod tests {
         assert_eq!(replicas(2, &pods, Target::AverageValue(290)), 2);
         let p = resource_replicas(2, &pods, "memory", Target::AverageValue(100), 0.1).unwrap();
         assert_eq!((p.utilization, p.average_milli), (None, 300));
+    }
+
+    #[test]
+    fn pending_pods_without_samples_are_not_missing() {
+        // A Pending pod without a sample is set aside, not counted at
+        // 100% on a scale-down.
+        let mut pending = pod("b", 1000, None);
+        pending.unready = true;
+        let pods = [pod("a", 1000, Some(100)), pending];
+        assert_eq!(replicas(2, &pods, Target::Utilization(50)), 1);
+    }
+
+    #[test]
+    fn usage_ratio_targets() {
+        // (current, ratio, ready pods, expected)
+        let table = [
+            (2, 1.05, 2, 2),
+            (2, 2.0, 2, 4),
+            (4, 0.5, 3, 2),
+            (0, 2.5, 0, 3),
+        ];
+        for (current, ratio, ready, want) in table {
+            assert_eq!(usage_ratio_replicas(current, ratio, ready, 0.1), want);
+        }
+    }
+
+    #[test]
+    fn per_pod_targets() {
+        // 10 (10000m) in total, 2 per pod wanted, 3 pods: 5 replicas.
+        assert_eq!(per_pod_replicas(3, 10_000, 2_000, 0.1), (5, 3334));
+        // 6.2 in total for 3 pods at 2 each: within the tolerance.
+        assert_eq!(per_pod_replicas(3, 6_200, 2_000, 0.1), (3, 2067));
+        assert_eq!(per_pod_replicas(0, 1_000, 500, 0.1), (2, 1_000));
     }
 
     #[test]

@@ -3,24 +3,26 @@
 use std::time::Instant;
 
 use k8s_openapi::api::autoscaling::v2::{
-    HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, MetricSpec, MetricStatus,
+    HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, MetricStatus,
 };
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::Api;
 use kube::api::PostParams;
-use kube::{Api, ResourceExt};
 
 use super::HpaReconciler;
+use super::compute::{MetricContext, MetricFailure, default_metric};
+use super::metrics::{self, Failure};
 use super::normalize::{Normalized, Rules};
-use super::replicas::{PodSample, Target, resource_replicas};
-use super::status::{empty_status, resource_status, set_condition};
-use super::target::{self, usage_milli};
+use super::status::set_condition;
+use super::target;
 use crate::framework::api_errors;
 use crate::framework::events::EventType;
 use crate::framework::key::ObjectKey;
-use crate::framework::pod_readiness;
 use crate::framework::worker::{Action, Reconciler};
+
+/// A failed sync: how to label it, what to log.
+type SyncFailure = (Failure, String);
 
 /// Why a sync must be retried soon (other failures are reported in the
 /// HPA's status and events and retried at the next period, as upstream).
@@ -29,20 +31,6 @@ pub enum SyncError {
     /// Writing the status failed.
     #[error("failed to update status for {0}: {1}")]
     Status(String, String),
-}
-
-/// A metric's proposal: replicas, the reason text, its status entry.
-struct MetricProposal {
-    replicas: i32,
-    name: String,
-    status: MetricStatus,
-}
-
-/// A metric that could not be evaluated.
-struct MetricFailure {
-    reason: &'static str,
-    error: String,
-    status: MetricStatus,
 }
 
 impl Reconciler<ObjectKey> for HpaReconciler {
@@ -57,9 +45,15 @@ impl Reconciler<ObjectKey> for HpaReconciler {
             return Ok(Action::await_change());
         }
         let mut updated = (*hpa).clone();
-        if let Err(err) = self.sync(key, &namespace, &mut updated).await {
-            tracing::info!(hpa = %key, error = %err, "Failed to sync HPA");
-        }
+        let started = Instant::now();
+        let (action, failure) = match self.sync(key, &namespace, &mut updated).await {
+            Ok(action) => (action, Failure::None),
+            Err((failure, err)) => {
+                tracing::info!(hpa = %key, error = %err, "Failed to sync HPA");
+                (metrics::Action::None, failure)
+            }
+        };
+        metrics::metrics().reconciled(action, failure, started.elapsed());
         if updated.status != hpa.status {
             let api: Api<HorizontalPodAutoscaler> =
                 Api::namespaced(self.client.clone(), &namespace);
@@ -91,7 +85,7 @@ impl HpaReconciler {
         key: &ObjectKey,
         namespace: &str,
         hpa: &mut HorizontalPodAutoscaler,
-    ) -> Result<(), String> {
+    ) -> Result<metrics::Action, SyncFailure> {
         let now = Timestamp::now();
         let original = hpa.clone();
         let spec = hpa.spec.clone().unwrap_or_default();
@@ -125,8 +119,9 @@ impl HpaReconciler {
                 );
                 status.conditions = Some(conditions);
                 hpa.status = Some(status);
-                return Err(format!(
-                    "failed to query scale subresource for {reference_text}: {err}"
+                return Err((
+                    Failure::Internal,
+                    format!("failed to query scale subresource for {reference_text}: {err}"),
                 ));
             }
             (Err(_), Ok(_)) => unreachable!("no scale without a target"),
@@ -140,6 +135,7 @@ impl HpaReconciler {
             now,
         );
         let current = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+        let status_replicas = scale.status.as_ref().map(|s| s.replicas).unwrap_or(0);
         let min = spec.min_replicas.unwrap_or(1);
         let max = spec.max_replicas;
 
@@ -169,7 +165,14 @@ impl HpaReconciler {
                 .and_then(|s| s.selector.clone())
                 .unwrap_or_default();
             match self
-                .compute_metrics(hpa, namespace, current, &selector, &mut conditions, now)
+                .compute_metrics(
+                    hpa,
+                    namespace,
+                    (current, status_replicas),
+                    &selector,
+                    &mut conditions,
+                    now,
+                )
                 .await
             {
                 Ok((proposal, name, statuses)) => {
@@ -194,7 +197,7 @@ impl HpaReconciler {
                     desired = n.replicas;
                     normalized = Some(n);
                 }
-                Err((statuses, err)) => {
+                Err((statuses, err, failure)) => {
                     status.current_replicas = Some(current);
                     status.current_metrics = Some(statuses);
                     status.conditions = Some(conditions);
@@ -205,8 +208,11 @@ impl HpaReconciler {
                         "FailedComputeMetricsReplicas",
                         &err,
                     );
-                    return Err(format!(
-                        "failed to compute desired number of replicas based on listed metrics for {reference_text}: {err}"
+                    return Err((
+                        failure,
+                        format!(
+                            "failed to compute desired number of replicas based on listed metrics for {reference_text}: {err}"
+                        ),
                     ));
                 }
             }
@@ -257,7 +263,10 @@ impl HpaReconciler {
                 status.conditions = Some(conditions);
                 status.current_metrics = metric_statuses;
                 hpa.status = Some(status);
-                return Err(format!("failed to rescale {reference_text}: {err}"));
+                return Err((
+                    Failure::Internal,
+                    format!("failed to rescale {reference_text}: {err}"),
+                ));
             }
             set_condition(
                 &mut conditions,
@@ -288,7 +297,7 @@ impl HpaReconciler {
         status.conditions = Some(conditions);
         status.observed_generation = hpa.metadata.generation;
         hpa.status = Some(status);
-        Ok(())
+        Ok(metrics::Action::of(current, desired))
     }
 
     fn rules(&self, behavior: Option<&HorizontalPodAutoscalerBehavior>) -> (Rules, Rules) {
@@ -342,11 +351,11 @@ impl HpaReconciler {
         &self,
         hpa: &HorizontalPodAutoscaler,
         namespace: &str,
-        current: i32,
+        (current, status_replicas): (i32, i32),
         selector: &str,
         conditions: &mut Vec<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition>,
         now: Timestamp,
-    ) -> Result<(i32, String, Vec<MetricStatus>), (Vec<MetricStatus>, String)> {
+    ) -> Result<(i32, String, Vec<MetricStatus>), (Vec<MetricStatus>, String, Failure)> {
         let specs = match hpa.spec.as_ref().and_then(|s| s.metrics.as_deref()) {
             Some(m) if !m.is_empty() => m.to_vec(),
             // The v2 default: 80% average CPU utilization.
@@ -364,7 +373,7 @@ impl HpaReconciler {
                 "the HPA target's scale is missing a selector",
                 now,
             );
-            return Err((Vec::new(), msg.to_string()));
+            return Err((Vec::new(), msg.to_string(), Failure::Spec));
         }
         let parsed = match corten_apimachinery::labels::Selector::parse(selector) {
             Ok(s) => s,
@@ -383,7 +392,7 @@ impl HpaReconciler {
                     &format!("the HPA target's scale has an invalid selector: {}", err.0),
                     now,
                 );
-                return Err((Vec::new(), msg));
+                return Err((Vec::new(), msg, Failure::Spec));
             }
         };
         let empty = Default::default();
@@ -397,11 +406,31 @@ impl HpaReconciler {
         let mut best: Option<(i32, String)> = None;
         let mut failures = 0;
         let mut first_failure: Option<MetricFailure> = None;
+        let cx = MetricContext {
+            namespace,
+            current,
+            status_replicas,
+            selector,
+            pods: &pods,
+            now,
+        };
+        let last_current = hpa
+            .status
+            .as_ref()
+            .and_then(|s| s.current_replicas)
+            .unwrap_or(0);
         for spec in &specs {
-            match self
-                .resource_metric(spec, namespace, current, selector, &pods)
-                .await
-            {
+            let started = Instant::now();
+            let outcome = self.compute_metric(spec, &cx).await;
+            // Upstream compares the proposal with the replicas the status
+            // last recorded.
+            let (action, failure) = match &outcome {
+                Ok(p) => (metrics::Action::of(last_current, p.replicas), Failure::None),
+                Err(f) if f.spec_error => (metrics::Action::None, Failure::Spec),
+                Err(_) => (metrics::Action::None, Failure::Internal),
+            };
+            metrics::metrics().computed(action, failure, &spec.type_, started.elapsed());
+            match outcome {
                 Ok(p) => {
                     statuses.push(p.status);
                     if best.as_ref().is_none_or(|(r, _)| p.replicas > *r) {
@@ -434,185 +463,22 @@ impl HpaReconciler {
                 ),
                 now,
             );
+            let failure = if f.spec_error {
+                Failure::Spec
+            } else {
+                Failure::Internal
+            };
             return Err((
                 statuses,
                 format!(
                     "invalid metrics ({failures} invalid out of {}), first error is: {}",
                     specs.len(),
-                    f.error
+                    f.outer
                 ),
+                failure,
             ));
         }
         let (replicas, name) = best.expect("at least one metric succeeded");
         Ok((replicas, name, statuses))
-    }
-
-    /// One metric's proposal (only `Resource` metrics are supported).
-    async fn resource_metric(
-        &self,
-        spec: &MetricSpec,
-        namespace: &str,
-        current: i32,
-        selector: &str,
-        pods: &[std::sync::Arc<Pod>],
-    ) -> Result<MetricProposal, MetricFailure> {
-        let Some(source) = spec.resource.as_ref().filter(|_| spec.type_ == "Resource") else {
-            return Err(MetricFailure {
-                reason: "InvalidMetricSourceType",
-                error: format!(
-                    "metric source type {:?} is not supported by Corten yet (only \"Resource\")",
-                    spec.type_
-                ),
-                status: empty_status(&spec.type_),
-            });
-        };
-        let resource = source.name.as_str();
-        let failure = |error: String| MetricFailure {
-            reason: "FailedGetResourceMetric",
-            error,
-            status: empty_status("Resource"),
-        };
-        let target = match (
-            source.target.type_.as_str(),
-            source.target.average_utilization,
-            source.target.average_value.as_ref(),
-        ) {
-            ("Utilization", Some(u), _) => Target::Utilization(u),
-            ("AverageValue", _, Some(v)) => {
-                let q = corten_apimachinery::quantity::Quantity::parse(&v.0)
-                    .map_err(|_| failure(format!("invalid average value {:?}", v.0)))?;
-                Target::AverageValue(q.milli_value())
-            }
-            _ => {
-                return Err(failure(format!(
-                    "invalid resource metric source: neither a utilization target nor a value target was set for {resource}"
-                )));
-            }
-        };
-        let kind = match target {
-            Target::Utilization(_) => "utilization",
-            Target::AverageValue(_) => "usage",
-        };
-        let metrics = target::pod_metrics(&self.client, namespace, selector)
-            .await
-            .map_err(|e| {
-                failure(format!(
-                    "failed to get {resource} {kind}: unable to get metrics for resource {resource}: unable to fetch metrics from resource metrics API: {}",
-                    api_errors::message(&e)
-                ))
-            })?;
-        if metrics.items.is_empty() {
-            return Err(failure(format!(
-                "failed to get {resource} {kind}: unable to get metrics for resource {resource}: no metrics returned from resource metrics API"
-            )));
-        }
-        let samples: Vec<PodSample> = pods
-            .iter()
-            .map(|pod| {
-                let name = pod.name_any();
-                let usage = metrics
-                    .items
-                    .iter()
-                    .find(|m| m.metadata.name.as_deref() == Some(name.as_str()))
-                    .and_then(|m| usage_milli(m, resource));
-                sample(pod, resource, usage)
-            })
-            .collect();
-        let proposal =
-            resource_replicas(current, &samples, resource, target, self.config.tolerance)
-                .map_err(|e| failure(format!("failed to get {resource} {kind}: {e}")))?;
-        let name = match target {
-            Target::Utilization(_) => {
-                format!("{resource} resource utilization (percentage of request)")
-            }
-            Target::AverageValue(_) => format!("{resource} resource"),
-        };
-        Ok(MetricProposal {
-            replicas: proposal.replicas,
-            name,
-            status: resource_status(resource, proposal.utilization, proposal.average_milli),
-        })
-    }
-}
-
-fn default_metric() -> MetricSpec {
-    use k8s_openapi::api::autoscaling::v2::{MetricTarget, ResourceMetricSource};
-    MetricSpec {
-        type_: "Resource".into(),
-        resource: Some(ResourceMetricSource {
-            name: "cpu".into(),
-            target: MetricTarget {
-                type_: "Utilization".into(),
-                average_utilization: Some(80),
-                ..Default::default()
-            },
-        }),
-        ..Default::default()
-    }
-}
-
-/// What the replica calculation needs to know about `pod`.
-fn sample(pod: &Pod, resource: &str, usage_milli: Option<i64>) -> PodSample {
-    let phase = pod_readiness::phase(pod);
-    let ignored = pod.metadata.deletion_timestamp.is_some() || phase == "Failed";
-    // Upstream also waits out a CPU initialization period after start;
-    // here a cpu sample counts once the pod is Ready.
-    let unready = phase == "Pending" || (resource == "cpu" && !pod_readiness::is_ready(pod));
-    let mut request: Result<i64, String> = Ok(0);
-    for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
-        let value = container
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get(resource))
-            .and_then(|q| corten_apimachinery::quantity::Quantity::parse(&q.0).ok());
-        match (value, &mut request) {
-            (Some(v), Ok(total)) => *total = total.saturating_add(v.milli_value()),
-            (None, Ok(_)) => request = Err(container.name.clone()),
-            _ => {}
-        }
-    }
-    PodSample {
-        name: pod.name_any(),
-        ignored,
-        unready,
-        request_milli: request,
-        usage_milli,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(json: serde_json::Value) -> Pod {
-        serde_json::from_value(json).unwrap()
-    }
-
-    #[test]
-    fn samples_read_requests_and_readiness() {
-        let p = pod(serde_json::json!({
-            "metadata": {"name": "p"},
-            "spec": {"containers": [
-                {"name": "a", "resources": {"requests": {"cpu": "200m"}}},
-                {"name": "b", "resources": {"requests": {"cpu": "300m"}}},
-            ]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
-        }));
-        let s = sample(&p, "cpu", Some(100));
-        assert_eq!(s.request_milli, Ok(500));
-        assert!(!s.unready && !s.ignored);
-        assert_eq!(sample(&p, "memory", None).request_milli, Err("a".into()));
-        let p = pod(serde_json::json!({
-            "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": "a"}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}
-        }));
-        assert!(sample(&p, "cpu", None).unready);
-        assert!(!sample(&p, "memory", None).unready);
-        let p = pod(serde_json::json!({
-            "metadata": {"name": "p"}, "spec": {"containers": []}, "status": {"phase": "Failed"}
-        }));
-        assert!(sample(&p, "cpu", None).ignored);
     }
 }

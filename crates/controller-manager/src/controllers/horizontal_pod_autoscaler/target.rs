@@ -22,13 +22,47 @@ pub struct ScaleTarget {
     pub path: String,
 }
 
-/// Resolves `reference` in `namespace` to its scale subresource's path.
-pub async fn resolve(
+/// A kind resolved to its resource through discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedKind {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Plural resource name (`deployments`).
+    pub resource: String,
+    /// Whether the resource has a `/scale` subresource.
+    pub has_scale: bool,
+}
+
+impl ResolvedKind {
+    /// `/api/v1` or `/apis/<group>/<version>`.
+    pub fn prefix(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The group-qualified resource (`deployments.apps`, `services`), as
+    /// the custom metrics API names object kinds.
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
+    }
+}
+
+/// Finds the resource serving `kind` in `api_version` (default `v1`).
+pub async fn resolve_kind(
     client: &Client,
-    namespace: &str,
-    reference: &CrossVersionObjectReference,
-) -> Result<ScaleTarget, String> {
-    let api_version = reference.api_version.as_deref().unwrap_or("v1");
+    api_version: Option<&str>,
+    kind: &str,
+) -> Result<ResolvedKind, String> {
+    let api_version = api_version.unwrap_or("v1");
     let (group, version) = parse_group_version(api_version)
         .ok_or_else(|| format!("invalid API version in scale target reference: {api_version}"))?;
     let list = if group.is_empty() {
@@ -45,32 +79,43 @@ pub async fn resolve(
     let resource = list
         .resources
         .iter()
-        .find(|r| r.kind == reference.kind && !r.name.contains('/'))
+        .find(|r| r.kind == kind && !r.name.contains('/'))
         .ok_or_else(|| {
             format!(
-                "unable to determine resource for scale target reference: no matches for kind \"{}\" in group \"{}\"",
-                reference.kind, group
+                "unable to determine resource for scale target reference: no matches for kind \"{kind}\" in group \"{group}\""
             )
         })?;
     let has_scale = list
         .resources
         .iter()
         .any(|r| r.name == format!("{}/scale", resource.name));
-    if !has_scale {
+    Ok(ResolvedKind {
+        group,
+        version,
+        resource: resource.name.clone(),
+        has_scale,
+    })
+}
+
+/// Resolves `reference` in `namespace` to its scale subresource's path.
+pub async fn resolve(
+    client: &Client,
+    namespace: &str,
+    reference: &CrossVersionObjectReference,
+) -> Result<ScaleTarget, String> {
+    let resolved = resolve_kind(client, reference.api_version.as_deref(), &reference.kind).await?;
+    if !resolved.has_scale {
         return Err(format!(
             "the server could not find the requested resource ({}/scale of {}.{})",
-            resource.name, reference.kind, group
+            resolved.resource, reference.kind, resolved.group
         ));
     }
-    let prefix = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
     Ok(ScaleTarget {
         path: format!(
-            "{prefix}/namespaces/{namespace}/{}/{}/scale",
-            resource.name, reference.name
+            "{}/namespaces/{namespace}/{}/{}/scale",
+            resolved.prefix(),
+            resolved.resource,
+            reference.name
         ),
     })
 }
@@ -109,6 +154,12 @@ pub struct PodMetricsList {
 pub struct PodMetrics {
     /// The pod (`name` matters).
     pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    /// When the sample was taken.
+    #[serde(default)]
+    pub timestamp: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// Over how long it was averaged (a Go duration such as `15s`).
+    #[serde(default)]
+    pub window: Option<String>,
     /// Per-container usage.
     #[serde(default)]
     pub containers: Vec<ContainerMetrics>,
@@ -143,7 +194,7 @@ pub async fn pod_metrics(
 }
 
 /// Percent-encodes a query value.
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -153,6 +204,31 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Usage of `resource` by the container named `container` in milli-units
+/// (`Ok(None)`: it reports no such resource); an error when the pod's
+/// metrics have no such container (upstream's message).
+pub fn container_usage_milli(
+    pod: &PodMetrics,
+    resource: &str,
+    container: &str,
+) -> Result<Option<i64>, String> {
+    let c = pod
+        .containers
+        .iter()
+        .find(|c| c.name == container)
+        .ok_or_else(|| {
+            format!(
+                "container {container} not present in metrics for pod {}/{}",
+                pod.metadata.namespace.as_deref().unwrap_or(""),
+                pod.metadata.name.as_deref().unwrap_or("")
+            )
+        })?;
+    Ok(c.usage
+        .get(resource)
+        .and_then(|q| corten_apimachinery::quantity::Quantity::parse(&q.0).ok())
+        .map(|v| v.milli_value()))
 }
 
 /// Summed usage of `resource` over the pod's containers in milli-units;
@@ -184,6 +260,12 @@ mod tests {
         assert_eq!(usage_milli(&pod, "cpu"), Some(1250));
         assert_eq!(usage_milli(&pod, "memory"), Some(11 * 1024 * 1024 * 1000));
         assert_eq!(usage_milli(&pod, "gpu"), None);
+        assert_eq!(container_usage_milli(&pod, "cpu", "b"), Ok(Some(1000)));
+        assert_eq!(container_usage_milli(&pod, "gpu", "b"), Ok(None));
+        assert_eq!(
+            container_usage_milli(&pod, "cpu", "c").unwrap_err(),
+            "container c not present in metrics for pod /p"
+        );
     }
 
     #[test]
