@@ -224,7 +224,7 @@ impl Default for NodeIpamConfig {
 }
 
 /// Node lifecycle (`node-lifecycle-controller`) settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeLifecycleConfig {
     /// `--node-monitor-grace-period` (50s): unresponsive time before a node
     /// is marked unhealthy.
@@ -233,7 +233,14 @@ pub struct NodeLifecycleConfig {
     pub node_monitor_period: Duration,
     /// `--node-startup-grace-period` (1m).
     pub node_startup_grace_period: Duration,
+    /// How fast NoExecute taints may spread per zone.
+    pub eviction: EvictionConfig,
 }
+
+// The eviction rates are checked to be finite when the flags are read.
+impl Eq for NodeLifecycleConfig {}
+
+pub use crate::controllers::nodelifecycle::zones::EvictionConfig;
 
 impl Default for NodeLifecycleConfig {
     fn default() -> Self {
@@ -241,6 +248,7 @@ impl Default for NodeLifecycleConfig {
             node_monitor_grace_period: Duration::from_secs(50),
             node_monitor_period: Duration::from_secs(5),
             node_startup_grace_period: Duration::from_secs(60),
+            eviction: EvictionConfig::default(),
         }
     }
 }

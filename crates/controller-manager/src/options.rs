@@ -16,8 +16,8 @@ use corten_component_base::secure_serving::SecureServingOptions;
 use ipnet::IpNet;
 
 use crate::config::{
-    Concurrency, Config, ControllerConfig, CsrSigningConfig, HpaConfig, NodeIpamConfig,
-    NodeLifecycleConfig, RootCa, VolumeConfig,
+    Concurrency, Config, ControllerConfig, CsrSigningConfig, EvictionConfig, HpaConfig,
+    NodeIpamConfig, NodeLifecycleConfig, RootCa, VolumeConfig,
 };
 use crate::duration::parse_duration;
 use crate::leader_election::{JITTER_FACTOR, LeaderElectionConfig};
@@ -218,6 +218,22 @@ pub struct Options {
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     pub node_startup_grace_period: Duration,
 
+    /// Number of nodes per second on which pods are deleted in case of node failure when a zone is healthy (see --unhealthy-zone-threshold for definition of healthy/unhealthy). Zone refers to entire cluster in non-multizone clusters.
+    #[arg(long, default_value_t = 0.1)]
+    pub node_eviction_rate: f64,
+
+    /// Number of nodes per second on which pods are deleted in case of node failure when a zone is unhealthy (see --unhealthy-zone-threshold for definition of healthy/unhealthy). Zone refers to entire cluster in non-multizone clusters. This value is implicitly overridden to 0 if the cluster size is smaller than --large-cluster-size-threshold.
+    #[arg(long, default_value_t = 0.01)]
+    pub secondary_node_eviction_rate: f64,
+
+    /// Number of nodes from which node-lifecycle-controller treats the cluster as large for the eviction logic purposes. --secondary-node-eviction-rate is implicitly overridden to 0 for clusters this size or smaller.
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
+    pub large_cluster_size_threshold: i32,
+
+    /// Fraction of Nodes in a zone which needs to be not Ready (minimum 3) for zone to be treated as unhealthy.
+    #[arg(long, default_value_t = 0.55)]
+    pub unhealthy_zone_threshold: f64,
+
     /// Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. If <= 0, the terminated pod garbage collector is disabled.
     #[arg(long, default_value_t = 12500, allow_negative_numbers = true)]
     pub terminated_pod_gc_threshold: i32,
@@ -335,6 +351,19 @@ impl Options {
             }
         }
 
+        for (flag, value) in [
+            ("--node-eviction-rate", self.node_eviction_rate),
+            (
+                "--secondary-node-eviction-rate",
+                self.secondary_node_eviction_rate,
+            ),
+            ("--unhealthy-zone-threshold", self.unhealthy_zone_threshold),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                errors.push(format!("{flag} must be a non-negative number, got {value}"));
+            }
+        }
+
         if !self.horizontal_pod_autoscaler_tolerance.is_finite()
             || self.horizontal_pod_autoscaler_tolerance < 0.0
         {
@@ -390,6 +419,12 @@ impl Options {
                     node_monitor_grace_period: self.node_monitor_grace_period,
                     node_monitor_period: self.node_monitor_period,
                     node_startup_grace_period: self.node_startup_grace_period,
+                    eviction: EvictionConfig {
+                        rate: self.node_eviction_rate,
+                        secondary_rate: self.secondary_node_eviction_rate,
+                        large_cluster_threshold: self.large_cluster_size_threshold,
+                        unhealthy_zone_threshold: self.unhealthy_zone_threshold,
+                    },
                 },
                 terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
                 volume: VolumeConfig {

@@ -2,7 +2,9 @@
 //! Lease keeps being renewed stays Ready; once heartbeats stop it turns
 //! Unknown with `unreachable` taints, its pods are marked not ready, pods
 //! whose tolerations run out are evicted; a node reporting NotReady gets
-//! `not-ready` taints; recovery removes them.
+//! `not-ready` taints; recovery removes them. New NoExecute taints follow
+//! the zones' budgets: none while every node is down, none in a small
+//! zone that is mostly down.
 
 use std::time::Duration;
 
@@ -145,6 +147,21 @@ async fn silent_nodes_become_unknown_tainted_and_evicted() {
             .unwrap();
         let stop = CancellationToken::new();
         let renewer = renew_lease(&client, "n1", stop.clone());
+        // A healthy second node: with every node down the controller would
+        // suspect itself and add no NoExecute taints (tested below).
+        create_node(&client, "n2", json!({})).await;
+        set_node_ready(&client, "n2", "True").await;
+        leases
+            .create(
+                &PostParams::default(),
+                &object(json!({"metadata": {"name": "n2"},
+                               "spec": {"holderIdentity": "n2", "leaseDurationSeconds": 40,
+                                        "renewTime": Timestamp::now().to_string()}})),
+            )
+            .await
+            .unwrap();
+        let keep_n2 = CancellationToken::new();
+        let n2_renewer = renew_lease(&client, "n2", keep_n2.clone());
 
         create_pod(&client, "a", "n1", json!({})).await;
         create_pod(
@@ -288,5 +305,92 @@ async fn silent_nodes_become_unknown_tainted_and_evicted() {
         wait_for_taints(&client, "n1", &[]).await;
         stop.cancel();
         renewer.await.unwrap();
+        keep_n2.cancel();
+        n2_renewer.await.unwrap();
+    });
+}
+
+fn has_no_execute(node: &Node) -> bool {
+    taint_keys(node).iter().any(|(_, e)| e == "NoExecute")
+}
+
+#[tokio::test]
+async fn zone_disruption_holds_back_no_execute_taints() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(
+            &cluster,
+            &[
+                "--controllers=nodelifecycle",
+                "--node-monitor-period=1s",
+                "--node-eviction-rate=2",
+                // 4 of 8 down is already unhealthy, so the zone turns
+                // partially disrupted with the first of the last three.
+                "--unhealthy-zone-threshold=0.4",
+            ],
+        )
+        .await;
+        let nodes: Api<Node> = Api::all(client.clone());
+        let names: Vec<String> = (1..=8).map(|i| format!("z{i}")).collect();
+        // Every node of the only zone reports NotReady.
+        for name in &names {
+            create_node(&client, name, json!({"topology.kubernetes.io/zone": "a"})).await;
+            set_node_ready(&client, name, "False").await;
+        }
+        let not_ready = ("node.kubernetes.io/not-ready", "NoSchedule");
+        for name in &names {
+            wait_for_taints(&client, name, &[not_ready]).await;
+        }
+        // Master disruption: no NoExecute taint at all, over several
+        // passes of the controller.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        for name in &names {
+            let n = nodes.get(name).await.unwrap();
+            assert!(!has_no_execute(&n), "{name}: {:?}", taint_keys(&n));
+        }
+
+        // Five come back: 3 of 8 down is a healthy zone, and the three get
+        // NoExecute taints (within the 2 per second budget).
+        for name in &names[3..] {
+            set_node_ready(&client, name, "True").await;
+        }
+        for name in &names[..3] {
+            wait_for_taints(
+                &client,
+                name,
+                &[not_ready, ("node.kubernetes.io/not-ready", "NoExecute")],
+            )
+            .await;
+        }
+        for name in &names[3..] {
+            wait_for_taints(&client, name, &[]).await;
+        }
+
+        // Three more go down: from 4 of 8 on a partial disruption of a
+        // zone of at most --large-cluster-size-threshold nodes, where
+        // tainting stops; the nodes tainted before keep their taints.
+        for name in &names[3..6] {
+            set_node_ready(&client, name, "False").await;
+        }
+        for name in &names[3..6] {
+            wait_for_taints(&client, name, &[not_ready]).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        for name in &names[3..6] {
+            let n = nodes.get(name).await.unwrap();
+            assert!(!has_no_execute(&n), "{name}: {:?}", taint_keys(&n));
+        }
+        for name in &names[..3] {
+            assert!(has_no_execute(&nodes.get(name).await.unwrap()));
+        }
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&prometheus::gather())
+            .unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("node_collector_zone_size{") && l.ends_with(" 8")),
+            "zone size missing"
+        );
     });
 }

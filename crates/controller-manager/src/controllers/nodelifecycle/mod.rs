@@ -12,17 +12,16 @@
 //! 2. [`taints`]: the `node.kubernetes.io/*` NoSchedule taints follow the
 //!    conditions and `spec.unschedulable`, and `not-ready` / `unreachable`
 //!    NoExecute taints follow Ready=False / Unknown (the
-//!    `taint-eviction-controller` evicts pods that do not tolerate them);
+//!    `taint-eviction-controller` evicts pods that do not tolerate them),
+//!    new NoExecute taints within each zone's budget ([`zones`]);
 //! 3. the pods of a node whose Ready is not True are marked not ready
 //!    (`Ready=False`, event `NodeNotReady`), so Services stop sending them
 //!    traffic.
 //!
-//! Not done yet: upstream's per-zone rate limiting of NoExecute tainting
-//! (`--node-eviction-rate`, `--secondary-node-eviction-rate`) and its
-//! "full disruption" mode that stops tainting when a whole zone is down.
 
 pub mod health;
 pub mod taints;
+pub mod zones;
 
 use std::sync::Arc;
 
@@ -35,6 +34,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use self::health::{HealthTracker, ready_status, unknown_conditions};
+use self::zones::{NoExecute, ZoneTainter};
 use crate::config::NodeLifecycleConfig;
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
@@ -56,19 +56,27 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     let leases = ctx.informers.informer::<Lease>();
     let pods = ctx.informers.informer::<Pod>();
     let queue = WorkQueue::<ObjectKey>::new("node_lifecycle_controller");
+    let config = ctx.config.node_lifecycle.clone();
+    let zones = Arc::new(ZoneTainter::new(config.eviction.clone()));
     {
         let queue = queue.clone();
+        let zones = zones.clone();
         nodes.add_event_handler(move |change: Change<'_, Node>| {
+            // Zone states must reflect the change before the node syncs.
+            match &change {
+                Change::Updated { old, new } if ready_status(old) == ready_status(new) => {}
+                _ => zones.invalidate(),
+            }
             queue.add(ObjectKey::of(change.object()));
         });
     }
-    let config = ctx.config.node_lifecycle.clone();
     let reconciler = NodeLifecycleReconciler {
         client: ctx.client.clone(),
         nodes: nodes.clone(),
         leases: leases.clone(),
         pods: pods.clone(),
         health: Arc::new(HealthTracker::default()),
+        zones,
         recorder: ctx.recorder(NAME),
         config: config.clone(),
     };
@@ -112,6 +120,7 @@ pub struct NodeLifecycleReconciler {
     leases: Informer<Lease>,
     pods: Informer<Pod>,
     health: Arc<HealthTracker>,
+    zones: Arc<ZoneTainter>,
     recorder: EventRecorder,
     config: NodeLifecycleConfig,
 }
@@ -209,7 +218,15 @@ impl Reconciler<ObjectKey> for NodeLifecycleReconciler {
                 );
             }
         }
-        if let Some(taints) = taints::reconcile_taints(&node, now) {
+        let clock = std::time::Instant::now();
+        let no_execute = if self.zones.refresh(|| self.nodes.list(), clock) {
+            NoExecute::Lift
+        } else if taints::needs_new_no_execute(&node) {
+            self.zones.admit(&node, clock)
+        } else {
+            NoExecute::Add
+        };
+        if let Some(taints) = taints::reconcile_taints(&node, now, no_execute) {
             node.spec.get_or_insert_with(Default::default).taints =
                 (!taints.is_empty()).then_some(taints);
             node = api
@@ -220,6 +237,10 @@ impl Reconciler<ObjectKey> for NodeLifecycleReconciler {
         if matches!(ready_status(&node), Some("False" | "Unknown")) {
             self.mark_pods_not_ready(&key.name, now).await?;
         }
-        Ok(Action::await_change())
+        match no_execute {
+            // Waiting for the zone's next token.
+            NoExecute::Defer(Some(after)) => Ok(Action::requeue(after)),
+            _ => Ok(Action::await_change()),
+        }
     }
 }

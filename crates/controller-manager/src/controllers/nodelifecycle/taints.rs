@@ -10,12 +10,16 @@
 //! | `spec.unschedulable` | `unschedulable` | |
 //!
 //! Other taints are left alone; a taint that stays keeps its `timeAdded`.
+//! A *new* NoExecute taint is added only when the zone's budget allows it
+//! ([`super::zones`]); swapping `not-ready` and `unreachable` is not
+//! limited.
 
 use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::health::condition;
+use super::zones::NoExecute;
 use crate::framework::node_taints::{
     DISK_PRESSURE, MEMORY_PRESSURE, NETWORK_UNAVAILABLE, NOT_READY, PID_PRESSURE, UNREACHABLE,
     UNSCHEDULABLE,
@@ -73,16 +77,38 @@ pub fn wanted(node: &Node) -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// The node's full taint list with the managed ones brought up to date;
-/// `None` when nothing changes. New NoExecute taints get `timeAdded = now`.
-pub fn reconcile_taints(node: &Node, now: Timestamp) -> Option<Vec<Taint>> {
-    let current = node
-        .spec
+fn is_managed(t: &Taint) -> bool {
+    MANAGED.iter().any(|(k, e)| t.key == *k && t.effect == *e)
+}
+
+fn current_taints(node: &Node) -> &[Taint] {
+    node.spec
         .as_ref()
-        .and_then(|s| s.taints.clone())
-        .unwrap_or_default();
-    let wanted = wanted(node);
-    let is_managed = |t: &Taint| MANAGED.iter().any(|(k, e)| t.key == *k && t.effect == *e);
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or_default()
+}
+
+/// Whether the node's Ready condition calls for a NoExecute taint while it
+/// has none of ours: adding one spends the zone's budget.
+pub fn needs_new_no_execute(node: &Node) -> bool {
+    wanted(node).iter().any(|(_, e)| *e == "NoExecute")
+        && !current_taints(node)
+            .iter()
+            .any(|t| t.effect == "NoExecute" && is_managed(t))
+}
+
+/// The node's full taint list with the managed ones brought up to date;
+/// `None` when nothing changes. New NoExecute taints get `timeAdded = now`;
+/// `no_execute` says whether one may be added, only kept or swapped, or
+/// must go.
+pub fn reconcile_taints(node: &Node, now: Timestamp, no_execute: NoExecute) -> Option<Vec<Taint>> {
+    let current = current_taints(node).to_vec();
+    let mut wanted = wanted(node);
+    match no_execute {
+        NoExecute::Add => {}
+        NoExecute::Defer(_) if !needs_new_no_execute(node) => {}
+        NoExecute::Defer(_) | NoExecute::Lift => wanted.retain(|(_, e)| *e != "NoExecute"),
+    }
     let mut out: Vec<Taint> = current
         .iter()
         .filter(|t| !is_managed(t) || wanted.contains(&(t.key.as_str(), t.effect.as_str())))
@@ -132,6 +158,7 @@ mod tests {
                 json!([{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]),
             ),
             Timestamp::now(),
+            NoExecute::Add,
         )
         .unwrap();
         assert_eq!(
@@ -152,7 +179,12 @@ mod tests {
         let tainted = json!([{"key": "dedicated", "effect": "NoSchedule"},
                              {"key": NOT_READY, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"},
                              {"key": DISK_PRESSURE, "effect": "NoSchedule"}]);
-        let taints = reconcile_taints(&node("True", tainted.clone()), Timestamp::now()).unwrap();
+        let taints = reconcile_taints(
+            &node("True", tainted.clone()),
+            Timestamp::now(),
+            NoExecute::Add,
+        )
+        .unwrap();
         assert_eq!(
             keys(&taints),
             [
@@ -163,7 +195,7 @@ mod tests {
         // Not-ready already present keeps its timeAdded; nothing to change
         // once the list is complete.
         let mut n = node("False", tainted);
-        let taints = reconcile_taints(&n, Timestamp::now()).unwrap();
+        let taints = reconcile_taints(&n, Timestamp::now(), NoExecute::Add).unwrap();
         let kept = taints
             .iter()
             .find(|t| t.key == NOT_READY && t.effect == "NoExecute")
@@ -173,6 +205,39 @@ mod tests {
             "2025-01-01T00:00:00Z"
         );
         n.spec.as_mut().unwrap().taints = Some(taints);
-        assert!(reconcile_taints(&n, Timestamp::now()).is_none());
+        assert!(reconcile_taints(&n, Timestamp::now(), NoExecute::Add).is_none());
+    }
+
+    #[test]
+    fn no_execute_budget() {
+        let pressure = (DISK_PRESSURE.to_string(), "NoSchedule".to_string());
+        let unreachable = |e: &str| (UNREACHABLE.to_string(), e.to_string());
+        // Deferred: the NoSchedule taints come, the NoExecute one waits.
+        let n = node("Unknown", json!([]));
+        assert!(needs_new_no_execute(&n));
+        let taints = reconcile_taints(&n, Timestamp::now(), NoExecute::Defer(None)).unwrap();
+        assert_eq!(keys(&taints), [unreachable("NoSchedule"), pressure.clone()]);
+        // A node that has not-ready swaps to unreachable without budget.
+        let n = node(
+            "Unknown",
+            json!([{"key": NOT_READY, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}]),
+        );
+        assert!(!needs_new_no_execute(&n));
+        let taints = reconcile_taints(&n, Timestamp::now(), NoExecute::Defer(None)).unwrap();
+        assert_eq!(
+            keys(&taints),
+            [
+                unreachable("NoSchedule"),
+                unreachable("NoExecute"),
+                pressure.clone()
+            ]
+        );
+        // Lifted: every zone is down, so the NoExecute taint goes.
+        let n = node(
+            "Unknown",
+            json!([{"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}]),
+        );
+        let taints = reconcile_taints(&n, Timestamp::now(), NoExecute::Lift).unwrap();
+        assert_eq!(keys(&taints), [unreachable("NoSchedule"), pressure]);
     }
 }
