@@ -6,6 +6,7 @@
 //! yet (node IPAM, node lifecycle, pod GC, ...), validated now so they are
 //! ready when those controllers arrive.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,9 +82,9 @@ pub struct ControllerConfig {
     pub terminated_pod_gc_threshold: i32,
     /// Volume controllers' settings.
     pub volume: VolumeConfig,
-    /// `--cluster-signing-*`: the CA the CSR signer issues certificates
-    /// with; `None` turns the signer off.
-    pub csr_signing: Option<CsrSigningConfig>,
+    /// `--cluster-signing-*`: the CA each signer name issues certificates
+    /// with; a signer without one is off (all off: no CSR signer).
+    pub csr_signing: BTreeMap<&'static str, CsrSigningConfig>,
     /// `--horizontal-pod-autoscaler-*`.
     pub horizontal_pod_autoscaler: HpaConfig,
 }
@@ -139,7 +140,7 @@ impl Default for ControllerConfig {
             node_lifecycle: NodeLifecycleConfig::default(),
             terminated_pod_gc_threshold: 12500,
             volume: VolumeConfig::default(),
-            csr_signing: None,
+            csr_signing: BTreeMap::new(),
             horizontal_pod_autoscaler: HpaConfig::default(),
         }
     }

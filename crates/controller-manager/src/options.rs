@@ -6,6 +6,7 @@
 //! listed here are rejected before parsing by
 //! `corten_component_base::flags::exit_on_unsupported_flags`.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -250,6 +251,38 @@ pub struct Options {
     #[arg(long)]
     pub cluster_signing_key_file: Option<PathBuf>,
 
+    /// Filename containing a PEM-encoded X509 CA certificate used to issue certificates for the kubernetes.io/kubelet-serving signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kubelet_serving_cert_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded RSA or ECDSA private key used to sign certificates for the kubernetes.io/kubelet-serving signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kubelet_serving_key_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded X509 CA certificate used to issue client certificates for the kubernetes.io/kube-apiserver-client-kubelet signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kubelet_client_cert_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded RSA or ECDSA private key used to sign client certificates for the kubernetes.io/kube-apiserver-client-kubelet signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kubelet_client_key_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded X509 CA certificate used to issue certificates for the kubernetes.io/kube-apiserver-client signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kube_apiserver_client_cert_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded RSA or ECDSA private key used to sign certificates for the kubernetes.io/kube-apiserver-client signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_kube_apiserver_client_key_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded X509 CA certificate used to issue certificates for the kubernetes.io/legacy-unknown signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_legacy_unknown_cert_file: Option<PathBuf>,
+
+    /// Filename containing a PEM-encoded RSA or ECDSA private key used to sign certificates for the kubernetes.io/legacy-unknown signer. If specified, --cluster-signing-{cert,key}-file must not be set.
+    #[arg(long)]
+    pub cluster_signing_legacy_unknown_key_file: Option<PathBuf>,
+
     /// The max length of duration signed certificates will be given. Individual CSRs may request shorter certs by setting spec.expirationSeconds.
     #[arg(long, default_value = "8760h0m0s", value_parser = parse_duration)]
     pub cluster_signing_duration: Duration,
@@ -375,7 +408,7 @@ impl Options {
 
         let csr_signing = self.csr_signing().unwrap_or_else(|err| {
             errors.push(err);
-            None
+            BTreeMap::new()
         });
         if let Err(flag_errors) = self.secure_serving.validate() {
             errors.extend(flag_errors);
@@ -443,31 +476,96 @@ impl Options {
         })
     }
 
-    /// Reads and checks the cluster signing CA (both files or neither).
-    fn csr_signing(&self) -> Result<Option<CsrSigningConfig>, String> {
-        let (cert, key) = match (
+    /// Reads and checks the signing CAs: `--cluster-signing-{cert,key}-file`
+    /// for every signer, or per-signer pairs (never both, as upstream).
+    fn csr_signing(&self) -> Result<BTreeMap<&'static str, CsrSigningConfig>, String> {
+        use crate::controllers::certificates::{
+            KUBE_APISERVER_CLIENT, KUBE_APISERVER_CLIENT_KUBELET, KUBELET_SERVING, LEGACY_UNKNOWN,
+        };
+        let specific = [
+            (
+                KUBELET_SERVING,
+                "kubelet-serving",
+                &self.cluster_signing_kubelet_serving_cert_file,
+                &self.cluster_signing_kubelet_serving_key_file,
+            ),
+            (
+                KUBE_APISERVER_CLIENT_KUBELET,
+                "kubelet-client",
+                &self.cluster_signing_kubelet_client_cert_file,
+                &self.cluster_signing_kubelet_client_key_file,
+            ),
+            (
+                KUBE_APISERVER_CLIENT,
+                "kube-apiserver-client",
+                &self.cluster_signing_kube_apiserver_client_cert_file,
+                &self.cluster_signing_kube_apiserver_client_key_file,
+            ),
+            (
+                LEGACY_UNKNOWN,
+                "legacy-unknown",
+                &self.cluster_signing_legacy_unknown_cert_file,
+                &self.cluster_signing_legacy_unknown_key_file,
+            ),
+        ];
+        let general = (
             &self.cluster_signing_cert_file,
             &self.cluster_signing_key_file,
-        ) {
-            (None, None) => return Ok(None),
-            (Some(cert), Some(key)) => (cert, key),
-            _ => {
-                return Err("--cluster-signing-cert-file and --cluster-signing-key-file must be given together".into());
+        );
+        let any_specific = specific
+            .iter()
+            .any(|(_, _, cert, key)| cert.is_some() || key.is_some());
+        if any_specific && (general.0.is_some() || general.1.is_some()) {
+            return Err("cannot specify --cluster-signing-{cert,key}-file and other --cluster-signing-*-file flags at the same time".into());
+        }
+        // (signer, flag prefix, cert, key) for every configured signer.
+        let mut pairs = Vec::new();
+        if any_specific {
+            for (signer, flag, cert, key) in specific {
+                pairs.push((vec![signer], format!("--cluster-signing-{flag}"), cert, key));
             }
-        };
-        if self.cluster_signing_duration.is_zero() {
-            return Err("--cluster-signing-duration must be greater than zero".into());
+        } else {
+            pairs.push((
+                vec![
+                    KUBELET_SERVING,
+                    KUBE_APISERVER_CLIENT_KUBELET,
+                    KUBE_APISERVER_CLIENT,
+                    LEGACY_UNKNOWN,
+                ],
+                "--cluster-signing".to_string(),
+                general.0,
+                general.1,
+            ));
         }
         let read = |path: &Path, flag: &str| {
             std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
         };
-        let config = CsrSigningConfig {
-            cert_pem: read(cert, "--cluster-signing-cert-file")?,
-            key_pem: read(key, "--cluster-signing-key-file")?,
-            duration: self.cluster_signing_duration,
-        };
-        crate::controllers::certificates::signer::ClusterSigner::new(&config)?;
-        Ok(Some(config))
+        let mut out = BTreeMap::new();
+        for (signers, flag, cert, key) in pairs {
+            let (cert, key) = match (cert, key) {
+                (None, None) => continue,
+                (Some(cert), Some(key)) => (cert, key),
+                _ => {
+                    return Err(format!(
+                        "{flag}-cert-file and {flag}-key-file must be given together"
+                    ));
+                }
+            };
+            if self.cluster_signing_duration.is_zero() {
+                return Err("--cluster-signing-duration must be greater than zero".into());
+            }
+            let config = CsrSigningConfig {
+                cert_pem: read(cert, &format!("{flag}-cert-file"))?,
+                key_pem: read(key, &format!("{flag}-key-file"))?,
+                duration: self.cluster_signing_duration,
+            };
+            crate::controllers::certificates::signer::ClusterSigner::new(&config)
+                .map_err(|e| format!("{flag}-*-file: {e}"))?;
+            for signer in signers {
+                out.insert(signer, config.clone());
+            }
+        }
+        Ok(out)
     }
 
     fn node_ipam(&self) -> Result<NodeIpamConfig, Vec<String>> {
@@ -853,7 +951,7 @@ mod tests {
     #[test]
     fn cluster_signing_flags() {
         let config = parse(&[]).unwrap();
-        assert!(config.controller.csr_signing.is_none());
+        assert!(config.controller.csr_signing.is_empty());
         assert_eq!(
             config.controller.volume.hostpath_dir,
             std::path::PathBuf::from("/var/lib/corten/volumes")
@@ -869,11 +967,35 @@ mod tests {
         let cert_flag = format!("--cluster-signing-cert-file={}", cert_path.display());
         let key_flag = format!("--cluster-signing-key-file={}", key_path.display());
         let config = parse(&[&cert_flag, &key_flag, "--cluster-signing-duration=24h"]).unwrap();
-        let signing = config.controller.csr_signing.unwrap();
-        assert_eq!(signing.duration, Duration::from_secs(24 * 3600));
+        let signing = &config.controller.csr_signing;
+        assert_eq!(signing.len(), 4, "the general CA serves every signer");
+        assert_eq!(
+            signing["kubernetes.io/kubelet-serving"].duration,
+            Duration::from_secs(24 * 3600)
+        );
         assert_eq!(
             parse(&[&cert_flag]).unwrap_err(),
             "--cluster-signing-cert-file and --cluster-signing-key-file must be given together"
+        );
+        // Per-signer CAs: only the configured signers sign.
+        let serving_cert = format!(
+            "--cluster-signing-kubelet-serving-cert-file={}",
+            cert_path.display()
+        );
+        let serving_key = format!(
+            "--cluster-signing-kubelet-serving-key-file={}",
+            key_path.display()
+        );
+        let config = parse(&[&serving_cert, &serving_key]).unwrap();
+        let signers: Vec<_> = config.controller.csr_signing.keys().copied().collect();
+        assert_eq!(signers, ["kubernetes.io/kubelet-serving"]);
+        assert_eq!(
+            parse(&[&serving_cert, &serving_key, &cert_flag, &key_flag]).unwrap_err(),
+            "cannot specify --cluster-signing-{cert,key}-file and other --cluster-signing-*-file flags at the same time"
+        );
+        assert_eq!(
+            parse(&[&serving_cert]).unwrap_err(),
+            "--cluster-signing-kubelet-serving-cert-file and --cluster-signing-kubelet-serving-key-file must be given together"
         );
         std::fs::write(&key_path, "garbage").unwrap();
         let err = parse(&[&cert_flag, &key_flag]).unwrap_err();

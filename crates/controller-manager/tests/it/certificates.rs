@@ -348,3 +348,88 @@ async fn kubelet_client_csrs_are_approved_and_signed() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn per_signer_cas_sign_only_their_signer() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let admin = cluster.client().await.unwrap();
+        let csrs: Api<CertificateSigningRequest> = Api::all(admin.clone());
+        let pp = PostParams::default();
+        // A CA of its own for kube-apiserver-client; no other signer has one.
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::default();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "client-ca");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let (cert_file, key_file) = (
+            cluster.dir().join("client-ca.crt"),
+            cluster.dir().join("client-ca.key"),
+        );
+        std::fs::write(&cert_file, ca.pem()).unwrap();
+        std::fs::write(&key_file, ca_key.serialize_pem()).unwrap();
+        let _manager = start_manager(
+            &cluster,
+            &[
+                "--controllers=csrsigning",
+                &format!(
+                    "--cluster-signing-kube-apiserver-client-cert-file={}",
+                    cert_file.display()
+                ),
+                &format!(
+                    "--cluster-signing-kube-apiserver-client-key-file={}",
+                    key_file.display()
+                ),
+            ],
+        )
+        .await;
+        let now = k8s_openapi::jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for (name, cn, signer, usage) in [
+            (
+                "carol",
+                "carol",
+                "kubernetes.io/kube-apiserver-client",
+                "client auth",
+            ),
+            (
+                "serving",
+                "system:node:n1",
+                "kubernetes.io/kubelet-serving",
+                "server auth",
+            ),
+        ] {
+            csrs.create(
+                &pp,
+                &csr(
+                    name,
+                    &request_pem(cn, Some("system:nodes")),
+                    signer,
+                    &[usage],
+                    None,
+                ),
+            )
+            .await
+            .unwrap();
+            approve(&csrs, name, "Approved", &now).await;
+        }
+        let signed = wait_csr(&csrs, "carol", "issued", issued).await;
+        let pem = &signed.status.unwrap().certificate.unwrap().0;
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem).unwrap();
+        let (_, cert) =
+            x509_parser::certificate::X509Certificate::from_der(&block.contents).unwrap();
+        let (_, ca_block) = x509_parser::pem::parse_x509_pem(ca.pem().as_bytes()).unwrap();
+        let (_, ca_cert) =
+            x509_parser::certificate::X509Certificate::from_der(&ca_block.contents).unwrap();
+        cert.verify_signature(Some(ca_cert.public_key())).unwrap();
+        // The kubelet-serving signer has no CA: approved, never issued
+        // nor failed (another signer may serve it).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let serving = csrs.get("serving").await.unwrap();
+        assert!(!issued(&serving));
+        assert!(condition(&serving, "Failed").is_none());
+    });
+}

@@ -11,6 +11,7 @@
 //! minutes), and never beyond the CA's own expiry. A request that fails
 //! its signer's checks gets the `Failed` condition (`SignerValidationFailure`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
@@ -198,11 +199,23 @@ pub fn check_for_signer(csr: &CertificateSigningRequest) -> Result<(), String> {
 
 /// Builds the controller; `None` without `--cluster-signing-*` files.
 pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn Controller>>> {
-    let Some(config) = ctx.config.csr_signing.as_ref() else {
+    if ctx.config.csr_signing.is_empty() {
         tracing::info!("Skipping CSR signer controller because no csr cert/key was specified");
         return Ok(None);
-    };
-    let signer = ClusterSigner::new(config).map_err(anyhow::Error::msg)?;
+    }
+    let mut signers = BTreeMap::new();
+    for (name, config) in &ctx.config.csr_signing {
+        signers.insert(
+            *name,
+            ClusterSigner::new(config).map_err(anyhow::Error::msg)?,
+        );
+    }
+    for name in SIGNERS.iter().filter(|s| !signers.contains_key(*s)) {
+        tracing::info!(
+            signer = name,
+            "Skipping CSR signer: no cert/key was specified for it"
+        );
+    }
     let csrs = ctx.informers.informer::<CertificateSigningRequest>();
     let queue = WorkQueue::<String>::new("csrsigning");
     {
@@ -216,7 +229,7 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     let reconciler = Signer {
         client: ctx.client.clone(),
         csrs: csrs.clone(),
-        signer,
+        signers,
     };
     Ok(Some(Box::new(
         QueueController::new(NAME, queue, reconciler, 5, ctx).wait_for(csrs),
@@ -227,7 +240,8 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
 pub struct Signer {
     client: Client,
     csrs: Informer<CertificateSigningRequest>,
-    signer: ClusterSigner,
+    /// By signer name; CSRs of other signers are left alone.
+    signers: BTreeMap<&'static str, ClusterSigner>,
 }
 
 fn now_time() -> Time {
@@ -241,8 +255,10 @@ impl Reconciler<String> for Signer {
         let Some(csr) = self.csrs.get(None, name) else {
             return Ok(Action::await_change());
         };
-        if !SIGNERS.contains(&csr.spec.signer_name.as_str())
-            || !has_condition(&csr, "Approved")
+        let Some(signer) = self.signers.get(csr.spec.signer_name.as_str()) else {
+            return Ok(Action::await_change());
+        };
+        if !has_condition(&csr, "Approved")
             || has_condition(&csr, "Denied")
             || has_condition(&csr, "Failed")
             || is_issued(&csr)
@@ -252,7 +268,7 @@ impl Reconciler<String> for Signer {
         let mut updated = (*csr).clone();
         let status = updated.status.get_or_insert_with(Default::default);
         let result = check_for_signer(&csr).and_then(|()| {
-            self.signer.sign(
+            signer.sign(
                 &csr.spec.request.0,
                 &usages(&csr),
                 csr.spec.expiration_seconds,
