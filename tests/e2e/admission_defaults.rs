@@ -459,3 +459,95 @@ async fn pod_security_judges_updates_and_label_changes() {
         );
     });
 }
+
+/// The audit events of `log` once one of them satisfies `done`.
+async fn audit_events_until(log: &std::path::Path, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut events: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        events = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if events.iter().any(&done) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    events
+}
+
+#[tokio::test]
+async fn pod_security_annotates_audit_events() {
+    crate::with_timeout!(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (policy, log) = (dir.path().join("policy.yaml"), dir.path().join("audit.log"));
+        std::fs::write(
+            &policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+        .unwrap();
+        let c = TestCluster::start_with(&[
+            "--disable-admission-plugins=ServiceAccount",
+            &format!("--audit-policy-file={}", policy.display()),
+            &format!("--audit-log-path={}", log.display()),
+        ])
+        .await
+        .unwrap();
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: aud\n  labels:\n    pod-security.kubernetes.io/enforce: baseline\n    pod-security.kubernetes.io/audit: restricted\n";
+        assert!(apply_yaml(&c, "create", ns).await.status.success());
+        let pod = |name: &str, extra: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: aud\nspec:\n{extra}  containers:\n  - name: c\n    image: busybox\n"
+            )
+        };
+        let o = apply_yaml(&c, "create", &pod("lax", "")).await;
+        assert!(o.status.success(), "{}", text(&o));
+        let o = apply_yaml(&c, "create", &pod("host", "  hostNetwork: true\n")).await;
+        assert!(!o.status.success(), "{}", text(&o));
+        // Creates carry no name in objectRef here: tell them by outcome.
+        let created = |code: u16| {
+            move |e: &Value| {
+                e["verb"] == "create"
+                    && e["objectRef"]["resource"] == "pods"
+                    && e["stage"] == "ResponseComplete"
+                    && e["responseStatus"]["code"] == code
+            }
+        };
+        let events = audit_events_until(&log, created(403)).await;
+        let of = |code: u16| {
+            events
+                .iter()
+                .find(|e| created(code)(e))
+                .unwrap_or_else(|| panic!("no pod create answered {code} in {events:#?}"))
+                ["annotations"]
+                .clone()
+        };
+        let lax = of(201);
+        assert_eq!(
+            lax["pod-security.kubernetes.io/enforce-policy"],
+            "baseline:latest"
+        );
+        let violations = lax["pod-security.kubernetes.io/audit-violations"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            violations.starts_with(
+                "would violate PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false"
+            ),
+            "{lax}"
+        );
+        let host = of(403);
+        assert_eq!(
+            host["pod-security.kubernetes.io/enforce-policy"],
+            "baseline:latest"
+        );
+        assert!(
+            host["pod-security.kubernetes.io/audit-violations"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("host namespaces (hostNetwork=true)"),
+            "{host}"
+        );
+    });
+}

@@ -327,7 +327,14 @@ impl Chain {
                 "NodeRestriction" => node_restriction::validate(server, req, obj, old).await?,
                 "PodSecurity" => {
                     if let Some(o) = obj {
-                        warnings.extend(pod_security::validate(server, req, o, old).await?);
+                        let opts = dynamic.map(|c| c.opts);
+                        let annotate = |key: &str, value: String| {
+                            if let Some(opts) = opts {
+                                opts.annotate(key.to_string(), value);
+                            }
+                        };
+                        warnings
+                            .extend(pod_security::validate(server, req, o, old, &annotate).await?);
                     }
                 }
                 "PersistentVolumeClaimResize" => {
