@@ -2,6 +2,7 @@
 //! /usr/bin/kubectl and kube-rs. One test binary (link time is scarce).
 
 mod admission;
+mod admission_defaults;
 mod aggregator;
 mod apply;
 mod audit;

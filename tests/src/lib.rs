@@ -10,8 +10,14 @@
 //! [`TestCluster::user_kubeconfig`] (a client certificate for any user and
 //! groups), [`TestCluster::token_kubeconfig`] (any bearer token) and
 //! [`TestCluster::anonymous_kubeconfig`]. Like upstream's integration test
-//! server, the ServiceAccount admission plugin is off by default (nothing
-//! creates `default` ServiceAccounts without a controller-manager).
+//! servers, the admission plugins whose work a controller must finish are
+//! off by default: ServiceAccount (nothing creates `default`
+//! ServiceAccounts without a controller-manager), TaintNodesByCondition
+//! (nothing removes the `not-ready` taint of new Nodes without the node
+//! lifecycle controller) and StorageObjectInUseProtection (nothing removes
+//! the protection finalizers of claims and volumes without the
+//! `pvc-protection`/`pv-protection` controllers). A test passing its own
+//! `--disable-admission-plugins` replaces that list.
 
 pub mod extension_server;
 pub mod secure_port;
@@ -185,7 +191,8 @@ impl TestCluster {
                 sa_key_path.display()
             ),
             format!("--service-account-issuer={SA_ISSUER}"),
-            "--disable-admission-plugins=ServiceAccount".into(),
+            "--disable-admission-plugins=ServiceAccount,TaintNodesByCondition,StorageObjectInUseProtection"
+                .into(),
             format!(
                 "--kubelet-client-certificate={}",
                 dir.path().join("apiserver-kubelet-client.crt").display()

@@ -107,9 +107,11 @@ impl<'a> Write<'a> {
 
     async fn old(&self, operation: Operation, name: &'a str) -> Option<Value> {
         let def = self.res.def;
-        let needed = (self.server.admission.enabled("NodeRestriction")
-            && self.user.node_name().is_some())
+        let chain = &self.server.admission;
+        let needed = (chain.enabled("NodeRestriction") && self.user.node_name().is_some())
             || super::certificates::concerns(def.group, def.resource, self.subresource)
+            || (operation == Operation::Update
+                && chain.needs_old(def.group, def.resource, self.subresource))
             || self.dynamic_admission(operation, name);
         if !needed || name.is_empty() {
             return None;

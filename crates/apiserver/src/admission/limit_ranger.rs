@@ -1,9 +1,14 @@
 //! LimitRanger: the LimitRanges of a namespace fill in default container
 //! requests and limits (`defaultRequest`, `default`) on new pods and bound
-//! them (`min`, `max`, `maxLimitRequestRatio`) per Container and per Pod.
+//! them (`min`, `max`, `maxLimitRequestRatio`) per Container and per Pod;
+//! `min` and `max` of `type: PersistentVolumeClaim` bound the storage
+//! requests of claims, on create and on every update (a claim grows by
+//! update). Pod updates are not judged: containers are immutable.
 
 use corten_apimachinery::StatusError;
 use corten_apimachinery::quantity::Quantity;
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{Operation, Request};
@@ -149,68 +154,211 @@ fn amount(res: &Value, kind: &str, r: &str) -> Option<i128> {
         .and_then(milli)
 }
 
+/// A quantity as upstream prints it (its canonical form).
+fn shown(res: &Value, kind: &str, r: &str, m: i128) -> String {
+    res.pointer(&format!("/{kind}/{r}"))
+        .and_then(Value::as_str)
+        .and_then(|q| Quantity::parse(q).ok())
+        .map(|q| q.canonical_string())
+        .unwrap_or_else(|| format_milli(r, m))
+}
+
+/// The bounds of one LimitRange item, as (resource, milli-units, shown).
+fn bounds(item: &Value, field: &str) -> Vec<(String, i128, String)> {
+    item.get(field)
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    let q = Quantity::parse(v.as_str()?).ok()?;
+                    Some((k.clone(), q.milli_value() as i128, q.canonical_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Upstream's `minConstraint`, `maxConstraint` and
+/// `limitRequestRatioConstraint` of one item over `resources`
+/// (`{"requests": .., "limits": ..}`).
 fn check_bounds(item: &Value, scope: &str, resources: &Value, errs: &mut Vec<String>) {
-    let each = |field: &str| -> Vec<(String, i128)> {
-        item.get(field)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), milli(v.as_str()?)?)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for (r, min) in each("min") {
-        match amount(resources, "requests", &r) {
-            Some(req) if req < min => errs.push(format!(
-                "minimum {r} usage per {scope} is {}, but request is {}",
-                format_milli(&r, min),
-                format_milli(&r, req)
-            )),
-            None => errs.push(format!(
-                "minimum {r} usage per {scope} is {}.  No request is specified",
-                format_milli(&r, min)
-            )),
-            _ => {}
-        }
-    }
-    for (r, max) in each("max") {
-        match amount(resources, "limits", &r) {
-            Some(lim) if lim > max => errs.push(format!(
-                "maximum {r} usage per {scope} is {}, but limit is {}",
-                format_milli(&r, max),
-                format_milli(&r, lim)
-            )),
-            None => errs.push(format!(
-                "maximum {r} usage per {scope} is {}.  No limit is specified",
-                format_milli(&r, max)
-            )),
-            _ => {}
-        }
-    }
-    for (r, ratio) in each("maxLimitRequestRatio") {
-        if let (Some(lim), Some(req)) = (
-            amount(resources, "limits", &r),
+    for (r, min, min_s) in bounds(item, "min") {
+        let (req, lim) = (
             amount(resources, "requests", &r),
-        ) && req > 0
-            && lim * 1000 > ratio * req
-        {
+            amount(resources, "limits", &r),
+        );
+        match req {
+            None => errs.push(format!(
+                "minimum {r} usage per {scope} is {min_s}.  No request is specified"
+            )),
+            Some(q) if q < min => errs.push(format!(
+                "minimum {r} usage per {scope} is {min_s}, but request is {}",
+                shown(resources, "requests", &r, q)
+            )),
+            _ => {
+                if let Some(l) = lim.filter(|l| *l < min) {
+                    errs.push(format!(
+                        "minimum {r} usage per {scope} is {min_s}, but limit is {}",
+                        shown(resources, "limits", &r, l)
+                    ));
+                }
+            }
+        }
+    }
+    for (r, max, max_s) in bounds(item, "max") {
+        let (req, lim) = (
+            amount(resources, "requests", &r),
+            amount(resources, "limits", &r),
+        );
+        match lim {
+            None => errs.push(format!(
+                "maximum {r} usage per {scope} is {max_s}.  No limit is specified"
+            )),
+            Some(l) if l > max => errs.push(format!(
+                "maximum {r} usage per {scope} is {max_s}, but limit is {}",
+                shown(resources, "limits", &r, l)
+            )),
+            _ => {
+                if let Some(q) = req.filter(|q| *q > max) {
+                    errs.push(format!(
+                        "maximum {r} usage per {scope} is {max_s}, but request is {}",
+                        shown(resources, "requests", &r, q)
+                    ));
+                }
+            }
+        }
+    }
+    for (r, ratio, ratio_s) in bounds(item, "maxLimitRequestRatio") {
+        let (req, lim) = (
+            amount(resources, "requests", &r).filter(|q| *q != 0),
+            amount(resources, "limits", &r).filter(|q| *q != 0),
+        );
+        let (Some(req), Some(lim)) = (req, lim) else {
+            let missing = if req.is_none() { "request" } else { "limit" };
             errs.push(format!(
-                "{r} max limit to request ratio per {scope} is {}, but provided ratio is {:.6}",
-                format_milli(&r, ratio),
+                "{r} max limit to request ratio per {scope} is {ratio_s}, but no {missing} is specified or {missing} is 0"
+            ));
+            continue;
+        };
+        if lim * 1000 > ratio * req {
+            errs.push(format!(
+                "{r} max limit to request ratio per {scope} is {ratio_s}, but provided ratio is {:.6}",
                 lim as f64 / req as f64
             ));
         }
     }
 }
 
-/// Checks a new pod against the namespace's bounds.
+/// Upstream's `maxRequestConstraint` and `minConstraint` for claims: only
+/// `spec.resources.requests` counts.
+fn check_claim(item: &Value, requests: &Value, errs: &mut Vec<String>) {
+    let resources = json!({"requests": requests});
+    let scope = "PersistentVolumeClaim";
+    for (r, min, min_s) in bounds(item, "min") {
+        match amount(&resources, "requests", &r) {
+            None => errs.push(format!(
+                "minimum {r} usage per {scope} is {min_s}.  No request is specified"
+            )),
+            Some(q) if q < min => errs.push(format!(
+                "minimum {r} usage per {scope} is {min_s}, but request is {}",
+                shown(&resources, "requests", &r, q)
+            )),
+            _ => {}
+        }
+    }
+    for (r, max, max_s) in bounds(item, "max") {
+        match amount(&resources, "requests", &r) {
+            None => errs.push(format!(
+                "maximum {r} usage per {scope} is {max_s}.  No request is specified"
+            )),
+            Some(q) if q > max => errs.push(format!(
+                "maximum {r} usage per {scope} is {max_s}, but request is {}",
+                shown(&resources, "requests", &r, q)
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// Upstream's `podRequests` / `podLimits` over the spec: regular
+/// containers and sidecars (restartable init containers) add up, and a
+/// plain init container counts with the sidecars started before it; the
+/// pod needs the larger of the two.
+fn pod_totals(pod: &Value, kind: &str) -> BTreeMap<String, i128> {
+    let of = |c: &Value| -> BTreeMap<String, i128> {
+        c.pointer(&format!("/resources/{kind}"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().and_then(milli).unwrap_or(0)))
+            .collect()
+    };
+    let add = |into: &mut BTreeMap<String, i128>, from: &BTreeMap<String, i128>| {
+        for (k, v) in from {
+            *into.entry(k.clone()).or_default() += v;
+        }
+    };
+    let max = |into: &mut BTreeMap<String, i128>, from: &BTreeMap<String, i128>| {
+        for (k, v) in from {
+            let e = into.entry(k.clone()).or_insert(*v);
+            *e = (*e).max(*v);
+        }
+    };
+    let list = |k: &str| -> Vec<&Value> {
+        pod.pointer(&format!("/spec/{k}"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    };
+    let mut total = BTreeMap::new();
+    for c in list("containers") {
+        add(&mut total, &of(c));
+    }
+    let (mut sidecars, mut init_max) = (BTreeMap::new(), BTreeMap::new());
+    for c in list("initContainers") {
+        let own = of(c);
+        let counted = if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
+            add(&mut total, &own);
+            add(&mut sidecars, &own);
+            sidecars.clone()
+        } else {
+            let mut t = own;
+            add(&mut t, &sidecars);
+            t
+        };
+        max(&mut init_max, &counted);
+    }
+    max(&mut total, &init_max);
+    total
+}
+
+fn validates(req: &Request<'_>) -> bool {
+    req.subresource.is_empty()
+        && match (req.group, req.resource) {
+            // Containers cannot change after creation: upstream skips pod
+            // updates (in-place resize, not served yet, would be judged
+            // through pods/resize).
+            ("", "pods") => req.operation == Operation::Create,
+            ("", "persistentvolumeclaims") => {
+                matches!(req.operation, Operation::Create | Operation::Update)
+            }
+            _ => false,
+        }
+}
+
+/// Checks a new pod, or a new or updated claim, against the namespace's
+/// bounds.
 pub async fn validate(
     server: &ApiServer,
     req: &Request<'_>,
-    pod: &Value,
+    obj: &Value,
+    old: Option<&Value>,
 ) -> Result<(), StatusError> {
-    if !applies(req) {
+    if !validates(req) {
+        return Ok(());
+    }
+    // An object on its way out is not held to new bounds.
+    if old.is_some_and(|o| corten_apimachinery::meta::deletion_timestamp(o).is_some()) {
         return Ok(());
     }
     let ranges = limit_ranges(server, req.namespace);
@@ -218,52 +366,45 @@ pub async fn validate(
         return Ok(());
     }
     let mut errs = Vec::new();
-    let containers: Vec<&Value> = ["initContainers", "containers"]
-        .iter()
-        .flat_map(|k| {
-            pod.pointer(&format!("/spec/{k}"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        })
-        .collect();
-    for item in items(&ranges, "Container") {
-        for c in &containers {
-            check_bounds(
-                item,
-                "Container",
-                c.get("resources").unwrap_or(&Value::Null),
-                &mut errs,
-            );
+    if req.resource == "persistentvolumeclaims" {
+        let requests = obj
+            .pointer("/spec/resources/requests")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        for item in items(&ranges, "PersistentVolumeClaim") {
+            check_claim(item, &requests, &mut errs);
         }
-    }
-    let pod_items = items(&ranges, "Pod");
-    if !pod_items.is_empty() {
-        // Pod totals: the sum over regular containers.
-        let mut totals = json!({"requests": {}, "limits": {}});
-        for kind in ["requests", "limits"] {
-            let mut sums: std::collections::BTreeMap<String, i128> = Default::default();
-            for c in pod
-                .pointer("/spec/containers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for (k, v) in c
-                    .pointer(&format!("/resources/{kind}"))
-                    .and_then(Value::as_object)
+    } else {
+        let containers: Vec<&Value> = ["containers", "initContainers"]
+            .iter()
+            .flat_map(|k| {
+                obj.pointer(&format!("/spec/{k}"))
+                    .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                {
-                    *sums.entry(k.clone()).or_default() += v.as_str().and_then(milli).unwrap_or(0);
-                }
-            }
-            for (k, v) in sums {
-                totals[kind][&k] = json!(format_milli(&k, v));
+            })
+            .collect();
+        for item in items(&ranges, "Container") {
+            for c in &containers {
+                check_bounds(
+                    item,
+                    "Container",
+                    c.get("resources").unwrap_or(&Value::Null),
+                    &mut errs,
+                );
             }
         }
-        for item in pod_items {
-            check_bounds(item, "Pod", &totals, &mut errs);
+        let pod_items = items(&ranges, "Pod");
+        if !pod_items.is_empty() {
+            let mut totals = json!({"requests": {}, "limits": {}});
+            for kind in ["requests", "limits"] {
+                for (k, v) in pod_totals(obj, kind) {
+                    totals[kind][&k] = json!(format_milli(&k, v));
+                }
+            }
+            for item in pod_items {
+                check_bounds(item, "Pod", &totals, &mut errs);
+            }
         }
     }
     match errs.len() {
@@ -298,5 +439,78 @@ mod tests {
                 "maximum memory usage per Container is 1Gi, but limit is 2Gi"
             ]
         );
+    }
+
+    #[test]
+    fn bounds_check_both_requests_and_limits_like_upstream() {
+        let item = json!({"type": "Container", "min": {"cpu": "100m"}, "max": {"cpu": "1"},
+                          "maxLimitRequestRatio": {"memory": "2"}});
+        let mut errs = Vec::new();
+        // Request within min, limit below it; limit within max, request above.
+        check_bounds(
+            &item,
+            "Container",
+            &json!({"requests": {"cpu": "200m"}, "limits": {"cpu": "50m"}}),
+            &mut errs,
+        );
+        check_bounds(
+            &item,
+            "Container",
+            &json!({"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "3Gi"}}),
+            &mut errs,
+        );
+        check_bounds(
+            &item,
+            "Container",
+            &json!({"requests": {"cpu": "500m"}, "limits": {"cpu": "500m", "memory": "1Gi"}}),
+            &mut errs,
+        );
+        assert_eq!(
+            errs,
+            [
+                "minimum cpu usage per Container is 100m, but limit is 50m",
+                "memory max limit to request ratio per Container is 2, but no request is specified or request is 0",
+                "maximum cpu usage per Container is 1, but request is 2",
+                "memory max limit to request ratio per Container is 2, but provided ratio is 3.000000",
+                "memory max limit to request ratio per Container is 2, but no request is specified or request is 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn claims_are_bounded_by_their_storage_request() {
+        let item = json!({"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}});
+        let mut errs = Vec::new();
+        check_claim(&item, &json!({"storage": "500Mi"}), &mut errs);
+        check_claim(&item, &json!({"storage": "20Gi"}), &mut errs);
+        check_claim(&item, &json!({"storage": "5Gi"}), &mut errs);
+        check_claim(&item, &json!({}), &mut errs);
+        assert_eq!(
+            errs,
+            [
+                "minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi",
+                "maximum storage usage per PersistentVolumeClaim is 10Gi, but request is 20Gi",
+                "minimum storage usage per PersistentVolumeClaim is 1Gi.  No request is specified",
+                "maximum storage usage per PersistentVolumeClaim is 10Gi.  No request is specified",
+            ]
+        );
+    }
+
+    #[test]
+    fn pod_totals_count_sidecars_and_the_largest_init_container() {
+        let pod = json!({"spec": {
+            "initContainers": [
+                {"name": "side", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}},
+                {"name": "init", "resources": {"requests": {"cpu": "2"}}},
+            ],
+            "containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}},
+                {"name": "b", "resources": {"requests": {"cpu": "500m"}}},
+            ],
+        }});
+        let t = pod_totals(&pod, "requests");
+        // max(500m+500m+100m, 2+100m) = 2100m.
+        assert_eq!(t["cpu"], 2100);
+        assert_eq!(t["memory"], (1i128 << 30) * 1000);
     }
 }

@@ -15,15 +15,20 @@
 pub mod admitted;
 pub mod cel;
 pub mod certificates;
+pub mod default_class;
 pub mod hooks;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod node_restriction;
+pub mod node_taint;
 pub mod pod_security;
 pub mod policy;
 pub mod priority;
+pub mod pvc_resize;
 pub mod resource_quota;
+pub mod runtime_class;
 pub mod service_account;
+pub mod storage_protection;
 pub mod tolerations;
 pub mod webhook;
 
@@ -103,12 +108,18 @@ pub const IMPLEMENTED: &[&str] = &[
     "LimitRanger",
     "ServiceAccount",
     "NodeRestriction",
+    "TaintNodesByCondition",
     "PodSecurity",
     "Priority",
     "DefaultTolerationSeconds",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
     "CertificateApproval",
     "CertificateSigning",
     "CertificateSubjectRestriction",
+    "DefaultIngressClass",
     "ResourceQuota",
     "MutatingAdmissionWebhook",
     "ValidatingAdmissionPolicy",
@@ -237,6 +248,24 @@ impl Chain {
         self.plugins.contains(&name)
     }
 
+    /// Whether a built-in plugin judges an update of `group/resource`
+    /// against the stored object, so the update path must read it.
+    pub fn needs_old(&self, group: &str, resource: &str, subresource: &str) -> bool {
+        let main = subresource.is_empty();
+        match (group, resource) {
+            // PodSecurity re-checks significant pod updates and dry-runs a
+            // tightened namespace policy against existing pods.
+            ("", "pods") => {
+                self.enabled("PodSecurity") && pod_security::judges_pod_subresource(subresource)
+            }
+            ("", "namespaces") => main && self.enabled("PodSecurity"),
+            ("", "persistentvolumeclaims") => {
+                main && (self.enabled("PersistentVolumeClaimResize") || self.enabled("LimitRanger"))
+            }
+            _ => false,
+        }
+    }
+
     /// Runs the mutating plugins in order (`dynamic`: the request as
     /// webhooks see it).
     pub async fn admit(
@@ -255,7 +284,12 @@ impl Chain {
                 "LimitRanger" => limit_ranger::admit(server, req, obj).await?,
                 "ServiceAccount" => service_account::admit(server, req, obj).await?,
                 "Priority" => priority::admit(server, req, obj).await?,
+                "TaintNodesByCondition" => node_taint::admit(req, obj),
                 "DefaultTolerationSeconds" => tolerations::admit(req, obj),
+                "DefaultStorageClass" => default_class::admit_claim(server, req, obj)?,
+                "StorageObjectInUseProtection" => storage_protection::admit(req, obj),
+                "RuntimeClass" => runtime_class::admit(server, req, obj).await?,
+                "DefaultIngressClass" => default_class::admit_ingress(server, req, obj)?,
                 "MutatingAdmissionWebhook" => {
                     if let Some(call) = dynamic {
                         self.webhooks.mutate(call, obj, old).await?;
@@ -282,7 +316,7 @@ impl Chain {
             match *p {
                 "LimitRanger" => {
                     if let Some(o) = obj {
-                        limit_ranger::validate(server, req, o).await?;
+                        limit_ranger::validate(server, req, o, old).await?;
                     }
                 }
                 "ServiceAccount" => {
@@ -293,7 +327,24 @@ impl Chain {
                 "NodeRestriction" => node_restriction::validate(server, req, obj, old).await?,
                 "PodSecurity" => {
                     if let Some(o) = obj {
-                        warnings.extend(pod_security::validate(server, req, o, old).await?);
+                        let opts = dynamic.map(|c| c.opts);
+                        let annotate = |key: &str, value: String| {
+                            if let Some(opts) = opts {
+                                opts.annotate(key.to_string(), value);
+                            }
+                        };
+                        warnings
+                            .extend(pod_security::validate(server, req, o, old, &annotate).await?);
+                    }
+                }
+                "PersistentVolumeClaimResize" => {
+                    if let (Some(o), Some(old)) = (obj, old) {
+                        pvc_resize::validate(server, req, o, old).await?;
+                    }
+                }
+                "RuntimeClass" => {
+                    if let Some(o) = obj {
+                        runtime_class::validate(server, req, o).await?;
                     }
                 }
                 "CertificateApproval" => certificates::validate_approval(server, req, old)?,
@@ -338,12 +389,18 @@ mod tests {
                 "NamespaceLifecycle",
                 "LimitRanger",
                 "ServiceAccount",
+                "TaintNodesByCondition",
                 "PodSecurity",
                 "Priority",
                 "DefaultTolerationSeconds",
+                "DefaultStorageClass",
+                "StorageObjectInUseProtection",
+                "PersistentVolumeClaimResize",
+                "RuntimeClass",
                 "CertificateApproval",
                 "CertificateSigning",
                 "CertificateSubjectRestriction",
+                "DefaultIngressClass",
                 "MutatingAdmissionWebhook",
                 "ValidatingAdmissionPolicy",
                 "ValidatingAdmissionWebhook",
@@ -356,7 +413,8 @@ mod tests {
         assert!(plugins_from_flags(&s(&["Nope"]), &[]).is_err());
         assert!(plugins_from_flags(&s(&["AlwaysPullImages"]), &[]).is_err());
         assert!(plugins_from_flags(&s(&["Priority"]), &s(&["Priority"])).is_err());
-        // Default-on plugins Corten lacks are accepted.
-        assert!(plugins_from_flags(&s(&["DefaultStorageClass"]), &[]).is_ok());
+        // Default-on plugins Corten lacks are accepted (and skipped).
+        let d = plugins_from_flags(&s(&["ClusterTrustBundleAttest"]), &[]).unwrap();
+        assert!(!d.contains(&"ClusterTrustBundleAttest"));
     }
 }

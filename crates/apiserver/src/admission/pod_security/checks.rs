@@ -1,17 +1,9 @@
-//! PodSecurity: the Pod Security Standards (privileged, baseline,
-//! restricted) chosen per namespace by the `pod-security.kubernetes.io/`
-//! labels. `enforce` rejects new pods, `warn` returns Warning headers for
-//! pods and for workload pod templates. Checks, their names and messages
-//! follow upstream's `pod-security-admission` (levels are evaluated at
-//! "latest"; `audit` is accepted and has no effect until audit logging
-//! exists).
+//! The Pod Security Standards checks (upstream `pod-security-admission`'s
+//! `policy` package): the violations of a pod spec at a level, with
+//! upstream's check names and messages, in upstream's order. Levels are
+//! evaluated at "latest" whatever the version label says.
 
-use corten_apimachinery::StatusError;
 use serde_json::Value;
-
-use super::{Operation, Request};
-use crate::app::ApiServer;
-use crate::auth::serviceaccount::lookup;
 
 /// A Pod Security Standards level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,7 +17,8 @@ pub enum Level {
 }
 
 impl Level {
-    fn parse(s: &str) -> Option<Level> {
+    /// Parses a level label value.
+    pub fn parse(s: &str) -> Option<Level> {
         match s {
             "privileged" => Some(Level::Privileged),
             "baseline" => Some(Level::Baseline),
@@ -34,7 +27,8 @@ impl Level {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The label value.
+    pub fn name(self) -> &'static str {
         match self {
             Level::Privileged => "privileged",
             Level::Baseline => "baseline",
@@ -374,83 +368,6 @@ pub fn check(spec: &Value, level: Level) -> Vec<String> {
         out.push(format!("forbidden sysctls ({})", unsafe_sysctls.join(", ")));
     }
     out
-}
-
-/// The pod spec of a pod or of a workload's pod template.
-fn pod_spec<'a>(req: &Request<'_>, obj: &'a Value) -> Option<&'a Value> {
-    match (req.group, req.resource) {
-        ("", "pods") => obj.get("spec"),
-        ("", "replicationcontrollers" | "podtemplates")
-        | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
-        | ("batch", "jobs") => obj
-            .pointer("/spec/template/spec")
-            .or_else(|| obj.pointer("/template/spec")),
-        ("batch", "cronjobs") => obj.pointer("/spec/jobTemplate/spec/template/spec"),
-        _ => None,
-    }
-}
-
-/// Enforces (pods) and warns (pods and workloads). Returns the warnings.
-pub async fn validate(
-    server: &ApiServer,
-    req: &Request<'_>,
-    obj: &Value,
-    _old: Option<&Value>,
-) -> Result<Vec<String>, StatusError> {
-    if req.operation != Operation::Create || !req.subresource.is_empty() || req.namespace.is_empty()
-    {
-        return Ok(Vec::new());
-    }
-    let Some(spec) = pod_spec(req, obj) else {
-        return Ok(Vec::new());
-    };
-    let Some(ns) = lookup(
-        &server.registry,
-        "namespaces",
-        &format!("namespaces/{}", req.namespace),
-    )
-    .await
-    else {
-        return Ok(Vec::new());
-    };
-    let label = |mode: &str| -> Option<(Level, String)> {
-        let labels = ns.pointer("/metadata/labels")?;
-        let level = Level::parse(
-            labels
-                .get(format!("pod-security.kubernetes.io/{mode}"))
-                .and_then(Value::as_str)?,
-        )?;
-        let version = labels
-            .get(format!("pod-security.kubernetes.io/{mode}-version"))
-            .and_then(Value::as_str)
-            .unwrap_or("latest")
-            .to_string();
-        Some((level, version))
-    };
-    let mut warnings = Vec::new();
-    if let Some((level, version)) = label("enforce")
-        && req.is("", "pods")
-    {
-        let violations = check(spec, level);
-        if !violations.is_empty() {
-            return Err(req.forbidden(&format!(
-                "violates PodSecurity \"{}:{version}\": {}",
-                level.name(),
-                violations.join(", ")
-            )));
-        }
-    }
-    if let Some((level, version)) = label("warn") {
-        let violations = check(spec, level);
-        if !violations.is_empty() {
-            warnings.push(format!(
-                "would violate PodSecurity \"{}:{version}\": {}",
-                level.name(),
-                violations.join(", ")
-            ));
-        }
-    }
-    Ok(warnings)
 }
 
 #[cfg(test)]
