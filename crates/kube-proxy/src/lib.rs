@@ -23,7 +23,9 @@ pub mod options;
 pub mod plan;
 pub mod proxier;
 pub mod runner;
+pub mod service_health;
 pub mod sync_loop;
+pub mod topology;
 pub mod tracker;
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub struct Options {
     #[arg(long)]
     pub hostname_override: Option<String>,
 
-    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. `primary`: only the node's primary IPs (from its Node object). Empty (default) means all local addresses.
+    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. `primary`: only the node's primary IPs (from its Node object). Empty (default) means `primary` in nftables mode and all local addresses in iptables mode.
     #[arg(long, value_delimiter = ',')]
     pub nodeport_addresses: Option<Vec<String>>,
 
@@ -110,9 +110,6 @@ pub struct Config {
     pub min_sync_period: Duration,
     /// Remove rules and exit.
     pub cleanup: bool,
-    /// `--nodeport-addresses=primary`: NodePorts answer only on the node's
-    /// primary IPs, read from its Node object at start.
-    pub nodeport_primary: bool,
     /// Families to program.
     pub families: Vec<IpFamily>,
     /// Prefix for every netfilter command (tests: `ip netns exec <ns>`).
@@ -227,6 +224,10 @@ impl Options {
                 "invalid --nodeport-addresses: \"primary\" cannot be combined with CIDRs".into(),
             );
         }
+        // Upstream's default in nftables mode: only the node's primary IPs
+        // (iptables mode keeps answering on every local address).
+        let nodeport_primary =
+            nodeport_primary || (mode == ProxyMode::Nftables && nodeport_addresses.is_empty());
         let healthz = self.healthz_bind_address.clone().unwrap_or_else(|| {
             if file.healthz_bind_address.is_empty() {
                 "0.0.0.0:10256".into()
@@ -271,13 +272,13 @@ impl Options {
                 masquerade_all: self.masquerade_all.unwrap_or(section.masquerade_all),
                 masquerade_bit,
                 nodeport_addresses,
+                nodeport_primary,
             },
             healthz_bind: parse_bind("--healthz-bind-address", &healthz)?,
             metrics_bind: parse_bind("--metrics-bind-address", &metrics)?,
             sync_period,
             min_sync_period,
             cleanup: self.cleanup.unwrap_or(false),
-            nodeport_primary,
             families,
             command_prefix: Vec::new(),
         })
@@ -375,10 +376,25 @@ mod tests {
     #[test]
     fn primary_nodeport_addresses_are_resolved_later() {
         let c = parse(&["--nodeport-addresses=primary", "--hostname-override=n"]).unwrap();
-        assert!(c.nodeport_primary);
+        assert!(c.rules.nodeport_primary);
         assert!(c.rules.nodeport_addresses.is_empty());
         let c = parse(&["--nodeport-addresses=10.0.0.0/8", "--hostname-override=n"]).unwrap();
-        assert!(!c.nodeport_primary);
+        assert!(!c.rules.nodeport_primary);
         assert_eq!(c.rules.nodeport_addresses.len(), 1);
+    }
+
+    #[test]
+    fn nodeport_addresses_default_to_primary_in_nftables_mode_only() {
+        let c = parse(&["--proxy-mode=nftables", "--hostname-override=n"]).unwrap();
+        assert!(c.rules.nodeport_primary, "upstream's nftables default");
+        let c = parse(&["--proxy-mode=iptables", "--hostname-override=n"]).unwrap();
+        assert!(!c.rules.nodeport_primary);
+        let c = parse(&[
+            "--proxy-mode=nftables",
+            "--nodeport-addresses=0.0.0.0/0",
+            "--hostname-override=n",
+        ])
+        .unwrap();
+        assert!(!c.rules.nodeport_primary, "explicit CIDRs win");
     }
 }

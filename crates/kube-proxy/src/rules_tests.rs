@@ -30,6 +30,7 @@ pub(crate) fn port(svc: &str, ip: &str) -> ServicePort {
         affinity_seconds: None,
         external_policy_local: false,
         internal_policy_local: false,
+        ..ServicePort::default()
     }
 }
 
@@ -41,6 +42,7 @@ pub(crate) fn ep(ip: &str, ready: bool, local: bool) -> Endpoint {
         serving: ready,
         terminating: false,
         local,
+        zone_hints: Vec::new(),
     }
 }
 
