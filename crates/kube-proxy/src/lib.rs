@@ -29,6 +29,8 @@ pub mod topology;
 pub mod tracker;
 
 #[cfg(test)]
+mod lb_rules_tests;
+#[cfg(test)]
 mod partial_tests;
 #[cfg(test)]
 mod rules_tests;

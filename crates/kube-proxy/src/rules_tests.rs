@@ -62,12 +62,12 @@ pub(crate) fn cfg() -> RuleConfig {
     }
 }
 
-fn nft(st: &ProxyState) -> String {
+pub(crate) fn nft(st: &ProxyState) -> String {
     nftables::render(st, &cfg(), IpFamily::V4, &Existing::default())
 }
 
 /// The rules of one chain, in order.
-fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
+pub(crate) fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
     let prefix = format!("add rule ip kube-proxy {chain} ");
     script
         .lines()
@@ -76,7 +76,7 @@ fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
 }
 
 /// The elements added to one map or set.
-fn nft_elements(script: &str, map: &str) -> Vec<String> {
+pub(crate) fn nft_elements(script: &str, map: &str) -> Vec<String> {
     let prefix = format!("add element ip kube-proxy {map} {{ ");
     script
         .lines()
