@@ -144,7 +144,10 @@ fn topology_hints_narrow_the_cluster_chain_in_both_modes() {
     let mut b = ep("10.244.2.5", true, false);
     b.zone_hints = vec!["zone-b".into()];
     let st = with_node(
-        state(vec![(port("web", "10.96.0.10"), vec![a.clone(), b.clone()])]),
+        state(vec![(
+            port("web", "10.96.0.10"),
+            vec![a.clone(), b.clone()],
+        )]),
         &[],
         "zone-a",
     );
@@ -183,7 +186,10 @@ fn primary_nodeport_addresses_follow_the_node_ip() {
     let after = with_node(st.clone(), &["10.0.0.6"], "");
     let next = nftables::ruleset_reusing(&after, &primary(), IpFamily::V4, Some(&rules));
     let delta = transaction::partial(&rules, &next);
-    assert!(delta.contains("flush chain ip kube-proxy services\n"), "{delta}");
+    assert!(
+        delta.contains("flush chain ip kube-proxy services\n"),
+        "{delta}"
+    );
     assert!(delta.contains("ip daddr { 10.0.0.6/32 }"), "{delta}");
     // No IP of the family (or only loopback): NodePorts answer nowhere.
     for ips in [&[][..], &["127.0.0.1"][..]] {

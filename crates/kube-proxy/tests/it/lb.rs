@@ -72,15 +72,13 @@ fn load_balancer_scenario(topo: &netns::Topology, proxier: &mut dyn Proxier) {
     assert_eq!(topo.fetch(&url).expect("allowed source"), BODY);
 
     // Only another range is allowed now: dropped (a timeout, not a reject).
-    tracker.service_applied(&lb_service(
-        json!(["192.0.2.0/24"]),
-        json!([{"ip": LB_IP}]),
-    ));
+    tracker.service_applied(&lb_service(json!(["192.0.2.0/24"]), json!([{"ip": LB_IP}])));
     proxier.sync(&tracker.snapshot()).expect("sync");
     let err = topo.fetch(&url).expect_err("source outside the ranges");
     assert!(!err.contains("refused"), "dropped, not rejected: {err}");
     assert_eq!(
-        topo.fetch("http://10.96.7.40:80/").expect("the ClusterIP is not firewalled"),
+        topo.fetch("http://10.96.7.40:80/")
+            .expect("the ClusterIP is not firewalled"),
         BODY
     );
 
@@ -96,7 +94,8 @@ fn load_balancer_scenario(topo: &netns::Topology, proxier: &mut dyn Proxier) {
         json!([{"ip": LB_IP, "ipMode": "Proxy"}]),
     ));
     proxier.sync(&tracker.snapshot()).expect("sync");
-    topo.fetch(&url).expect_err("ipMode Proxy is not programmed");
+    topo.fetch(&url)
+        .expect_err("ipMode Proxy is not programmed");
     proxier.cleanup().expect("cleanup");
 }
 
@@ -149,10 +148,16 @@ fn topology_and_primary_scenario(topo: &netns::Topology, proxier: &mut dyn Proxi
     proxier.sync(&tracker.snapshot()).expect("sync");
     for _ in 0..8 {
         // Without the hints, half of these would go to the dead endpoint.
-        assert_eq!(topo.fetch("http://10.96.7.50:80/").expect("same zone"), BODY);
+        assert_eq!(
+            topo.fetch("http://10.96.7.50:80/").expect("same zone"),
+            BODY
+        );
     }
     let node_port = format!("http://{NODE_IP}:30050/");
-    assert_eq!(topo.fetch(&node_port).expect("NodePort on the node IP"), BODY);
+    assert_eq!(
+        topo.fetch(&node_port).expect("NodePort on the node IP"),
+        BODY
+    );
 
     // The node moves to zone-a and to another IP.
     tracker.node_updated(Some(&node("10.244.1.50", "zone-a")));

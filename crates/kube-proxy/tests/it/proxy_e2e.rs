@@ -108,8 +108,14 @@ async fn health_check_node_port(services: &Api<Service>, slices: &Api<EndpointSl
     slices.create(&PostParams::default(), &slice).await.unwrap();
     let response = health_check_until(port, |r| r.starts_with("HTTP/1.1 200")).await;
     assert!(response.contains("\"localEndpoints\": 1"), "{response}");
-    assert!(response.contains("\"serviceProxyHealthy\": true"), "{response}");
-    services.delete("lb", &DeleteParams::default()).await.unwrap();
+    assert!(
+        response.contains("\"serviceProxyHealthy\": true"),
+        "{response}"
+    );
+    services
+        .delete("lb", &DeleteParams::default())
+        .await
+        .unwrap();
     health_check_until(port, |r| r.starts_with("connect:")).await;
 }
 
@@ -145,10 +151,10 @@ async fn kube_proxy_programs_services_from_the_api() {
         // IP is loopback (the proxy runs in this namespace): NodePorts then
         // answer nowhere and health check ports listen on 127.0.0.1.
         let nodes: Api<Node> = Api::all(client.clone());
-        let node: Node =
-            serde_json::from_value(json!({"metadata": {"name": "node-1"}})).unwrap();
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-1"}})).unwrap();
         nodes.create(&PostParams::default(), &node).await.unwrap();
-        let addresses = json!({"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}});
+        let addresses =
+            json!({"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}});
         nodes
             .patch_status("node-1", &PatchParams::default(), &Patch::Merge(&addresses))
             .await
