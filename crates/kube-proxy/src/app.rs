@@ -92,6 +92,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         return tokio::task::spawn_blocking(move || cleanup(&config)).await?;
     }
     let client = client(&config).await?;
+    if config.command_prefix.is_empty() {
+        // Programming this host (not a test's namespace): tune conntrack
+        // first, as upstream does before its proxier starts.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::conntrack_sysctl::apply(
+            &config.conntrack,
+            cpus,
+            &crate::conntrack_sysctl::KernelFiles::default(),
+        )
+        .context("setting conntrack sysctls")?;
+    }
     let stop = CancellationToken::new();
     let health = ProxyHealth::new(2 * config.sync_period);
     let mut servers = Vec::new();

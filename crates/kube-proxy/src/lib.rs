@@ -12,6 +12,7 @@
 pub mod app;
 pub mod config;
 pub mod conntrack;
+pub mod conntrack_sysctl;
 pub mod health;
 pub mod http_server;
 pub mod iptables;

@@ -13,6 +13,7 @@ use corten_component_base::logging::LoggingOptions;
 use ipnet::IpNet;
 
 use crate::config::{KubeProxyConfiguration, parse_duration};
+use crate::conntrack_sysctl::ConntrackSettings;
 use crate::model::IpFamily;
 use crate::plan::RuleConfig;
 use crate::proxier::ProxyMode;
@@ -78,6 +79,34 @@ pub struct Options {
     #[arg(long)]
     pub iptables_masquerade_bit: Option<u8>,
 
+    /// Maximum number of NAT connections to track per CPU core (0 to leave the limit as-is and ignore conntrack-min). (default 32768)
+    #[arg(long)]
+    pub conntrack_max_per_core: Option<i64>,
+
+    /// Minimum number of conntrack entries to allocate, regardless of conntrack-max-per-core. (default 131072)
+    #[arg(long)]
+    pub conntrack_min: Option<i64>,
+
+    /// Idle timeout for established TCP connections (0 to leave as-is). (default 24h0m0s)
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_tcp_timeout_established: Option<Duration>,
+
+    /// NAT timeout for TCP connections in the CLOSE_WAIT state. (default 1h0m0s)
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_tcp_timeout_close_wait: Option<Duration>,
+
+    /// Enable liberal mode for tracking TCP packets by setting nf_conntrack_tcp_be_liberal to 1.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub conntrack_tcp_be_liberal: Option<bool>,
+
+    /// Idle timeout for UNREPLIED UDP connections (0 to leave as-is).
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_udp_timeout: Option<Duration>,
+
+    /// Idle timeout for ASSURED UDP connections (0 to leave as-is).
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_udp_timeout_stream: Option<Duration>,
+
     /// If true cleanup the rules of both modes and exit.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub cleanup: Option<bool>,
@@ -110,6 +139,8 @@ pub struct Config {
     pub min_sync_period: Duration,
     /// Remove rules and exit.
     pub cleanup: bool,
+    /// Connection tracking sysctls to set at start.
+    pub conntrack: ConntrackSettings,
     /// Families to program.
     pub families: Vec<IpFamily>,
     /// Prefix for every netfilter command (tests: `ip netns exec <ns>`).
@@ -258,6 +289,32 @@ impl Options {
             Some(PathBuf::from(&file.client_connection.kubeconfig))
                 .filter(|p| !p.as_os_str().is_empty())
         });
+        let mut conntrack = file.conntrack.clone().unwrap_or_default().settings()?;
+        let count = |flag: &str, v: i64| {
+            u32::try_from(v)
+                .map_err(|_| format!("invalid --{flag} {v}: must be greater than or equal to 0"))
+        };
+        if let Some(v) = self.conntrack_max_per_core {
+            conntrack.max_per_core = count("conntrack-max-per-core", v)?;
+        }
+        if let Some(v) = self.conntrack_min {
+            conntrack.min = count("conntrack-min", v)?;
+        }
+        if let Some(d) = self.conntrack_tcp_timeout_established {
+            conntrack.tcp_established_timeout = d;
+        }
+        if let Some(d) = self.conntrack_tcp_timeout_close_wait {
+            conntrack.tcp_close_wait_timeout = d;
+        }
+        if let Some(b) = self.conntrack_tcp_be_liberal {
+            conntrack.tcp_be_liberal = b;
+        }
+        if let Some(d) = self.conntrack_udp_timeout {
+            conntrack.udp_timeout = d;
+        }
+        if let Some(d) = self.conntrack_udp_timeout_stream {
+            conntrack.udp_stream_timeout = d;
+        }
         let mut families = vec![IpFamily::V4];
         if std::path::Path::new("/proc/net/if_inet6").exists() {
             families.push(IpFamily::V6);
@@ -279,6 +336,7 @@ impl Options {
             sync_period,
             min_sync_period,
             cleanup: self.cleanup.unwrap_or(false),
+            conntrack,
             families,
             command_prefix: Vec::new(),
         })
@@ -381,6 +439,26 @@ mod tests {
         let c = parse(&["--nodeport-addresses=10.0.0.0/8", "--hostname-override=n"]).unwrap();
         assert!(!c.rules.nodeport_primary);
         assert_eq!(c.rules.nodeport_addresses.len(), 1);
+    }
+
+    #[test]
+    fn conntrack_flags_override_the_file_and_defaults() {
+        let c = parse(&["--hostname-override=n"]).unwrap();
+        assert_eq!(c.conntrack, ConntrackSettings::default());
+        let c = parse(&[
+            "--hostname-override=n",
+            "--conntrack-max-per-core=0",
+            "--conntrack-tcp-timeout-established=2h",
+            "--conntrack-tcp-be-liberal",
+        ])
+        .unwrap();
+        assert_eq!(c.conntrack.max(4), None);
+        assert_eq!(
+            c.conntrack.tcp_established_timeout,
+            Duration::from_secs(7200)
+        );
+        assert!(c.conntrack.tcp_be_liberal);
+        assert!(parse(&["--hostname-override=n", "--conntrack-min=-5"]).is_err());
     }
 
     #[test]
