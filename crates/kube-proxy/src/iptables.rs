@@ -17,68 +17,11 @@ use crate::model::{Endpoint, IpFamily, ProxyState};
 use crate::naming;
 use crate::plan::{self, NodePortMatch, RuleConfig, Target};
 
-/// Jumps from built-in chains into ours: (table, chain, rule args).
+/// Jumps from built-in chains into ours: (table, chain, rule args). Each
+/// missing one is inserted at the top, so later entries of a chain end up
+/// before earlier ones (in `INPUT`: the load-balancer firewall, the health
+/// check ports, then the external services, as upstream).
 pub const JUMPS: &[(&str, &str, &[&str])] = &[
-    (
-        "filter",
-        "INPUT",
-        &[
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "NEW",
-            "-m",
-            "comment",
-            "--comment",
-            "kubernetes load balancer firewall",
-            "-j",
-            "KUBE-PROXY-FIREWALL",
-        ],
-    ),
-    (
-        "filter",
-        "INPUT",
-        &[
-            "-m",
-            "comment",
-            "--comment",
-            "kubernetes health check service ports",
-            "-j",
-            "KUBE-NODEPORTS",
-        ],
-    ),
-    (
-        "filter",
-        "FORWARD",
-        &[
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "NEW",
-            "-m",
-            "comment",
-            "--comment",
-            "kubernetes load balancer firewall",
-            "-j",
-            "KUBE-PROXY-FIREWALL",
-        ],
-    ),
-    (
-        "filter",
-        "OUTPUT",
-        &[
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "NEW",
-            "-m",
-            "comment",
-            "--comment",
-            "kubernetes load balancer firewall",
-            "-j",
-            "KUBE-PROXY-FIREWALL",
-        ],
-    ),
     (
         "filter",
         "INPUT",
@@ -161,6 +104,66 @@ pub const JUMPS: &[(&str, &str, &[&str])] = &[
             "kubernetes postrouting rules",
             "-j",
             "KUBE-POSTROUTING",
+        ],
+    ),
+    (
+        "filter",
+        "INPUT",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes health check service ports",
+            "-j",
+            "KUBE-NODEPORTS",
+        ],
+    ),
+    (
+        "filter",
+        "INPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
+        ],
+    ),
+    (
+        "filter",
+        "FORWARD",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
+        ],
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
         ],
     ),
 ];
