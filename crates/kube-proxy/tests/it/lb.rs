@@ -122,6 +122,19 @@ fn iptables_load_balancer_ips_and_source_ranges() {
         config(false),
         vec![IpFamily::V4],
     );
+    proxier
+        .sync(&ChangeTracker::new("this-node").snapshot())
+        .expect("sync");
+    // INPUT runs the firewall, then the health check ports, then the
+    // external services, as upstream.
+    let input = topo.exec(&["iptables", "-S", "INPUT"]);
+    let at = |chain: &str| {
+        input
+            .find(&format!("-j {chain}"))
+            .unwrap_or_else(|| panic!("no jump to {chain}:\n{input}"))
+    };
+    assert!(at("KUBE-PROXY-FIREWALL") < at("KUBE-NODEPORTS"), "{input}");
+    assert!(at("KUBE-NODEPORTS") < at("KUBE-EXTERNAL-SERVICES"), "{input}");
     load_balancer_scenario(&topo, &mut proxier);
 }
 
