@@ -134,7 +134,10 @@ fn iptables_load_balancer_ips_and_source_ranges() {
             .unwrap_or_else(|| panic!("no jump to {chain}:\n{input}"))
     };
     assert!(at("KUBE-PROXY-FIREWALL") < at("KUBE-NODEPORTS"), "{input}");
-    assert!(at("KUBE-NODEPORTS") < at("KUBE-EXTERNAL-SERVICES"), "{input}");
+    assert!(
+        at("KUBE-NODEPORTS") < at("KUBE-EXTERNAL-SERVICES"),
+        "{input}"
+    );
     load_balancer_scenario(&topo, &mut proxier);
 }
 

@@ -4,7 +4,7 @@
 //! slice makes the Service reject, /healthz and the metrics follow,
 //! /healthz fails while the proxy's Node is marked for removal, and a
 //! LoadBalancer Service's health check node port opens, reports local
-//! endpoints and closes.
+//! endpoints and closes, and its status IP carries traffic.
 
 use std::time::{Duration, Instant};
 
@@ -79,7 +79,11 @@ async fn health_check_until(port: u16, check: impl Fn(&str) -> bool) -> String {
 /// check node port that reports this node's ready local endpoints, and loses
 /// it with the Service. (Corten's apiserver does not allocate
 /// `healthCheckNodePort` yet, so the test picks a free one.)
-async fn health_check_node_port(services: &Api<Service>, slices: &Api<EndpointSlice>) {
+async fn health_check_node_port(
+    services: &Api<Service>,
+    slices: &Api<EndpointSlice>,
+    prefix: Vec<String>,
+) {
     let free = (32000..32700)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .expect("a free port in the NodePort range");
@@ -246,7 +250,7 @@ async fn kube_proxy_programs_services_from_the_api() {
             "the slice's trigger time was observed:\n{metrics}"
         );
 
-        health_check_node_port(&services, &slices).await;
+        health_check_node_port(&services, &slices, topo.prefix()).await;
 
         slices
             .delete("web-1", &DeleteParams::default())
