@@ -116,6 +116,27 @@ async fn health_check_node_port(
         response.contains("\"serviceProxyHealthy\": true"),
         "{response}"
     );
+
+    // The cloud reports the load balancer's IP in the status: it is
+    // programmed like an external IP.
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": "10.96.9.41"}]}}});
+    services
+        .patch_status("lb", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let body = eventually("the load-balancer IP to reach the endpoint", move || {
+        let out = std::process::Command::new(&prefix[0])
+            .args(&prefix[1..])
+            .args(["timeout", "3", "busybox", "wget", "-q", "-O", "-"])
+            .arg("http://10.96.9.41:80/")
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await;
+    assert_eq!(body, BODY);
     services
         .delete("lb", &DeleteParams::default())
         .await
