@@ -238,7 +238,7 @@ async fn wait_for_node_ips(client: &Client, node_name: &str) -> Option<Node> {
 /// (a node being deleted or drained by the autoscaler stops receiving
 /// load-balancer traffic), its zone (topology-aware routing) and its IPs
 /// (`primary` NodePort addresses; changes are programmed at once, where
-/// upstream 1.33 exits to be restarted).
+/// upstream takes new node IPs only on a restart).
 async fn watch_node(api: Api<Node>, node_name: String, shared: Shared, stop: CancellationToken) {
     let health = shared.health.clone();
     let config = watcher::Config::default().fields(&format!("metadata.name={node_name}"));
