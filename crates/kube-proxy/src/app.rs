@@ -22,6 +22,7 @@ use crate::model::{HEADLESS_LABEL, SERVICE_PROXY_NAME_LABEL};
 use crate::options::Config;
 use crate::proxier::{IptablesProxier, NftablesProxier, Proxier, ProxyMode};
 use crate::runner::ExecRunner;
+use crate::service_health::ServiceHealthServers;
 use crate::sync_loop::{self, Periods, Shared};
 
 /// The component name (logs, build info).
@@ -91,10 +92,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         return tokio::task::spawn_blocking(move || cleanup(&config)).await?;
     }
     let client = client(&config).await?;
-    let mut config = config;
-    if config.nodeport_primary {
-        config.rules.nodeport_addresses =
-            primary_nodeport_addresses(&client, &config.node_name).await;
+    if config.command_prefix.is_empty() {
+        // Programming this host (not a test's namespace): tune conntrack
+        // first, as upstream does before its proxier starts.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        crate::conntrack_sysctl::apply(
+            &config.conntrack,
+            cpus,
+            &crate::conntrack_sysctl::KernelFiles::default(),
+        )
+        .context("setting conntrack sysctls")?;
     }
     let stop = CancellationToken::new();
     let health = ProxyHealth::new(2 * config.sync_period);
@@ -125,6 +132,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         )));
     }
     let shared = Shared::new(&config.node_name, health.clone());
+    if config.rules.nodeport_primary {
+        // Like upstream, wait a while for the node's IPs before the first
+        // sync, so NodePorts are not first programmed nowhere.
+        if let Some(node) = wait_for_node_ips(&client, &config.node_name).await {
+            shared.update(|t| t.node_updated(Some(&node)));
+        }
+    }
     health.queued();
     let (services_synced, slices_synced) = (CancellationToken::new(), CancellationToken::new());
     let services_task = tokio::spawn(watch_services(
@@ -136,7 +150,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let node_task = tokio::spawn(watch_node(
         Api::all(client.clone()),
         config.node_name.clone(),
-        health.clone(),
+        shared.clone(),
         stop.clone(),
     ));
     let slices_task = tokio::spawn(watch_slices(
@@ -153,6 +167,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     };
     let loop_stop = stop.clone();
     let mode = config.mode;
+    let service_health = ServiceHealthServers::new(
+        health.clone(),
+        config.rules.clone(),
+        config.families.clone(),
+    );
     let sync_task = tokio::spawn(async move {
         // Like upstream: no rules until both caches are filled, so a restart
         // never programs a momentarily empty state.
@@ -161,7 +180,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             () = loop_stop.cancelled() => return,
         }
         tracing::info!("caches synced; programming rules");
-        sync_loop::run(proxier, shared, periods, mode, loop_stop).await;
+        sync_loop::run(
+            proxier,
+            shared,
+            periods,
+            mode,
+            Some(service_health),
+            loop_stop,
+        )
+        .await;
     });
     shutdown.await;
     tracing::info!("shutting down; rules stay in place for the next kube-proxy");
@@ -183,69 +210,37 @@ fn watcher_config(exclude_label: &str) -> watcher::Config {
 /// How long to wait for this node's Node object at start (upstream: 30 s).
 const NODE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// `--nodeport-addresses=primary`: the node's primary IP of each family as
-/// its Node object reports them (InternalIP, else ExternalIP), like
-/// upstream. Without a Node after [`NODE_WAIT`], upstream assumes loopback,
-/// where NodePorts never answer; so does this.
-async fn primary_nodeport_addresses(client: &Client, node_name: &str) -> Vec<ipnet::IpNet> {
+/// `--nodeport-addresses=primary` (nftables mode's default): waits up to
+/// [`NODE_WAIT`] for this node's Node object to report an IP, as upstream
+/// does at start. Without one, NodePorts answer nowhere (upstream assumes
+/// loopback, where they never answer) until the Node shows up.
+async fn wait_for_node_ips(client: &Client, node_name: &str) -> Option<Node> {
     let nodes: Api<Node> = Api::all(client.clone());
     let deadline = tokio::time::Instant::now() + NODE_WAIT;
     loop {
-        if let Ok(Some(node)) = nodes.get_opt(node_name).await {
-            let ips = primary_ips(&node);
-            if !ips.is_empty() {
-                tracing::info!(node = node_name, ips = ?ips, "NodePorts answer on the node's primary IPs");
-                return ips.into_iter().map(ipnet::IpNet::from).collect();
-            }
+        if let Ok(Some(node)) = nodes.get_opt(node_name).await
+            && !crate::model::primary_ips(&node).is_empty()
+        {
+            return Some(node);
         }
         if tokio::time::Instant::now() >= deadline {
             tracing::warn!(
                 node = node_name,
-                "cannot determine this node's IPs from its Node object; assuming loopback, so NodePorts will not answer"
+                "cannot determine this node's IPs from its Node object; NodePorts will not answer until it reports one"
             );
-            return vec![
-                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
-                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
-            ];
+            return None;
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 
-/// The first InternalIP of each family (ExternalIPs when there is none).
-pub fn primary_ips(node: &Node) -> Vec<std::net::IpAddr> {
-    let addresses = node
-        .status
-        .as_ref()
-        .and_then(|s| s.addresses.as_ref())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for kind in ["InternalIP", "ExternalIP"] {
-        let mut out: Vec<std::net::IpAddr> = Vec::new();
-        for address in addresses.iter().filter(|a| a.type_ == kind) {
-            let Ok(ip) = address.address.parse::<std::net::IpAddr>() else {
-                continue;
-            };
-            if !out.iter().any(|o| o.is_ipv4() == ip.is_ipv4()) {
-                out.push(ip);
-            }
-        }
-        if !out.is_empty() {
-            return out;
-        }
-    }
-    Vec::new()
-}
-
-/// Follows this proxy's own Node for `/healthz`'s `nodeEligible`, as
-/// upstream (a node being deleted or drained by the autoscaler stops
-/// receiving load-balancer traffic).
-async fn watch_node(
-    api: Api<Node>,
-    node_name: String,
-    health: ProxyHealth,
-    stop: CancellationToken,
-) {
+/// Follows this proxy's own Node: `/healthz`'s `nodeEligible`, as upstream
+/// (a node being deleted or drained by the autoscaler stops receiving
+/// load-balancer traffic), its zone (topology-aware routing) and its IPs
+/// (`primary` NodePort addresses; changes are programmed at once, where
+/// upstream takes new node IPs only on a restart).
+async fn watch_node(api: Api<Node>, node_name: String, shared: Shared, stop: CancellationToken) {
+    let health = shared.health.clone();
     let config = watcher::Config::default().fields(&format!("metadata.name={node_name}"));
     let stream = watcher::watcher(api, config).default_backoff().boxed();
     futures::pin_mut!(stream);
@@ -260,6 +255,7 @@ async fn watch_node(
             Ok(Some(Event::InitApply(node) | Event::Apply(node))) => {
                 seen = true;
                 health.sync_node(Some(&node));
+                shared.update(|t| t.node_updated(Some(&node)));
             }
             // A proxy whose Node was never registered (no kubelet yet) is
             // not held unhealthy for it.
@@ -268,7 +264,10 @@ async fn watch_node(
                     tracing::debug!(node = %node_name, "no Node object for this proxy yet");
                 }
             }
-            Ok(Some(Event::Delete(_))) => health.sync_node(None),
+            Ok(Some(Event::Delete(_))) => {
+                health.sync_node(None);
+                shared.update(|t| t.node_updated(None));
+            }
             Ok(None) => return,
             Err(err) => tracing::warn!(error = %err, "watching this proxy's Node"),
         }
@@ -378,7 +377,10 @@ mod tests {
             ]}
         }))
         .unwrap();
-        let ips: Vec<String> = primary_ips(&node).iter().map(ToString::to_string).collect();
+        let ips: Vec<String> = crate::model::primary_ips(&node)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(ips, ["10.0.0.5", "fd00::5"]);
         let external_only: Node = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "n1"},
@@ -386,11 +388,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            primary_ips(&external_only),
+            crate::model::primary_ips(&external_only),
             ["203.0.113.5".parse::<std::net::IpAddr>().unwrap()]
         );
         let bare: Node =
             serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap();
-        assert!(primary_ips(&bare).is_empty());
+        assert!(crate::model::primary_ips(&bare).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! `KubeProxyConfiguration` (kubeproxy.config.k8s.io/v1alpha1), the file
 //! given to `--config`. Decoded strictly like upstream: unknown fields are an
-//! error. Fields Corten accepts but does not act on (conntrack sysctls,
-//! ipvs, winkernel, ...) are listed in docs/kube-proxy.md.
+//! error. Fields Corten accepts but does not act on (ipvs, winkernel, ...)
+//! are listed in docs/kube-proxy.md.
 
 use std::time::Duration;
 
@@ -92,9 +92,9 @@ pub struct KubeProxyConfiguration {
     /// Accepted for compatibility.
     #[serde(default)]
     pub config_sync_period: Option<String>,
-    /// Accepted (Corten does not tune conntrack sysctls).
+    /// Connection tracking sysctls set at start.
     #[serde(default)]
-    pub conntrack: Option<serde_json::Value>,
+    pub conntrack: Option<crate::conntrack_sysctl::ConntrackFile>,
     /// `ClusterCIDR` (default) or empty.
     #[serde(default)]
     pub detect_local_mode: String,

@@ -9,8 +9,9 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use crate::model::{EndpointSets, IpFamily, Protocol, ProxyState};
+use crate::model::{IpFamily, Protocol, ProxyState};
 use crate::runner::{CommandRunner, RunError};
+use crate::topology::EndpointSets;
 
 fn family_args(ip: &IpAddr) -> Vec<String> {
     match IpFamily::of(ip) {
@@ -28,21 +29,30 @@ pub fn stale_udp_deletions(old: &ProxyState, new: &ProxyState) -> Vec<Vec<String
             continue;
         }
         let old_eps = old.services.get(name).map(|_| {
-            EndpointSets::categorize(old.endpoints_of(name))
+            EndpointSets::categorize(old.endpoints_of(name), &old.node.zone)
                 .cluster
                 .into_iter()
                 .map(|e| e.ip)
                 .collect::<BTreeSet<_>>()
         });
-        let new_eps: BTreeSet<IpAddr> = EndpointSets::categorize(new.endpoints_of(name))
-            .cluster
-            .into_iter()
-            .map(|e| e.ip)
-            .collect();
+        let new_eps: BTreeSet<IpAddr> =
+            EndpointSets::categorize(new.endpoints_of(name), &new.node.zone)
+                .cluster
+                .into_iter()
+                .map(|e| e.ip)
+                .collect();
         let old_eps = old_eps.unwrap_or_default();
         // Entries pointing at endpoints that are gone.
+        // Every service IP that NATs to the endpoint (as upstream: cluster,
+        // external and load-balancer IPs).
+        let service_ips: Vec<&IpAddr> = service
+            .cluster_ips
+            .iter()
+            .chain(&service.external_ips)
+            .chain(&service.load_balancer_ips)
+            .collect();
         for gone in old_eps.difference(&new_eps) {
-            for cip in &service.cluster_ips {
+            for cip in service_ips.iter().copied() {
                 if IpFamily::of(cip) != IpFamily::of(gone) {
                     continue;
                 }
@@ -144,6 +154,7 @@ mod tests {
                 affinity_seconds: None,
                 external_policy_local: false,
                 internal_policy_local: false,
+                ..ServicePort::default()
             },
         );
         st.endpoints.insert(
@@ -156,6 +167,7 @@ mod tests {
                     serving: true,
                     terminating: false,
                     local: false,
+                    zone_hints: Vec::new(),
                 })
                 .collect(),
         );

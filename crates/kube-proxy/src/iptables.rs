@@ -15,9 +15,12 @@ use std::fmt::Write as _;
 
 use crate::model::{Endpoint, IpFamily, ProxyState};
 use crate::naming;
-use crate::plan::{self, RuleConfig, Target};
+use crate::plan::{self, NodePortMatch, RuleConfig, Target};
 
-/// Jumps from built-in chains into ours: (table, chain, rule args).
+/// Jumps from built-in chains into ours: (table, chain, rule args). Each
+/// missing one is inserted at the top, so later entries of a chain end up
+/// before earlier ones (in `INPUT`: the load-balancer firewall, the health
+/// check ports, then the external services, as upstream).
 pub const JUMPS: &[(&str, &str, &[&str])] = &[
     (
         "filter",
@@ -103,10 +106,75 @@ pub const JUMPS: &[(&str, &str, &[&str])] = &[
             "KUBE-POSTROUTING",
         ],
     ),
+    (
+        "filter",
+        "INPUT",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes health check service ports",
+            "-j",
+            "KUBE-NODEPORTS",
+        ],
+    ),
+    (
+        "filter",
+        "INPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
+        ],
+    ),
+    (
+        "filter",
+        "FORWARD",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
+        ],
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        &[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes load balancer firewall",
+            "-j",
+            "KUBE-PROXY-FIREWALL",
+        ],
+    ),
 ];
 
 /// Our fixed chains per table (always declared, hence flushed, per sync).
-const FILTER_CHAINS: &[&str] = &["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"];
+const FILTER_CHAINS: &[&str] = &[
+    "KUBE-SERVICES",
+    "KUBE-EXTERNAL-SERVICES",
+    "KUBE-PROXY-FIREWALL",
+    "KUBE-NODEPORTS",
+];
 const NAT_CHAINS: &[&str] = &[
     "KUBE-SERVICES",
     "KUBE-NODEPORTS",
@@ -114,7 +182,13 @@ const NAT_CHAINS: &[&str] = &[
     "KUBE-MARK-MASQ",
 ];
 /// Prefixes of the per-service chains we own (stale ones are deleted).
-const OWNED_PREFIXES: &[&str] = &["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-SEP-"];
+const OWNED_PREFIXES: &[&str] = &[
+    "KUBE-SVC-",
+    "KUBE-SVL-",
+    "KUBE-EXT-",
+    "KUBE-FW-",
+    "KUBE-SEP-",
+];
 
 /// The per-service nat chains present now (from `iptables-save -t nat`).
 pub fn existing_chains(save_output: &str) -> BTreeSet<String> {
@@ -175,7 +249,7 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let nodeport_nets = config.nodeport_addresses_of(family);
+    let nodeport_match = config.nodeport_match(family, &state.node);
     let reject = "REJECT";
 
     let mut filter = String::new();
@@ -200,6 +274,7 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
         let svc_chain = naming::iptables_service_chain("KUBE-SVC-", &svc.name);
         let svl_chain = naming::iptables_service_chain("KUBE-SVL-", &svc.name);
         let ext_chain = naming::iptables_service_chain("KUBE-EXT-", &svc.name);
+        let fw_chain = naming::iptables_service_chain("KUBE-FW-", &svc.name);
         let chain_of = |t: Target| match t {
             Target::Cluster => svc_chain.clone(),
             Target::Local => svl_chain.clone(),
@@ -255,6 +330,58 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
                     );
                 }
             }
+            // Load-balancer IPs: through the firewall chain when
+            // loadBalancerSourceRanges apply (as upstream, only while the
+            // Service has endpoints; without, they are rejected anyway).
+            let firewalled = external == Target::External && p.firewall_sources.is_some();
+            for lb_ip in &p.load_balancer_ips {
+                let lb_dst = format!(
+                    "-d {} -p {proto} -m {proto} --dport {}",
+                    host(lb_ip),
+                    svc.port
+                );
+                if external == Target::External {
+                    let target = if firewalled { &fw_chain } else { &ext_chain };
+                    let _ = writeln!(
+                        nat,
+                        "-A KUBE-SERVICES -m comment --comment {} {lb_dst} -j {target}",
+                        quote(&format!("{name} loadbalancer IP"))
+                    );
+                } else {
+                    let _ = writeln!(
+                        filter,
+                        "-A KUBE-EXTERNAL-SERVICES -m comment --comment {} {lb_dst} -j {}",
+                        quote(&format!("{name} has no endpoints")),
+                        chain_of(external)
+                    );
+                }
+                if firewalled {
+                    // What KUBE-FW-* did not DNAT still has the
+                    // load-balancer IP as destination: dropped here.
+                    let _ = writeln!(
+                        filter,
+                        "-A KUBE-PROXY-FIREWALL -m comment --comment {} {lb_dst} -j DROP",
+                        quote(&format!("{name} traffic not accepted by {fw_chain}"))
+                    );
+                }
+            }
+            if let (true, Some(sources)) = (firewalled, &p.firewall_sources) {
+                let out = chains.entry(fw_chain.clone()).or_default();
+                let comment = quote(&format!("{name} loadbalancer IP"));
+                for source in sources {
+                    let _ = writeln!(
+                        out,
+                        "-A {fw_chain} -m comment --comment {comment} -s {source} -j {ext_chain}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "-A {fw_chain} -m comment --comment {}",
+                    quote(&format!(
+                        "other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"
+                    ))
+                );
+            }
             if let Some(node_port) = svc.node_port {
                 let np = format!("-p {proto} -m {proto} --dport {node_port}");
                 if external == Target::External {
@@ -272,6 +399,14 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
                     );
                 }
             }
+        }
+        if let Some(port) = svc.health_check_node_port {
+            // Load balancers' probes must pass whatever else filters INPUT.
+            let _ = writeln!(
+                filter,
+                "-A KUBE-NODEPORTS -m comment --comment {} -m tcp -p tcp --dport {port} -j ACCEPT",
+                quote(&format!("{name} health check node port"))
+            );
         }
         let masq = if config.masquerade_all {
             Some(format!(
@@ -387,18 +522,22 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
         IpFamily::V4 => "127.0.0.0/8",
         IpFamily::V6 => "::1/128",
     };
-    if nodeport_nets.is_empty() {
-        let _ = writeln!(
-            nat,
-            "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" ! -d {loopback} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
-        );
-    } else {
-        for net in &nodeport_nets {
+    match nodeport_match {
+        NodePortMatch::AllLocal => {
             let _ = writeln!(
                 nat,
-                "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -d {net} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+                "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" ! -d {loopback} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
             );
         }
+        NodePortMatch::Only(nets) => {
+            for net in &nets {
+                let _ = writeln!(
+                    nat,
+                    "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -d {net} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+                );
+            }
+        }
+        NodePortMatch::Nowhere => {}
     }
     nat.push_str(&nodeports);
 

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod config;
 pub mod conntrack;
+pub mod conntrack_sysctl;
 pub mod health;
 pub mod http_server;
 pub mod iptables;
@@ -23,9 +24,13 @@ pub mod options;
 pub mod plan;
 pub mod proxier;
 pub mod runner;
+pub mod service_health;
 pub mod sync_loop;
+pub mod topology;
 pub mod tracker;
 
+#[cfg(test)]
+mod lb_rules_tests;
 #[cfg(test)]
 mod partial_tests;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -26,9 +27,10 @@ pub const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-t
 pub const DEFAULT_AFFINITY_SECONDS: u32 = 10800;
 
 /// L4 protocol of a service port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     /// TCP
+    #[default]
     Tcp,
     /// UDP
     Udp,
@@ -78,7 +80,7 @@ impl IpFamily {
 }
 
 /// Identifies one port of one Service: `namespace/name:port-name/protocol`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServicePortName {
     /// Namespace of the Service.
     pub namespace: String,
@@ -101,7 +103,7 @@ impl fmt::Display for ServicePortName {
 }
 
 /// One Service port as the proxier programs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServicePort {
     /// Which Service port this is.
     pub name: ServicePortName,
@@ -119,6 +121,16 @@ pub struct ServicePort {
     pub external_policy_local: bool,
     /// `internalTrafficPolicy: Local`.
     pub internal_policy_local: bool,
+    /// Load-balancer ingress IPs (`status.loadBalancer.ingress[].ip`),
+    /// except those with `ipMode: Proxy`: that load balancer delivers to
+    /// the node itself, so the IP must not be captured here.
+    pub load_balancer_ips: Vec<IpAddr>,
+    /// `spec.loadBalancerSourceRanges`: only these sources may use the
+    /// load-balancer IPs.
+    pub source_ranges: Vec<IpNet>,
+    /// `spec.healthCheckNodePort` of a LoadBalancer Service with
+    /// `externalTrafficPolicy: Local`.
+    pub health_check_node_port: Option<u16>,
 }
 
 impl ServicePort {
@@ -146,6 +158,8 @@ pub struct Endpoint {
     pub terminating: bool,
     /// Runs on this proxy's node.
     pub local: bool,
+    /// `hints.forZones[].name`, sorted (topology-aware routing).
+    pub zone_hints: Vec<String>,
 }
 
 impl Endpoint {
@@ -158,39 +172,29 @@ impl Endpoint {
     }
 }
 
-/// Which endpoints receive which traffic, decided as upstream's
-/// `CategorizeEndpoints`: ready endpoints, or when there are none the
-/// serving-and-terminating ones (so rolling updates do not drop traffic).
+/// What the proxy knows of its own Node (from the Node object).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EndpointSets {
-    /// Endpoints for traffic under the Cluster policy.
-    pub cluster: Vec<Endpoint>,
-    /// Endpoints on this node (for Local policies).
-    pub local: Vec<Endpoint>,
+pub struct NodeInfo {
+    /// The node's primary IP per family (first InternalIP, else
+    /// ExternalIP): `--nodeport-addresses=primary` and the
+    /// loadBalancerSourceRanges exception for the node's own traffic.
+    pub ips: Vec<IpAddr>,
+    /// The `topology.kubernetes.io/zone` label ("" when absent).
+    pub zone: String,
 }
 
-/// Picks ready endpoints, falling back to serving+terminating ones.
-fn usable(endpoints: &[Endpoint], only_local: bool) -> Vec<Endpoint> {
-    let candidates = endpoints.iter().filter(|ep| !only_local || ep.local);
-    let ready: Vec<Endpoint> = candidates.clone().filter(|ep| ep.ready).cloned().collect();
-    if !ready.is_empty() {
-        return ready;
+impl NodeInfo {
+    /// The node's primary IP of `family`.
+    pub fn ip(&self, family: IpFamily) -> Option<IpAddr> {
+        self.ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(ip) == family)
     }
-    candidates
-        .filter(|ep| ep.serving && ep.terminating)
-        .cloned()
-        .collect()
 }
 
-impl EndpointSets {
-    /// Categorizes `endpoints` (deduplicated and sorted).
-    pub fn categorize(endpoints: &[Endpoint]) -> EndpointSets {
-        EndpointSets {
-            cluster: usable(endpoints, false),
-            local: usable(endpoints, true),
-        }
-    }
-}
+/// The zone label of Nodes.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
 /// Everything the proxier programs: every Service port with its endpoints.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -199,6 +203,8 @@ pub struct ProxyState {
     pub services: BTreeMap<ServicePortName, ServicePort>,
     /// Endpoints per Service port (sorted, deduplicated).
     pub endpoints: BTreeMap<ServicePortName, Vec<Endpoint>>,
+    /// This proxy's Node.
+    pub node: NodeInfo,
 }
 
 impl ProxyState {
@@ -264,6 +270,16 @@ pub fn service_ports(service: &Service) -> Vec<ServicePort> {
     let external_policy_local = spec.external_traffic_policy.as_deref() == Some("Local")
         && matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
     let internal_policy_local = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let load_balancer_ips = load_balancer_ips(service);
+    let source_ranges = source_ranges(spec, &format!("{namespace}/{name}"));
+    // Upstream's NeedsHealthCheck: only LoadBalancer Services with the
+    // Local policy get a health check node port.
+    let health_check_node_port = (spec.type_.as_deref() == Some("LoadBalancer")
+        && external_policy_local)
+        .then_some(spec.health_check_node_port)
+        .flatten()
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0);
     let mut out: Vec<ServicePort> = Vec::new();
     for port in spec.ports.iter().flatten() {
         let Some(protocol) = Protocol::parse(port.protocol.as_deref()) else {
@@ -300,9 +316,84 @@ pub fn service_ports(service: &Service) -> Vec<ServicePort> {
             affinity_seconds,
             external_policy_local,
             internal_policy_local,
+            load_balancer_ips: load_balancer_ips.clone(),
+            source_ranges: source_ranges.clone(),
+            health_check_node_port,
         });
     }
     out
+}
+
+/// `status.loadBalancer.ingress[].ip`, skipping `ipMode: Proxy` ingresses
+/// (their load balancer proxies to the node; capturing the IP here would
+/// bypass it) and entries without a valid IP.
+fn load_balancer_ips(service: &Service) -> Vec<IpAddr> {
+    let ingress = service
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref());
+    let mut out: Vec<IpAddr> = Vec::new();
+    for entry in ingress.into_iter().flatten() {
+        if entry.ip_mode.as_deref() == Some("Proxy") {
+            continue;
+        }
+        let Some(ip) = entry.ip.as_deref().and_then(|ip| ip.parse().ok()) else {
+            continue;
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+/// `spec.loadBalancerSourceRanges`, trimmed as upstream does; invalid
+/// entries are logged and skipped.
+fn source_ranges(spec: &k8s_openapi::api::core::v1::ServiceSpec, service: &str) -> Vec<IpNet> {
+    let mut out = Vec::new();
+    for range in spec.load_balancer_source_ranges.iter().flatten() {
+        let range = range.trim();
+        if range.is_empty() {
+            continue;
+        }
+        match range.parse::<IpNet>() {
+            Ok(net) => out.push(net.trunc()),
+            Err(_) => {
+                tracing::warn!(
+                    service,
+                    range,
+                    "skipping an invalid loadBalancerSourceRanges entry"
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The first InternalIP of each family (ExternalIPs when there is none).
+pub fn primary_ips(node: &k8s_openapi::api::core::v1::Node) -> Vec<std::net::IpAddr> {
+    let addresses = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for kind in ["InternalIP", "ExternalIP"] {
+        let mut out: Vec<std::net::IpAddr> = Vec::new();
+        for address in addresses.iter().filter(|a| a.type_ == kind) {
+            let Ok(ip) = address.address.parse::<std::net::IpAddr>() else {
+                continue;
+            };
+            if !out.iter().any(|o| o.is_ipv4() == ip.is_ipv4()) {
+                out.push(ip);
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    Vec::new()
 }
 
 /// What one EndpointSlice contributes.
@@ -362,6 +453,16 @@ pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEn
             let serving = conditions.and_then(|c| c.serving).unwrap_or(ready);
             let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
             let local = endpoint.node_name.as_deref() == Some(node_name);
+            let mut zone_hints: Vec<String> = endpoint
+                .hints
+                .as_ref()
+                .and_then(|h| h.for_zones.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|z| z.name.clone())
+                .collect();
+            zone_hints.sort();
+            zone_hints.dedup();
             // Upstream uses only the first address of an endpoint.
             let Some(address) = endpoint.addresses.first() else {
                 continue;
@@ -383,6 +484,7 @@ pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEn
                     serving,
                     terminating,
                     local,
+                    zone_hints,
                 },
             ));
         }
@@ -397,36 +499,6 @@ pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEn
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ep(ip: &str, ready: bool, serving: bool, terminating: bool, local: bool) -> Endpoint {
-        Endpoint {
-            ip: ip.parse().unwrap(),
-            port: 80,
-            ready,
-            serving,
-            terminating,
-            local,
-        }
-    }
-
-    #[test]
-    fn categorize_prefers_ready_and_falls_back_to_serving_terminating() {
-        let eps = vec![
-            ep("10.0.0.1", true, true, false, false),
-            ep("10.0.0.2", false, true, true, true),
-            ep("10.0.0.3", false, false, false, true),
-        ];
-        let sets = EndpointSets::categorize(&eps);
-        assert_eq!(sets.cluster, vec![eps[0].clone()]);
-        // No ready local endpoint: the terminating-but-serving one is used.
-        assert_eq!(sets.local, vec![eps[1].clone()]);
-
-        let none_ready = vec![eps[2].clone()];
-        assert_eq!(
-            EndpointSets::categorize(&none_ready),
-            EndpointSets::default()
-        );
-    }
 
     #[test]
     fn headless_external_name_and_foreign_proxy_services_are_ignored() {

@@ -123,6 +123,7 @@ mod tests {
             serving: true,
             terminating: false,
             local: false,
+            zone_hints: Vec::new(),
         };
         assert!(nft_endpoint_chain(&a, &ep).ends_with("__fd00..1/80"));
         assert!(hash("x", 16).chars().all(|c| BASE32.contains(&(c as u8))));

@@ -13,6 +13,7 @@ use corten_component_base::logging::LoggingOptions;
 use ipnet::IpNet;
 
 use crate::config::{KubeProxyConfiguration, parse_duration};
+use crate::conntrack_sysctl::ConntrackSettings;
 use crate::model::IpFamily;
 use crate::plan::RuleConfig;
 use crate::proxier::ProxyMode;
@@ -50,7 +51,7 @@ pub struct Options {
     #[arg(long)]
     pub hostname_override: Option<String>,
 
-    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. `primary`: only the node's primary IPs (from its Node object). Empty (default) means all local addresses.
+    /// A list of CIDR ranges that contain valid node IPs (comma-separated); NodePorts answer only there. `primary`: only the node's primary IPs (from its Node object). Empty (default) means `primary` in nftables mode and all local addresses in iptables mode.
     #[arg(long, value_delimiter = ',')]
     pub nodeport_addresses: Option<Vec<String>>,
 
@@ -77,6 +78,34 @@ pub struct Options {
     /// The bit of the fwmark space to mark packets requiring SNAT. Must be within [0, 31]. (default 14)
     #[arg(long)]
     pub iptables_masquerade_bit: Option<u8>,
+
+    /// Maximum number of NAT connections to track per CPU core (0 to leave the limit as-is and ignore conntrack-min). (default 32768)
+    #[arg(long)]
+    pub conntrack_max_per_core: Option<i64>,
+
+    /// Minimum number of conntrack entries to allocate, regardless of conntrack-max-per-core. (default 131072)
+    #[arg(long)]
+    pub conntrack_min: Option<i64>,
+
+    /// Idle timeout for established TCP connections (0 to leave as-is). (default 24h0m0s)
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_tcp_timeout_established: Option<Duration>,
+
+    /// NAT timeout for TCP connections in the CLOSE_WAIT state. (default 1h0m0s)
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_tcp_timeout_close_wait: Option<Duration>,
+
+    /// Enable liberal mode for tracking TCP packets by setting nf_conntrack_tcp_be_liberal to 1.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub conntrack_tcp_be_liberal: Option<bool>,
+
+    /// Idle timeout for UNREPLIED UDP connections (0 to leave as-is).
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_udp_timeout: Option<Duration>,
+
+    /// Idle timeout for ASSURED UDP connections (0 to leave as-is).
+    #[arg(long, value_parser = parse_duration)]
+    pub conntrack_udp_timeout_stream: Option<Duration>,
 
     /// If true cleanup the rules of both modes and exit.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -110,9 +139,8 @@ pub struct Config {
     pub min_sync_period: Duration,
     /// Remove rules and exit.
     pub cleanup: bool,
-    /// `--nodeport-addresses=primary`: NodePorts answer only on the node's
-    /// primary IPs, read from its Node object at start.
-    pub nodeport_primary: bool,
+    /// Connection tracking sysctls to set at start.
+    pub conntrack: ConntrackSettings,
     /// Families to program.
     pub families: Vec<IpFamily>,
     /// Prefix for every netfilter command (tests: `ip netns exec <ns>`).
@@ -227,6 +255,10 @@ impl Options {
                 "invalid --nodeport-addresses: \"primary\" cannot be combined with CIDRs".into(),
             );
         }
+        // Upstream's default in nftables mode: only the node's primary IPs
+        // (iptables mode keeps answering on every local address).
+        let nodeport_primary =
+            nodeport_primary || (mode == ProxyMode::Nftables && nodeport_addresses.is_empty());
         let healthz = self.healthz_bind_address.clone().unwrap_or_else(|| {
             if file.healthz_bind_address.is_empty() {
                 "0.0.0.0:10256".into()
@@ -257,6 +289,32 @@ impl Options {
             Some(PathBuf::from(&file.client_connection.kubeconfig))
                 .filter(|p| !p.as_os_str().is_empty())
         });
+        let mut conntrack = file.conntrack.clone().unwrap_or_default().settings()?;
+        let count = |flag: &str, v: i64| {
+            u32::try_from(v)
+                .map_err(|_| format!("invalid --{flag} {v}: must be greater than or equal to 0"))
+        };
+        if let Some(v) = self.conntrack_max_per_core {
+            conntrack.max_per_core = count("conntrack-max-per-core", v)?;
+        }
+        if let Some(v) = self.conntrack_min {
+            conntrack.min = count("conntrack-min", v)?;
+        }
+        if let Some(d) = self.conntrack_tcp_timeout_established {
+            conntrack.tcp_established_timeout = d;
+        }
+        if let Some(d) = self.conntrack_tcp_timeout_close_wait {
+            conntrack.tcp_close_wait_timeout = d;
+        }
+        if let Some(b) = self.conntrack_tcp_be_liberal {
+            conntrack.tcp_be_liberal = b;
+        }
+        if let Some(d) = self.conntrack_udp_timeout {
+            conntrack.udp_timeout = d;
+        }
+        if let Some(d) = self.conntrack_udp_timeout_stream {
+            conntrack.udp_stream_timeout = d;
+        }
         let mut families = vec![IpFamily::V4];
         if std::path::Path::new("/proc/net/if_inet6").exists() {
             families.push(IpFamily::V6);
@@ -271,13 +329,14 @@ impl Options {
                 masquerade_all: self.masquerade_all.unwrap_or(section.masquerade_all),
                 masquerade_bit,
                 nodeport_addresses,
+                nodeport_primary,
             },
             healthz_bind: parse_bind("--healthz-bind-address", &healthz)?,
             metrics_bind: parse_bind("--metrics-bind-address", &metrics)?,
             sync_period,
             min_sync_period,
             cleanup: self.cleanup.unwrap_or(false),
-            nodeport_primary,
+            conntrack,
             families,
             command_prefix: Vec::new(),
         })
@@ -375,10 +434,45 @@ mod tests {
     #[test]
     fn primary_nodeport_addresses_are_resolved_later() {
         let c = parse(&["--nodeport-addresses=primary", "--hostname-override=n"]).unwrap();
-        assert!(c.nodeport_primary);
+        assert!(c.rules.nodeport_primary);
         assert!(c.rules.nodeport_addresses.is_empty());
         let c = parse(&["--nodeport-addresses=10.0.0.0/8", "--hostname-override=n"]).unwrap();
-        assert!(!c.nodeport_primary);
+        assert!(!c.rules.nodeport_primary);
         assert_eq!(c.rules.nodeport_addresses.len(), 1);
+    }
+
+    #[test]
+    fn conntrack_flags_override_the_file_and_defaults() {
+        let c = parse(&["--hostname-override=n"]).unwrap();
+        assert_eq!(c.conntrack, ConntrackSettings::default());
+        let c = parse(&[
+            "--hostname-override=n",
+            "--conntrack-max-per-core=0",
+            "--conntrack-tcp-timeout-established=2h",
+            "--conntrack-tcp-be-liberal",
+        ])
+        .unwrap();
+        assert_eq!(c.conntrack.max(4), None);
+        assert_eq!(
+            c.conntrack.tcp_established_timeout,
+            Duration::from_secs(7200)
+        );
+        assert!(c.conntrack.tcp_be_liberal);
+        assert!(parse(&["--hostname-override=n", "--conntrack-min=-5"]).is_err());
+    }
+
+    #[test]
+    fn nodeport_addresses_default_to_primary_in_nftables_mode_only() {
+        let c = parse(&["--proxy-mode=nftables", "--hostname-override=n"]).unwrap();
+        assert!(c.rules.nodeport_primary, "upstream's nftables default");
+        let c = parse(&["--proxy-mode=iptables", "--hostname-override=n"]).unwrap();
+        assert!(!c.rules.nodeport_primary);
+        let c = parse(&[
+            "--proxy-mode=nftables",
+            "--nodeport-addresses=0.0.0.0/0",
+            "--hostname-override=n",
+        ])
+        .unwrap();
+        assert!(!c.rules.nodeport_primary, "explicit CIDRs win");
     }
 }

@@ -15,7 +15,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::model::{Endpoint, EndpointSets, IpFamily, ProxyState, ServicePort};
+use crate::model::{Endpoint, IpFamily, NodeInfo, ProxyState, ServicePort};
+use crate::topology::EndpointSets;
 
 /// Backend-independent settings of the rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,8 +29,13 @@ pub struct RuleConfig {
     pub masquerade_all: bool,
     /// The packet mark bit meaning "masquerade me" (upstream default 14).
     pub masquerade_bit: u8,
-    /// Addresses NodePorts answer on; empty means every local address.
+    /// Addresses NodePorts answer on; empty means every local address
+    /// (unless `nodeport_primary`).
     pub nodeport_addresses: Vec<IpNet>,
+    /// `--nodeport-addresses=primary`: NodePorts answer on the node's
+    /// primary IPs as its Node object reports them (followed as they
+    /// change); without one of a family, on none of that family.
+    pub nodeport_primary: bool,
 }
 
 impl Default for RuleConfig {
@@ -39,6 +45,7 @@ impl Default for RuleConfig {
             masquerade_all: false,
             masquerade_bit: 14,
             nodeport_addresses: Vec::new(),
+            nodeport_primary: false,
         }
     }
 }
@@ -58,14 +65,39 @@ impl RuleConfig {
             .collect()
     }
 
-    /// NodePort addresses of `family` (empty: all local addresses).
-    pub fn nodeport_addresses_of(&self, family: IpFamily) -> Vec<IpNet> {
-        self.nodeport_addresses
+    /// Where NodePorts of `family` answer, for a node with `node`'s IPs.
+    pub fn nodeport_match(&self, family: IpFamily, node: &NodeInfo) -> NodePortMatch {
+        if self.nodeport_primary {
+            // Loopback never answers (no route_localnet), as upstream
+            // falls back to when the Node has no IP.
+            return match node.ip(family).filter(|ip| !ip.is_loopback()) {
+                Some(ip) => NodePortMatch::Only(vec![IpNet::from(ip)]),
+                None => NodePortMatch::Nowhere,
+            };
+        }
+        let nets: Vec<IpNet> = self
+            .nodeport_addresses
             .iter()
             .filter(|n| family_of_net(n) == family)
             .copied()
-            .collect()
+            .collect();
+        if nets.is_empty() {
+            NodePortMatch::AllLocal
+        } else {
+            NodePortMatch::Only(nets)
+        }
     }
+}
+
+/// Which local destination addresses NodePorts answer on (one family).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodePortMatch {
+    /// Every local address but loopback.
+    AllLocal,
+    /// Local addresses within these networks.
+    Only(Vec<IpNet>),
+    /// None (`primary` without a node IP of this family).
+    Nowhere,
 }
 
 fn family_of_net(net: &IpNet) -> IpFamily {
@@ -99,6 +131,13 @@ pub struct PortPlan<'a> {
     pub cluster_ip: IpAddr,
     /// External IPs in this family.
     pub external_ips: Vec<IpAddr>,
+    /// Load-balancer IPs in this family.
+    pub load_balancer_ips: Vec<IpAddr>,
+    /// `loadBalancerSourceRanges` of this family, when the load-balancer
+    /// IPs are firewalled: the sources that may pass (the ranges, plus the
+    /// load-balancer IPs themselves when a range holds the node's IP, so
+    /// the node reaches a VIP it carries as a local address, as upstream).
+    pub firewall_sources: Option<Vec<String>>,
     /// Endpoints of this family by category.
     pub endpoints: EndpointSets,
     /// Where traffic to the cluster IP goes.
@@ -152,15 +191,23 @@ pub fn plan(state: &ProxyState, family: IpFamily) -> Vec<PortPlan<'_>> {
     state
         .services
         .values()
-        .filter_map(|service| plan_one(service, state.endpoints_of(&service.name), family))
+        .filter_map(|service| {
+            plan_one(
+                service,
+                state.endpoints_of(&service.name),
+                &state.node,
+                family,
+            )
+        })
         .collect()
 }
 
-/// Plans one Service port of `family` with its `endpoints` (of any family);
-/// `None` when it has no cluster IP of that family.
+/// Plans one Service port of `family` with its `endpoints` (of any family)
+/// on the node `node`; `None` when it has no cluster IP of that family.
 pub fn plan_one<'a>(
     service: &'a ServicePort,
     endpoints: &[Endpoint],
+    node: &NodeInfo,
     family: IpFamily,
 ) -> Option<PortPlan<'a>> {
     let cluster_ip = service.cluster_ip(family)?;
@@ -169,7 +216,7 @@ pub fn plan_one<'a>(
         .filter(|ep| IpFamily::of(&ep.ip) == family)
         .cloned()
         .collect();
-    let sets = EndpointSets::categorize(&endpoints);
+    let sets = EndpointSets::categorize(&endpoints, &node.zone);
     let has_cluster = !sets.cluster.is_empty();
     let has_local = !sets.local.is_empty();
     let no_local = |has_any: bool| {
@@ -196,7 +243,15 @@ pub fn plan_one<'a>(
         .copied()
         .filter(|ip| IpFamily::of(ip) == family)
         .collect();
-    let has_external_traffic = service.node_port.is_some() || !external_ips.is_empty();
+    let load_balancer_ips: Vec<IpAddr> = service
+        .load_balancer_ips
+        .iter()
+        .copied()
+        .filter(|ip| IpFamily::of(ip) == family)
+        .collect();
+    let firewall_sources = firewall_sources(service, &load_balancer_ips, node, family);
+    let has_external_traffic =
+        service.node_port.is_some() || !external_ips.is_empty() || !load_balancer_ips.is_empty();
     let (external, external_final) = if !has_external_traffic {
         (None, Target::Reject)
     } else if service.external_policy_local {
@@ -220,6 +275,8 @@ pub fn plan_one<'a>(
         service,
         cluster_ip,
         external_ips,
+        load_balancer_ips,
+        firewall_sources,
         endpoints: sets,
         internal,
         external,
@@ -227,6 +284,30 @@ pub fn plan_one<'a>(
         has_cluster_chain: has_cluster,
         has_local_chain: uses_local,
     })
+}
+
+/// The sources allowed to a firewalled load-balancer IP (see
+/// [`PortPlan::firewall_sources`]); `None` without a firewall.
+fn firewall_sources(
+    service: &ServicePort,
+    load_balancer_ips: &[IpAddr],
+    node: &NodeInfo,
+    family: IpFamily,
+) -> Option<Vec<String>> {
+    let ranges: Vec<&IpNet> = service
+        .source_ranges
+        .iter()
+        .filter(|n| family_of_net(n) == family)
+        .collect();
+    if load_balancer_ips.is_empty() || ranges.is_empty() {
+        return None;
+    }
+    let mut sources: Vec<String> = ranges.iter().map(|n| n.to_string()).collect();
+    let node_ip = node.ip(family);
+    if node_ip.is_some_and(|ip| ranges.iter().any(|n| n.contains(&ip))) {
+        sources.extend(load_balancer_ips.iter().map(ToString::to_string));
+    }
+    Some(sources)
 }
 
 #[cfg(test)]
@@ -253,6 +334,7 @@ mod tests {
                 affinity_seconds: None,
                 external_policy_local: etp,
                 internal_policy_local: itp,
+                ..ServicePort::default()
             },
         );
         st.endpoints.insert(
@@ -266,6 +348,7 @@ mod tests {
                     serving: *ready,
                     terminating: false,
                     local: *local,
+                    zone_hints: Vec::new(),
                 })
                 .collect(),
         );

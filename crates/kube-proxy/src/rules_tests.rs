@@ -30,6 +30,7 @@ pub(crate) fn port(svc: &str, ip: &str) -> ServicePort {
         affinity_seconds: None,
         external_policy_local: false,
         internal_policy_local: false,
+        ..ServicePort::default()
     }
 }
 
@@ -41,6 +42,7 @@ pub(crate) fn ep(ip: &str, ready: bool, local: bool) -> Endpoint {
         serving: ready,
         terminating: false,
         local,
+        zone_hints: Vec::new(),
     }
 }
 
@@ -60,12 +62,12 @@ pub(crate) fn cfg() -> RuleConfig {
     }
 }
 
-fn nft(st: &ProxyState) -> String {
+pub(crate) fn nft(st: &ProxyState) -> String {
     nftables::render(st, &cfg(), IpFamily::V4, &Existing::default())
 }
 
 /// The rules of one chain, in order.
-fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
+pub(crate) fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
     let prefix = format!("add rule ip kube-proxy {chain} ");
     script
         .lines()
@@ -74,7 +76,7 @@ fn nft_chain<'a>(script: &'a str, chain: &str) -> Vec<&'a str> {
 }
 
 /// The elements added to one map or set.
-fn nft_elements(script: &str, map: &str) -> Vec<String> {
+pub(crate) fn nft_elements(script: &str, map: &str) -> Vec<String> {
     let prefix = format!("add element ip kube-proxy {map} {{ ");
     script
         .lines()

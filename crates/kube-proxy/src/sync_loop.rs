@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::health::ProxyHealth;
 use crate::metrics;
 use crate::proxier::{Proxier, ProxyMode};
+use crate::service_health::ServiceHealthServers;
 use crate::tracker::ChangeTracker;
 
 /// What the watchers and the loop share.
@@ -62,11 +63,14 @@ pub struct Periods {
 }
 
 /// Runs until `stop`; returns the proxier (for cleanup by the caller).
+/// `service_health`, when given, follows every successful sync (health
+/// check node ports open and close with the Services).
 pub async fn run(
     proxier: Box<dyn Proxier>,
     shared: Shared,
     periods: Periods,
     mode: ProxyMode,
+    mut service_health: Option<ServiceHealthServers>,
     stop: CancellationToken,
 ) -> Box<dyn Proxier> {
     let mut proxier = proxier;
@@ -111,6 +115,9 @@ pub async fn run(
         .await;
         let Ok((returned, result, state)) = joined else {
             tracing::error!("the proxier panicked; stopping the sync loop");
+            if let Some(servers) = service_health.as_mut() {
+                servers.shutdown().await;
+            }
             return Box::new(crate::proxier::FakeProxier::default());
         };
         proxier = returned;
@@ -128,6 +135,9 @@ pub async fn run(
                     }
                 }
                 shared.health.updated();
+                if let Some(servers) = service_health.as_mut() {
+                    servers.sync(&state).await;
+                }
                 tracing::debug!(
                     services = state.services.len(),
                     elapsed_ms = elapsed.as_millis() as u64,
@@ -148,6 +158,9 @@ pub async fn run(
                 tracing::error!(error = %err, "syncing proxy rules failed; retrying");
             }
         }
+    }
+    if let Some(servers) = service_health.as_mut() {
+        servers.shutdown().await;
     }
     proxier
 }
@@ -180,6 +193,7 @@ mod tests {
             shared.clone(),
             periods,
             ProxyMode::Nftables,
+            None,
             stop.clone(),
         ));
         let count = || fake.synced.lock().unwrap().len();

@@ -8,11 +8,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::model::{
-    self, Endpoint, ProxyState, ServicePort, ServicePortName, TRIGGER_TIME_ANNOTATION,
+    self, Endpoint, NodeInfo, ProxyState, ServicePort, ServicePortName, TRIGGER_TIME_ANNOTATION,
+    ZONE_LABEL,
 };
 
 type Key = (String, String);
@@ -29,6 +30,7 @@ pub struct ChangeTracker {
     node_name: String,
     services: HashMap<Key, Vec<ServicePort>>,
     slices: HashMap<Key, SliceEntry>,
+    node: NodeInfo,
     trigger_times: Vec<jiff::Timestamp>,
     service_changes: u64,
     endpoint_changes: u64,
@@ -133,6 +135,34 @@ impl ChangeTracker {
         changed
     }
 
+    /// Records this proxy's Node (`None`: deleted). Its zone label drives
+    /// topology-aware routing; its primary IPs the `primary` NodePort
+    /// addresses and the source-range exception for the node. IPs are kept
+    /// when the Node goes away or reports none, so NodePorts keep working.
+    /// Returns whether anything the rules use changed.
+    pub fn node_updated(&mut self, node: Option<&Node>) -> bool {
+        let zone = node
+            .and_then(|n| n.metadata.labels.as_ref())
+            .and_then(|l| l.get(ZONE_LABEL))
+            .cloned()
+            .unwrap_or_default();
+        let ips = node.map(model::primary_ips).unwrap_or_default();
+        let next = NodeInfo {
+            ips: if ips.is_empty() {
+                self.node.ips.clone()
+            } else {
+                ips
+            },
+            zone,
+        };
+        let changed = next != self.node;
+        if changed {
+            tracing::info!(ips = ?next.ips, zone = %next.zone, "this node's IPs or zone changed");
+            self.node = next;
+        }
+        changed
+    }
+
     /// Replaces every Service (after a watcher relist).
     pub fn reset_services(&mut self, services: &[Service]) {
         self.services.clear();
@@ -184,6 +214,7 @@ impl ChangeTracker {
         ProxyState {
             services,
             endpoints,
+            node: self.node.clone(),
         }
     }
 

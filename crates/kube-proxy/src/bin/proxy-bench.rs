@@ -96,6 +96,7 @@ fn state(n: usize) -> ProxyState {
                 affinity_seconds: None,
                 external_policy_local: false,
                 internal_policy_local: false,
+                ..ServicePort::default()
             },
         );
         let endpoints = (0..ENDPOINTS_PER_SERVICE)
@@ -114,6 +115,7 @@ fn endpoint(k: u32) -> Endpoint {
         serving: true,
         terminating: false,
         local: false,
+        zone_hints: Vec::new(),
     }
 }
 

@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub mod service;
 pub mod transaction;
 
-use crate::model::{Endpoint, IpFamily, ProxyState, ServicePort, ServicePortName};
-use crate::plan::{self, RuleConfig};
+use crate::model::{Endpoint, IpFamily, NodeInfo, ProxyState, ServicePort, ServicePortName};
+use crate::plan::{self, NodePortMatch, RuleConfig};
 use service::ServiceRules;
 
 /// Name of our table (in both families).
@@ -102,6 +102,10 @@ pub(crate) const BASE_CHAINS: &[(&str, &str)] = &[
     // Numeric priorities: nft 1.0.6 only knows the names in some hooks.
     // -100 is dstnat, 100 srcnat; the filter chains run just before
     // (-110) or just after (-90) DNAT.
+    (
+        "filter-prerouting",
+        "type filter hook prerouting priority -110 ;",
+    ),
     ("nat-prerouting", "type nat hook prerouting priority -100 ;"),
     ("nat-output", "type nat hook output priority -100 ;"),
     (
@@ -121,13 +125,14 @@ pub(crate) const HELPER_CHAINS: &[&str] = &[
     "services",
     "service-endpoints-check",
     "cluster-ips-check",
+    "firewall-check",
     "mark-for-masquerade",
     "masquerading",
     "reject-chain",
 ];
 
 /// The sets and maps of our table: (kind, name, declaration).
-pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 5] {
+pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 6] {
     let addr = addr_type(family);
     let by_ip = format!("type {addr} . inet_proto . inet_service : verdict ;");
     let by_port = "type inet_proto . inet_service : verdict ;".to_string();
@@ -139,33 +144,45 @@ pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 5
         ),
         ("map", "service-ips", by_ip.clone()),
         ("map", "service-nodeports", by_port.clone()),
-        ("map", "no-endpoint-services", by_ip),
+        ("map", "no-endpoint-services", by_ip.clone()),
         ("map", "no-endpoint-nodeports", by_port),
+        // loadBalancerSourceRanges: load-balancer IP . proto . port : goto
+        // the Service's firewall chain.
+        ("map", "firewall-ips", by_ip),
     ]
 }
 
 /// The rules of the fixed (base and helper) chains, in order; they depend
-/// only on the configuration.
-fn fixed_rules(config: &RuleConfig, family: IpFamily) -> Vec<(&'static str, String)> {
+/// on the configuration and, for `--nodeport-addresses=primary`, on the
+/// node's IPs.
+fn fixed_rules(
+    config: &RuleConfig,
+    family: IpFamily,
+    node: &NodeInfo,
+) -> Vec<(&'static str, String)> {
     let ip = family_keyword(family); // the payload keyword equals the family keyword
     let mark = config.mark();
     // NodePorts answer on local addresses (all of them, or the configured
     // ones), never on loopback: that needs route_localnet, which nftables
     // mode does not set (as upstream).
-    let nodeport_match = {
-        let nets = config.nodeport_addresses_of(family);
-        if nets.is_empty() {
+    let nodeport_match = match config.nodeport_match(family, node) {
+        NodePortMatch::AllLocal => {
             let loopback = match family {
                 IpFamily::V4 => "127.0.0.0/8",
                 IpFamily::V6 => "::1",
             };
-            format!("fib daddr type local {ip} daddr != {loopback}")
-        } else {
-            let list: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
-            format!("fib daddr type local {ip} daddr {{ {} }}", list.join(", "))
+            Some(format!("fib daddr type local {ip} daddr != {loopback}"))
         }
+        NodePortMatch::Only(nets) => {
+            let list: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+            Some(format!(
+                "fib daddr type local {ip} daddr {{ {} }}",
+                list.join(", ")
+            ))
+        }
+        NodePortMatch::Nowhere => None,
     };
-    vec![
+    let mut rules = vec![
         ("nat-prerouting", "jump services".to_string()),
         ("nat-output", "jump services".to_string()),
         ("nat-postrouting", "jump masquerading".to_string()),
@@ -185,6 +202,15 @@ fn fixed_rules(config: &RuleConfig, family: IpFamily) -> Vec<(&'static str, Stri
             "filter-output",
             "ct state new jump service-endpoints-check".to_string(),
         ),
+        // loadBalancerSourceRanges, on the destination before DNAT.
+        (
+            "filter-prerouting",
+            "ct state new jump firewall-check".to_string(),
+        ),
+        (
+            "filter-output",
+            "ct state new jump firewall-check".to_string(),
+        ),
         (
             "filter-output-post-dnat",
             "ct state new jump cluster-ips-check".to_string(),
@@ -199,16 +225,8 @@ fn fixed_rules(config: &RuleConfig, family: IpFamily) -> Vec<(&'static str, Stri
             format!("{ip} daddr . meta l4proto . th dport vmap @service-ips"),
         ),
         (
-            "services",
-            format!("{nodeport_match} meta l4proto . th dport vmap @service-nodeports"),
-        ),
-        (
             "service-endpoints-check",
             format!("{ip} daddr . meta l4proto . th dport vmap @no-endpoint-services"),
-        ),
-        (
-            "service-endpoints-check",
-            format!("{nodeport_match} meta l4proto . th dport vmap @no-endpoint-nodeports"),
         ),
         (
             "cluster-ips-check",
@@ -216,7 +234,22 @@ fn fixed_rules(config: &RuleConfig, family: IpFamily) -> Vec<(&'static str, Stri
                 "{ip} daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\""
             ),
         ),
-    ]
+        (
+            "firewall-check",
+            format!("{ip} daddr . meta l4proto . th dport vmap @firewall-ips"),
+        ),
+    ];
+    if let Some(nodeport_match) = nodeport_match {
+        rules.push((
+            "services",
+            format!("{nodeport_match} meta l4proto . th dport vmap @service-nodeports"),
+        ));
+        rules.push((
+            "service-endpoints-check",
+            format!("{nodeport_match} meta l4proto . th dport vmap @no-endpoint-nodeports"),
+        ));
+    }
+    rules
 }
 
 /// One Service port's rules and the inputs they were rendered from (so the
@@ -238,6 +271,9 @@ pub struct Rendered {
 pub struct Ruleset {
     /// The family this is for.
     pub family: IpFamily,
+    /// The node the Service parts were rendered for (its zone and IPs
+    /// shape them; a change re-renders every part).
+    pub node: NodeInfo,
     /// Rules of the fixed chains, in order.
     pub fixed_rules: Vec<(&'static str, String)>,
     /// Each Service port's part.
@@ -277,13 +313,14 @@ pub fn ruleset_reusing(
     for (name, service) in &state.services {
         let endpoints = state.endpoints_of(name);
         let reusable = prev
+            .filter(|prev| prev.node == state.node)
             .and_then(|prev| prev.services.get(name))
             .filter(|r| r.service == *service && r.endpoints == endpoints);
         if let Some(same) = reusable {
             services.insert(name.clone(), Arc::clone(same));
             continue;
         }
-        let Some(p) = plan::plan_one(service, endpoints, family) else {
+        let Some(p) = plan::plan_one(service, endpoints, &state.node, family) else {
             continue;
         };
         let rendered = Rendered {
@@ -295,7 +332,8 @@ pub fn ruleset_reusing(
     }
     Ruleset {
         family,
-        fixed_rules: fixed_rules(config, family),
+        node: state.node.clone(),
+        fixed_rules: fixed_rules(config, family, &state.node),
         services,
     }
 }

@@ -49,6 +49,7 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
     let cluster_chain = naming::nft_service_chain("service", &svc.name);
     let local_chain = naming::nft_service_chain("local", &svc.name);
     let external_chain = naming::nft_service_chain("external", &svc.name);
+    let firewall_chain = naming::nft_service_chain("firewall", &svc.name);
     let mut out = ServiceRules {
         cluster_ip: p.cluster_ip.to_string(),
         ..ServiceRules::default()
@@ -73,7 +74,8 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
         } else {
             ("no-endpoint-services", "no-endpoint-nodeports")
         };
-        for ext_ip in &p.external_ips {
+        // External and load-balancer IPs are handled alike.
+        for ext_ip in p.external_ips.iter().chain(&p.load_balancer_ips) {
             let key = format!("{ext_ip} . {proto} . {}", svc.port);
             out.elements.push((by_ip, key, chain_of(external)));
         }
@@ -129,6 +131,19 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
         }
         out.chains.push((chain.to_string(), rules));
     };
+    if let Some(sources) = &p.firewall_sources {
+        // Checked before DNAT (firewall-check), whether or not the Service
+        // has endpoints: other sources are dropped.
+        out.chains.push((
+            firewall_chain.clone(),
+            vec![format!("{ip} saddr != {{ {} }} drop", sources.join(", "))],
+        ));
+        for lb_ip in &p.load_balancer_ips {
+            let key = format!("{lb_ip} . {proto} . {}", svc.port);
+            out.elements
+                .push(("firewall-ips", key, format!("goto {firewall_chain}")));
+        }
+    }
     if p.has_cluster_chain {
         balance(&mut out, &cluster_chain, &p.endpoints.cluster);
     }

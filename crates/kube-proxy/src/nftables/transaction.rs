@@ -238,15 +238,35 @@ impl<'a> Delta<'a> {
     }
 }
 
+/// The fixed chains whose rules differ between `prev` and `next` (the
+/// NodePort match follows the node's IPs), with `next`'s rules.
+fn changed_fixed_chains(prev: &Ruleset, next: &Ruleset) -> Vec<(&'static str, Vec<String>)> {
+    let by_chain = |rules: &Ruleset| {
+        let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+        for (chain, rule) in &rules.fixed_rules {
+            out.entry(chain).or_default().push(rule.clone());
+        }
+        out
+    };
+    let (old, new) = (by_chain(prev), by_chain(next));
+    let names: BTreeSet<&'static str> = old.keys().chain(new.keys()).copied().collect();
+    names
+        .into_iter()
+        .filter(|name| old.get(name) != new.get(name))
+        .map(|name| (name, new.get(name).cloned().unwrap_or_default()))
+        .collect()
+}
+
 /// The transaction turning `prev` (what the last successful sync wrote) into
-/// `next`; empty when nothing differs. Both must be for the same family and
-/// configuration (the fixed chains are not compared). Service ports whose
-/// part `next` reused from `prev` are skipped without looking at them.
+/// `next`; empty when nothing differs. Both must be for the same family.
+/// Service ports whose part `next` reused from `prev` are skipped without
+/// looking at them; fixed chains whose rules changed are rewritten.
 pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
     static NOTHING: std::sync::LazyLock<ServiceRules> =
         std::sync::LazyLock::new(ServiceRules::default);
     let mut delta = Delta::default();
-    let mut changed = false;
+    let fixed = changed_fixed_chains(prev, next);
+    let mut changed = !fixed.is_empty();
     for (name, part) in &next.services {
         match prev.services.get(name) {
             Some(before) if std::sync::Arc::ptr_eq(before, part) => {}
@@ -285,6 +305,10 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
     }
     for (name, timeout) in &delta.new_sets {
         s.affinity_set(name, *timeout, next);
+    }
+    for (name, rules) in &fixed {
+        s.flush_chain(name);
+        s.rules(name, rules);
     }
     for (name, rules, flush) in &delta.chains {
         if *flush {

@@ -1,8 +1,10 @@
 //! The whole kube-proxy (watchers, sync loop, nftables) against a real
 //! apiserver, programming a test network namespace: a Service and an
 //! EndpointSlice created through the API become reachable, deleting the
-//! slice makes the Service reject, /healthz and the metrics follow, and
-//! /healthz fails while the proxy's Node is marked for removal.
+//! slice makes the Service reject, /healthz and the metrics follow,
+//! /healthz fails while the proxy's Node is marked for removal, and a
+//! LoadBalancer Service's health check node port opens, reports local
+//! endpoints and closes, and its status IP carries traffic.
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +58,92 @@ async fn healthz_until(addr: &str, status: &str) -> String {
     }
 }
 
+/// Polls `GET /` on 127.0.0.1:`port` for up to 20 s until `check` holds.
+async fn health_check_until(port: u16, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let addr = format!("127.0.0.1:{port}");
+        let response = match tokio::net::TcpStream::connect(&addr).await {
+            Ok(_) => http_get(&addr, "/").await,
+            Err(err) => format!("connect: {err}"),
+        };
+        if check(&response) || Instant::now() >= deadline {
+            assert!(check(&response), "{response}");
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A LoadBalancer Service with `externalTrafficPolicy: Local` gets a health
+/// check node port that reports this node's ready local endpoints, and loses
+/// it with the Service. (Corten's apiserver does not allocate
+/// `healthCheckNodePort` yet, so the test picks a free one.)
+async fn health_check_node_port(
+    services: &Api<Service>,
+    slices: &Api<EndpointSlice>,
+    prefix: Vec<String>,
+) {
+    let free = (32000..32700)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in the NodePort range");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "lb"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": free,
+            "ports": [{"name": "http", "port": 80, "targetPort": POD_PORT}]}
+    }))
+    .unwrap();
+    let svc = services.create(&PostParams::default(), &svc).await.unwrap();
+    let port = svc
+        .spec
+        .and_then(|s| s.health_check_node_port)
+        .expect("the health check node port is kept") as u16;
+    let response = health_check_until(port, |r| r.starts_with("HTTP/1.1 503")).await;
+    assert!(response.contains("\"localEndpoints\": 0"), "{response}");
+    assert!(response.contains("\"name\": \"lb\""), "{response}");
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": "lb-1", "labels": {"kubernetes.io/service-name": "lb"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": POD_PORT, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [POD_IP], "conditions": {"ready": true}, "nodeName": "node-1"}]
+    }))
+    .unwrap();
+    slices.create(&PostParams::default(), &slice).await.unwrap();
+    let response = health_check_until(port, |r| r.starts_with("HTTP/1.1 200")).await;
+    assert!(response.contains("\"localEndpoints\": 1"), "{response}");
+    assert!(
+        response.contains("\"serviceProxyHealthy\": true"),
+        "{response}"
+    );
+
+    // The cloud reports the load balancer's IP in the status: it is
+    // programmed like an external IP.
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": "10.96.9.41"}]}}});
+    services
+        .patch_status("lb", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let body = eventually("the load-balancer IP to reach the endpoint", move || {
+        let out = std::process::Command::new(&prefix[0])
+            .args(&prefix[1..])
+            .args(["timeout", "3", "busybox", "wget", "-q", "-O", "-"])
+            .arg("http://10.96.9.41:80/")
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await;
+    assert_eq!(body, BODY);
+    services
+        .delete("lb", &DeleteParams::default())
+        .await
+        .unwrap();
+    health_check_until(port, |r| r.starts_with("connect:")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_proxy_programs_services_from_the_api() {
     let Some(topo) = netns::topology_or_skip() else {
@@ -82,6 +170,20 @@ async fn kube_proxy_programs_services_from_the_api() {
         }))
         .unwrap();
         slices.create(&PostParams::default(), &slice).await.unwrap();
+
+        // The proxy's Node, first: nftables mode answers NodePorts on its
+        // primary IP (upstream's default) and waits for it at start. Its
+        // IP is loopback (the proxy runs in this namespace): NodePorts then
+        // answer nowhere and health check ports listen on 127.0.0.1.
+        let nodes: Api<Node> = Api::all(client.clone());
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-1"}})).unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+        let addresses =
+            json!({"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}});
+        nodes
+            .patch_status("node-1", &PatchParams::default(), &Patch::Merge(&addresses))
+            .await
+            .unwrap();
 
         let healthz = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -136,14 +238,12 @@ async fn kube_proxy_programs_services_from_the_api() {
 
         // The cluster autoscaler marks the node for removal: load balancers
         // must stop sending traffic here (/healthz 503), /livez stays 200.
-        let nodes: Api<Node> = Api::all(client.clone());
-        let node: Node = serde_json::from_value(json!({
-            "metadata": {"name": "node-1"},
-            "spec": {"taints": [{"key": "ToBeDeletedByClusterAutoscaler",
-                "value": "1764144000", "effect": "NoSchedule"}]}
-        }))
-        .unwrap();
-        nodes.create(&PostParams::default(), &node).await.unwrap();
+        let taint = json!({"spec": {"taints": [{"key": "ToBeDeletedByClusterAutoscaler",
+            "value": "1764144000", "effect": "NoSchedule"}]}});
+        nodes
+            .patch("node-1", &PatchParams::default(), &Patch::Merge(&taint))
+            .await
+            .unwrap();
         let response = healthz_until(&healthz, "HTTP/1.1 503").await;
         assert!(response.contains("\"nodeEligible\":false"), "{response}");
         assert!(
@@ -170,6 +270,8 @@ async fn kube_proxy_programs_services_from_the_api() {
                 || metrics.contains("kubeproxy_network_programming_duration_seconds_count 2"),
             "the slice's trigger time was observed:\n{metrics}"
         );
+
+        health_check_node_port(&services, &slices, topo.prefix()).await;
 
         slices
             .delete("web-1", &DeleteParams::default())

@@ -47,6 +47,14 @@ fn rule_config() -> RuleConfig {
     }
 }
 
+/// NodePorts on the node's primary IPs, which the walk below changes.
+fn primary_rule_config() -> RuleConfig {
+    RuleConfig {
+        nodeport_primary: true,
+        ..rule_config()
+    }
+}
+
 /// The behaviour both backends must show.
 fn exercise(topo: &netns::Topology, proxier: &mut dyn Proxier, rejects_unknown_ports: bool) {
     let mut tracker = ChangeTracker::new("this-node");
@@ -165,24 +173,37 @@ fn nftables_session_affinity_pins_the_client() {
 
 /// Every feature at once, in both families: the real tools must accept the
 /// rulesets, and a later sync with a smaller state must remove what is gone.
+/// The second state also moves the node (another IP, another zone) and
+/// changes the load balancer's addresses and source ranges.
 fn kitchen_sink(second: bool) -> corten_kube_proxy::model::ProxyState {
     let mut tracker = ChangeTracker::new("this-node");
+    let (ranges, ingress) = if second {
+        (json!(["198.51.100.0/24"]), json!([{"ip": "192.0.2.41"}]))
+    } else {
+        (
+            json!(["203.0.113.0/24", "10.0.0.0/8", "fd00:203::/64"]),
+            json!([{"ip": "192.0.2.40"}, {"ip": "2001:db8::40"}, {"ip": "192.0.2.49", "ipMode": "Proxy"}]),
+        )
+    };
     let svc: Service = serde_json::from_value(json!({
         "metadata": {"namespace": "ns", "name": "all"},
         "spec": {
-            "type": "NodePort",
+            "type": "LoadBalancer",
             "clusterIP": "10.96.8.1", "clusterIPs": ["10.96.8.1", "fd00:96::1"],
             "externalIPs": ["192.0.2.10"],
             "sessionAffinity": "ClientIP",
             "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
             "externalTrafficPolicy": "Local",
             "internalTrafficPolicy": "Local",
+            "healthCheckNodePort": 32001,
+            "loadBalancerSourceRanges": ranges,
             "ports": [
                 {"name": "http", "port": 80, "nodePort": 30081, "protocol": "TCP"},
                 {"name": "dns", "port": 53, "nodePort": 30053, "protocol": "UDP"},
                 {"name": "sctp", "port": 9, "nodePort": 30009, "protocol": "SCTP"}
             ]
-        }
+        },
+        "status": {"loadBalancer": {"ingress": ingress}}
     }))
     .unwrap();
     tracker.service_applied(&svc);
@@ -212,6 +233,31 @@ fn kitchen_sink(second: bool) -> corten_kube_proxy::model::ProxyState {
     if !second {
         tracker.service_applied(&service("empty", "10.96.8.2", Some(30082)));
     }
+    // A Service balanced by zone hints over two endpoints.
+    tracker.service_applied(&service("zoned", "10.96.8.3", None));
+    let zoned: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"namespace": "default", "name": "zoned-abc",
+            "labels": {"kubernetes.io/service-name": "zoned"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": POD_PORT, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": ["10.244.1.21"], "hints": {"forZones": [{"name": "zone-a"}]}},
+            {"addresses": ["10.244.1.22"], "hints": {"forZones": [{"name": "zone-b"}]}}
+        ]
+    }))
+    .unwrap();
+    tracker.slice_applied(&zoned);
+    let (ip, zone) = if second {
+        ("10.0.0.6", "zone-b")
+    } else {
+        ("10.0.0.5", "zone-a")
+    };
+    let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(json!({
+        "metadata": {"name": "this-node", "labels": {"topology.kubernetes.io/zone": zone}},
+        "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "InternalIP", "address": "fd00:10::5"}]}
+    }))
+    .unwrap();
+    tracker.node_updated(Some(&node));
     tracker.snapshot()
 }
 
@@ -337,8 +383,13 @@ fn assert_partial_syncs_match_full(
     for svc in last.services.values_mut() {
         svc.affinity_seconds = None;
     }
+    // Only the node moves (IP and zone): NodePort addresses and the zoned
+    // Service's chain change, nothing else.
+    let mut moved = kitchen_sink(false);
+    moved.node = kitchen_sink(true).node;
     let states = [
         kitchen_sink(false),
+        moved,
         kitchen_sink(true),
         kitchen_sink(false),
         last,
@@ -356,7 +407,7 @@ fn assert_partial_syncs_match_full(
     incremental
         .sync(&states[0])
         .expect("back to the bigger state");
-    new_proxier().sync(&states[3]).expect("full sync");
+    new_proxier().sync(&states[4]).expect("full sync");
     assert_eq!(
         listing(),
         expected,
@@ -375,7 +426,7 @@ fn nftables_partial_syncs_end_where_a_full_sync_would() {
         let runner = ExecRunner::with_prefix(topo.prefix());
         Box::new(NftablesProxier::new(
             runner,
-            rule_config(),
+            primary_rule_config(),
             families.clone(),
         ))
     };
@@ -418,7 +469,7 @@ fn iptables_partial_syncs_end_where_a_full_sync_would() {
         let runner = ExecRunner::with_prefix(topo.prefix());
         Box::new(IptablesProxier::new(
             runner,
-            rule_config(),
+            primary_rule_config(),
             families.clone(),
         ))
     };

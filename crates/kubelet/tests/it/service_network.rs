@@ -82,6 +82,10 @@ impl Networking {
             format!("--proxy-mode={mode}"),
             format!("--hostname-override={}", node.name),
             format!("--cluster-cidr={pod_subnet}"),
+            // The kubelet reports 127.0.0.1 as the Node's IP here, so
+            // nftables mode's default (`primary`) would answer NodePorts
+            // nowhere: name the node's link address instead.
+            format!("--nodeport-addresses={}/32", netns.node_ip),
             format!("--healthz-bind-address=127.0.0.1:{}", free_port()),
             "--metrics-bind-address=".into(),
             "--iptables-min-sync-period=100ms".into(),
