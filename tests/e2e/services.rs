@@ -121,3 +121,100 @@ async fn allocations_follow_type_changes_and_deletes() {
         assert_eq!(e.spec.as_ref().unwrap().cluster_ip, None);
     });
 }
+
+#[tokio::test]
+async fn local_load_balancers_get_a_health_check_node_port() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let api: Api<Service> = Api::namespaced(client, "default");
+        let pp = PostParams::default();
+        let ports = json!([{"port": 80, "targetPort": 8080}]);
+        let hc = |s: &Service| s.spec.as_ref().and_then(|s| s.health_check_node_port);
+
+        let lb = api
+            .create(
+                &pp,
+                &svc(
+                    "lb",
+                    json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": ports}),
+                ),
+            )
+            .await
+            .unwrap();
+        let port = hc(&lb).expect("a health check node port");
+        assert!((30000..=32767).contains(&port), "{port}");
+        assert_ne!(Some(port), node_port(&lb));
+        // The port is taken: nobody else may ask for it.
+        let err = api
+            .create(
+                &pp,
+                &svc(
+                    "other",
+                    json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}),
+                ),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("already allocated")),
+            "{err:?}"
+        );
+        // An update that leaves the field out keeps it.
+        let kept = api
+            .patch(
+                "lb",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hc(&kept), Some(port));
+        // Cluster traffic policy: no health check port, and it is free again.
+        let cluster = api
+            .patch(
+                "lb",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"externalTrafficPolicy": "Cluster"}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hc(&cluster), None);
+        let other = api
+            .create(
+                &pp,
+                &svc(
+                    "other",
+                    json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(node_port(&other), Some(port));
+        // Back to Local: a new one is allocated on update.
+        let local = api
+            .patch(
+                "lb",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"externalTrafficPolicy": "Local"}})),
+            )
+            .await
+            .unwrap();
+        let again = hc(&local).expect("allocated on update");
+        assert_ne!(again, port);
+        // Deleting the service releases it.
+        api.delete("lb", &DeleteParams::default()).await.unwrap();
+        let reuse = api
+            .create(
+                &pp,
+                &svc(
+                    "reuse",
+                    json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                           "healthCheckNodePort": again, "ports": [{"port": 81}]}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hc(&reuse), Some(again));
+    });
+}

@@ -235,6 +235,23 @@ fn wants_node_ports(obj: &Value) -> bool {
     }
 }
 
+/// A LoadBalancer with `externalTrafficPolicy: Local` gets a
+/// `healthCheckNodePort` from the NodePort range (kube-proxy serves its
+/// health check there).
+fn wants_health_check_port(obj: &Value) -> bool {
+    service_type(obj) == "LoadBalancer"
+        && obj
+            .pointer("/spec/externalTrafficPolicy")
+            .and_then(Value::as_str)
+            == Some("Local")
+}
+
+fn health_check_port(obj: &Value) -> Option<i64> {
+    obj.pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_i64)
+        .filter(|p| *p != 0)
+}
+
 fn invalid(name: &str, path: Path, value: Value, detail: &str) -> StatusError {
     StatusError::invalid(
         &GroupKind::new("", "Service"),
@@ -400,6 +417,49 @@ async fn allocate_inner(
             }
         }
     }
+    if wants_health_check_port(obj) {
+        let path = || Path::new("spec").child("healthCheckNodePort");
+        let port = match health_check_port(obj) {
+            Some(p) => {
+                if !a.port_in_range(p) {
+                    return Err(invalid(
+                        name,
+                        path(),
+                        json!(p),
+                        &format!(
+                            "failed to allocate requested HealthCheck NodePort {p}: provided port is not in the valid range. The range of valid ports is {}-{}",
+                            a.node_ports.0, a.node_ports.1
+                        ),
+                    ));
+                }
+                let p = p as u16;
+                if !dry_run {
+                    if alloc.ports.contains(&p) || !a.reserve_port(p, ns, name).await? {
+                        return Err(invalid(
+                            name,
+                            path(),
+                            json!(p),
+                            &format!(
+                                "failed to allocate requested HealthCheck NodePort {p}: provided port is already allocated"
+                            ),
+                        ));
+                    }
+                    alloc.ports.push(p);
+                }
+                Some(p)
+            }
+            None if dry_run => None,
+            None => {
+                let p = a.allocate_port(ns, name).await?;
+                alloc.ports.push(p);
+                Some(p)
+            }
+        };
+        if let (Some(port), Some(spec)) = (port, obj.get_mut("spec").and_then(Value::as_object_mut))
+        {
+            spec.insert("healthCheckNodePort".into(), json!(port));
+        }
+    }
     Ok(())
 }
 
@@ -427,6 +487,11 @@ pub fn allocated_by(obj: &Value) -> Allocation {
                 a.ports.push(n);
             }
         }
+    }
+    if let Some(n) = health_check_port(obj).and_then(|n| u16::try_from(n).ok())
+        && !a.ports.contains(&n)
+    {
+        a.ports.push(n);
     }
     a
 }
@@ -557,6 +622,16 @@ pub fn fill_on_update(new: &mut Value, pool: &mut UpdatePool, cidr_is_v4: bool) 
             }
         }
     }
+    if wants_health_check_port(new) && health_check_port(new).is_none() {
+        match pool.ports.pop() {
+            Some(port) => {
+                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.insert("healthCheckNodePort".into(), json!(port));
+                }
+            }
+            None => pool.wanted_ports += 1,
+        }
+    }
 }
 
 /// Reserves the values a user set explicitly on update that the stored
@@ -596,6 +671,24 @@ pub async fn prepare_update(
                     continue;
                 }
                 if !a.reserve_port(*port, &ns, &name).await? {
+                    let is_node_port = new
+                        .pointer("/spec/ports")
+                        .and_then(Value::as_array)
+                        .is_some_and(|ps| {
+                            ps.iter().any(|p| {
+                                p.get("nodePort").and_then(Value::as_i64) == Some(i64::from(*port))
+                            })
+                        });
+                    if !is_node_port {
+                        return Err(invalid(
+                            &name,
+                            Path::new("spec").child("healthCheckNodePort"),
+                            json!(port),
+                            &format!(
+                                "failed to allocate requested HealthCheck NodePort {port}: provided port is already allocated"
+                            ),
+                        ));
+                    }
                     return Err(invalid(
                         &name,
                         Path::new("spec").child("ports").index(i).child("nodePort"),
