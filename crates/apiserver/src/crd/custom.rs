@@ -34,6 +34,13 @@ pub struct CustomResource {
     pub terminating: Arc<std::sync::atomic::AtomicBool>,
     /// The CRD's name (`<plural>.<group>`).
     pub crd_name: String,
+    /// The schema server-side apply merges this version's objects by.
+    pub apply_schema: Arc<corten_apimachinery::managedfields::Schema>,
+    /// Every version of the CRD, for managedFields of other versions.
+    pub versions: Arc<super::ownership::CrdVersions>,
+    /// The conversion from and to the storage version (`None` for the
+    /// storage version itself).
+    pub conversion: Option<&'static CustomConversion>,
 }
 
 impl CustomResource {
@@ -66,6 +73,21 @@ impl CustomResourceStrategy {
     }
 }
 
+/// What upstream's decoder requires of any custom resource body: an
+/// object whose `metadata`, if any, is an object.
+fn check_object(obj: &Value) -> Result<(), String> {
+    let Some(map) = obj.as_object() else {
+        return Err("the object must be a JSON object".into());
+    };
+    if let Some(m) = map.get("metadata")
+        && !m.is_object()
+        && !m.is_null()
+    {
+        return Err("metadata must be an object".into());
+    }
+    Ok(())
+}
+
 /// Everything outside `metadata` (upstream `copyNonMetadata`).
 fn non_metadata(obj: &Value) -> Vec<(&String, &Value)> {
     let mut out: Vec<(&String, &Value)> = obj
@@ -82,15 +104,7 @@ impl Strategy for CustomResourceStrategy {
     /// the schema does not specify are pruned (the store reports them for
     /// `fieldValidation`).
     fn canonicalize(&self, mut obj: Value) -> Result<Value, String> {
-        let Some(map) = obj.as_object() else {
-            return Err("the object must be a JSON object".into());
-        };
-        if let Some(m) = map.get("metadata")
-            && !m.is_object()
-            && !m.is_null()
-        {
-            return Err("metadata must be an object".into());
-        }
+        check_object(&obj)?;
         let schema = self.schema();
         schema.default(&mut obj);
         schema.prune(&mut obj);
@@ -153,15 +167,173 @@ impl Strategy for CustomResourceStrategy {
     }
 }
 
-/// Conversion from a served version to the storage version and back:
-/// `conversion: None` only rewrites `apiVersion` (the store does that),
-/// `conversion: Webhook` asks the CRD's webhook. Field selectors are
-/// limited to the served version's `selectableFields`.
+/// The storage-side strategy of writes through a served version that is
+/// not the storage version. Like upstream, where a custom resource is
+/// decoded, defaulted and validated in the version of the request and only
+/// then converted for storage, the object reaching this strategy was
+/// defaulted, pruned and validated in the served version
+/// ([`prepare_served`]) and converted: it is neither defaulted nor
+/// validated again by the storage version's schema. Only `metadata`,
+/// which the store fills in, is validated here; status and generation
+/// follow the served version's subresources. The storage version's
+/// defaults are applied as it is stored: upstream applies them whenever
+/// the object is read from etcd, which comes to the same for readers
+/// without defaulting every read of the storage version.
+pub struct ViaStrategy {
+    served: &'static CustomResourceStrategy,
+    storage: &'static CustomResourceStrategy,
+}
+
+impl Strategy for ViaStrategy {
+    fn canonicalize(&self, mut obj: Value) -> Result<Value, String> {
+        check_object(&obj)?;
+        self.storage.schema().default(&mut obj);
+        Ok(obj)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        self.served.prepare_for_create(obj);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        self.served.prepare_for_update(new, old);
+    }
+
+    fn validate(&self, obj: &Value) -> ErrorList {
+        self.served.schema().validate_metadata(obj, None)
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        self.served.schema().validate_metadata(new, Some(old))
+    }
+
+    fn field_labels(&self) -> &'static [&'static str] {
+        self.storage.field_labels()
+    }
+
+    fn field_attrs(&self, obj: &Value) -> Vec<(String, String)> {
+        self.storage.field_attrs(obj)
+    }
+}
+
+/// Whether writes to `res` are prepared in its served version before
+/// conversion ([`prepare_served`]): custom resources of a non-storage
+/// version.
+pub fn writes_in_served_version(res: &Resource) -> bool {
+    res.custom.is_some() && !res.is_storage_version()
+}
+
+/// A write through a served version that is not the storage version, in
+/// that version, as upstream's decoder and the version's strategy see it:
+/// unknown fields are pruned (and reported per `fieldValidation`), the
+/// version's defaults applied, and the object prepared as the store will
+/// (status and generation) is validated against the version's schema and
+/// CEL rules, transition rules seeing `old` (the stored object in this
+/// version; `None` on create). Returns the object to convert and store.
+pub fn prepare_served(
+    res: &Resource,
+    obj: Value,
+    old: Option<&Value>,
+    target: corten_api::UpdateTarget,
+    opts: &crate::registry::store::WriteOptions,
+) -> Result<Value, corten_apimachinery::StatusError> {
+    let Some(custom) = res
+        .custom
+        .as_ref()
+        .filter(|_| writes_in_served_version(res))
+    else {
+        return Ok(obj);
+    };
+    let mut obj = obj;
+    let schema = &custom.schema;
+    if let Err(e) = check_object(&obj) {
+        return Err(corten_apimachinery::StatusError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
+            kind = res.def.kind,
+            v = res.def.version
+        )));
+    }
+    let dropped = schema.prune(&mut obj);
+    crate::registry::store::check_dropped_fields(res, dropped, opts)?;
+    schema.default(&mut obj);
+    let strategy = res.def.strategy;
+    let mut candidate = obj.clone();
+    match (old, target) {
+        (None, _) => strategy.prepare_for_create(&mut candidate),
+        (Some(old), corten_api::UpdateTarget::Main) => {
+            strategy.prepare_for_update(&mut candidate, old)
+        }
+        (Some(old), corten_api::UpdateTarget::Status) => {
+            strategy.prepare_for_status_update(&mut candidate, old)
+        }
+    }
+    let errs = schema.validate_content(&candidate, old);
+    if !errs.is_empty() {
+        let name = corten_apimachinery::meta::name(&obj)
+            .or_else(|| old.and_then(corten_apimachinery::meta::name))
+            .unwrap_or_default()
+            .to_string();
+        return Err(corten_apimachinery::StatusError::invalid(
+            &crate::registry::store::group_kind(res),
+            &name,
+            &errs,
+        ));
+    }
+    Ok(obj)
+}
+
+/// [`prepare_served`] for an update: the stored object (`hint`, else read
+/// from etcd) is read in the served version first. A missing object is
+/// left to the store to report.
+pub async fn prepare_served_update(
+    reg: &crate::registry::Registry,
+    res: &Resource,
+    key: &str,
+    hint: Option<&corten_storage::KeyValue>,
+    body: Value,
+    target: corten_api::UpdateTarget,
+    opts: &crate::registry::store::WriteOptions,
+) -> Result<Value, corten_apimachinery::StatusError> {
+    if !writes_in_served_version(res) {
+        return Ok(body);
+    }
+    let kv = match hint {
+        Some(kv) => Some(kv.clone()),
+        None => reg
+            .store
+            .get(key)
+            .await
+            .map_err(|e| crate::registry::store::storage_error(e, &res.group_resource(), ""))?,
+    };
+    let Some(kv) = kv else {
+        return Ok(body);
+    };
+    let old =
+        crate::registry::convert::from_storage(res, crate::registry::store::decode_stored(&kv)?)?;
+    prepare_served(res, body, Some(&old), target, opts)
+}
+
+/// Conversion from a served version to the storage version and back, as
+/// upstream's storage codec does it: a stored object is defaulted by the
+/// storage version's schema, converted (`conversion: None` only rewrites
+/// `apiVersion`, the store does that; `conversion: Webhook` asks the CRD's
+/// webhook), then pruned by the served version's schema; an object
+/// written in the served version is converted, then pruned by the storage
+/// version's schema. Field selectors are limited to the served version's
+/// `selectableFields`.
 pub struct CustomConversion {
     labels: &'static [&'static str],
     served: String,
     storage: String,
     webhook: RwLock<Option<Arc<WebhookClient>>>,
+    /// The served version's strategy (its schema prunes converted objects).
+    served_strategy: &'static CustomResourceStrategy,
+    /// The storage version's schema.
+    storage_schema: RwLock<Arc<CustomResourceSchema>>,
 }
 
 impl CustomConversion {
@@ -178,6 +350,54 @@ impl CustomConversion {
             Err(p) => *p.into_inner() = w,
         }
     }
+
+    fn storage_schema(&self) -> Arc<CustomResourceSchema> {
+        match self.storage_schema.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_storage_schema(&self, schema: Arc<CustomResourceSchema>) {
+        match self.storage_schema.write() {
+            Ok(mut g) => *g = schema,
+            Err(p) => *p.into_inner() = schema,
+        }
+    }
+
+    /// Whether converting needs a webhook call.
+    pub fn uses_webhook(&self) -> bool {
+        self.webhook().is_some()
+    }
+
+    /// The served version's `apiVersion`, set on converted objects, and
+    /// pruning by its schema (upstream `schemaCoercingConverter`).
+    fn finish_served(&self, mut obj: Value) -> Value {
+        if let Some(m) = obj.as_object_mut() {
+            m.insert("apiVersion".into(), Value::String(self.served.clone()));
+        }
+        self.served_strategy.schema().prune(&mut obj);
+        obj
+    }
+
+    /// Stored objects in the served version, converted together: one
+    /// ConversionReview for all of them with a webhook (upstream converts
+    /// the objects of a list in one request).
+    pub async fn from_storage_many(&self, objs: Vec<Value>) -> Result<Vec<Value>, String> {
+        let storage = self.storage_schema();
+        let mut objs = objs;
+        for o in &mut objs {
+            storage.default(o);
+        }
+        let converted = match self.webhook() {
+            Some(w) => w.convert_many(objs, &self.served).await?,
+            None => objs,
+        };
+        Ok(converted
+            .into_iter()
+            .map(|o| self.finish_served(o))
+            .collect())
+    }
 }
 
 impl Conversion for CustomConversion {
@@ -185,17 +405,24 @@ impl Conversion for CustomConversion {
         if !obj.is_object() {
             return Err("the object must be a JSON object".into());
         }
-        match self.webhook() {
-            Some(w) => w.convert_blocking(&obj, &self.storage),
-            None => Ok(obj),
+        let mut out = match self.webhook() {
+            Some(w) => w.convert_blocking(&obj, &self.storage)?,
+            None => obj,
+        };
+        if let Some(m) = out.as_object_mut() {
+            m.insert("apiVersion".into(), Value::String(self.storage.clone()));
         }
+        self.storage_schema().prune(&mut out);
+        Ok(out)
     }
 
-    fn from_storage(&self, obj: Value) -> Result<Value, String> {
-        match self.webhook() {
-            Some(w) => w.convert_blocking(&obj, &self.served),
-            None => Ok(obj),
-        }
+    fn from_storage(&self, mut obj: Value) -> Result<Value, String> {
+        self.storage_schema().default(&mut obj);
+        let out = match self.webhook() {
+            Some(w) => w.convert_blocking(&obj, &self.served)?,
+            None => obj,
+        };
+        Ok(self.finish_served(out))
     }
 
     fn field_label_to_storage(&self, label: &str) -> Option<String> {
@@ -209,6 +436,35 @@ struct Interned {
     def: &'static ResourceDef,
     strategy: &'static CustomResourceStrategy,
     conversion: Option<&'static CustomConversion>,
+}
+
+/// The storage definition writes through a non-storage `served` version
+/// use: the storage version's, with a [`ViaStrategy`]. Interned like the
+/// definitions themselves.
+fn intern_via(served: Interned, storage: Interned) -> &'static ResourceDef {
+    type Key = (usize, usize);
+    static VIA: Mutex<Option<HashMap<Key, &'static ResourceDef>>> = Mutex::new(None);
+    let mut guard = VIA.lock().unwrap_or_else(|p| p.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    // Interned definitions live forever: their addresses are their identity.
+    let key = (
+        served.def as *const ResourceDef as usize,
+        storage.def as *const ResourceDef as usize,
+    );
+    if let Some(d) = map.get(&key) {
+        return d;
+    }
+    let strategy: &'static ViaStrategy = Box::leak(Box::new(ViaStrategy {
+        served: served.strategy,
+        storage: storage.strategy,
+    }));
+    let def: &'static ResourceDef = Box::leak(Box::new(ResourceDef {
+        strategy,
+        conversion: None,
+        ..*storage.def
+    }));
+    map.insert(key, def);
+    def
 }
 
 static INTERNED: Mutex<Option<HashMap<String, Interned>>> = Mutex::new(None);
@@ -279,6 +535,7 @@ fn intern(
     union_labels: &[String],
     version_labels: &[String],
     schema: CustomResourceSchema,
+    storage_schema: Arc<CustomResourceSchema>,
     webhook: Option<Arc<WebhookClient>>,
 ) -> Interned {
     let is_storage = version == storage_version;
@@ -303,6 +560,7 @@ fn intern(
         i.strategy.set_schema(schema);
         if let Some(c) = i.conversion {
             c.set_webhook(webhook);
+            c.set_storage_schema(storage_schema);
         }
         return *i;
     }
@@ -323,6 +581,8 @@ fn intern(
             served: format!("{group}/{version}"),
             storage: format!("{group}/{storage_version}"),
             webhook: RwLock::new(webhook),
+            served_strategy: strategy,
+            storage_schema: RwLock::new(storage_schema),
         })))
     };
     let conversion = custom_conversion.map(|c| c as &'static dyn Conversion);
@@ -439,9 +699,16 @@ pub fn build(
         n.insert("kind".into(), Value::String(names.kind.clone()));
         n.insert("listKind".into(), Value::String(names.list_kind.clone()));
     }
+    let storage_schema =
+        Arc::new(CustomResourceSchema::new(&served_crd, &storage).map_err(|e| e.to_string())?);
+    let versions = Arc::new(super::ownership::CrdVersions::new(
+        &served_crd,
+        webhook.clone(),
+    ));
     let mut served = Vec::new();
     let mut storage_def = None;
-    let mut pending: Vec<(&'static ResourceDef, CustomResourceSchema, bool)> = Vec::new();
+    let mut storage_interned = None;
+    let mut pending: Vec<(Interned, CustomResourceSchema, bool)> = Vec::new();
     for v in crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -467,20 +734,32 @@ pub fn build(
             &union,
             &version_labels(v),
             schema.clone(),
+            storage_schema.clone(),
             webhook.clone(),
         );
         if name == storage {
             storage_def = Some(i.def);
+            storage_interned = Some(i);
         }
         let is_served = v.get("served").and_then(Value::as_bool) == Some(true);
-        pending.push((i.def, schema, is_served));
+        pending.push((i, schema, is_served));
     }
     let storage_def = storage_def.ok_or("the CRD's storage version is not defined")?;
-    for (def, schema, is_served) in pending {
+    for (interned, schema, is_served) in pending {
         if !is_served {
             continue;
         }
+        let def = interned.def;
+        // Writes through another version are prepared in that version and
+        // stored through the storage definition's via-strategy.
+        let storage_def = match storage_interned {
+            Some(st) if !std::ptr::eq(def, storage_def) => intern_via(interned, st),
+            _ => storage_def,
+        };
         let columns = CustomColumns::new(&schema.printer_columns());
+        let apply_schema = versions
+            .schema_of(&def.api_version())
+            .unwrap_or_else(|| Arc::new(corten_apimachinery::managedfields::Schema::untyped()));
         served.push(Arc::new(Resource {
             def,
             storage_def,
@@ -490,6 +769,9 @@ pub fn build(
                 columns,
                 terminating: terminating.clone(),
                 crd_name: crd_name.clone(),
+                apply_schema,
+                versions: versions.clone(),
+                conversion: interned.conversion,
             })),
         }));
     }

@@ -9,6 +9,8 @@
 //!   CRD's objects.
 //! - [`discovery`] and [`openapi`]: the documents of served CRDs.
 //! - [`scale`]: the `scale` subresource of custom resources.
+//! - [`ownership`]: the schemas server-side apply merges custom resources
+//!   by, and their versions for managedFields.
 //! - [`webhook`]: `conversion: Webhook` calls.
 //!
 //! [`ServedCrds`] is the shared state: which CRDs are served, under which
@@ -19,6 +21,7 @@ pub mod custom;
 pub mod definition;
 pub mod discovery;
 pub mod openapi;
+pub mod ownership;
 pub mod scale;
 pub mod webhook;
 
@@ -59,6 +62,9 @@ struct State {
 #[derive(Default)]
 pub struct ServedCrds {
     state: RwLock<State>,
+    /// Conversion webhook clients and their kept connections, shared by
+    /// every CRD (one client per caBundle and address).
+    conversion_pool: Arc<crate::admission::webhook::client::Pool>,
 }
 
 impl ServedCrds {
@@ -68,6 +74,11 @@ impl ServedCrds {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pool conversion webhook calls go through.
+    pub fn conversion_pool(&self) -> Arc<crate::admission::webhook::client::Pool> {
+        self.conversion_pool.clone()
     }
 
     /// The served custom resource at group/version/plural.
