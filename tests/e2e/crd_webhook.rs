@@ -387,6 +387,52 @@ async fn conversion_webhook_calls_keep_their_connection_and_lists_convert_in_one
             "{} reviews",
             sizes.len()
         );
+        let metrics = c.kubectl_ok(&["get", "--raw", "/metrics"]).await.unwrap();
+        assert!(
+            metrics.contains(r#"apiserver_crd_conversion_webhook_duration_seconds_count{crd_name="crontabs.conv.example.com",from_version="v1",succeeded="true",to_version="v2"}"#),
+            "{metrics}"
+        );
+
+        // A webhook that fails: the LIST fails with upstream's message.
+        let patch = format!(
+            r#"{{"spec":{{"conversion":{{"webhook":{{"clientConfig":{{"url":"https://127.0.0.1:{}/convert-fail"}}}}}}}}}}"#,
+            hook.port
+        );
+        c.kubectl_ok(&[
+            "patch",
+            "crd",
+            "crontabs.conv.example.com",
+            "--type=merge",
+            "-p",
+            &patch,
+        ])
+        .await
+        .unwrap();
+        let mut last = String::new();
+        for _ in 0..50 {
+            let out = c
+                .kubectl(&[
+                    "get",
+                    "--raw",
+                    "/apis/conv.example.com/v2/namespaces/default/crontabs",
+                ])
+                .await
+                .unwrap();
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !out.status.success() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(
+            last.contains("conversion webhook for conv.example.com/v1, Kind=CronTab failed: conversion is not possible"),
+            "{last}"
+        );
+        let metrics = c.kubectl_ok(&["get", "--raw", "/metrics"]).await.unwrap();
+        assert!(
+            metrics.contains(r#"apiserver_conversion_webhook_request_total{failure_type="conversion_webhook_malformed_response_failure",result="failure"}"#),
+            "{metrics}"
+        );
     });
 }
 

@@ -151,6 +151,11 @@ fn answer(path: &str, review: &Value, mutations: usize) -> Value {
         }
         "/wrong-uid" => review_response("not-the-uid", json!({})),
         "/convert" => convert(review),
+        "/convert-fail" => json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "ConversionReview",
+            "response": {"uid": req["uid"], "result": {"status": "Failure", "message": "conversion is not possible"}},
+        }),
         _ => review_response(uid, json!({})),
     }
 }

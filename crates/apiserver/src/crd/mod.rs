@@ -11,7 +11,7 @@
 //! - [`scale`]: the `scale` subresource of custom resources.
 //! - [`ownership`]: the schemas server-side apply merges custom resources
 //!   by, and their versions for managedFields.
-//! - [`webhook`]: `conversion: Webhook` calls.
+//! - [`webhook`]: `conversion: Webhook` calls, and their [`metrics`].
 //!
 //! [`ServedCrds`] is the shared state: which CRDs are served, under which
 //! group/version/resource, with one watch cache per CRD.
@@ -20,6 +20,7 @@ pub mod controller;
 pub mod custom;
 pub mod definition;
 pub mod discovery;
+pub mod metrics;
 pub mod openapi;
 pub mod ownership;
 pub mod scale;

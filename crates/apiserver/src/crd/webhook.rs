@@ -23,6 +23,7 @@ use base64::Engine;
 use corten_storage::WatchCache;
 use serde_json::{Value, json};
 
+use super::metrics::{self, Failure};
 use crate::admission::webhook::client::{Endpoint, Pool};
 
 /// Upstream's conversion webhook timeout.
@@ -49,6 +50,8 @@ pub struct WebhookClient {
     /// `v1` or `v1beta1` of `apiextensions.k8s.io` ConversionReview.
     review_version: String,
     pool: Arc<Pool>,
+    /// The CRD's name, for metrics.
+    crd_name: String,
 }
 
 enum Target {
@@ -153,6 +156,9 @@ impl WebhookClient {
             ca_bundle,
             review_version,
             pool,
+            crd_name: corten_apimachinery::meta::name(crd)
+                .unwrap_or_default()
+                .to_string(),
         }))
     }
 
@@ -237,22 +243,61 @@ impl WebhookClient {
         let Some(first) = send.first() else {
             return Ok(objs.to_vec());
         };
-        let gvk = gvk_of(first);
-        let failed = |e: String| format!("conversion webhook for {gvk} failed: {e}");
+        let version = |av: &str| av.rsplit_once('/').map_or(av, |(_, v)| v).to_string();
+        let from = version(
+            first
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        );
+        let started = std::time::Instant::now();
+        let result = self.call(objs, &send, desired).await;
+        let failure = result.as_ref().err().map(|(f, _)| *f);
+        metrics::observe(
+            &self.crd_name,
+            &from,
+            &version(desired),
+            started.elapsed(),
+            failure,
+        );
+        result.map_err(|(_, e)| e)
+    }
+
+    /// One ConversionReview of the objects `send` (those of `objs` not
+    /// yet in `desired`); the answer in the order of `objs`.
+    async fn call(
+        &self,
+        objs: &[Value],
+        send: &[&Value],
+        desired: &str,
+    ) -> Result<Vec<Value>, (Failure, String)> {
+        let gvk = send.first().map(|o| gvk_of(o)).unwrap_or_default();
+        let gvk = gvk.as_str();
+        let failed =
+            |f: Failure| move |e: String| (f, format!("conversion webhook for {gvk} failed: {e}"));
         let uid = uuid::Uuid::new_v4().to_string();
         let review = json!({
             "apiVersion": format!("apiextensions.k8s.io/{}", self.review_version),
             "kind": "ConversionReview",
             "request": {"uid": uid, "desiredAPIVersion": desired, "objects": send},
         });
-        let body = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
-        let answer = self.post(body).await.map_err(failed)?;
-        let converted = converted_objects(&answer, &uid, &self.review_version).map_err(failed)?;
+        let body = serde_json::to_vec(&review).map_err(|e| (Failure::Call, e.to_string()))?;
+        let answer = self.post(body).await.map_err(failed(Failure::Call))?;
+        let converted = converted_objects(&answer, &uid, &self.review_version)
+            .map_err(failed(Failure::MalformedResponse))?;
         if converted.len() != send.len() {
-            return Err(format!(
-                "conversion webhook for {gvk} returned {} objects, expected {}",
-                converted.len(),
-                send.len()
+            let failure = if converted.is_empty() && send.len() == 1 {
+                Failure::NoObjectsReturned
+            } else {
+                Failure::PartialResponse
+            };
+            return Err((
+                failure,
+                format!(
+                    "conversion webhook for {gvk} returned {} objects, expected {}",
+                    converted.len(),
+                    send.len()
+                ),
             ));
         }
         let mut converted = converted.into_iter().enumerate();
@@ -266,8 +311,11 @@ impl WebhookClient {
                 break;
             };
             let invalid = |e: String| {
-                format!(
-                    "conversion webhook for {gvk} returned invalid converted object at index {i}: {e}"
+                (
+                    Failure::InvalidConvertedObject,
+                    format!(
+                        "conversion webhook for {gvk} returned invalid converted object at index {i}: {e}"
+                    ),
                 )
             };
             let got = c.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -287,7 +335,12 @@ impl WebhookClient {
             }
             validate_converted(original, &c).map_err(invalid)?;
             restore_metadata(original, &mut c).map_err(|e| {
-                format!("conversion webhook for {gvk} returned invalid metadata in object at index {i}: {e}")
+                (
+                    Failure::InvalidConvertedObject,
+                    format!(
+                        "conversion webhook for {gvk} returned invalid metadata in object at index {i}: {e}"
+                    ),
+                )
             })?;
             out.push(c);
         }
