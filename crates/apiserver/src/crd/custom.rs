@@ -841,4 +841,37 @@ mod tests {
         assert_eq!(new["status"], json!({"ok": false}));
         assert_eq!(new["metadata"]["generation"], 4);
     }
+
+    fn leaked(status: bool) -> &'static CustomResourceStrategy {
+        Box::leak(Box::new(strategy(status)))
+    }
+
+    #[test]
+    fn via_strategy_defaults_for_storage_and_validates_metadata_only() {
+        let via = ViaStrategy {
+            served: leaked(true),
+            storage: leaked(false),
+        };
+        // Stored with the storage version's defaults, nothing pruned (the
+        // served version pruned before conversion).
+        let out = via
+            .canonicalize(json!({"metadata": {"name": "a"}, "spec": {"x": 1}}))
+            .unwrap();
+        assert_eq!(out["spec"], json!({"x": 1, "n": 1}));
+        assert!(via.canonicalize(json!("x")).is_err());
+        // The schema was checked in the served version: a wrong type is
+        // not reported again, a bad name is.
+        let wrong_type = json!({"apiVersion": "example.com/v1", "kind": "Thing",
+            "metadata": {"name": "a", "namespace": "default"}, "spec": {"n": "one"}});
+        assert!(via.validate(&wrong_type).is_empty());
+        let mut bad_name = wrong_type.clone();
+        bad_name["metadata"]["name"] = json!("Not_A_Name");
+        let errs = via.validate(&bad_name);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "metadata.name");
+        // Status follows the served version's subresources.
+        let mut created = json!({"metadata": {"name": "a"}, "status": {"ok": true}});
+        via.prepare_for_create(&mut created);
+        assert!(created.get("status").is_none());
+    }
 }
