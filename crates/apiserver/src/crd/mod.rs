@@ -9,6 +9,8 @@
 //!   CRD's objects.
 //! - [`discovery`] and [`openapi`]: the documents of served CRDs.
 //! - [`scale`]: the `scale` subresource of custom resources.
+//! - [`versions`]: writes and reads through a non-storage version
+//!   (request-version validation, conversion).
 //! - [`ownership`]: the schemas server-side apply merges custom resources
 //!   by, and their versions for managedFields.
 //! - [`webhook`]: `conversion: Webhook` calls, and their [`metrics`].
@@ -24,6 +26,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ownership;
 pub mod scale;
+pub mod versions;
 pub mod webhook;
 
 use std::collections::HashMap;

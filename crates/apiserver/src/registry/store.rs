@@ -704,7 +704,7 @@ async fn create_object(
 ) -> Result<Created, StatusError> {
     check_type_meta(res, &mut obj)?;
     check_namespace(res, &mut obj, url_ns)?;
-    let obj = crate::crd::custom::prepare_served(res, obj, None, UpdateTarget::Main, opts)?;
+    let obj = crate::crd::versions::prepare_served(res, obj, None, UpdateTarget::Main, opts)?;
     let obj = convert::to_storage(res, obj)?;
     let strategy: &dyn Strategy = res.storage_def.strategy;
     let gr = res.group_resource();
@@ -899,7 +899,7 @@ pub async fn update_from_hint(
     }
     let gr = res.group_resource();
     let key = object_key(res.def, url_ns, name);
-    let body = crate::crd::custom::prepare_served_update(
+    let body = crate::crd::versions::prepare_served_update(
         reg,
         res,
         &key,

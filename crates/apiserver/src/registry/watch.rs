@@ -217,7 +217,7 @@ const CONVERSION_BATCH: usize = 500;
 /// The conversion of a custom resource whose webhook should see the
 /// events that are ready together (the initial events of a watch come in
 /// one burst) in one ConversionReview, as upstream converts a list.
-fn batch_conversion(res: &Resource) -> Option<&'static crate::crd::custom::CustomConversion> {
+fn batch_conversion(res: &Resource) -> Option<&'static crate::crd::versions::CustomConversion> {
     res.custom
         .as_ref()
         .and_then(|c| c.conversion)
@@ -228,7 +228,7 @@ fn batch_conversion(res: &Resource) -> Option<&'static crate::crd::custom::Custo
 /// objects in one call; a failed conversion is one ERROR event.
 async fn convert_events(
     res: &Resource,
-    conversion: &crate::crd::custom::CustomConversion,
+    conversion: &crate::crd::versions::CustomConversion,
     events: Vec<Arc<WatchEvent>>,
 ) -> Vec<Bytes> {
     let objects: Vec<Value> = events
