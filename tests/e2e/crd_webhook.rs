@@ -278,3 +278,236 @@ async fn webhook_conversion_between_versions() {
         assert!(calls.load(Ordering::SeqCst) >= 5);
     });
 }
+
+/// The objects of every ConversionReview the webhook received.
+fn review_sizes(hook: &corten_e2e::webhook_server::TestWebhook) -> Vec<usize> {
+    hook.received("/convert")
+        .iter()
+        .map(|r| r["request"]["objects"].as_array().map_or(0, Vec::len))
+        .collect()
+}
+
+// Multi-threaded: the apiserver blocks a thread during a conversion call
+// while the test webhook answers on this runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversion_webhook_calls_keep_their_connection_and_lists_convert_in_one_review() {
+    crate::with_timeout!(async {
+        let hook = corten_e2e::webhook_server::TestWebhook::start(&[])
+            .await
+            .unwrap();
+        let c = TestCluster::start().await.unwrap();
+        let crd = crd(hook.port, &hook.ca_pem);
+        let out = c
+            .kubectl_stdin(&["create", "-f", "-"], Some(&crd))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=20s",
+            "crd/crontabs.conv.example.com",
+        ])
+        .await
+        .unwrap();
+        for i in 0..5 {
+            let yaml = format!(
+                "apiVersion: conv.example.com/v2\nkind: CronTab\nmetadata:\n  name: t{i}\nspec:\n  schedule: \"{i} * * * *\"\n"
+            );
+            let out = c
+                .kubectl_stdin(&["create", "-f", "-"], Some(&yaml))
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let before = review_sizes(&hook).len();
+        assert!(before >= 5, "creates in v2 are converted: {before}");
+        // A LIST in v2: the five stored objects go to the webhook in one review.
+        let list = c
+            .kubectl_ok(&[
+                "get",
+                "--raw",
+                "/apis/conv.example.com/v2/namespaces/default/crontabs",
+            ])
+            .await
+            .unwrap();
+        let list: Value = serde_json::from_str(&list).unwrap();
+        let schedules: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["spec"]["schedule"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(schedules.len(), 5, "{list}");
+        assert!(schedules.contains(&"3 * * * *"), "{list}");
+        assert_eq!(list["items"][0]["apiVersion"], "conv.example.com/v2");
+        let sizes = review_sizes(&hook);
+        assert_eq!(&sizes[before..], &[5], "one review for the list: {sizes:?}");
+        // A watch from "0" in v2: its initial events are converted together.
+        let before = sizes.len();
+        let events = c
+            .kubectl_ok(&[
+                "get",
+                "--raw",
+                "/apis/conv.example.com/v2/namespaces/default/crontabs?watch=true&resourceVersion=0&timeoutSeconds=1",
+            ])
+            .await
+            .unwrap();
+        let added: Vec<Value> = events
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["type"] == "ADDED")
+            .collect();
+        assert_eq!(added.len(), 5, "{events}");
+        assert!(
+            added
+                .iter()
+                .all(|e| e["object"]["spec"]["schedule"].is_string()
+                    && e["object"]["apiVersion"] == "conv.example.com/v2"),
+            "{events}"
+        );
+        let sizes = review_sizes(&hook);
+        assert_eq!(
+            &sizes[before..],
+            &[5],
+            "one review for the initial events: {sizes:?}"
+        );
+        // Every call went over one kept HTTPS connection.
+        assert_eq!(
+            hook.connections.load(Ordering::SeqCst),
+            1,
+            "{} reviews",
+            sizes.len()
+        );
+        let metrics = c.kubectl_ok(&["get", "--raw", "/metrics"]).await.unwrap();
+        assert!(
+            metrics.contains(r#"apiserver_crd_conversion_webhook_duration_seconds_count{crd_name="crontabs.conv.example.com",from_version="v1",succeeded="true",to_version="v2"}"#),
+            "{metrics}"
+        );
+
+        // A webhook that fails: the LIST fails with upstream's message.
+        let patch = format!(
+            r#"{{"spec":{{"conversion":{{"webhook":{{"clientConfig":{{"url":"https://127.0.0.1:{}/convert-fail"}}}}}}}}}}"#,
+            hook.port
+        );
+        c.kubectl_ok(&[
+            "patch",
+            "crd",
+            "crontabs.conv.example.com",
+            "--type=merge",
+            "-p",
+            &patch,
+        ])
+        .await
+        .unwrap();
+        let mut last = String::new();
+        for _ in 0..50 {
+            let out = c
+                .kubectl(&[
+                    "get",
+                    "--raw",
+                    "/apis/conv.example.com/v2/namespaces/default/crontabs",
+                ])
+                .await
+                .unwrap();
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !out.status.success() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(
+            last.contains("conversion webhook for conv.example.com/v1, Kind=CronTab failed: conversion is not possible"),
+            "{last}"
+        );
+        let metrics = c.kubectl_ok(&["get", "--raw", "/metrics"]).await.unwrap();
+        assert!(
+            metrics.contains(r#"apiserver_conversion_webhook_request_total{failure_type="conversion_webhook_malformed_response_failure",result="failure"}"#),
+            "{metrics}"
+        );
+    });
+}
+
+async fn ssa(c: &TestCluster, manager: &str, yaml: &str, force: bool) -> std::process::Output {
+    let flag = format!("--field-manager={manager}");
+    let mut args = vec!["apply", "--server-side", flag.as_str(), "-f", "-"];
+    if force {
+        args.push("--force-conflicts");
+    }
+    c.kubectl_stdin(&args, Some(yaml)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_in_one_version_conflicts_with_owners_in_another() {
+    crate::with_timeout!(async {
+        let hook = corten_e2e::webhook_server::TestWebhook::start(&[])
+            .await
+            .unwrap();
+        let c = TestCluster::start().await.unwrap();
+        let out = c
+            .kubectl_stdin(&["create", "-f", "-"], Some(&crd(hook.port, &hook.ca_pem)))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c.kubectl_ok(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=20s",
+            "crd/crontabs.conv.example.com",
+        ])
+        .await
+        .unwrap();
+        let v1 = "apiVersion: conv.example.com/v1\nkind: CronTab\nmetadata:\n  name: m\nspec:\n  cronSpec: \"1 * * * *\"\n";
+        let out = ssa(&c, "a", v1, false).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // b applies the same field as v2 names it: compared in a's
+        // version (converted by the webhook), it is a's field.
+        let v2 = "apiVersion: conv.example.com/v2\nkind: CronTab\nmetadata:\n  name: m\nspec:\n  schedule: \"2 * * * *\"\n";
+        let out = ssa(&c, "b", v2, false).await;
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(r#"Apply failed with 1 conflict: conflict with "a": .spec.cronSpec"#),
+            "{err}"
+        );
+        let out = ssa(&c, "b", v2, true).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = "/apis/conv.example.com/v2/namespaces/default/crontabs/m";
+        let obj: Value =
+            serde_json::from_str(&c.kubectl_ok(&["get", "--raw", path]).await.unwrap()).unwrap();
+        assert_eq!(obj["spec"], json!({"schedule": "2 * * * *"}));
+        let entries = obj["metadata"]["managedFields"].as_array().unwrap();
+        let b = entries.iter().find(|e| e["manager"] == "b").unwrap();
+        assert_eq!(b["apiVersion"], "conv.example.com/v2");
+        assert_eq!(b["operation"], "Apply");
+        assert!(b["fieldsV1"]["f:spec"]["f:schedule"].is_object(), "{b}");
+        // a lost the field (and with it its entry).
+        assert!(
+            entries
+                .iter()
+                .filter(|e| e["manager"] == "a")
+                .all(|e| e["fieldsV1"]["f:spec"].get("f:cronSpec").is_none()),
+            "{entries:?}"
+        );
+    });
+}

@@ -9,6 +9,8 @@ mod audit;
 mod bad_input;
 mod certificates;
 mod crd;
+mod crd_apply;
+mod crd_versions;
 mod crd_webhook;
 mod encryption;
 mod kube_client;

@@ -13,9 +13,12 @@
 //!   audit annotation `replicas=<n>`;
 //! - `/hang`: answers after 30 seconds (longer than any timeout);
 //! - `/garbage`: answers `this is not json` with status 200;
-//! - `/wrong-uid`: allowed, but for another uid.
+//! - `/wrong-uid`: allowed, but for another uid;
+//! - `/convert`: a ConversionReview for the `CronTab` test kind: `v2`'s
+//!   `spec.schedule` is `v1`'s `spec.cronSpec`.
 //!
-//! Every request body is recorded. The server stops when dropped.
+//! Every request body is recorded, and accepted connections are counted
+//! (connections are kept alive). The server stops when dropped.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +41,8 @@ pub struct TestWebhook {
     pub ca_pem: String,
     /// Bodies of the AdmissionReviews received, with their paths.
     pub requests: Arc<Mutex<Vec<(String, Value)>>>,
+    /// TCP connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -77,6 +82,37 @@ fn review_response(uid: &str, extra: Value) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": r})
 }
 
+/// The CronTab conversion: `spec.cronSpec` (v1) <-> `spec.schedule` (v2).
+fn convert(review: &Value) -> Value {
+    let req = &review["request"];
+    let desired = req["desiredAPIVersion"].as_str().unwrap_or("");
+    let objects: Vec<Value> = req["objects"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut o| {
+            let mut spec = o["spec"].as_object().cloned().unwrap_or_default();
+            let (from, to) = if desired.ends_with("/v2") {
+                ("cronSpec", "schedule")
+            } else {
+                ("schedule", "cronSpec")
+            };
+            if let Some(v) = spec.remove(from) {
+                spec.insert(to.into(), v);
+            }
+            o["spec"] = Value::Object(spec);
+            o["apiVersion"] = json!(desired);
+            o
+        })
+        .collect();
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "ConversionReview",
+        "response": {"uid": req["uid"], "convertedObjects": objects, "result": {"status": "Success"}},
+    })
+}
+
 fn answer(path: &str, review: &Value, mutations: usize) -> Value {
     let req = &review["request"];
     let uid = req["uid"].as_str().unwrap_or_default();
@@ -114,6 +150,12 @@ fn answer(path: &str, review: &Value, mutations: usize) -> Value {
             )
         }
         "/wrong-uid" => review_response("not-the-uid", json!({})),
+        "/convert" => convert(review),
+        "/convert-fail" => json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "ConversionReview",
+            "response": {"uid": req["uid"], "result": {"status": "Failure", "message": "conversion is not possible"}},
+        }),
         _ => review_response(uid, json!({})),
     }
 }
@@ -138,12 +180,15 @@ impl TestWebhook {
         let port = listener.local_addr()?.port();
         let requests: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         let recorded = requests.clone();
+        let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let accepted = connections.clone();
         let task = tokio::spawn(async move {
             let mutations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let acceptor = acceptor.clone();
                 let recorded = recorded.clone();
                 let mutations = mutations.clone();
@@ -203,6 +248,7 @@ impl TestWebhook {
             port,
             ca_pem,
             requests,
+            connections,
             task,
         })
     }

@@ -297,10 +297,40 @@ impl CustomResourceSchema {
     /// `some validation rules were not checked because the object was
     /// invalid; correct the existing errors to complete validation`).
     pub fn validate_full(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
-        let mut errs = match old {
+        let errs = match old {
             Some(o) => self.validate_update(obj, o),
             None => self.validate(obj),
         };
+        self.with_cel(errs, obj, old)
+    }
+
+    /// The validation of an object written through this version but
+    /// stored in another one, without `metadata` (which is validated on
+    /// the stored form, see [`Self::validate_metadata`]): the OpenAPI
+    /// schema, embedded resources, list types, the scale paths and the CEL
+    /// rules (transition rules see `old`, in this version too).
+    pub fn validate_content(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
+        let errs = self.schema_part(obj);
+        self.with_cel(errs, obj, old)
+    }
+
+    /// The `metadata` rules of a create (`old` = `None`) or an update.
+    pub fn validate_metadata(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
+        let path = Path::new("metadata");
+        match old {
+            Some(o) => {
+                validate_object_meta_update(obj, o, self.namespaced, is_dns1123_subdomain, &path)
+            }
+            None => validate_object_meta(obj, self.namespaced, is_dns1123_subdomain, &path),
+        }
+    }
+
+    /// Appends the CEL rules' errors to `errs`, in upstream's order:
+    /// after the schema's, and not at all when a type or enum error makes
+    /// them meaningless (upstream reports `some validation rules were not
+    /// checked because the object was invalid; correct the existing errors
+    /// to complete validation`).
+    fn with_cel(&self, mut errs: ErrorList, obj: &Value, old: Option<&Value>) -> ErrorList {
         let blocking = errs.iter().any(|e| {
             matches!(
                 e.error_type,

@@ -231,3 +231,39 @@ fn runaway_rules_hit_the_cost_limit() {
         ]
     );
 }
+
+#[test]
+fn content_and_metadata_validate_apart() {
+    let s = schema();
+    let mut cr = crontab(json!({"cronSpec": "* * * * *", "image": "elsewhere/cron",
+        "replicas": 1, "minReplicas": 0, "maxReplicas": 5}));
+    cr["metadata"]["name"] = json!("Bad_Name");
+    // The content: schema and CEL, never metadata.
+    let content = render(&s.validate_content(&cr, None));
+    assert_eq!(content.len(), 1, "{content:?}");
+    assert!(content[0].starts_with("spec: Invalid value"), "{content:?}");
+    // Metadata alone.
+    let meta = render(&s.validate_metadata(&cr, None));
+    assert_eq!(meta.len(), 1, "{meta:?}");
+    assert!(
+        meta[0].starts_with("metadata.name: Invalid value: \"Bad_Name\""),
+        "{meta:?}"
+    );
+    // Transition rules see the old object.
+    let mut old = crontab(
+        json!({"cronSpec": "1 * * * *", "image": "registry.example.com/c",
+        "replicas": 1, "minReplicas": 0, "maxReplicas": 5}),
+    );
+    old["metadata"]["resourceVersion"] = json!("7");
+    let mut new = old.clone();
+    new["spec"]["cronSpec"] = json!("2 * * * *");
+    let content = render(&s.validate_content(&new, Some(&old)));
+    assert_eq!(
+        content,
+        vec!["spec.cronSpec: Invalid value: \"string\": cronSpec is immutable"]
+    );
+    assert_eq!(
+        render(&s.validate_metadata(&new, Some(&old))),
+        Vec::<String>::new()
+    );
+}

@@ -205,7 +205,12 @@ async fn ensure_served(server: &ApiServer, crd: &Value, deleting: bool) -> Resul
     let cache = WatchCache::start(reg.store.clone(), cfg)
         .await
         .map_err(|e| format!("starting the watch cache: {e}"))?;
-    let webhook = WebhookClient::from_crd(crd, reg.cache("services").cloned())?.map(Arc::new);
+    let webhook = WebhookClient::from_crd(
+        crd,
+        reg.cache("services").cloned(),
+        reg.crds.conversion_pool(),
+    )?
+    .map(Arc::new);
     let terminating = Arc::new(AtomicBool::new(deleting));
     let built = custom::build(crd, &names, cache.clone(), terminating.clone(), webhook)?;
     tracing::info!(

@@ -1,7 +1,7 @@
 //! Custom resources as registry [`Resource`]s: the strategy that runs a
-//! CRD version's schema (defaulting, pruning, validation, CEL), the
-//! `conversion: None` converter between served versions and the storage
-//! version, and the served definitions built from an established CRD.
+//! CRD version's schema (defaulting, pruning, validation, CEL) and the
+//! served definitions built from an established CRD (writes and reads
+//! through other versions than the storage version are in `versions`).
 //!
 //! The generic store works on `&'static ResourceDef`s. A CRD's definitions
 //! are therefore leaked, but interned by content: re-serving a CRD whose
@@ -19,6 +19,7 @@ use corten_apimachinery::ErrorList;
 use corten_storage::WatchCache;
 use serde_json::Value;
 
+use super::versions::{CustomConversion, intern_via};
 use super::webhook::WebhookClient;
 use crate::printers::CustomColumns;
 use crate::registry::Resource;
@@ -34,6 +35,13 @@ pub struct CustomResource {
     pub terminating: Arc<std::sync::atomic::AtomicBool>,
     /// The CRD's name (`<plural>.<group>`).
     pub crd_name: String,
+    /// The schema server-side apply merges this version's objects by.
+    pub apply_schema: Arc<corten_apimachinery::managedfields::Schema>,
+    /// Every version of the CRD, for managedFields of other versions.
+    pub versions: Arc<super::ownership::CrdVersions>,
+    /// The conversion from and to the storage version (`None` for the
+    /// storage version itself).
+    pub conversion: Option<&'static CustomConversion>,
 }
 
 impl CustomResource {
@@ -51,7 +59,8 @@ pub struct CustomResourceStrategy {
 }
 
 impl CustomResourceStrategy {
-    fn schema(&self) -> Arc<CustomResourceSchema> {
+    /// The version's current schema.
+    pub(super) fn schema(&self) -> Arc<CustomResourceSchema> {
         match self.schema.read() {
             Ok(s) => s.clone(),
             Err(p) => p.into_inner().clone(),
@@ -64,6 +73,21 @@ impl CustomResourceStrategy {
             Err(p) => *p.into_inner() = Arc::new(schema),
         }
     }
+}
+
+/// What upstream's decoder requires of any custom resource body: an
+/// object whose `metadata`, if any, is an object.
+pub(super) fn check_object(obj: &Value) -> Result<(), String> {
+    let Some(map) = obj.as_object() else {
+        return Err("the object must be a JSON object".into());
+    };
+    if let Some(m) = map.get("metadata")
+        && !m.is_object()
+        && !m.is_null()
+    {
+        return Err("metadata must be an object".into());
+    }
+    Ok(())
 }
 
 /// Everything outside `metadata` (upstream `copyNonMetadata`).
@@ -82,15 +106,7 @@ impl Strategy for CustomResourceStrategy {
     /// the schema does not specify are pruned (the store reports them for
     /// `fieldValidation`).
     fn canonicalize(&self, mut obj: Value) -> Result<Value, String> {
-        let Some(map) = obj.as_object() else {
-            return Err("the object must be a JSON object".into());
-        };
-        if let Some(m) = map.get("metadata")
-            && !m.is_object()
-            && !m.is_null()
-        {
-            return Err("metadata must be an object".into());
-        }
+        check_object(&obj)?;
         let schema = self.schema();
         schema.default(&mut obj);
         schema.prune(&mut obj);
@@ -153,61 +169,11 @@ impl Strategy for CustomResourceStrategy {
     }
 }
 
-/// Conversion from a served version to the storage version and back:
-/// `conversion: None` only rewrites `apiVersion` (the store does that),
-/// `conversion: Webhook` asks the CRD's webhook. Field selectors are
-/// limited to the served version's `selectableFields`.
-pub struct CustomConversion {
-    labels: &'static [&'static str],
-    served: String,
-    storage: String,
-    webhook: RwLock<Option<Arc<WebhookClient>>>,
-}
-
-impl CustomConversion {
-    fn webhook(&self) -> Option<Arc<WebhookClient>> {
-        match self.webhook.read() {
-            Ok(w) => w.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    fn set_webhook(&self, w: Option<Arc<WebhookClient>>) {
-        match self.webhook.write() {
-            Ok(mut g) => *g = w,
-            Err(p) => *p.into_inner() = w,
-        }
-    }
-}
-
-impl Conversion for CustomConversion {
-    fn to_storage(&self, obj: Value) -> Result<Value, String> {
-        if !obj.is_object() {
-            return Err("the object must be a JSON object".into());
-        }
-        match self.webhook() {
-            Some(w) => w.convert_blocking(&obj, &self.storage),
-            None => Ok(obj),
-        }
-    }
-
-    fn from_storage(&self, obj: Value) -> Result<Value, String> {
-        match self.webhook() {
-            Some(w) => w.convert_blocking(&obj, &self.served),
-            None => Ok(obj),
-        }
-    }
-
-    fn field_label_to_storage(&self, label: &str) -> Option<String> {
-        (label.starts_with("metadata.") || self.labels.contains(&label)).then(|| label.to_string())
-    }
-}
-
 /// One interned definition and its strategy.
 #[derive(Clone, Copy)]
-struct Interned {
-    def: &'static ResourceDef,
-    strategy: &'static CustomResourceStrategy,
+pub(super) struct Interned {
+    pub(super) def: &'static ResourceDef,
+    pub(super) strategy: &'static CustomResourceStrategy,
     conversion: Option<&'static CustomConversion>,
 }
 
@@ -279,6 +245,7 @@ fn intern(
     union_labels: &[String],
     version_labels: &[String],
     schema: CustomResourceSchema,
+    storage_schema: Arc<CustomResourceSchema>,
     webhook: Option<Arc<WebhookClient>>,
 ) -> Interned {
     let is_storage = version == storage_version;
@@ -303,6 +270,7 @@ fn intern(
         i.strategy.set_schema(schema);
         if let Some(c) = i.conversion {
             c.set_webhook(webhook);
+            c.set_storage_schema(storage_schema);
         }
         return *i;
     }
@@ -318,12 +286,14 @@ fn intern(
     let custom_conversion: Option<&'static CustomConversion> = if is_storage {
         None
     } else {
-        Some(Box::leak(Box::new(CustomConversion {
+        Some(Box::leak(Box::new(CustomConversion::new(
             labels,
-            served: format!("{group}/{version}"),
-            storage: format!("{group}/{storage_version}"),
-            webhook: RwLock::new(webhook),
-        })))
+            format!("{group}/{version}"),
+            format!("{group}/{storage_version}"),
+            webhook,
+            strategy,
+            storage_schema,
+        ))))
     };
     let conversion = custom_conversion.map(|c| c as &'static dyn Conversion);
     let plural = leak_str(&names.plural);
@@ -439,9 +409,16 @@ pub fn build(
         n.insert("kind".into(), Value::String(names.kind.clone()));
         n.insert("listKind".into(), Value::String(names.list_kind.clone()));
     }
+    let storage_schema =
+        Arc::new(CustomResourceSchema::new(&served_crd, &storage).map_err(|e| e.to_string())?);
+    let versions = Arc::new(super::ownership::CrdVersions::new(
+        &served_crd,
+        webhook.clone(),
+    ));
     let mut served = Vec::new();
     let mut storage_def = None;
-    let mut pending: Vec<(&'static ResourceDef, CustomResourceSchema, bool)> = Vec::new();
+    let mut storage_interned = None;
+    let mut pending: Vec<(Interned, CustomResourceSchema, bool)> = Vec::new();
     for v in crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -467,20 +444,32 @@ pub fn build(
             &union,
             &version_labels(v),
             schema.clone(),
+            storage_schema.clone(),
             webhook.clone(),
         );
         if name == storage {
             storage_def = Some(i.def);
+            storage_interned = Some(i);
         }
         let is_served = v.get("served").and_then(Value::as_bool) == Some(true);
-        pending.push((i.def, schema, is_served));
+        pending.push((i, schema, is_served));
     }
     let storage_def = storage_def.ok_or("the CRD's storage version is not defined")?;
-    for (def, schema, is_served) in pending {
+    for (interned, schema, is_served) in pending {
         if !is_served {
             continue;
         }
+        let def = interned.def;
+        // Writes through another version are prepared in that version and
+        // stored through the storage definition's via-strategy.
+        let storage_def = match storage_interned {
+            Some(st) if !std::ptr::eq(def, storage_def) => intern_via(interned, st),
+            _ => storage_def,
+        };
         let columns = CustomColumns::new(&schema.printer_columns());
+        let apply_schema = versions
+            .schema_of(&def.api_version())
+            .unwrap_or_else(|| Arc::new(corten_apimachinery::managedfields::Schema::untyped()));
         served.push(Arc::new(Resource {
             def,
             storage_def,
@@ -490,6 +479,9 @@ pub fn build(
                 columns,
                 terminating: terminating.clone(),
                 crd_name: crd_name.clone(),
+                apply_schema,
+                versions: versions.clone(),
+                conversion: interned.conversion,
             })),
         }));
     }
@@ -558,5 +550,35 @@ mod tests {
         s.prepare_for_update(&mut new, &old);
         assert_eq!(new["status"], json!({"ok": false}));
         assert_eq!(new["metadata"]["generation"], 4);
+    }
+
+    fn leaked(status: bool) -> &'static CustomResourceStrategy {
+        Box::leak(Box::new(strategy(status)))
+    }
+
+    #[test]
+    fn via_strategy_defaults_for_storage_and_validates_metadata_only() {
+        let via = crate::crd::versions::ViaStrategy::new(leaked(true), leaked(false));
+        // Stored with the storage version's defaults, nothing pruned (the
+        // served version pruned before conversion).
+        let out = via
+            .canonicalize(json!({"metadata": {"name": "a"}, "spec": {"x": 1}}))
+            .unwrap();
+        assert_eq!(out["spec"], json!({"x": 1, "n": 1}));
+        assert!(via.canonicalize(json!("x")).is_err());
+        // The schema was checked in the served version: a wrong type is
+        // not reported again, a bad name is.
+        let wrong_type = json!({"apiVersion": "example.com/v1", "kind": "Thing",
+            "metadata": {"name": "a", "namespace": "default"}, "spec": {"n": "one"}});
+        assert!(via.validate(&wrong_type).is_empty());
+        let mut bad_name = wrong_type.clone();
+        bad_name["metadata"]["name"] = json!("Not_A_Name");
+        let errs = via.validate(&bad_name);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "metadata.name");
+        // Status follows the served version's subresources.
+        let mut created = json!({"metadata": {"name": "a"}, "status": {"ok": true}});
+        via.prepare_for_create(&mut created);
+        assert!(created.get("status").is_none());
     }
 }

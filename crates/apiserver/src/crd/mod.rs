@@ -9,7 +9,11 @@
 //!   CRD's objects.
 //! - [`discovery`] and [`openapi`]: the documents of served CRDs.
 //! - [`scale`]: the `scale` subresource of custom resources.
-//! - [`webhook`]: `conversion: Webhook` calls.
+//! - [`versions`]: writes and reads through a non-storage version
+//!   (request-version validation, conversion).
+//! - [`ownership`]: the schemas server-side apply merges custom resources
+//!   by, and their versions for managedFields.
+//! - [`webhook`]: `conversion: Webhook` calls, and their [`metrics`].
 //!
 //! [`ServedCrds`] is the shared state: which CRDs are served, under which
 //! group/version/resource, with one watch cache per CRD.
@@ -18,8 +22,11 @@ pub mod controller;
 pub mod custom;
 pub mod definition;
 pub mod discovery;
+pub mod metrics;
 pub mod openapi;
+pub mod ownership;
 pub mod scale;
+pub mod versions;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -59,6 +66,9 @@ struct State {
 #[derive(Default)]
 pub struct ServedCrds {
     state: RwLock<State>,
+    /// Conversion webhook clients and their kept connections, shared by
+    /// every CRD (one client per caBundle and address).
+    conversion_pool: Arc<crate::admission::webhook::client::Pool>,
 }
 
 impl ServedCrds {
@@ -68,6 +78,11 @@ impl ServedCrds {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pool conversion webhook calls go through.
+    pub fn conversion_pool(&self) -> Arc<crate::admission::webhook::client::Pool> {
+        self.conversion_pool.clone()
     }
 
     /// The served custom resource at group/version/plural.

@@ -2,32 +2,56 @@
 //! by POSTing a `ConversionReview` to the CRD's conversion webhook over
 //! HTTPS, trusting the `caBundle` (upstream `webhookConverter`).
 //!
-//! The store's conversion hooks are synchronous, so a call blocks the
-//! calling task's thread (`block_in_place` on the multi-threaded runtime,
-//! a helper thread otherwise) for at most [`TIMEOUT`].
+//! Calls go through a [`Pool`] shared by every CRD: one client per
+//! caBundle and address, whose HTTPS connections are kept for the next
+//! call (as the admission webhooks' calls are). The objects of a list are
+//! converted in one review ([`WebhookClient::convert_many`]), as upstream
+//! converts an `UnstructuredList`; objects already in the desired version
+//! are not sent.
+//!
+//! Calls run on a small runtime of their own, so the kept connections
+//! live on whatever runtime the caller is on. The store's conversion
+//! hooks are synchronous: a call from them blocks the calling thread
+//! (inside `block_in_place` on a multi-threaded runtime) for at most
+//! [`TIMEOUT`].
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
-use bytes::Bytes;
 use corten_storage::WatchCache;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
+
+use super::metrics::{self, Failure};
+use crate::admission::webhook::client::{Endpoint, Pool};
 
 /// Upstream's conversion webhook timeout.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The runtime conversion calls and their connections run on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("conversion-webhook")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("starting the conversion webhook runtime: {e}"))
+    })
+}
 
 /// Where the webhook is and how to trust it.
 pub struct WebhookClient {
     target: Target,
     path: String,
-    tls: Arc<rustls::ClientConfig>,
+    ca_bundle: Vec<u8>,
     /// `v1` or `v1beta1` of `apiextensions.k8s.io` ConversionReview.
     review_version: String,
+    pool: Arc<Pool>,
+    /// The CRD's name, for metrics.
+    crd_name: String,
 }
 
 enum Target {
@@ -44,30 +68,30 @@ enum Target {
     },
 }
 
-fn tls_config(ca_bundle: &[u8]) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_bundle) {
-        let cert = cert.map_err(|e| format!("parsing caBundle: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("adding a caBundle certificate: {e}"))?;
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
-use rustls::pki_types::pem::PemObject;
+/// `group/version, Kind=Kind`, as upstream names an object's kind in
+/// conversion errors.
+fn gvk_of(obj: &Value) -> String {
+    let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    format!("{av}, Kind={kind}")
+}
 
 impl WebhookClient {
     /// Builds the client of a CRD's `spec.conversion` (None unless the
-    /// strategy is `Webhook`). `services` is the Services watch cache.
+    /// strategy is `Webhook`). `services` is the Services watch cache;
+    /// calls go through `pool`.
     pub fn from_crd(
         crd: &Value,
         services: Option<Arc<WatchCache>>,
+        pool: Arc<Pool>,
     ) -> Result<Option<WebhookClient>, String> {
         let Some(conv) = crd.pointer("/spec/conversion") else {
             return Ok(None);
@@ -78,13 +102,12 @@ impl WebhookClient {
         let cc = conv
             .pointer("/webhook/clientConfig")
             .ok_or("spec.conversion.webhook.clientConfig is required")?;
-        let ca = match cc.get("caBundle").and_then(Value::as_str) {
+        let ca_bundle = match cc.get("caBundle").and_then(Value::as_str) {
             Some(b) => base64::engine::general_purpose::STANDARD
                 .decode(b)
                 .map_err(|e| format!("caBundle: {e}"))?,
             None => Vec::new(),
         };
-        let tls = Arc::new(tls_config(&ca)?);
         let versions: Vec<&str> = conv
             .pointer("/webhook/conversionReviewVersions")
             .and_then(Value::as_array)
@@ -130,27 +153,30 @@ impl WebhookClient {
         Ok(Some(WebhookClient {
             target,
             path,
-            tls,
+            ca_bundle,
             review_version,
+            pool,
+            crd_name: corten_apimachinery::meta::name(crd)
+                .unwrap_or_default()
+                .to_string(),
         }))
     }
 
-    fn resolve(&self) -> Result<(SocketAddr, ServerName<'static>, String), String> {
+    /// Where to connect, as the pool wants it.
+    fn endpoint(&self) -> Result<Endpoint, String> {
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        let pq = format!("{}{sep}timeout={}s", self.path, TIMEOUT.as_secs());
         match &self.target {
             Target::Url { host, port } => {
-                let ip: Option<IpAddr> = host.trim_matches(['[', ']']).parse().ok();
-                let addr = match ip {
-                    Some(ip) => SocketAddr::new(ip, *port),
-                    None => std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))
-                        .map_err(|e| format!("resolving {host}: {e}"))?
-                        .next()
-                        .ok_or_else(|| format!("{host} has no address"))?,
-                };
-                let name = match ip {
-                    Some(ip) => ServerName::IpAddress(ip.into()),
-                    None => ServerName::try_from(host.clone()).map_err(|e| e.to_string())?,
-                };
-                Ok((addr, name, format!("{host}:{port}")))
+                let hp = host_port(host, *port);
+                Ok(Endpoint {
+                    display_url: format!("https://{hp}{pq}"),
+                    connect_host: host.clone(),
+                    port: *port,
+                    server_name: host.clone(),
+                    path_and_query: pq,
+                    host_header: hp,
+                })
             }
             Target::Service {
                 namespace,
@@ -168,120 +194,248 @@ impl WebhookClient {
                     .and_then(Value::as_str)
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| format!("service \"{namespace}/{name}\" has no cluster IP"))?;
-                let host = format!("{name}.{namespace}.svc");
-                let server = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-                Ok((SocketAddr::new(ip, *port), server, format!("{host}:{port}")))
+                let dns = format!("{name}.{namespace}.svc");
+                let hp = host_port(&dns, *port);
+                Ok(Endpoint {
+                    display_url: format!("https://{hp}{pq}"),
+                    connect_host: ip.to_string(),
+                    port: *port,
+                    server_name: dns,
+                    path_and_query: pq,
+                    host_header: hp,
+                })
             }
         }
     }
 
     async fn post(&self, body: Vec<u8>) -> Result<Value, String> {
-        let (addr, server_name, authority) = self.resolve()?;
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connecting to {addr}: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| format!("TLS handshake with {authority}: {e}"))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        let ep = self.endpoint()?;
+        let bytes = self
+            .pool
+            .post(&ep, &self.ca_bundle, body, TIMEOUT)
             .await
             .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let req = http::Request::post(self.path.as_str())
-            .header(http::header::HOST, authority)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(format!(
-                "the server responded with status {}: {}",
-                status.as_u16(),
-                String::from_utf8_lossy(&bytes)
-            ));
-        }
         serde_json::from_slice(&bytes).map_err(|e| format!("decoding the response: {e}"))
     }
 
-    /// Converts one object to `desired` (`group/version`).
-    pub async fn convert(&self, obj: &Value, desired: &str) -> Result<Value, String> {
+    /// Converts the objects of a list to `desired` (`group/version`) in one
+    /// ConversionReview; objects already in that version are not sent.
+    /// The answer keeps the order of `objs`. Errors read like upstream's
+    /// (`conversion webhook for <gvk> failed: ...`).
+    pub async fn convert_many(
+        self: &Arc<Self>,
+        objs: Vec<Value>,
+        desired: &str,
+    ) -> Result<Vec<Value>, String> {
+        let this = self.clone();
+        let desired = desired.to_string();
+        runtime()
+            .spawn(async move { this.convert_here(&objs, &desired).await })
+            .await
+            .map_err(|e| format!("the conversion call failed: {e}"))?
+    }
+
+    async fn convert_here(&self, objs: &[Value], desired: &str) -> Result<Vec<Value>, String> {
+        let send: Vec<&Value> = objs
+            .iter()
+            .filter(|o| o.get("apiVersion").and_then(Value::as_str) != Some(desired))
+            .collect();
+        let Some(first) = send.first() else {
+            return Ok(objs.to_vec());
+        };
+        let version = |av: &str| av.rsplit_once('/').map_or(av, |(_, v)| v).to_string();
+        let from = version(
+            first
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        );
+        let started = std::time::Instant::now();
+        let result = self.call(objs, &send, desired).await;
+        let failure = result.as_ref().err().map(|(f, _)| *f);
+        metrics::observe(
+            &self.crd_name,
+            &from,
+            &version(desired),
+            started.elapsed(),
+            failure,
+        );
+        result.map_err(|(_, e)| e)
+    }
+
+    /// One ConversionReview of the objects `send` (those of `objs` not
+    /// yet in `desired`); the answer in the order of `objs`.
+    async fn call(
+        &self,
+        objs: &[Value],
+        send: &[&Value],
+        desired: &str,
+    ) -> Result<Vec<Value>, (Failure, String)> {
+        let gvk = send.first().map(|o| gvk_of(o)).unwrap_or_default();
+        let gvk = gvk.as_str();
+        let failed =
+            |f: Failure| move |e: String| (f, format!("conversion webhook for {gvk} failed: {e}"));
         let uid = uuid::Uuid::new_v4().to_string();
         let review = json!({
             "apiVersion": format!("apiextensions.k8s.io/{}", self.review_version),
             "kind": "ConversionReview",
-            "request": {"uid": uid, "desiredAPIVersion": desired, "objects": [obj]},
+            "request": {"uid": uid, "desiredAPIVersion": desired, "objects": send},
         });
-        let body = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
-        let answer = tokio::time::timeout(TIMEOUT, self.post(body))
-            .await
-            .map_err(|_| "the webhook timed out".to_string())??;
-        let resp = answer
-            .get("response")
-            .ok_or("the webhook response has no response")?;
-        if resp.get("uid").and_then(Value::as_str) != Some(uid.as_str()) {
-            return Err(format!(
-                "expected response uid {uid:?}, got {:?}",
-                resp.get("uid").and_then(Value::as_str).unwrap_or("")
+        let body = serde_json::to_vec(&review).map_err(|e| (Failure::Call, e.to_string()))?;
+        let answer = self.post(body).await.map_err(failed(Failure::Call))?;
+        let converted = converted_objects(&answer, &uid, &self.review_version)
+            .map_err(failed(Failure::MalformedResponse))?;
+        if converted.len() != send.len() {
+            let failure = if converted.is_empty() && send.len() == 1 {
+                Failure::NoObjectsReturned
+            } else {
+                Failure::PartialResponse
+            };
+            return Err((
+                failure,
+                format!(
+                    "conversion webhook for {gvk} returned {} objects, expected {}",
+                    converted.len(),
+                    send.len()
+                ),
             ));
         }
-        let status = resp
-            .pointer("/result/status")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if status != "Success" {
-            let msg = resp
-                .pointer("/result/message")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return Err(format!("conversion webhook failed: {msg}"));
+        let mut converted = converted.into_iter().enumerate();
+        let mut out = Vec::with_capacity(objs.len());
+        for original in objs {
+            if original.get("apiVersion").and_then(Value::as_str) == Some(desired) {
+                out.push(original.clone());
+                continue;
+            }
+            let Some((i, mut c)) = converted.next() else {
+                break;
+            };
+            let invalid = |e: String| {
+                (
+                    Failure::InvalidConvertedObject,
+                    format!(
+                        "conversion webhook for {gvk} returned invalid converted object at index {i}: {e}"
+                    ),
+                )
+            };
+            let got = c.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            if got != desired {
+                return Err(invalid(format!(
+                    "invalid groupVersion (expected {desired}, received {got})"
+                )));
+            }
+            let (want_kind, got_kind) = (
+                original.get("kind").and_then(Value::as_str).unwrap_or(""),
+                c.get("kind").and_then(Value::as_str).unwrap_or(""),
+            );
+            if want_kind != got_kind {
+                return Err(invalid(format!(
+                    "invalid kind (expected {want_kind}, received {got_kind})"
+                )));
+            }
+            validate_converted(original, &c).map_err(invalid)?;
+            restore_metadata(original, &mut c).map_err(|e| {
+                (
+                    Failure::InvalidConvertedObject,
+                    format!(
+                        "conversion webhook for {gvk} returned invalid metadata in object at index {i}: {e}"
+                    ),
+                )
+            })?;
+            out.push(c);
         }
-        let converted = resp
-            .get("convertedObjects")
-            .and_then(Value::as_array)
-            .filter(|a| a.len() == 1)
-            .ok_or("expected 1 converted object")?;
-        let mut out = converted[0].clone();
-        if out.get("apiVersion").and_then(Value::as_str) != Some(desired) {
-            return Err(format!(
-                "invalid converted object: apiVersion {:?} is not {desired:?}",
-                out.get("apiVersion").and_then(Value::as_str).unwrap_or("")
-            ));
-        }
-        restore_metadata(obj, &mut out)?;
         Ok(out)
     }
 
-    /// [`WebhookClient::convert`] from synchronous code.
-    pub fn convert_blocking(&self, obj: &Value, desired: &str) -> Result<Value, String> {
-        let fut = self.convert(obj, desired);
-        match tokio::runtime::Handle::try_current() {
+    /// Converts one object to `desired` from synchronous code.
+    pub fn convert_blocking(self: &Arc<Self>, obj: &Value, desired: &str) -> Result<Value, String> {
+        let this = self.clone();
+        let (obj, desired) = (obj.clone(), desired.to_string());
+        let call = runtime().spawn(async move {
+            let mut out = this
+                .convert_here(std::slice::from_ref(&obj), &desired)
+                .await?;
+            out.pop().ok_or_else(|| {
+                format!(
+                    "conversion webhook for {} failed, no objects returned",
+                    gvk_of(&obj)
+                )
+            })
+        });
+        let wait = || futures::executor::block_on(call);
+        let joined = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| h.block_on(fut))
+                tokio::task::block_in_place(wait)
             }
-            _ => std::thread::scope(|s| {
-                s.spawn(|| {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| e.to_string())?
-                        .block_on(fut)
-                })
-                .join()
-                .map_err(|_| "the conversion thread panicked".to_string())?
-            }),
+            _ => wait(),
+        };
+        joined.map_err(|e| format!("the conversion call failed: {e}"))?
+    }
+}
+
+/// The converted objects of a ConversionReview answer (upstream
+/// `getConvertedObjectsFromResponse`).
+fn converted_objects(
+    answer: &Value,
+    uid: &str,
+    review_version: &str,
+) -> Result<Vec<Value>, String> {
+    if review_version == "v1" {
+        let got = format!(
+            "{}, Kind={}",
+            answer
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            answer.get("kind").and_then(Value::as_str).unwrap_or("")
+        );
+        let want = "apiextensions.k8s.io/v1, Kind=ConversionReview";
+        if got != want {
+            return Err(format!("expected webhook response of {want}, got {got}"));
         }
     }
+    let resp = answer
+        .get("response")
+        .filter(|r| r.is_object())
+        .ok_or("no response provided")?;
+    let got_uid = resp.get("uid").and_then(Value::as_str).unwrap_or("");
+    if review_version == "v1" && got_uid != uid {
+        return Err(format!("expected response.uid={uid:?}, got {got_uid:?}"));
+    }
+    let status = resp
+        .pointer("/result/status")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if status != "Success" {
+        return Err(
+            match resp.pointer("/result/message").and_then(Value::as_str) {
+                Some(m) if !m.is_empty() => m.to_string(),
+                _ => format!("response.result.status was '{status}', not 'Success'"),
+            },
+        );
+    }
+    Ok(resp
+        .get("convertedObjects")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Upstream `validateConvertedObject`: the identity of the object stays.
+fn validate_converted(original: &Value, converted: &Value) -> Result<(), String> {
+    let meta = |o: &Value, k: &str| -> String {
+        o.pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    for (field, label) in [("name", "name"), ("namespace", "namespace"), ("uid", "UID")] {
+        let (e, a) = (meta(original, field), meta(converted, field));
+        if e != a {
+            return Err(format!("must have the same {label}: {e} != {a}"));
+        }
+    }
+    Ok(())
 }
 
 fn split_host_port(authority: &str) -> Result<(String, u16), String> {
@@ -302,18 +456,40 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
 /// Upstream `restoreObjectMeta`: a webhook may change only labels and
 /// annotations; everything else in `metadata` is taken from the original.
 fn restore_metadata(original: &Value, converted: &mut Value) -> Result<(), String> {
+    let response = match converted.get("metadata") {
+        None => return Err("missing metadata in converted object".into()),
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => {
+            return Err(format!(
+                "invalid metadata of type {} in converted object",
+                json_type(other)
+            ));
+        }
+    };
     let mut meta = original
         .get("metadata")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    if let (Some(m), Some(new)) = (meta.as_object_mut(), converted.get("metadata")) {
+    if let Some(m) = meta.as_object_mut() {
         for k in ["labels", "annotations"] {
-            match new.get(k) {
-                Some(v) if !v.is_null() => {
-                    m.insert(k.into(), v.clone());
-                }
-                _ => {
+            match response.get(k) {
+                None | Some(Value::Null) => {
                     m.remove(k);
+                }
+                Some(Value::Object(fields)) => {
+                    if let Some((key, v)) = fields.iter().find(|(_, v)| !v.is_string()) {
+                        return Err(format!(
+                            "metadata.{k}[{key}] must be a string, but is {} in converted object",
+                            json_type(v)
+                        ));
+                    }
+                    m.insert(k.into(), Value::Object(fields.clone()));
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "invalid metadata.{k} of type {} in converted object",
+                        json_type(other)
+                    ));
                 }
             }
         }
@@ -324,6 +500,18 @@ fn restore_metadata(original: &Value, converted: &mut Value) -> Result<(), Strin
             Ok(())
         }
         None => Err("the converted object is not a JSON object".into()),
+    }
+}
+
+/// The Go type a JSON value decodes to, for messages.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::Resource;
 use super::change::Change;
 use super::keys::check_path_segment;
-use super::managed::{ignored, manager_id, now, schema_for};
+use super::managed::{ignored, manager_id, now, resource_schema};
 use super::store::{WriteOptions, check_dropped_fields};
 use crate::wire::{self, InputFormat};
 
@@ -130,7 +130,7 @@ fn decode_config(res: &Resource, body: &[u8], opts: &WriteOptions) -> Result<Val
             "metadata.managedFields must be nil",
         ));
     }
-    let schema = schema_for(res.def);
+    let schema = resource_schema(res);
     let dropped = corten_apimachinery::managedfields::typed::prune_unknown(&schema, &mut config);
     check_dropped_fields(res, dropped, opts)?;
     Ok(config)
@@ -144,12 +144,12 @@ fn merge_onto(
     config: &Value,
     opts: &WriteOptions,
 ) -> Result<Value, StatusError> {
-    let schema = schema_for(res.def);
+    let schema = resource_schema(res);
     let me = manager_id(res, opts, Operation::Apply);
     let stored = Managers::decode(live).unwrap_or_default();
     let ignored = ignored(res, &opts.subresource);
     let now = now();
-    let versions = super::managed::KindVersions::of(res);
+    let versions = super::managed::versions_of(res);
     let run = |force: bool| {
         managers::apply_versioned(
             &schema,

@@ -50,3 +50,35 @@ pub fn output_json(res: &Resource, json: &Bytes) -> Result<Bytes, StatusError> {
         serde_json::to_vec(&v).map_err(StatusError::internal)?,
     ))
 }
+
+/// Stored objects (serialized with their resourceVersion) in the served
+/// version. A custom resource converted by a webhook sends all of them in
+/// one ConversionReview, as upstream converts a list; everything else is
+/// converted object by object ([`output_json`]).
+pub async fn output_json_all(res: &Resource, items: &[&Bytes]) -> Result<Vec<Bytes>, StatusError> {
+    let batch = res
+        .custom
+        .as_ref()
+        .and_then(|c| c.conversion)
+        .filter(|c| c.uses_webhook() && !res.is_storage_version());
+    let Some(conversion) = batch else {
+        return items.iter().map(|j| output_json(res, j)).collect();
+    };
+    let values = items
+        .iter()
+        .map(|j| serde_json::from_slice::<Value>(j).map_err(StatusError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
+    let converted = conversion
+        .from_storage_many(values)
+        .await
+        .map_err(StatusError::internal)?;
+    converted
+        .into_iter()
+        .map(|mut v| {
+            meta::set_type_meta(&mut v, &res.def.api_version(), res.def.kind);
+            serde_json::to_vec(&v)
+                .map(Bytes::from)
+                .map_err(StatusError::internal)
+        })
+        .collect()
+}

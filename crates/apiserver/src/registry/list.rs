@@ -168,10 +168,8 @@ pub async fn list(
         let rel = k.strip_prefix(&prefix).unwrap_or(k);
         continue_token::encode(result.revision, rel)
     });
-    let mut items = Vec::with_capacity(result.items.len());
-    for o in &result.items {
-        items.push(convert::output_json(res, &o.json)?);
-    }
+    let stored: Vec<&Bytes> = result.items.iter().map(|o| &o.json).collect();
+    let items = convert::output_json_all(res, &stored).await?;
     Ok(ListOutput {
         items,
         revision: result.revision,

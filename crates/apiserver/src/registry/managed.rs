@@ -4,9 +4,9 @@
 //! (`fieldManager`, `force`).
 //!
 //! Schemas come from the OpenAPI component schemas of the served kind
-//! (the same ones `/openapi/v3` serves), compiled on first use. Other
-//! sources (custom resources' structural schemas) register theirs with
-//! [`register_schema`].
+//! (the same ones `/openapi/v3` serves), compiled on first use; custom
+//! resources bring theirs, compiled from the CRD version's structural
+//! schema (`crd::ownership`), see [`resource_schema`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,17 +28,18 @@ fn cache() -> &'static Mutex<HashMap<Key, Arc<Schema>>> {
     CACHE.get_or_init(Default::default)
 }
 
-/// Registers the schema of a kind that is not built in (a custom
-/// resource's structural schema compiled with [`Schema::compile`]).
-pub fn register_schema(group: &str, version: &str, kind: &str, schema: Arc<Schema>) {
-    if let Ok(mut c) = cache().lock() {
-        c.insert((group.into(), version.into(), kind.into()), schema);
-    }
-}
-
 /// The schema of a served kind (untyped if it has none).
 pub fn schema_for(def: &ResourceDef) -> Arc<Schema> {
     schema_of(def.group, def.version, def.kind)
+}
+
+/// The schema writes to `res` are tracked and applied by: a custom
+/// resource's own (its CRD version's), else the built-in kind's.
+pub fn resource_schema(res: &Resource) -> Arc<Schema> {
+    match &res.custom {
+        Some(c) => c.apply_schema.clone(),
+        None => schema_for(res.def),
+    }
 }
 
 /// The schema of a kind by group, version and kind (for kinds that are
@@ -204,10 +205,10 @@ fn track(
 ) {
     let me = manager_id(res, opts, Operation::Update);
     let ignored = ignored(res, &opts.subresource);
-    let versions = KindVersions::of(res);
+    let versions = versions_of(res);
     let result = if res.is_storage_version() {
         managers::update_versioned(
-            &schema_for(res.storage_def),
+            &resource_schema(res),
             old,
             prepared.value(),
             base.clone(),
@@ -226,7 +227,7 @@ fn track(
             .and_then(|old| Ok((old, served(prepared.value())?)))
             .and_then(|(old, new)| {
                 managers::update_versioned(
-                    &schema_for(res.def),
+                    &resource_schema(res),
                     old.as_ref(),
                     &new,
                     base.clone(),
@@ -259,19 +260,46 @@ fn track(
     }
 }
 
-/// The versions a built-in kind is served in, for managedFields entries
-/// recorded in another version than a write's (custom resources' versions
-/// share their field paths and need none).
+/// The versions of `res`'s kind, for managedFields entries recorded in
+/// another version than a write's: a built-in kind's served versions, or
+/// every version of a custom resource's CRD (converted by its webhook).
+pub fn versions_of(res: &Resource) -> Option<ResourceVersions<'_>> {
+    Some(match &res.custom {
+        Some(c) => ResourceVersions::Custom(&c.versions),
+        None => ResourceVersions::Kind(KindVersions { res }),
+    })
+}
+
+/// See [`versions_of`].
+pub enum ResourceVersions<'a> {
+    /// A built-in kind's.
+    Kind(KindVersions<'a>),
+    /// A CRD's.
+    Custom(&'a crate::crd::ownership::CrdVersions),
+}
+
+impl Versions for ResourceVersions<'_> {
+    fn schema(&self, api_version: &str) -> Option<Arc<Schema>> {
+        match self {
+            ResourceVersions::Kind(k) => k.schema(api_version),
+            ResourceVersions::Custom(c) => c.schema(api_version),
+        }
+    }
+
+    fn convert(&self, obj: &Value, api_version: &str) -> Result<Value, String> {
+        match self {
+            ResourceVersions::Kind(k) => k.convert(obj, api_version),
+            ResourceVersions::Custom(c) => c.convert(obj, api_version),
+        }
+    }
+}
+
+/// The versions a built-in kind is served in.
 pub struct KindVersions<'a> {
     res: &'a Resource,
 }
 
-impl<'a> KindVersions<'a> {
-    /// The versions of `res`'s kind (`None` for custom resources).
-    pub fn of(res: &'a Resource) -> Option<Self> {
-        res.custom.is_none().then_some(KindVersions { res })
-    }
-
+impl KindVersions<'_> {
     fn def(&self, api_version: &str) -> Option<&'static ResourceDef> {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         corten_api::builtin_resources().iter().find(|d| {

@@ -704,6 +704,7 @@ async fn create_object(
 ) -> Result<Created, StatusError> {
     check_type_meta(res, &mut obj)?;
     check_namespace(res, &mut obj, url_ns)?;
+    let obj = crate::crd::versions::prepare_served(res, obj, None, UpdateTarget::Main, opts)?;
     let obj = convert::to_storage(res, obj)?;
     let strategy: &dyn Strategy = res.storage_def.strategy;
     let gr = res.group_resource();
@@ -898,6 +899,16 @@ pub async fn update_from_hint(
     }
     let gr = res.group_resource();
     let key = object_key(res.def, url_ns, name);
+    let body = crate::crd::versions::prepare_served_update(
+        reg,
+        res,
+        &key,
+        hint.as_ref(),
+        body,
+        target,
+        opts,
+    )
+    .await?;
     let body = convert::to_storage(res, body)?;
     if opts.dry_run {
         let kv = reg

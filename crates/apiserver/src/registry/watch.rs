@@ -211,6 +211,53 @@ pub fn error_event(e: &StatusError) -> Bytes {
     line("ERROR", &e.to_status())
 }
 
+/// Most events converted in one ConversionReview.
+const CONVERSION_BATCH: usize = 500;
+
+/// The conversion of a custom resource whose webhook should see the
+/// events that are ready together (the initial events of a watch come in
+/// one burst) in one ConversionReview, as upstream converts a list.
+fn batch_conversion(res: &Resource) -> Option<&'static crate::crd::versions::CustomConversion> {
+    res.custom
+        .as_ref()
+        .and_then(|c| c.conversion)
+        .filter(|c| c.uses_webhook() && !res.is_storage_version())
+}
+
+/// Encodes events for a client of a non-storage version, converting their
+/// objects in one call; a failed conversion is one ERROR event.
+async fn convert_events(
+    res: &Resource,
+    conversion: &crate::crd::versions::CustomConversion,
+    events: Vec<Arc<WatchEvent>>,
+) -> Vec<Bytes> {
+    let objects: Vec<Value> = events
+        .iter()
+        .filter(|ev| ev.event_type != EventType::Bookmark)
+        .map(|ev| serde_json::from_slice(&ev.object.json).unwrap_or(Value::Null))
+        .collect();
+    let converted = match conversion.from_storage_many(objects).await {
+        Ok(c) => c,
+        Err(e) => return vec![error_event(&StatusError::internal(e))],
+    };
+    let mut converted = converted.into_iter();
+    events
+        .iter()
+        .map(|ev| {
+            if ev.event_type == EventType::Bookmark {
+                return convert_event(res, ev);
+            }
+            let mut obj = converted.next().unwrap_or(Value::Null);
+            corten_apimachinery::meta::set_type_meta(
+                &mut obj,
+                &res.def.api_version(),
+                res.def.kind,
+            );
+            line(ev.event_type.as_str(), &obj)
+        })
+        .collect()
+}
+
 impl WatchStream {
     /// The byte stream for the response body; ends after `timeout`.
     /// With `table`, each event's object is a one-row meta.k8s.io Table
@@ -225,22 +272,35 @@ impl WatchStream {
         let had_error = self.error.is_some();
         let error = futures::stream::iter(self.error.map(|e| error_event(&e)));
         let mut first = !had_error;
+        let counted = res.clone();
         let events = futures::stream::iter(self.watcher)
             .flatten()
             .map(move |ev| {
                 crate::metrics::WATCH_EVENTS
-                    .with_label_values(&[res.def.group, res.def.version, res.def.kind])
+                    .with_label_values(&[counted.def.group, counted.def.version, counted.def.kind])
                     .inc();
-                match view {
-                    View::Object => convert_event(&res, &ev),
-                    View::Metadata => metadata_event(&ev),
-                    View::Table(include) => {
-                        let is_first = std::mem::replace(&mut first, false);
-                        table_event(&res, &ev, include, is_first)
-                    }
-                }
+                ev
             });
+        if let (View::Object, Some(conversion)) = (view, batch_conversion(&res)) {
+            let events = events
+                .ready_chunks(CONVERSION_BATCH)
+                .then(move |chunk| {
+                    let res = res.clone();
+                    async move { convert_events(&res, conversion, chunk).await }
+                })
+                .flat_map(futures::stream::iter);
+            let sleep = tokio::time::sleep_until(deadline);
+            return error.chain(events).take_until(sleep).boxed();
+        }
+        let events = events.map(move |ev| match view {
+            View::Object => convert_event(&res, &ev),
+            View::Metadata => metadata_event(&ev),
+            View::Table(include) => {
+                let is_first = std::mem::replace(&mut first, false);
+                table_event(&res, &ev, include, is_first)
+            }
+        });
         let sleep = tokio::time::sleep_until(deadline);
-        error.chain(events).take_until(sleep)
+        error.chain(events).take_until(sleep).boxed()
     }
 }
