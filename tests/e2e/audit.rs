@@ -227,8 +227,13 @@ async fn admission_annotations_reach_the_audit_log() {
         assert_eq!(patch["patchType"], "JSONPatch");
         assert_eq!(patch["webhook"], "mutate.example.com");
         assert_eq!(patch["patch"][0]["op"], "add");
-        // At level Metadata the patch is left out.
-        let secret = &of(&events, "create", "secrets", None)["annotations"];
+        // At level Metadata a create's objectRef still names the object
+        // (from its body), and the patch is left out.
+        let secret_event = of(&events, "create", "secrets", None);
+        assert_eq!(secret_event["level"], "Metadata");
+        assert_eq!(secret_event["objectRef"]["name"], "s", "{secret_event}");
+        assert!(secret_event.get("requestObject").is_none());
+        let secret = &secret_event["annotations"];
         assert!(
             secret
                 .get("mutation.webhook.admission.k8s.io/round_0_index_0")

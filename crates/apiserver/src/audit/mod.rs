@@ -209,8 +209,30 @@ impl Record {
         }
     }
 
-    /// Attaches the request object (level Request and above).
+    /// Completes `objectRef` from the request object's metadata (level
+    /// Metadata and above: a create's name is only in its body) and
+    /// attaches the object itself (level Request and above), as upstream's
+    /// `LogRequestObject`.
     pub fn request_object(&mut self, obj: &Value) {
+        if self.level.is_none_or(|l| l == Level::None) {
+            return;
+        }
+        if let Some(r) = self
+            .event
+            .get_mut("objectRef")
+            .and_then(Value::as_object_mut)
+        {
+            for field in ["namespace", "name", "uid", "resourceVersion"] {
+                if let Some(v) = obj
+                    .get("metadata")
+                    .and_then(|m| m.get(field))
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                {
+                    r.entry(field).or_insert_with(|| json!(v));
+                }
+            }
+        }
         if self.level.is_some_and(|l| l >= Level::Request) {
             self.event["requestObject"] = obj.clone();
         }
