@@ -35,29 +35,6 @@ impl Kubelet {
             .copied()
     }
 
-    /// Rejects a pod the node cannot take under pressure (upstream's
-    /// eviction admission): phase Failed, reason `Evicted`, `The node had
-    /// condition: [...]. ` and a Warning event. Pods already terminal are
-    /// left alone.
-    pub(crate) fn admit_under_pressure(&self, pod: &Pod) {
-        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        let current = self.status.get(uid).or_else(|| pod.status.clone());
-        if is_terminal(current.as_ref().and_then(|s| s.phase.as_deref())) {
-            return;
-        }
-        let Some(message) = self.eviction.admit(pod) else {
-            return;
-        };
-        tracing::warn!(pod = %pod.metadata.name.as_deref().unwrap_or_default(), %message, "pod rejected under node pressure");
-        self.recorder
-            .pod(pod, None, crate::events::WARNING, REASON, message.clone());
-        let mut status = current.unwrap_or_default();
-        status.phase = Some("Failed".into());
-        status.reason = Some(REASON.into());
-        status.message = Some(message);
-        self.status.set(pod, status);
-    }
-
     fn forget_eviction(&self, uid: &str) {
         self.evictions
             .lock()
