@@ -6,13 +6,17 @@
 //!
 //! Handlers, in upstream's order: the eviction manager's (node pressure,
 //! reason `Evicted`), then the predicates in [`predicate`] (OS, resources,
-//! node affinity, node name, host ports, `NoExecute` taints).
+//! node affinity, node name, host ports, `NoExecute` taints). A critical
+//! pod that only lacks resources preempts other pods instead
+//! ([`preemption`]); when no set of pods would free enough it is rejected
+//! with `UnexpectedAdmissionError`.
 //!
 //! Admissions are serialized (one lock) so that two pods arriving together
 //! cannot both take the last free resources; the initial pod list is
 //! admitted oldest first (see [`crate::pod::source`]).
 
 pub mod predicate;
+pub mod preemption;
 #[cfg(test)]
 mod tests;
 
@@ -133,12 +137,85 @@ impl Kubelet {
             allocatable,
         };
         let others: Vec<&Pod> = admitted.iter().collect();
-        predicate::admit(
+        let failures = predicate::failures(
             pod,
             &others,
             &facts,
             crate::pod::static_pods::is_static(pod),
-        )
+        )?;
+        let Some(first) = failures.first() else {
+            return Ok(());
+        };
+        if !crate::eviction::rank::is_critical(pod) {
+            return Err(first.rejection());
+        }
+        // A critical pod is only rejected for reasons preemption cannot fix.
+        if let Some(other) = failures
+            .iter()
+            .find(|f| matches!(f, predicate::Failure::Predicate(_)))
+        {
+            return Err(other.rejection());
+        }
+        let insufficient: Vec<predicate::Insufficient> = failures
+            .into_iter()
+            .filter_map(|f| match f {
+                predicate::Failure::Insufficient(i) => Some(i),
+                predicate::Failure::Predicate(_) => None,
+            })
+            .collect();
+        match preemption::pods_to_preempt(pod, &others, &insufficient) {
+            Ok(victims) => {
+                for victim in victims {
+                    self.preempt(victim);
+                }
+                Ok(())
+            }
+            Err(message) => Err(Rejection::new(
+                predicate::reasons::UNEXPECTED_ADMISSION_ERROR,
+                format!(
+                    "Unexpected error while attempting to recover from admission failure: preemption: error finding a set of pods to preempt: {message}"
+                ),
+            )),
+        }
+    }
+
+    /// Stops `victim` to make room for a critical pod: phase Failed, reason
+    /// `Preempting`, a `DisruptionTarget` condition, a Warning event; its
+    /// worker stops the containers with the pod's grace period.
+    fn preempt(&self, victim: &Pod) {
+        let uid = victim.metadata.uid.clone().unwrap_or_default();
+        tracing::info!(
+            pod = %victim.metadata.name.as_deref().unwrap_or_default(),
+            "preempting a pod to admit a critical pod"
+        );
+        self.recorder.pod(
+            victim,
+            None,
+            WARNING,
+            preemption::REASON,
+            preemption::MESSAGE,
+        );
+        let mut status = self
+            .status
+            .get(&uid)
+            .or_else(|| victim.status.clone())
+            .unwrap_or_default();
+        status.phase = Some("Failed".into());
+        status.reason = Some(preemption::REASON.into());
+        status.message = Some(preemption::MESSAGE.into());
+        let mut conditions = status.conditions.take().unwrap_or_default();
+        conditions.retain(|c| c.type_ != crate::pod::evict::DISRUPTION_TARGET);
+        conditions.push(k8s_openapi::api::core::v1::PodCondition {
+            type_: crate::pod::evict::DISRUPTION_TARGET.into(),
+            status: "True".into(),
+            reason: Some(crate::pod::evict::TERMINATION_BY_KUBELET.into()),
+            message: Some(preemption::CONDITION_MESSAGE.into()),
+            last_transition_time: Some(crate::time::now()),
+            ..Default::default()
+        });
+        status.conditions = Some(conditions);
+        self.status.set(victim, status);
+        self.poke(&uid);
     }
 
     /// Admits a pod new to the kubelet, or rejects it (status Failed with

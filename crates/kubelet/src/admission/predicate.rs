@@ -89,14 +89,48 @@ pub struct NodeFacts<'a> {
     pub allocatable: Resource,
 }
 
+/// One reason a pod does not fit (upstream's `PredicateFailureReason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Not enough of a resource.
+    Insufficient(Insufficient),
+    /// Another predicate failed.
+    Predicate(Rejection),
+}
+
+impl Failure {
+    /// The reason and message reported for it.
+    pub fn rejection(&self) -> Rejection {
+        match self {
+            Failure::Insufficient(i) => i.rejection(),
+            Failure::Predicate(r) => r.clone(),
+        }
+    }
+}
+
 /// Whether `pod` may start beside `admitted` (the other active pods) on
-/// `facts`. `is_static` skips the taint check, as upstream.
+/// `facts`. `is_static` skips the taint check, as upstream. Only the first
+/// failure is reported.
 pub fn admit(
     pod: &Pod,
     admitted: &[&Pod],
     facts: &NodeFacts<'_>,
     is_static: bool,
 ) -> Result<(), Rejection> {
+    match failures(pod, admitted, facts, is_static) {
+        Err(rejection) => Err(rejection),
+        Ok(failures) => failures.first().map_or(Ok(()), |f| Err(f.rejection())),
+    }
+}
+
+/// The OS checks (`Err`: the pod cannot run here whatever else happens),
+/// then every fit failure in upstream's order (empty: the pod fits).
+pub fn failures(
+    pod: &Pod,
+    admitted: &[&Pod],
+    facts: &NodeFacts<'_>,
+    is_static: bool,
+) -> Result<Vec<Failure>, Rejection> {
     if let Some(os) = pod.metadata.labels.as_ref().and_then(|l| l.get(OS_LABEL))
         && os != NODE_OS
     {
@@ -113,27 +147,25 @@ pub fn admit(
             "Failed to admit pod as the OS field doesn't match node OS",
         ));
     }
-    if let Some(insufficient) = insufficient_resources(pod, admitted, &facts.allocatable)
+    let mut out: Vec<Failure> = insufficient_resources(pod, admitted, &facts.allocatable)
         .into_iter()
-        .next()
-    {
-        return Err(insufficient.rejection());
-    }
+        .map(Failure::Insufficient)
+        .collect();
     if !RequiredNodeAffinity::of_pod(pod).matches(facts.node) {
-        return Err(Rejection::predicate(
+        out.push(Failure::Predicate(Rejection::predicate(
             reasons::NODE_AFFINITY,
             corten_scheduler::plugins::node_affinity::ERR_REASON_POD,
-        ));
+        )));
     }
     let node_name = facts.node.metadata.name.as_deref().unwrap_or_default();
     if let Some(wanted) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
         && !wanted.is_empty()
         && wanted != node_name
     {
-        return Err(Rejection::predicate(
+        out.push(Failure::Predicate(Rejection::predicate(
             reasons::NODE_NAME,
             corten_scheduler::plugins::node_name::ERR_REASON,
-        ));
+        )));
     }
     let wanted = host_ports(pod);
     if !wanted.is_empty() {
@@ -142,10 +174,10 @@ pub fn admit(
             .iter()
             .any(|w| taken.iter().any(|t| w.conflicts_with(t)))
         {
-            return Err(Rejection::predicate(
+            out.push(Failure::Predicate(Rejection::predicate(
                 reasons::NODE_PORTS,
                 corten_scheduler::plugins::node_ports::ERR_REASON,
-            ));
+            )));
         }
     }
     if !is_static {
@@ -163,13 +195,13 @@ pub fn admit(
             .iter()
             .any(|t| t.effect == NO_EXECUTE && !tolerated_by_any(t, tolerations));
         if untolerated {
-            return Err(Rejection::predicate(
+            out.push(Failure::Predicate(Rejection::predicate(
                 reasons::TAINT_TOLERATION,
                 "node(s) had taints that the pod didn't tolerate",
-            ));
+            )));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A resource the node does not have enough of (upstream
@@ -187,6 +219,12 @@ pub struct Insufficient {
 }
 
 impl Insufficient {
+    /// How much is missing (upstream `GetInsufficientAmount`).
+    pub fn missing(&self) -> i64 {
+        self.requested
+            .saturating_sub(self.capacity.saturating_sub(self.used))
+    }
+
     fn rejection(&self) -> Rejection {
         let reason = match self.resource.as_str() {
             CPU => reasons::OUT_OF_CPU.to_string(),

@@ -259,3 +259,71 @@ fn other_operating_systems_are_rejected() {
         ))
     );
 }
+
+fn with_priority(mut p: Pod, priority: i32) -> Pod {
+    p.spec.as_mut().unwrap().priority = Some(priority);
+    p
+}
+
+fn guaranteed(name: &str, cpu: &str) -> Pod {
+    pod(
+        name,
+        json!({"containers": [{"name": "c", "image": "i", "resources": {
+            "requests": {"cpu": cpu, "memory": "100Mi"}, "limits": {"cpu": cpu, "memory": "100Mi"}
+        }}]}),
+    )
+}
+
+#[test]
+fn critical_pods_preempt_the_lesser_pods_closest_to_what_is_missing() {
+    use super::predicate::{Failure, failures};
+    use super::preemption::pods_to_preempt;
+    let n = plain_node();
+    let admitted = [
+        requesting("burst-big", json!({"cpu": "900m"})),
+        requesting("burst-small", json!({"cpu": "300m"})),
+        guaranteed("guaranteed", "500m"),
+        with_priority(
+            requesting("critical", json!({"cpu": "200m"})),
+            2_000_000_000,
+        ),
+    ];
+    let critical = with_priority(requesting("new", json!({"cpu": "400m"})), 2_000_000_000);
+    let others: Vec<&Pod> = admitted.iter().collect();
+    let facts = NodeFacts {
+        node: &n,
+        allocatable: allocatable(),
+    };
+    // 1900m of 2000m used: 300m missing; 4 pods of 3: 2 must go.
+    let found = failures(&critical, &others, &facts, false).unwrap();
+    let insufficient: Vec<_> = found
+        .into_iter()
+        .map(|f| match f {
+            Failure::Insufficient(i) => i,
+            Failure::Predicate(r) => panic!("unexpected {r:?}"),
+        })
+        .collect();
+    assert_eq!(
+        insufficient
+            .iter()
+            .map(|i| (i.resource.as_str(), i.missing()))
+            .collect::<Vec<_>>(),
+        [("pods", 2), ("cpu", 300)]
+    );
+    // Burstable pods before the Guaranteed one, never the critical one;
+    // the closer (then smaller) first.
+    let victims = pods_to_preempt(&critical, &others, &insufficient).unwrap();
+    let names: Vec<_> = victims
+        .iter()
+        .map(|p| p.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["burst-small", "burst-big"]);
+    // Needing more CPU than all preemptable pods hold: upstream's error.
+    let huge = with_priority(requesting("huge", json!({"cpu": "3"})), 2_000_000_000);
+    let missing = super::predicate::insufficient_resources(&huge, &others, &allocatable());
+    let err = pods_to_preempt(&huge, &others, &missing).unwrap_err();
+    assert_eq!(
+        err,
+        "no set of running pods found to reclaim resources: [(res: cpu, q: 1200), ]"
+    );
+}

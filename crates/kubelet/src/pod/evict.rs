@@ -19,7 +19,8 @@ use crate::kubelet::Kubelet;
 
 /// Condition type and reason of pods the kubelet evicts.
 pub const DISRUPTION_TARGET: &str = "DisruptionTarget";
-const TERMINATION_BY_KUBELET: &str = "TerminationByKubelet";
+/// Reason of the `DisruptionTarget` condition the kubelet sets.
+pub const TERMINATION_BY_KUBELET: &str = "TerminationByKubelet";
 
 fn is_terminal(phase: Option<&str>) -> bool {
     matches!(phase, Some("Succeeded" | "Failed"))

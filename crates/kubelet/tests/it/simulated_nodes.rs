@@ -276,6 +276,72 @@ async fn twenty_simulated_nodes_register_heartbeat_run_pods_and_admit() {
         );
         assert_eq!(phase(&fit), "Running");
 
+        // A critical pod on the full node 0 preempts one of its pods
+        // (critical priority classes are for kube-system only).
+        let system: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+        let critical = serde_json::json!({"priorityClassName": "system-node-critical"});
+        system
+            .create(&PostParams::default(), &pod("critical", &node0, critical))
+            .await
+            .expect("create critical pod");
+        wait_for("critical Running", Duration::from_secs(30), async || {
+            let p = system.get("critical").await.ok()?;
+            (phase(&p) == "Running").then_some(())
+        })
+        .await;
+        let preempted: Vec<Pod> = pod_api
+            .list(&ListParams::default().fields(&format!("spec.nodeName={node0}")))
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Preempting"))
+            .collect();
+        assert_eq!(preempted.len(), 1, "{preempted:#?}");
+        let status = preempted[0].status.clone().unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Failed"));
+        assert_eq!(
+            status.message.as_deref(),
+            Some("Preempted in order to admit critical pod")
+        );
+        assert!(
+            status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "DisruptionTarget"
+                    && c.reason.as_deref() == Some("TerminationByKubelet"))
+        );
+        // One needing more CPU than every other pod holds is rejected.
+        let huge = serde_json::json!({
+            "priorityClassName": "system-node-critical",
+            "container": {"resources": {"requests": {"cpu": "3"}}}
+        });
+        system
+            .create(
+                &PostParams::default(),
+                &pod("critical-huge", &format!("{PREFIX}2"), huge),
+            )
+            .await
+            .expect("create critical pod");
+        let rejected = wait_for(
+            "critical-huge rejected",
+            Duration::from_secs(30),
+            async || {
+                let p = system.get("critical-huge").await.ok()?;
+                (phase(&p) == "Failed").then_some(p)
+            },
+        )
+        .await;
+        let status = rejected.status.unwrap();
+        assert_eq!(status.reason.as_deref(), Some("UnexpectedAdmissionError"));
+        assert_eq!(
+            status.message.as_deref(),
+            Some(
+                "Pod was rejected: Unexpected error while attempting to recover from admission failure: preemption: error finding a set of pods to preempt: no set of running pods found to reclaim resources: [(res: cpu, q: 1000), ]"
+            )
+        );
+
         // A NoExecute taint on node 1 rejects new pods that do not tolerate it.
         let node1 = format!("{PREFIX}1");
         node_api
