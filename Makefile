@@ -14,7 +14,7 @@ DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl container
 # Root does not need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec bench-proxy clean
+.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec bench-proxy bench-kubelet clean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -79,6 +79,10 @@ bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios
 bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod beside a serde_json baseline (prints ratios)
 	$(CARGO) build --release -p corten-e2e --bin codec-bench
 	$(TARGET_DIR)/release/codec-bench
+
+bench-kubelet: deps ## Pod startup latency p50/p99 (single, batch of 30) and kubelet RSS/CPU with the real containerd (root; SINGLES=20 BATCH=30)
+	$(CARGO) build --release -p corten-kubelet --bin kubelet --example kubelet-bench
+	$(TARGET_DIR)/release/examples/kubelet-bench --kubelet $(TARGET_DIR)/release/kubelet --singles $(or $(SINGLES),20) --batch $(or $(BATCH),30)
 
 bench-proxy: ## kube-proxy rules sync and programming latency, both modes, in a scratch network namespace (root; SIZES=1000,10000)
 	$(CARGO) build --release -p corten-kube-proxy --bin proxy-bench

@@ -68,6 +68,10 @@ pub struct Kubelet {
     pub image_gc: Arc<crate::gc::images::ImageGc>,
     /// Grace periods of pods being evicted, by UID.
     pub(crate) evictions: Mutex<HashMap<String, i64>>,
+    /// The kubelet's Node object as last seen (for admission).
+    pub node_cache: Arc<crate::admission::NodeCache>,
+    /// Serializes pod admissions.
+    pub(crate) admission: Mutex<()>,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -149,6 +153,8 @@ impl Kubelet {
             eviction,
             image_gc,
             evictions: Mutex::new(HashMap::new()),
+            node_cache: Arc::new(crate::admission::NodeCache::default()),
+            admission: Mutex::new(()),
             volumes: VolumeManager::new(&config.root_dir, objects.clone()),
             images: ImagePuller::new(
                 runtime.clone(),
@@ -262,6 +268,7 @@ impl RunningKubelet {
         for uid in self.kubelet.worker_uids() {
             self.kubelet.probes.remove_pod(&uid);
         }
+        crate::metrics::forget_node(&self.kubelet.config.node_name);
     }
 }
 
@@ -280,12 +287,33 @@ impl Drop for RunningKubelet {
     }
 }
 
+/// How a kubelet differs from one on a real machine.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The machine to report (None: read this machine).
+    pub machine: Option<MachineInfo>,
+    /// A simulated node (over the fake runtime): no tmpfs mounts, and the
+    /// eviction manager observes nothing, so the real machine's memory and
+    /// disk never put simulated nodes under pressure.
+    pub simulated: bool,
+}
+
 /// Binds the ports, registers the node (when there is an apiserver) and
 /// starts everything.
 pub async fn start(
     config: KubeletConfig,
     client: Option<kube::Client>,
     runtime: Arc<dyn Runtime>,
+) -> anyhow::Result<RunningKubelet> {
+    start_with(config, client, runtime, StartOptions::default()).await
+}
+
+/// [`start`] with [`StartOptions`].
+pub async fn start_with(
+    config: KubeletConfig,
+    client: Option<kube::Client>,
+    runtime: Arc<dyn Runtime>,
+    options: StartOptions,
 ) -> anyhow::Result<RunningKubelet> {
     let c = config.c().clone();
     let api_listener = if c.enable_server.unwrap_or(true) {
@@ -360,7 +388,10 @@ pub async fn start(
         Some(client) => Arc::new(ApiObjects::new(client.clone(), services)),
         None => Arc::new(crate::pod::objects::MemoryObjects::default()),
     };
-    let machine = MachineInfo::read(&config.root_dir);
+    let machine = options
+        .machine
+        .clone()
+        .unwrap_or_else(|| MachineInfo::read(&config.root_dir));
     let status = StatusManager::new(client.clone());
     let (kubelet, mut probe_changes) = Kubelet::new(
         config.clone(),
@@ -370,6 +401,15 @@ pub async fn start(
         status.clone(),
         machine.clone(),
     );
+    if options.simulated {
+        kubelet.volumes.set_memory_backed(false);
+        kubelet
+            .probes
+            .set_network(crate::probe::check::Network::Simulated);
+        kubelet
+            .eviction
+            .set_observer(Arc::new(crate::eviction::observe::NothingObserved));
+    }
     crate::metrics::set_node_name(&config.node_name);
     recorder.record(
         node_ref(&config.node_name),
@@ -440,6 +480,7 @@ pub async fn start(
     {
         let k = kubelet.clone();
         tasks.push(tokio::spawn(pleg::run(
+            config.node_name.clone(),
             runtime.clone(),
             pleg_health.clone(),
             move |uid| k.poke(uid),
@@ -447,6 +488,11 @@ pub async fn start(
         )));
     }
     if let Some(client) = &client {
+        tasks.push(tokio::spawn(kubelet.node_cache.clone().run(
+            client.clone(),
+            config.node_name.clone(),
+            stopped(stop_rx.clone()),
+        )));
         tasks.push(tokio::spawn(crate::pod::source::watch_pods(
             kubelet.clone(),
             client.clone(),

@@ -5,6 +5,7 @@
 //! logs and pod status like upstream kubelet 1.33. The design follows
 //! upstream's decomposition into small managers with narrow interfaces:
 //!
+//! - [`admission`]: pod admission (resources, affinity, ports, taints, pressure);
 //! - [`certificate`]: TLS bootstrap and client certificate rotation;
 //! - [`config`], [`options`]: `KubeletConfiguration` and the upstream flags;
 //! - [`node`]: registration, node status, the node Lease;
@@ -15,6 +16,7 @@
 //! - [`gc`]: image and container garbage collection;
 //! - [`probe`]: liveness, readiness and startup probes;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
+//! - [`simulated`]: many kubelets over fake runtimes in one process;
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
 //!
 //! The runtime is a [`corten_cri::Runtime`]: the real one over CRI, or the
@@ -22,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod certificate;
 pub mod config;
 pub mod duration;
@@ -35,5 +38,6 @@ pub mod options;
 pub mod pod;
 pub mod probe;
 pub mod server;
+pub mod simulated;
 pub mod time;
 pub mod volume;

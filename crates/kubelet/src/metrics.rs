@@ -1,7 +1,7 @@
 //! The kubelet's own metrics, with upstream's names.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
@@ -15,6 +15,7 @@ struct Metrics {
     started_containers: IntCounterVec,
     started_container_errors: IntCounterVec,
     started_pods: IntCounterVec,
+    admission_rejections: IntCounterVec,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
@@ -65,6 +66,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             .expect("metric"),
         ),
         started_pods: register(IntCounterVec::new(Opts::new("kubelet_started_pods_total", "Cumulative number of pods started"), &[]).expect("metric")),
+        admission_rejections: register(
+            IntCounterVec::new(Opts::new("kubelet_admission_rejections_total", "Cumulative number pod admission rejections by the Kubelet."), &["reason"]).expect("metric"),
+        ),
     }
 });
 
@@ -73,17 +77,45 @@ pub fn set_node_name(node: &str) {
     METRICS.node_name.with_label_values(&[node]).set(1);
 }
 
-/// Running pods and containers by state (from PLEG).
-pub fn set_running(pods: usize, containers: &HashMap<&'static str, i64>) {
+const CONTAINER_STATES: [&str; 4] = ["created", "running", "exited", "unknown"];
+
+/// Running pods and container counts by state, per node name. One process
+/// may run many (simulated) kubelets: the gauges are the sums over them.
+static RUNNING: LazyLock<Mutex<RunningByNode>> = LazyLock::new(Default::default);
+
+/// Node name -> (ready sandboxes, containers by [`CONTAINER_STATES`]).
+type RunningByNode = HashMap<String, (i64, [i64; 4])>;
+
+fn publish_running(running: &RunningByNode) {
     METRICS
         .running_pods
-        .set(i64::try_from(pods).unwrap_or(i64::MAX));
-    for state in ["created", "running", "exited", "unknown"] {
+        .set(running.values().map(|(pods, _)| pods).sum());
+    for (i, state) in CONTAINER_STATES.iter().enumerate() {
         METRICS
             .running_containers
             .with_label_values(&[state])
-            .set(containers.get(state).copied().unwrap_or(0));
+            .set(running.values().map(|(_, c)| c[i]).sum());
     }
+}
+
+/// Running pods and containers by state of `node` (from its PLEG).
+pub fn set_running(node: &str, pods: usize, containers: &HashMap<&'static str, i64>) {
+    let counts = CONTAINER_STATES.map(|s| containers.get(s).copied().unwrap_or(0));
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.insert(
+        node.to_string(),
+        (i64::try_from(pods).unwrap_or(i64::MAX), counts),
+    );
+    publish_running(&running);
+}
+
+/// A kubelet stopped: its pods no longer count, and `kubelet_node_name`
+/// drops it.
+pub fn forget_node(node: &str) {
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.remove(node);
+    publish_running(&running);
+    let _ = METRICS.node_name.remove_label_values(&[node]);
 }
 
 /// A pod reached Running after `elapsed` since first seen.
@@ -113,5 +145,41 @@ pub fn started_container_error(kind: &str, code: &str) {
     METRICS
         .started_container_errors
         .with_label_values(&[code, kind])
+        .inc();
+}
+
+/// Reasons counted under their own name in
+/// `kubelet_admission_rejections_total` (upstream's allowlist, so that the
+/// label cannot grow without bound); others count as `Other`, and
+/// insufficient extended resources as `OutOfExtendedResources`.
+const ADMISSION_REASONS: &[&str] = &[
+    "PodOSSelectorNodeLabelDoesNotMatch",
+    "PodOSNotSupported",
+    "InvalidNodeInfo",
+    "UnexpectedAdmissionError",
+    "UnknownReason",
+    "UnexpectedPredicateFailureType",
+    "OutOfcpu",
+    "OutOfmemory",
+    "OutOfephemeral-storage",
+    "OutOfpods",
+    "node(s) had taints that the pod didn't tolerate",
+    "Evicted",
+    "SysctlForbidden",
+    "NodeShutdown",
+];
+
+/// A pod was not admitted for `reason`.
+pub fn admission_rejected(reason: &str) {
+    let label = if ADMISSION_REASONS.contains(&reason) {
+        reason
+    } else if reason.starts_with("OutOf") {
+        "OutOfExtendedResources"
+    } else {
+        "Other"
+    };
+    METRICS
+        .admission_rejections
+        .with_label_values(&[label])
         .inc();
 }

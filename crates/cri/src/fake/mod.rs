@@ -3,7 +3,8 @@
 //! Used by the kubelet's unit tests and by simulated nodes (many kubelets in
 //! one process for scale tests). It keeps sandboxes, containers and images in
 //! memory and follows the CRI state machine (created -> running -> exited),
-//! allocates pod IPs from 10.88.0.0/16 and writes one CRI-format log line per
+//! allocates pod IPs from 10.88.0.0/16 (or from the IPv4 pod CIDR given
+//! with `UpdateRuntimeConfig`, as a CNI plugin would) and writes one CRI-format log line per
 //! container start, so the kubelet's log endpoint works against it too.
 //!
 //! Tests steer it: [`FakeRuntime::exit_container`] makes a running container
@@ -57,6 +58,8 @@ struct Container {
 struct State {
     next_id: u64,
     next_ip: u32,
+    /// Pod CIDR from `UpdateRuntimeConfig`: (network address, host count).
+    pod_cidr: Option<(u32, u32)>,
     sandboxes: BTreeMap<String, Sandbox>,
     containers: BTreeMap<String, Container>,
     images: BTreeMap<String, api::Image>,
@@ -83,6 +86,21 @@ impl std::fmt::Debug for FakeRuntime {
             .field("images", &state.images.len())
             .finish()
     }
+}
+
+/// `a.b.c.d/len` -> (network address, usable pod addresses: all but the
+/// network, gateway and broadcast addresses). None for IPv6, malformed
+/// CIDRs and ones too small to hold a pod.
+fn parse_ipv4_cidr(cidr: &str) -> Option<(u32, u32)> {
+    let (ip, len) = cidr.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    if len > 30 {
+        return None;
+    }
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    let size = 1u64 << (32 - len);
+    Some((u32::from(ip) & mask, u32::try_from(size - 3).ok()?))
 }
 
 fn image_id(reference: &str) -> String {
@@ -380,7 +398,14 @@ impl RuntimeService for FakeRuntime {
         } else {
             state.next_ip += 1;
             let n = state.next_ip;
-            format!("10.88.{}.{}", (n / 254) % 256, n % 254 + 1)
+            match state.pod_cidr {
+                // Skip the network address and the gateway (.1), like the
+                // bridge plugin; wrap around in a small CIDR.
+                Some((network, hosts)) => {
+                    std::net::Ipv4Addr::from(network + 2 + (n - 1) % hosts).to_string()
+                }
+                None => format!("10.88.{}.{}", (n / 254) % 256, n % 254 + 1),
+            }
         };
         state.sandboxes.insert(
             id.clone(),
@@ -690,8 +715,9 @@ impl RuntimeService for FakeRuntime {
         ))
     }
 
-    async fn update_runtime_config(&self, _pod_cidr: &str) -> Result<()> {
-        drop(self.begin("update_runtime_config")?);
+    async fn update_runtime_config(&self, pod_cidr: &str) -> Result<()> {
+        let mut state = self.begin("update_runtime_config")?;
+        state.pod_cidr = parse_ipv4_cidr(pod_cidr);
         Ok(())
     }
 

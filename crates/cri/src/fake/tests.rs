@@ -121,3 +121,27 @@ async fn exit_on_start_and_logs() {
     assert_eq!(rfc3339_seconds(0), "1970-01-01T00:00:00");
     assert_eq!(rfc3339_seconds(1_700_000_000), "2023-11-14T22:13:20");
 }
+
+#[tokio::test]
+async fn pod_ips_come_from_the_runtime_config_cidr() {
+    let fake = FakeRuntime::new();
+    fake.update_runtime_config("10.64.3.0/24").await.unwrap();
+    let first = fake.run_pod_sandbox(sandbox_config("a"), "").await.unwrap();
+    let second = fake.run_pod_sandbox(sandbox_config("b"), "").await.unwrap();
+    let ip = |status: api::PodSandboxStatus| status.network.unwrap().ip;
+    assert_eq!(
+        ip(fake.pod_sandbox_status(&first).await.unwrap()),
+        "10.64.3.2"
+    );
+    assert_eq!(
+        ip(fake.pod_sandbox_status(&second).await.unwrap()),
+        "10.64.3.3"
+    );
+    assert_eq!(
+        parse_ipv4_cidr("10.64.3.7/30"),
+        Some((u32::from(std::net::Ipv4Addr::new(10, 64, 3, 4)), 1))
+    );
+    assert_eq!(parse_ipv4_cidr("fd00::/64"), None);
+    assert_eq!(parse_ipv4_cidr("10.0.0.0/31"), None);
+    assert_eq!(parse_ipv4_cidr("garbage"), None);
+}

@@ -74,6 +74,18 @@ pub trait Observer: Send + Sync {
     async fn observe(&self) -> Stats;
 }
 
+/// Observes nothing: no signal, so no threshold is ever met (simulated
+/// nodes, whose pods use nothing of the machine they run on).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NothingObserved;
+
+#[async_trait]
+impl Observer for NothingObserved {
+    async fn observe(&self) -> Stats {
+        Stats::default()
+    }
+}
+
 /// The real machine.
 pub struct MachineObserver {
     runtime: Arc<dyn Runtime>,

@@ -141,6 +141,35 @@ impl MachineInfo {
         }
     }
 
+    /// A made-up machine for a simulated node: `cpus`, `memory_bytes` and
+    /// `root_fs_bytes` as given, ids derived from `node` (stable across
+    /// restarts), the kernel and OS of this machine.
+    pub fn simulated(node: &str, cpus: u64, memory_bytes: u64, root_fs_bytes: u64) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(node.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
+        Self {
+            cpus,
+            memory_bytes,
+            root_fs_bytes,
+            hugepages: BTreeMap::new(),
+            machine_id: hex[..32].to_string(),
+            system_uuid: uuid.clone(),
+            boot_id: uuid,
+            kernel_version: read("/proc/sys/kernel/osrelease"),
+            os_image: os_image(),
+            architecture: corten_cri::image_layout::host_architecture().to_string(),
+        }
+    }
+
     /// Capacity as node status reports it (`pods` from maxPods).
     pub fn capacity(&self, max_pods: i32) -> BTreeMap<String, Quantity> {
         let mut capacity = BTreeMap::new();

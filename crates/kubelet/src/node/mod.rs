@@ -65,6 +65,46 @@ fn transition_event(kind: &str, status: &str) -> Option<&'static str> {
     })
 }
 
+/// The labels the kubelet gives its Node: hostname, os, arch (also the
+/// beta names) and `--node-labels`.
+pub fn default_labels(config: &KubeletConfig, machine: &MachineInfo) -> BTreeMap<String, String> {
+    let arch = machine.architecture.clone();
+    let mut labels = BTreeMap::from([
+        (
+            "kubernetes.io/hostname".to_string(),
+            config.hostname.clone(),
+        ),
+        ("kubernetes.io/os".to_string(), "linux".to_string()),
+        ("kubernetes.io/arch".to_string(), arch.clone()),
+        ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
+        ("beta.kubernetes.io/arch".to_string(), arch),
+    ]);
+    labels.extend(config.node_labels.clone());
+    labels
+}
+
+/// The Node object the kubelet registers (upstream `initialNode`): default
+/// labels, `registerWithTaints`, the attach/detach annotation.
+pub fn initial_node(config: &KubeletConfig, machine: &MachineInfo) -> Node {
+    let taints = config.c().register_with_taints.clone().unwrap_or_default();
+    Node {
+        metadata: ObjectMeta {
+            name: Some(config.node_name.clone()),
+            labels: Some(default_labels(config, machine)),
+            annotations: Some(BTreeMap::from([(
+                "volumes.kubernetes.io/controller-managed-attach-detach".to_string(),
+                "true".to_string(),
+            )])),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec {
+            taints: (!taints.is_empty()).then_some(taints),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
 impl NodeManager {
     /// A manager for the configured node.
     pub fn new(
@@ -91,45 +131,12 @@ impl NodeManager {
     }
 
     fn default_labels(&self) -> BTreeMap<String, String> {
-        let arch = self.machine.architecture.clone();
-        let mut labels = BTreeMap::from([
-            (
-                "kubernetes.io/hostname".to_string(),
-                self.config.hostname.clone(),
-            ),
-            ("kubernetes.io/os".to_string(), "linux".to_string()),
-            ("kubernetes.io/arch".to_string(), arch.clone()),
-            ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
-            ("beta.kubernetes.io/arch".to_string(), arch),
-        ]);
-        labels.extend(self.config.node_labels.clone());
-        labels
+        default_labels(&self.config, &self.machine)
     }
 
     /// The Node object to register (upstream `initialNode`).
     pub fn initial_node(&self) -> Node {
-        let taints = self
-            .config
-            .c()
-            .register_with_taints
-            .clone()
-            .unwrap_or_default();
-        Node {
-            metadata: ObjectMeta {
-                name: Some(self.config.node_name.clone()),
-                labels: Some(self.default_labels()),
-                annotations: Some(BTreeMap::from([(
-                    "volumes.kubernetes.io/controller-managed-attach-detach".to_string(),
-                    "true".to_string(),
-                )])),
-                ..Default::default()
-            },
-            spec: Some(NodeSpec {
-                taints: (!taints.is_empty()).then_some(taints),
-                ..Default::default()
-            }),
-            status: None,
-        }
+        initial_node(&self.config, &self.machine)
     }
 
     /// Registers the node, retrying with backoff until it succeeds or `shutdown`.

@@ -19,7 +19,8 @@ use crate::kubelet::Kubelet;
 
 /// Condition type and reason of pods the kubelet evicts.
 pub const DISRUPTION_TARGET: &str = "DisruptionTarget";
-const TERMINATION_BY_KUBELET: &str = "TerminationByKubelet";
+/// Reason of the `DisruptionTarget` condition the kubelet sets.
+pub const TERMINATION_BY_KUBELET: &str = "TerminationByKubelet";
 
 fn is_terminal(phase: Option<&str>) -> bool {
     matches!(phase, Some("Succeeded" | "Failed"))
@@ -33,29 +34,6 @@ impl Kubelet {
             .unwrap_or_else(|e| e.into_inner())
             .get(uid)
             .copied()
-    }
-
-    /// Rejects a pod the node cannot take under pressure (upstream's
-    /// eviction admission): phase Failed, reason `Evicted`, `The node had
-    /// condition: [...]. ` and a Warning event. Pods already terminal are
-    /// left alone.
-    pub(crate) fn admit_under_pressure(&self, pod: &Pod) {
-        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        let current = self.status.get(uid).or_else(|| pod.status.clone());
-        if is_terminal(current.as_ref().and_then(|s| s.phase.as_deref())) {
-            return;
-        }
-        let Some(message) = self.eviction.admit(pod) else {
-            return;
-        };
-        tracing::warn!(pod = %pod.metadata.name.as_deref().unwrap_or_default(), %message, "pod rejected under node pressure");
-        self.recorder
-            .pod(pod, None, crate::events::WARNING, REASON, message.clone());
-        let mut status = current.unwrap_or_default();
-        status.phase = Some("Failed".into());
-        status.reason = Some(REASON.into());
-        status.message = Some(message);
-        self.status.set(pod, status);
     }
 
     fn forget_eviction(&self, uid: &str) {

@@ -25,6 +25,7 @@ pub async fn run_handler(
     handler: &LifecycleHandler,
     pod_ip: &str,
     timeout: Duration,
+    network: check::Network,
 ) -> Result<(), String> {
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
     if let Some(exec) = &handler.exec {
@@ -61,7 +62,7 @@ pub async fn run_handler(
             ..Default::default()
         };
         // Hooks only fail when the request fails, not on the status code.
-        return match check::run(runtime, &probe, container, container_id, pod_ip).await {
+        return match check::run(runtime, &probe, container, container_id, pod_ip, network).await {
             Outcome::Success => Ok(()),
             Outcome::Failure(m) if m.starts_with("HTTP probe failed with statuscode") => Ok(()),
             Outcome::Failure(m) => Err(format!(
@@ -131,6 +132,7 @@ pub async fn kill_container(
     grace_seconds: i64,
     message: Option<&str>,
     pod_ip: &str,
+    network: check::Network,
 ) -> corten_cri::Result<()> {
     let message = message
         .map(str::to_string)
@@ -145,7 +147,16 @@ pub async fn kill_container(
     {
         let started = Instant::now();
         let budget = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
-        let hook = run_handler(runtime, pod, spec, container_id, handler, pod_ip, budget);
+        let hook = run_handler(
+            runtime,
+            pod,
+            spec,
+            container_id,
+            handler,
+            pod_ip,
+            budget,
+            network,
+        );
         match tokio::time::timeout(budget, hook).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {

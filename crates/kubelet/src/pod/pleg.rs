@@ -74,6 +74,7 @@ fn changed_pods(old: &Snapshot, new: &Snapshot, out: &mut Vec<String>) {
 
 /// Relists until `shutdown`, calling `event(uid)` for every pod that changed.
 pub async fn run(
+    node: String,
     runtime: Arc<dyn Runtime>,
     health: Arc<PlegHealth>,
     event: impl Fn(&str) + Send + 'static,
@@ -116,7 +117,7 @@ pub async fn run(
                     };
                     *by_state.entry(name).or_default() += 1;
                 }
-                metrics::set_running(ready, &by_state);
+                metrics::set_running(&node, ready, &by_state);
                 sandboxes = new_sandboxes;
                 containers = new_containers;
             }

@@ -1,6 +1,8 @@
 //! Where pods come from: the apiserver (pods bound to this node, watched
 //! with `fieldSelector=spec.nodeName=<node>`), skipping mirror pods, which
-//! only reflect static pods.
+//! only reflect static pods. A (re)list is handed over once complete,
+//! oldest pod first, so that admission after a kubelet restart admits the
+//! pods that were there first (upstream sorts additions by creation time).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub async fn watch_pods(
     tokio::pin!(stream);
     tokio::pin!(shutdown);
     let mut listed: HashSet<String> = HashSet::new();
+    let mut initial: Vec<Pod> = Vec::new();
     loop {
         let event = tokio::select! {
             e = stream.next() => e,
@@ -45,14 +48,27 @@ pub async fn watch_pods(
         };
         let Some(event) = event else { return };
         match event {
-            Ok(Event::Init) => listed.clear(),
+            Ok(Event::Init) => {
+                listed.clear();
+                initial.clear();
+            }
             Ok(Event::InitApply(pod)) => {
                 listed.insert(pod.metadata.uid.clone().unwrap_or_default());
                 if !is_mirror(&pod) {
-                    kubelet.update_pod(pod);
+                    initial.push(pod);
                 }
             }
             Ok(Event::InitDone) => {
+                let mut pods = std::mem::take(&mut initial);
+                pods.sort_by(|a, b| {
+                    let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+                    created(a)
+                        .cmp(&created(b))
+                        .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+                });
+                for pod in pods {
+                    kubelet.update_pod(pod);
+                }
                 // Pods we run that the fresh list no longer has were deleted
                 // while the watch was down.
                 for pod in kubelet.known_pods() {

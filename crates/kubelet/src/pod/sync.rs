@@ -183,9 +183,6 @@ impl Kubelet {
     pub(crate) async fn sync_pod(&self, pod: &Pod, state: &mut WorkerState) -> SyncResult {
         let mut result = SyncResult::default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        if state.first_seen.is_none() {
-            self.admit_under_pressure(pod);
-        }
         state.first_seen.get_or_insert_with(std::time::Instant::now);
         let mut runtime = match self.fetch(pod).await {
             Ok(r) => r,
@@ -283,6 +280,7 @@ impl Kubelet {
                 grace,
                 Some(&kill.message),
                 &pod_ip,
+                self.probes.network(),
             )
             .await
             {
@@ -638,6 +636,7 @@ impl Kubelet {
                 handler,
                 &pod_ip,
                 timeout,
+                self.probes.network(),
             )
             .await
             {
@@ -659,6 +658,7 @@ impl Kubelet {
                     grace,
                     Some(&format!("FailedPostStartHook: {err}")),
                     &pod_ip,
+                    self.probes.network(),
                 )
                 .await;
                 fail(state, "PostStartHookError", err);
@@ -703,6 +703,7 @@ impl Kubelet {
                     grace,
                     None,
                     &pod_ip,
+                    self.probes.network(),
                 )
                 .await
                 {

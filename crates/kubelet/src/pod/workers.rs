@@ -59,10 +59,27 @@ impl Kubelet {
         if uid.is_empty() {
             return;
         }
+        {
+            let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(worker) = workers.get(&uid) {
+                self.pods
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uid.clone(), pod.clone());
+                worker.set(Desired::Pod(pod));
+                return;
+            }
+        }
+        // A pod new to the kubelet goes through admission first, under the
+        // admission lock, so that every pod in `pods` is an admitted (or
+        // rejected, hence terminal) one. A rejected pod still gets a
+        // worker, which sees the Failed phase and only reports it.
+        let _admission = self.admission.lock().unwrap_or_else(|e| e.into_inner());
         self.pods
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(uid.clone(), pod.clone());
+        self.admit_new_pod(&pod);
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(worker) = workers.get(&uid) {
             worker.set(Desired::Pod(pod));

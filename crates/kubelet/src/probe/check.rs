@@ -47,6 +47,18 @@ pub fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, St
     }
 }
 
+/// Whether pod IPs are real addresses the kubelet may connect to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Network {
+    /// Pods have real IPs: httpGet, tcpSocket and grpc connect to them.
+    #[default]
+    Real,
+    /// Simulated nodes: pod IPs are made up and nothing listens there, so
+    /// network probes and hooks succeed without sending anything (exec
+    /// ones still go to the runtime).
+    Simulated,
+}
+
 /// Runs the probe's mechanism once.
 pub async fn run(
     runtime: &Arc<dyn Runtime>,
@@ -54,6 +66,7 @@ pub async fn run(
     container: &Container,
     container_id: &str,
     pod_ip: &str,
+    network: Network,
 ) -> Outcome {
     let timeout =
         Duration::from_secs(u64::try_from(probe.timeout_seconds.unwrap_or(1).max(1)).unwrap_or(1));
@@ -72,6 +85,13 @@ pub async fn run(
             }
             Ok(Err(err)) => Outcome::Failure(err.message().to_string()),
             Err(_) => Outcome::Failure(format!("command {command:?} timed out")),
+        };
+    }
+    if network == Network::Simulated {
+        return if probe.http_get.is_some() || probe.tcp_socket.is_some() || probe.grpc.is_some() {
+            Outcome::Success
+        } else {
+            Outcome::Failure("missing probe handler".into())
         };
     }
     if let Some(action) = &probe.http_get {
@@ -402,11 +422,27 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            run(&runtime, &http(ok), &container(), "x", "127.0.0.1").await,
+            run(
+                &runtime,
+                &http(ok),
+                &container(),
+                "x",
+                "127.0.0.1",
+                Network::Real
+            )
+            .await,
             Outcome::Success
         );
         assert_eq!(
-            run(&runtime, &http(bad), &container(), "x", "127.0.0.1").await,
+            run(
+                &runtime,
+                &http(bad),
+                &container(),
+                "x",
+                "127.0.0.1",
+                Network::Real
+            )
+            .await,
             Outcome::Failure("HTTP probe failed with statuscode: 500".into())
         );
         let tcp = |port: i32| Probe {
@@ -422,7 +458,8 @@ mod tests {
                 &tcp(i32::from(ok)),
                 &container(),
                 "x",
-                "127.0.0.1"
+                "127.0.0.1",
+                Network::Real
             )
             .await,
             Outcome::Success
@@ -437,7 +474,8 @@ mod tests {
                 &tcp(i32::from(closed)),
                 &container(),
                 "x",
-                "127.0.0.1"
+                "127.0.0.1",
+                Network::Real
             )
             .await,
             Outcome::Failure(_)
@@ -455,7 +493,33 @@ mod tests {
         };
         // The fake has no such container: a failure with the runtime's message.
         assert!(
-            matches!(run(&runtime, &exec, &container(), "missing", "").await, Outcome::Failure(m) if m.contains("not found"))
+            matches!(run(&runtime, &exec, &container(), "missing", "", Network::Real).await, Outcome::Failure(m) if m.contains("not found"))
         );
+        // Simulated nodes: network probes succeed without connecting (the
+        // closed port would fail), exec probes still ask the runtime.
+        assert_eq!(
+            run(
+                &runtime,
+                &tcp(i32::from(closed)),
+                &container(),
+                "x",
+                "10.64.0.2",
+                Network::Simulated
+            )
+            .await,
+            Outcome::Success
+        );
+        assert!(matches!(
+            run(
+                &runtime,
+                &exec,
+                &container(),
+                "missing",
+                "",
+                Network::Simulated
+            )
+            .await,
+            Outcome::Failure(_)
+        ));
     }
 }

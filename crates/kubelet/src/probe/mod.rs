@@ -73,6 +73,7 @@ pub struct ProbeManager {
     recorder: EventRecorder,
     state: Mutex<State>,
     changed: mpsc::UnboundedSender<String>,
+    simulated_network: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for ProbeManager {
@@ -93,7 +94,28 @@ impl ProbeManager {
             recorder,
             state: Mutex::new(State::default()),
             changed,
+            simulated_network: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether network probes and hooks reach real pod IPs.
+    pub fn network(&self) -> check::Network {
+        if self
+            .simulated_network
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            check::Network::Simulated
+        } else {
+            check::Network::Real
+        }
+    }
+
+    /// Sets [`ProbeManager::network`] (simulated nodes).
+    pub fn set_network(&self, network: check::Network) {
+        self.simulated_network.store(
+            network == check::Network::Simulated,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -280,8 +302,15 @@ async fn worker(
         if kind == Kind::Startup && started {
             return;
         }
-        let outcome =
-            check::run(&manager.runtime, &probe, &container, &container_id, &pod_ip).await;
+        let outcome = check::run(
+            &manager.runtime,
+            &probe,
+            &container,
+            &container_id,
+            &pod_ip,
+            manager.network(),
+        )
+        .await;
         let success = outcome == Outcome::Success;
         if let Outcome::Failure(output) = &outcome {
             manager.recorder.pod(

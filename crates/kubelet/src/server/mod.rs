@@ -7,6 +7,7 @@
 //! GET /containerLogs/{ns}/{pod}/{container}  logs: follow, previous, tailLines, sinceSeconds,
 //!                                            sinceTime, timestamps, limitBytes
 //! GET /metrics                               Prometheus metrics
+//! GET /metrics/resource                      node, pod and container cpu/memory (upstream names)
 //! GET /stats/summary                         node and pod resource usage
 //! GET /configz                               the running KubeletConfiguration
 //! ```
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod logs;
+pub mod resource_metrics;
 pub mod stats;
 pub mod streaming;
 pub mod tls;
@@ -218,6 +220,15 @@ pub async fn handle(
         }
         "/configz" => return json(&serde_json::json!({"kubeletconfig": kubelet.config.file})),
         "/stats/summary" => return json(&stats::summary(&kubelet).await),
+        "/metrics/resource" => {
+            return Response::builder()
+                .header(
+                    header::CONTENT_TYPE,
+                    corten_component_base::metrics::TEXT_CONTENT_TYPE,
+                )
+                .body(full(resource_metrics::resource_metrics(&kubelet).await))
+                .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "error"));
+        }
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/containerLogs/") {

@@ -13,7 +13,8 @@ fn rfc3339_now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-fn node_cpu_seconds() -> Option<f64> {
+/// CPU time the machine spent busy, in core-seconds (`/proc/stat`).
+pub(crate) fn node_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let fields: Vec<f64> = line

@@ -58,6 +58,9 @@ pub struct VolumeManager {
     root_dir: PathBuf,
     objects: Arc<dyn ObjectGetter>,
     tokens: Mutex<HashMap<String, CachedToken>>,
+    /// Whether secret, projected and `medium: Memory` volumes are tmpfs
+    /// mounts (false for simulated nodes, which must not mount anything).
+    memory_backed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for VolumeManager {
@@ -203,7 +206,19 @@ impl VolumeManager {
             root_dir: root_dir.to_path_buf(),
             objects,
             tokens: Mutex::new(HashMap::new()),
+            memory_backed: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Turns tmpfs mounts on or off (simulated nodes write plain files).
+    pub fn set_memory_backed(&self, on: bool) {
+        self.memory_backed
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn mounts_tmpfs(&self) -> bool {
+        self.memory_backed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `<root>/pods/<uid>`.
@@ -267,7 +282,9 @@ impl VolumeManager {
             mounts::ensure_dir(&dir, 0o777).map_err(io)?;
             if empty.medium.as_deref() == Some("Memory") {
                 let size = empty.size_limit.as_ref().map(|q| q.0.clone());
-                mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
+                if self.mounts_tmpfs() {
+                    mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
+                }
                 mounts::chmod(&dir, 0o777).map_err(io)?;
             }
             return Ok(VolumeInfo {
@@ -354,7 +371,7 @@ impl VolumeManager {
         };
         let dir = self.volume_dir(uid, plugin, name);
         mounts::ensure_dir(&dir, 0o755).map_err(io)?;
-        if tmpfs {
+        if tmpfs && self.mounts_tmpfs() {
             mounts::ensure_tmpfs(&dir, None).map_err(io)?;
         }
         atomic_writer::write(&dir, &payload).map_err(io)?;

@@ -11,4 +11,5 @@ mod node_netns;
 mod restarts;
 mod service_network;
 mod service_proxy;
+mod simulated_nodes;
 mod tls_bootstrap;

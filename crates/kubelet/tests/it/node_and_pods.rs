@@ -279,6 +279,22 @@ spec:
         let (code, summary) = node.kubelet_get("/stats/summary").await;
         assert_eq!(code, 200);
         assert!(summary.contains("\"nodeName\":\"node-a\""), "{summary}");
+        // Resource metrics of the running pod, with upstream's names and labels.
+        let (code, resource) = node.kubelet_get("/metrics/resource").await;
+        assert_eq!(code, 200, "{resource}");
+        for wanted in [
+            "# TYPE node_cpu_usage_seconds_total counter",
+            "node_memory_working_set_bytes ",
+            "container_memory_working_set_bytes{container=\"server\",namespace=\"default\",pod=\"web\"} ",
+            "container_cpu_usage_seconds_total{container=\"server\",namespace=\"default\",pod=\"web\"} ",
+            "pod_memory_working_set_bytes{namespace=\"default\",pod=\"web\"} ",
+            "resource_scrape_error 0",
+        ] {
+            assert!(
+                resource.contains(wanted),
+                "missing {wanted:?} in\n{resource}"
+            );
+        }
 
         // The lease keeps being renewed.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -210,7 +210,7 @@ spec:
         assert_eq!(status.reason.as_deref(), Some("Evicted"));
         assert_eq!(
             status.message.as_deref(),
-            Some("The node had condition: [MemoryPressure]. ")
+            Some("Pod was rejected: The node had condition: [MemoryPressure]. ")
         );
 
         // Nothing else was evicted; the condition stays for the transition period.
