@@ -25,20 +25,7 @@ pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 
 /// Every object of a cluster-scoped resource, from the watch cache.
 pub fn cached_objects(server: &ApiServer, storage_resource: &str) -> Vec<Value> {
-    let Some(cache) = server.registry.cache(storage_resource) else {
-        return Vec::new();
-    };
-    cache
-        .list(&corten_storage::ListRequest {
-            prefix: format!("{storage_resource}/"),
-            filter: Default::default(),
-            start_after: None,
-            limit: None,
-        })
-        .items
-        .iter()
-        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-        .collect()
+    server.registry.cached_values(storage_resource, None)
 }
 
 /// The name of the default among `classes` (any of `annotations` set to

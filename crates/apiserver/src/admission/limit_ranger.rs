@@ -37,20 +37,7 @@ pub fn format_milli(resource: &str, m: i128) -> String {
 }
 
 fn limit_ranges(server: &ApiServer, ns: &str) -> Vec<Value> {
-    let Some(cache) = server.registry.cache("limitranges") else {
-        return Vec::new();
-    };
-    cache
-        .list(&corten_storage::ListRequest {
-            prefix: format!("limitranges/{ns}/"),
-            filter: Default::default(),
-            start_after: None,
-            limit: None,
-        })
-        .items
-        .iter()
-        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-        .collect()
+    server.registry.cached_values("limitranges", Some(ns))
 }
 
 fn items<'a>(ranges: &'a [Value], kind: &str) -> Vec<&'a Value> {

@@ -19,20 +19,7 @@ use crate::registry::store::{self, UpdateTarget, WriteOptions};
 type Usage = BTreeMap<String, i128>;
 
 fn list(server: &ApiServer, storage: &str, ns: &str) -> Vec<Value> {
-    let Some(cache) = server.registry.cache(storage) else {
-        return Vec::new();
-    };
-    cache
-        .list(&corten_storage::ListRequest {
-            prefix: format!("{storage}/{ns}/"),
-            filter: Default::default(),
-            start_after: None,
-            limit: None,
-        })
-        .items
-        .iter()
-        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-        .collect()
+    server.registry.cached_values(storage, Some(ns))
 }
 
 /// The quota names an object of `group/resource` counts against.

@@ -109,20 +109,7 @@ fn get_service(reg: &Registry, svc: &ServiceRef) -> Option<Value> {
 
 /// The EndpointSlices of a namespace.
 pub fn endpoint_slices(reg: &Registry, namespace: &str) -> Vec<Value> {
-    let Some(cache) = reg.cache("endpointslices") else {
-        return Vec::new();
-    };
-    cache
-        .list(&corten_storage::ListRequest {
-            prefix: format!("endpointslices/{namespace}/"),
-            filter: Default::default(),
-            start_after: None,
-            limit: None,
-        })
-        .items
-        .iter()
-        .filter_map(|o| serde_json::from_slice(&o.json).ok())
-        .collect()
+    reg.cached_values("endpointslices", Some(namespace))
 }
 
 /// The name of the Service port numbered `port`, if the Service has one.

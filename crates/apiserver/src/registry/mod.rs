@@ -24,6 +24,7 @@ use std::sync::Arc;
 use corten_api::{ResourceDef, builtin_resources};
 use corten_apimachinery::{GroupResource, StatusError};
 use corten_storage::{CacheConfig, EtcdStore, WatchCache};
+use serde_json::Value;
 
 use crate::options::Config;
 
@@ -175,6 +176,30 @@ impl Registry {
     /// The cache of a storage resource (`namespaces`, `pods`, ...).
     pub fn cache(&self, storage_resource: &str) -> Option<&Arc<WatchCache>> {
         self.caches.get(storage_resource)
+    }
+
+    /// Every cached object of `storage_resource` (in `namespace`, or all)
+    /// as JSON, for admission plugins and proxies that read other
+    /// resources; empty when the resource has no cache.
+    pub fn cached_values(&self, storage_resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        let Some(cache) = self.cache(storage_resource) else {
+            return Vec::new();
+        };
+        let prefix = match namespace {
+            Some(ns) => format!("{storage_resource}/{ns}/"),
+            None => format!("{storage_resource}/"),
+        };
+        cache
+            .list(&corten_storage::ListRequest {
+                prefix,
+                filter: Default::default(),
+                start_after: None,
+                limit: None,
+            })
+            .items
+            .iter()
+            .filter_map(|o| serde_json::from_slice(&o.json).ok())
+            .collect()
     }
 
     /// Every cache, for readiness and metrics.
