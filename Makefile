@@ -72,9 +72,9 @@ lint: ## Check formatting and run clippy with warnings denied
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios; PODS=10000 CONCURRENCY=64)
-	$(CARGO) build --release -p corten-apiserver -p corten-e2e --bins
-	$(TARGET_DIR)/release/apiserver-bench --pods $(or $(PODS),10000) --concurrency $(or $(CONCURRENCY),64)
+bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios; PODS=10000 CONCURRENCY=64 CONNECTIONS=1)
+	$(CARGO) build --release -p corten-apiserver --bin kube-apiserver -p corten-e2e --bin apiserver-bench
+	$(TARGET_DIR)/release/apiserver-bench --pods $(or $(PODS),10000) --concurrency $(or $(CONCURRENCY),64) --connections $(or $(CONNECTIONS),1)
 
 bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod beside a serde_json baseline (prints ratios)
 	$(CARGO) build --release -p corten-e2e --bin codec-bench

@@ -87,6 +87,12 @@ pub struct Managers {
 }
 
 /// Paths never tracked (upstream's stripMeta set): server-owned metadata.
+/// [`strip_set`], built once.
+fn stripped() -> &'static Set {
+    static STRIPPED: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
+    STRIPPED.get_or_init(strip_set)
+}
+
 fn strip_set() -> Set {
     let mut s = Set::new();
     for p in ["apiVersion", "kind", "metadata"] {
@@ -235,9 +241,9 @@ impl Managers {
     }
 
     fn strip(&mut self) {
-        let strip = strip_set();
+        let strip = stripped();
         for e in &mut self.entries {
-            e.fields = e.fields.difference(&strip);
+            e.fields.remove(strip);
         }
         self.entries.retain(|e| !e.fields.is_empty());
     }
@@ -543,17 +549,26 @@ pub fn update_versioned(
     now: &str,
     versions: Option<&dyn Versions>,
 ) -> Result<Managers, String> {
-    let cmp = compare(schema, live, new)?.without(ignored);
+    let mut cmp = compare(schema, live, new)?;
+    cmp.remove_ignored(ignored);
     let others = match live {
         Some(_) => managers.compare_in_other_versions(me, versions, live, new, ignored)?,
         None => Vec::new(),
     };
     let _ = managers.settle(me, &cmp, &others, true);
-    let took = cmp.changed().difference(&strip_set());
+    let Comparison {
+        added: mut took,
+        modified,
+        removed,
+    } = cmp;
+    took.merge(modified);
+    took.remove(stripped());
     match managers.get_mut(me) {
         Some(e) => {
-            e.fields = e.fields.difference(&cmp.removed).union(&took);
-            if !took.is_empty() {
+            let took_any = !took.is_empty();
+            e.fields.remove(&removed);
+            e.fields.merge(took);
+            if took_any {
                 e.time = Some(now.to_string());
             }
         }
@@ -611,7 +626,7 @@ pub fn apply_versioned(
     let config_set = to_field_set(schema, config)
         .map_err(invalid)?
         .recursive_difference(ignored)
-        .difference(&strip_set());
+        .difference(stripped());
     let last = managers.get(me).map(|e| e.fields.clone());
     let last_version = managers.get(me).map(|e| e.id.api_version.clone());
     let time = managers.get(me).and_then(|e| e.time.clone());

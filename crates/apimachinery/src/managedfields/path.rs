@@ -162,7 +162,12 @@ impl PathElement {
     /// The fieldsV1 key: `f:name`, `k:{"name":"x"}`, `v:"x"`, `i:0`.
     pub fn to_fields_key(&self) -> String {
         match self {
-            PathElement::Field(n) => format!("f:{n}"),
+            PathElement::Field(n) => {
+                let mut key = String::with_capacity(n.len() + 2);
+                key.push_str("f:");
+                key.push_str(n);
+                key
+            }
             PathElement::Key(k) => {
                 let mut m = serde_json::Map::new();
                 for (n, v) in k {

@@ -35,7 +35,12 @@ impl Set {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            // Clones the element only when the node is new (most inserts
+            // share their prefix with earlier ones).
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
+            },
         }
     }
 
@@ -107,6 +112,46 @@ impl Set {
             }
         }
         Set { members, children }
+    }
+
+    /// [`Set::union`] in place, taking `other`'s nodes instead of cloning
+    /// them (every write computes a few of these; cloning the tries was
+    /// a visible part of a create's CPU).
+    pub fn merge(&mut self, other: Set) {
+        self.members.extend(other.members);
+        for (pe, c) in other.children {
+            match self.children.entry(pe) {
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(c),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(c);
+                }
+            }
+        }
+    }
+
+    /// [`Set::difference`] in place.
+    pub fn remove(&mut self, other: &Set) {
+        self.members.retain(|m| !other.members.contains(m));
+        self.children.retain(|pe, c| {
+            if let Some(o) = other.children.get(pe) {
+                c.remove(o);
+            }
+            !c.is_empty()
+        });
+    }
+
+    /// [`Set::recursive_difference`] in place.
+    pub fn remove_recursive(&mut self, other: &Set) {
+        self.members.retain(|m| !other.members.contains(m));
+        self.children.retain(|pe, c| {
+            if other.members.contains(pe) {
+                return false;
+            }
+            if let Some(o) = other.children.get(pe) {
+                c.remove_recursive(o);
+            }
+            !c.is_empty()
+        });
     }
 
     /// Paths in both sets.

@@ -479,3 +479,34 @@ fn entries_of_other_versions_are_judged_in_their_version() {
         .collect();
     assert_eq!(names, ["scaler"]);
 }
+
+/// The in-place set operations the write path uses give what the copying
+/// ones give.
+#[test]
+fn in_place_set_operations_match_the_copying_ones() {
+    let schema = deployment_schema();
+    let a = to_field_set(&schema, &deployment(3, "nginx:1")).unwrap();
+    let mut b = to_field_set(
+        &schema,
+        &json!({"spec": {"replicas": 2, "template": {"metadata": {"labels": {"x": "y"}}}}, "status": {"replicas": 1}}),
+    )
+    .unwrap();
+    b.insert(&[PathElement::Field("spec".into())]);
+    for (x, y) in [
+        (&a, &b),
+        (&b, &a),
+        (&a, &a),
+        (&a, &Set::new()),
+        (&Set::new(), &a),
+    ] {
+        let mut merged = x.clone();
+        merged.merge(y.clone());
+        assert_eq!(merged, x.union(y));
+        let mut removed = x.clone();
+        removed.remove(y);
+        assert_eq!(removed, x.difference(y));
+        let mut removed = x.clone();
+        removed.remove_recursive(y);
+        assert_eq!(removed, x.recursive_difference(y));
+    }
+}

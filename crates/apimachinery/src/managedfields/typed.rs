@@ -185,6 +185,16 @@ impl Comparison {
         }
     }
 
+    /// [`Comparison::without`] in place.
+    pub fn remove_ignored(&mut self, ignored: &Set) {
+        if ignored.is_empty() {
+            return;
+        }
+        self.added.remove_recursive(ignored);
+        self.modified.remove_recursive(ignored);
+        self.removed.remove_recursive(ignored);
+    }
+
     /// `added ∪ modified`.
     pub fn changed(&self) -> Set {
         self.added.union(&self.modified)

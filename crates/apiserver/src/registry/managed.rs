@@ -248,14 +248,11 @@ fn track(
         }
     };
     let encoded = managers.encode();
-    let current = prepared
-        .value()
-        .pointer("/metadata/managedFields")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
-    if encoded != current
-        && let Err(e) = prepared.set_managed_fields(encoded)
-    {
+    let unchanged = match prepared.value().pointer("/metadata/managedFields") {
+        Some(current) => *current == encoded,
+        None => encoded.as_array().is_some_and(Vec::is_empty),
+    };
+    if !unchanged && let Err(e) = prepared.set_managed_fields(encoded) {
         tracing::warn!(error = %e, "managedFields not set");
     }
 }
