@@ -61,9 +61,8 @@ pub async fn run(
     metrics::register_all();
     let client = client(&config).await?;
     // Bind everything first: a taken port fails startup.
-    let udp = crate::bind::udp(config.listen, config.freebind)?;
+    let (udp, tcp) = crate::bind::udp_and_tcp(config.listen, config.freebind)?;
     let dns_addr = udp.local_addr()?;
-    let tcp = crate::bind::tcp(dns_addr, config.freebind)?;
     let mut ops_listeners = Vec::new();
     for (addr, endpoint) in [
         (config.health, Endpoint::Health),

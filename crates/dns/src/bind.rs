@@ -59,6 +59,25 @@ pub fn tcp(addr: SocketAddr, freebind: bool) -> anyhow::Result<tokio::net::TcpLi
         .with_context(|| format!("registering tcp {addr}"))
 }
 
+/// The UDP socket and TCP listener of one DNS address. With port 0 the
+/// kernel picks the UDP port, which another program may hold for TCP: a
+/// few other ports are tried before giving up.
+pub fn udp_and_tcp(
+    addr: SocketAddr,
+    freebind: bool,
+) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    let attempts = if addr.port() == 0 { 8 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = udp(addr, freebind)?;
+        match tcp(udp.local_addr()?, freebind) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("binding {addr}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +93,18 @@ mod tests {
         let listener = tcp(bound, true).unwrap();
         assert_eq!(listener.local_addr().unwrap(), bound);
         assert!(udp("[::1]:0".parse().unwrap(), true).is_err(), "IPv4 only");
+    }
+
+    #[tokio::test]
+    async fn an_ephemeral_port_avoids_one_taken_for_tcp() {
+        let (udp, tcp) = udp_and_tcp("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        assert_eq!(udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+        // A fixed port whose TCP side is taken fails at once.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = udp_and_tcp(taken.local_addr().unwrap(), false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("Address already in use"),
+            "{err:#}"
+        );
     }
 }
