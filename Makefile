@@ -14,7 +14,7 @@ DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl container
 # Root does not need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec bench-proxy bench-kubelet clean
+.PHONY: help deps print-deps build up down status test lint fmt bench-apiserver bench-codec bench-proxy bench-kubelet bench-kcm clean
 
 help: ## Show this help
 	@echo "Usage: make <target>"
@@ -79,6 +79,10 @@ bench-apiserver: deps ## Benchmark the apiserver against raw etcd (prints ratios
 bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod beside a serde_json baseline (prints ratios)
 	$(CARGO) build --release -p corten-e2e --bin codec-bench
 	$(TARGET_DIR)/release/codec-bench
+
+bench-kcm: deps ## kube-controller-manager: DEPLOYMENTS x REPLICAS rolled out to ready beside the apiserver's raw create rate; reconciles/s, RSS, CPU (DEPLOYMENTS=1000 REPLICAS=10)
+	$(CARGO) build --release -p corten-controller-manager --bin kube-controller-manager --example kcm-bench
+	$(TARGET_DIR)/release/examples/kcm-bench --kcm $(TARGET_DIR)/release/kube-controller-manager --deployments $(or $(DEPLOYMENTS),1000) --replicas $(or $(REPLICAS),10)
 
 bench-kubelet: deps ## Pod startup latency p50/p99 (single, batch of 30) and kubelet RSS/CPU with the real containerd (root; SINGLES=20 BATCH=30)
 	$(CARGO) build --release -p corten-kubelet --bin kubelet --example kubelet-bench
