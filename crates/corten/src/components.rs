@@ -210,6 +210,7 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
             "--requestheader-allowed-names=front-proxy-client".into(),
             "--requestheader-username-headers=X-Remote-User".into(),
             "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-uid-headers=X-Remote-Uid".into(),
             "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
             format!(
                 "--proxy-client-cert-file={}",
@@ -606,6 +607,7 @@ mod tests {
             "--requestheader-allowed-names=front-proxy-client".to_string(),
             "--requestheader-username-headers=X-Remote-User".to_string(),
             "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-uid-headers=X-Remote-Uid".to_string(),
             "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
             format!(
                 "--proxy-client-cert-file={}",

@@ -98,6 +98,7 @@ impl Aggregator {
                 rh.username_headers
                     .iter()
                     .chain(&rh.group_headers)
+                    .chain(&rh.uid_headers)
                     .chain(&rh.extra_headers_prefix)
                     .cloned()
                     .collect()
