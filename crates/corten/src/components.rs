@@ -469,15 +469,19 @@ fn kube_proxy(layout: &StateLayout) -> Component {
 
 /// The cluster DNS on the pod bridge address (bound before the bridge
 /// exists, with IP_FREEBIND), published as `kube-system/kube-dns` with the
-/// 10th service IP. It uses the admin kubeconfig: publishing the Service
-/// needs create rights in kube-system that no bootstrap role grants.
+/// 10th service IP. It runs as `system:corten-dns`, with the roles of
+/// `deploy/dns/rbac.yaml` (applied by `corten up` once the apiserver is
+/// ready): read Services and EndpointSlices, publish `kube-dns`.
 fn cluster_dns(config: &ClusterConfig, layout: &StateLayout) -> Component {
     let [health, ready, metrics] = DNS_OPS_PORTS;
     Component {
         name: "corten-dns",
         program: process::find_program("corten-dns").unwrap_or_else(|| PathBuf::from("corten-dns")),
         args: vec![
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "corten-dns").display()
+            ),
             format!("--cluster-domain={CLUSTER_DOMAIN}"),
             format!("--listen={}", SocketAddr::new(bridge_gateway(), DNS_PORT)),
             "--freebind".into(),
