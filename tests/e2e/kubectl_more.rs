@@ -253,3 +253,47 @@ async fn wait_delete_variants_and_output_formats() {
         assert_eq!(v["serverVersion"]["minor"], "33");
     });
 }
+
+#[tokio::test]
+async fn health_checks_carry_upstreams_names() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let mut verbose = String::new();
+        for _ in 0..100 {
+            let out = c
+                .kubectl(&["get", "--raw", "/readyz?verbose"])
+                .await
+                .unwrap();
+            verbose = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        for check in [
+            "[+]ping ok",
+            "[+]etcd ok",
+            "[+]poststarthook/bootstrap-controller ok",
+            "[+]poststarthook/rbac/bootstrap-roles ok",
+            "[+]poststarthook/scheduling/bootstrap-system-priority-classes ok",
+            "[+]poststarthook/kube-apiserver-autoregistration ok",
+            "[+]autoregister-completion ok",
+            "[+]shutdown ok",
+            "readyz check passed",
+        ] {
+            assert!(verbose.contains(check), "{check} missing from:\n{verbose}");
+        }
+        // One check by name, and on /livez (which has no shutdown check).
+        let one = c
+            .kubectl_ok(&["get", "--raw", "/readyz/autoregister-completion"])
+            .await
+            .unwrap();
+        assert_eq!(one.trim(), "ok");
+        let livez = c
+            .kubectl_ok(&["get", "--raw", "/livez?verbose"])
+            .await
+            .unwrap();
+        assert!(livez.contains("[+]autoregister-completion ok"), "{livez}");
+        assert!(!livez.contains("shutdown"), "{livez}");
+    })
+}

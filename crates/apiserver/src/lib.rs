@@ -20,6 +20,7 @@ pub mod options;
 pub mod printers;
 pub mod proxy;
 pub mod query;
+pub mod readyz;
 pub mod registry;
 pub mod request_info;
 pub mod resource_handler;
@@ -91,19 +92,27 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
     bootstrap::run(&server)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrapping system objects: {}", e.message))?;
+    readyz::post_start_hook_done(&server, "bootstrap-controller");
     admission::priority::ensure_system_classes(&server)
         .await
         .map_err(|e| anyhow::anyhow!("creating the system priority classes: {}", e.message))?;
+    readyz::post_start_hook_done(&server, "scheduling/bootstrap-system-priority-classes");
     if server.authz.uses_rbac() {
         auth::policy::reconcile(&server)
             .await
             .map_err(|e| anyhow::anyhow!("reconciling the RBAC bootstrap policy: {}", e.message))?;
+        readyz::post_start_hook_done(&server, "rbac/bootstrap-roles");
         auth::aggregation::spawn(&server);
     }
     crd::controller::start(&server).await;
+    readyz::post_start_hook_done(&server, "start-apiextensions-controllers");
     aggregator::autoregister::register_builtin(&server).await;
+    readyz::post_start_hook_done(&server, "kube-apiserver-autoregistration");
     aggregator::authconfig::publish(&server).await;
     aggregator::available::spawn(&server);
+    readyz::post_start_hook_done(&server, "apiservice-status-local-available-controller");
+    readyz::post_start_hook_done(&server, "apiservice-status-remote-available-controller");
+    readyz::add_checks(&server);
     Ok(server)
 }
 
