@@ -288,6 +288,49 @@ mod tests {
     }
 
     #[test]
+    fn shapes_upstream_types_alike() {
+        let crd = json!({"spec": {"group": "example.com", "versions": [{"name": "v1", "schema": {"openAPIV3Schema": {
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "port": {"x-kubernetes-int-or-string": true},
+                "pods": {"type": "array", "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {"type": "object", "x-kubernetes-embedded-resource": true,
+                        "properties": {"name": {"type": "string"}}}},
+                "free": {"type": "object"}}}}}}}]}});
+        let s = compile(&crd, "v1");
+        // int-or-string is a scalar, not a deduced value.
+        assert_eq!(at(&s, &["spec", "port"]), &Node::Scalar);
+        // Embedded resources inside list items get ObjectMeta and keep
+        // their own fields.
+        let Node::List { items, .. } = at(&s, &["spec", "pods"]) else {
+            panic!("not a list")
+        };
+        let meta = s.field(*items, "metadata").unwrap();
+        let finalizers = s.field(meta, "finalizers").unwrap();
+        assert!(matches!(
+            s.node(finalizers),
+            Node::List {
+                list_type: ListType::Set,
+                ..
+            }
+        ));
+        assert!(s.field(*items, "name").is_some());
+        assert!(s.field(*items, "kind").is_some());
+        // An object without properties is a map of anything upstream
+        // (kube-openapi parses it as a map of Arbitrary): deduced here.
+        assert_eq!(at(&s, &["spec", "free"]), &Node::Untyped);
+        // A version without a schema: typed metadata, anything else.
+        let bare = json!({"spec": {"group": "example.com", "versions": [{"name": "v1"}]}});
+        let s = compile(&bare, "v1");
+        assert!(s.field(s.root(), "whatever").is_some());
+        assert_eq!(
+            list_type(&s, &["metadata", "ownerReferences"]),
+            ListType::Map(vec!["uid".into()])
+        );
+    }
+
+    #[test]
     fn versions_convert_without_a_webhook_by_rewriting_api_version() {
         let v = CrdVersions::new(&crd(), None);
         assert!(v.schema("example.com/v1").is_some());
