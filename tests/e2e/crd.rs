@@ -187,28 +187,17 @@ async fn crontab_lifecycle_with_kubectl() {
         );
 
         // Selectable fields and metadata.name field selectors.
-        let blue = c
-            .kubectl_ok(&[
-                "get",
-                "ct",
-                "--field-selector=spec.color=green",
-                "-o",
-                "name",
-            ])
-            .await
-            .unwrap();
-        assert_eq!(blue.trim(), "crontab.stable.example.com/green");
-        let by_name = c
-            .kubectl_ok(&[
-                "get",
-                "ct",
-                "--field-selector=metadata.name=pruned",
-                "-o",
-                "name",
-            ])
-            .await
-            .unwrap();
-        assert_eq!(by_name.trim(), "crontab.stable.example.com/pruned");
+        for (selector, found) in [
+            ("spec.color=green", "green"),
+            ("metadata.name=pruned", "pruned"),
+        ] {
+            let flag = format!("--field-selector={selector}");
+            let names = c
+                .kubectl_ok(&["get", "ct", &flag, "-o", "name"])
+                .await
+                .unwrap();
+            assert_eq!(names.trim(), format!("crontab.stable.example.com/{found}"));
+        }
         let bad_field = c
             .kubectl(&["get", "ct", "--field-selector=spec.image=x"])
             .await

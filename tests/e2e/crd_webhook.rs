@@ -46,37 +46,21 @@ async fn webhook_conversion_between_versions() {
         assert_eq!(stored["apiVersion"], "conv.example.com/v1");
         assert_eq!(stored["spec"], json!({"cronSpec": "*/5 * * * *"}));
         // Read in either version.
-        let v2 = c
-            .kubectl_ok(&[
-                "get",
-                "--raw",
-                "/apis/conv.example.com/v2/namespaces/default/crontabs/w",
-            ])
-            .await
-            .unwrap();
-        let v2: Value = serde_json::from_str(&v2).unwrap();
+        let v2 = get_raw(
+            &c,
+            "/apis/conv.example.com/v2/namespaces/default/crontabs/w",
+        )
+        .await;
         assert_eq!(v2["apiVersion"], "conv.example.com/v2");
         assert_eq!(v2["spec"], json!({"schedule": "*/5 * * * *"}));
         assert_eq!(v2["metadata"]["name"], "w");
-        let v1 = c
-            .kubectl_ok(&[
-                "get",
-                "--raw",
-                "/apis/conv.example.com/v1/namespaces/default/crontabs/w",
-            ])
-            .await
-            .unwrap();
-        let v1: Value = serde_json::from_str(&v1).unwrap();
+        let v1 = get_raw(
+            &c,
+            "/apis/conv.example.com/v1/namespaces/default/crontabs/w",
+        )
+        .await;
         assert_eq!(v1["spec"], json!({"cronSpec": "*/5 * * * *"}));
-        let list = c
-            .kubectl_ok(&[
-                "get",
-                "--raw",
-                "/apis/conv.example.com/v2/namespaces/default/crontabs",
-            ])
-            .await
-            .unwrap();
-        let list: Value = serde_json::from_str(&list).unwrap();
+        let list = get_raw(&c, "/apis/conv.example.com/v2/namespaces/default/crontabs").await;
         assert_eq!(list["items"][0]["spec"]["schedule"], "*/5 * * * *");
         // A merge patch in v2 goes through both conversions.
         c.kubectl_ok(&[
@@ -113,15 +97,7 @@ async fn conversion_webhook_calls_keep_their_connection_and_lists_convert_in_one
         let before = review_sizes(&hook).len();
         assert!(before >= 5, "creates in v2 are converted: {before}");
         // A LIST in v2: the five stored objects go to the webhook in one review.
-        let list = c
-            .kubectl_ok(&[
-                "get",
-                "--raw",
-                "/apis/conv.example.com/v2/namespaces/default/crontabs",
-            ])
-            .await
-            .unwrap();
-        let list: Value = serde_json::from_str(&list).unwrap();
+        let list = get_raw(&c, "/apis/conv.example.com/v2/namespaces/default/crontabs").await;
         let schedules: Vec<&str> = list["items"]
             .as_array()
             .unwrap()
@@ -255,8 +231,7 @@ async fn apply_in_one_version_conflicts_with_owners_in_another() {
             String::from_utf8_lossy(&out.stderr)
         );
         let path = "/apis/conv.example.com/v2/namespaces/default/crontabs/m";
-        let obj: Value =
-            serde_json::from_str(&c.kubectl_ok(&["get", "--raw", path]).await.unwrap()).unwrap();
+        let obj = get_raw(&c, path).await;
         assert_eq!(obj["spec"], json!({"schedule": "2 * * * *"}));
         let entries = obj["metadata"]["managedFields"].as_array().unwrap();
         let b = entries.iter().find(|e| e["manager"] == "b").unwrap();
