@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use corten_e2e::TestCluster;
-use corten_e2e::extension_server::{FrontProxy, GROUP, TestExtensionServer, VERSION};
+use corten_e2e::extension_server::{
+    FLUNDER_DESCRIPTION, FrontProxy, GROUP, TestExtensionServer, VERSION,
+};
 use corten_e2e::fixtures::{apply_ok, manifest_err};
 use serde_json::Value;
 
@@ -330,6 +332,46 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
         )
         .unwrap();
         assert_eq!(group["preferredVersion"]["version"], VERSION);
+
+        // The backend's OpenAPI is served and merged: kubectl explain
+        // (OpenAPI v3) and /openapi/v2 know the remote kind.
+        let key = format!("apis/{GROUP}/{VERSION}");
+        let mut index = Value::Null;
+        for _ in 0..100 {
+            index = serde_json::from_str(
+                &c.kubectl_ok(&["get", "--raw", "/openapi/v3"])
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            if index["paths"].get(&key).is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let url = index["paths"][&key]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} missing from {index}"))
+            .to_string();
+        assert!(
+            url.starts_with(&format!("/openapi/v3/{key}?hash=")),
+            "{url}"
+        );
+        let doc = c.kubectl_ok(&["get", "--raw", &url]).await.unwrap();
+        assert!(doc.contains(FLUNDER_DESCRIPTION), "{doc}");
+        let explain = c.kubectl_ok(&["explain", "flunders.spec"]).await.unwrap();
+        assert!(
+            explain.contains("What the flunder refers to.") && explain.contains("reference"),
+            "{explain}"
+        );
+        let v2 = c
+            .kubectl_ok(&["get", "--raw", "/openapi/v2"])
+            .await
+            .unwrap();
+        assert!(
+            v2.contains(FLUNDER_DESCRIPTION),
+            "Flunder missing from /openapi/v2"
+        );
 
         // A ClusterIP Service without endpoints: unavailable, and requests
         // get upstream's 503.

@@ -93,7 +93,10 @@ async fn audit_log_records_requests_by_policy() {
 }
 
 /// The audit events of `log` once one satisfies `done` (or after 5 s).
-async fn events_until(log: &std::path::Path, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub(crate) async fn events_until(
+    log: &std::path::Path,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
     let mut events: Vec<Value> = Vec::new();
     for _ in 0..50 {
         events = std::fs::read_to_string(log)

@@ -9,7 +9,9 @@
 //!   short name `flu`;
 //! - `GET /apis/wardle.example.com/v1alpha1/namespaces/<ns>/flunders`: a
 //!   list of one Flunder `my-flunder` (a meta.k8s.io Table when asked);
-//! - `GET .../flunders/my-flunder`: that Flunder.
+//! - `GET .../flunders/my-flunder`: that Flunder;
+//! - `GET /openapi/v3` and `GET /openapi/v3/apis/wardle.example.com/v1alpha1`:
+//!   an OpenAPI v3 index and document with the Flunder schema.
 //!
 //! Every request's user and groups are recorded. [`Self::stop`] stops
 //! accepting connections (a backend that went away).
@@ -63,7 +65,48 @@ fn flunder(ns: &str) -> Value {
     })
 }
 
+/// The description of the Flunder schema the server publishes.
+pub const FLUNDER_DESCRIPTION: &str =
+    "A Flunder is the test kind of the wardle extension apiserver.";
+
+fn openapi_v3(path: &str) -> Option<Value> {
+    let key = format!("apis/{GROUP}/{VERSION}");
+    if path == "/openapi/v3" {
+        return Some(
+            json!({"paths": {key.clone(): {"serverRelativeURL": format!("/openapi/v3/{key}?hash=ABC")}}}),
+        );
+    }
+    if path != format!("/openapi/v3/{key}") {
+        return None;
+    }
+    let name = "com.example.wardle.v1alpha1.Flunder";
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "wardle", "version": VERSION},
+        "paths": {format!("/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders/{{name}}"): {"get": {
+            "operationId": "readWardleV1alpha1NamespacedFlunder",
+            "x-kubernetes-action": "get",
+            "x-kubernetes-group-version-kind": {"group": GROUP, "version": VERSION, "kind": "Flunder"},
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}}}}}},
+        "components": {"schemas": {name: {
+            "type": "object",
+            "description": FLUNDER_DESCRIPTION,
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "metadata": {"type": "object"},
+                "spec": {"type": "object", "description": "What the flunder refers to.",
+                    "properties": {"reference": {"type": "string", "description": "The name of a flunder."}}}
+            },
+            "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION, "kind": "Flunder"}]
+        }}}
+    }))
+}
+
 fn answer(path: &str, accept: &str) -> (u16, Value) {
+    if let Some(doc) = openapi_v3(path) {
+        return (200, doc);
+    }
     let base = format!("/apis/{GROUP}/{VERSION}");
     if path == "/apis" && accept.contains("as=APIGroupDiscoveryList") {
         // Aggregated discovery (which the aggregator prefers); its short

@@ -417,14 +417,19 @@ async fn non_resource(
             );
             r
         }
-        "/openapi/v2" | "/openapi/v2/" => server
-            .registry
-            .crds
-            .openapi()
-            .v2(&server.openapi)
-            .respond(headers),
+        "/openapi/v2" | "/openapi/v2/" => {
+            let crd_docs = server.registry.crds.openapi();
+            let remote = &server.aggregator.openapi;
+            if remote.is_empty() {
+                crd_docs.v2(&server.openapi).respond(headers)
+            } else {
+                remote.v2(&server.openapi, &crd_docs).respond(headers)
+            }
+        }
         "/openapi/v3" | "/openapi/v3/" => {
             let root = server.registry.crds.openapi().root(&server.openapi.root());
+            let root =
+                crate::openapi::with_remote_entries(&root, &server.aggregator.openapi.index());
             let mut r = Response::new(wire::full(root));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -437,7 +442,8 @@ async fn non_resource(
             let doc = server
                 .openapi
                 .document(key)
-                .or_else(|| server.registry.crds.openapi().document(key));
+                .or_else(|| server.registry.crds.openapi().document(key))
+                .or_else(|| server.aggregator.openapi.document(key));
             match doc {
                 Some((doc, hash)) => {
                     let etag = format!("\"{hash}\"");

@@ -64,7 +64,11 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
     let address = format!("{}:{}", config.advertise_address, config.secure_port);
     let authn = auth::authn::Authenticator::from_options(&config.authn)?;
     let authz = auth::authz::Authorizer::new(config.authorization_modes.clone());
-    let admission = admission::Chain::new(config.admission_plugins.clone());
+    let admission_config = match &config.admission_control_config_file {
+        Some(path) => admission::config::AdmissionConfig::from_file(path)?,
+        None => Default::default(),
+    };
+    let admission = admission::Chain::new(config.admission_plugins.clone(), &admission_config)?;
     let kubelet = proxy::KubeletClient::new(config.kubelet_client.clone())?;
     let audit = audit::Auditor::new(
         config.audit_policy_file.as_deref(),

@@ -147,6 +147,11 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub disable_admission_plugins: Vec<String>,
 
+    /// File with admission control configuration
+    /// (apiserver.config.k8s.io/v1 AdmissionConfiguration).
+    #[arg(long)]
+    pub admission_control_config_file: Option<PathBuf>,
+
     /// Path to the file that defines the audit policy configuration
     /// (audit.k8s.io/v1 Policy).
     #[arg(long)]
@@ -251,6 +256,8 @@ pub struct Config {
     pub authorization_modes: Vec<crate::auth::authz::Mode>,
     /// The admission plugins to run, in upstream's order.
     pub admission_plugins: Vec<&'static str>,
+    /// `--admission-control-config-file`.
+    pub admission_control_config_file: Option<PathBuf>,
     /// `--audit-policy-file`.
     pub audit_policy_file: Option<PathBuf>,
     /// `--audit-log-path`.
@@ -407,6 +414,7 @@ impl Options {
             authn,
             authorization_modes,
             admission_plugins,
+            admission_control_config_file: self.admission_control_config_file,
             etcd_servers: self.etcd_servers,
             etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             bind_address: self.bind_address,

@@ -210,6 +210,7 @@ fn kube_apiserver(config: &ClusterConfig, layout: &StateLayout) -> Component {
             "--requestheader-allowed-names=front-proxy-client".into(),
             "--requestheader-username-headers=X-Remote-User".into(),
             "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-uid-headers=X-Remote-Uid".into(),
             "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
             format!(
                 "--proxy-client-cert-file={}",
@@ -468,15 +469,19 @@ fn kube_proxy(layout: &StateLayout) -> Component {
 
 /// The cluster DNS on the pod bridge address (bound before the bridge
 /// exists, with IP_FREEBIND), published as `kube-system/kube-dns` with the
-/// 10th service IP. It uses the admin kubeconfig: publishing the Service
-/// needs create rights in kube-system that no bootstrap role grants.
+/// 10th service IP. It runs as `system:corten-dns`, with the roles of
+/// `deploy/dns/rbac.yaml` (applied by `corten up` once the apiserver is
+/// ready): read Services and EndpointSlices, publish `kube-dns`.
 fn cluster_dns(config: &ClusterConfig, layout: &StateLayout) -> Component {
     let [health, ready, metrics] = DNS_OPS_PORTS;
     Component {
         name: "corten-dns",
         program: process::find_program("corten-dns").unwrap_or_else(|| PathBuf::from("corten-dns")),
         args: vec![
-            format!("--kubeconfig={}", layout.admin_kubeconfig().display()),
+            format!(
+                "--kubeconfig={}",
+                crate::kubeconfig::component_kubeconfig_path(layout, "corten-dns").display()
+            ),
             format!("--cluster-domain={CLUSTER_DOMAIN}"),
             format!("--listen={}", SocketAddr::new(bridge_gateway(), DNS_PORT)),
             "--freebind".into(),
@@ -606,6 +611,7 @@ mod tests {
             "--requestheader-allowed-names=front-proxy-client".to_string(),
             "--requestheader-username-headers=X-Remote-User".to_string(),
             "--requestheader-group-headers=X-Remote-Group".to_string(),
+            "--requestheader-uid-headers=X-Remote-Uid".to_string(),
             "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
             format!(
                 "--proxy-client-cert-file={}",

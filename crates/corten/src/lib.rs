@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod addons;
 pub mod components;
 pub mod down;
 pub mod images;
@@ -23,5 +24,4 @@ pub mod probe;
 pub mod process;
 pub mod state;
 pub mod status;
-pub mod storage_class;
 pub mod up;

@@ -557,6 +557,9 @@ pub fn component_client_specs(node_name: &str) -> Vec<(&'static str, CertSpec)> 
             CertSpec::client(&format!("system:node:{node_name}"), &["system:nodes"]),
         ),
         ("kube-proxy", CertSpec::client("system:kube-proxy", &[])),
+        // Its roles come from deploy/dns/rbac.yaml (CoreDNS's come from
+        // its addon manifest, not from the apiserver's bootstrap policy).
+        ("corten-dns", CertSpec::client("system:corten-dns", &[])),
     ]
 }
 
@@ -811,6 +814,7 @@ mod tests {
                 "kube-controller-manager",
                 "kubelet",
                 "kube-proxy",
+                "corten-dns",
                 APISERVER_KUBELET_CLIENT_CERT_NAME,
                 KUBELET_SERVING_CERT_NAME,
                 SCHEDULER_SERVING_CERT_NAME,

@@ -24,6 +24,12 @@ pub async fn up(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Resul
         if start_component(component, layout).await? {
             started += 1;
         }
+        if component.name == "kube-apiserver" {
+            // corten-dns runs as system:corten-dns, whose roles must exist
+            // before it starts.
+            crate::addons::apply_dns_rbac(&layout.admin_kubeconfig())
+                .context("applying corten-dns's RBAC (deploy/dns/rbac.yaml)")?;
+        }
         if component.name == "containerd" {
             // No registry is reachable: the pause image and the test
             // images must be in containerd before the kubelet starts pods.
@@ -39,7 +45,7 @@ pub async fn up(layout: &StateLayout, requested: ClusterConfig) -> anyhow::Resul
             }
         }
     }
-    match crate::storage_class::ensure_default_storage_class(&layout.admin_kubeconfig()) {
+    match crate::addons::ensure_default_storage_class(&layout.admin_kubeconfig()) {
         Ok(true) => println!(
             "{:<16} created the default StorageClass standard",
             "storage"

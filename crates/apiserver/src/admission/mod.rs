@@ -15,6 +15,7 @@
 pub mod admitted;
 pub mod cel;
 pub mod certificates;
+pub mod config;
 pub mod default_class;
 pub mod hooks;
 pub mod limit_ranger;
@@ -222,6 +223,8 @@ impl Request<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Chain {
     plugins: Vec<&'static str>,
+    /// PodSecurity's defaults and exemptions.
+    pod_security: std::sync::Arc<pod_security::PodSecurityConfig>,
     /// MutatingAdmissionWebhook / ValidatingAdmissionWebhook state.
     pub webhooks: std::sync::Arc<webhook::Webhooks>,
     /// ValidatingAdmissionPolicy state.
@@ -229,18 +232,31 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// A chain of the given (implemented, ordered) plugins.
-    pub fn new(plugins: Vec<&'static str>) -> Self {
+    /// A chain of the given (implemented, ordered) plugins, configured by
+    /// `--admission-control-config-file`; a bad plugin configuration is an
+    /// error naming the field.
+    pub fn new(
+        plugins: Vec<&'static str>,
+        config: &config::AdmissionConfig,
+    ) -> anyhow::Result<Self> {
         let skipped: Vec<&&str> = DEFAULT_ON
             .iter()
             .filter(|p| !IMPLEMENTED.contains(p))
             .collect();
         tracing::debug!(?plugins, ?skipped, "admission plugins");
-        Chain {
+        let pod_security = match config.plugin("PodSecurity") {
+            Some(v) => {
+                pod_security::PodSecurityConfig::from_value(v).map_err(anyhow::Error::msg)?
+            }
+            None => Default::default(),
+        };
+        pod_security::metrics::init();
+        Ok(Chain {
             plugins,
+            pod_security: std::sync::Arc::new(pod_security),
             webhooks: Default::default(),
             policies: Default::default(),
-        }
+        })
     }
 
     /// Whether a plugin runs.
@@ -333,8 +349,10 @@ impl Chain {
                                 opts.annotate(key.to_string(), value);
                             }
                         };
-                        warnings
-                            .extend(pod_security::validate(server, req, o, old, &annotate).await?);
+                        let config = &self.pod_security;
+                        warnings.extend(
+                            pod_security::validate(server, config, req, o, old, &annotate).await?,
+                        );
                     }
                 }
                 "PersistentVolumeClaimResize" => {
@@ -378,6 +396,19 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_bad_plugin_configuration_stops_the_chain() {
+        let text = "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  configuration:\n    apiVersion: pod-security.admission.config.k8s.io/v1\n    kind: PodSecurityConfiguration\n    defaults: {warn: loud}\n";
+        let config = config::AdmissionConfig::parse(text, std::path::Path::new(".")).unwrap();
+        let err = Chain::new(vec!["PodSecurity"], &config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("defaults.warn: Invalid value: \"loud\""),
+            "{err}"
+        );
+        assert!(Chain::new(vec!["PodSecurity"], &Default::default()).is_ok());
     }
 
     #[test]

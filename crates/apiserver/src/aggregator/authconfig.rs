@@ -42,6 +42,7 @@ pub fn data(server: &ApiServer) -> Result<Map<String, Value>, String> {
             "requestheader-group-headers".into(),
             list(&rh.group_headers),
         );
+        data.insert("requestheader-uid-headers".into(), list(&rh.uid_headers));
         data.insert(
             "requestheader-extra-headers-prefix".into(),
             list(&rh.extra_headers_prefix),

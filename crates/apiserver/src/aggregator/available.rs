@@ -273,6 +273,39 @@ async fn fetch_resources(
     ))
 }
 
+/// The OpenAPI v3 document of the APIService's group-version, read from its
+/// backend's `/openapi/v3` index (None when the backend has none).
+async fn fetch_openapi(server: &ApiServer, entry: &Entry) -> Option<(String, Bytes)> {
+    let svc = entry.service.as_ref()?;
+    let agg = &server.aggregator;
+    let authority = backend::resolve(&server.registry, svc, agg.endpoint_routing(), 0).ok()?;
+    let tls = agg.tls_for(entry).ok()?;
+    let target = || Backend::Tls {
+        config: tls.clone(),
+        host: backend::server_name(svc),
+        authority: authority.clone(),
+    };
+    let url = format!("https://{authority}/openapi/v3");
+    let (code, body) = get(target(), "/openapi/v3", "application/json", &url)
+        .await
+        .ok()?;
+    if code != 200 {
+        return None;
+    }
+    let index: Value = serde_json::from_slice(&body).ok()?;
+    let key = if entry.name == "v1." {
+        "api/v1".to_string()
+    } else {
+        super::openapi::key_for(&entry.group, &entry.version)
+    };
+    let path = super::openapi::document_url(&index, &key)?;
+    let url = format!("https://{authority}{path}");
+    match get(target(), &path, "application/json", &url).await {
+        Ok((200, doc)) => Some((key, doc)),
+        _ => None,
+    }
+}
+
 /// The availability of one APIService, and the resources its backend
 /// reported when the check passed.
 /// With `refresh`, a passed check also reads the backend's discovery.
@@ -399,13 +432,21 @@ pub async fn sync_once(server: &Arc<ApiServer>, fetched: &mut HashMap<String, Op
                 .is_none_or(|t| t.elapsed() >= DISCOVERY_REFRESH);
         async move {
             let (a, resources) = evaluate(&server, &e, refresh).await;
-            (e, a, resources)
+            // The OpenAPI is read whenever the discovery is.
+            let openapi = match resources {
+                Some(_) => Some(fetch_openapi(&server, &e).await),
+                None => None,
+            };
+            (e, a, resources, openapi)
         }
     }))
     .await;
     let mut seen = HashSet::new();
-    for (entry, a, resources) in results {
+    for (entry, a, resources, openapi) in results {
         seen.insert(entry.name.clone());
+        if let Some(doc) = openapi {
+            server.aggregator.openapi.set(&entry.name, doc);
+        }
         if resources.is_some() {
             fetched.insert(entry.name.clone(), Some(Instant::now()));
             server.aggregator.set_resources(&entry.name, resources);
@@ -431,6 +472,7 @@ pub async fn sync_once(server: &Arc<ApiServer>, fetched: &mut HashMap<String, Op
     for name in gone {
         let _ = UNAVAILABLE.remove_label_values(&[&name]);
         server.aggregator.set_resources(&name, None);
+        server.aggregator.openapi.set(&name, None);
         fetched.remove(&name);
     }
 }

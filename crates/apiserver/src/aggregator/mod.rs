@@ -11,6 +11,8 @@
 //! - [`proxy`] sends requests for a remote group-version to its backend
 //!   (resolved by [`backend`]) with the user in `X-Remote-*` headers;
 //! - [`discovery`] adds remote groups to `/apis`;
+//! - [`openapi`] keeps the remote group-versions' OpenAPI documents for
+//!   `/openapi/v3` and `/openapi/v2`;
 //! - [`authconfig`] publishes the `extension-apiserver-authentication`
 //!   ConfigMap extension apiservers read to trust those headers.
 
@@ -20,6 +22,7 @@ pub mod available;
 pub mod backend;
 pub mod discovery;
 pub mod metrics;
+pub mod openapi;
 pub mod options;
 pub mod priorities;
 pub mod proxy;
@@ -45,6 +48,8 @@ pub struct Aggregator {
     /// APIService name -> the aggregated discovery entries its backend
     /// last reported.
     resources: RwLock<HashMap<String, Vec<Value>>>,
+    /// The remote group-versions' OpenAPI documents.
+    pub openapi: openapi::RemoteOpenApi,
 }
 
 impl Aggregator {
@@ -60,6 +65,7 @@ impl Aggregator {
             identity,
             snapshots: Snapshots::default(),
             resources: RwLock::default(),
+            openapi: Default::default(),
         })
     }
 
@@ -98,6 +104,7 @@ impl Aggregator {
                 rh.username_headers
                     .iter()
                     .chain(&rh.group_headers)
+                    .chain(&rh.uid_headers)
                     .chain(&rh.extra_headers_prefix)
                     .cloned()
                     .collect()

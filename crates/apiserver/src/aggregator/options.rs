@@ -32,6 +32,11 @@ pub struct AggregatorOptions {
     #[arg(long, value_delimiter = ',')]
     pub requestheader_group_headers: Vec<String>,
 
+    /// List of request headers to inspect for UIDs. X-Remote-Uid is
+    /// suggested (upstream's RemoteRequestHeaderUID, on by default in 1.33).
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+
     /// List of request header prefixes to inspect. X-Remote-Extra- is
     /// suggested.
     #[arg(long, value_delimiter = ',')]
@@ -67,6 +72,8 @@ pub struct RequestHeaderConfig {
     pub username_headers: Vec<String>,
     /// `--requestheader-group-headers`.
     pub group_headers: Vec<String>,
+    /// `--requestheader-uid-headers`.
+    pub uid_headers: Vec<String>,
     /// `--requestheader-extra-headers-prefix`.
     pub extra_headers_prefix: Vec<String>,
 }
@@ -110,6 +117,7 @@ impl AggregatorOptions {
                 allowed_names: clean(self.requestheader_allowed_names),
                 username_headers: usernames,
                 group_headers: clean(self.requestheader_group_headers),
+                uid_headers: clean(self.requestheader_uid_headers),
                 extra_headers_prefix: clean(self.requestheader_extra_headers_prefix),
             }),
             None => {
@@ -157,6 +165,7 @@ mod tests {
             "--requestheader-allowed-names=front-proxy-client",
             "--requestheader-username-headers=X-Remote-User",
             "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-uid-headers=X-Remote-Uid",
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             "--proxy-client-cert-file=/pki/front-proxy-client.crt",
             "--proxy-client-key-file=/pki/front-proxy-client.key",
@@ -166,6 +175,7 @@ mod tests {
         let rh = c.request_header.unwrap();
         assert_eq!(rh.allowed_names, ["front-proxy-client"]);
         assert_eq!(rh.username_headers, ["X-Remote-User"]);
+        assert_eq!(rh.uid_headers, ["X-Remote-Uid"]);
         assert_eq!(rh.extra_headers_prefix, ["X-Remote-Extra-"]);
         assert!(c.proxy_client.is_some());
         assert!(c.endpoint_routing);

@@ -2,7 +2,8 @@
 //! and authorization here, go to the extension apiserver (upstream's
 //! `proxyHandler`): the caller's credentials are dropped, the aggregator
 //! authenticates with its proxy client certificate and names the user in
-//! `X-Remote-User`, `X-Remote-Group` and `X-Remote-Extra-<key>` headers.
+//! `X-Remote-User`, `X-Remote-Uid`, `X-Remote-Group` and
+//! `X-Remote-Extra-<key>` headers.
 //! Responses and watch streams are passed through as they arrive; upgrade
 //! requests are spliced.
 
@@ -22,6 +23,8 @@ use crate::wire::{self, Body};
 
 /// The user header the aggregator sets.
 pub const USER_HEADER: &str = "X-Remote-User";
+/// The UID header the aggregator sets (when the user has a UID).
+pub const UID_HEADER: &str = "X-Remote-Uid";
 /// The group header the aggregator sets (once per group).
 pub const GROUP_HEADER: &str = "X-Remote-Group";
 /// The prefix of the extra headers the aggregator sets.
@@ -89,6 +92,11 @@ pub fn set_identity_headers(headers: &mut HeaderMap, user: &UserInfo, configured
     }
     if let Ok(v) = HeaderValue::from_str(&user.name) {
         headers.insert(USER_HEADER, v);
+    }
+    if !user.uid.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&user.uid)
+    {
+        headers.insert(UID_HEADER, v);
     }
     for g in &user.groups {
         if let Ok(v) = HeaderValue::from_str(g) {
@@ -176,15 +184,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-remote-user", HeaderValue::from_static("mallory"));
         h.insert("x-remote-group", HeaderValue::from_static("system:masters"));
+        h.insert("x-remote-uid", HeaderValue::from_static("forged"));
         h.insert("x-forged-user", HeaderValue::from_static("mallory"));
         h.insert("accept", HeaderValue::from_static("application/json"));
         let mut user = UserInfo::new("alice", &["dev", "system:authenticated"]);
+        user.uid = "uid-1".into();
         user.extra.insert(
             "example.org/team".into(),
             vec!["blue".into(), "green".into()],
         );
         set_identity_headers(&mut h, &user, &["X-Forged-User".to_string()]);
         assert_eq!(h.get("x-remote-user").unwrap(), "alice");
+        assert_eq!(h.get_all("x-remote-uid").iter().count(), 1);
+        assert_eq!(h.get("x-remote-uid").unwrap(), "uid-1");
         let groups: Vec<&str> = h
             .get_all("x-remote-group")
             .iter()

@@ -2,8 +2,8 @@
 //! (an aggregator in front of this server) that proves itself with a
 //! client certificate signed by `--requestheader-client-ca-file`, whose
 //! common name is in `--requestheader-allowed-names` (any, when empty), may
-//! name the user in headers: the first non-empty username header, every
-//! value of the group headers, and extras from headers with an extra
+//! name the user in headers: the first non-empty username header, the
+//! first non-empty UID header, every value of the group headers, and extras from headers with an extra
 //! prefix (the rest of the name, percent-decoded and lower-cased, is the
 //! key). The certificate is verified once per connection; the headers are
 //! read per request.
@@ -24,6 +24,7 @@ pub struct RequestHeaderAuthenticator {
     verifier: X509Authenticator,
     allowed_names: Vec<String>,
     username_headers: Vec<String>,
+    uid_headers: Vec<String>,
     group_headers: Vec<String>,
     extra_prefixes: Vec<String>,
 }
@@ -38,30 +39,20 @@ impl RequestHeaderAuthenticator {
                 cfg.client_ca_file.display()
             )
         })?;
-        Ok(Self::new(
-            X509Authenticator::from_pem(&pem)?,
-            cfg.allowed_names.clone(),
-            cfg.username_headers.clone(),
-            cfg.group_headers.clone(),
-            cfg.extra_headers_prefix.clone(),
-        ))
+        Ok(Self::new(X509Authenticator::from_pem(&pem)?, cfg))
     }
 
     /// Builds from a verifier and the header settings.
-    pub fn new(
-        verifier: X509Authenticator,
-        allowed_names: Vec<String>,
-        username_headers: Vec<String>,
-        group_headers: Vec<String>,
-        extra_prefixes: Vec<String>,
-    ) -> Self {
+    pub fn new(verifier: X509Authenticator, cfg: &RequestHeaderConfig) -> Self {
         RequestHeaderAuthenticator {
             verifier,
-            allowed_names,
-            username_headers,
-            group_headers,
-            extra_prefixes: extra_prefixes
-                .into_iter()
+            allowed_names: cfg.allowed_names.clone(),
+            username_headers: cfg.username_headers.clone(),
+            uid_headers: cfg.uid_headers.clone(),
+            group_headers: cfg.group_headers.clone(),
+            extra_prefixes: cfg
+                .extra_headers_prefix
+                .iter()
                 .map(|p| p.to_ascii_lowercase())
                 .collect(),
         }
@@ -85,14 +76,17 @@ impl RequestHeaderAuthenticator {
 
     /// The user the headers name; `None` without a username.
     pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
-        let name = self.username_headers.iter().find_map(|h| {
-            headers
-                .get_all(h.as_str())
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|v| !v.is_empty())
-                .map(str::to_string)
-        })?;
+        let first = |names: &[String]| {
+            names.iter().find_map(|h| {
+                headers
+                    .get_all(h.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
+        };
+        let name = first(&self.username_headers)?;
         let groups = self
             .group_headers
             .iter()
@@ -117,7 +111,7 @@ impl RequestHeaderAuthenticator {
         }
         Some(UserInfo {
             name,
-            uid: String::new(),
+            uid: first(&self.uid_headers).unwrap_or_default(),
             groups,
             extra,
         })
@@ -160,10 +154,14 @@ mod tests {
     fn authn(pem: &str) -> RequestHeaderAuthenticator {
         RequestHeaderAuthenticator::new(
             X509Authenticator::from_pem(pem.as_bytes()).unwrap(),
-            vec!["front-proxy-client".into()],
-            vec!["X-Remote-User".into()],
-            vec!["X-Remote-Group".into()],
-            vec!["X-Remote-Extra-".into()],
+            &RequestHeaderConfig {
+                client_ca_file: Default::default(),
+                allowed_names: vec!["front-proxy-client".into()],
+                username_headers: vec!["X-Remote-User".into()],
+                uid_headers: vec!["X-Remote-Uid".into()],
+                group_headers: vec!["X-Remote-Group".into()],
+                extra_headers_prefix: vec!["X-Remote-Extra-".into()],
+            },
         )
     }
 
@@ -201,6 +199,10 @@ mod tests {
         h.append("x-remote-extra-scopes", HeaderValue::from_static("b"));
         let u = a.user_from_headers(&h).unwrap();
         assert_eq!(u.name, "alice");
+        assert_eq!(u.uid, "");
+        h.insert("x-remote-uid", HeaderValue::from_static("1234"));
+        let u = a.user_from_headers(&h).unwrap();
+        assert_eq!(u.uid, "1234");
         assert_eq!(u.groups, ["dev", "ops"]);
         assert_eq!(u.extra["example.org/team"], ["blue"]);
         assert_eq!(u.extra["scopes"], ["a", "b"]);

@@ -147,13 +147,16 @@ impl Docs {
     pub fn v2(&self, builtin: &OpenApi) -> &v2::V2 {
         self.v2.get_or_init(|| {
             let mut all: Vec<Value> = builtin.documents().collect();
-            all.extend(
-                self.docs
-                    .values()
-                    .filter_map(|(bytes, _)| serde_json::from_slice(bytes).ok()),
-            );
+            all.extend(self.documents());
             v2::build(&all, corten_component_base::version::GIT_VERSION)
         })
+    }
+
+    /// Every document, parsed (for merging into `/openapi/v2`).
+    pub fn documents(&self) -> impl Iterator<Item = Value> + '_ {
+        self.docs
+            .values()
+            .filter_map(|(bytes, _)| serde_json::from_slice(bytes).ok())
     }
 
     /// One document and its hash.

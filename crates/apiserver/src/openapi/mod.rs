@@ -191,6 +191,27 @@ pub fn document_key(group: &str, version: &str) -> String {
     }
 }
 
+/// The `/openapi/v3` index `root` with more entries (key, hash): remote
+/// APIServices' documents, served at `/openapi/v3/<key>`. Local entries win.
+pub fn with_remote_entries(root: &Bytes, entries: &[(String, String)]) -> Bytes {
+    if entries.is_empty() {
+        return root.clone();
+    }
+    let Ok(mut index) = serde_json::from_slice::<Value>(root) else {
+        return root.clone();
+    };
+    if let Some(paths) = index.get_mut("paths").and_then(Value::as_object_mut) {
+        for (key, hash) in entries {
+            paths.entry(key.clone()).or_insert_with(
+                || json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+            );
+        }
+    }
+    serde_json::to_vec(&index)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| root.clone())
+}
+
 /// A stable content hash (ETag, `?hash=` of the root's URLs).
 pub fn hash_of(bytes: &[u8]) -> String {
     // FNV-1a: a stable content hash for cache-busting URLs and ETags.

@@ -15,6 +15,23 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 
 /// Runs `dig @addr -p port <args>` and returns its short output lines.
+/// corten-dns's kubeconfig: user system:corten-dns with only the roles of
+/// deploy/dns/rbac.yaml, as `corten up` runs it.
+async fn dns_kubeconfig(cluster: &TestCluster) -> String {
+    let rbac = include_str!("../../../../deploy/dns/rbac.yaml");
+    let out = cluster
+        .kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(rbac))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = cluster.user_kubeconfig("system:corten-dns", &[]).unwrap();
+    path.display().to_string()
+}
+
 async fn dig(server: SocketAddr, args: &[&str]) -> String {
     let out = tokio::process::Command::new("dig")
         .arg(format!("@{}", server.ip()))
@@ -135,7 +152,7 @@ async fn resolves_services_and_endpoints_from_the_api_with_dig() {
         let (upstream, upstream_queries, upstream_task) = fake_upstream().await;
         let dns_port = free_port();
         let (health, ready, metrics) = (free_port(), free_port(), free_port());
-        let kubeconfig = cluster.kubeconfig.display().to_string();
+        let kubeconfig = dns_kubeconfig(&cluster).await;
         let config = Options::try_parse_from([
             "corten-dns".to_string(),
             format!("--kubeconfig={kubeconfig}"),
@@ -339,9 +356,10 @@ async fn refuses_other_names_without_upstreams() {
         // A second server on an address this host does not have (TEST-NET-1,
         // bound with IP_FREEBIND; nothing is sent to it) publishes itself as
         // kube-system/kube-dns.
+        let kubeconfig = dns_kubeconfig(&cluster).await;
         let publisher = Options::try_parse_from([
             "corten-dns".to_string(),
-            format!("--kubeconfig={}", cluster.kubeconfig.display()),
+            format!("--kubeconfig={kubeconfig}"),
             "--listen=192.0.2.53:0".to_string(),
             "--freebind".to_string(),
             "--kube-dns-service-ip=10.96.0.10".to_string(),

@@ -17,6 +17,8 @@
 //! violations) and `pod-security.kubernetes.io/error` (bad labels).
 
 pub mod checks;
+pub mod config;
+pub mod metrics;
 pub mod policy;
 
 use std::collections::HashMap;
@@ -25,6 +27,9 @@ use corten_apimachinery::{GroupKind, StatusError, meta};
 use serde_json::Value;
 
 pub use self::checks::{Level, check};
+use self::config::Exemption;
+pub use self::config::PodSecurityConfig;
+use self::metrics::{Decision, Mode};
 use self::policy::{LevelVersion, Policy, policy_to_evaluate};
 use super::{Operation, Request};
 use crate::app::ApiServer;
@@ -75,9 +80,13 @@ pub const ERROR_ANNOTATION: &str = "pod-security.kubernetes.io/error";
 /// Receives audit annotations (key, value) for the request's event.
 pub type Annotate<'a> = &'a (dyn Fn(&str, String) + Send + Sync);
 
+/// Why a request was exempt (`namespace`, `user`, `runtimeClass`).
+pub const EXEMPT_ANNOTATION: &str = "pod-security.kubernetes.io/exempt";
+
 /// Enforces and warns; returns the warnings.
 pub async fn validate(
     server: &ApiServer,
+    config: &PodSecurityConfig,
     req: &Request<'_>,
     obj: &Value,
     old: Option<&Value>,
@@ -86,53 +95,84 @@ pub async fn validate(
     if !matches!(req.operation, Operation::Create | Operation::Update) {
         return Ok(Vec::new());
     }
-    match (req.group, req.resource) {
-        ("", "namespaces") => validate_namespace(server, req, obj, old),
-        ("", "pods") => {
-            if !judges_pod_subresource(req.subresource) {
-                return Ok(Vec::new());
-            }
-            if req.operation == Operation::Update
-                && let Some(old) = old
-                && !significant_pod_update(obj, old)
-            {
-                return Ok(Vec::new());
-            }
-            let Some(policy) = namespace_policy(server, req.namespace, annotate).await else {
-                return Ok(Vec::new());
-            };
-            let privileged = |lv: &LevelVersion| lv.level == Level::Privileged;
-            if privileged(&policy.enforce) && privileged(&policy.audit) && privileged(&policy.warn)
-            {
-                annotate(ENFORCE_POLICY_ANNOTATION, "privileged:latest".into());
-                return Ok(Vec::new());
-            }
-            let spec = obj.get("spec").unwrap_or(&Value::Null);
-            evaluate(req, &policy, spec, true, annotate)
+    let pods = req.group.is_empty() && req.resource == "pods";
+    let namespaces = req.group.is_empty() && req.resource == "namespaces";
+    if namespaces {
+        return validate_namespace(server, config, req, obj, old, annotate);
+    }
+    if pods && !judges_pod_subresource(req.subresource) {
+        return Ok(Vec::new());
+    }
+    if !pods && !req.subresource.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Workloads without a pod template are out of scope (not counted).
+    let spec = if pods {
+        obj.get("spec").unwrap_or(&Value::Null)
+    } else {
+        match template_spec(req, obj) {
+            Some(spec) => spec,
+            None => return Ok(Vec::new()),
         }
-        _ => {
-            if !req.subresource.is_empty() {
-                return Ok(Vec::new());
-            }
-            let Some(spec) = template_spec(req, obj) else {
-                return Ok(Vec::new());
-            };
-            let Some(policy) = namespace_policy(server, req.namespace, annotate).await else {
-                return Ok(Vec::new());
-            };
-            evaluate(req, &policy, spec, false, annotate)
+    };
+    if let Some(why) = exemption(config, req) {
+        return Ok(exempt(req, why, annotate));
+    }
+    let Some(policy) = namespace_policy(server, config, req, annotate).await else {
+        return Ok(Vec::new());
+    };
+    if pods {
+        let privileged = |lv: &LevelVersion| lv.level == Level::Privileged;
+        if privileged(&policy.enforce) && privileged(&policy.audit) && privileged(&policy.warn) {
+            annotate(ENFORCE_POLICY_ANNOTATION, policy.enforce.to_string());
+            metrics::record_evaluation(req, Decision::Allow, &policy.enforce, Mode::Enforce);
+            return Ok(Vec::new());
         }
+        if req.operation == Operation::Update
+            && let Some(old) = old
+            && !significant_pod_update(obj, old)
+        {
+            return Ok(Vec::new());
+        }
+    }
+    if config.exempt_runtime_class(spec) {
+        return Ok(exempt(req, Exemption::RuntimeClass, annotate));
+    }
+    evaluate(req, &policy, spec, pods, annotate)
+}
+
+/// The namespace or user exemption of a request, if any (upstream checks
+/// the namespace first).
+fn exemption(config: &PodSecurityConfig, req: &Request<'_>) -> Option<Exemption> {
+    if config.exempt_namespace(req.namespace) {
+        Some(Exemption::Namespace)
+    } else if config.exempt_user(&req.user.name) {
+        Some(Exemption::User)
+    } else {
+        None
     }
 }
 
-async fn namespace_policy(server: &ApiServer, ns: &str, annotate: Annotate<'_>) -> Option<Policy> {
+fn exempt(req: &Request<'_>, why: Exemption, annotate: Annotate<'_>) -> Vec<String> {
+    metrics::record_exemption(req);
+    annotate(EXEMPT_ANNOTATION, why.as_str().into());
+    Vec::new()
+}
+
+async fn namespace_policy(
+    server: &ApiServer,
+    config: &PodSecurityConfig,
+    req: &Request<'_>,
+    annotate: Annotate<'_>,
+) -> Option<Policy> {
+    let ns = req.namespace;
     if ns.is_empty() {
         return None;
     }
     let namespace = lookup(&server.registry, "namespaces", &format!("namespaces/{ns}")).await?;
     // Label errors were refused when the labels were written; the
     // fallbacks (enforce fails closed) apply to anything older.
-    let (policy, errs) = policy_to_evaluate(&meta::labels(&namespace));
+    let (policy, errs) = policy_to_evaluate(&meta::labels(&namespace), &config.defaults);
     if !errs.is_empty() {
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         let shown = match shown.len() {
@@ -140,6 +180,7 @@ async fn namespace_policy(server: &ApiServer, ns: &str, annotate: Annotate<'_>) 
             _ => format!("[{}]", shown.join(", ")),
         };
         annotate(ERROR_ANNOTATION, format!("Failed to parse policy: {shown}"));
+        metrics::record_error(req, false);
     }
     Some(policy)
 }
@@ -157,13 +198,17 @@ fn evaluate(
     if enforce {
         annotate(ENFORCE_POLICY_ANNOTATION, policy.enforce.to_string());
         let violations = check(spec, policy.enforce.level);
-        if !violations.is_empty() {
+        let decision = if violations.is_empty() {
+            Decision::Allow
+        } else {
             refusal = Some(req.forbidden(&format!(
                 "violates PodSecurity \"{}\": {}",
                 policy.enforce,
                 violations.join(", ")
             )));
-        }
+            Decision::Deny
+        };
+        metrics::record_evaluation(req, decision, &policy.enforce, Mode::Enforce);
     }
     let violations = check(spec, policy.audit.level);
     if !violations.is_empty() {
@@ -175,6 +220,7 @@ fn evaluate(
                 violations.join(", ")
             ),
         );
+        metrics::record_evaluation(req, Decision::Deny, &policy.audit, Mode::Audit);
     }
     // No warnings on a request that is refused anyway.
     if let Some(e) = refusal {
@@ -184,6 +230,7 @@ fn evaluate(
     if violations.is_empty() {
         return Ok(Vec::new());
     }
+    metrics::record_evaluation(req, Decision::Deny, &policy.warn, Mode::Warn);
     Ok(vec![format!(
         "would violate PodSecurity \"{}\": {}",
         policy.warn,
@@ -234,18 +281,20 @@ pub fn significant_pod_update(pod: &Value, old: &Value) -> bool {
 
 fn validate_namespace(
     server: &ApiServer,
+    config: &PodSecurityConfig,
     req: &Request<'_>,
     obj: &Value,
     old: Option<&Value>,
+    annotate: Annotate<'_>,
 ) -> Result<Vec<String>, StatusError> {
     if !req.subresource.is_empty() {
         return Ok(Vec::new());
     }
-    let (policy, errs) = policy_to_evaluate(&meta::labels(obj));
+    let (policy, errs) = policy_to_evaluate(&meta::labels(obj), &config.defaults);
     let invalid = || StatusError::invalid(&GroupKind::new("", "Namespace"), req.name, &errs);
     let old_policy = match (req.operation, old) {
         (Operation::Update, Some(old)) => {
-            let (old_policy, old_errs) = policy_to_evaluate(&meta::labels(old));
+            let (old_policy, old_errs) = policy_to_evaluate(&meta::labels(old), &config.defaults);
             // Labels that were already bad may stay as they are.
             let text = |l: &corten_apimachinery::ErrorList| -> Vec<String> {
                 l.iter().map(|e| e.to_string()).collect()
@@ -270,34 +319,42 @@ fn validate_namespace(
     {
         return Ok(Vec::new());
     }
-    Ok(existing_pod_warnings(server, req.name, new))
+    // The namespace being updated is the request's namespace.
+    if config.exempt_namespace(req.name) {
+        annotate(EXEMPT_ANNOTATION, Exemption::Namespace.as_str().into());
+        return Ok(Vec::new());
+    }
+    Ok(existing_pod_warnings(server, config, req.name, new))
 }
 
 /// Upstream `EvaluatePodsInNamespace`: one warning per distinct violation,
-/// naming the first pod (by name) and how many others share it.
-fn existing_pod_warnings(server: &ApiServer, ns: &str, enforce: &LevelVersion) -> Vec<String> {
-    let Some(cache) = server.registry.cache("pods") else {
+/// naming the first pod (by name) and how many others share it. Pods of
+/// controllers not seen yet are checked first, so the limit of pods
+/// checked covers as many workloads as possible.
+fn existing_pod_warnings(
+    server: &ApiServer,
+    config: &PodSecurityConfig,
+    ns: &str,
+    enforce: &LevelVersion,
+) -> Vec<String> {
+    if server.registry.cache("pods").is_none() {
         return vec!["failed to list pods while checking new PodSecurity enforce level".into()];
-    };
-    let listed = cache.list(&corten_storage::ListRequest {
-        prefix: format!("pods/{ns}/"),
-        filter: Default::default(),
-        start_after: None,
-        limit: None,
-    });
-    let total = listed.items.len();
+    }
+    let pods = prioritise(server.registry.cached_values("pods", Some(ns)));
+    let total = pods.len();
     let mut first_seen: Vec<String> = Vec::new();
     let mut seen: HashMap<String, (String, usize)> = HashMap::new();
-    for item in listed.items.iter().take(MAX_PODS_TO_CHECK) {
-        let Ok(pod) = serde_json::from_slice::<Value>(&item.json) else {
+    for pod in pods.iter().take(MAX_PODS_TO_CHECK) {
+        let spec = pod.get("spec").unwrap_or(&Value::Null);
+        if config.exempt_runtime_class(spec) {
             continue;
-        };
-        let violations = check(pod.get("spec").unwrap_or(&Value::Null), enforce.level);
+        }
+        let violations = check(spec, enforce.level);
         if violations.is_empty() {
             continue;
         }
         let reason = violations.join(", ");
-        let name = meta::name(&pod).unwrap_or_default().to_string();
+        let name = meta::name(pod).unwrap_or_default().to_string();
         match seen.get_mut(&reason) {
             Some((first, count)) => {
                 if name < *first {
@@ -338,6 +395,34 @@ fn existing_pod_warnings(server: &ApiServer, ns: &str, enforce: &LevelVersion) -
     warnings
 }
 
+/// Upstream `prioritisePods`: pods without a controller and the first pod
+/// of each controller, then the other replicas.
+fn prioritise(pods: Vec<Value>) -> Vec<Value> {
+    let mut controllers = std::collections::HashSet::new();
+    let (mut first, mut replicas) = (Vec::new(), Vec::new());
+    for pod in pods {
+        let controller = pod
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .and_then(|refs| {
+                refs.iter()
+                    .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+            })
+            .and_then(|r| r.get("uid").and_then(Value::as_str))
+            .map(str::to_string);
+        match controller {
+            Some(uid) if controllers.contains(&uid) => replicas.push(pod),
+            Some(uid) => {
+                controllers.insert(uid);
+                first.push(pod);
+            }
+            None => first.push(pod),
+        }
+    }
+    first.extend(replicas);
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +450,25 @@ mod tests {
         debug["spec"]["ephemeralContainers"] = json!([{"name": "dbg", "image": "busybox"}]);
         assert!(significant_pod_update(&debug, &old));
         assert!(!significant_pod_update(&debug, &debug));
+    }
+
+    #[test]
+    fn one_pod_per_controller_comes_first() {
+        let pod = |name: &str, owner: Option<&str>| {
+            let mut p = json!({"metadata": {"name": name}});
+            if let Some(uid) = owner {
+                p["metadata"]["ownerReferences"] = json!([{"uid": uid, "controller": true}]);
+            }
+            p
+        };
+        let order: Vec<Value> = prioritise(vec![
+            pod("a-1", Some("a")),
+            pod("a-2", Some("a")),
+            pod("b-1", Some("b")),
+            pod("solo", None),
+        ]);
+        let names: Vec<&str> = order.iter().filter_map(|p| meta::name(p)).collect();
+        assert_eq!(names, ["a-1", "b-1", "solo", "a-2"]);
     }
 
     #[test]

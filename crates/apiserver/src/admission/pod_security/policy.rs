@@ -22,7 +22,8 @@ pub struct LevelVersion {
 }
 
 impl LevelVersion {
-    fn privileged() -> Self {
+    /// `privileged:latest`.
+    pub fn privileged() -> Self {
         LevelVersion {
             level: Level::Privileged,
             version: "latest".into(),
@@ -47,7 +48,19 @@ pub struct Policy {
     pub warn: LevelVersion,
 }
 
-fn valid_version(v: &str) -> bool {
+impl Policy {
+    /// `privileged:latest` in every mode (upstream's default policy).
+    pub fn privileged() -> Self {
+        Policy {
+            enforce: LevelVersion::privileged(),
+            audit: LevelVersion::privileged(),
+            warn: LevelVersion::privileged(),
+        }
+    }
+}
+
+/// Whether a version label value is `latest` or `v1.<minor>`.
+pub fn valid_version(v: &str) -> bool {
     v == "latest"
         || v.strip_prefix("v1.").is_some_and(|minor| {
             minor == "0"
@@ -57,52 +70,57 @@ fn valid_version(v: &str) -> bool {
         })
 }
 
-/// The policy of a namespace with these labels (unset modes are
-/// `privileged:latest`, the apiserver's default) and the label errors.
+/// The policy of a namespace with these labels (unset modes come from
+/// `defaults`, the plugin configuration's) and the label errors.
 /// A bad enforce level fails closed (restricted), bad audit and warn
 /// levels fail open (privileged), a bad version reads as latest.
-pub fn policy_to_evaluate(labels: &BTreeMap<String, String>) -> (Policy, ErrorList) {
+pub fn policy_to_evaluate(
+    labels: &BTreeMap<String, String>,
+    defaults: &Policy,
+) -> (Policy, ErrorList) {
     let mut errs = ErrorList::new();
     let path = Path::new("metadata").child("labels");
-    let mut mode = |name: &str, fail: Level| -> (LevelVersion, bool, bool) {
-        let mut lv = LevelVersion::privileged();
-        let level_key = format!("{PREFIX}{name}");
-        let version_key = format!("{level_key}-version");
-        let mut level_ok = false;
-        if let Some(v) = labels.get(&level_key) {
-            match Level::parse(v) {
-                Some(l) => {
-                    lv.level = l;
-                    level_ok = true;
+    let mut mode =
+        |name: &str, fail: Level, default: &LevelVersion| -> (LevelVersion, bool, bool) {
+            let mut lv = default.clone();
+            let level_key = format!("{PREFIX}{name}");
+            let version_key = format!("{level_key}-version");
+            let mut level_ok = false;
+            if let Some(v) = labels.get(&level_key) {
+                match Level::parse(v) {
+                    Some(l) => {
+                        lv.level = l;
+                        level_ok = true;
+                    }
+                    None => {
+                        lv.level = fail;
+                        errs.push(FieldError::invalid(
+                            &path.key(&level_key),
+                            v.as_str(),
+                            "must be one of privileged, baseline, restricted",
+                        ));
+                    }
                 }
-                None => {
-                    lv.level = fail;
+            }
+            let has_version = labels.contains_key(&version_key);
+            if let Some(v) = labels.get(&version_key) {
+                if valid_version(v) {
+                    lv.version = v.clone();
+                } else {
+                    lv.version = "latest".into();
                     errs.push(FieldError::invalid(
-                        &path.key(&level_key),
+                        &path.key(&version_key),
                         v.as_str(),
-                        "must be one of privileged, baseline, restricted",
+                        "must be \"latest\" or \"v1.x\"",
                     ));
                 }
             }
-        }
-        let has_version = labels.contains_key(&version_key);
-        if let Some(v) = labels.get(&version_key) {
-            if valid_version(v) {
-                lv.version = v.clone();
-            } else {
-                errs.push(FieldError::invalid(
-                    &path.key(&version_key),
-                    v.as_str(),
-                    "must be \"latest\" or \"v1.x\"",
-                ));
-            }
-        }
-        (lv, level_ok, has_version)
-    };
-    let (enforce, enforce_level_set, _) = mode("enforce", Level::Restricted);
-    let (audit, _, _) = mode("audit", Level::Privileged);
+            (lv, level_ok, has_version)
+        };
+    let (enforce, enforce_level_set, _) = mode("enforce", Level::Restricted, &defaults.enforce);
+    let (audit, _, _) = mode("audit", Level::Privileged, &defaults.audit);
     let has_warn_level = labels.contains_key(&format!("{PREFIX}warn"));
-    let (mut warn, _, has_warn_version) = mode("warn", Level::Privileged);
+    let (mut warn, _, has_warn_version) = mode("warn", Level::Privileged, &defaults.warn);
     // An explicit, stricter enforce level also warns (workload templates
     // are warned about at the level their pods will be refused at).
     if !has_warn_level && enforce_level_set && enforce.level > warn.level {
@@ -134,30 +152,47 @@ mod tests {
 
     #[test]
     fn labels_pick_levels_and_versions() {
-        let (p, errs) = policy_to_evaluate(&BTreeMap::new());
+        let (p, errs) = policy_to_evaluate(&BTreeMap::new(), &Policy::privileged());
         assert!(errs.is_empty());
         assert_eq!(p.enforce.to_string(), "privileged:latest");
-        let (p, errs) = policy_to_evaluate(&labels(&[
-            ("enforce", "baseline"),
-            ("enforce-version", "v1.30"),
-        ]));
+        let (p, errs) = policy_to_evaluate(
+            &labels(&[("enforce", "baseline"), ("enforce-version", "v1.30")]),
+            &Policy::privileged(),
+        );
         assert!(errs.is_empty());
         assert_eq!(p.enforce.to_string(), "baseline:v1.30");
         // Warn follows a stricter enforce level, with its version.
         assert_eq!(p.warn.to_string(), "baseline:v1.30");
         assert_eq!(p.audit.to_string(), "privileged:latest");
-        let (p, _) =
-            policy_to_evaluate(&labels(&[("enforce", "baseline"), ("warn", "privileged")]));
+        let (p, _) = policy_to_evaluate(
+            &labels(&[("enforce", "baseline"), ("warn", "privileged")]),
+            &Policy::privileged(),
+        );
         assert_eq!(p.warn.level, Level::Privileged);
+        // Unlabelled modes take the configured defaults.
+        let mut defaults = Policy::privileged();
+        defaults.enforce.level = Level::Baseline;
+        defaults.audit = LevelVersion {
+            level: Level::Restricted,
+            version: "v1.29".into(),
+        };
+        let (p, _) = policy_to_evaluate(&BTreeMap::new(), &defaults);
+        assert_eq!(p, defaults);
+        let (p, _) = policy_to_evaluate(&labels(&[("enforce", "privileged")]), &defaults);
+        assert_eq!(p.enforce.level, Level::Privileged);
+        assert_eq!(p.audit.to_string(), "restricted:v1.29");
     }
 
     #[test]
     fn bad_labels_are_errors_with_upstream_fallbacks() {
-        let (p, errs) = policy_to_evaluate(&labels(&[
-            ("enforce", "strict"),
-            ("warn", "loud"),
-            ("audit-version", "1.30"),
-        ]));
+        let (p, errs) = policy_to_evaluate(
+            &labels(&[
+                ("enforce", "strict"),
+                ("warn", "loud"),
+                ("audit-version", "1.30"),
+            ]),
+            &Policy::privileged(),
+        );
         assert_eq!(p.enforce.level, Level::Restricted);
         assert_eq!(p.warn.level, Level::Privileged);
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
