@@ -13,9 +13,22 @@ use corten_e2e::TestCluster;
 use corten_e2e::extension_server::{
     FLUNDER_DESCRIPTION, FrontProxy, GROUP, TestExtensionServer, VERSION,
 };
+use corten_e2e::fixtures::{apply_ok, manifest_err};
 use serde_json::Value;
 
 use crate::with_timeout;
+
+/// The `--requestheader-*` flags that trust `fp`'s CA for the front
+/// proxy's client certificate and upstream's `X-Remote-*` headers.
+fn requestheader_flags(fp: &FrontProxy) -> Vec<String> {
+    vec![
+        format!("--requestheader-client-ca-file={}", fp.ca_file.display()),
+        "--requestheader-allowed-names=front-proxy-client".to_string(),
+        "--requestheader-username-headers=X-Remote-User".to_string(),
+        "--requestheader-group-headers=X-Remote-Group".to_string(),
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+    ]
+}
 
 /// Polls `kubectl get apiservice <name> -o json` until `pred` holds.
 async fn wait_apiservice(
@@ -147,14 +160,11 @@ async fn local_apiservices_follow_builtin_and_crd_group_versions() {
         );
 
         // A CRD's group-version gets an APIService, gone with the CRD.
-        c.kubectl_stdin(
-            &["apply", "-f", "-"],
-            Some(
-                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.agg.example.com\nspec:\n  group: agg.example.com\n  scope: Namespaced\n  names: {plural: widgets, kind: Widget}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
-            ),
+        apply_ok(
+            &c,
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.agg.example.com\nspec:\n  group: agg.example.com\n  scope: Namespaced\n  names: {plural: widgets, kind: Widget}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
         )
-        .await
-        .unwrap();
+        .await;
         let crd = wait_apiservice(&c, "v1.agg.example.com", |o| available(o).0 == "True")
             .await
             .unwrap();
@@ -184,15 +194,12 @@ async fn local_apiservices_follow_builtin_and_crd_group_versions() {
         }
 
         // Upstream's validation messages.
-        let out = c
-            .kubectl_stdin(
-                &["create", "-f", "-"],
-                Some("apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: wrong\nspec:\n  group: x.example.com\n  version: v1\n  groupPriorityMinimum: 30000\n  versionPriority: 15\n  insecureSkipTLSVerify: true\n  caBundle: YWJj\n  service: {namespace: default, name: x}\n"),
-            )
-            .await
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
+        let err = manifest_err(
+            &c,
+            "create",
+            "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: wrong\nspec:\n  group: x.example.com\n  version: v1\n  groupPriorityMinimum: 30000\n  versionPriority: 15\n  insecureSkipTLSVerify: true\n  caBundle: YWJj\n  service: {namespace: default, name: x}\n",
+        )
+        .await;
         assert!(err.contains("metadata.name: Invalid value: \"wrong\": must be `spec.version+\".\"+spec.group`: \"v1.x.example.com\""), "{err}");
         assert!(err.contains("spec.groupPriorityMinimum: Invalid value: 30000: must be positive and less than 20000"), "{err}");
         assert!(err.contains("spec.insecureSkipTLSVerify: Invalid value: true: may not be true if caBundle is present"), "{err}");
@@ -204,16 +211,12 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
     with_timeout!(async {
         let pki_dir = tempfile::tempdir().unwrap();
         let fp = FrontProxy::create(pki_dir.path()).unwrap();
-        let flags = [
-            format!("--requestheader-client-ca-file={}", fp.ca_file.display()),
-            "--requestheader-allowed-names=front-proxy-client".to_string(),
-            "--requestheader-username-headers=X-Remote-User".to_string(),
-            "--requestheader-group-headers=X-Remote-Group".to_string(),
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
+        let mut flags = requestheader_flags(&fp);
+        flags.extend([
             format!("--proxy-client-cert-file={}", fp.cert_file.display()),
             format!("--proxy-client-key-file={}", fp.key_file.display()),
             "--enable-aggregator-routing=true".to_string(),
-        ];
+        ]);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let c = TestCluster::start_with(&flags).await.unwrap();
         let backend = TestExtensionServer::start(&["api.wardle.svc"], &fp.ca_pem)
@@ -259,15 +262,7 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
             port = backend.port,
             ca = backend.ca_bundle(),
         );
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(&manifests))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        apply_ok(&c, &manifests).await;
         let name = format!("{VERSION}.{GROUP}");
         let obj = wait_apiservice(&c, &name, |o| available(o).0 == "True")
             .await
@@ -382,15 +377,7 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
         // get upstream's 503.
         let broken = "apiVersion: v1\nkind: Service\nmetadata: {name: empty, namespace: wardle}\nspec:\n  ports: [{name: https, port: 443, targetPort: 8443}]\n---\n\
              apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1.broken.example.com}\nspec:\n  group: broken.example.com\n  version: v1\n  groupPriorityMinimum: 1000\n  versionPriority: 15\n  insecureSkipTLSVerify: true\n  service: {namespace: wardle, name: empty}\n";
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(broken))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        apply_ok(&c, broken).await;
         let obj = wait_apiservice(&c, "v1.broken.example.com", |o| available(o).0 == "False")
             .await
             .unwrap();
@@ -410,15 +397,7 @@ async fn remote_apiservice_is_proxied_discovered_and_checked() {
         assert!(groups.contains("broken.example.com/v1"), "{groups}");
         // A not-ready endpoint is no endpoint (no traffic is sent to it).
         let slice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: empty-1\n  namespace: wardle\n  labels: {kubernetes.io/service-name: empty}\naddressType: IPv4\nendpoints: [{addresses: [10.255.255.1], conditions: {ready: false}}]\nports: [{name: https, port: 8443, protocol: TCP}]\n";
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(slice))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        apply_ok(&c, slice).await;
         let obj = wait_apiservice(&c, "v1.broken.example.com", |o| {
             available(o).1 == "MissingEndpoints"
         })
@@ -467,13 +446,7 @@ async fn request_header_authentication_trusts_only_the_front_proxy() {
     with_timeout!(async {
         let pki_dir = tempfile::tempdir().unwrap();
         let fp = FrontProxy::create(pki_dir.path()).unwrap();
-        let flags = [
-            format!("--requestheader-client-ca-file={}", fp.ca_file.display()),
-            "--requestheader-allowed-names=front-proxy-client".to_string(),
-            "--requestheader-username-headers=X-Remote-User".to_string(),
-            "--requestheader-group-headers=X-Remote-Group".to_string(),
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-".to_string(),
-        ];
+        let flags = requestheader_flags(&fp);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let c = TestCluster::start_with(&flags).await.unwrap();
         use base64::Engine;

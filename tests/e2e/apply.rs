@@ -2,7 +2,7 @@
 //! built on them (`apply`, `patch`, `set`, `edit`, `scale`, `rollout restart`).
 
 use corten_e2e::TestCluster;
-use serde_json::Value;
+use corten_e2e::fixtures::{apply_ok, get_json};
 
 const V1: &str = r#"
 apiVersion: apps/v1
@@ -30,30 +30,11 @@ spec:
         args: ["sleep", "infinity"]
 "#;
 
-async fn get_json(c: &TestCluster, what: &[&str]) -> Value {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    args.extend_from_slice(&["-o", "json"]);
-    serde_json::from_str(&c.kubectl_ok(&args).await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn apply_patch_set_edit_scale() {
     crate::with_timeout!(async {
         let c = TestCluster::start().await.unwrap();
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(V1))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "deployment.apps/web created"
-        );
+        assert_eq!(apply_ok(&c, V1).await.trim(), "deployment.apps/web created");
         let d = get_json(&c, &["deployment", "web"]).await;
         assert!(
             d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
@@ -61,12 +42,8 @@ async fn apply_patch_set_edit_scale() {
         );
 
         // Re-applying the same manifest changes nothing.
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(V1))
-            .await
-            .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
+            apply_ok(&c, V1).await.trim(),
             "deployment.apps/web unchanged"
         );
         let rv = d["metadata"]["resourceVersion"].clone();
@@ -85,17 +62,8 @@ async fn apply_patch_set_edit_scale() {
             .replace("image: nginx:1.27", "image: nginx:1.28")
             .replace("        - {name: DROP, value: \"2\"}\n", "")
             .replace("replicas: 2", "replicas: 3");
-        let out = c
-            .kubectl_stdin(&["apply", "-f", "-"], Some(&v2))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
+            apply_ok(&c, &v2).await.trim(),
             "deployment.apps/web configured"
         );
         let d = get_json(&c, &["deployment", "web"]).await;

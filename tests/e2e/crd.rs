@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corten_e2e::TestCluster;
+use corten_e2e::fixtures::{
+    apply_ok, create_ok, install_crd, manifest_err, stderr, wait_established,
+};
 
 pub const CRONTAB_CRD: &str = r#"
 apiVersion: apiextensions.k8s.io/v1
@@ -94,31 +97,11 @@ fn crontab(name: &str, extra_spec: &str) -> String {
 
 /// Installs the CronTab CRD and waits until it is established.
 pub async fn install_crontab(c: &TestCluster) {
-    let out = c
-        .kubectl_stdin(&["apply", "-f", "-"], Some(CRONTAB_CRD))
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "apply CRD: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = install_crd(c, CRONTAB_CRD, "crontabs.stable.example.com").await;
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        out.trim(),
         "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created"
     );
-    c.kubectl_ok(&[
-        "wait",
-        "--for=condition=established",
-        "--timeout=20s",
-        "crd/crontabs.stable.example.com",
-    ])
-    .await
-    .unwrap();
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[tokio::test]
@@ -153,19 +136,8 @@ async fn crontab_lifecycle_with_kubectl() {
 
         // Create with defaults; unknown fields are rejected by kubectl's
         // strict field validation, pruned with --validate=false.
-        let bad = c
-            .kubectl_stdin(
-                &["create", "-f", "-"],
-                Some(&crontab("pruned", "  bogus: 1\n")),
-            )
-            .await
-            .unwrap();
-        assert!(!bad.status.success());
-        assert!(
-            stderr(&bad).contains(r#"unknown field "spec.bogus""#),
-            "{}",
-            stderr(&bad)
-        );
+        let e = manifest_err(&c, "create", &crontab("pruned", "  bogus: 1\n")).await;
+        assert!(e.contains(r#"unknown field "spec.bogus""#), "{e}");
         c.kubectl_stdin(
             &["create", "--validate=false", "-f", "-"],
             Some(&crontab("pruned", "  bogus: 1\n")),
@@ -192,12 +164,7 @@ async fn crontab_lifecycle_with_kubectl() {
             .unwrap();
         assert_eq!(generation, "1");
 
-        c.kubectl_stdin(
-            &["apply", "-f", "-"],
-            Some(&crontab("green", "  color: green\n  replicas: 2\n")),
-        )
-        .await
-        .unwrap();
+        apply_ok(&c, &crontab("green", "  color: green\n  replicas: 2\n")).await;
 
         // Printer columns in the server-side table.
         let table = c.kubectl_ok(&["get", "ct"]).await.unwrap();
@@ -220,28 +187,17 @@ async fn crontab_lifecycle_with_kubectl() {
         );
 
         // Selectable fields and metadata.name field selectors.
-        let blue = c
-            .kubectl_ok(&[
-                "get",
-                "ct",
-                "--field-selector=spec.color=green",
-                "-o",
-                "name",
-            ])
-            .await
-            .unwrap();
-        assert_eq!(blue.trim(), "crontab.stable.example.com/green");
-        let by_name = c
-            .kubectl_ok(&[
-                "get",
-                "ct",
-                "--field-selector=metadata.name=pruned",
-                "-o",
-                "name",
-            ])
-            .await
-            .unwrap();
-        assert_eq!(by_name.trim(), "crontab.stable.example.com/pruned");
+        for (selector, found) in [
+            ("spec.color=green", "green"),
+            ("metadata.name=pruned", "pruned"),
+        ] {
+            let flag = format!("--field-selector={selector}");
+            let names = c
+                .kubectl_ok(&["get", "ct", &flag, "-o", "name"])
+                .await
+                .unwrap();
+            assert_eq!(names.trim(), format!("crontab.stable.example.com/{found}"));
+        }
         let bad_field = c
             .kubectl(&["get", "ct", "--field-selector=spec.image=x"])
             .await
@@ -257,14 +213,12 @@ async fn crontab_lifecycle_with_kubectl() {
         assert!(all.contains("crontab.stable.example.com/green"), "{all}");
 
         // Schema and CEL errors, every violated field listed.
-        let invalid = c
-            .kubectl_stdin(
-                &["create", "-f", "-"],
-                Some(&crontab("bad", "  replicas: 20\n  color: pink\n")),
-            )
-            .await
-            .unwrap();
-        let e = stderr(&invalid);
+        let e = manifest_err(
+            &c,
+            "create",
+            &crontab("bad", "  replicas: 20\n  color: pink\n"),
+        )
+        .await;
         assert!(e.contains(r#"The CronTab "bad" is invalid"#), "{e}");
         assert!(
             e.contains("spec.replicas: Invalid value: 20: spec.replicas in body should be less than or equal to 10"),
@@ -276,14 +230,12 @@ async fn crontab_lifecycle_with_kubectl() {
             ),
             "{e}"
         );
-        let cel = c
-            .kubectl_stdin(
-                &["create", "-f", "-"],
-                Some(&crontab("cel", "  replicas: 2\n  minReplicas: 5\n")),
-            )
-            .await
-            .unwrap();
-        let e = stderr(&cel);
+        let e = manifest_err(
+            &c,
+            "create",
+            &crontab("cel", "  replicas: 2\n  minReplicas: 5\n"),
+        )
+        .await;
         assert!(
             e.contains(r#"spec: Invalid value: "object": replicas should be greater than or equal to minReplicas"#),
             "{e}"
@@ -375,9 +327,7 @@ async fn crontab_lifecycle_with_kubectl() {
             "    - name: Color\n      type: string\n      jsonPath: .spec.color\n    - name: Age\n",
         );
         assert_ne!(updated, CRONTAB_CRD);
-        c.kubectl_stdin(&["apply", "-f", "-"], Some(&updated))
-            .await
-            .unwrap();
+        apply_ok(&c, &updated).await;
         let mut header = Vec::new();
         for _ in 0..50 {
             let table = c.kubectl_ok(&["get", "ct"]).await.unwrap();
@@ -503,14 +453,7 @@ async fn invalid_crds_are_rejected_with_upstream_messages() {
         let c = TestCluster::start().await.unwrap();
         let create = |yaml: String| {
             let c = &c;
-            async move {
-                let o = c
-                    .kubectl_stdin(&["create", "-f", "-"], Some(&yaml))
-                    .await
-                    .unwrap();
-                assert!(!o.status.success(), "created: {yaml}");
-                stderr(&o)
-            }
+            async move { manifest_err(c, "create", &yaml).await }
         };
         let e = create(crd_yaml(
             "widgets.example.com",
@@ -576,40 +519,31 @@ async fn invalid_crds_are_rejected_with_upstream_messages() {
 
         // A short name another CRD of the group already holds is not
         // accepted; the CRD is still established under its other names.
-        c.kubectl_stdin(
-            &["create", "-f", "-"],
-            Some(&crd_yaml(
+        create_ok(
+            &c,
+            &crd_yaml(
                 "widgets.example.com",
                 "example.com",
                 "widgets",
                 "Widget",
                 "    shortNames: [wd]\n",
                 OPEN_SCHEMA,
-            )),
+            ),
         )
-        .await
-        .unwrap();
-        c.kubectl_ok(&[
-            "wait",
-            "--for=condition=established",
-            "--timeout=20s",
-            "crd/widgets.example.com",
-        ])
-        .await
-        .unwrap();
-        c.kubectl_stdin(
-            &["create", "-f", "-"],
-            Some(&crd_yaml(
+        .await;
+        wait_established(&c, "widgets.example.com").await;
+        create_ok(
+            &c,
+            &crd_yaml(
                 "gizmos.example.com",
                 "example.com",
                 "gizmos",
                 "Gizmo",
                 "    shortNames: [wd]\n",
                 OPEN_SCHEMA,
-            )),
+            ),
         )
-        .await
-        .unwrap();
+        .await;
         let mut cond = String::new();
         for _ in 0..100 {
             cond = c
@@ -686,17 +620,8 @@ spec:
 async fn multiple_versions_and_cluster_scope() {
     crate::with_timeout!(async {
         let c = TestCluster::start().await.unwrap();
-        c.kubectl_stdin(&["create", "-f", "-"], Some(MULTI_VERSION))
-            .await
-            .unwrap();
-        c.kubectl_ok(&[
-            "wait",
-            "--for=condition=established",
-            "--timeout=20s",
-            "crd/clusterthings.example.com",
-        ])
-        .await
-        .unwrap();
+        create_ok(&c, MULTI_VERSION).await;
+        wait_established(&c, "clusterthings.example.com").await;
         // Preferred version: v1 (GA before beta).
         let group = c
             .kubectl_ok(&["get", "--raw", "/apis/example.com"])
@@ -705,12 +630,11 @@ async fn multiple_versions_and_cluster_scope() {
         let group: serde_json::Value = serde_json::from_str(&group).unwrap();
         assert_eq!(group["preferredVersion"]["version"], "v1");
         assert_eq!(group["versions"][1]["version"], "v1beta1");
-        c.kubectl_stdin(
-            &["create", "-f", "-"],
-            Some("apiVersion: example.com/v1beta1\nkind: ClusterThing\nmetadata:\n  name: one\nspec: {}\n"),
+        create_ok(
+            &c,
+            "apiVersion: example.com/v1beta1\nkind: ClusterThing\nmetadata:\n  name: one\nspec: {}\n",
         )
-        .await
-        .unwrap();
+        .await;
         let v1 = c
             .kubectl_ok(&["get", "--raw", "/apis/example.com/v1/clusterthings/one"])
             .await

@@ -6,6 +6,7 @@
 //! upstream's 409 messages.
 
 use corten_e2e::TestCluster;
+use corten_e2e::fixtures::{get_json, install_crd, kubectl_manifest, stderr};
 use serde_json::{Value, json};
 
 const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -56,23 +57,7 @@ spec:
 "#;
 
 async fn install(c: &TestCluster) {
-    let out = c
-        .kubectl_stdin(&["apply", "-f", "-"], Some(CRD))
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    c.kubectl_ok(&[
-        "wait",
-        "--for=condition=established",
-        "--timeout=20s",
-        "crd/gateways.ssa.example.com",
-    ])
-    .await
-    .unwrap();
+    install_crd(c, CRD, "gateways.ssa.example.com").await;
 }
 
 fn gateway(spec: &str) -> String {
@@ -81,33 +66,18 @@ fn gateway(spec: &str) -> String {
 
 async fn apply(c: &TestCluster, manager: &str, yaml: &str, extra: &[&str]) -> std::process::Output {
     let flag = format!("--field-manager={manager}");
-    let mut args = vec!["apply", "--server-side", flag.as_str(), "-f", "-"];
+    let mut args = vec!["--server-side", flag.as_str()];
     args.extend_from_slice(extra);
-    c.kubectl_stdin(&args, Some(yaml)).await.unwrap()
+    kubectl_manifest(c, "apply", yaml, &args).await
 }
 
 async fn apply_ok(c: &TestCluster, manager: &str, yaml: &str) {
     let out = apply(c, manager, yaml, &[]).await;
-    assert!(
-        out.status.success(),
-        "apply by {manager}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "apply by {manager}: {}", stderr(&out));
 }
 
 async fn get(c: &TestCluster) -> Value {
-    let out = c
-        .kubectl_ok(&[
-            "get",
-            "gateway",
-            "gw",
-            "-o",
-            "json",
-            "--show-managed-fields",
-        ])
-        .await
-        .unwrap();
-    serde_json::from_str(&out).unwrap()
+    get_json(c, &["gateway", "gw", "--show-managed-fields"]).await
 }
 
 fn fields<'a>(obj: &'a Value, manager: &str) -> &'a Value {
@@ -287,5 +257,55 @@ async fn custom_resources_apply_by_list_types_with_per_item_ownership() {
         assert_eq!(port(&gw, "http"), json!({"name": "http", "port": 8080}));
         assert_eq!(port(&gw, "https"), json!({"name": "https", "port": 443}));
         assert_eq!(gw["spec"]["ports"].as_array().map(Vec::len), Some(2));
+    });
+}
+
+/// Upstream 1.33: an apply configuration with fields the CRD's schema
+/// does not declare cannot become a typed object; the field manager's
+/// plain error is a 500 without a reason, whatever `fieldValidation`
+/// says, and nothing is stored. Fields under
+/// `x-kubernetes-preserve-unknown-fields` are declared.
+#[tokio::test]
+async fn apply_with_undeclared_fields_fails_like_upstream() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        install(&c).await;
+        let undeclared = gateway("  foo: 1\n  config: {free: form}\n");
+        for validation in ["Strict", "Warn", "Ignore"] {
+            let flag = format!("--validate={}", validation.to_lowercase());
+            let out = apply(&c, "a", &undeclared, &[&flag]).await;
+            assert!(!out.status.success(), "{validation}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                err.trim(),
+                "Error from server: failed to create typed patch object (default/gw; ssa.example.com/v1, Kind=Gateway): .spec.foo: field not declared in schema",
+                "{validation}"
+            );
+        }
+        let out = c.kubectl(&["get", "gateway", "gw"]).await.unwrap();
+        assert!(!out.status.success(), "nothing was created");
+
+        // The Status itself: code 500, no reason; several fields listed.
+        let body = "{\"apiVersion\":\"ssa.example.com/v1\",\"kind\":\"Gateway\",\"metadata\":{\"name\":\"gw\",\"namespace\":\"default\"},\"spec\":{\"foo\":1,\"bar\":{}},\"status\":{}}";
+        let path = "/apis/ssa.example.com/v1/namespaces/default/gateways/gw?fieldManager=a";
+        let client = c.client().await.unwrap();
+        let req = http::Request::patch(path)
+            .header("Content-Type", "application/apply-patch+yaml")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let err = client.request::<Value>(req).await.unwrap_err();
+        let kube::Error::Api(status) = err else {
+            panic!("not a Status: {err:?}");
+        };
+        assert_eq!(status.code, 500);
+        assert_eq!(status.reason, "");
+        assert_eq!(
+            status.message,
+            "failed to create typed patch object (default/gw; ssa.example.com/v1, Kind=Gateway): errors:\n  .spec.bar: field not declared in schema\n  .spec.foo: field not declared in schema\n  .status: field not declared in schema"
+        );
+
+        // Declared and preserved fields apply.
+        apply_ok(&c, "a", &gateway("  tags: [x]\n  config: {free: form}\n")).await;
+        assert_eq!(get(&c).await["spec"]["config"], json!({"free": "form"}));
     });
 }

@@ -9,6 +9,7 @@ mod audit;
 mod bad_input;
 mod certificates;
 mod crd;
+mod crd_admission;
 mod crd_apply;
 mod crd_versions;
 mod crd_webhook;

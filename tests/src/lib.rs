@@ -20,6 +20,7 @@
 //! `--disable-admission-plugins` replaces that list.
 
 pub mod extension_server;
+pub mod fixtures;
 pub mod procstat;
 pub mod secure_port;
 pub mod webhook_server;

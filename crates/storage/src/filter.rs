@@ -13,6 +13,12 @@ use crate::cache::CachedObject;
 /// `metadata.namespace` are always available and need not be returned.
 pub type AttrsFn = Arc<dyn Fn(&Value) -> Vec<(String, String)> + Send + Sync>;
 
+/// Rewrites an object read from etcd before the cache keeps it: what a
+/// decoder does on every read (upstream's custom resource storage codec
+/// prunes and defaults by the CRD's current schema), so objects written
+/// before a schema change read like objects written after it.
+pub type TransformFn = Arc<dyn Fn(&mut Value) + Send + Sync>;
+
 /// A label and field selector, evaluated against cached objects.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

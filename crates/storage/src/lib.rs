@@ -34,4 +34,4 @@ pub use etcd::{
     EtcdEvent, EtcdEventKind, EtcdStore, EtcdWatch, EtcdWatchMessage, KeyValue, ListOptions,
     ListPage, UpdateDecision, UpdateOutcome, ValueTransformer,
 };
-pub use filter::{AttrsFn, Filter};
+pub use filter::{AttrsFn, Filter, TransformFn};

@@ -136,6 +136,8 @@ impl<'a> Write<'a> {
         // create: validating admission sees it, whatever the path (POST
         // or an apply that creates).
         set_csr_requester(self.res, obj, self.user);
+        self.own_validation_first(Operation::Create, &name, obj)
+            .await?;
         self.warn(
             chain
                 .validate(self.server, &req, Some(obj), None, Some(&call))
@@ -184,6 +186,8 @@ impl<'a> Write<'a> {
         new: &Value,
         old: Option<&Value>,
     ) -> Result<(), StatusError> {
+        self.own_validation_first(Operation::Update, name, new)
+            .await?;
         let req = self.request(Operation::Update, name);
         let call = self.call(Operation::Update, name);
         let warnings = self
@@ -215,6 +219,66 @@ impl<'a> Write<'a> {
             .await?;
         self.warn(warnings);
         Ok(())
+    }
+
+    /// Upstream validates an object by its resource's own rules (the
+    /// strategy's `Validate`, a CRD's schema) before validating admission
+    /// sees it, so a request both would refuse gets the 422. Here the
+    /// store validates as it writes, after admission: when a validating
+    /// webhook or ValidatingAdmissionPolicy is about to judge this write,
+    /// the write is first run as a dry run and its 422 answered. Writes
+    /// no validating webhook or policy matches pay nothing; other errors
+    /// of the dry run (404, 409, ...) are left to the write itself.
+    async fn own_validation_first(
+        &self,
+        operation: Operation,
+        name: &'a str,
+        obj: &Value,
+    ) -> Result<(), StatusError> {
+        let chain = &self.server.admission;
+        let call = self.call(operation, name);
+        let judged = (chain.enabled("ValidatingAdmissionWebhook")
+            && chain.webhooks.rules_match(&call, false))
+            || (chain.enabled("ValidatingAdmissionPolicy") && chain.policies.rules_match(&call));
+        let target = match self.subresource {
+            "" => store::UpdateTarget::Main,
+            "status" => store::UpdateTarget::Status,
+            // Other subresources (scale, binding, ...) are not the
+            // object the store validates.
+            _ => return Ok(()),
+        };
+        if !judged {
+            return Ok(());
+        }
+        let dry = WriteOptions {
+            dry_run: true,
+            field_validation: self.opts.field_validation,
+            service_cidr_is_v4: self.opts.service_cidr_is_v4,
+            subresource: self.subresource.to_string(),
+            managed_fields_done: true,
+            ..Default::default()
+        };
+        let reg = &self.server.registry;
+        let result = match operation {
+            Operation::Create => store::create(reg, self.res, self.namespace, obj.clone(), &dry)
+                .await
+                .map(|_| ()),
+            _ => store::update(
+                reg,
+                self.res,
+                self.namespace,
+                name,
+                obj.clone(),
+                target,
+                &dry,
+            )
+            .await
+            .map(|_| ()),
+        };
+        match result {
+            Err(e) if e.code == 422 => Err(e),
+            _ => Ok(()),
+        }
     }
 
     fn warn(&self, warnings: Vec<String>) {

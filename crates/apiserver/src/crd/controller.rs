@@ -202,6 +202,12 @@ async fn ensure_served(server: &ApiServer, crd: &Value, deleting: bool) -> Resul
     cfg.window = server.config.watch_cache_window;
     cfg.attrs = Arc::new(move |obj| field_values(&labels, obj));
     cfg.resource = format!("{}.{group}", names.plural);
+    // Objects enter the cache pruned and defaulted by this spec's schemas,
+    // as upstream decodes them (the cache is restarted on a spec change).
+    let decoder = Arc::new(super::decode::StoredDecoder::new(&custom::served_crd(
+        crd, &names,
+    ))?);
+    cfg.transform = Some(decoder.transform());
     let cache = WatchCache::start(reg.store.clone(), cfg)
         .await
         .map_err(|e| format!("starting the watch cache: {e}"))?;
@@ -212,7 +218,14 @@ async fn ensure_served(server: &ApiServer, crd: &Value, deleting: bool) -> Resul
     )?
     .map(Arc::new);
     let terminating = Arc::new(AtomicBool::new(deleting));
-    let built = custom::build(crd, &names, cache.clone(), terminating.clone(), webhook)?;
+    let built = custom::build(
+        crd,
+        &names,
+        cache.clone(),
+        terminating.clone(),
+        webhook,
+        decoder,
+    )?;
     tracing::info!(
         crd = name,
         versions = built.served.len(),

@@ -42,6 +42,9 @@ pub struct CustomResource {
     /// The conversion from and to the storage version (`None` for the
     /// storage version itself).
     pub conversion: Option<&'static CustomConversion>,
+    /// How stored objects are decoded (the same the CRD's watch cache
+    /// runs), for reads straight from etcd.
+    pub decoder: Arc<super::decode::StoredDecoder>,
 }
 
 impl CustomResource {
@@ -143,7 +146,16 @@ impl Strategy for CustomResourceStrategy {
             }
         }
         let old_gen = corten_apimachinery::meta::generation(old);
-        let changed = non_metadata(new) != non_metadata(old);
+        // `old` is as stored; upstream reads it through the current schema
+        // (pruned and defaulted), so a default the CRD gained since it was
+        // written is no change.
+        let changed = non_metadata(new) != non_metadata(old) && {
+            let schema = self.schema();
+            let mut decoded = old.clone();
+            schema.prune(&mut decoded);
+            schema.default(&mut decoded);
+            non_metadata(new) != non_metadata(&decoded)
+        };
         let generation = if changed { old_gen + 1 } else { old_gen };
         corten_apimachinery::meta::set(new, "generation", Value::from(generation.max(1)));
     }
@@ -380,14 +392,30 @@ pub fn all_labels(crd: &Value) -> Vec<String> {
     out
 }
 
+/// The CRD with its accepted names in `spec.names` (the schema helpers
+/// read names from there).
+pub fn served_crd(crd: &Value, names: &Names) -> Value {
+    let mut served_crd = crd.clone();
+    if let Some(n) = served_crd
+        .pointer_mut("/spec/names")
+        .and_then(Value::as_object_mut)
+    {
+        n.insert("plural".into(), Value::String(names.plural.clone()));
+        n.insert("kind".into(), Value::String(names.kind.clone()));
+        n.insert("listKind".into(), Value::String(names.list_kind.clone()));
+    }
+    served_crd
+}
+
 /// Builds the served resources of an established CRD under its accepted
-/// names.
+/// names; `decoder` is the one its watch cache runs.
 pub fn build(
     crd: &Value,
     names: &Names,
     cache: Arc<WatchCache>,
     terminating: Arc<std::sync::atomic::AtomicBool>,
     webhook: Option<Arc<WebhookClient>>,
+    decoder: Arc<super::decode::StoredDecoder>,
 ) -> Result<Built, String> {
     let group = crd
         .pointer("/spec/group")
@@ -399,16 +427,7 @@ pub fn build(
     let namespaced = crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster");
     let storage = storage_version(crd).ok_or("the CRD has no storage version")?;
     let union = all_labels(crd);
-    // The schema helpers read names from spec.names; serve the accepted ones.
-    let mut served_crd = crd.clone();
-    if let Some(n) = served_crd
-        .pointer_mut("/spec/names")
-        .and_then(Value::as_object_mut)
-    {
-        n.insert("plural".into(), Value::String(names.plural.clone()));
-        n.insert("kind".into(), Value::String(names.kind.clone()));
-        n.insert("listKind".into(), Value::String(names.list_kind.clone()));
-    }
+    let served_crd = served_crd(crd, names);
     let storage_schema =
         Arc::new(CustomResourceSchema::new(&served_crd, &storage).map_err(|e| e.to_string())?);
     let versions = Arc::new(super::ownership::CrdVersions::new(
@@ -482,6 +501,7 @@ pub fn build(
                 apply_schema,
                 versions: versions.clone(),
                 conversion: interned.conversion,
+                decoder: decoder.clone(),
             })),
         }));
     }

@@ -7,21 +7,26 @@
 //! - [`controller`]: the naming/establishing controller that maintains CRD
 //!   status and starts/stops serving, and the finalizer that deletes a
 //!   CRD's objects.
+//! - [`decode`]: stored objects read through the CRD's current schema
+//!   (pruned, defaulted), as the watch cache and etcd reads see them.
 //! - [`discovery`] and [`openapi`]: the documents of served CRDs.
 //! - [`scale`]: the `scale` subresource of custom resources.
 //! - [`versions`]: writes and reads through a non-storage version
 //!   (request-version validation, conversion).
 //! - [`ownership`]: the schemas server-side apply merges custom resources
 //!   by, and their versions for managedFields.
-//! - [`webhook`]: `conversion: Webhook` calls, and their [`metrics`].
+//! - [`webhook`]: `conversion: Webhook` calls, and their [`metrics`];
+//!   [`memo`] keeps recent answers so a write asks once per content.
 //!
 //! [`ServedCrds`] is the shared state: which CRDs are served, under which
 //! group/version/resource, with one watch cache per CRD.
 
 pub mod controller;
 pub mod custom;
+pub mod decode;
 pub mod definition;
 pub mod discovery;
+pub mod memo;
 pub mod metrics;
 pub mod openapi;
 pub mod ownership;

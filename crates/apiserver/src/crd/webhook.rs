@@ -15,7 +15,6 @@
 //! (inside `block_in_place` on a multi-threaded runtime) for at most
 //! [`TIMEOUT`].
 
-use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -52,18 +51,23 @@ pub struct WebhookClient {
     pool: Arc<Pool>,
     /// The CRD's name, for metrics.
     crd_name: String,
+    /// Recent answers (see [`super::memo`]).
+    memo: super::memo::ConversionMemo,
 }
 
 enum Target {
     /// `clientConfig.url`: host (name or IP) and port.
     Url { host: String, port: u16 },
-    /// `clientConfig.service`: resolved to the Service's ClusterIP at call
-    /// time (upstream's ClusterIP service resolver); TLS server name
-    /// `<name>.<namespace>.svc`.
+    /// `clientConfig.service`: resolved at call time like upstream's
+    /// ClusterIP service resolver (see
+    /// [`crate::admission::webhook::client::resolve_service`]): the
+    /// Service's ClusterIP and `port` (default 443), which must be a port
+    /// of the Service, or an `ExternalName` Service's external name; TLS
+    /// server name `<name>.<namespace>.svc`.
     Service {
         namespace: String,
         name: String,
-        port: u16,
+        port: i64,
         services: Option<Arc<WatchCache>>,
     },
 }
@@ -133,7 +137,7 @@ impl WebhookClient {
             (Target::Url { host, port }, path)
         } else if let Some(svc) = cc.get("service") {
             let s = |k: &str| svc.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let port = svc.get("port").and_then(Value::as_u64).unwrap_or(443) as u16;
+            let port = svc.get("port").and_then(Value::as_i64).unwrap_or(443);
             let path = match s("path") {
                 p if p.is_empty() => "/".to_string(),
                 p => p,
@@ -159,15 +163,16 @@ impl WebhookClient {
             crd_name: corten_apimachinery::meta::name(crd)
                 .unwrap_or_default()
                 .to_string(),
+            memo: Default::default(),
         }))
     }
 
     /// Where to connect, as the pool wants it.
     fn endpoint(&self) -> Result<Endpoint, String> {
-        let sep = if self.path.contains('?') { '&' } else { '?' };
-        let pq = format!("{}{sep}timeout={}s", self.path, TIMEOUT.as_secs());
         match &self.target {
             Target::Url { host, port } => {
+                let sep = if self.path.contains('?') { '&' } else { '?' };
+                let pq = format!("{}{sep}timeout={}s", self.path, TIMEOUT.as_secs());
                 let hp = host_port(host, *port);
                 Ok(Endpoint {
                     display_url: format!("https://{hp}{pq}"),
@@ -187,23 +192,15 @@ impl WebhookClient {
                 let svc = services
                     .as_ref()
                     .and_then(|c| c.get(&format!("services/{namespace}/{name}")))
-                    .and_then(|o| o.to_value().ok())
-                    .ok_or_else(|| format!("service \"{namespace}/{name}\" not found"))?;
-                let ip: IpAddr = svc
-                    .pointer("/spec/clusterIP")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| format!("service \"{namespace}/{name}\" has no cluster IP"))?;
-                let dns = format!("{name}.{namespace}.svc");
-                let hp = host_port(&dns, *port);
-                Ok(Endpoint {
-                    display_url: format!("https://{hp}{pq}"),
-                    connect_host: ip.to_string(),
-                    port: *port,
-                    server_name: dns,
-                    path_and_query: pq,
-                    host_header: hp,
-                })
+                    .and_then(|o| o.to_value().ok());
+                crate::admission::webhook::client::resolve_service(
+                    svc.as_ref(),
+                    namespace,
+                    name,
+                    &self.path,
+                    *port,
+                    TIMEOUT,
+                )
             }
         }
     }
@@ -230,47 +227,74 @@ impl WebhookClient {
         let this = self.clone();
         let desired = desired.to_string();
         runtime()
-            .spawn(async move { this.convert_here(&objs, &desired).await })
+            .spawn(async move { this.convert_here(&objs, &desired, false).await })
             .await
             .map_err(|e| format!("the conversion call failed: {e}"))?
     }
 
-    async fn convert_here(&self, objs: &[Value], desired: &str) -> Result<Vec<Value>, String> {
-        let send: Vec<&Value> = objs
-            .iter()
-            .filter(|o| o.get("apiVersion").and_then(Value::as_str) != Some(desired))
-            .collect();
-        let Some(first) = send.first() else {
-            return Ok(objs.to_vec());
-        };
-        let version = |av: &str| av.rsplit_once('/').map_or(av, |(_, v)| v).to_string();
-        let from = version(
-            first
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-        );
-        let started = std::time::Instant::now();
-        let result = self.call(objs, &send, desired).await;
-        let failure = result.as_ref().err().map(|(f, _)| *f);
-        metrics::observe(
-            &self.crd_name,
-            &from,
-            &version(desired),
-            started.elapsed(),
-            failure,
-        );
-        result.map_err(|(_, e)| e)
-    }
-
-    /// One ConversionReview of the objects `send` (those of `objs` not
-    /// yet in `desired`); the answer in the order of `objs`.
-    async fn call(
+    /// Converts `objs` to `desired`: objects already there stay, objects
+    /// whose conversion the memo knows are taken from it (with
+    /// `use_memo`: the single-object conversions of writes and reads, not
+    /// lists and watches), the rest go to the webhook in one review.
+    async fn convert_here(
         &self,
         objs: &[Value],
-        send: &[&Value],
         desired: &str,
-    ) -> Result<Vec<Value>, (Failure, String)> {
+        use_memo: bool,
+    ) -> Result<Vec<Value>, String> {
+        let mut out: Vec<Option<Value>> = Vec::with_capacity(objs.len());
+        let mut send: Vec<&Value> = Vec::new();
+        for o in objs {
+            if o.get("apiVersion").and_then(Value::as_str) == Some(desired) {
+                out.push(Some(o.clone()));
+                continue;
+            }
+            let known = if use_memo {
+                self.memo.get(o, desired)
+            } else {
+                None
+            };
+            match known {
+                Some(mut known) => {
+                    restore_metadata(o, &mut known)
+                        .map_err(|e| format!("conversion webhook for {} failed: {e}", gvk_of(o)))?;
+                    out.push(Some(known));
+                }
+                None => {
+                    out.push(None);
+                    send.push(o);
+                }
+            }
+        }
+        if let Some(first) = send.first() {
+            let version = |av: &str| av.rsplit_once('/').map_or(av, |(_, v)| v).to_string();
+            let from = version(
+                first
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            );
+            let started = std::time::Instant::now();
+            let result = self.call(&send, desired).await;
+            let failure = result.as_ref().err().map(|(f, _)| *f);
+            metrics::observe(
+                &self.crd_name,
+                &from,
+                &version(desired),
+                started.elapsed(),
+                failure,
+            );
+            let mut converted = result.map_err(|(_, e)| e)?.into_iter();
+            for slot in out.iter_mut().filter(|s| s.is_none()) {
+                *slot = converted.next();
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// One ConversionReview of the objects `send` (none of them in
+    /// `desired`); the answers in their order, remembered in the memo.
+    async fn call(&self, send: &[&Value], desired: &str) -> Result<Vec<Value>, (Failure, String)> {
         let gvk = send.first().map(|o| gvk_of(o)).unwrap_or_default();
         let gvk = gvk.as_str();
         let failed =
@@ -300,16 +324,8 @@ impl WebhookClient {
                 ),
             ));
         }
-        let mut converted = converted.into_iter().enumerate();
-        let mut out = Vec::with_capacity(objs.len());
-        for original in objs {
-            if original.get("apiVersion").and_then(Value::as_str) == Some(desired) {
-                out.push(original.clone());
-                continue;
-            }
-            let Some((i, mut c)) = converted.next() else {
-                break;
-            };
+        let mut out = Vec::with_capacity(send.len());
+        for (i, (original, mut c)) in send.iter().zip(converted).enumerate() {
             let invalid = |e: String| {
                 (
                     Failure::InvalidConvertedObject,
@@ -334,6 +350,7 @@ impl WebhookClient {
                 )));
             }
             validate_converted(original, &c).map_err(invalid)?;
+            let answer = c.clone();
             restore_metadata(original, &mut c).map_err(|e| {
                 (
                     Failure::InvalidConvertedObject,
@@ -342,6 +359,7 @@ impl WebhookClient {
                     ),
                 )
             })?;
+            self.memo.put(original, desired, &answer);
             out.push(c);
         }
         Ok(out)
@@ -353,7 +371,7 @@ impl WebhookClient {
         let (obj, desired) = (obj.clone(), desired.to_string());
         let call = runtime().spawn(async move {
             let mut out = this
-                .convert_here(std::slice::from_ref(&obj), &desired)
+                .convert_here(std::slice::from_ref(&obj), &desired, true)
                 .await?;
             out.pop().ok_or_else(|| {
                 format!(

@@ -131,6 +131,7 @@ fn decode_config(res: &Resource, body: &[u8], opts: &WriteOptions) -> Result<Val
         ));
     }
     let schema = resource_schema(res);
+    crate::crd::ownership::check_declared(res, &schema, &config)?;
     let dropped = corten_apimachinery::managedfields::typed::prune_unknown(&schema, &mut config);
     check_dropped_fields(res, dropped, opts)?;
     Ok(config)

@@ -582,7 +582,8 @@ pub async fn get(
                 .await
                 .map_err(|e| storage_error(e, &gr, name))?
                 .ok_or_else(|| StatusError::not_found(&gr, name))?;
-            let v = decode_stored(&kv)?;
+            let mut v = decode_stored(&kv)?;
+            crate::crd::decode::on_read(res, &mut v);
             Bytes::from(serde_json::to_vec(&v).map_err(StatusError::internal)?)
         }
         Some(rv) => {

@@ -225,11 +225,15 @@ fn batch_conversion(res: &Resource) -> Option<&'static crate::crd::versions::Cus
 }
 
 /// Encodes events for a client of a non-storage version, converting their
-/// objects in one call; a failed conversion is one ERROR event.
+/// objects in one call, as objects or (with `View::Table`) one-row Tables
+/// (column definitions in the stream's first event only, `first` keeps
+/// track); a failed conversion is one ERROR event.
 async fn convert_events(
     res: &Resource,
     conversion: &crate::crd::versions::CustomConversion,
     events: Vec<Arc<WatchEvent>>,
+    view: View,
+    first: &std::sync::atomic::AtomicBool,
 ) -> Vec<Bytes> {
     let objects: Vec<Value> = events
         .iter()
@@ -241,11 +245,20 @@ async fn convert_events(
         Err(e) => return vec![error_event(&StatusError::internal(e))],
     };
     let mut converted = converted.into_iter();
+    let now = jiff::Timestamp::now();
     events
         .iter()
         .map(|ev| {
+            let include = match view {
+                View::Table(include) => Some(include),
+                _ => None,
+            };
+            let is_first = || first.swap(false, std::sync::atomic::Ordering::Relaxed);
             if ev.event_type == EventType::Bookmark {
-                return convert_event(res, ev);
+                return match include {
+                    Some(include) => table_event(res, ev, include, is_first()),
+                    None => convert_event(res, ev),
+                };
             }
             let mut obj = converted.next().unwrap_or(Value::Null);
             corten_apimachinery::meta::set_type_meta(
@@ -253,7 +266,13 @@ async fn convert_events(
                 &res.def.api_version(),
                 res.def.kind,
             );
-            line(ev.event_type.as_str(), &obj)
+            match include {
+                Some(include) => line(
+                    ev.event_type.as_str(),
+                    &res.watch_event_table(&obj, include, is_first(), now),
+                ),
+                None => line(ev.event_type.as_str(), &obj),
+            }
         })
         .collect()
 }
@@ -281,12 +300,18 @@ impl WatchStream {
                     .inc();
                 ev
             });
-        if let (View::Object, Some(conversion)) = (view, batch_conversion(&res)) {
+        // Objects and Tables of a webhook-converted version: the events
+        // that are ready together go to the webhook in one review, off the
+        // runtime's threads (a Table's columns come from the converted
+        // object).
+        if let (View::Object | View::Table(_), Some(conversion)) = (view, batch_conversion(&res)) {
+            let first = Arc::new(std::sync::atomic::AtomicBool::new(first));
             let events = events
                 .ready_chunks(CONVERSION_BATCH)
                 .then(move |chunk| {
                     let res = res.clone();
-                    async move { convert_events(&res, conversion, chunk).await }
+                    let first = first.clone();
+                    async move { convert_events(&res, conversion, chunk, view, &first).await }
                 })
                 .flat_map(futures::stream::iter);
             let sleep = tokio::time::sleep_until(deadline);

@@ -13,6 +13,7 @@ impl Shared {
         }
         self.metrics.received.inc_by(events.len() as u64);
         let attrs = &self.config.attrs;
+        let transform = self.config.transform.as_ref();
         let mut prepared: Vec<Arc<CacheEvent>> = Vec::with_capacity(events.len());
         // State of keys already changed earlier in this batch.
         let mut batch: HashMap<String, Option<Arc<CachedObject>>> = HashMap::new();
@@ -31,7 +32,9 @@ impl Shared {
                 // Not in the cache (e.g. it was corrupt): fall back to etcd's
                 // previous value.
                 let p = ev.prev.as_ref()?;
-                CachedObject::from_key_value(p, attrs).ok().map(Arc::new)
+                CachedObject::from_key_value_transformed(p, attrs, transform)
+                    .ok()
+                    .map(Arc::new)
             });
             let primed = match ev.kind {
                 _ if self.primed.is_empty() => None,
@@ -45,15 +48,17 @@ impl Shared {
                 (EtcdEventKind::Put, Some(primed)) => {
                     Some(Arc::new(primed.into_cached(key.clone(), revision)))
                 }
-                (EtcdEventKind::Put, None) => match CachedObject::from_key_value(&ev.kv, attrs) {
-                    Ok(obj) => Some(Arc::new(obj)),
-                    Err(e) => {
-                        // An unreadable object is treated as absent: it
-                        // leaves the cache and watchers see it deleted.
-                        tracing::warn!(key = %key, error = %e, "skipping corrupt object");
-                        None
+                (EtcdEventKind::Put, None) => {
+                    match CachedObject::from_key_value_transformed(&ev.kv, attrs, transform) {
+                        Ok(obj) => Some(Arc::new(obj)),
+                        Err(e) => {
+                            // An unreadable object is treated as absent: it
+                            // leaves the cache and watchers see it deleted.
+                            tracing::warn!(key = %key, error = %e, "skipping corrupt object");
+                            None
+                        }
                     }
-                },
+                }
                 (EtcdEventKind::Delete, _) => None,
             };
             if several {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::event::EventType;
 use crate::error::{Error, Result};
 use crate::etcd::KeyValue;
-use crate::filter::AttrsFn;
+use crate::filter::{AttrsFn, TransformFn};
 
 /// One object as the cache holds it.
 #[derive(Debug)]
@@ -69,16 +69,43 @@ impl CachedObject {
         resource_version: i64,
         attrs: &AttrsFn,
     ) -> Result<CachedObject> {
+        Self::decode_transformed(key, value, resource_version, attrs, None)
+    }
+
+    /// [`CachedObject::decode`], with `transform` applied to the parsed
+    /// object first (if it is a JSON object).
+    pub fn decode_transformed(
+        key: &str,
+        value: &[u8],
+        resource_version: i64,
+        attrs: &AttrsFn,
+        transform: Option<&TransformFn>,
+    ) -> Result<CachedObject> {
         let mut obj: Value = serde_json::from_slice(value).map_err(|e| Error::Corrupt {
             key: key.to_string(),
             detail: e.to_string(),
         })?;
+        if let Some(t) = transform
+            && obj.is_object()
+        {
+            t(&mut obj);
+        }
         Self::from_value(key, &mut obj, resource_version, attrs)
     }
 
     /// Decodes a key-value read from etcd (see [`CachedObject::decode`]).
     pub fn from_key_value(kv: &KeyValue, attrs: &AttrsFn) -> Result<CachedObject> {
         Self::decode(&kv.key, &kv.value, kv.mod_revision, attrs)
+    }
+
+    /// [`CachedObject::from_key_value`] with a transform (see
+    /// [`CachedObject::decode_transformed`]).
+    pub fn from_key_value_transformed(
+        kv: &KeyValue,
+        attrs: &AttrsFn,
+        transform: Option<&TransformFn>,
+    ) -> Result<CachedObject> {
+        Self::decode_transformed(&kv.key, &kv.value, kv.mod_revision, attrs, transform)
     }
 
     /// Like [`CachedObject::decode`], from an already parsed value (which is
@@ -250,16 +277,22 @@ pub(crate) fn encode_event(event_type: EventType, object_json: &[u8]) -> Bytes {
 }
 
 /// Decodes a batch of key-values, skipping (and logging) corrupt ones.
-pub(crate) fn decode_all(items: Vec<KeyValue>, attrs: &AttrsFn) -> Vec<Arc<CachedObject>> {
+pub(crate) fn decode_all(
+    items: Vec<KeyValue>,
+    attrs: &AttrsFn,
+    transform: Option<&TransformFn>,
+) -> Vec<Arc<CachedObject>> {
     items
         .iter()
-        .filter_map(|kv| match CachedObject::from_key_value(kv, attrs) {
-            Ok(obj) => Some(Arc::new(obj)),
-            Err(e) => {
-                tracing::warn!(key = %kv.key, error = %e, "skipping corrupt object");
-                None
-            }
-        })
+        .filter_map(
+            |kv| match CachedObject::from_key_value_transformed(kv, attrs, transform) {
+                Ok(obj) => Some(Arc::new(obj)),
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e, "skipping corrupt object");
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -267,12 +300,14 @@ pub(crate) fn decode_all(items: Vec<KeyValue>, attrs: &AttrsFn) -> Vec<Arc<Cache
 pub(crate) async fn decode_all_async(
     items: Vec<KeyValue>,
     attrs: &AttrsFn,
+    transform: Option<&TransformFn>,
 ) -> Result<Vec<Arc<CachedObject>>> {
     if items.len() <= 256 {
-        return Ok(decode_all(items, attrs));
+        return Ok(decode_all(items, attrs, transform));
     }
     let attrs = attrs.clone();
-    tokio::task::spawn_blocking(move || decode_all(items, &attrs))
+    let transform = transform.cloned();
+    tokio::task::spawn_blocking(move || decode_all(items, &attrs, transform.as_ref()))
         .await
         .map_err(|e| Error::Unavailable(format!("decoding task failed: {e}")))
 }

@@ -69,7 +69,7 @@ pub(crate) async fn list_all(
         }
         let more = page.more;
         let last = page.items.last().map(|kv| kv.key.clone());
-        for obj in decode_all_async(page.items, &config.attrs).await? {
+        for obj in decode_all_async(page.items, &config.attrs, config.transform.as_ref()).await? {
             objects.insert(obj.key.clone(), obj);
         }
         match (more, last) {
@@ -236,7 +236,7 @@ pub(crate) async fn list_from_etcd(
                 }
             };
             let items = match kv.filter(|_| !skipped) {
-                Some(kv) => decode_all_async(vec![kv], &config.attrs)
+                Some(kv) => decode_all_async(vec![kv], &config.attrs, config.transform.as_ref())
                     .await?
                     .into_iter()
                     .filter(passes)
@@ -274,7 +274,8 @@ pub(crate) async fn list_from_etcd(
         let Some(last_key) = page.items.last().map(|kv| kv.key.clone()) else {
             break;
         };
-        let decoded = decode_all_async(page.items, &config.attrs).await?;
+        let decoded =
+            decode_all_async(page.items, &config.attrs, config.transform.as_ref()).await?;
         let read = decoded.len();
         for (i, obj) in decoded.into_iter().enumerate() {
             if !passes(&obj) {

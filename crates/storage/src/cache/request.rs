@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::CachedObject;
 use crate::etcd::resource_of;
-use crate::filter::{AttrsFn, Filter};
+use crate::filter::{AttrsFn, Filter, TransformFn};
 
 /// Per-resource cache configuration.
 #[derive(Clone)]
@@ -21,6 +21,10 @@ pub struct CacheConfig {
     pub window: usize,
     /// Extracts selectable fields for field selectors.
     pub attrs: AttrsFn,
+    /// Applied to every object decoded from etcd before anything is
+    /// extracted from it (None: objects are kept as stored). Objects the
+    /// apiserver primes the cache with are taken as they were written.
+    pub transform: Option<TransformFn>,
     /// The `resource` label of the cache's metrics (e.g. `pods`,
     /// `deployments.apps`); empty = derived from `prefix`.
     pub resource: String,
@@ -50,6 +54,7 @@ impl CacheConfig {
             kind: kind.to_string(),
             window: 10_000,
             attrs: Arc::new(|_| Vec::new()),
+            transform: None,
             resource: String::new(),
             bookmark_interval: Duration::from_secs(60),
             watcher_buffer: 1_000,

@@ -37,6 +37,33 @@ fn key_helpers() {
 }
 
 #[test]
+fn a_transform_runs_before_anything_is_extracted() {
+    let attrs = pod_attrs();
+    // The transform sets a field the attributes read and a label.
+    let transform: crate::TransformFn = std::sync::Arc::new(|v: &mut serde_json::Value| {
+        v["spec"]["nodeName"] = serde_json::json!("defaulted");
+        v["metadata"]["labels"]["added"] = serde_json::json!("yes");
+    });
+    let obj = CachedObject::decode_transformed(
+        "pods/ns/a",
+        &pod("ns", "a", &[("app", "web")], ""),
+        5,
+        &attrs,
+        Some(&transform),
+    )
+    .unwrap();
+    assert_eq!(obj.field("spec.nodeName"), Some("defaulted"));
+    assert_eq!(obj.labels.get("added").map(String::as_str), Some("yes"));
+    let v = json_of(&obj.json);
+    assert_eq!(v["spec"]["nodeName"], "defaulted");
+    assert_eq!(v["metadata"]["resourceVersion"], "5");
+    // Values that are not objects are not handed to it.
+    assert!(
+        CachedObject::decode_transformed("pods/ns/b", b"[1]", 1, &attrs, Some(&transform)).is_err()
+    );
+}
+
+#[test]
 fn decode_sets_resource_version_and_extracts_attributes() {
     let attrs = pod_attrs();
     let obj = CachedObject::decode(

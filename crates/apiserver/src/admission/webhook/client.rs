@@ -103,20 +103,33 @@ pub fn resolve(reg: &Registry, cc: &ClientConfig, timeout: Duration) -> Result<E
     let Some((ns, name, path, port)) = &cc.service else {
         return Err("neither url nor service was specified".into());
     };
-    let port = u16::try_from(*port).map_err(|_| format!("invalid service port {port}"))?;
-    let dns = format!("{name}.{ns}.svc");
-    let path = if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.clone()
-    };
-    let pq = with_timeout_param(&path, timeout);
-    let display_url = format!("https://{}{pq}", host_port(&dns, port));
-    let svc: Value = reg
+    let svc: Option<Value> = reg
         .cache("services")
         .and_then(|c| c.get(&format!("services/{ns}/{name}")))
-        .and_then(|o| serde_json::from_slice(&o.json).ok())
-        .ok_or_else(|| format!("service \"{name}\" not found"))?;
+        .and_then(|o| serde_json::from_slice(&o.json).ok());
+    resolve_service(svc.as_ref(), ns, name, path, i64::from(*port), timeout)
+}
+
+/// Resolves `clientConfig.service` (`svc` is the Service if it exists)
+/// like upstream's ClusterIP service resolver (`ResolveCluster`): the
+/// ClusterIP and the requested port, which must be one of the Service's
+/// ports; an `ExternalName` Service its external name and the requested
+/// port; a headless Service cannot be routed to. The TLS server name is
+/// `<name>.<namespace>.svc`. Shared by admission and conversion webhooks.
+pub fn resolve_service(
+    svc: Option<&Value>,
+    ns: &str,
+    name: &str,
+    path: &str,
+    port: i64,
+    timeout: Duration,
+) -> Result<Endpoint, String> {
+    let port = u16::try_from(port).map_err(|_| format!("invalid service port {port}"))?;
+    let dns = format!("{name}.{ns}.svc");
+    let path = if path.is_empty() { "/" } else { path };
+    let pq = with_timeout_param(path, timeout);
+    let display_url = format!("https://{}{pq}", host_port(&dns, port));
+    let svc = svc.ok_or_else(|| format!("service \"{name}\" not found"))?;
     let spec = &svc["spec"];
     let connect_host = if spec["type"] == "ExternalName" {
         spec["externalName"]
@@ -133,7 +146,9 @@ pub fn resolve(reg: &Registry, cc: &ClientConfig, timeout: Duration) -> Result<E
                 .any(|p| p["port"].as_u64() == Some(u64::from(port)))
         });
         if !has_port {
-            return Err(format!("unable to find service port {port}"));
+            return Err(format!(
+                "no service port {port} found for service \"{name}\""
+            ));
         }
         ip.to_string()
     };
