@@ -4,6 +4,7 @@
 //! and upstream's `pod_security_*` metrics.
 
 use corten_e2e::TestCluster;
+use corten_e2e::fixtures::stderr;
 use serde_json::Value;
 
 const CONFIG: &str = r#"apiVersion: apiserver.config.k8s.io/v1
@@ -28,10 +29,6 @@ fn host_network_pod(name: &str, ns: &str, extra: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  hostNetwork: true\n{extra}  containers:\n  - name: c\n    image: busybox\n"
     )
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[tokio::test]

@@ -19,15 +19,7 @@ use serde_json::json;
 /// deploy/dns/rbac.yaml, as `corten up` runs it.
 async fn dns_kubeconfig(cluster: &TestCluster) -> String {
     let rbac = include_str!("../../../../deploy/dns/rbac.yaml");
-    let out = cluster
-        .kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(rbac))
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    corten_e2e::fixtures::apply_ok(cluster, rbac).await;
     let path = cluster.user_kubeconfig("system:corten-dns", &[]).unwrap();
     path.display().to_string()
 }
