@@ -212,6 +212,57 @@ impl ProxyState {
     pub fn endpoints_of(&self, name: &ServicePortName) -> &[Endpoint] {
         self.endpoints.get(name).map_or(&[], Vec::as_slice)
     }
+
+    /// The ports of the Service `key`, in order.
+    pub fn ports_of<'a>(
+        &'a self,
+        key: &'a ServiceKey,
+    ) -> impl Iterator<Item = (&'a ServicePortName, &'a ServicePort)> + 'a {
+        ports_of(&self.services, key)
+    }
+}
+
+/// A Service: (namespace, name).
+pub type ServiceKey = (String, String);
+
+/// The entries of `map` that belong to the Service `key`: a range lookup,
+/// since names sort by namespace and name first.
+pub fn ports_of<'a, V>(
+    map: &'a BTreeMap<ServicePortName, V>,
+    key: &'a ServiceKey,
+) -> impl Iterator<Item = (&'a ServicePortName, &'a V)> + 'a {
+    let first = ServicePortName {
+        namespace: key.0.clone(),
+        name: key.1.clone(),
+        port_name: String::new(),
+        protocol: Protocol::Tcp,
+    };
+    map.range(first..)
+        .take_while(move |(n, _)| n.namespace == key.0 && n.name == key.1)
+}
+
+/// Which Services changed since the proxier's previous sync: the hint that
+/// lets a partial sync look at those alone (upstream's
+/// `ServiceChangeTracker`/`EndpointsChangeTracker` results).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Changes {
+    /// Unknown or everything (first sync, a relist, this node changed):
+    /// compare every Service.
+    #[default]
+    All,
+    /// Only these Services (their ports or endpoints) changed.
+    Services(std::collections::BTreeSet<ServiceKey>),
+}
+
+impl Changes {
+    /// Folds `other` (later changes) into `self`.
+    pub fn merge(&mut self, other: Changes) {
+        match (&mut *self, other) {
+            (Changes::All, _) => {}
+            (_, Changes::All) => *self = Changes::All,
+            (Changes::Services(mine), Changes::Services(theirs)) => mine.extend(theirs),
+        }
+    }
 }
 
 /// Converts a Service into its ports. Returns an empty list for Services the

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::service::{MapName, ServiceRules};
-use super::{BASE_CHAINS, Existing, HELPER_CHAINS, Ruleset, TABLE, collections, family_keyword};
+use super::{
+    BASE_CHAINS, Existing, HELPER_CHAINS, PartChange, Ruleset, TABLE, collections, family_keyword,
+};
 
 /// Elements per `add element` line, so no line grows without bound.
 const ELEMENTS_PER_LINE: usize = 1000;
@@ -290,12 +292,57 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
         return String::new();
     }
     let (old_ips, new_ips) = (prev.cluster_ips(), next.cluster_ips());
+    write_delta(next, &fixed, &delta, &old_ips, &new_ips)
+}
+
+/// The transaction for the Service parts that changed (from
+/// [`super::update_services`]) of the table `rules` (after the change):
+/// only those parts are looked at. Empty when nothing differs.
+pub fn partial_services(rules: &Ruleset, changes: &[PartChange]) -> String {
+    static NOTHING: std::sync::LazyLock<ServiceRules> =
+        std::sync::LazyLock::new(ServiceRules::default);
+    let mut delta = Delta::default();
+    // Ports of one Service share its cluster IP, and the changed Services
+    // are compared as a whole, so an IP moving between ports stays.
+    let (mut old_ips, mut new_ips) = (BTreeSet::new(), BTreeSet::new());
+    let mut changed = false;
+    for (before, after) in changes {
+        let old = before.as_ref().map_or(&*NOTHING, |r| &r.rules);
+        let new = after.as_ref().map_or(&*NOTHING, |r| &r.rules);
+        if before.is_some() {
+            old_ips.insert(old.cluster_ip.as_str());
+        }
+        if after.is_some() {
+            new_ips.insert(new.cluster_ip.as_str());
+        }
+        match (before, after) {
+            (Some(b), Some(a)) if std::sync::Arc::ptr_eq(b, a) => {}
+            _ => {
+                changed = true;
+                delta.service(old, new);
+            }
+        }
+    }
+    if !changed {
+        return String::new();
+    }
+    write_delta(rules, &[], &delta, &old_ips, &new_ips)
+}
+
+/// Writes a partial transaction in an order nft accepts.
+fn write_delta(
+    next: &Ruleset,
+    fixed: &[(&'static str, Vec<String>)],
+    delta: &Delta<'_>,
+    old_ips: &BTreeSet<&str>,
+    new_ips: &BTreeSet<&str>,
+) -> String {
     let removed_ips: Vec<String> = old_ips
-        .difference(&new_ips)
+        .difference(new_ips)
         .map(|ip| ip.to_string())
         .collect();
     let added_ips: Vec<String> = new_ips
-        .difference(&old_ips)
+        .difference(old_ips)
         .map(|ip| ip.to_string())
         .collect();
 
@@ -306,7 +353,7 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
     for (name, timeout) in &delta.new_sets {
         s.affinity_set(name, *timeout, next);
     }
-    for (name, rules) in &fixed {
+    for (name, rules) in fixed {
         s.flush_chain(name);
         s.rules(name, rules);
     }
