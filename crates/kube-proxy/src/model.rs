@@ -303,12 +303,16 @@ pub fn service_ports(service: &Service) -> Vec<ServicePort> {
             }
         }
     }
-    let external_ips = spec
-        .external_ips
-        .iter()
-        .flatten()
-        .filter_map(|ip| ip.parse().ok())
-        .collect::<Vec<IpAddr>>();
+    let mut external_ips: Vec<IpAddr> = Vec::new();
+    for ip in spec.external_ips.iter().flatten() {
+        match ip.parse::<IpAddr>() {
+            Ok(ip) if !external_ips.contains(&ip) => external_ips.push(ip),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!(service = %format!("{namespace}/{name}"), ip, "skipping an invalid external IP");
+            }
+        }
+    }
     let affinity_seconds = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
         spec.session_affinity_config
             .as_ref()
@@ -550,6 +554,24 @@ pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_and_repeated_external_ips_are_skipped() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "ns", "name": "x"},
+            "spec": {"clusterIP": "10.96.0.3", "ports": [{"port": 80}],
+                "externalIPs": ["not-an-ip", "192.0.2.1", "192.0.2.1", "2001:db8::1"]}
+        }))
+        .unwrap();
+        let ports = service_ports(&svc);
+        assert_eq!(
+            ports[0].external_ips,
+            vec![
+                "192.0.2.1".parse::<IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ]
+        );
+    }
 
     #[test]
     fn headless_external_name_and_foreign_proxy_services_are_ignored() {

@@ -551,3 +551,44 @@ fn an_external_flush_is_repaired_by_a_full_resync_of_every_service() {
         &nftables::ruleset(&st, &cfg(), IpFamily::V4)
     );
 }
+
+#[test]
+fn keys_claimed_twice_are_written_once_so_partial_transactions_stay_valid() {
+    // Bad input the apiserver should have refused: two ports of one Service
+    // with the same number, and an external IP listed twice. A partial
+    // transaction must not add one map key twice (nft refuses the whole
+    // transaction); it writes what a full one would, one element per key.
+    let runner = FakeRunner::default();
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = two_services();
+    proxier.sync(&st).unwrap();
+    runner.clear();
+    for port_name in ["a", "b"] {
+        let mut svc = port("dup", "10.96.0.20");
+        svc.name.port_name = port_name.into();
+        svc.external_ips = vec!["192.0.2.7".parse().unwrap()];
+        st.endpoints
+            .insert(svc.name.clone(), vec![ep("10.244.5.5", true, false)]);
+        st.services.insert(svc.name.clone(), svc);
+    }
+    proxier.sync_changes(&st, &keys(&["dup"])).unwrap();
+    let script = &scripts(&runner)[0];
+    for key in ["10.96.0.20 . tcp . 80 :", "192.0.2.7 . tcp . 80 :"] {
+        assert_eq!(script.matches(key).count(), 1, "{key:?} once in:\n{script}");
+    }
+    // The Service goes: each key is deleted once.
+    runner.clear();
+    st.services.retain(|n, _| n.name != "dup");
+    st.endpoints.retain(|n, _| n.name != "dup");
+    proxier.sync_changes(&st, &keys(&["dup"])).unwrap();
+    let script = &scripts(&runner)[0];
+    assert_eq!(
+        script.matches("192.0.2.7 . tcp . 80").count(),
+        1,
+        "{script}"
+    );
+    assert_eq!(
+        proxier.written(IpFamily::V4).unwrap(),
+        &nftables::ruleset(&st, &cfg(), IpFamily::V4)
+    );
+}

@@ -182,8 +182,10 @@ struct Delta<'a> {
     new_sets: Vec<(&'a str, u32)>,
     /// Chains to (re)write: (name, rules, whether to flush first).
     chains: Vec<(&'a str, &'a [String], bool)>,
-    removed_elements: BTreeMap<MapName, Vec<String>>,
-    added_elements: BTreeMap<MapName, Vec<String>>,
+    /// Keys to delete, per map.
+    removed_elements: BTreeMap<MapName, BTreeSet<String>>,
+    /// Key -> verdict to add, per map; a key claimed twice is written once.
+    added_elements: BTreeMap<MapName, BTreeMap<String, String>>,
     stale_chains: Vec<&'a str>,
     stale_sets: Vec<&'a str>,
 }
@@ -217,24 +219,33 @@ impl<'a> Delta<'a> {
                 self.stale_sets.push(name);
             }
         }
-        // A re-targeted element is deleted and added again: nft has no
+        // Compared per key, the last value of a key winning as in a full
+        // transaction: two ports of one Service claiming one key (bad
+        // input) then give one element, not a transaction nft refuses. A
+        // re-targeted element is deleted and added again: nft has no
         // "replace element".
-        for element in &old.elements {
-            if !new.elements.contains(element) {
-                let (map, key, _) = element;
+        let by_key = |rules: &'a ServiceRules| {
+            let mut out: BTreeMap<(MapName, &'a str), &'a str> = BTreeMap::new();
+            for (map, key, value) in &rules.elements {
+                out.insert((map, key.as_str()), value.as_str());
+            }
+            out
+        };
+        let (before, after) = (by_key(old), by_key(new));
+        for ((map, key), value) in &before {
+            if after.get(&(*map, *key)) != Some(value) {
                 self.removed_elements
                     .entry(map)
                     .or_default()
-                    .push(key.clone());
+                    .insert(key.to_string());
             }
         }
-        for element in &new.elements {
-            if !old.elements.contains(element) {
-                let (map, key, value) = element;
+        for ((map, key), value) in &after {
+            if before.get(&(*map, *key)) != Some(value) {
                 self.added_elements
                     .entry(map)
                     .or_default()
-                    .push(format!("{key} : {value}"));
+                    .insert(key.to_string(), value.to_string());
             }
         }
     }
@@ -365,11 +376,13 @@ fn write_delta(
     }
     s.elements("delete", "cluster-ips", &removed_ips);
     for (map, keys) in &delta.removed_elements {
-        s.elements("delete", map, keys);
+        let keys: Vec<String> = keys.iter().cloned().collect();
+        s.elements("delete", map, &keys);
     }
     s.elements("add", "cluster-ips", &added_ips);
     for (map, items) in &delta.added_elements {
-        s.elements("add", map, items);
+        let items: Vec<String> = items.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        s.elements("add", map, &items);
     }
     // Stale chains: flushed first (they may jump to each other), then
     // deleted; stale affinity sets once no rule refers to them.
