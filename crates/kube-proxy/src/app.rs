@@ -153,6 +153,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         shared.clone(),
         stop.clone(),
     ));
+    let (events, events_task) = crate::events::EventSink::spawn(client.clone());
     let slices_task = tokio::spawn(watch_slices(
         Api::all(client),
         shared.clone(),
@@ -171,7 +172,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         health.clone(),
         config.rules.clone(),
         config.families.clone(),
-    );
+    )
+    .with_events(&config.node_name, events);
     let sync_task = tokio::spawn(async move {
         // Like upstream: no rules until both caches are filled, so a restart
         // never programs a momentarily empty state.
@@ -197,6 +199,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let _ = services_task.await;
     let _ = slices_task.await;
     let _ = node_task.await;
+    // Events still queued are not worth holding up the exit.
+    events_task.abort();
     for server in servers {
         let _ = server.await;
     }

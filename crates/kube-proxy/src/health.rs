@@ -2,7 +2,8 @@
 //! metrics server (`--metrics-bind-address`, default 127.0.0.1:10249).
 //!
 //! As upstream, `/healthz` answers JSON
-//! `{"lastUpdated": ..., "currentTime": ..., "nodeEligible": true}` with 200,
+//! `{"lastUpdated": ..., "currentTime": ..., "nodeEligible": true}` (Go's
+//! time format, upstream's field order) with 200,
 //! or 503 when a queued change has waited longer than the health timeout
 //! (twice the sync period) without a successful sync, or when this node is
 //! not eligible for load-balancer traffic: it is being deleted or carries
@@ -110,26 +111,61 @@ impl ProxyHealth {
         (healthy, t.last_updated, now)
     }
 
+    /// Upstream's answer, byte for byte in layout: `{"lastUpdated":
+    /// "<time>","currentTime": "<time>", "nodeEligible": <bool>}` with Go's
+    /// time format. As upstream, a healthy answer reports `lastUpdated` as
+    /// the current time (older releases synced on a timer, and clients
+    /// took a recent `lastUpdated` to mean healthy); an unhealthy one the
+    /// last successful sync.
     fn body(&self, with_node: bool) -> (StatusCode, String) {
         let (healthy, updated, now) = self.status();
-        let updated = updated.map(|u| u.to_string()).unwrap_or_default();
-        let mut body = serde_json::json!({
-            "lastUpdated": updated,
-            "currentTime": now.to_string(),
-        });
-        let mut healthy = healthy;
-        if with_node {
-            let eligible = self.node_eligible();
-            body["nodeEligible"] = serde_json::Value::Bool(eligible);
-            healthy &= eligible;
+        let eligible = with_node.then(|| self.node_eligible());
+        let healthy = healthy && eligible.unwrap_or(true);
+        let updated = if healthy { Some(now) } else { updated };
+        let mut body = format!(
+            "{{\"lastUpdated\": \"{}\",\"currentTime\": \"{}\"",
+            go_time(updated),
+            go_time(Some(now))
+        );
+        if let Some(eligible) = eligible {
+            body.push_str(&format!(", \"nodeEligible\": {eligible}"));
         }
+        body.push('}');
         let code = if healthy {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        (code, body.to_string())
+        (code, body)
     }
+}
+
+/// A time as Go's `time.Time.String()` prints a UTC time
+/// (`2006-01-02 15:04:05.999999999 +0000 UTC`, trailing zeros of the
+/// fraction dropped); `None` is Go's zero time, which upstream prints
+/// before the first sync.
+pub fn go_time(time: Option<jiff::Timestamp>) -> String {
+    let Some(time) = time else {
+        return "0001-01-01 00:00:00 +0000 UTC".to_string();
+    };
+    let dt = time.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    let mut out = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    let nanos = dt.subsec_nanosecond();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(fraction.trim_end_matches('0'));
+    }
+    out.push_str(" +0000 UTC");
+    out
 }
 
 /// The handler of the health port.
@@ -213,12 +249,47 @@ mod tests {
         let response = get("/healthz").await;
         assert_eq!(response.status(), StatusCode::OK);
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["nodeEligible"], true);
-        assert!(json["lastUpdated"].as_str().unwrap().ends_with('Z'));
+        assert!(text.starts_with("{\"lastUpdated\": \""), "{text}");
+        assert!(text.ends_with(", \"nodeEligible\": true}"), "{text}");
+        assert_eq!(
+            json["lastUpdated"], json["currentTime"],
+            "healthy: lastUpdated is now, as upstream"
+        );
+        assert!(
+            json["currentTime"]
+                .as_str()
+                .unwrap()
+                .ends_with(" +0000 UTC")
+        );
         let live = get("/livez").await;
         assert_eq!(live.status(), StatusCode::OK);
+        let body = live.into_body().collect().await.unwrap().to_bytes();
+        let live: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(live.get("nodeEligible").is_none(), "{live}");
+
+        // Unhealthy again: lastUpdated is the last successful sync.
+        health.queued();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        for path in ["/healthz", "/livez"] {
+            let response = get(path).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_ne!(json["lastUpdated"], json["currentTime"], "{path}: {json}");
+        }
         assert_eq!(get("/nope").await.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn times_are_printed_as_go_prints_them() {
+        let t: jiff::Timestamp = "2026-11-26T08:05:09.1205Z".parse().unwrap();
+        assert_eq!(go_time(Some(t)), "2026-11-26 08:05:09.1205 +0000 UTC");
+        let t: jiff::Timestamp = "2026-11-26T08:05:09Z".parse().unwrap();
+        assert_eq!(go_time(Some(t)), "2026-11-26 08:05:09 +0000 UTC");
+        assert_eq!(go_time(None), "0001-01-01 00:00:00 +0000 UTC");
     }
 
     #[tokio::test]

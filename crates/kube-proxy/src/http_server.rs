@@ -38,8 +38,37 @@ pub fn respond(
     response
 }
 
+/// How long open connections may take to finish after a shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
+
 /// Serves `handler` on `listener` until `shutdown`, then drains for up to 5s.
 pub async fn serve(listener: TcpListener, handler: Handler, shutdown: impl Future<Output = ()>) {
+    let graceful = accept(listener, handler, shutdown).await;
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+/// Like [`serve`], but returns as soon as the listener is closed (its port
+/// can be bound again): open connections drain in a task of their own. A
+/// health check port closing must not hold up the sync loop behind a slow
+/// client.
+pub async fn serve_detached_drain(
+    listener: TcpListener,
+    handler: Handler,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = accept(listener, handler, shutdown).await;
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+    });
+}
+
+/// Accepts connections until `shutdown`; closes the listener and returns
+/// the connections still open.
+async fn accept(
+    listener: TcpListener,
+    handler: Handler,
+    shutdown: impl Future<Output = ()>,
+) -> GracefulShutdown {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -70,5 +99,5 @@ pub async fn serve(listener: TcpListener, handler: Handler, shutdown: impl Futur
         }
     }
     drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    graceful
 }

@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod conntrack;
 pub mod conntrack_sysctl;
+pub mod events;
 pub mod health;
 pub mod http_server;
 pub mod iptables;

@@ -212,6 +212,57 @@ impl ProxyState {
     pub fn endpoints_of(&self, name: &ServicePortName) -> &[Endpoint] {
         self.endpoints.get(name).map_or(&[], Vec::as_slice)
     }
+
+    /// The ports of the Service `key`, in order.
+    pub fn ports_of<'a>(
+        &'a self,
+        key: &'a ServiceKey,
+    ) -> impl Iterator<Item = (&'a ServicePortName, &'a ServicePort)> + 'a {
+        ports_of(&self.services, key)
+    }
+}
+
+/// A Service: (namespace, name).
+pub type ServiceKey = (String, String);
+
+/// The entries of `map` that belong to the Service `key`: a range lookup,
+/// since names sort by namespace and name first.
+pub fn ports_of<'a, V>(
+    map: &'a BTreeMap<ServicePortName, V>,
+    key: &'a ServiceKey,
+) -> impl Iterator<Item = (&'a ServicePortName, &'a V)> + 'a {
+    let first = ServicePortName {
+        namespace: key.0.clone(),
+        name: key.1.clone(),
+        port_name: String::new(),
+        protocol: Protocol::Tcp,
+    };
+    map.range(first..)
+        .take_while(move |(n, _)| n.namespace == key.0 && n.name == key.1)
+}
+
+/// Which Services changed since the proxier's previous sync: the hint that
+/// lets a partial sync look at those alone (upstream's
+/// `ServiceChangeTracker`/`EndpointsChangeTracker` results).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Changes {
+    /// Unknown or everything (first sync, a relist, this node changed):
+    /// compare every Service.
+    #[default]
+    All,
+    /// Only these Services (their ports or endpoints) changed.
+    Services(std::collections::BTreeSet<ServiceKey>),
+}
+
+impl Changes {
+    /// Folds `other` (later changes) into `self`.
+    pub fn merge(&mut self, other: Changes) {
+        match (&mut *self, other) {
+            (Changes::All, _) => {}
+            (_, Changes::All) => *self = Changes::All,
+            (Changes::Services(mine), Changes::Services(theirs)) => mine.extend(theirs),
+        }
+    }
 }
 
 /// Converts a Service into its ports. Returns an empty list for Services the
@@ -252,12 +303,16 @@ pub fn service_ports(service: &Service) -> Vec<ServicePort> {
             }
         }
     }
-    let external_ips = spec
-        .external_ips
-        .iter()
-        .flatten()
-        .filter_map(|ip| ip.parse().ok())
-        .collect::<Vec<IpAddr>>();
+    let mut external_ips: Vec<IpAddr> = Vec::new();
+    for ip in spec.external_ips.iter().flatten() {
+        match ip.parse::<IpAddr>() {
+            Ok(ip) if !external_ips.contains(&ip) => external_ips.push(ip),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!(service = %format!("{namespace}/{name}"), ip, "skipping an invalid external IP");
+            }
+        }
+    }
     let affinity_seconds = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
         spec.session_affinity_config
             .as_ref()
@@ -499,6 +554,24 @@ pub fn slice_endpoints(slice: &EndpointSlice, node_name: &str) -> Option<SliceEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_and_repeated_external_ips_are_skipped() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "ns", "name": "x"},
+            "spec": {"clusterIP": "10.96.0.3", "ports": [{"port": 80}],
+                "externalIPs": ["not-an-ip", "192.0.2.1", "192.0.2.1", "2001:db8::1"]}
+        }))
+        .unwrap();
+        let ports = service_ports(&svc);
+        assert_eq!(
+            ports[0].external_ips,
+            vec![
+                "192.0.2.1".parse::<IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ]
+        );
+    }
 
     #[test]
     fn headless_external_name_and_foreign_proxy_services_are_ignored() {

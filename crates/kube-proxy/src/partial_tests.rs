@@ -348,3 +348,247 @@ fn a_failed_partial_sync_is_redone_as_a_full_sync_at_once() {
     assert_eq!(scripts.len(), 2, "a partial, then a full transaction");
     assert!(scripts[1].contains("flush table") && scripts[1].contains("10.244.2.9"));
 }
+
+fn keys(names: &[&str]) -> crate::model::Changes {
+    crate::model::Changes::Services(
+        names
+            .iter()
+            .map(|n| ("ns".to_string(), n.to_string()))
+            .collect(),
+    )
+}
+
+fn scripts(runner: &FakeRunner) -> Vec<String> {
+    runner
+        .calls()
+        .into_iter()
+        .filter(|c| c.args == ["-f", "-"])
+        .filter_map(|c| c.stdin)
+        .collect()
+}
+
+fn three_services() -> ProxyState {
+    let mut st = two_services();
+    let db = port("db", "10.96.0.12");
+    st.endpoints
+        .insert(db.name.clone(), vec![ep("10.244.3.5", true, false)]);
+    st.services.insert(db.name.clone(), db);
+    st
+}
+
+#[test]
+fn a_hinted_partial_sync_looks_only_at_the_changed_services() {
+    let runner = FakeRunner::default();
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = three_services();
+    proxier.sync_changes(&st, &keys(&[])).unwrap();
+    runner.clear();
+
+    // api and web both differ, but the hint names only api: the proxier
+    // does not even look at web (which is what makes a sync O(changed)).
+    st.endpoints
+        .insert(name("api"), vec![ep("10.244.2.9", true, false)]);
+    st.endpoints
+        .insert(name("web"), vec![ep("10.244.1.99", true, false)]);
+    proxier.sync_changes(&st, &keys(&["api"])).unwrap();
+    let written = scripts(&runner);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let script = &written[0];
+    let api = naming::nft_service_chain("service", &name("api"));
+    assert!(
+        script.contains(&format!("flush chain ip kube-proxy {api}")),
+        "{script}"
+    );
+    assert!(script.contains("10.244.2.9"), "{script}");
+    for other in [
+        "ns/web/",
+        "ns/db/",
+        "10.244.1.99",
+        "flush table",
+        "service-ips",
+    ] {
+        assert!(!script.contains(other), "{other:?} in:\n{script}");
+    }
+
+    // Naming web afterwards programs it; the kept ruleset then equals one
+    // rendered from scratch.
+    runner.clear();
+    proxier.sync_changes(&st, &keys(&["web"])).unwrap();
+    assert!(scripts(&runner)[0].contains("10.244.1.99"));
+    assert_eq!(
+        proxier.written(IpFamily::V4).unwrap(),
+        &nftables::ruleset(&st, &cfg(), IpFamily::V4)
+    );
+
+    // A Service that goes and one that comes, in one hinted sync.
+    runner.clear();
+    st.services.remove(&name("db"));
+    st.endpoints.remove(&name("db"));
+    let cache = port("cache", "10.96.0.13");
+    st.endpoints
+        .insert(cache.name.clone(), vec![ep("10.244.4.5", true, false)]);
+    st.services.insert(cache.name.clone(), cache);
+    proxier.sync_changes(&st, &keys(&["db", "cache"])).unwrap();
+    let script = &scripts(&runner)[0];
+    assert!(
+        script.contains("delete element ip kube-proxy cluster-ips { 10.96.0.12 }"),
+        "{script}"
+    );
+    assert!(
+        script.contains("add element ip kube-proxy cluster-ips { 10.96.0.13 }"),
+        "{script}"
+    );
+    let db = naming::nft_service_chain("service", &name("db"));
+    assert!(
+        script.contains(&format!("delete chain ip kube-proxy {db}")),
+        "{script}"
+    );
+    assert!(
+        !script.contains("ns/api/") && !script.contains("ns/web/"),
+        "{script}"
+    );
+    assert_eq!(
+        proxier.written(IpFamily::V4).unwrap(),
+        &nftables::ruleset(&st, &cfg(), IpFamily::V4)
+    );
+
+    // Nothing changed: nothing written.
+    runner.clear();
+    proxier.sync_changes(&st, &keys(&[])).unwrap();
+    assert!(scripts(&runner).is_empty());
+}
+
+#[test]
+fn a_port_removed_from_a_service_keeps_its_cluster_ip() {
+    let runner = FakeRunner::default();
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = two_services();
+    let mut https = port("web", "10.96.0.10");
+    https.name.port_name = "https".into();
+    https.port = 443;
+    st.endpoints
+        .insert(https.name.clone(), vec![ep("10.244.1.5", true, false)]);
+    st.services.insert(https.name.clone(), https.clone());
+    proxier.sync(&st).unwrap();
+    runner.clear();
+
+    st.services.remove(&https.name);
+    st.endpoints.remove(&https.name);
+    proxier.sync_changes(&st, &keys(&["web"])).unwrap();
+    let script = &scripts(&runner)[0];
+    assert!(
+        script.contains("delete element ip kube-proxy service-ips { 10.96.0.10 . tcp . 443 }"),
+        "{script}"
+    );
+    assert!(
+        !script.contains("cluster-ips"),
+        "port 80 still uses 10.96.0.10:\n{script}"
+    );
+}
+
+#[test]
+fn an_external_flush_is_repaired_by_a_full_resync_of_every_service() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    // The kernel side: whether our table exists. A partial transaction
+    // fails without it (as nft does: "No such file or directory"); a full
+    // one creates it.
+    let table = std::sync::Arc::new(AtomicBool::new(false));
+    let t = table.clone();
+    let runner = FakeRunner::new(move |call| {
+        let missing = || RunError::Failed {
+            program: "nft".into(),
+            code: Some(1),
+            stderr: "Error: No such file or directory".into(),
+        };
+        match call.args.first().map(String::as_str) {
+            Some("list") if !t.load(SeqCst) => Err(missing()),
+            Some("-f") => {
+                let script = call.stdin.clone().unwrap_or_default();
+                if script.contains("add table") {
+                    t.store(true, SeqCst);
+                } else if !t.load(SeqCst) {
+                    return Err(missing());
+                }
+                Ok(String::new())
+            }
+            _ => Ok(String::new()),
+        }
+    });
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = three_services();
+    proxier.sync(&st).unwrap();
+    assert!(table.load(SeqCst));
+
+    // `nft flush ruleset` by someone else, then a one-Service change.
+    table.store(false, SeqCst);
+    runner.clear();
+    st.endpoints
+        .insert(name("api"), vec![ep("10.244.2.9", true, false)]);
+    proxier.sync_changes(&st, &keys(&["api"])).unwrap();
+    let written = scripts(&runner);
+    assert_eq!(written.len(), 2, "the partial failed, a full one followed");
+    let full = &written[1];
+    assert!(full.contains("flush table ip kube-proxy"), "{full}");
+    for svc in ["web", "api", "db"] {
+        let chain = naming::nft_service_chain("service", &name(svc));
+        assert!(
+            full.contains(&format!("add chain ip kube-proxy {chain}")),
+            "{svc} is restored:\n{full}"
+        );
+    }
+    assert!(table.load(SeqCst));
+
+    // Flushed again with nothing changed: the empty sync notices the
+    // missing table and restores everything.
+    table.store(false, SeqCst);
+    runner.clear();
+    proxier.sync_changes(&st, &keys(&[])).unwrap();
+    let written = scripts(&runner);
+    assert_eq!(written.len(), 1);
+    assert!(written[0].contains("10.244.3.5") && written[0].contains("10.244.1.6"));
+    assert_eq!(
+        proxier.written(IpFamily::V4).unwrap(),
+        &nftables::ruleset(&st, &cfg(), IpFamily::V4)
+    );
+}
+
+#[test]
+fn keys_claimed_twice_are_written_once_so_partial_transactions_stay_valid() {
+    // Bad input the apiserver should have refused: two ports of one Service
+    // with the same number, and an external IP listed twice. A partial
+    // transaction must not add one map key twice (nft refuses the whole
+    // transaction); it writes what a full one would, one element per key.
+    let runner = FakeRunner::default();
+    let mut proxier = NftablesProxier::new(runner.clone(), cfg(), vec![IpFamily::V4]);
+    let mut st = two_services();
+    proxier.sync(&st).unwrap();
+    runner.clear();
+    for port_name in ["a", "b"] {
+        let mut svc = port("dup", "10.96.0.20");
+        svc.name.port_name = port_name.into();
+        svc.external_ips = vec!["192.0.2.7".parse().unwrap()];
+        st.endpoints
+            .insert(svc.name.clone(), vec![ep("10.244.5.5", true, false)]);
+        st.services.insert(svc.name.clone(), svc);
+    }
+    proxier.sync_changes(&st, &keys(&["dup"])).unwrap();
+    let script = &scripts(&runner)[0];
+    for key in ["10.96.0.20 . tcp . 80 :", "192.0.2.7 . tcp . 80 :"] {
+        assert_eq!(script.matches(key).count(), 1, "{key:?} once in:\n{script}");
+    }
+    // The Service goes: each key is deleted once.
+    runner.clear();
+    st.services.retain(|n, _| n.name != "dup");
+    st.endpoints.retain(|n, _| n.name != "dup");
+    proxier.sync_changes(&st, &keys(&["dup"])).unwrap();
+    let script = &scripts(&runner)[0];
+    assert_eq!(
+        script.matches("192.0.2.7 . tcp . 80").count(),
+        1,
+        "{script}"
+    );
+    assert_eq!(
+        proxier.written(IpFamily::V4).unwrap(),
+        &nftables::ruleset(&st, &cfg(), IpFamily::V4)
+    );
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::conntrack;
 use crate::iptables;
 use crate::metrics;
-use crate::model::{IpFamily, ProxyState};
+use crate::model::{Changes, IpFamily, ProxyState};
 use crate::nftables::{self, transaction};
 use crate::plan::RuleConfig;
 use crate::runner::{CommandRunner, RunError};
@@ -56,8 +56,16 @@ pub enum SyncError {
 
 /// Programs service rules.
 pub trait Proxier: Send {
-    /// Makes the kernel rules match `state` (a full sync).
-    fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError>;
+    /// Makes the kernel rules match `state`, comparing every Service with
+    /// what the previous sync wrote.
+    fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError> {
+        self.sync_changes(state, &Changes::All)
+    }
+    /// Makes the kernel rules match `state`, given that only the Services
+    /// in `changes` differ from the state of the previous successful sync
+    /// (the sync loop knows from the change tracker): a partial sync then
+    /// looks at those alone.
+    fn sync_changes(&mut self, state: &ProxyState, changes: &Changes) -> Result<(), SyncError>;
     /// Removes every rule and chain this proxier created.
     fn cleanup(&mut self) -> Result<(), SyncError>;
 }
@@ -94,7 +102,7 @@ impl<R: CommandRunner> Common<R> {
     }
 
     /// Bookkeeping of a successful sync that started at `started`.
-    fn synced(&mut self, state: &ProxyState, full: bool, started: Instant) {
+    fn synced(&mut self, state: &ProxyState, changes: &Changes, full: bool, started: Instant) {
         let elapsed = started.elapsed().as_secs_f64();
         if full {
             self.last_full = Some(started);
@@ -102,17 +110,59 @@ impl<R: CommandRunner> Common<R> {
         } else {
             metrics::SYNC_PARTIAL_DURATION.observe(elapsed);
         }
-        self.after_success(state);
+        self.after_success(state, changes);
     }
 
-    fn after_success(&mut self, state: &ProxyState) {
-        if let Some(old) = &self.applied {
-            let deletions = conntrack::stale_udp_deletions(old, state);
-            if !deletions.is_empty() {
-                conntrack::run_deletions(&self.runner, &deletions);
+    /// Deletes stale UDP conntrack entries and remembers `state`. With a
+    /// list of changed Services only those are compared and copied.
+    fn after_success(&mut self, state: &ProxyState, changes: &Changes) {
+        let deletions = match (&mut self.applied, changes) {
+            (Some(applied), Changes::Services(keys)) => {
+                let mut old = ProxyState {
+                    node: applied.node.clone(),
+                    ..ProxyState::default()
+                };
+                let mut new = ProxyState {
+                    node: state.node.clone(),
+                    ..ProxyState::default()
+                };
+                for key in keys {
+                    let names: Vec<_> = applied.ports_of(key).map(|(n, _)| n.clone()).collect();
+                    for name in names {
+                        if let Some(port) = applied.services.remove(&name) {
+                            old.services.insert(name.clone(), port);
+                        }
+                        if let Some(eps) = applied.endpoints.remove(&name) {
+                            old.endpoints.insert(name, eps);
+                        }
+                    }
+                    for (name, port) in state.ports_of(key) {
+                        new.services.insert(name.clone(), port.clone());
+                        let eps = state.endpoints_of(name).to_vec();
+                        new.endpoints.insert(name.clone(), eps);
+                    }
+                }
+                applied
+                    .services
+                    .extend(new.services.iter().map(|(n, p)| (n.clone(), p.clone())));
+                applied
+                    .endpoints
+                    .extend(new.endpoints.iter().map(|(n, e)| (n.clone(), e.clone())));
+                applied.node = state.node.clone();
+                conntrack::stale_udp_deletions(&old, &new)
             }
+            (applied, _) => {
+                let deletions = applied
+                    .as_ref()
+                    .map(|old| conntrack::stale_udp_deletions(old, state))
+                    .unwrap_or_default();
+                *applied = Some(state.clone());
+                deletions
+            }
+        };
+        if !deletions.is_empty() {
+            conntrack::run_deletions(&self.runner, &deletions);
         }
-        self.applied = Some(state.clone());
     }
 }
 
@@ -135,6 +185,12 @@ impl<R: CommandRunner> NftablesProxier<R> {
     /// The runner (tests inspect fakes through it).
     pub fn runner(&self) -> &R {
         &self.common.runner
+    }
+
+    /// What the last successful sync wrote for `family` (tests compare it
+    /// with a ruleset rendered from scratch).
+    pub fn written(&self, family: IpFamily) -> Option<&nftables::Ruleset> {
+        self.written.get(&family)
     }
 
     /// Whether our table exists (someone may have run `nft flush ruleset`).
@@ -163,16 +219,40 @@ impl<R: CommandRunner> NftablesProxier<R> {
         existing
     }
 
-    /// Writes `state`, fully or only what changed; returns whether it wrote
-    /// fully in some family.
-    fn write(&mut self, state: &ProxyState, full: bool) -> Result<bool, SyncError> {
+    /// Writes `state`, fully or only what changed (only looking at the
+    /// Services in `changes`); returns whether it wrote fully in some
+    /// family.
+    fn write(
+        &mut self,
+        state: &ProxyState,
+        full: bool,
+        changes: &Changes,
+    ) -> Result<bool, SyncError> {
         let mut wrote_fully = false;
         for family in self.common.families.clone() {
-            let prev = self.written.get(&family);
-            let next = nftables::ruleset_reusing(state, &self.common.config, family, prev);
-            let delta = match prev {
-                Some(prev) if !full => Some(transaction::partial(prev, &next)),
-                _ => None,
+            let config = &self.common.config;
+            let (next, delta) = match self.written.remove(&family) {
+                Some(mut prev) if !full => {
+                    let script = match changes {
+                        // O(changed Services): the rest of `prev` stays.
+                        Changes::Services(keys) if prev.node == state.node => {
+                            let parts = nftables::update_services(&mut prev, state, config, keys);
+                            transaction::partial_services(&prev, &parts)
+                        }
+                        _ => {
+                            let next =
+                                nftables::ruleset_reusing(state, config, family, Some(&prev));
+                            let script = transaction::partial(&prev, &next);
+                            prev = next;
+                            script
+                        }
+                    };
+                    (prev, Some(script))
+                }
+                prev => (
+                    nftables::ruleset_reusing(state, config, family, prev.as_ref()),
+                    None,
+                ),
             };
             let script = match delta {
                 // A non-empty partial transaction fails by itself when the
@@ -196,7 +276,7 @@ impl<R: CommandRunner> NftablesProxier<R> {
 }
 
 impl<R: CommandRunner> Proxier for NftablesProxier<R> {
-    fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError> {
+    fn sync_changes(&mut self, state: &ProxyState, changes: &Changes) -> Result<(), SyncError> {
         let started = Instant::now();
         let due = self.common.full_sync_due()
             || self
@@ -204,19 +284,20 @@ impl<R: CommandRunner> Proxier for NftablesProxier<R> {
                 .families
                 .iter()
                 .any(|f| !self.written.contains_key(f));
-        let result = match self.write(state, due) {
+        let result = match self.write(state, due, changes) {
             Err(err) if !due => {
                 // The kernel holds something else than we think (our table
                 // was flushed or changed): rewrite it whole right away.
                 tracing::warn!(error = %err, "partial nftables sync failed; doing a full sync");
                 self.written.clear();
-                self.write(state, true)
+                self.write(state, true, &Changes::All)
             }
             other => other,
         };
         match result {
             Ok(wrote_fully) => {
-                self.common.synced(state, due || wrote_fully, started);
+                self.common
+                    .synced(state, changes, due || wrote_fully, started);
                 Ok(())
             }
             Err(err) => {
@@ -330,7 +411,10 @@ impl<R: CommandRunner> IptablesProxier<R> {
 }
 
 impl<R: CommandRunner> Proxier for IptablesProxier<R> {
-    fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError> {
+    // The ruleset is computed whole (KUBE-SERVICES and the other fixed
+    // chains are rewritten every sync, as upstream); `changes` only narrows
+    // the conntrack cleanup.
+    fn sync_changes(&mut self, state: &ProxyState, changes: &Changes) -> Result<(), SyncError> {
         let started = Instant::now();
         let full = self.common.full_sync_due()
             || self
@@ -343,7 +427,7 @@ impl<R: CommandRunner> Proxier for IptablesProxier<R> {
             self.common.last_full = None;
             return Err(err);
         }
-        self.common.synced(state, full, started);
+        self.common.synced(state, changes, full, started);
         Ok(())
     }
 
@@ -383,7 +467,7 @@ pub struct FakeProxier {
 }
 
 impl Proxier for FakeProxier {
-    fn sync(&mut self, state: &ProxyState) -> Result<(), SyncError> {
+    fn sync_changes(&mut self, state: &ProxyState, _changes: &Changes) -> Result<(), SyncError> {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SyncError::Apply {
                 family: IpFamily::V4,

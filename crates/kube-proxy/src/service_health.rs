@@ -10,8 +10,11 @@
 //! - `localEndpoints` counts the distinct IPs of ready endpoints on this
 //!   node over all the Service's ports;
 //! - ports are opened when a Service needs one and closed when it is gone,
-//!   after each successful sync; a port that cannot be bound is logged and
-//!   tried again at the next sync.
+//!   after each successful sync; a port that cannot be bound is logged,
+//!   reported with upstream's Warning event `FailedToStartServiceHealthcheck`
+//!   on the Service, and tried again at the next sync;
+//! - closing a port frees it at once; connections still open drain in the
+//!   background, so a slow client never holds up the sync loop.
 //!
 //! The servers listen where NodePorts answer: the node's primary IPs
 //! (`--nodeport-addresses=primary`), the local addresses inside the
@@ -28,13 +31,13 @@ use http_body_util::Full;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::{EventSink, FAILED_TO_START_HEALTHCHECK, ServiceEvent};
 use crate::health::ProxyHealth;
 use crate::http_server::{self, Handler, respond};
 use crate::model::{IpFamily, ProxyState};
 use crate::plan::{NodePortMatch, RuleConfig};
 
-/// A Service: (namespace, name).
-pub type ServiceKey = (String, String);
+pub use crate::model::ServiceKey;
 
 /// Local ready endpoint counts, shared with the handlers.
 type Counts = Arc<Mutex<HashMap<ServiceKey, usize>>>;
@@ -62,6 +65,9 @@ pub struct ServiceHealthServers {
     families: Vec<IpFamily>,
     counts: Counts,
     instances: BTreeMap<ServiceKey, Instance>,
+    /// This node's name (in event messages).
+    node_name: String,
+    events: Option<EventSink>,
 }
 
 /// The health check node port per Service (the first port that has one).
@@ -88,6 +94,28 @@ pub fn local_ready_counts(state: &ProxyState) -> HashMap<ServiceKey, usize> {
         }
     }
     ips.into_iter().map(|(k, v)| (k, v.len())).collect()
+}
+
+/// Upstream's event message for a port that cannot be opened: `node N
+/// failed to start healthcheck "ns/name" on port P: listen tcp A: bind:
+/// address already in use` (the error as Go's net.Listen words it).
+pub fn failed_message(
+    node: &str,
+    service: &ServiceKey,
+    port: u16,
+    address: SocketAddr,
+    err: &std::io::Error,
+) -> String {
+    let cause = match err.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".to_string(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),
+        _ => err.to_string(),
+    };
+    format!(
+        "node {node} failed to start healthcheck \"{}/{}\" on port {port}: listen tcp {address}: {cause}",
+        service.0, service.1
+    )
 }
 
 /// The response for `service` with `count` local endpoints.
@@ -160,7 +188,17 @@ impl ServiceHealthServers {
             families,
             counts: Arc::new(Mutex::new(HashMap::new())),
             instances: BTreeMap::new(),
+            node_name: String::new(),
+            events: None,
         }
+    }
+
+    /// Reports ports that cannot be opened as events through `sink`, naming
+    /// `node_name` as upstream's message does.
+    pub fn with_events(mut self, node_name: &str, sink: EventSink) -> Self {
+        self.node_name = node_name.to_string();
+        self.events = Some(sink);
+        self
     }
 
     /// Where the servers listen for a node described by `state`.
@@ -246,12 +284,23 @@ impl ServiceHealthServers {
                     tracing::info!(service = %format!("{}/{}", key.0, key.1), port, "opened health check node port");
                     self.instances.insert(key, instance);
                 }
-                Err(err) => tracing::error!(
-                    service = %format!("{}/{}", key.0, key.1),
-                    port,
-                    error = %err,
-                    "failed to start the health check node port; retrying at the next sync"
-                ),
+                Err((address, err)) => {
+                    let message = failed_message(&self.node_name, &key, port, address, &err);
+                    tracing::error!(
+                        service = %format!("{}/{}", key.0, key.1),
+                        port,
+                        error = %err,
+                        "{message}; retrying at the next sync"
+                    );
+                    if let Some(events) = &self.events {
+                        events.record(ServiceEvent {
+                            service: key,
+                            reason: FAILED_TO_START_HEALTHCHECK,
+                            action: "Listen",
+                            message,
+                        });
+                    }
+                }
             }
         }
     }
@@ -261,18 +310,22 @@ impl ServiceHealthServers {
         key: &ServiceKey,
         port: u16,
         addresses: &[IpAddr],
-    ) -> std::io::Result<Instance> {
+    ) -> Result<Instance, (SocketAddr, std::io::Error)> {
         let mut listeners = Vec::new();
         for ip in addresses {
             // All or nothing: a port taken on one address closes the rest.
-            listeners.push(tokio::net::TcpListener::bind(SocketAddr::new(*ip, port)).await?);
+            let address = SocketAddr::new(*ip, port);
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|err| (address, err))?;
+            listeners.push(listener);
         }
         let stop = CancellationToken::new();
         let tasks = listeners
             .into_iter()
             .map(|listener| {
                 let stop = stop.clone();
-                tokio::spawn(http_server::serve(
+                tokio::spawn(http_server::serve_detached_drain(
                     listener,
                     handler(key.clone(), self.counts.clone(), self.health.clone()),
                     async move { stop.cancelled().await },
@@ -433,6 +486,90 @@ mod tests {
         servers.sync(&state(None, &[])).await;
         assert!(servers.open_ports().is_empty());
         assert!(get(port).await.is_err(), "the port is closed");
+        servers.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_reported_with_upstreams_event_and_retried() {
+        // Someone else holds the port on loopback.
+        let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = squatter.local_addr().unwrap().port();
+        let config = RuleConfig {
+            nodeport_addresses: vec!["127.0.0.0/8".parse().unwrap()],
+            ..RuleConfig::default()
+        };
+        let health = ProxyHealth::new(Duration::from_secs(60));
+        let (sink, mut events) = EventSink::channel();
+        let mut servers = ServiceHealthServers::new(health, config, vec![IpFamily::V4])
+            .with_events("node-1", sink);
+
+        servers.sync(&state(Some(port), &["10.244.1.2"])).await;
+        assert!(
+            servers.open_ports().is_empty(),
+            "the port could not be opened"
+        );
+        let event = events.try_recv().expect("an event");
+        assert_eq!(event.reason, "FailedToStartServiceHealthcheck");
+        assert_eq!(event.action, "Listen");
+        assert_eq!(event.service, ("ns".to_string(), "lb".to_string()));
+        assert_eq!(
+            event.message,
+            format!(
+                "node node-1 failed to start healthcheck \"ns/lb\" on port {port}: listen tcp 127.0.0.1:{port}: bind: address already in use"
+            )
+        );
+        assert!(events.try_recv().is_err(), "one event per attempt");
+
+        // Every sync tries again (and says so again) until the port is free.
+        servers.sync(&state(Some(port), &["10.244.1.2"])).await;
+        assert!(events.try_recv().is_ok());
+        drop(squatter);
+        servers.sync(&state(Some(port), &["10.244.1.2"])).await;
+        assert_eq!(
+            servers.open_ports().values().copied().collect::<Vec<_>>(),
+            vec![port]
+        );
+        assert!(events.try_recv().is_err());
+        let answer = get(port).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        servers.shutdown().await;
+        assert!(get(port).await.is_err(), "closed at shutdown");
+    }
+
+    // Paused time: had the close waited for the 5 s drain, the clock would
+    // have been advanced past it.
+    #[tokio::test(start_paused = true)]
+    async fn closing_a_port_does_not_wait_for_slow_clients() {
+        use tokio::io::AsyncWriteExt;
+        let port = free_port();
+        let config = RuleConfig {
+            nodeport_addresses: vec!["127.0.0.0/8".parse().unwrap()],
+            ..RuleConfig::default()
+        };
+        let health = ProxyHealth::new(Duration::from_secs(60));
+        let mut servers = ServiceHealthServers::new(health, config, vec![IpFamily::V4]);
+        servers.sync(&state(Some(port), &["10.244.1.2"])).await;
+        // A client that never finishes its request.
+        let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        // Let the server accept it and start reading.
+        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let started = tokio::time::Instant::now();
+        servers.sync(&state(None, &[])).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the sync waited {:?} for the slow client",
+            started.elapsed()
+        );
+        assert!(get(port).await.is_err(), "the port is closed");
+        // The same port opens again right away.
+        servers.sync(&state(Some(port), &["10.244.1.2"])).await;
+        assert_eq!(servers.open_ports().len(), 1);
         servers.shutdown().await;
     }
 }

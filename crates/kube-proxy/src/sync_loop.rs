@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::ProxyHealth;
 use crate::metrics;
+use crate::model::ProxyState;
 use crate::proxier::{Proxier, ProxyMode};
 use crate::service_health::ServiceHealthServers;
 use crate::tracker::ChangeTracker;
@@ -74,6 +75,9 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Box<dyn Proxier> {
     let mut proxier = proxier;
+    // The desired state, kept between syncs and updated from the tracker
+    // one changed Service at a time.
+    let mut state = ProxyState::default();
     let mut last_sync: Option<Instant> = None;
     let mut dirty = true;
     let mut generation = shared.generation.subscribe();
@@ -98,10 +102,10 @@ pub async fn run(
         // Mark as seen before the snapshot: a change racing with this sync
         // bumps the generation again and gets its own sync.
         generation.borrow_and_update();
-        let (state, trigger_times, pending) = match shared.tracker.lock() {
+        let (changes, trigger_times, pending) = match shared.tracker.lock() {
             Ok(mut tracker) => {
                 let (times, pending) = tracker.take_pending();
-                (tracker.snapshot(), times, pending)
+                (tracker.apply_changes(&mut state), times, pending)
             }
             Err(_) => break,
         };
@@ -109,11 +113,11 @@ pub async fn run(
         metrics::ENDPOINT_CHANGES.inc_by(pending.endpoints);
         let started = std::time::Instant::now();
         let joined = tokio::task::spawn_blocking(move || {
-            let result = proxier.sync(&state);
-            (proxier, result, state)
+            let result = proxier.sync_changes(&state, &changes);
+            (proxier, result, state, changes)
         })
         .await;
-        let Ok((returned, result, state)) = joined else {
+        let Ok((returned, result, synced, changes)) = joined else {
             tracing::error!("the proxier panicked; stopping the sync loop");
             if let Some(servers) = service_health.as_mut() {
                 servers.shutdown().await;
@@ -121,6 +125,7 @@ pub async fn run(
             return Box::new(crate::proxier::FakeProxier::default());
         };
         proxier = returned;
+        state = synced;
         let elapsed = started.elapsed();
         last_sync = Some(Instant::now());
         metrics::SYNC_DURATION.observe(elapsed.as_secs_f64());
@@ -151,9 +156,11 @@ pub async fn run(
                     ProxyMode::Iptables => metrics::IPTABLES_FAILURES.inc(),
                 }
                 // Put the trigger times back so latency is measured at the
-                // sync that finally programs them.
+                // sync that finally programs them, and the changed
+                // Services, which the proxier has not programmed.
                 if let Ok(mut tracker) = shared.tracker.lock() {
                     tracker.requeue_trigger_times(trigger_times);
+                    tracker.requeue_changes(changes);
                 }
                 tracing::error!(error = %err, "syncing proxy rules failed; retrying");
             }

@@ -6,9 +6,14 @@
 //! Printed per mode and size:
 //! - render: building the ruleset text in memory (our code alone);
 //! - first sync: render + the kernel transaction from an empty namespace;
-//! - change p50/p99: one endpoint replaced and synced (a partial sync: only
-//!   that Service's chains are written), i.e. network programming latency
-//!   without the API watch; each new rule is then checked in the kernel;
+//! - change p50/p99: one EndpointSlice updated (one endpoint replaced) and
+//!   fed to the change tracker, the tracker's changes applied and synced (a
+//!   partial sync that looks only at that Service and writes only its
+//!   chains), i.e. network programming latency from the slice arriving
+//!   at kube-proxy to the rule in the kernel (everything but the API watch);
+//!   each new rule is then checked in the kernel;
+//! - ours p50: the part of a change spent in our code (the rest is `nft` /
+//!   `iptables-restore` themselves);
 //! - restart: a new proxier's first (full) sync over the populated rules, as
 //!   after a kube-proxy restart or the hourly full resync.
 //!
@@ -21,7 +26,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use corten_kube_proxy::iptables;
 use corten_kube_proxy::model::{
@@ -31,7 +40,8 @@ use corten_kube_proxy::naming;
 use corten_kube_proxy::nftables;
 use corten_kube_proxy::plan::RuleConfig;
 use corten_kube_proxy::proxier::{IptablesProxier, NftablesProxier, Proxier};
-use corten_kube_proxy::runner::{CommandRunner, ExecRunner};
+use corten_kube_proxy::runner::{CommandRunner, ExecRunner, RunError};
+use corten_kube_proxy::tracker::ChangeTracker;
 
 const ENDPOINTS_PER_SERVICE: usize = 5;
 /// Upstream's SLO for network programming latency (p99 per cluster-day).
@@ -119,7 +129,70 @@ fn endpoint(k: u32) -> Endpoint {
     }
 }
 
-fn proxier(mode: &str, runner: ExecRunner, config: RuleConfig) -> Box<dyn Proxier> {
+/// The objects behind `state(n)`: Service `i` and its one EndpointSlice.
+fn objects(i: usize) -> (Service, EndpointSlice) {
+    let index = u32::try_from(i).expect("size fits u32");
+    let cluster_ip = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 96, 0, 10)) + index);
+    let (namespace, name) = (format!("ns-{}", i % 50), format!("svc-{i}"));
+    let service = serde_json::from_value(serde_json::json!({
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"clusterIP": cluster_ip.to_string(),
+                 "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}
+    }))
+    .expect("a Service");
+    let addresses: Vec<String> = (0..ENDPOINTS_PER_SERVICE)
+        .map(|j| {
+            endpoint(index * ENDPOINTS_PER_SERVICE as u32 + j as u32)
+                .ip
+                .to_string()
+        })
+        .collect();
+    (service, slice(&namespace, &name, &addresses))
+}
+
+fn slice(namespace: &str, service: &str, addresses: &[String]) -> EndpointSlice {
+    let endpoints: Vec<_> = addresses
+        .iter()
+        .map(|ip| serde_json::json!({"addresses": [ip], "conditions": {"ready": true}}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"namespace": namespace, "name": format!("{service}-abcde"),
+                     "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": endpoints
+    }))
+    .expect("an EndpointSlice")
+}
+
+/// Runs the tools and adds up the time spent in them.
+#[derive(Clone)]
+struct TimedRunner {
+    inner: ExecRunner,
+    spent: Arc<Mutex<Duration>>,
+}
+
+impl TimedRunner {
+    fn take(&self) -> Duration {
+        self.spent
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+    }
+}
+
+impl CommandRunner for TimedRunner {
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, RunError> {
+        let started = Instant::now();
+        let out = self.inner.run(program, args, stdin);
+        if let Ok(mut spent) = self.spent.lock() {
+            *spent += started.elapsed();
+        }
+        out
+    }
+}
+
+fn proxier(mode: &str, runner: TimedRunner, config: RuleConfig) -> Box<dyn Proxier> {
     let families = vec![IpFamily::V4];
     match mode {
         "nftables" => Box::new(NftablesProxier::new(runner, config, families)),
@@ -171,6 +244,7 @@ struct Row {
     first: Duration,
     p50: Duration,
     p99: Duration,
+    ours_p50: Duration,
     restart: Duration,
 }
 
@@ -180,7 +254,7 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
         cluster_cidrs: vec!["10.244.0.0/14".parse().expect("cidr")],
         ..RuleConfig::default()
     };
-    let mut state = state(services);
+    let state = state(services);
 
     // Rendering alone (nftables text; iptables renders a comparable amount).
     let started = Instant::now();
@@ -202,34 +276,76 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
         std::fs::write(&path, restore).expect("writing the dump");
     }
 
-    let mut proxier = proxier(mode, netns.runner(), config.clone());
+    // The same Services as objects, through the change tracker, as
+    // kube-proxy gets them from its watches.
+    let mut tracker = ChangeTracker::new("bench-node");
+    let mut slices = Vec::with_capacity(services);
+    for i in 0..services {
+        let (service, slice) = objects(i);
+        tracker.service_applied(&service);
+        tracker.slice_applied(&slice);
+        slices.push(slice);
+    }
+    let mut state = ProxyState::default();
+    let _ = tracker.apply_changes(&mut state);
+    assert_eq!(
+        state,
+        self::state(services),
+        "the tracker sees the same Services"
+    );
+
+    let runner = TimedRunner {
+        inner: netns.runner(),
+        spent: Arc::default(),
+    };
+    let mut proxier = proxier(mode, runner.clone(), config.clone());
     let started = Instant::now();
     proxier.sync(&state).expect("first sync");
     let first = started.elapsed();
 
     let check = netns.runner();
     let mut latencies = Vec::with_capacity(changes);
-    let names: Vec<ServicePortName> = state.services.keys().cloned().collect();
+    let mut ours = Vec::with_capacity(changes);
     for c in 0..changes {
         // Replace the first endpoint of a different Service each time with
         // an address no rule has mentioned yet.
-        let name = &names[(c * 7919) % names.len()];
+        let i = (c * 7919) % services;
         let fresh = endpoint(10_000_000 + u32::try_from(c).expect("small"));
+        let mut addresses: Vec<String> = slices[i]
+            .endpoints
+            .iter()
+            .map(|e| e.addresses[0].clone())
+            .collect();
+        addresses[0] = fresh.ip.to_string();
+        let (namespace, name) = (format!("ns-{}", i % 50), format!("svc-{i}"));
+        slices[i] = slice(&namespace, &name, &addresses);
+        let port = ServicePortName {
+            namespace,
+            name,
+            port_name: "http".into(),
+            protocol: Protocol::Tcp,
+        };
+        runner.take();
         let started = Instant::now();
-        if let Some(eps) = state.endpoints.get_mut(name) {
-            eps[0] = fresh.clone();
-            eps.sort();
-        }
-        proxier.sync(&state).expect("sync");
-        latencies.push(started.elapsed());
+        assert!(tracker.slice_applied(&slices[i]));
+        let changes = tracker.apply_changes(&mut state);
+        proxier.sync_changes(&state, &changes).expect("sync");
+        let took = started.elapsed();
+        latencies.push(took);
+        ours.push(took.saturating_sub(runner.take()));
         assert!(
-            programmed(mode, &check, name, &fresh),
+            programmed(mode, &check, &port, &fresh),
             "{} is programmed after the sync",
             fresh.address()
         );
     }
     latencies.sort();
-    let mut restarted = self::proxier(mode, netns.runner(), config);
+    ours.sort();
+    let runner = TimedRunner {
+        inner: netns.runner(),
+        spent: Arc::default(),
+    };
+    let mut restarted = self::proxier(mode, runner, config);
     let started = Instant::now();
     restarted
         .sync(&state)
@@ -243,6 +359,7 @@ fn run(mode: &'static str, services: usize, changes: usize) -> Row {
         first,
         p50: percentile(&latencies, 50.0),
         p99: percentile(&latencies, 99.0),
+        ours_p50: percentile(&ours, 50.0),
         restart,
     }
 }
@@ -297,13 +414,14 @@ fn main() {
         "kube-proxy rules sync, {ENDPOINTS_PER_SERVICE} endpoints per Service, {changes} single-endpoint changes per row"
     );
     println!(
-        "{:<9} {:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>14}",
+        "{:<9} {:>8} {:>10} {:>12} {:>12} {:>12} {:>10} {:>12} {:>14} {:>14}",
         "mode",
         "services",
         "render ms",
         "first ms",
         "change p50",
         "change p99",
+        "ours p50",
         "restart ms",
         "5s target/p99",
         "30s SLO/p99"
@@ -313,13 +431,14 @@ fn main() {
             let row = run(mode, services, changes);
             let p99 = row.p99.as_secs_f64().max(1e-6);
             println!(
-                "{:<9} {:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>14.1} {:>14.1}",
+                "{:<9} {:>8} {:>10} {:>12} {:>12} {:>12} {:>10} {:>12} {:>14.1} {:>14.1}",
                 row.mode,
                 row.services,
                 ms(row.render),
                 ms(row.first),
                 ms(row.p50),
                 ms(row.p99),
+                ms(row.ours_p50),
                 ms(row.restart),
                 TARGET.as_secs_f64() / p99,
                 UPSTREAM_SLO.as_secs_f64() / p99,

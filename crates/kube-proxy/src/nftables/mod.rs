@@ -18,7 +18,9 @@ use std::sync::Arc;
 pub mod service;
 pub mod transaction;
 
-use crate::model::{Endpoint, IpFamily, NodeInfo, ProxyState, ServicePort, ServicePortName};
+use crate::model::{
+    self, Endpoint, IpFamily, NodeInfo, ProxyState, ServiceKey, ServicePort, ServicePortName,
+};
 use crate::plan::{self, NodePortMatch, RuleConfig};
 use service::ServiceRules;
 
@@ -288,6 +290,68 @@ impl Ruleset {
             .map(|r| r.rules.cluster_ip.as_str())
             .collect()
     }
+}
+
+/// One Service port's part before and after a change (`None`: absent).
+pub type PartChange = (Option<Arc<Rendered>>, Option<Arc<Rendered>>);
+
+/// Brings `rules` (what the last successful sync wrote) up to date for the
+/// Services `keys`, which are the only ones that changed since: renders
+/// their ports again (reusing unchanged parts) and leaves every other
+/// Service alone, so the cost is O(changed Services). Returns the parts that
+/// differ, for [`transaction::partial_services`]. The caller makes sure
+/// `state.node` is the node `rules` were rendered for (the fixed chains
+/// and every part depend on it).
+pub fn update_services(
+    rules: &mut Ruleset,
+    state: &ProxyState,
+    config: &RuleConfig,
+    keys: &BTreeSet<ServiceKey>,
+) -> Vec<PartChange> {
+    let cidrs: Vec<String> = config
+        .cluster_cidrs_of(rules.family)
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let names: Vec<ServicePortName> = model::ports_of(&rules.services, key)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut old: BTreeMap<ServicePortName, Arc<Rendered>> = names
+            .into_iter()
+            .filter_map(|n| rules.services.remove(&n).map(|r| (n, r)))
+            .collect();
+        for (name, service) in state.ports_of(key) {
+            let endpoints = state.endpoints_of(name);
+            let before = old.remove(name);
+            if let Some(same) = before
+                .as_ref()
+                .filter(|r| r.service == *service && r.endpoints == endpoints)
+            {
+                // Kept as a pair: its cluster IP still counts.
+                rules.services.insert(name.clone(), Arc::clone(same));
+                out.push((Some(Arc::clone(same)), Some(Arc::clone(same))));
+                continue;
+            }
+            let after = plan::plan_one(service, endpoints, &state.node, rules.family).map(|p| {
+                Arc::new(Rendered {
+                    service: service.clone(),
+                    endpoints: endpoints.to_vec(),
+                    rules: service::render(&p, config, &cidrs),
+                })
+            });
+            if let Some(after) = &after {
+                rules.services.insert(name.clone(), Arc::clone(after));
+            }
+            if before.is_some() || after.is_some() {
+                out.push((before, after));
+            }
+        }
+        // Ports that are gone.
+        out.extend(old.into_values().map(|before| (Some(before), None)));
+    }
+    out
 }
 
 /// Computes what the table of `family` should hold for `state`.

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::service::{MapName, ServiceRules};
-use super::{BASE_CHAINS, Existing, HELPER_CHAINS, Ruleset, TABLE, collections, family_keyword};
+use super::{
+    BASE_CHAINS, Existing, HELPER_CHAINS, PartChange, Ruleset, TABLE, collections, family_keyword,
+};
 
 /// Elements per `add element` line, so no line grows without bound.
 const ELEMENTS_PER_LINE: usize = 1000;
@@ -180,8 +182,10 @@ struct Delta<'a> {
     new_sets: Vec<(&'a str, u32)>,
     /// Chains to (re)write: (name, rules, whether to flush first).
     chains: Vec<(&'a str, &'a [String], bool)>,
-    removed_elements: BTreeMap<MapName, Vec<String>>,
-    added_elements: BTreeMap<MapName, Vec<String>>,
+    /// Keys to delete, per map.
+    removed_elements: BTreeMap<MapName, BTreeSet<String>>,
+    /// Key -> verdict to add, per map; a key claimed twice is written once.
+    added_elements: BTreeMap<MapName, BTreeMap<String, String>>,
     stale_chains: Vec<&'a str>,
     stale_sets: Vec<&'a str>,
 }
@@ -215,24 +219,33 @@ impl<'a> Delta<'a> {
                 self.stale_sets.push(name);
             }
         }
-        // A re-targeted element is deleted and added again: nft has no
+        // Compared per key, the last value of a key winning as in a full
+        // transaction: two ports of one Service claiming one key (bad
+        // input) then give one element, not a transaction nft refuses. A
+        // re-targeted element is deleted and added again: nft has no
         // "replace element".
-        for element in &old.elements {
-            if !new.elements.contains(element) {
-                let (map, key, _) = element;
+        let by_key = |rules: &'a ServiceRules| {
+            let mut out: BTreeMap<(MapName, &'a str), &'a str> = BTreeMap::new();
+            for (map, key, value) in &rules.elements {
+                out.insert((map, key.as_str()), value.as_str());
+            }
+            out
+        };
+        let (before, after) = (by_key(old), by_key(new));
+        for ((map, key), value) in &before {
+            if after.get(&(*map, *key)) != Some(value) {
                 self.removed_elements
                     .entry(map)
                     .or_default()
-                    .push(key.clone());
+                    .insert(key.to_string());
             }
         }
-        for element in &new.elements {
-            if !old.elements.contains(element) {
-                let (map, key, value) = element;
+        for ((map, key), value) in &after {
+            if before.get(&(*map, *key)) != Some(value) {
                 self.added_elements
                     .entry(map)
                     .or_default()
-                    .push(format!("{key} : {value}"));
+                    .insert(key.to_string(), value.to_string());
             }
         }
     }
@@ -290,12 +303,57 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
         return String::new();
     }
     let (old_ips, new_ips) = (prev.cluster_ips(), next.cluster_ips());
+    write_delta(next, &fixed, &delta, &old_ips, &new_ips)
+}
+
+/// The transaction for the Service parts that changed (from
+/// [`super::update_services`]) of the table `rules` (after the change):
+/// only those parts are looked at. Empty when nothing differs.
+pub fn partial_services(rules: &Ruleset, changes: &[PartChange]) -> String {
+    static NOTHING: std::sync::LazyLock<ServiceRules> =
+        std::sync::LazyLock::new(ServiceRules::default);
+    let mut delta = Delta::default();
+    // Ports of one Service share its cluster IP, and the changed Services
+    // are compared as a whole, so an IP moving between ports stays.
+    let (mut old_ips, mut new_ips) = (BTreeSet::new(), BTreeSet::new());
+    let mut changed = false;
+    for (before, after) in changes {
+        let old = before.as_ref().map_or(&*NOTHING, |r| &r.rules);
+        let new = after.as_ref().map_or(&*NOTHING, |r| &r.rules);
+        if before.is_some() {
+            old_ips.insert(old.cluster_ip.as_str());
+        }
+        if after.is_some() {
+            new_ips.insert(new.cluster_ip.as_str());
+        }
+        match (before, after) {
+            (Some(b), Some(a)) if std::sync::Arc::ptr_eq(b, a) => {}
+            _ => {
+                changed = true;
+                delta.service(old, new);
+            }
+        }
+    }
+    if !changed {
+        return String::new();
+    }
+    write_delta(rules, &[], &delta, &old_ips, &new_ips)
+}
+
+/// Writes a partial transaction in an order nft accepts.
+fn write_delta(
+    next: &Ruleset,
+    fixed: &[(&'static str, Vec<String>)],
+    delta: &Delta<'_>,
+    old_ips: &BTreeSet<&str>,
+    new_ips: &BTreeSet<&str>,
+) -> String {
     let removed_ips: Vec<String> = old_ips
-        .difference(&new_ips)
+        .difference(new_ips)
         .map(|ip| ip.to_string())
         .collect();
     let added_ips: Vec<String> = new_ips
-        .difference(&old_ips)
+        .difference(old_ips)
         .map(|ip| ip.to_string())
         .collect();
 
@@ -306,7 +364,7 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
     for (name, timeout) in &delta.new_sets {
         s.affinity_set(name, *timeout, next);
     }
-    for (name, rules) in &fixed {
+    for (name, rules) in fixed {
         s.flush_chain(name);
         s.rules(name, rules);
     }
@@ -318,11 +376,13 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
     }
     s.elements("delete", "cluster-ips", &removed_ips);
     for (map, keys) in &delta.removed_elements {
-        s.elements("delete", map, keys);
+        let keys: Vec<String> = keys.iter().cloned().collect();
+        s.elements("delete", map, &keys);
     }
     s.elements("add", "cluster-ips", &added_ips);
     for (map, items) in &delta.added_elements {
-        s.elements("add", map, items);
+        let items: Vec<String> = items.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        s.elements("add", map, &items);
     }
     // Stale chains: flushed first (they may jump to each other), then
     // deleted; stale affinity sets once no rule refers to them.

@@ -144,6 +144,63 @@ async fn health_check_node_port(
     health_check_until(port, |r| r.starts_with("connect:")).await;
 }
 
+/// A health check node port someone else holds on loopback: kube-proxy
+/// records upstream's Warning event on the Service (events.k8s.io/v1).
+async fn taken_health_check_port_is_reported(client: &kube::Client, services: &Api<Service>) {
+    use k8s_openapi::api::events::v1::Event;
+    let (squatter, port) = (32000..32700)
+        .find_map(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", p))
+                .ok()
+                .map(|l| (l, p))
+        })
+        .expect("a free port in the NodePort range");
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "lb-taken"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": port,
+            "ports": [{"name": "http", "port": 80, "targetPort": POD_PORT}]}
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        let list = events.list(&Default::default()).await.unwrap();
+        let found = list.items.into_iter().find(|e| {
+            e.reason.as_deref() == Some("FailedToStartServiceHealthcheck")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("lb-taken")
+        });
+        if let Some(event) = found {
+            break event;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no FailedToStartServiceHealthcheck event"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.action.as_deref(), Some("Listen"));
+    assert_eq!(event.reporting_controller.as_deref(), Some("kube-proxy"));
+    let regarding = event.regarding.unwrap();
+    assert_eq!(regarding.kind.as_deref(), Some("Service"));
+    assert_eq!(
+        event.note.as_deref(),
+        Some(
+            format!(
+                "node node-1 failed to start healthcheck \"default/lb-taken\" on port {port}: listen tcp 127.0.0.1:{port}: bind: address already in use"
+            )
+            .as_str()
+        )
+    );
+    drop(squatter);
+    services
+        .delete("lb-taken", &DeleteParams::default())
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_proxy_programs_services_from_the_api() {
     let Some(topo) = netns::topology_or_skip() else {
@@ -234,7 +291,7 @@ async fn kube_proxy_programs_services_from_the_api() {
 
         let response = http_get(&healthz, "/healthz").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.contains("\"nodeEligible\":true"), "{response}");
+        assert!(response.contains("\"nodeEligible\": true"), "{response}");
 
         // The cluster autoscaler marks the node for removal: load balancers
         // must stop sending traffic here (/healthz 503), /livez stays 200.
@@ -245,7 +302,7 @@ async fn kube_proxy_programs_services_from_the_api() {
             .await
             .unwrap();
         let response = healthz_until(&healthz, "HTTP/1.1 503").await;
-        assert!(response.contains("\"nodeEligible\":false"), "{response}");
+        assert!(response.contains("\"nodeEligible\": false"), "{response}");
         assert!(
             http_get(&healthz, "/livez")
                 .await
@@ -257,7 +314,7 @@ async fn kube_proxy_programs_services_from_the_api() {
             .await
             .unwrap();
         let response = healthz_until(&healthz, "HTTP/1.1 200").await;
-        assert!(response.contains("\"nodeEligible\":true"), "{response}");
+        assert!(response.contains("\"nodeEligible\": true"), "{response}");
 
         let metrics = String::from_utf8(corten_component_base::metrics::gather_text()).unwrap();
         let last_sync = metrics
@@ -272,6 +329,7 @@ async fn kube_proxy_programs_services_from_the_api() {
         );
 
         health_check_node_port(&services, &slices, topo.prefix()).await;
+        taken_health_check_port_is_reported(&client, &services).await;
 
         slices
             .delete("web-1", &DeleteParams::default())

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use corten_kube_proxy::model::IpFamily;
+use corten_kube_proxy::model::{IpFamily, ProxyState};
 use corten_kube_proxy::plan::RuleConfig;
 use corten_kube_proxy::proxier::{IptablesProxier, NftablesProxier, Proxier};
 use corten_kube_proxy::runner::ExecRunner;
@@ -374,6 +374,28 @@ type Listing = (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>);
 /// Finally a fresh proxier syncs the smallest state over the biggest one's
 /// rules (a restart): the stale objects must go. `real` checks a listing is
 /// not trivially empty.
+/// What the change tracker would report between two states: the Services
+/// whose ports or endpoints differ, or everything when the node changed.
+fn changes_between(
+    prev: Option<&ProxyState>,
+    next: &ProxyState,
+) -> corten_kube_proxy::model::Changes {
+    use corten_kube_proxy::model::Changes;
+    let Some(prev) = prev.filter(|p| p.node == next.node) else {
+        return Changes::All;
+    };
+    let key = |n: &corten_kube_proxy::model::ServicePortName| (n.namespace.clone(), n.name.clone());
+    let mut keys = std::collections::BTreeSet::new();
+    for (a, b) in [(prev, next), (next, prev)] {
+        for (name, svc) in &a.services {
+            if b.services.get(name) != Some(svc) || a.endpoints_of(name) != b.endpoints_of(name) {
+                keys.insert(key(name));
+            }
+        }
+    }
+    Changes::Services(keys)
+}
+
 fn assert_partial_syncs_match_full(
     new_proxier: impl Fn() -> Box<dyn Proxier>,
     listing: impl Fn() -> Listing,
@@ -387,16 +409,24 @@ fn assert_partial_syncs_match_full(
     // Service's chain change, nothing else.
     let mut moved = kitchen_sink(false);
     moved.node = kitchen_sink(true).node;
+    // Steps on the same node are partial syncs naming only the changed
+    // Services (ks(true) -> last: affinity off everywhere).
     let states = [
         kitchen_sink(false),
         moved,
         kitchen_sink(true),
+        last.clone(),
         kitchen_sink(false),
         last,
     ];
     let mut incremental = new_proxier();
+    let mut prev: Option<&ProxyState> = None;
     for (step, state) in states.iter().enumerate() {
-        incremental.sync(state).expect("incremental sync");
+        // As the sync loop does: only the changed Services are named.
+        incremental
+            .sync_changes(state, &changes_between(prev, state))
+            .expect("incremental sync");
+        prev = Some(state);
         let after_partial = listing();
         new_proxier().sync(state).expect("full sync");
         let after_full = listing();
@@ -405,9 +435,9 @@ fn assert_partial_syncs_match_full(
     }
     let expected = listing();
     incremental
-        .sync(&states[0])
+        .sync_changes(&states[0], &changes_between(prev, &states[0]))
         .expect("back to the bigger state");
-    new_proxier().sync(&states[4]).expect("full sync");
+    new_proxier().sync(&states[5]).expect("full sync");
     assert_eq!(
         listing(),
         expected,
