@@ -6,6 +6,7 @@
 //! upstream's decomposition into small managers with narrow interfaces:
 //!
 //! - [`admission`]: pod admission (resources, affinity, ports, taints, pressure);
+//! - [`cadvisor`]: `/metrics/cadvisor` from the pods' cgroups;
 //! - [`certificate`]: TLS bootstrap and client certificate rotation;
 //! - [`config`], [`options`]: `KubeletConfiguration` and the upstream flags;
 //! - [`node`]: registration, node status, the node Lease;
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod cadvisor;
 pub mod certificate;
 pub mod config;
 pub mod duration;

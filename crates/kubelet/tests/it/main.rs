@@ -1,5 +1,6 @@
 //! The kubelet against the real containerd and a real apiserver.
 
+mod container_metrics;
 mod control_plane;
 mod fake_runtime;
 mod harness;
