@@ -272,6 +272,19 @@ pub struct KubeletConfiguration {
     /// Feature gates (accepted; logged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_gates: Option<BTreeMap<String, bool>>,
+    /// Size at which a container log is rotated (a quantity, default
+    /// `10Mi`; negative disables rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_size: Option<String>,
+    /// Log files kept per container, the current one included (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_files: Option<i32>,
+    /// Containers whose logs are rotated at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_workers: Option<i32>,
+    /// How often log sizes are checked (default 10s, at least 3s).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_opt")]
+    pub container_log_monitor_interval: Option<Duration>,
 }
 
 /// Top-level field names of the file, for the unknown-field warning.
@@ -324,6 +337,10 @@ const KNOWN_FIELDS: &[&str] = &[
     "registerWithTaints",
     "nodeStatusMaxImages",
     "featureGates",
+    "containerLogMaxSize",
+    "containerLogMaxFiles",
+    "containerLogMaxWorkers",
+    "containerLogMonitorInterval",
 ];
 
 impl KubeletConfiguration {
@@ -511,6 +528,11 @@ impl KubeletConfiguration {
         self.register_node.get_or_insert(true);
         self.register_with_taints.get_or_insert_with(Vec::new);
         self.node_status_max_images.get_or_insert(50);
+        set(&mut self.container_log_max_size, "10Mi");
+        self.container_log_max_files.get_or_insert(5);
+        self.container_log_max_workers.get_or_insert(1);
+        self.container_log_monitor_interval
+            .get_or_insert(Duration::from_secs(10));
         self
     }
 
@@ -589,6 +611,19 @@ impl KubeletConfiguration {
             ));
         }
         crate::eviction::threshold::Thresholds::from_config(self).map_err(ConfigError::Invalid)?;
+        if self.container_log_max_workers.unwrap_or(1) < 1 {
+            return invalid("containerLogMaxWorkers must be greater than or equal to 1".into());
+        }
+        if self
+            .container_log_monitor_interval
+            .is_some_and(|d| d < Duration::from_secs(3))
+        {
+            return invalid(
+                "containerLogMonitorInterval must be a positive time duration greater than or equal to 3s"
+                    .into(),
+            );
+        }
+        crate::logs::Policy::from_config(self).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -525,6 +525,10 @@ pub async fn start_with(
         }));
     }
 
+    if !options.simulated {
+        let manager = Arc::new(crate::logs::ContainerLogManager::new(runtime.clone(), &c));
+        tasks.push(tokio::spawn(manager.run(stopped(stop_rx.clone()))));
+    }
     tasks.push(tokio::spawn(crate::gc::run_container_gc(
         kubelet.clone(),
         stopped(stop_rx.clone()),

@@ -16,6 +16,7 @@
 //! - [`eviction`]: the eviction manager (pressure conditions, evicting pods);
 //! - [`gc`]: image and container garbage collection;
 //! - [`probe`]: liveness, readiness and startup probes;
+//! - [`logs`]: container log rotation;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
 //! - [`simulated`]: many kubelets over fake runtimes in one process;
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
@@ -34,6 +35,7 @@ pub mod events;
 pub mod eviction;
 pub mod gc;
 pub mod kubelet;
+pub mod logs;
 pub mod metrics;
 pub mod node;
 pub mod options;

@@ -155,6 +155,12 @@ pub struct KubeletFlags {
     /// Rotate the client certificate through CSRs as it nears expiry.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rotate_certificates: Option<bool>,
+    /// Size at which a container log is rotated (e.g. 10Mi).
+    #[arg(long, value_name = "QUANTITY", allow_negative_numbers = true)]
+    pub container_log_max_size: Option<String>,
+    /// Log files kept per container, the current one included.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub container_log_max_files: Option<i32>,
     /// A set of key=value pairs of feature gates (accepted, logged).
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
@@ -250,6 +256,8 @@ impl KubeletFlags {
         over!(pod_cidr);
         over!(fail_swap_on);
         over!(serialize_image_pulls);
+        over!(container_log_max_size);
+        over!(container_log_max_files);
         if self.client_ca_file.is_some()
             || self.anonymous_auth.is_some()
             || self.authentication_token_webhook.is_some()

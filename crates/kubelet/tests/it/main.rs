@@ -6,6 +6,7 @@ mod fake_runtime;
 mod harness;
 mod kubectl_websocket;
 mod kubectl_workloads;
+mod log_rotation;
 mod node_and_pods;
 mod node_health;
 mod node_netns;
