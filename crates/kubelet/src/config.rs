@@ -282,6 +282,10 @@ pub struct KubeletConfiguration {
     /// Containers whose logs are rotated at once (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_log_max_workers: Option<i32>,
+    /// Unsafe sysctls (names, or patterns ending in `*`) pods may set
+    /// besides the safe ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_unsafe_sysctls: Option<Vec<String>>,
     /// How often log sizes are checked (default 10s, at least 3s).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_opt")]
     pub container_log_monitor_interval: Option<Duration>,
@@ -341,6 +345,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "containerLogMaxFiles",
     "containerLogMaxWorkers",
     "containerLogMonitorInterval",
+    "allowedUnsafeSysctls",
 ];
 
 impl KubeletConfiguration {
@@ -624,6 +629,12 @@ impl KubeletConfiguration {
             );
         }
         crate::logs::Policy::from_config(self).map_err(ConfigError::Invalid)?;
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        crate::admission::sysctl::Allowlist::new(
+            kernel.trim(),
+            self.allowed_unsafe_sysctls.as_deref().unwrap_or_default(),
+        )
+        .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

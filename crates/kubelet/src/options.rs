@@ -161,6 +161,9 @@ pub struct KubeletFlags {
     /// Log files kept per container, the current one included.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub container_log_max_files: Option<i32>,
+    /// Unsafe sysctls or sysctl patterns (ending in `*`) pods may set, comma separated.
+    #[arg(long, value_name = "SYSCTLS")]
+    pub allowed_unsafe_sysctls: Option<String>,
     /// A set of key=value pairs of feature gates (accepted, logged).
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
@@ -275,6 +278,16 @@ impl KubeletFlags {
             if let Some(on) = self.authentication_token_webhook {
                 authn.webhook.get_or_insert_with(Default::default).enabled = Some(on);
             }
+        }
+        if let Some(sysctls) = &self.allowed_unsafe_sysctls {
+            f.allowed_unsafe_sysctls = Some(
+                sysctls
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
         }
         if let Some(mode) = &self.authorization_mode {
             f.authorization.get_or_insert_with(Default::default).mode = Some(mode.clone());

@@ -14,4 +14,5 @@ mod restarts;
 mod service_network;
 mod service_proxy;
 mod simulated_nodes;
+mod sysctls;
 mod tls_bootstrap;
