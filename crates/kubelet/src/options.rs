@@ -586,9 +586,35 @@ mod tests {
             &["--node-labels=novalue", "--register-node=false"],
             &["--register-with-taints=k=v", "--register-node=false"],
             &["--sync-frequency=soon", "--register-node=false"],
+            &["--container-log-max-files=1", "--register-node=false"],
+            &["--container-log-max-size=lots", "--register-node=false"],
+            &[
+                "--allowed-unsafe-sysctls=vm.swappiness",
+                "--register-node=false",
+            ],
             &[],
         ] {
             assert!(parse(args).complete().is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn log_rotation_and_sysctl_flags() {
+        let (config, _) = parse(&[
+            "--register-node=false",
+            "--container-log-max-size=5Mi",
+            "--container-log-max-files=3",
+            "--allowed-unsafe-sysctls=net.core.*, kernel.msgmax",
+        ])
+        .complete()
+        .unwrap();
+        let f = &config.file;
+        assert_eq!(f.container_log_max_size.as_deref(), Some("5Mi"));
+        assert_eq!(f.container_log_max_files, Some(3));
+        assert_eq!(f.container_log_max_workers, Some(1));
+        assert_eq!(
+            f.allowed_unsafe_sysctls.as_deref(),
+            Some(&["net.core.*".to_string(), "kernel.msgmax".to_string()][..])
+        );
     }
 }
