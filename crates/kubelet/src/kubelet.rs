@@ -72,6 +72,8 @@ pub struct Kubelet {
     pub node_cache: Arc<crate::admission::NodeCache>,
     /// Serializes pod admissions.
     pub(crate) admission: Mutex<()>,
+    /// Sysctls pods may set (safe ones plus `allowedUnsafeSysctls`).
+    pub(crate) sysctls: crate::admission::sysctl::Allowlist,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -149,7 +151,14 @@ impl Kubelet {
             },
             &config.pod_infra_container_image,
         ));
+        // Validated with the configuration.
+        let sysctls = crate::admission::sysctl::Allowlist::new(
+            &machine.kernel_version,
+            c.allowed_unsafe_sysctls.as_deref().unwrap_or_default(),
+        )
+        .unwrap_or_default();
         let kubelet = Arc::new(Self {
+            sysctls,
             eviction,
             image_gc,
             evictions: Mutex::new(HashMap::new()),
@@ -525,6 +534,10 @@ pub async fn start_with(
         }));
     }
 
+    if !options.simulated {
+        let manager = Arc::new(crate::logs::ContainerLogManager::new(runtime.clone(), &c));
+        tasks.push(tokio::spawn(manager.run(stopped(stop_rx.clone()))));
+    }
     tasks.push(tokio::spawn(crate::gc::run_container_gc(
         kubelet.clone(),
         stopped(stop_rx.clone()),

@@ -6,6 +6,7 @@
 //! upstream's decomposition into small managers with narrow interfaces:
 //!
 //! - [`admission`]: pod admission (resources, affinity, ports, taints, pressure);
+//! - [`cadvisor`]: `/metrics/cadvisor` from the pods' cgroups;
 //! - [`certificate`]: TLS bootstrap and client certificate rotation;
 //! - [`config`], [`options`]: `KubeletConfiguration` and the upstream flags;
 //! - [`node`]: registration, node status, the node Lease;
@@ -15,6 +16,7 @@
 //! - [`eviction`]: the eviction manager (pressure conditions, evicting pods);
 //! - [`gc`]: image and container garbage collection;
 //! - [`probe`]: liveness, readiness and startup probes;
+//! - [`logs`]: container log rotation;
 //! - [`server`]: the kubelet API on 10250 (logs, pods, metrics, stats);
 //! - [`simulated`]: many kubelets over fake runtimes in one process;
 //! - [`kubelet`]: wiring everything together ([`kubelet::start`]).
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod cadvisor;
 pub mod certificate;
 pub mod config;
 pub mod duration;
@@ -32,6 +35,7 @@ pub mod events;
 pub mod eviction;
 pub mod gc;
 pub mod kubelet;
+pub mod logs;
 pub mod metrics;
 pub mod node;
 pub mod options;

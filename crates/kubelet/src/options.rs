@@ -155,6 +155,15 @@ pub struct KubeletFlags {
     /// Rotate the client certificate through CSRs as it nears expiry.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rotate_certificates: Option<bool>,
+    /// Size at which a container log is rotated (e.g. 10Mi).
+    #[arg(long, value_name = "QUANTITY", allow_negative_numbers = true)]
+    pub container_log_max_size: Option<String>,
+    /// Log files kept per container, the current one included.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub container_log_max_files: Option<i32>,
+    /// Unsafe sysctls or sysctl patterns (ending in `*`) pods may set, comma separated.
+    #[arg(long, value_name = "SYSCTLS")]
+    pub allowed_unsafe_sysctls: Option<String>,
     /// A set of key=value pairs of feature gates (accepted, logged).
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
@@ -250,6 +259,8 @@ impl KubeletFlags {
         over!(pod_cidr);
         over!(fail_swap_on);
         over!(serialize_image_pulls);
+        over!(container_log_max_size);
+        over!(container_log_max_files);
         if self.client_ca_file.is_some()
             || self.anonymous_auth.is_some()
             || self.authentication_token_webhook.is_some()
@@ -267,6 +278,16 @@ impl KubeletFlags {
             if let Some(on) = self.authentication_token_webhook {
                 authn.webhook.get_or_insert_with(Default::default).enabled = Some(on);
             }
+        }
+        if let Some(sysctls) = &self.allowed_unsafe_sysctls {
+            f.allowed_unsafe_sysctls = Some(
+                sysctls
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
         }
         if let Some(mode) = &self.authorization_mode {
             f.authorization.get_or_insert_with(Default::default).mode = Some(mode.clone());
@@ -565,9 +586,35 @@ mod tests {
             &["--node-labels=novalue", "--register-node=false"],
             &["--register-with-taints=k=v", "--register-node=false"],
             &["--sync-frequency=soon", "--register-node=false"],
+            &["--container-log-max-files=1", "--register-node=false"],
+            &["--container-log-max-size=lots", "--register-node=false"],
+            &[
+                "--allowed-unsafe-sysctls=vm.swappiness",
+                "--register-node=false",
+            ],
             &[],
         ] {
             assert!(parse(args).complete().is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn log_rotation_and_sysctl_flags() {
+        let (config, _) = parse(&[
+            "--register-node=false",
+            "--container-log-max-size=5Mi",
+            "--container-log-max-files=3",
+            "--allowed-unsafe-sysctls=net.core.*, kernel.msgmax",
+        ])
+        .complete()
+        .unwrap();
+        let f = &config.file;
+        assert_eq!(f.container_log_max_size.as_deref(), Some("5Mi"));
+        assert_eq!(f.container_log_max_files, Some(3));
+        assert_eq!(f.container_log_max_workers, Some(1));
+        assert_eq!(
+            f.allowed_unsafe_sysctls.as_deref(),
+            Some(&["net.core.*".to_string(), "kernel.msgmax".to_string()][..])
+        );
     }
 }

@@ -753,8 +753,25 @@ impl RuntimeService for FakeRuntime {
             .collect())
     }
 
-    async fn reopen_container_log(&self, _container_id: &str) -> Result<()> {
-        drop(self.begin("reopen_container_log")?);
+    async fn reopen_container_log(&self, container_id: &str) -> Result<()> {
+        let state = self.begin("reopen_container_log")?;
+        let container = state
+            .containers
+            .get(container_id)
+            .ok_or_else(|| not_found("container", container_id))?;
+        if container.state != api::ContainerState::ContainerRunning {
+            return Err(tonic::Status::failed_precondition(
+                "container is not running",
+            ));
+        }
+        // Like containerd: a fresh file where the log was (rotated away).
+        if !container.log_path.is_empty() {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&container.log_path)
+                .map_err(|e| tonic::Status::internal(format!("failed to reopen log: {e}")))?;
+        }
         Ok(())
     }
 }

@@ -5,7 +5,8 @@
 //! Warning event with the reason and message; it never runs.
 //!
 //! Handlers, in upstream's order: the eviction manager's (node pressure,
-//! reason `Evicted`), then the predicates in [`predicate`] (OS, resources,
+//! reason `Evicted`), the sysctl allowlist ([`sysctl`], reason
+//! `SysctlForbidden`), then the predicates in [`predicate`] (OS, resources,
 //! node affinity, node name, host ports, `NoExecute` taints). A critical
 //! pod that only lacks resources preempts other pods instead
 //! ([`preemption`]); when no set of pods would free enough it is rejected
@@ -17,6 +18,7 @@
 
 pub mod predicate;
 pub mod preemption;
+pub mod sysctl;
 #[cfg(test)]
 mod tests;
 
@@ -131,6 +133,7 @@ impl Kubelet {
         if let Some(message) = self.eviction.admit(pod) {
             return Err(Rejection::new(crate::eviction::REASON, message));
         }
+        self.sysctls.admit(pod)?;
         let (node, allocatable) = self.admission_node();
         let facts = predicate::NodeFacts {
             node: &node,

@@ -132,6 +132,7 @@ pub async fn collect(
     let plan = plan(&containers, &sandboxes, pod_state, all_dead);
     let mut removed = (0, 0);
     for id in &plan.containers {
+        crate::logs::clean(runtime, id).await;
         match runtime.remove_container(id).await {
             Ok(()) => removed.0 += 1,
             Err(err) => {

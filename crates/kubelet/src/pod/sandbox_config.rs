@@ -206,6 +206,13 @@ mod tests {
                     }]),
                     ..Default::default()
                 }],
+                security_context: Some(k8s_openapi::api::core::v1::PodSecurityContext {
+                    sysctls: Some(vec![k8s_openapi::api::core::v1::Sysctl {
+                        name: "net.ipv4.tcp_syncookies".into(),
+                        value: "0".into(),
+                    }]),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -224,6 +231,8 @@ mod tests {
         assert_eq!(config.port_mappings[0].host_port, 18080);
         assert_eq!(config.labels[labels::POD_UID], "u-1");
         let linux = config.linux.unwrap();
+        // Admitted sysctls reach the runtime.
+        assert_eq!(linux.sysctls["net.ipv4.tcp_syncookies"], "0");
         let ns = linux.security_context.unwrap().namespace_options.unwrap();
         assert_eq!(ns.network, api::NamespaceMode::Pod as i32);
         assert_eq!(ns.pid, api::NamespaceMode::Container as i32);

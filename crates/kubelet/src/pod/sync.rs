@@ -725,6 +725,7 @@ impl Kubelet {
             return;
         };
         for c in &runtime.containers {
+            crate::logs::clean_path(&c.log_path).await;
             if let Err(err) = self.runtime.remove_container(&c.id).await {
                 tracing::debug!(container = %c.id, error = %err, "removing container");
             }
@@ -748,6 +749,7 @@ impl Kubelet {
             .map(|c| c.name.clone());
         for name in names {
             for old in runtime.named(&name).skip(2).filter(|c| c.is_exited()) {
+                crate::logs::clean_path(&old.log_path).await;
                 if let Err(err) = self.runtime.remove_container(&old.id).await {
                     tracing::debug!(container = %old.id, error = %err, "removing old container");
                 }

@@ -198,7 +198,7 @@ pub fn stream(
 ) -> mpsc::Receiver<Result<Bytes, std::io::Error>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
-        let (first, mut offset) = match tokio::task::spawn_blocking({
+        let (first, offset) = match tokio::task::spawn_blocking({
             let path = path.clone();
             let options = options.clone();
             move || read_all(&path, &options)
@@ -226,13 +226,17 @@ pub fn stream(
             tail_lines: None,
             ..options.clone()
         };
-        let mut pending = Vec::new();
+        let mut follower = match Follower::open(&path, offset) {
+            Ok(f) => f,
+            Err(err) => {
+                let _ = tx.send(Err(err)).await;
+                return;
+            }
+        };
         let mut idle_checks = 0u32;
         loop {
-            let chunk = read_from(&path, offset, &follow, &mut pending);
-            match chunk {
-                Ok((out, new_offset)) if new_offset > offset => {
-                    offset = new_offset;
+            match follower.poll(&follow) {
+                Ok(Some(out)) => {
                     idle_checks = 0;
                     if !out.is_empty() {
                         let mut out = out;
@@ -248,12 +252,12 @@ pub fn stream(
                         }
                     }
                 }
-                Ok(_) => {
+                Ok(None) => {
                     idle_checks += 1;
                     // Check the container every second of silence.
                     if idle_checks.is_multiple_of(10) && !still_running().await {
                         // One last read for lines written just before exit.
-                        if let Ok((out, _)) = read_from(&path, offset, &follow, &mut pending)
+                        if let Ok(Some(out)) = follower.poll(&follow)
                             && !out.is_empty()
                         {
                             let _ = tx.send(Ok(Bytes::from(out))).await;
@@ -275,42 +279,87 @@ pub fn stream(
     rx
 }
 
-fn read_from(
-    path: &Path,
-    offset: u64,
-    options: &LogOptions,
-    pending: &mut Vec<u8>,
-) -> std::io::Result<(Vec<u8>, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    if len < offset {
-        // Rotated or truncated: start over.
-        return Ok((Vec::new(), len));
+/// Reads a log file as the runtime appends to it, and carries on with the
+/// new file when the kubelet rotates the log (the path then names another
+/// file: the old one is drained first, then the new one read from its
+/// start).
+struct Follower {
+    path: PathBuf,
+    reader: BufReader<std::fs::File>,
+    inode: u64,
+    position: u64,
+    /// An incomplete last line, completed by a later read.
+    pending: Vec<u8>,
+    /// The path named another file at the last poll: the runtime may
+    /// still be switching, so the old file gets one more poll.
+    rotation_seen: bool,
+}
+
+impl Follower {
+    fn open(path: &Path, offset: u64) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let mut file = std::fs::File::open(path)?;
+        let inode = file.metadata()?.ino();
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            inode,
+            position: offset,
+            pending: Vec::new(),
+            rotation_seen: false,
+        })
     }
-    file.seek(SeekFrom::Start(offset))?;
-    let mut reader = BufReader::new(file);
-    let mut out = Vec::new();
-    let mut position = offset;
-    loop {
-        let mut raw = std::mem::take(pending);
-        let n = reader.read_until(b'\n', &mut raw)?;
-        if n == 0 {
-            *pending = raw;
-            break;
+
+    /// Complete lines appended since the last call, rendered; `None` when
+    /// nothing new was written.
+    fn read_available(&mut self, options: &LogOptions) -> std::io::Result<Option<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mut advanced = false;
+        loop {
+            let n = self.reader.read_until(b'\n', &mut self.pending)?;
+            if n == 0 || !self.pending.ends_with(b"\n") {
+                // End of what is written (a partial line stays pending).
+                break;
+            }
+            advanced = true;
+            self.position += self.pending.len() as u64;
+            let raw = std::mem::take(&mut self.pending);
+            if let Some(line) = parse_line(&raw)
+                && wanted(&line, options)
+            {
+                render(&line, options, &mut out);
+            }
         }
-        if !raw.ends_with(b"\n") {
-            // Incomplete line: keep for the next round (not counted).
-            *pending = Vec::new();
-            break;
-        }
-        position += n as u64;
-        if let Some(line) = parse_line(&raw)
-            && wanted(&line, options)
-        {
-            render(&line, options, &mut out);
-        }
+        Ok(advanced.then_some(out))
     }
-    Ok((out, position))
+
+    fn poll(&mut self, options: &LogOptions) -> std::io::Result<Option<Vec<u8>>> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some(out) = self.read_available(options)? {
+            return Ok(Some(out));
+        }
+        let Ok(current) = std::fs::metadata(&self.path) else {
+            // Renamed away and not reopened yet.
+            return Ok(None);
+        };
+        if current.ino() != self.inode {
+            // Rotated. The runtime creates the new file a moment before it
+            // stops writing the old one: the old file is read until a
+            // poll finds nothing more in it, then the new one from its start.
+            if !std::mem::replace(&mut self.rotation_seen, true) {
+                return Ok(None);
+            }
+            *self = Follower::open(&self.path, 0)?;
+            return Ok(Some(self.read_available(options)?.unwrap_or_default()));
+        }
+        if current.len() < self.position + self.pending.len() as u64 {
+            // Truncated in place: start over.
+            *self = Follower::open(&self.path, 0)?;
+            return Ok(Some(Vec::new()));
+        }
+        Ok(None)
+    }
 }
 
 /// The last `lines` lines (at most `max_bytes`) of a container log, for
@@ -370,6 +419,41 @@ mod tests {
         assert!(LogOptions::from_query("limitBytes=0").is_err());
         assert!(LogOptions::from_query("sinceTime=yesterday").is_err());
         assert_eq!(tail_message(&path, 2, 6), "\nfour\n");
+    }
+
+    #[tokio::test]
+    async fn follow_carries_on_across_a_rotation() {
+        use std::io::Write;
+        let (dir, path) = write();
+        let mut rx = stream(
+            path.clone(),
+            LogOptions::from_query("follow=true&tailLines=1").unwrap(),
+            || Box::pin(async { true }),
+        );
+        assert_eq!(rx.recv().await.unwrap().unwrap(), Bytes::from("four\n"));
+        // The kubelet renames the log; the runtime writes one more line to
+        // the old file before it reopens a new one.
+        let rotated = dir.path().join("0.log.20240501-100005");
+        std::fs::rename(&path, &rotated).unwrap();
+        let mut old = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&rotated)
+            .unwrap();
+        old.write_all(b"2024-05-01T10:00:04.000000000Z stdout P fi")
+            .unwrap();
+        old.write_all(b"\n2024-05-01T10:00:04.500000000Z stdout F ve\n")
+            .unwrap();
+        std::fs::write(&path, "2024-05-01T10:00:05.000000000Z stdout F six\n").unwrap();
+        let mut got = Vec::new();
+        while got.len() < "five\nsix\n".len() {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("more output")
+                .unwrap()
+                .unwrap();
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(String::from_utf8(got).unwrap(), "five\nsix\n");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 //!                                            sinceTime, timestamps, limitBytes
 //! GET /metrics                               Prometheus metrics
 //! GET /metrics/resource                      node, pod and container cpu/memory (upstream names)
+//! GET /metrics/cadvisor                      cAdvisor's container metrics (cgroups, network, fs)
 //! GET /stats/summary                         node and pod resource usage
 //! GET /configz                               the running KubeletConfiguration
 //! ```
@@ -66,6 +67,16 @@ fn json(value: &impl serde::Serialize) -> Response<Body> {
             .unwrap_or_else(|_| Response::new(full("internal error"))),
         Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
+}
+
+fn prometheus_text(body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            corten_component_base::metrics::TEXT_CONTENT_TYPE,
+        )
+        .body(full(body))
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "error"))
 }
 
 /// Serves the kubelet API on `listener` with TLS until `shutdown`.
@@ -201,15 +212,7 @@ pub async fn handle(
         );
     }
     match path.trim_end_matches('/') {
-        "/metrics" => {
-            return Response::builder()
-                .header(
-                    header::CONTENT_TYPE,
-                    corten_component_base::metrics::TEXT_CONTENT_TYPE,
-                )
-                .body(full(corten_component_base::metrics::gather_text()))
-                .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "error"));
-        }
+        "/metrics" => return prometheus_text(corten_component_base::metrics::gather_text()),
         "/pods" => {
             return json(&serde_json::json!({
                 "kind": "PodList",
@@ -221,13 +224,10 @@ pub async fn handle(
         "/configz" => return json(&serde_json::json!({"kubeletconfig": kubelet.config.file})),
         "/stats/summary" => return json(&stats::summary(&kubelet).await),
         "/metrics/resource" => {
-            return Response::builder()
-                .header(
-                    header::CONTENT_TYPE,
-                    corten_component_base::metrics::TEXT_CONTENT_TYPE,
-                )
-                .body(full(resource_metrics::resource_metrics(&kubelet).await))
-                .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "error"));
+            return prometheus_text(resource_metrics::resource_metrics(&kubelet).await);
+        }
+        "/metrics/cadvisor" => {
+            return prometheus_text(crate::cadvisor::cadvisor_metrics(&kubelet).await);
         }
         _ => {}
     }

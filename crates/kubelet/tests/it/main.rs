@@ -1,10 +1,12 @@
 //! The kubelet against the real containerd and a real apiserver.
 
+mod container_metrics;
 mod control_plane;
 mod fake_runtime;
 mod harness;
 mod kubectl_websocket;
 mod kubectl_workloads;
+mod log_rotation;
 mod node_and_pods;
 mod node_health;
 mod node_netns;
@@ -12,4 +14,5 @@ mod restarts;
 mod service_network;
 mod service_proxy;
 mod simulated_nodes;
+mod sysctls;
 mod tls_bootstrap;

@@ -272,6 +272,23 @@ pub struct KubeletConfiguration {
     /// Feature gates (accepted; logged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_gates: Option<BTreeMap<String, bool>>,
+    /// Size at which a container log is rotated (a quantity, default
+    /// `10Mi`; negative disables rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_size: Option<String>,
+    /// Log files kept per container, the current one included (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_files: Option<i32>,
+    /// Containers whose logs are rotated at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_log_max_workers: Option<i32>,
+    /// Unsafe sysctls (names, or patterns ending in `*`) pods may set
+    /// besides the safe ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_unsafe_sysctls: Option<Vec<String>>,
+    /// How often log sizes are checked (default 10s, at least 3s).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_opt")]
+    pub container_log_monitor_interval: Option<Duration>,
 }
 
 /// Top-level field names of the file, for the unknown-field warning.
@@ -324,6 +341,11 @@ const KNOWN_FIELDS: &[&str] = &[
     "registerWithTaints",
     "nodeStatusMaxImages",
     "featureGates",
+    "containerLogMaxSize",
+    "containerLogMaxFiles",
+    "containerLogMaxWorkers",
+    "containerLogMonitorInterval",
+    "allowedUnsafeSysctls",
 ];
 
 impl KubeletConfiguration {
@@ -511,6 +533,11 @@ impl KubeletConfiguration {
         self.register_node.get_or_insert(true);
         self.register_with_taints.get_or_insert_with(Vec::new);
         self.node_status_max_images.get_or_insert(50);
+        set(&mut self.container_log_max_size, "10Mi");
+        self.container_log_max_files.get_or_insert(5);
+        self.container_log_max_workers.get_or_insert(1);
+        self.container_log_monitor_interval
+            .get_or_insert(Duration::from_secs(10));
         self
     }
 
@@ -589,6 +616,25 @@ impl KubeletConfiguration {
             ));
         }
         crate::eviction::threshold::Thresholds::from_config(self).map_err(ConfigError::Invalid)?;
+        if self.container_log_max_workers.unwrap_or(1) < 1 {
+            return invalid("containerLogMaxWorkers must be greater than or equal to 1".into());
+        }
+        if self
+            .container_log_monitor_interval
+            .is_some_and(|d| d < Duration::from_secs(3))
+        {
+            return invalid(
+                "containerLogMonitorInterval must be a positive time duration greater than or equal to 3s"
+                    .into(),
+            );
+        }
+        crate::logs::Policy::from_config(self).map_err(ConfigError::Invalid)?;
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        crate::admission::sysctl::Allowlist::new(
+            kernel.trim(),
+            self.allowed_unsafe_sysctls.as_deref().unwrap_or_default(),
+        )
+        .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }
@@ -633,84 +679,4 @@ impl KubeletConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_upstream_files_with_acronyms_and_defaults() {
-        let text = r#"
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-clusterDNS: ["10.96.0.10"]
-clusterDomain: cluster.local
-cgroupsPerQOS: false
-podCIDR: 10.244.1.0/24
-syncFrequency: 30s
-staticPodPath: /etc/kubernetes/manifests
-authentication:
-  anonymous:
-    enabled: false
-  x509:
-    clientCAFile: /etc/kubernetes/pki/ca.crt
-registerWithTaints:
-- key: dedicated
-  value: infra
-  effect: NoSchedule
-somethingNew: 1
-"#;
-        let (config, unknown) = KubeletConfiguration::parse(text, Path::new("k.yaml")).unwrap();
-        assert_eq!(unknown, ["somethingNew"]);
-        assert_eq!(
-            config.cluster_dns.as_deref(),
-            Some(&["10.96.0.10".to_string()][..])
-        );
-        assert_eq!(config.cgroups_per_qos, Some(false));
-        assert_eq!(config.pod_cidr.as_deref(), Some("10.244.1.0/24"));
-        let config = config.defaulted();
-        config.validate().unwrap();
-        assert_eq!(config.sync_frequency, Some(Duration::from_secs(30)));
-        assert_eq!(config.port, Some(10250));
-        assert_eq!(config.healthz_port, Some(10248));
-        assert_eq!(
-            config.register_with_taints.as_ref().unwrap()[0].key,
-            "dedicated"
-        );
-        assert_eq!(
-            config.eviction_hard.as_ref().unwrap()["memory.available"],
-            "100Mi"
-        );
-    }
-
-    #[test]
-    fn rejects_wrong_kind_and_bad_values() {
-        let err = KubeletConfiguration::parse("kind: Pod\n", Path::new("x")).unwrap_err();
-        assert!(
-            err.to_string().contains("is not KubeletConfiguration"),
-            "{err}"
-        );
-        let err = KubeletConfiguration::parse("syncFrequency: soon\n", Path::new("x")).unwrap_err();
-        assert!(
-            err.to_string().contains("syncFrequency") || err.to_string().contains("soon"),
-            "{err}"
-        );
-        let (config, _) =
-            KubeletConfiguration::parse("cgroupDriver: systemd\n", Path::new("x")).unwrap();
-        assert!(config.defaulted().validate().is_err());
-        let (config, _) =
-            KubeletConfiguration::parse("clusterDNS: [nope]\n", Path::new("x")).unwrap();
-        assert!(config.defaulted().validate().is_err());
-    }
-
-    #[test]
-    fn taints() {
-        let t = parse_taint("key=value:NoSchedule").unwrap();
-        assert_eq!(
-            (t.key.as_str(), t.value.as_deref(), t.effect.as_str()),
-            ("key", Some("value"), "NoSchedule")
-        );
-        let t = parse_taint("node-role.kubernetes.io/control-plane:NoExecute").unwrap();
-        assert_eq!(t.value, None);
-        assert!(parse_taint("key=value").is_err());
-        assert!(parse_taint("key=value:Sometimes").is_err());
-    }
-}
+mod tests;
