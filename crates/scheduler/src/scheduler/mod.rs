@@ -21,6 +21,7 @@ pub use self::binding::BindResult;
 pub use self::updates::{Change, ClusterUpdate, Resource};
 use crate::cache::Snapshot;
 use crate::config::KubeSchedulerConfiguration;
+use crate::framework::parallelize::Parallelizer;
 use crate::framework::profile::resolve_profile;
 use crate::framework::{ClusterApi, Framework};
 use crate::metrics;
@@ -55,6 +56,7 @@ pub struct Scheduler {
     api: Arc<dyn ClusterApi>,
     percentage_of_nodes_to_score: i32,
     next_start_node_index: usize,
+    parallelizer: Parallelizer,
     results_tx: mpsc::UnboundedSender<BindResult>,
     results_rx: mpsc::UnboundedReceiver<BindResult>,
     waiting_for: HashSet<Resource>,
@@ -118,6 +120,7 @@ impl Scheduler {
             api,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
             next_start_node_index: 0,
+            parallelizer: Parallelizer::from_parallelism(config.parallelism),
             results_tx,
             results_rx,
             waiting_for: wait_for.iter().copied().collect(),
@@ -134,6 +137,17 @@ impl Scheduler {
             queue.set_registrations(name, fwk.events_to_register());
         }
         self.queue = queue;
+    }
+
+    /// Replaces the workers that filter and score nodes (tests and the
+    /// benchmark pick an exact count; the daemon uses `parallelism`).
+    pub fn set_parallelizer(&mut self, parallelizer: Parallelizer) {
+        self.parallelizer = parallelizer;
+    }
+
+    /// How many threads filter and score nodes.
+    pub fn workers(&self) -> usize {
+        self.parallelizer.workers()
     }
 
     /// The profile named `name`.
@@ -258,5 +272,7 @@ impl Scheduler {
     }
 }
 
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod tests;
