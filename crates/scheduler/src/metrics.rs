@@ -19,6 +19,8 @@ struct Metrics {
     pod_attempts: Histogram,
     preemption_attempts: Counter,
     preemption_victims: Histogram,
+    preemption_goroutines_duration: HistogramVec,
+    preemption_goroutines_total: CounterVec,
     extension_point_duration: HistogramVec,
     incoming_pods: CounterVec,
     unschedulable_pods: GaugeVec,
@@ -83,6 +85,21 @@ fn build() -> prometheus::Result<Metrics> {
         preemption_victims: register(Histogram::with_opts(
             HistogramOpts::new("scheduler_preemption_victims", "Number of selected preemption victims")
                 .buckets(buckets(1.0, 2.0, 7)),
+        )?),
+        preemption_goroutines_duration: register(HistogramVec::new(
+            HistogramOpts::new(
+                "scheduler_preemption_goroutines_duration_seconds",
+                "Duration in seconds for running goroutines for the preemption.",
+            )
+            .buckets(buckets(0.01, 2.0, 20)),
+            &["result"],
+        )?),
+        preemption_goroutines_total: register(CounterVec::new(
+            Opts::new(
+                "scheduler_preemption_goroutines_execution_total",
+                "Number of preemption goroutines in the cluster till now.",
+            ),
+            &["result"],
         )?),
         extension_point_duration: register(HistogramVec::new(
             HistogramOpts::new(
@@ -211,6 +228,19 @@ pub fn preemption_attempt() {
 pub fn preemption_victims(n: usize) {
     if let Some(m) = metrics() {
         m.preemption_victims.observe(n as f64);
+    }
+}
+
+/// An asynchronous preemption (victim deletions) finished after `elapsed`;
+/// `result` is `success` or `error`.
+pub fn preemption_goroutine(result: &str, elapsed: Duration) {
+    if let Some(m) = metrics() {
+        m.preemption_goroutines_duration
+            .with_label_values(&[result])
+            .observe(elapsed.as_secs_f64());
+        m.preemption_goroutines_total
+            .with_label_values(&[result])
+            .inc();
     }
 }
 

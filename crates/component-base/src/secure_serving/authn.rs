@@ -1,12 +1,14 @@
 //! Delegated authentication (upstream's `DelegatingAuthenticatorConfig`):
 //!
-//! 1. a client certificate verified against the client CA (user = CN,
+//! 1. a front proxy's certificate (`--requestheader-*`) and the user its
+//!    headers name;
+//! 2. a client certificate verified against the client CA (user = CN,
 //!    groups = O);
-//! 2. otherwise `Authorization: Bearer <token>`, asked of the apiserver with
+//! 3. otherwise `Authorization: Bearer <token>`, asked of the apiserver with
 //!    a TokenReview (authentication.k8s.io/v1) and cached for
 //!    `--authentication-token-webhook-cache-ttl` (10s), failures too;
-//! 3. authenticated users get the `system:authenticated` group;
-//! 4. a request with neither is `system:anonymous` (group
+//! 4. authenticated users get the `system:authenticated` group;
+//! 5. a request with none of these is `system:anonymous` (group
 //!    `system:unauthenticated`); a request whose certificate or token was
 //!    *rejected* (or could not be checked) is 401, never anonymous.
 
@@ -18,6 +20,7 @@ use futures::future::BoxFuture;
 use http::{HeaderMap, header};
 
 use super::cache::TtlCache;
+use super::requestheader::{ProxyIdentity, RequestHeaderAuthenticator};
 use super::tls::CertIdentity;
 
 /// `system:authenticated`.
@@ -95,6 +98,7 @@ pub struct Unauthenticated(pub String);
 
 /// The authenticator of the secure port.
 pub struct DelegatingAuthenticator {
+    request_header: Option<RequestHeaderAuthenticator>,
     tokens: Option<Arc<dyn TokenReviewer>>,
     ttl: Duration,
     cache: TtlCache<[u8; 32], Option<UserInfo>>,
@@ -123,24 +127,51 @@ impl DelegatingAuthenticator {
     /// tokens are then refused). `ttl`: how long answers are reused.
     pub fn new(tokens: Option<Arc<dyn TokenReviewer>>, ttl: Duration) -> DelegatingAuthenticator {
         DelegatingAuthenticator {
+            request_header: None,
             tokens,
             ttl,
             cache: TtlCache::default(),
         }
     }
 
-    /// Who is calling.
+    /// Adds front-proxy authentication.
+    pub fn with_request_header(mut self, rh: RequestHeaderAuthenticator) -> Self {
+        self.request_header = Some(rh);
+        self
+    }
+
+    /// The front-proxy authenticator, if configured.
+    pub fn request_header(&self) -> Option<&RequestHeaderAuthenticator> {
+        self.request_header.as_ref()
+    }
+
+    /// Who is calling: `proxy` and `cert` are what the connection's client
+    /// certificate proved.
     pub async fn authenticate(
         &self,
+        proxy: &ProxyIdentity,
         cert: &CertIdentity,
         headers: &HeaderMap,
     ) -> Result<UserInfo, Unauthenticated> {
         let mut errors = Vec::new();
+        match (proxy, &self.request_header) {
+            (ProxyIdentity::Verified, Some(rh)) => {
+                if let Some(user) = rh.user_from_headers(headers) {
+                    return Ok(user.with_authenticated_group());
+                }
+            }
+            // Kept only if nothing else authenticates the request (a
+            // client certificate of the client CA fails here and passes
+            // below).
+            (ProxyIdentity::Invalid(why), _) => errors.push(why.clone()),
+            _ => {}
+        }
         match cert {
             CertIdentity::Verified(user) => return Ok(user.clone()),
             CertIdentity::Invalid(why) => errors.push(why.clone()),
             CertIdentity::None => {}
         }
+
         if let Some(token) = bearer_token(headers) {
             match self.review_token(token).await {
                 Ok(Some(user)) => return Ok(user.with_authenticated_group()),
@@ -223,13 +254,13 @@ mod tests {
         });
         let authn = DelegatingAuthenticator::new(Some(table.clone()), Duration::from_secs(10));
         let user = authn
-            .authenticate(&CertIdentity::None, &bearer("good"))
+            .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("good"))
             .await
             .unwrap();
         assert_eq!(user.name, "system:serviceaccount:monitoring:prometheus");
         assert_eq!(user.groups, ["system:serviceaccounts", AUTHENTICATED_GROUP]);
         authn
-            .authenticate(&CertIdentity::None, &bearer("good"))
+            .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("good"))
             .await
             .unwrap();
         assert_eq!(table.asked.load(Ordering::SeqCst), 1, "cached");
@@ -237,7 +268,7 @@ mod tests {
         // A rejected token is 401 (not anonymous), and cached as well.
         for _ in 0..2 {
             let err = authn
-                .authenticate(&CertIdentity::None, &bearer("bad"))
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("bad"))
                 .await
                 .unwrap_err();
             assert_eq!(err.0, "invalid bearer token");
@@ -247,7 +278,7 @@ mod tests {
         // Nothing at all: anonymous.
         assert_eq!(
             authn
-                .authenticate(&CertIdentity::None, &HeaderMap::new())
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &HeaderMap::new())
                 .await
                 .unwrap(),
             UserInfo::anonymous()
@@ -257,7 +288,7 @@ mod tests {
         basic.insert(header::AUTHORIZATION, "Basic YTpi".parse().unwrap());
         assert_eq!(
             authn
-                .authenticate(&CertIdentity::None, &basic)
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &basic)
                 .await
                 .unwrap(),
             UserInfo::anonymous()
@@ -274,7 +305,7 @@ mod tests {
         let authn = DelegatingAuthenticator::new(Some(table.clone()), Duration::from_secs(10));
         for _ in 0..2 {
             let err = authn
-                .authenticate(&CertIdentity::None, &bearer("good"))
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("good"))
                 .await
                 .unwrap_err();
             assert_eq!(err.0, "connection refused");
@@ -288,7 +319,7 @@ mod tests {
         let authn = DelegatingAuthenticator::new(Some(table.clone()), Duration::ZERO);
         for _ in 0..2 {
             authn
-                .authenticate(&CertIdentity::None, &bearer("good"))
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("good"))
                 .await
                 .unwrap();
         }
@@ -306,7 +337,11 @@ mod tests {
         };
         assert_eq!(
             authn
-                .authenticate(&CertIdentity::Verified(admin.clone()), &bearer("x"))
+                .authenticate(
+                    &ProxyIdentity::None,
+                    &CertIdentity::Verified(admin.clone()),
+                    &bearer("x")
+                )
                 .await
                 .unwrap(),
             admin
@@ -314,6 +349,7 @@ mod tests {
         assert!(
             authn
                 .authenticate(
+                    &ProxyIdentity::None,
                     &CertIdentity::Invalid("unknown CA".into()),
                     &HeaderMap::new()
                 )
@@ -323,7 +359,7 @@ mod tests {
         // Without an apiserver connection a token cannot be checked: 401.
         assert!(
             authn
-                .authenticate(&CertIdentity::None, &bearer("good"))
+                .authenticate(&ProxyIdentity::None, &CertIdentity::None, &bearer("good"))
                 .await
                 .is_err()
         );

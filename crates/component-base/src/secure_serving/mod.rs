@@ -27,8 +27,11 @@ pub mod authz;
 pub mod cache;
 pub mod options;
 pub mod refusal;
+pub mod requestheader;
 pub mod review;
+pub mod serving_certs;
 pub mod tls;
+pub mod tls_params;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,11 +56,16 @@ use crate::server::{SHUTDOWN_GRACE, ops_response};
 use authn::DelegatingAuthenticator;
 use authz::{Decision, DelegatingAuthorizer};
 pub use options::SecureServingOptions;
+use requestheader::{ProxyIdentity, RequestHeaderAuthenticator};
 use review::KubeReviewer;
+use serving_certs::ServingCerts;
 use tls::{CertIdentity, ClientCa};
 
 /// How often the client CA is re-read.
 pub const CLIENT_CA_RELOAD: Duration = Duration::from_secs(60);
+/// How often the serving certificate files are checked for changes
+/// (upstream watches them; a changed file applies to new connections).
+pub const SERVING_CERT_RELOAD: Duration = Duration::from_secs(10);
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -74,12 +82,13 @@ enum CaSource {
 
 /// A configured secure port, ready to serve on a listener.
 pub struct SecureServer {
-    tls: Arc<rustls::ServerConfig>,
+    certs: Arc<ServingCerts>,
+    cert_reload: Duration,
     authn: Arc<DelegatingAuthenticator>,
     authz: Arc<DelegatingAuthorizer>,
     ca: Arc<ClientCa>,
     ca_source: CaSource,
-    cert_pem: Vec<u8>,
+    proxy_ca_source: CaSource,
 }
 
 impl std::fmt::Debug for SecureServer {
@@ -147,17 +156,47 @@ impl SecureServer {
             }
             Err(err) => return Err(err),
         }
-        let cert = options.cert_source(pair_name).load()?;
-        let cert_pem = cert.cert_pem.clone();
-        let tls = tls::server_config(cert, &ca)?;
+        let params = options
+            .tls_params()
+            .map_err(|e| anyhow::anyhow!("--tls-min-version/--tls-cipher-suites: {e}"))?;
+        let (request_header, proxy_ca_source) = match &options.requestheader_client_ca_file {
+            Some(path) => {
+                let proxy_ca = ClientCa::new(tls::default_provider());
+                let source = CaSource::File(path.clone());
+                load_ca(&source, &proxy_ca)
+                    .await
+                    .context("--requestheader-client-ca-file")?;
+                let rh = RequestHeaderAuthenticator::new(
+                    proxy_ca,
+                    options.requestheader_allowed_names.clone(),
+                    options.requestheader_username_headers.clone(),
+                    options.requestheader_group_headers.clone(),
+                    options.requestheader_extra_headers_prefix.clone(),
+                );
+                (Some(rh), source)
+            }
+            None => (None, CaSource::None),
+        };
+        let certs = ServingCerts::load(
+            options.cert_source(pair_name),
+            options.tls_sni_cert_key.clone(),
+            params,
+            ca.clone(),
+            request_header.as_ref().map(|rh| rh.ca().clone()),
+        )?;
         let reviewer_authn = Arc::new(KubeReviewer::new(authn_client));
         let reviewer_authz = Arc::new(KubeReviewer::new(authz_client));
+        let mut authn = DelegatingAuthenticator::new(
+            Some(reviewer_authn),
+            options.authentication_token_webhook_cache_ttl,
+        );
+        if let Some(rh) = request_header {
+            authn = authn.with_request_header(rh);
+        }
         Ok(SecureServer {
-            tls,
-            authn: Arc::new(DelegatingAuthenticator::new(
-                Some(reviewer_authn),
-                options.authentication_token_webhook_cache_ttl,
-            )),
+            certs: Arc::new(certs),
+            cert_reload: SERVING_CERT_RELOAD,
+            authn: Arc::new(authn),
             authz: Arc::new(DelegatingAuthorizer::new(
                 paths,
                 Some(reviewer_authz),
@@ -166,13 +205,20 @@ impl SecureServer {
             )),
             ca,
             ca_source,
-            cert_pem,
+            proxy_ca_source,
         })
     }
 
-    /// The serving certificate (PEM), for clients that want to pin it.
-    pub fn serving_cert_pem(&self) -> &[u8] {
-        &self.cert_pem
+    /// The default serving certificate (PEM), for clients that want to pin
+    /// it.
+    pub fn serving_cert_pem(&self) -> Vec<u8> {
+        self.certs.default_cert_pem()
+    }
+
+    /// How often the serving certificate files are checked (tests shorten
+    /// it).
+    pub fn set_cert_reload_interval(&mut self, every: Duration) {
+        self.cert_reload = every;
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting
@@ -187,8 +233,23 @@ impl SecureServer {
             .local_addr()
             .context("reading the listener address")?;
         tracing::info!(address = %local, "serving securely /metrics, /healthz, /livez and /readyz");
-        let reload = tokio::spawn(reload_ca(self.ca_source.clone(), self.ca.clone()));
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.clone());
+        let mut reloads = vec![tokio::spawn(reload_ca(
+            self.ca_source.clone(),
+            self.ca.clone(),
+        ))];
+        if let Some(rh) = self.authn.request_header() {
+            reloads.push(tokio::spawn(reload_ca(
+                self.proxy_ca_source.clone(),
+                rh.ca().clone(),
+            )));
+        }
+        if self.certs.reloadable() {
+            reloads.push(tokio::spawn(reload_serving_certs(
+                self.certs.clone(),
+                self.cert_reload,
+            )));
+        }
+        let local_ip = local.ip();
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -207,7 +268,7 @@ impl SecureServer {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, error = %err, "set_nodelay");
             }
-            let acceptor = acceptor.clone();
+            let certs = self.certs.clone();
             let state = Pipeline {
                 authn: self.authn.clone(),
                 authz: self.authz.clone(),
@@ -216,19 +277,35 @@ impl SecureServer {
             };
             let watcher = graceful.watcher();
             tokio::spawn(async move {
-                let tls =
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(err)) => {
-                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                let cert = Arc::new(state.ca.identify(tls.get_ref().1.peer_certificates()));
+                let handshake = async {
+                    // The certificate depends on the name the client asks
+                    // for (SNI), or else the address it connected to.
+                    let start = tokio_rustls::LazyConfigAcceptor::new(
+                        rustls::server::Acceptor::default(),
+                        stream,
+                    )
+                    .await?;
+                    let config =
+                        certs.config_for(start.client_hello().server_name(), Some(local_ip));
+                    start.into_stream(config).await
+                };
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(err)) => {
+                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let chain = tls.get_ref().1.peer_certificates();
+                let proxy = state
+                    .authn
+                    .request_header()
+                    .map_or(ProxyIdentity::None, |rh| rh.verify(chain));
+                let cert = Arc::new((proxy, state.ca.identify(chain)));
                 let service = service_fn(move |req: Request<Incoming>| {
                     let state = state.clone();
                     let cert = cert.clone();
@@ -242,7 +319,9 @@ impl SecureServer {
             });
         }
         drop(listener);
-        reload.abort();
+        for reload in reloads {
+            reload.abort();
+        }
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()
@@ -288,6 +367,21 @@ async fn reload_ca(source: CaSource, ca: Arc<ClientCa>) {
     }
 }
 
+/// Checks the serving certificate files every `every`; a failed read or
+/// a broken pair keeps the certificates already served.
+async fn reload_serving_certs(certs: Arc<ServingCerts>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match certs.reload() {
+            Ok(true) => tracing::info!("loaded a changed serving certificate"),
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "reloading the serving certificate; keeping the current one");
+            }
+        }
+    }
+}
+
 /// Authentication, authorization and the ops endpoints, per request.
 #[derive(Clone)]
 struct Pipeline {
@@ -298,7 +392,11 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    async fn respond(&self, cert: &CertIdentity, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn respond(
+        &self,
+        cert: &(ProxyIdentity, CertIdentity),
+        req: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
         let mut response = self.check_then_serve(cert, &req).await;
         // Upstream's WithCacheControl: nothing here may be cached.
         response.headers_mut().insert(
@@ -310,11 +408,11 @@ impl Pipeline {
 
     async fn check_then_serve(
         &self,
-        cert: &CertIdentity,
+        (proxy, cert): &(ProxyIdentity, CertIdentity),
         req: &Request<Incoming>,
     ) -> Response<Full<Bytes>> {
         let (headers, uri) = (req.headers(), req.uri());
-        let user = match self.authn.authenticate(cert, headers).await {
+        let user = match self.authn.authenticate(proxy, cert, headers).await {
             Ok(user) => user,
             Err(err) => {
                 tracing::debug!(path = uri.path(), reason = %err.0, "unable to authenticate the request");
@@ -335,6 +433,9 @@ impl Pipeline {
         }
     }
 }
+
+#[cfg(test)]
+mod serving_tests;
 
 #[cfg(test)]
 mod tests {
@@ -429,7 +530,7 @@ mod tests {
                 .await
                 .unwrap();
             assert!(
-                String::from_utf8_lossy(server.serving_cert_pem())
+                String::from_utf8_lossy(&server.serving_cert_pem())
                     .starts_with("-----BEGIN CERTIFICATE-----")
             );
             assert!(dir.path().join("kube-scheduler.crt").is_file());

@@ -9,7 +9,12 @@ use std::time::Duration;
 use clap::{ArgAction, Args};
 
 use super::authz::{AlwaysAllowPaths, DEFAULT_ALWAYS_ALLOW_PATHS};
+use super::requestheader::{
+    DEFAULT_EXTRA_HEADERS_PREFIX, DEFAULT_GROUP_HEADERS, DEFAULT_USERNAME_HEADERS,
+};
+use super::serving_certs::NamedCertKey;
 use super::tls::ServingCertSource;
+use super::tls_params::{TlsParams, tls_params};
 use crate::duration::parse_duration;
 
 /// TLS, authentication and authorization flags of the secure port.
@@ -26,6 +31,38 @@ pub struct SecureServingOptions {
     /// File containing the default x509 private key matching --tls-cert-file.
     #[arg(long)]
     pub tls_private_key_file: Option<PathBuf>,
+
+    /// Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13. (Corten never negotiates below TLS 1.2.)
+    #[arg(long, default_value = "")]
+    pub tls_min_version: String,
+
+    /// Comma-separated list of cipher suites for the server. If omitted, the default cipher suites will be used. Names are Go's (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...); they restrict TLS 1.2, TLS 1.3 suites stay enabled.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_cipher_suites: Vec<String>,
+
+    /// A pair of x509 certificate and private key file paths, optionally suffixed with a list of domain patterns which are fully qualified domain names, possibly with prefixed wildcard segments. The domain patterns also allow IP addresses. If no domain patterns are provided, the names of the certificate are extracted. Non-wildcard matches trump over wildcard matches, explicit domain patterns trump over extracted names. For multiple key/certificate pairs, use the --tls-sni-cert-key multiple times. Examples: "example.crt,example.key" or "foo.crt,foo.key:*.foo.com,foo.com".
+    #[arg(long, action = ArgAction::Append)]
+    pub tls_sni_cert_key: Vec<NamedCertKey>,
+
+    /// Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames in headers specified by --requestheader-username-headers.
+    #[arg(long)]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+
+    /// List of client certificate common names to allow to provide usernames in headers specified by --requestheader-username-headers. If empty, any client certificate validated by the authorities in --requestheader-client-ca-file is allowed.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+
+    /// List of request headers to inspect for usernames. X-Remote-User is common.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_USERNAME_HEADERS)]
+    pub requestheader_username_headers: Vec<String>,
+
+    /// List of request headers to inspect for groups. X-Remote-Group is suggested.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_GROUP_HEADERS)]
+    pub requestheader_group_headers: Vec<String>,
+
+    /// List of request header prefixes to inspect. X-Remote-Extra- is suggested.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_EXTRA_HEADERS_PREFIX)]
+    pub requestheader_extra_headers_prefix: Vec<String>,
 
     /// If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file is authenticated with an identity corresponding to the CommonName of the client certificate.
     #[arg(long)]
@@ -70,6 +107,14 @@ impl Default for SecureServingOptions {
             cert_dir: None,
             tls_cert_file: None,
             tls_private_key_file: None,
+            tls_min_version: String::new(),
+            tls_cipher_suites: Vec::new(),
+            tls_sni_cert_key: Vec::new(),
+            requestheader_client_ca_file: None,
+            requestheader_allowed_names: Vec::new(),
+            requestheader_username_headers: vec![DEFAULT_USERNAME_HEADERS.into()],
+            requestheader_group_headers: vec![DEFAULT_GROUP_HEADERS.into()],
+            requestheader_extra_headers_prefix: vec![DEFAULT_EXTRA_HEADERS_PREFIX.into()],
             client_ca_file: None,
             authentication_kubeconfig: None,
             authentication_skip_lookup: false,
@@ -98,6 +143,12 @@ impl SecureServingOptions {
         if let Err(err) = self.always_allow_paths() {
             errors.push(format!("--authorization-always-allow-paths: {err}"));
         }
+        if let Err(err) = super::tls_params::parse_min_version(&self.tls_min_version) {
+            errors.push(format!("--tls-min-version: {err}"));
+        }
+        if let Err(err) = super::tls_params::parse_cipher_suites(&self.tls_cipher_suites) {
+            errors.push(format!("--tls-cipher-suites: {err}"));
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -115,6 +166,11 @@ impl SecureServingOptions {
             .filter(|p| !p.is_empty())
             .collect();
         AlwaysAllowPaths::new(&patterns)
+    }
+
+    /// The TLS versions and cipher suites to serve.
+    pub fn tls_params(&self) -> Result<TlsParams, String> {
+        tls_params(&self.tls_min_version, &self.tls_cipher_suites)
     }
 
     /// Where the serving certificate comes from; `pair_name` names the
@@ -210,6 +266,50 @@ mod tests {
                 key: "/k".into()
             }
         );
+        let tls = parse(&[
+            "--tls-min-version=VersionTLS13",
+            "--tls-cipher-suites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "--tls-sni-cert-key=a.crt,a.key",
+            "--tls-sni-cert-key=b.crt,b.key:*.b.com,b.com",
+            "--requestheader-client-ca-file=/front-proxy-ca.crt",
+            "--requestheader-allowed-names=front-proxy-client,aggregator",
+            "--requestheader-username-headers=X-Remote-User,X-User",
+        ]);
+        assert!(tls.validate().is_ok());
+        assert_eq!(tls.tls_params().unwrap().versions.len(), 1);
+        assert_eq!(tls.tls_sni_cert_key.len(), 2);
+        assert_eq!(tls.tls_sni_cert_key[1].names, ["*.b.com", "b.com"]);
+        assert_eq!(
+            tls.requestheader_allowed_names,
+            ["front-proxy-client", "aggregator"]
+        );
+        assert_eq!(
+            tls.requestheader_username_headers,
+            ["X-Remote-User", "X-User"]
+        );
+        assert_eq!(tls.requestheader_group_headers, ["x-remote-group"]);
+        assert_eq!(tls.requestheader_extra_headers_prefix, ["x-remote-extra-"]);
+        let defaults = parse(&[]);
+        assert_eq!(
+            defaults.requestheader_username_headers,
+            SecureServingOptions::default().requestheader_username_headers
+        );
+        let bad_tls = parse(&[
+            "--tls-min-version=VersionTLS14",
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_NOPE",
+        ]);
+        let errors = bad_tls.validate().unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "--tls-min-version: unknown tls version \"VersionTLS14\"",
+                "--tls-cipher-suites: Cipher suite TLS_NOPE not supported or doesn't exist"
+            ]
+        );
+        let mut bad_sni = vec!["x"];
+        bad_sni.push("--tls-sni-cert-key=onlyone");
+        assert!(Cli::try_parse_from(bad_sni).is_err());
+
         let none = parse(&["--authorization-always-allow-paths="]);
         assert!(!none.always_allow_paths().unwrap().allows("/healthz"));
 

@@ -49,8 +49,10 @@ pub struct ServingCert {
     pub chain: Vec<CertificateDer<'static>>,
     /// The key.
     pub key: PrivateKeyDer<'static>,
-    /// The leaf in PEM (tests trust it).
+    /// The chain in PEM (tests trust it).
     pub cert_pem: Vec<u8>,
+    /// The key in PEM.
+    pub key_pem: Vec<u8>,
 }
 
 impl std::fmt::Debug for ServingCert {
@@ -83,6 +85,13 @@ impl ServingCertSource {
                 self_signed(pair_name)?
             }
         };
+        ServingCert::from_pem(cert_pem, &key_pem)
+    }
+}
+
+impl ServingCert {
+    /// Parses a PEM chain and key.
+    pub fn from_pem(cert_pem: Vec<u8>, key_pem: &[u8]) -> anyhow::Result<ServingCert> {
         let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .collect::<Result<Vec<_>, _>>()
             .context("parsing the serving certificate")?;
@@ -90,13 +99,14 @@ impl ServingCertSource {
             !chain.is_empty(),
             "no certificate in the serving certificate file"
         );
-        let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        let key = rustls_pemfile::private_key(&mut &key_pem[..])
             .context("parsing the serving key")?
             .context("no private key in the serving key file")?;
         Ok(ServingCert {
             chain,
             key,
             cert_pem,
+            key_pem: key_pem.to_vec(),
         })
     }
 }
@@ -247,12 +257,13 @@ impl ClientCa {
 #[derive(Debug)]
 struct RequestClientCert {
     ca: Arc<ClientCa>,
+    proxy_ca: Option<Arc<ClientCa>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ClientCertVerifier for RequestClientCert {
     fn offer_client_auth(&self) -> bool {
-        self.ca.is_set()
+        self.ca.is_set() || self.proxy_ca.as_ref().is_some_and(|ca| ca.is_set())
     }
 
     fn client_auth_mandatory(&self) -> bool {
@@ -298,18 +309,22 @@ impl ClientCertVerifier for RequestClientCert {
 }
 
 /// The rustls server configuration: `cert`, client certificates requested
-/// while `ca` is set, HTTP/2 and HTTP/1.1 offered (Go servers offer both).
+/// while `ca` is set (or, for front proxies, while `proxy_ca` is),
+/// `params`' versions and suites, HTTP/2 and HTTP/1.1 offered (Go servers
+/// offer both).
 pub fn server_config(
     cert: ServingCert,
     ca: &Arc<ClientCa>,
+    proxy_ca: Option<&Arc<ClientCa>>,
+    params: &super::tls_params::TlsParams,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let provider = ca.provider.clone();
     let verifier = Arc::new(RequestClientCert {
         ca: ca.clone(),
-        algorithms: provider.signature_verification_algorithms,
+        proxy_ca: proxy_ca.cloned(),
+        algorithms: ca.provider.signature_verification_algorithms,
     });
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let mut config = rustls::ServerConfig::builder_with_provider(params.provider.clone())
+        .with_protocol_versions(&params.versions)
         .context("TLS versions")?
         .with_client_cert_verifier(verifier)
         .with_single_cert(cert.chain, cert.key)
@@ -422,6 +437,6 @@ mod tests {
         let err = missing.load().unwrap_err();
         assert!(format!("{err:#}").contains("--tls-cert-file"), "{err:#}");
         let ca = ClientCa::new(default_provider());
-        assert!(server_config(first, &ca).is_ok());
+        assert!(server_config(first, &ca, None, &Default::default()).is_ok());
     }
 }

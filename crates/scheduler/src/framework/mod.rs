@@ -13,6 +13,7 @@ pub mod events;
 pub mod fit_error;
 pub mod node_info;
 pub mod node_selector;
+pub mod parallelize;
 pub mod pod_info;
 pub mod profile;
 pub mod resolve;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::events::ClusterEventWithHint;
+use super::parallelize::Parallelizer;
 pub use super::resolve::{ResolvedProfile, resolve_profile};
 use super::{
     ClusterApi, Code, CycleState, MAX_NODE_SCORE, MIN_NODE_SCORE, NodeInfo, Plugin, PodInfo,
@@ -459,36 +460,86 @@ impl Framework {
     }
 
     /// Score and NormalizeScore of every plugin; returns the weighted total
-    /// per node (in `nodes` order).
+    /// per node (in `nodes` order). Raw scores are computed in chunks of
+    /// nodes on `parallelizer`'s workers (each node's score depends only on
+    /// the node and the cycle state, so the totals, and the first error
+    /// reported, are those of a sequential run); normalizing and weighting
+    /// stay sequential, plugin by plugin.
     pub fn run_score(
         &self,
         state: &CycleState,
         pod: &PodInfo,
         nodes: &[&NodeInfo],
         snapshot: &Snapshot,
+        parallelizer: &Parallelizer,
     ) -> Result<Vec<i64>, Status> {
         let (totals, status) = timed("Score", &self.profile_name, || {
-            let mut totals = vec![0i64; nodes.len()];
-            let mut scores = vec![0i64; nodes.len()];
-            for &(i, weight) in &self.score {
-                if state.skips_score(i) {
-                    continue;
-                }
-                let plugin = &self.plugins[i];
-                let data = state.pre_score(i);
-                for (slot, node) in scores.iter_mut().zip(nodes) {
-                    match plugin.score(data, pod, node, snapshot) {
-                        Ok(score) => *slot = score,
-                        Err(status) => {
-                            let message = format!(
-                                "running Score plugin {:?}: {}",
-                                plugin.name(),
-                                status.message()
-                            );
-                            return (totals, Status::error(message).with_plugin(plugin.name()));
+            let n = nodes.len();
+            let mut totals = vec![0i64; n];
+            let active: Vec<(usize, i64)> = self
+                .score
+                .iter()
+                .filter(|(i, _)| !state.skips_score(*i))
+                .copied()
+                .collect();
+            if active.is_empty() || n == 0 {
+                return (totals, Status::success());
+            }
+            let chunk = if parallelizer.is_parallel_for(n) {
+                parallelizer.chunk_size(n)
+            } else {
+                n
+            };
+            // Per chunk: raw scores plugin-major, complete for every plugin
+            // before the chunk's first failure (plugin position, node
+            // index, status), if any.
+            let chunks = parallelizer.run_chunks(n, chunk, |range| {
+                let mut raw = Vec::with_capacity(active.len() * range.len());
+                for (at, &(i, _)) in active.iter().enumerate() {
+                    let plugin = &self.plugins[i];
+                    let data = state.pre_score(i);
+                    for node in range.clone() {
+                        match plugin.score(data, pod, nodes[node], snapshot) {
+                            Ok(score) => raw.push(score),
+                            Err(status) => return ((raw, Some((at, node, status))), false),
                         }
                     }
                 }
+                ((raw, None), false)
+            });
+            // Sequentially, plugin `at` fails before any later plugin runs
+            // and at its lowest failing node.
+            let mut failure: Option<(usize, usize, Status)> = None;
+            for (_, failed) in &chunks {
+                if let Some((at, node, status)) = failed
+                    && failure
+                        .as_ref()
+                        .is_none_or(|(a, nd, _)| (*at, *node) < (*a, *nd))
+                {
+                    failure = Some((*at, *node, status.clone()));
+                }
+            }
+            let mut scores = vec![0i64; n];
+            for (at, &(i, weight)) in active.iter().enumerate() {
+                let plugin = &self.plugins[i];
+                if let Some((failed_at, _, status)) = &failure
+                    && *failed_at == at
+                {
+                    let message = format!(
+                        "running Score plugin {:?}: {}",
+                        plugin.name(),
+                        status.message()
+                    );
+                    return (totals, Status::error(message).with_plugin(plugin.name()));
+                }
+                let mut offset = 0;
+                for (raw, _) in &chunks {
+                    // Plugins before the first failure are complete in every chunk.
+                    let len = chunk.min(n - offset);
+                    scores[offset..offset + len].copy_from_slice(&raw[at * len..(at + 1) * len]);
+                    offset += len;
+                }
+                let data = state.pre_score(i);
                 let status = plugin.normalize_scores(data, pod, &mut scores);
                 if !status.is_success() {
                     let message =

@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(resolved.plugins_at("queueSort"), ["PrioritySort"]);
         assert_eq!(resolved.plugins_at("bind"), ["DefaultBinder"]);
         assert_eq!(resolved.plugins_at("postFilter"), ["DefaultPreemption"]);
-        assert_eq!(resolved.plugins_at("preEnqueue"), ["SchedulingGates"]);
+        assert_eq!(
+            resolved.plugins_at("preEnqueue"),
+            ["SchedulingGates", "DefaultPreemption"]
+        );
         assert_eq!(resolved.weights["TaintToleration"], 3);
         assert_eq!(resolved.weights["ImageLocality"], 1);
     }

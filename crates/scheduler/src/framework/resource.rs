@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use corten_apimachinery::quantity::Quantity as ParsedQuantity;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// CPU assumed for a container without a CPU request, when scoring (100m).
@@ -190,14 +190,45 @@ impl Resource {
     }
 }
 
-fn container_requests(container: &Container, non_missing_defaults: bool) -> Resource {
-    let requests = container
+/// The request lists that count for a container (upstream 1.33
+/// `determineContainerReqs`, InPlacePodVerticalScaling on by default):
+/// while the kubelet reports the container's resources, the larger of the
+/// spec, what is actuated (`status.resources`) and what is allocated
+/// (`allocatedResources`), so a pending resize holds the bigger of old and
+/// new; an infeasible resize counts only what the node actually gave.
+fn request_lists<'a>(
+    infeasible: bool,
+    container: &'a Container,
+    status: Option<&'a ContainerStatus>,
+) -> Vec<&'a BTreeMap<String, Quantity>> {
+    let spec = container
         .resources
         .as_ref()
         .and_then(|r| r.requests.as_ref());
-    let mut resource = requests.map(Resource::from_list).unwrap_or_default();
+    let Some(status) = status.filter(|s| s.resources.is_some()) else {
+        return spec.into_iter().collect();
+    };
+    let actuated = status.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let allocated = status.allocated_resources.as_ref();
+    let mut lists: Vec<&BTreeMap<String, Quantity>> = Vec::new();
+    if !infeasible {
+        lists.extend(spec);
+    }
+    lists.extend(actuated);
+    lists.extend(allocated);
+    lists
+}
+
+fn container_requests(
+    lists: &[&BTreeMap<String, Quantity>],
+    non_missing_defaults: bool,
+) -> Resource {
+    let mut resource = Resource::default();
+    for list in lists {
+        resource.set_max(&Resource::from_list(list));
+    }
     if non_missing_defaults {
-        let has = |name: &str| requests.is_some_and(|r| r.contains_key(name));
+        let has = |name: &str| lists.iter().any(|r| r.contains_key(name));
         if !has(CPU) {
             resource.milli_cpu = DEFAULT_MILLI_CPU_REQUEST;
         }
@@ -206,6 +237,28 @@ fn container_requests(container: &Container, non_missing_defaults: bool) -> Reso
         }
     }
     resource
+}
+
+/// Whether the kubelet said the pod's resize cannot be done (1.33's
+/// `PodResizePending` condition with reason `Infeasible`, or the older
+/// `status.resize`).
+fn resize_infeasible(pod: &Pod) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    status.resize.as_deref() == Some("Infeasible")
+        || status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "PodResizePending" && c.reason.as_deref() == Some("Infeasible"))
+}
+
+fn status_of<'a>(
+    statuses: Option<&'a Vec<ContainerStatus>>,
+    name: &str,
+) -> Option<&'a ContainerStatus> {
+    statuses?.iter().find(|s| s.name == name)
 }
 
 /// The pod's effective requests (upstream `resourcehelper.PodRequests`).
@@ -217,17 +270,35 @@ pub fn pod_requests(pod: &Pod, non_missing_defaults: bool) -> Resource {
     let Some(spec) = pod.spec.as_ref() else {
         return Resource::default();
     };
+    let infeasible = resize_infeasible(pod);
+    let statuses = pod.status.as_ref();
+    let container_statuses = statuses.and_then(|s| s.container_statuses.as_ref());
+    let init_statuses = statuses.and_then(|s| s.init_container_statuses.as_ref());
     let mut requests = Resource::default();
     for container in &spec.containers {
-        requests.add(&container_requests(container, non_missing_defaults));
+        let lists = request_lists(
+            infeasible,
+            container,
+            status_of(container_statuses, &container.name),
+        );
+        requests.add(&container_requests(&lists, non_missing_defaults));
     }
     // Sidecars (restartable init containers) run beside the app containers
     // and beside every init container started after them.
     let mut sidecars = Resource::default();
     let mut init_max = Resource::default();
     for container in spec.init_containers.iter().flatten() {
-        let own = container_requests(container, non_missing_defaults);
         let is_sidecar = container.restart_policy.as_deref() == Some("Always");
+        // Sidecars can be resized in place too; plain init containers cannot.
+        let status = if is_sidecar {
+            status_of(init_statuses, &container.name)
+        } else {
+            None
+        };
+        let own = container_requests(
+            &request_lists(infeasible, container, status),
+            non_missing_defaults,
+        );
         let during = if is_sidecar {
             requests.add(&own);
             sidecars.add(&own);
@@ -306,6 +377,59 @@ mod tests {
             (defaults.milli_cpu, defaults.memory),
             (DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST)
         );
+    }
+
+    fn resizing(status: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [{"name": "app", "resources": {"requests": {"cpu": "2", "memory": "1Gi"}}}],
+                "initContainers": [{"name": "log", "restartPolicy": "Always",
+                    "resources": {"requests": {"cpu": "100m"}}}]
+            },
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn in_place_resizes_count_the_larger_of_old_and_new() {
+        // Scaled up from 1 to 2 CPUs and down from 2Gi to 1Gi, not yet
+        // actuated: both larger values are held.
+        let pod = resizing(json!({
+            "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "allocatedResources": {"cpu": "1", "memory": "2Gi"},
+                "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}}],
+            "initContainerStatuses": [{"name": "log", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "allocatedResources": {"cpu": "300m"},
+                "resources": {"requests": {"cpu": "300m"}}}]
+        }));
+        let r = pod_requests(&pod, false);
+        assert_eq!(r.milli_cpu, 2300);
+        assert_eq!(r.memory, 2 << 30);
+        // Allocated but not yet actuated counts too.
+        let pod = resizing(json!({
+            "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "allocatedResources": {"cpu": "3"},
+                "resources": {"requests": {"cpu": "1"}}}]
+        }));
+        assert_eq!(pod_requests(&pod, false).milli_cpu, 3100);
+        // An infeasible resize: only what the node runs counts.
+        let pod = resizing(json!({
+            "conditions": [{"type": "PodResizePending", "status": "True", "reason": "Infeasible"}],
+            "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "allocatedResources": {"cpu": "1", "memory": "512Mi"},
+                "resources": {"requests": {"cpu": "1", "memory": "512Mi"}}}]
+        }));
+        let r = pod_requests(&pod, false);
+        assert_eq!(r.milli_cpu, 1100);
+        assert_eq!(r.memory, 512 << 20);
+        // No reported resources (no resize support, or not started): spec.
+        let pod = resizing(json!({
+            "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                "allocatedResources": {"cpu": "8"}}]
+        }));
+        assert_eq!(pod_requests(&pod, false).milli_cpu, 2100);
     }
 
     #[test]

@@ -24,6 +24,39 @@ use crate::framework::{ClusterApi, ExtensionPoints as P, Plugin};
 pub struct Handle {
     /// Where API writes go.
     pub api: Arc<dyn ClusterApi>,
+    /// Moves pods back to the active queue (upstream `Handle.Activate`).
+    pub activator: Activator,
+}
+
+impl Handle {
+    /// A handle whose activations go nowhere (plugin unit tests).
+    pub fn new(api: Arc<dyn ClusterApi>) -> Self {
+        Handle {
+            api,
+            activator: Activator::default(),
+        }
+    }
+}
+
+/// Asks the scheduling loop, from any task, to retry pods now: they move
+/// from the unschedulable pods or the backoff queue to the active queue
+/// (through their PreEnqueue plugins).
+#[derive(Debug, Clone, Default)]
+pub struct Activator(Option<tokio::sync::mpsc::UnboundedSender<String>>);
+
+impl Activator {
+    /// Activations sent here arrive on `tx`'s receiver as pod UIDs.
+    pub fn new(tx: tokio::sync::mpsc::UnboundedSender<String>) -> Self {
+        Activator(Some(tx))
+    }
+
+    /// Asks for the pod with UID `uid` to be retried.
+    pub fn activate(&self, uid: &str) {
+        if let Some(tx) = &self.0 {
+            // The loop is gone only at shutdown: nothing left to retry.
+            let _ = tx.send(uid.to_string());
+        }
+    }
 }
 
 /// Builds a plugin from its args.
@@ -131,8 +164,13 @@ static REGISTRY: &[PluginDescriptor] = &[
     },
     PluginDescriptor {
         name: defaultpreemption::NAME,
-        points: P::POST_FILTER,
-        build: |a, _| Ok(Arc::new(defaultpreemption::DefaultPreemption::new(a)?)),
+        points: P::PRE_ENQUEUE.or(P::POST_FILTER),
+        build: |a, h| {
+            Ok(Arc::new(defaultpreemption::DefaultPreemption::new(
+                a,
+                h.activator.clone(),
+            )?))
+        },
     },
     PluginDescriptor {
         name: noderesources::balanced_allocation::NAME,
@@ -171,9 +209,7 @@ mod tests {
 
     #[test]
     fn every_plugin_builds_and_declares_its_points() {
-        let handle = Handle {
-            api: Arc::new(FakeApi::default()),
-        };
+        let handle = Handle::new(Arc::new(FakeApi::default()));
         for d in registry() {
             let plugin = (d.build)(None, &handle).unwrap_or_else(|e| panic!("{}: {e}", d.name));
             assert_eq!(plugin.name(), d.name);

@@ -106,6 +106,20 @@ impl Default for QueueConfig {
 /// Event registrations of one profile: (plugin, event with hint).
 pub type Registrations = Vec<(&'static str, ClusterEventWithHint)>;
 
+/// A profile's PreEnqueue plugins, run whenever a pod would leave the
+/// unschedulable pods or enter the backoff queue (upstream
+/// `runPreEnqueuePlugins` in `moveToActiveQ`/`moveToBackoffQ`).
+pub type PreEnqueueFn = Arc<dyn Fn(&PodInfo) -> Status + Send + Sync>;
+
+#[derive(Default)]
+struct PreEnqueues(HashMap<String, PreEnqueueFn>);
+
+impl std::fmt::Debug for PreEnqueues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
 /// The scheduling queue.
 #[derive(Debug)]
 pub struct SchedulingQueue {
@@ -116,6 +130,7 @@ pub struct SchedulingQueue {
     counts: [usize; 5],
     seq: u64,
     registrations: HashMap<String, Registrations>,
+    pre_enqueue: PreEnqueues,
 }
 
 fn slot(location: Location) -> usize {
@@ -149,6 +164,60 @@ impl SchedulingQueue {
             counts: [0; 5],
             seq: 0,
             registrations: HashMap::new(),
+            pre_enqueue: PreEnqueues::default(),
+        }
+    }
+
+    /// Sets the PreEnqueue check of profile `profile`.
+    pub fn set_pre_enqueue(&mut self, profile: &str, check: PreEnqueueFn) {
+        self.pre_enqueue.0.insert(profile.to_string(), check);
+    }
+
+    fn gate(&self, pod: &PodInfo) -> Status {
+        self.pre_enqueue
+            .0
+            .get(&pod.scheduler_name)
+            .map_or_else(Status::success, |check| check(pod))
+    }
+
+    /// Moves a pod out of the unschedulable pods (or the gated ones, or
+    /// backoff): to the gated pods if a PreEnqueue plugin holds it back,
+    /// else to the backoff queue while its backoff runs, else to the active
+    /// queue (or to the active queue at once with `skip_backoff`).
+    fn release(&mut self, uid: &str, now: Instant, event: &str, skip_backoff: bool) {
+        let Some(entry) = self.pods.get(uid) else {
+            return;
+        };
+        let gate = self.gate(&entry.info.pod);
+        let backing_off = !skip_backoff && self.backoff_expiry(&entry.info) > now;
+        let location = entry.location;
+        let Some(entry) = self.pods.get_mut(uid) else {
+            return;
+        };
+        if !gate.is_success() {
+            entry.info.gated_by = Some(gate.plugin());
+            if location != Location::Gated {
+                self.place(uid, Location::Gated, event);
+            }
+            return;
+        }
+        entry.info.gated_by = None;
+        let target = if backing_off {
+            Location::Backoff
+        } else {
+            Location::Active
+        };
+        self.place(uid, target, event);
+    }
+
+    /// Whether `entry` waits for cluster events: unschedulable, or gated
+    /// after an attempt (a pod gated since its creation waits for its own
+    /// update instead).
+    fn awaits_events(entry: &Entry) -> bool {
+        match entry.location {
+            Location::Unschedulable => true,
+            Location::Gated => entry.info.attempts > 0,
+            _ => false,
         }
     }
 
@@ -248,12 +317,7 @@ impl SchedulingQueue {
             }
             Location::Gated => entry.info.gated_by = Some(gate.plugin()),
             Location::Unschedulable if spec_changed(&old, &pod) => {
-                let target = if self.backoff_expiry(&self.pods[&uid].info) > now {
-                    Location::Backoff
-                } else {
-                    Location::Active
-                };
-                self.place(&uid, target, "PodUpdate");
+                self.release(&uid, now, "PodUpdate", false);
             }
             // Re-push so a changed priority takes effect.
             Location::Active | Location::Backoff => self.place(&uid, location, ""),
@@ -357,12 +421,21 @@ impl SchedulingQueue {
         entry.info = info;
         let rejected_by_plugins =
             !entry.info.unschedulable_plugins.is_empty() || !entry.info.pending_plugins.is_empty();
-        let location = if rejected_by_plugins && !entry.info.failed_with_error {
-            Location::Unschedulable
+        if rejected_by_plugins && !entry.info.failed_with_error {
+            self.place(&uid, Location::Unschedulable, "ScheduleAttemptFailure");
+            return;
+        }
+        // Into backoff, which may be popped early: PreEnqueue first.
+        let pod = entry.info.pod.clone();
+        let gate = self.gate(&pod);
+        if gate.is_success() {
+            self.place(&uid, Location::Backoff, "ScheduleAttemptFailure");
         } else {
-            Location::Backoff
-        };
-        self.place(&uid, location, "ScheduleAttemptFailure");
+            if let Some(entry) = self.pods.get_mut(&uid) {
+                entry.info.gated_by = Some(gate.plugin());
+            }
+            self.place(&uid, Location::Gated, "ScheduleAttemptFailure");
+        }
     }
 
     fn worth_requeuing(
@@ -378,6 +451,7 @@ impl SchedulingQueue {
             .unschedulable_plugins
             .iter()
             .chain(info.pending_plugins.iter())
+            .chain(info.gated_by.iter())
             .copied()
             .collect();
         if rejectors.is_empty() {
@@ -404,28 +478,26 @@ impl SchedulingQueue {
         objects: &EventObjects<'_>,
         now: Instant,
     ) -> usize {
-        if self.counts[slot(Location::Unschedulable)] == 0 {
+        if self.counts[slot(Location::Unschedulable)] == 0
+            && self.counts[slot(Location::Gated)] == 0
+        {
             return 0;
         }
         let movers: Vec<String> = self
             .pods
             .iter()
             .filter(|(_, e)| {
-                e.location == Location::Unschedulable
-                    && self.worth_requeuing(&e.info, event, objects)
+                Self::awaits_events(e) && self.worth_requeuing(&e.info, event, objects)
             })
             .map(|(uid, _)| uid.clone())
             .collect();
         for uid in &movers {
-            let backing_off = self.backoff_expiry(&self.pods[uid].info) > now;
-            let target = if backing_off {
-                Location::Backoff
-            } else {
-                Location::Active
-            };
-            self.place(uid, target, event.label);
+            self.release(uid, now, event.label, false);
         }
-        movers.len()
+        movers
+            .iter()
+            .filter(|uid| self.location(uid) != Some(Location::Gated))
+            .count()
     }
 
     /// Moves pods whose backoff expired to the active queue.
@@ -453,21 +525,29 @@ impl SchedulingQueue {
             .pods
             .iter()
             .filter(|(_, e)| {
-                e.location == Location::Unschedulable
-                    && now.saturating_duration_since(e.info.timestamp) > limit
+                Self::awaits_events(e) && now.saturating_duration_since(e.info.timestamp) > limit
             })
             .map(|(uid, _)| uid.clone())
             .collect();
         for uid in &stale {
-            let backing_off = self.backoff_expiry(&self.pods[uid].info) > now;
-            let target = if backing_off {
-                Location::Backoff
-            } else {
-                Location::Active
-            };
-            self.place(uid, target, known::UNSCHEDULABLE_TIMEOUT.label);
+            self.release(uid, now, known::UNSCHEDULABLE_TIMEOUT.label, false);
         }
         stale.len()
+    }
+
+    /// Retries a waiting pod now (upstream `Activate`): from the
+    /// unschedulable pods, the gated ones after a failed attempt, or the
+    /// backoff queue, through PreEnqueue, to the active queue. Returns
+    /// whether it is now active.
+    pub fn activate(&mut self, uid: &str, now: Instant) -> bool {
+        let Some(entry) = self.pods.get(uid) else {
+            return false;
+        };
+        if !(Self::awaits_events(entry) || entry.location == Location::Backoff) {
+            return false;
+        }
+        self.release(uid, now, known::FORCE_ACTIVATE.label, true);
+        self.location(uid) == Some(Location::Active)
     }
 
     /// When the earliest backoff expires (for sleeping until then).

@@ -181,3 +181,80 @@ async fn deleted_in_flight_pods_are_not_requeued() {
     assert!(!q.contains("p"));
     assert_eq!(q.sizes(), [0; 5]);
 }
+
+/// A PreEnqueue check that holds back the pods whose UIDs are listed.
+fn holding(q: &mut SchedulingQueue) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let held = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let check = held.clone();
+    q.set_pre_enqueue(
+        "default-scheduler",
+        Arc::new(move |p: &PodInfo| {
+            if check.lock().unwrap().contains(&p.uid) {
+                Status::unresolvable("waiting for the preemption for this pod to be finished")
+                    .with_plugin("DefaultPreemption")
+            } else {
+                Status::success()
+            }
+        }),
+    );
+    held
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_pod_is_gated_when_an_event_would_move_it() {
+    let mut q = queue();
+    let held = holding(&mut q);
+    q.add(pod("vip", 1000), &Status::success(), Instant::now());
+    let info = q.pop(Instant::now()).unwrap();
+    fail(&mut q, info, "NodeResourcesFit");
+    assert_eq!(q.location("vip"), Some(Location::Unschedulable));
+    // Preemption started: an event that NodeResourcesFit cares about
+    // arrives, but the pod must not be retried yet.
+    held.lock().unwrap().push("vip".into());
+    advance(Duration::from_secs(2)).await;
+    let moved = q.move_on_event(&known::NODE_ADD, &EventObjects::Other, Instant::now());
+    assert_eq!(moved, 0);
+    assert_eq!(q.location("vip"), Some(Location::Gated));
+    assert_eq!(q.sizes()[3], 1);
+    assert!(q.pop(Instant::now()).is_none());
+    // Still held: the next event leaves it gated.
+    q.move_on_event(&known::NODE_ADD, &EventObjects::Other, Instant::now());
+    assert_eq!(q.location("vip"), Some(Location::Gated));
+    // Released: the next helpful event (a victim's deletion) moves it.
+    held.lock().unwrap().clear();
+    let moved = q.move_on_event(&known::NODE_ADD, &EventObjects::Other, Instant::now());
+    assert_eq!(moved, 1);
+    assert_eq!(q.location("vip"), Some(Location::Active));
+    assert_eq!(q.pop(Instant::now()).unwrap().attempts, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_pod_does_not_enter_backoff_or_get_popped_early() {
+    let mut q = SchedulingQueue::new(QueueConfig::default());
+    let held = holding(&mut q);
+    q.add(pod("vip", 1000), &Status::success(), Instant::now());
+    let mut info = q.pop(Instant::now()).unwrap();
+    info.failed_with_error = true;
+    held.lock().unwrap().push("vip".into());
+    q.requeue_failed(info, Instant::now());
+    assert_eq!(q.location("vip"), Some(Location::Gated));
+    // SchedulerPopFromBackoffQ would pop a backing-off pod at once.
+    assert!(q.pop(Instant::now()).is_none());
+    held.lock().unwrap().clear();
+    assert!(q.activate("vip", Instant::now()));
+    assert!(q.pop(Instant::now()).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn gated_pods_without_an_attempt_ignore_events() {
+    let mut q = queue();
+    q.add(
+        pod("gated", 0),
+        &Status::unresolvable("waiting for scheduling gates: [a]").with_plugin("SchedulingGates"),
+        Instant::now(),
+    );
+    q.move_on_event(&known::NODE_ADD, &EventObjects::Other, Instant::now());
+    q.flush_unschedulable_leftover(Instant::now() + Duration::from_secs(600));
+    assert!(!q.activate("gated", Instant::now()));
+    assert_eq!(q.location("gated"), Some(Location::Gated));
+}

@@ -21,10 +21,11 @@ pub use self::binding::BindResult;
 pub use self::updates::{Change, ClusterUpdate, Resource};
 use crate::cache::Snapshot;
 use crate::config::KubeSchedulerConfiguration;
+use crate::framework::parallelize::Parallelizer;
 use crate::framework::profile::resolve_profile;
 use crate::framework::{ClusterApi, Framework};
 use crate::metrics;
-use crate::plugins::Handle;
+use crate::plugins::{Activator, Handle};
 use crate::queue::{QueueConfig, SchedulingQueue};
 
 /// How often periodic work runs (backoff flush, metrics).
@@ -55,8 +56,10 @@ pub struct Scheduler {
     api: Arc<dyn ClusterApi>,
     percentage_of_nodes_to_score: i32,
     next_start_node_index: usize,
+    parallelizer: Parallelizer,
     results_tx: mpsc::UnboundedSender<BindResult>,
     results_rx: mpsc::UnboundedReceiver<BindResult>,
+    activations: mpsc::UnboundedReceiver<String>,
     waiting_for: HashSet<Resource>,
     stats: Stats,
     last_unschedulable_flush: Instant,
@@ -81,7 +84,11 @@ impl Scheduler {
         api: Arc<dyn ClusterApi>,
         wait_for: &[Resource],
     ) -> Result<Self, String> {
-        let handle = Handle { api: api.clone() };
+        let (activate_tx, activations) = mpsc::unbounded_channel();
+        let handle = Handle {
+            api: api.clone(),
+            activator: Activator::new(activate_tx),
+        };
         let mut profiles = HashMap::new();
         let mut queue = SchedulingQueue::new(QueueConfig {
             initial_backoff: Duration::from_secs(
@@ -106,8 +113,9 @@ impl Scheduler {
                     profile.scheduler_name
                 )
             })?;
-            queue.set_registrations(&profile.scheduler_name, framework.events_to_register());
-            profiles.insert(profile.scheduler_name.clone(), Arc::new(framework));
+            let framework = Arc::new(framework);
+            register_with_queue(&mut queue, &profile.scheduler_name, &framework);
+            profiles.insert(profile.scheduler_name.clone(), framework);
         }
         let (results_tx, results_rx) = mpsc::unbounded_channel();
         metrics::register_all();
@@ -118,8 +126,10 @@ impl Scheduler {
             api,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
             next_start_node_index: 0,
+            parallelizer: Parallelizer::from_parallelism(config.parallelism),
             results_tx,
             results_rx,
+            activations,
             waiting_for: wait_for.iter().copied().collect(),
             stats: Stats::default(),
             last_unschedulable_flush: Instant::now(),
@@ -131,9 +141,20 @@ impl Scheduler {
     pub fn set_queue_config(&mut self, config: QueueConfig) {
         let mut queue = SchedulingQueue::new(config);
         for (name, fwk) in &self.profiles {
-            queue.set_registrations(name, fwk.events_to_register());
+            register_with_queue(&mut queue, name, fwk);
         }
         self.queue = queue;
+    }
+
+    /// Replaces the workers that filter and score nodes (tests and the
+    /// benchmark pick an exact count; the daemon uses `parallelism`).
+    pub fn set_parallelizer(&mut self, parallelizer: Parallelizer) {
+        self.parallelizer = parallelizer;
+    }
+
+    /// How many threads filter and score nodes.
+    pub fn workers(&self) -> usize {
+        self.parallelizer.workers()
     }
 
     /// The profile named `name`.
@@ -167,10 +188,13 @@ impl Scheduler {
         self.waiting_for.is_empty()
     }
 
-    /// Applies binding results that have arrived.
+    /// Applies binding results and activations that have arrived.
     pub fn drain_bind_results(&mut self) {
         while let Ok(result) = self.results_rx.try_recv() {
             self.on_bind_result(result);
+        }
+        while let Ok(uid) = self.activations.try_recv() {
+            self.queue.activate(&uid, Instant::now());
         }
     }
 
@@ -250,6 +274,9 @@ impl Scheduler {
                     None => break,
                 },
                 Some(result) = self.results_rx.recv() => self.on_bind_result(result),
+                Some(uid) = self.activations.recv() => {
+                    self.queue.activate(&uid, Instant::now());
+                }
                 () = tokio::time::sleep_until(wake) => {}
                 () = stop.cancelled() => break,
             }
@@ -258,5 +285,15 @@ impl Scheduler {
     }
 }
 
+/// Tells the queue which events may help the profile's pods and how to
+/// run its PreEnqueue plugins.
+fn register_with_queue(queue: &mut SchedulingQueue, name: &str, fwk: &Arc<Framework>) {
+    queue.set_registrations(name, fwk.events_to_register());
+    let fwk = fwk.clone();
+    queue.set_pre_enqueue(name, Arc::new(move |pod| fwk.run_pre_enqueue(pod)));
+}
+
+#[cfg(test)]
+mod parallel_tests;
 #[cfg(test)]
 mod tests;

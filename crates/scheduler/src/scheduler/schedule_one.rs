@@ -3,6 +3,7 @@
 //! assume, Reserve, Permit, then the asynchronous binding.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::Scheduler;
@@ -10,6 +11,7 @@ use super::binding::spawn_binding;
 use super::failure::Failure;
 use crate::cache::Snapshot;
 use crate::framework::fit_error::NO_NODES_AVAILABLE;
+use crate::framework::parallelize::Parallelizer;
 use crate::framework::{
     Code, CycleState, Diagnosis, FitError, Framework, NodeInfo, PodInfo, PostFilterContext, Status,
 };
@@ -179,7 +181,7 @@ impl Scheduler {
             return Err(ScheduleError::Internal(status.message()));
         }
         let scores = fwk
-            .run_score(state, pod, &nodes, &self.snapshot)
+            .run_score(state, pod, &nodes, &self.snapshot, &self.parallelizer)
             .map_err(|s| ScheduleError::Internal(s.message()))?;
         Ok(select_host(&nodes, &scores))
     }
@@ -230,6 +232,7 @@ impl Scheduler {
                 pod,
                 &mut diagnosis,
                 self.snapshot.order(),
+                &self.parallelizer,
             )?,
             Some(names) => {
                 let mut plugins = run.restricting.clone();
@@ -251,6 +254,7 @@ impl Scheduler {
                     pod,
                     &mut diagnosis,
                     &nodes,
+                    &self.parallelizer,
                 )?
             }
         };
@@ -258,8 +262,18 @@ impl Scheduler {
     }
 }
 
+/// What Filter said about one node of a chunk.
+enum Verdict {
+    Feasible(usize),
+    Rejected(usize, Status),
+    Error(Status),
+}
+
 /// Filters `nodes` (starting at the round-robin index) until enough are
-/// feasible (upstream `findNodesThatPassFilters`).
+/// feasible (upstream `findNodesThatPassFilters`). With several workers,
+/// chunks of nodes are filtered in parallel and merged in node order, so
+/// the feasible nodes, the statuses kept for the diagnosis and the next
+/// start index are exactly those of a sequential run.
 fn pass_filters(
     snapshot: &Snapshot,
     next_start_node_index: &mut usize,
@@ -269,6 +283,7 @@ fn pass_filters(
     pod: &PodInfo,
     diagnosis: &mut Diagnosis,
     nodes: &[usize],
+    parallelizer: &Parallelizer,
 ) -> Result<Vec<usize>, ScheduleError> {
     let n = nodes.len();
     if n == 0 {
@@ -283,32 +298,61 @@ fn pass_filters(
         return Ok(feasible);
     }
     let started = std::time::Instant::now();
+    // One chunk of everything on the calling thread, unless spreading pays.
+    let chunk = if parallelizer.is_parallel_for(n) {
+        parallelizer.chunk_size(n)
+    } else {
+        n
+    };
+    let found = AtomicUsize::new(0);
+    let chunks = parallelizer.run_chunks(n, chunk, |range| {
+        let mut verdicts = Vec::with_capacity(range.len());
+        let mut local = 0;
+        for i in range {
+            let slot = nodes[(start_index + i) % n];
+            let status =
+                fwk.run_filter_with_nominated_pods(state, pod, snapshot.slot(slot), snapshot);
+            if status.is_success() {
+                verdicts.push(Verdict::Feasible(slot));
+                local += 1;
+                // This chunk alone has enough: the sequential cut is at or
+                // before this node whatever the earlier chunks found.
+                if local >= wanted {
+                    break;
+                }
+            } else if status.is_rejected() {
+                verdicts.push(Verdict::Rejected(slot, status));
+            } else {
+                verdicts.push(Verdict::Error(status));
+                return (verdicts, true);
+            }
+        }
+        let total = found.fetch_add(local, Ordering::AcqRel) + local;
+        (verdicts, total >= wanted)
+    });
     let mut processed = 0;
-    for i in 0..n {
-        let slot = nodes[(start_index + i) % n];
-        let info = snapshot.slot(slot);
+    'merge: for verdict in chunks.into_iter().flatten() {
         processed += 1;
-        let status = fwk.run_filter_with_nominated_pods(state, pod, info, snapshot);
-        if status.is_success() {
-            feasible.push(slot);
-            if feasible.len() >= wanted {
-                break;
+        match verdict {
+            Verdict::Feasible(slot) => {
+                feasible.push(slot);
+                if feasible.len() >= wanted {
+                    break 'merge;
+                }
             }
-            continue;
+            Verdict::Rejected(slot, status) => {
+                if status.code() == Code::Pending {
+                    diagnosis.pending_plugins.insert(status.plugin());
+                } else {
+                    diagnosis.unschedulable_plugins.insert(status.plugin());
+                }
+                diagnosis
+                    .node_to_status
+                    .statuses
+                    .insert(snapshot.slot(slot).name.clone(), status);
+            }
+            Verdict::Error(status) => return Err(ScheduleError::Internal(status.message())),
         }
-        match status.code() {
-            Code::Unschedulable | Code::UnschedulableAndUnresolvable => {
-                diagnosis.unschedulable_plugins.insert(status.plugin());
-            }
-            Code::Pending => {
-                diagnosis.pending_plugins.insert(status.plugin());
-            }
-            _ => return Err(ScheduleError::Internal(status.message())),
-        }
-        diagnosis
-            .node_to_status
-            .statuses
-            .insert(info.name.clone(), status);
     }
     metrics::observe_extension_point(
         "Filter",

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::framework::FakeApi;
+use crate::queue::Location;
 
 fn node(name: &str, cpu: &str, labels: Value) -> ClusterUpdate {
     let node: Node = serde_json::from_value(json!({
@@ -151,4 +152,102 @@ async fn waits_for_caches_before_scheduling() {
     assert!(!s.synced());
     s.apply(ClusterUpdate::Synced(Resource::Pods));
     assert!(s.synced());
+}
+
+/// A fake API whose pod deletions wait for a permit.
+#[derive(Debug)]
+struct SlowDeletes {
+    inner: Arc<FakeApi>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl crate::framework::ClusterApi for SlowDeletes {
+    fn bind(&self, ns: &str, name: &str, uid: &str, node: &str) -> crate::framework::ApiFuture<()> {
+        self.inner.bind(ns, name, uid, node)
+    }
+    fn patch_pod_status(
+        &self,
+        ns: &str,
+        name: &str,
+        patch: Value,
+    ) -> crate::framework::ApiFuture<()> {
+        self.inner.patch_pod_status(ns, name, patch)
+    }
+    fn delete_pod(&self, ns: &str, name: &str, uid: &str) -> crate::framework::ApiFuture<()> {
+        let permits = self.permits.clone();
+        let inner = self.inner.clone();
+        let (ns, name, uid) = (ns.to_string(), name.to_string(), uid.to_string());
+        Box::pin(async move {
+            if let Ok(permit) = permits.acquire().await {
+                permit.forget();
+            }
+            inner.delete_pod(&ns, &name, &uid).await
+        })
+    }
+    fn patch_core(
+        &self,
+        r: &str,
+        ns: &str,
+        name: &str,
+        patch: Value,
+    ) -> crate::framework::ApiFuture<()> {
+        self.inner.patch_core(r, ns, name, patch)
+    }
+    fn record_event(&self, event: crate::framework::EventSpec) {
+        self.inner.record_event(event)
+    }
+}
+
+fn gone(name: &str) -> ClusterUpdate {
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")}}),
+    )
+    .unwrap();
+    ClusterUpdate::Pod(Change::Delete(Arc::new(pod)))
+}
+
+#[tokio::test]
+async fn a_preemptor_is_not_retried_while_its_victims_are_being_deleted() {
+    let api = Arc::new(SlowDeletes {
+        inner: Arc::new(FakeApi::recording()),
+        permits: Arc::new(tokio::sync::Semaphore::new(0)),
+    });
+    let mut s = Scheduler::new(&KubeSchedulerConfiguration::default(), api.clone(), &[]).unwrap();
+    s.apply(node("n1", "2", json!({})));
+    s.apply(node("n2", "1", json!({})));
+    s.apply(pod("low-a", "1", "n1", 10));
+    s.apply(pod("low-b", "1", "n1", 10));
+    s.apply(pod("filler", "1", "n2", 5000));
+    s.apply(pod("vip", "2", "", 1000));
+    settle(&mut s).await;
+    assert_eq!(s.stats().attempts, 1);
+    assert_eq!(s.snapshot().nominations.node_of("uid-vip"), Some("n1"));
+    assert_eq!(s.queue().location("uid-vip"), Some(Location::Unschedulable));
+    // The first deletion hangs. A pod deletion NodeResourcesFit would retry
+    // the preemptor for arrives: it is gated instead of retried.
+    s.apply(gone("filler"));
+    settle(&mut s).await;
+    assert_eq!(s.queue().location("uid-vip"), Some(Location::Gated));
+    assert_eq!(s.stats().attempts, 1);
+    assert!(api.inner.deletions.lock().unwrap().is_empty());
+    // The deletions go through; the victims' deletion events then retry
+    // the preemptor, which lands on the freed node.
+    api.permits.add_permits(2);
+    for _ in 0..50 {
+        if api.inner.deletions.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut deleted = api.inner.deletions.lock().unwrap().clone();
+    deleted.sort();
+    assert_eq!(deleted, ["default/low-a", "default/low-b"]);
+    s.apply(gone("low-a"));
+    s.apply(gone("low-b"));
+    settle(&mut s).await;
+    assert_eq!(
+        api.inner.bindings(),
+        [("default/vip".to_string(), "n1".to_string())]
+    );
+    assert_eq!(s.stats().attempts, 2);
 }

@@ -24,9 +24,21 @@ fn run(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_flags_and_configs_exit_64() {
-    let (code, err) = run(&["--tls-min-version=VersionTLS12"]);
+    let (code, err) = run(&["--permit-port-sharing"]);
     assert_eq!(code, 64);
-    assert!(err.contains("flag --tls-min-version is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
+    assert!(err.contains("flag --permit-port-sharing is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
+    let (code, err) = run(&["--tls-min-version=VersionTLS14"]);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("--tls-min-version: unknown tls version \"VersionTLS14\""),
+        "{err}"
+    );
+    let (code, err) = run(&["--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_FOO"]);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("Cipher suite TLS_FOO not supported or doesn't exist"),
+        "{err}"
+    );
     let (code, err) = run(&["--tls-cert-file=/x"]);
     assert_eq!(code, 64);
     assert!(

@@ -2,41 +2,71 @@
 //! lower-priority pods (respecting PodDisruptionBudgets as far as possible)
 //! would make it fit, nominate the pod there and delete the victims
 //! gracefully.
+//!
+//! The deletions run in the background (1.33's SchedulerAsyncPreemption,
+//! on by default). Until they are issued the preemptor is held back by this
+//! plugin's PreEnqueue, so that it is not retried (and does not preempt
+//! again) while its victims are still being removed.
 
 mod candidates;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde_json::json;
 
 use self::candidates::{Candidate, pick_one_node, select_victims_on_node};
 use crate::config::args::{DefaultPreemptionArgs, decode};
 use crate::framework::{
-    Code, Diagnosis, EventSpec, EventType, ExtensionPoints, FitError, NodeToStatus, Plugin,
-    PodInfo, PostFilterContext, PostFilterResult, Status,
+    ActionType, ClusterEventWithHint, Code, Diagnosis, EventResource, EventSpec, EventType,
+    ExtensionPoints, FitError, NodeToStatus, Plugin, PodInfo, PostFilterContext, PostFilterResult,
+    QueueingHint, Status,
 };
 use crate::metrics;
+use crate::plugins::Activator;
 
 /// Plugin name.
 pub const NAME: &str = "DefaultPreemption";
 /// Status of nodes where evicting pods cannot help.
 pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
+/// PreEnqueue's message while a pod's victims are being deleted.
+pub const WAITING: &str = "waiting for the preemption for this pod to be finished";
+
+/// The UIDs of preemptors whose victims are still being deleted.
+pub type Preempting = Arc<Mutex<HashSet<String>>>;
 
 /// The DefaultPreemption plugin.
 #[derive(Debug)]
 pub struct DefaultPreemption {
     args: DefaultPreemptionArgs,
+    preempting: Preempting,
+    activator: Activator,
 }
 
 impl DefaultPreemption {
-    /// Builds the plugin from its args.
-    pub fn new(args: Option<&serde_json::Value>) -> Result<Self, String> {
+    /// Builds the plugin from its args; `activator` retries a preemptor
+    /// whose victims could not all be deleted.
+    pub fn new(args: Option<&serde_json::Value>, activator: Activator) -> Result<Self, String> {
         let args: DefaultPreemptionArgs = decode(args, "args")?;
         let errors = args.validate("args");
         if !errors.is_empty() {
             return Err(errors.join("; "));
         }
-        Ok(DefaultPreemption { args })
+        Ok(DefaultPreemption {
+            args,
+            preempting: Preempting::default(),
+            activator,
+        })
+    }
+
+    /// Whether the pod's preemption is still deleting victims (upstream
+    /// `IsPodRunningPreemption`).
+    pub fn is_pod_running_preemption(&self, uid: &str) -> bool {
+        self.preempting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(uid)
     }
 
     /// How many candidates to look for among `n` potential nodes.
@@ -91,7 +121,26 @@ impl Plugin for DefaultPreemption {
     }
 
     fn extension_points(&self) -> ExtensionPoints {
-        ExtensionPoints::POST_FILTER
+        ExtensionPoints::PRE_ENQUEUE.or(ExtensionPoints::POST_FILTER)
+    }
+
+    fn pre_enqueue(&self, pod: &PodInfo) -> Status {
+        if self.is_pod_running_preemption(&pod.uid) {
+            return Status::unresolvable(WAITING);
+        }
+        Status::success()
+    }
+
+    /// Registered so a pod this plugin gates is looked at on pod deletions;
+    /// the hint itself always skips: the plugins that rejected the pod in
+    /// its cycle (NodeResourcesFit, ...) decide whether a deleted victim
+    /// helps, and PreEnqueue then checks the preemption is over.
+    fn events_to_register(&self) -> Vec<ClusterEventWithHint> {
+        vec![ClusterEventWithHint::with_hint(
+            EventResource::AssignedPod,
+            ActionType::DELETE,
+            |_, _| QueueingHint::Skip,
+        )]
     }
 
     fn post_filter(
@@ -178,8 +227,8 @@ impl Plugin for DefaultPreemption {
                 Status::unschedulable(format!("preemption: {message}")),
             );
         };
-        prepare_candidate(ctx, pod, &best);
         metrics::preemption_victims(best.victims.len());
+        self.prepare_candidate_async(ctx, pod, &best);
         (
             PostFilterResult {
                 nominated_node_name: Some(best.node.clone()),
@@ -189,64 +238,150 @@ impl Plugin for DefaultPreemption {
     }
 }
 
-/// Evicts the victims (DisruptionTarget condition, graceful delete,
-/// `Preempted` event) and clears the nominations of lower-priority pods on
-/// the node, in the background like upstream's asynchronous preemption.
-fn prepare_candidate(ctx: &PostFilterContext<'_>, pod: &PodInfo, best: &Candidate) {
-    let api = ctx.api.clone();
-    let scheduler_name = pod.scheduler_name.clone();
-    let profile = ctx.framework.profile_name.clone();
-    let preemptor_ref = object_ref(pod);
-    let preemptor_uid = pod.uid.clone();
-    let node = best.node.clone();
-    let victims: Vec<Arc<PodInfo>> = best.victims.clone();
-    let lower_nominated: Vec<Arc<PodInfo>> = ctx
-        .snapshot
-        .nominated_pods(&node)
-        .iter()
-        .filter(|p| p.priority < pod.priority && p.uid != pod.uid)
-        .cloned()
-        .collect();
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!("no async runtime: preemption victims are not evicted");
-        return;
-    };
-    runtime.spawn(async move {
-        for victim in victims {
-            let condition = json!({"status": {"conditions": [{
-                "type": "DisruptionTarget",
-                "status": "True",
-                "reason": "PreemptionByScheduler",
-                "message": format!("{scheduler_name}: preempting to accommodate a higher priority pod"),
-                "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
-            }]}});
-            if let Err(err) = api.patch_pod_status(&victim.namespace, &victim.name, condition).await {
-                tracing::warn!(pod = %victim.key(), error = %err, "adding the DisruptionTarget condition to a preemption victim");
-            }
-            match api.delete_pod(&victim.namespace, &victim.name, &victim.uid).await {
-                Ok(()) | Err(crate::framework::ApiError::NotFound(_)) => {}
-                Err(err) => {
-                    tracing::warn!(pod = %victim.key(), error = %err, "deleting a preemption victim");
-                    continue;
+impl DefaultPreemption {
+    /// Upstream `prepareCandidateAsync`: in a background task, clears the
+    /// nominations of lower-priority pods on the node, then evicts the
+    /// victims (DisruptionTarget condition, graceful delete, `Preempted`
+    /// event). The preemptor is gated by PreEnqueue meanwhile; it is
+    /// released just before the last victim's deletion, so the deletion
+    /// event of that victim finds it ready to be retried (released after,
+    /// the event could arrive first and be ignored, leaving the pod stuck).
+    fn prepare_candidate_async(
+        &self,
+        ctx: &PostFilterContext<'_>,
+        pod: &PodInfo,
+        best: &Candidate,
+    ) {
+        // Victims already terminating need no second deletion.
+        let victims: Vec<Arc<PodInfo>> = best
+            .victims
+            .iter()
+            .filter(|v| !v.is_terminating())
+            .cloned()
+            .collect();
+        if victims.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no async runtime: preemption victims are not evicted");
+            return;
+        };
+        let eviction = Eviction {
+            api: ctx.api.clone(),
+            scheduler_name: pod.scheduler_name.clone(),
+            profile: ctx.framework.profile_name.clone(),
+            preemptor: object_ref(pod),
+            preemptor_uid: pod.uid.clone(),
+            node: best.node.clone(),
+        };
+        let lower_nominated: Vec<Arc<PodInfo>> = ctx
+            .snapshot
+            .nominated_pods(&best.node)
+            .iter()
+            .filter(|p| p.priority < pod.priority && p.uid != pod.uid)
+            .cloned()
+            .collect();
+        let preempting = self.preempting.clone();
+        let activator = self.activator.clone();
+        let uid = pod.uid.clone();
+        preempting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uid.clone());
+        runtime.spawn(async move {
+            let started = Instant::now();
+            let mut ok = true;
+            for other in lower_nominated {
+                let patch = json!({"status": {"nominatedNodeName": null}});
+                if let Err(err) = eviction.api.patch_pod_status(&other.namespace, &other.name, patch).await {
+                    tracing::warn!(pod = %other.key(), error = %err, "clearing a lower-priority nomination");
+                    ok = false;
                 }
             }
-            api.record_event(EventSpec {
-                regarding: object_ref(&victim),
-                related: Some(preemptor_ref.clone()),
-                type_: EventType::Normal,
-                reason: "Preempted".into(),
-                action: "Preempting".into(),
-                note: format!("Preempted by pod {preemptor_uid} on node {node}"),
-                reporting_controller: profile.clone(),
-            });
-        }
-        for other in lower_nominated {
-            let patch = json!({"status": {"nominatedNodeName": null}});
-            if let Err(err) = api.patch_pod_status(&other.namespace, &other.name, patch).await {
-                tracing::warn!(pod = %other.key(), error = %err, "clearing a lower-priority nomination");
+            let (others, last) = victims.split_at(victims.len() - 1);
+            for victim in others {
+                ok &= eviction.evict(victim).await;
+            }
+            preempting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&uid);
+            // After a failure the other victims' deletions may never come:
+            // retry the preemptor now rather than after the unschedulable
+            // timeout (upstream activates it too). The last victim is still
+            // tried, so the pod does not preempt the same pods again.
+            for victim in last {
+                ok &= eviction.evict(victim).await;
+            }
+            if !ok {
+                activator.activate(&uid);
+            }
+            metrics::preemption_goroutine(if ok { "success" } else { "error" }, started.elapsed());
+            tracing::debug!(preemptor = %uid, node = %eviction.node, ok, "asynchronous preemption finished");
+        });
+    }
+}
+
+/// What evicting one victim needs.
+struct Eviction {
+    api: Arc<dyn crate::framework::ClusterApi>,
+    scheduler_name: String,
+    profile: String,
+    preemptor: k8s_openapi::api::core::v1::ObjectReference,
+    preemptor_uid: String,
+    node: String,
+}
+
+impl Eviction {
+    /// DisruptionTarget condition, graceful delete, `Preempted` event.
+    /// False when the victim could not be deleted.
+    async fn evict(&self, victim: &PodInfo) -> bool {
+        let condition = json!({"status": {"conditions": [{
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "PreemptionByScheduler",
+            "message": format!("{}: preempting to accommodate a higher priority pod", self.scheduler_name),
+            "lastTransitionTime": k8s_openapi::jiff::Timestamp::now().to_string(),
+        }]}});
+        match self
+            .api
+            .patch_pod_status(&victim.namespace, &victim.name, condition)
+            .await
+        {
+            Ok(()) => {}
+            // Already gone: nothing to delete.
+            Err(crate::framework::ApiError::NotFound(_)) => return true,
+            Err(err) => {
+                tracing::warn!(pod = %victim.key(), error = %err, "adding the DisruptionTarget condition to a preemption victim");
+                return false;
             }
         }
-    });
+        match self
+            .api
+            .delete_pod(&victim.namespace, &victim.name, &victim.uid)
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::framework::ApiError::NotFound(_)) => return true,
+            Err(err) => {
+                tracing::warn!(pod = %victim.key(), error = %err, "deleting a preemption victim");
+                return false;
+            }
+        }
+        self.api.record_event(EventSpec {
+            regarding: object_ref(victim),
+            related: Some(self.preemptor.clone()),
+            type_: EventType::Normal,
+            reason: "Preempted".into(),
+            action: "Preempting".into(),
+            note: format!(
+                "Preempted by pod {} on node {}",
+                self.preemptor_uid, self.node
+            ),
+            reporting_controller: self.profile.clone(),
+        });
+        true
+    }
 }
 
 /// An ObjectReference to a pod.

@@ -1,0 +1,191 @@
+//! Front-proxy authentication (`--requestheader-*`, upstream's
+//! request-header authenticator in the delegated authentication): a proxy
+//! whose client certificate verifies against `--requestheader-client-ca-file`
+//! and whose CN is in `--requestheader-allowed-names` (any CN when empty)
+//! names the user in headers: the first non-empty value of the username
+//! headers, every value of the group headers, and extras from headers
+//! starting with an extra prefix (the rest of the name, percent-decoded and
+//! lower-cased, is the key). Headers from any other caller are ignored.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use rustls::pki_types::CertificateDer;
+
+use super::authn::UserInfo;
+use super::tls::{CertIdentity, ClientCa};
+
+/// Upstream's delegated defaults.
+pub const DEFAULT_USERNAME_HEADERS: &str = "x-remote-user";
+/// Upstream's delegated default group header.
+pub const DEFAULT_GROUP_HEADERS: &str = "x-remote-group";
+/// Upstream's delegated default extra prefix.
+pub const DEFAULT_EXTRA_HEADERS_PREFIX: &str = "x-remote-extra-";
+
+/// What a connection's certificate says about a front proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyIdentity {
+    /// No certificate, or no front-proxy CA configured.
+    None,
+    /// An allowed front proxy.
+    Verified,
+    /// A certificate that is not an allowed proxy's (why).
+    Invalid(String),
+}
+
+/// The request-header authenticator.
+#[derive(Debug)]
+pub struct RequestHeaderAuthenticator {
+    ca: Arc<ClientCa>,
+    allowed_names: Vec<String>,
+    username_headers: Vec<String>,
+    group_headers: Vec<String>,
+    extra_prefixes: Vec<String>,
+}
+
+impl RequestHeaderAuthenticator {
+    /// `ca` holds the front-proxy CA bundle (re-read by the caller).
+    pub fn new(
+        ca: Arc<ClientCa>,
+        allowed_names: Vec<String>,
+        username_headers: Vec<String>,
+        group_headers: Vec<String>,
+        extra_prefixes: Vec<String>,
+    ) -> Self {
+        let clean = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect()
+        };
+        RequestHeaderAuthenticator {
+            ca,
+            allowed_names: allowed_names
+                .into_iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            username_headers: clean(username_headers),
+            group_headers: clean(group_headers),
+            extra_prefixes: clean(extra_prefixes),
+        }
+    }
+
+    /// The CA bundle (for reloading and the handshake).
+    pub fn ca(&self) -> &Arc<ClientCa> {
+        &self.ca
+    }
+
+    /// Whether the connection's certificate is an allowed proxy's.
+    pub fn verify(&self, chain: Option<&[CertificateDer<'static>]>) -> ProxyIdentity {
+        if !self.ca.is_set() {
+            return ProxyIdentity::None;
+        }
+        match self.ca.identify(chain) {
+            CertIdentity::None => ProxyIdentity::None,
+            CertIdentity::Invalid(why) => ProxyIdentity::Invalid(format!("front proxy: {why}")),
+            CertIdentity::Verified(user) => {
+                if self.allowed_names.is_empty() || self.allowed_names.contains(&user.name) {
+                    ProxyIdentity::Verified
+                } else {
+                    ProxyIdentity::Invalid(format!(
+                        "front proxy: certificate CN {:?} is not in --requestheader-allowed-names",
+                        user.name
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The user the headers name; `None` without a username.
+    pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
+        let name = self.username_headers.iter().find_map(|h| {
+            headers
+                .get_all(h.as_str())
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| !v.is_empty())
+                .map(str::to_string)
+        })?;
+        let groups = self
+            .group_headers
+            .iter()
+            .flat_map(|h| headers.get_all(h.as_str()).iter())
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (header, value) in headers {
+            let Some(rest) = self
+                .extra_prefixes
+                .iter()
+                .find_map(|p| header.as_str().strip_prefix(p.as_str()))
+            else {
+                continue;
+            };
+            let key = percent_decode(rest).to_ascii_lowercase();
+            if let Ok(v) = value.to_str() {
+                extra.entry(key).or_default().push(v.to_string());
+            }
+        }
+        Some(UserInfo {
+            name,
+            uid: String::new(),
+            groups,
+            extra,
+        })
+    }
+}
+
+/// Percent-decodes an extra key; a malformed escape is kept as written.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_name_the_user() {
+        let ca = ClientCa::new(super::super::tls::default_provider());
+        let rh = RequestHeaderAuthenticator::new(
+            ca,
+            vec![],
+            vec!["X-Remote-User".into()],
+            vec!["x-remote-group".into()],
+            vec!["x-remote-extra-".into()],
+        );
+        let mut headers = HeaderMap::new();
+        headers.append("x-remote-user", "alice".parse().unwrap());
+        headers.append("x-remote-group", "devs".parse().unwrap());
+        headers.append("x-remote-group", "ops".parse().unwrap());
+        headers.append("x-remote-extra-scopes%2fa", "s1".parse().unwrap());
+        let user = rh.user_from_headers(&headers).unwrap();
+        assert_eq!(user.name, "alice");
+        assert_eq!(user.groups, ["devs", "ops"]);
+        assert_eq!(user.extra["scopes/a"], ["s1"]);
+        assert!(rh.user_from_headers(&HeaderMap::new()).is_none());
+        // No CA: nobody is a proxy.
+        assert_eq!(rh.verify(None), ProxyIdentity::None);
+        assert_eq!(percent_decode("a%zzb%41"), "a%zzbA");
+    }
+}
