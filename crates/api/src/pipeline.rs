@@ -210,10 +210,11 @@ impl Prepared {
     pub fn set_managed_fields(&mut self, entries: Value) -> Result<(), String> {
         let empty = entries.as_array().is_none_or(Vec::is_empty);
         if let Some(t) = &mut self.typed {
+            // Taken apart by value: the fieldsV1 trees move, not copied.
             let typed = if empty {
                 None
             } else {
-                Some(Deserialize::deserialize(&entries).map_err(|e| e.to_string())?)
+                Some(serde_json::from_value(entries).map_err(|e| e.to_string())?)
             };
             t.metadata_mut().managed_fields = typed;
             self.value = OnceLock::new();

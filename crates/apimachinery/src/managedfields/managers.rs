@@ -88,7 +88,7 @@ pub struct Managers {
 
 /// Paths never tracked (upstream's stripMeta set): server-owned metadata.
 /// [`strip_set`], built once.
-fn stripped() -> &'static Set {
+pub(super) fn stripped() -> &'static Set {
     static STRIPPED: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
     STRIPPED.get_or_init(strip_set)
 }
@@ -213,21 +213,7 @@ impl Managers {
         Value::Array(
             entries
                 .into_iter()
-                .map(|e| {
-                    let mut m = Map::new();
-                    m.insert("manager".into(), json!(e.id.manager));
-                    m.insert("operation".into(), json!(e.id.operation.as_str()));
-                    m.insert("apiVersion".into(), json!(e.id.api_version));
-                    if let Some(t) = &e.time {
-                        m.insert("time".into(), json!(t));
-                    }
-                    m.insert("fieldsType".into(), json!("FieldsV1"));
-                    m.insert("fieldsV1".into(), e.fields.to_fields_v1());
-                    if !e.id.subresource.is_empty() {
-                        m.insert("subresource".into(), json!(e.id.subresource));
-                    }
-                    Value::Object(m)
-                })
+                .map(|e| encode_entry(&e.id, e.time.as_deref(), e.fields.to_fields_v1()))
                 .collect(),
         )
     }
@@ -410,6 +396,24 @@ impl Managers {
             keep
         });
     }
+}
+
+/// One entry as `metadata.managedFields` holds it, `fields_v1` being its
+/// set in `fieldsV1` form.
+pub fn encode_entry(id: &ManagerId, time: Option<&str>, fields_v1: Value) -> Value {
+    let mut m = Map::new();
+    m.insert("manager".into(), json!(id.manager));
+    m.insert("operation".into(), json!(id.operation.as_str()));
+    m.insert("apiVersion".into(), json!(id.api_version));
+    if let Some(t) = time {
+        m.insert("time".into(), json!(t));
+    }
+    m.insert("fieldsType".into(), json!("FieldsV1"));
+    m.insert("fieldsV1".into(), fields_v1);
+    if !id.subresource.is_empty() {
+        m.insert("subresource".into(), json!(id.subresource));
+    }
+    Value::Object(m)
 }
 
 fn seconds(t: &Option<String>) -> i64 {

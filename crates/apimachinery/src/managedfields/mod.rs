@@ -8,9 +8,12 @@
 //!   the kind is needed.
 //! * [`typed`]: field sets, comparison, merge and removal over an object
 //!   and its schema.
+//! * [`created`]: the field set of a create, straight in `fieldsV1` form
+//!   (the write path's shortcut for [`managers::update`] on create).
 //! * [`managers`]: the managedFields entries and what create/update/patch
 //!   ([`managers::update`]) and apply ([`managers::apply`]) do to them.
 
+pub mod created;
 pub mod managers;
 pub mod path;
 pub mod schema;
@@ -20,6 +23,7 @@ pub mod typed;
 #[cfg(test)]
 mod tests;
 
+pub use created::{Unsupported, created_fields_v1};
 pub use managers::{
     ApplyError, Conflicts, Entry, ManagerId, Managers, Operation, Requested, Versions,
 };

@@ -81,7 +81,7 @@ fn index_items<'v>(
 }
 
 /// How a node treats a value.
-enum Shape<'s> {
+pub(super) enum Shape<'s> {
     Leaf,
     Fields {
         node: NodeId,
@@ -92,7 +92,7 @@ enum Shape<'s> {
     },
 }
 
-fn shape<'s>(schema: &'s Schema, node: NodeId, v: Option<&Value>) -> Shape<'s> {
+pub(super) fn shape<'s>(schema: &'s Schema, node: NodeId, v: Option<&Value>) -> Shape<'s> {
     match schema.node(node) {
         Node::Struct { atomic: false, .. } | Node::Map { atomic: false, .. } => match v {
             Some(Value::Object(_)) | None => Shape::Fields { node },

@@ -4,38 +4,50 @@
 
 use corten_apimachinery::status::StatusCause;
 use corten_apimachinery::{GroupResource, StatusError, meta};
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::registry::lookup::consistent_get;
 use crate::registry::{Registry, Resource};
 
 /// Namespaces that always exist and may not be deleted.
 pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
-/// The namespace's phase, or None if it does not exist.
-async fn namespace_phase(reg: &Registry, ns: &str) -> Result<Option<String>, StatusError> {
-    let key = format!("namespaces/{ns}");
-    if let Some(cache) = reg.cache("namespaces")
-        && let Some(o) = cache.get(&key)
-    {
-        return Ok(Some(phase_of(&o.json)));
-    }
-    // The cache may lag a namespace created a moment ago: ask etcd.
-    match reg.store.get(&key).await {
-        Ok(Some(kv)) => Ok(Some(phase_of(&kv.value))),
-        Ok(None) => Ok(None),
-        Err(e) => Err(StatusError::internal(e)),
-    }
+/// What NamespaceLifecycle reads of a namespace.
+#[derive(Deserialize)]
+struct Namespace {
+    #[serde(default)]
+    metadata: NamespaceMeta,
+    #[serde(default)]
+    status: NamespaceStatus,
 }
 
-fn phase_of(json: &[u8]) -> String {
-    let v: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
-    if meta::deletion_timestamp(&v).is_some() {
-        return "Terminating".into();
-    }
-    v.pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("Active")
-        .to_string()
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NamespaceMeta {
+    deletion_timestamp: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct NamespaceStatus {
+    phase: Option<String>,
+}
+
+/// Whether the namespace is terminating, or None if it does not exist.
+/// From the watch cache, which catches up with etcd before it says a
+/// namespace created a moment ago does not exist.
+async fn namespace_terminating(reg: &Registry, ns: &str) -> Result<Option<bool>, StatusError> {
+    let Some(json) = consistent_get(reg, "namespaces", &format!("namespaces/{ns}")).await? else {
+        return Ok(None);
+    };
+    // Stored namespaces always decode; anything else reads as active.
+    let Ok(n) = serde_json::from_slice::<Namespace>(&json.json) else {
+        return Ok(Some(false));
+    };
+    let deleting = n.metadata.deletion_timestamp.is_some_and(|t| t.is_string());
+    Ok(Some(
+        deleting || n.status.phase.as_deref() == Some("Terminating"),
+    ))
 }
 
 /// NamespaceLifecycle on create: the namespace must exist and not be
@@ -47,12 +59,12 @@ pub async fn admit_create(reg: &Registry, res: &Resource, obj: &Value) -> Result
     let Some(ns) = meta::namespace(obj) else {
         return Ok(());
     };
-    match namespace_phase(reg, ns).await? {
+    match namespace_terminating(reg, ns).await? {
         None => Err(StatusError::not_found(
             &GroupResource::new("", "namespaces"),
             ns,
         )),
-        Some(phase) if phase == "Terminating" => {
+        Some(true) => {
             let name = meta::name(obj).unwrap_or_default();
             let mut e = StatusError::forbidden(
                 &res.group_resource(),
@@ -68,7 +80,7 @@ pub async fn admit_create(reg: &Registry, res: &Resource, obj: &Value) -> Result
             });
             Err(e)
         }
-        Some(_) => Ok(()),
+        Some(false) => Ok(()),
     }
 }
 

@@ -3,11 +3,12 @@
 //! none is named; also keeps the two system classes in place.
 
 use corten_apimachinery::StatusError;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Operation, Request};
 use crate::app::ApiServer;
-use crate::auth::serviceaccount::lookup;
+use crate::registry::lookup::consistent_get;
 
 /// `system-cluster-critical` and `system-node-critical` with upstream's values.
 pub const SYSTEM_CLASSES: [(&str, i64, &str); 2] = [
@@ -54,7 +55,31 @@ pub async fn ensure_system_classes(server: &ApiServer) -> Result<(), StatusError
     Ok(())
 }
 
-fn global_default(server: &ApiServer) -> Option<Value> {
+/// What the plugin reads of a PriorityClass (decoding only these fields
+/// skips building the rest on every pod create).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Class {
+    #[serde(skip)]
+    name: String,
+    value: Option<Value>,
+    preemption_policy: Option<Value>,
+    global_default: Option<Value>,
+}
+
+impl Class {
+    fn decode(o: &corten_storage::CachedObject) -> Option<Class> {
+        let mut c: Class = serde_json::from_slice(&o.json).ok()?;
+        c.name = o.name.clone();
+        Some(c)
+    }
+
+    fn value(&self) -> i64 {
+        self.value.as_ref().and_then(Value::as_i64).unwrap_or(0)
+    }
+}
+
+fn global_default(server: &ApiServer) -> Option<Class> {
     let cache = server.registry.cache("priorityclasses")?;
     let listed = cache.list(&corten_storage::ListRequest {
         prefix: "priorityclasses/".into(),
@@ -65,10 +90,10 @@ fn global_default(server: &ApiServer) -> Option<Value> {
     listed
         .items
         .iter()
-        .filter_map(|o| serde_json::from_slice::<Value>(&o.json).ok())
-        .filter(|pc| pc.get("globalDefault").and_then(Value::as_bool) == Some(true))
+        .filter_map(|o| Class::decode(o))
+        .filter(|pc| pc.global_default.as_ref().and_then(Value::as_bool) == Some(true))
         // Several defaults (a race upstream also allows): the lowest wins.
-        .min_by_key(|pc| pc.get("value").and_then(Value::as_i64).unwrap_or(0))
+        .min_by_key(Class::value)
 }
 
 /// Sets `spec.priority` of a new pod.
@@ -88,26 +113,23 @@ pub async fn admit(
     let class = if name.is_empty() {
         global_default(server)
     } else {
-        Some(
-            lookup(
-                &server.registry,
-                "priorityclasses",
-                &format!("priorityclasses/{name}"),
-            )
-            .await
-            .ok_or_else(|| {
-                req.forbidden(&format!("no PriorityClass with name {name} was found"))
-            })?,
+        let missing = || req.forbidden(&format!("no PriorityClass with name {name} was found"));
+        let found = consistent_get(
+            &server.registry,
+            "priorityclasses",
+            &format!("priorityclasses/{name}"),
         )
+        .await
+        .map_err(|_| missing())?
+        .ok_or_else(missing)?;
+        Some(Class::decode(&found).ok_or_else(missing)?)
     };
     let (class_name, value, policy) = match &class {
         Some(pc) => (
-            pc.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            pc.get("value").and_then(Value::as_i64).unwrap_or(0),
-            pc.get("preemptionPolicy")
+            pc.name.clone(),
+            pc.value(),
+            pc.preemption_policy
+                .as_ref()
                 .and_then(Value::as_str)
                 .unwrap_or("PreemptLowerPriority")
                 .to_string(),

@@ -7,11 +7,46 @@
 //! inherits the ServiceAccount's `imagePullSecrets`.
 
 use corten_apimachinery::StatusError;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Operation, Request};
 use crate::app::ApiServer;
-use crate::auth::serviceaccount::lookup;
+use crate::registry::lookup::consistent_get;
+
+/// What the plugin reads of a ServiceAccount (decoding only these fields
+/// skips building the rest of the object on every pod create).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Account {
+    automount_service_account_token: Option<bool>,
+    image_pull_secrets: Option<Vec<Value>>,
+}
+
+/// The pod's ServiceAccount from the watch cache (consistent with etcd,
+/// see [`consistent_get`]); a 403 like upstream's when it does not exist
+/// or cannot be read.
+async fn service_account(
+    server: &ApiServer,
+    req: &Request<'_>,
+    name: &str,
+) -> Result<Account, StatusError> {
+    let ns = req.namespace;
+    let refused = |why: &str| {
+        req.forbidden(&format!(
+            "error looking up service account {ns}/{name}: {why}"
+        ))
+    };
+    let json = consistent_get(
+        &server.registry,
+        "serviceaccounts",
+        &format!("serviceaccounts/{ns}/{name}"),
+    )
+    .await
+    .map_err(|e| refused(&e.message))?
+    .ok_or_else(|| refused(&format!("serviceaccount \"{name}\" not found")))?;
+    serde_json::from_slice(&json.json).map_err(|e| refused(&e.to_string()))
+}
 
 /// Where the token volume is mounted.
 pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -31,11 +66,10 @@ fn random_suffix() -> String {
 }
 
 fn is_mirror(pod: &Value) -> bool {
-    pod.pointer(&format!(
-        "/metadata/annotations/{}",
-        MIRROR_ANNOTATION.replace('/', "~1")
-    ))
-    .is_some()
+    pod.get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(MIRROR_ANNOTATION))
+        .is_some()
 }
 
 /// The projected volume upstream injects.
@@ -80,25 +114,11 @@ pub async fn admit(
             legacy
         }
     };
-    let ns = req.namespace;
-    let Some(sa) = lookup(
-        &server.registry,
-        "serviceaccounts",
-        &format!("serviceaccounts/{ns}/{sa_name}"),
-    )
-    .await
-    else {
-        return Err(req.forbidden(&format!(
-            "error looking up service account {ns}/{sa_name}: serviceaccount \"{sa_name}\" not found"
-        )));
-    };
+    let sa = service_account(server, req, &sa_name).await?;
     let automount = spec
         .get("automountServiceAccountToken")
         .and_then(Value::as_bool)
-        .or_else(|| {
-            sa.get("automountServiceAccountToken")
-                .and_then(Value::as_bool)
-        })
+        .or(sa.automount_service_account_token)
         .unwrap_or(true);
     if automount {
         let volume_name = format!("kube-api-access-{}", random_suffix());
@@ -138,7 +158,7 @@ pub async fn admit(
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty());
     if !has_pull_secrets
-        && let Some(secrets) = sa.get("imagePullSecrets").and_then(Value::as_array)
+        && let Some(secrets) = sa.image_pull_secrets
         && !secrets.is_empty()
     {
         spec.insert("imagePullSecrets".into(), json!(secrets));

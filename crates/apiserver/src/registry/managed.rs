@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use corten_api::{Prepared, ResourceDef};
 use corten_apimachinery::managedfields::{
-    ManagerId, Managers, Operation, Requested, Schema, Set, Versions, managers,
+    ManagerId, Managers, Operation, Requested, Schema, Set, Versions, created_fields_v1, managers,
 };
 use corten_apimachinery::{FieldError, GroupKind, Path, StatusError};
 use serde_json::{Value, json};
@@ -166,9 +166,35 @@ pub fn track_create(res: &Resource, prepared: &mut Prepared, opts: &WriteOptions
     }
     let base = match Managers::requested(prepared.value()) {
         Requested::Set(m) => m,
-        Requested::Keep | Requested::Reset => Managers::default(),
+        Requested::Keep | Requested::Reset => {
+            if let Some(encoded) = created_entries(res, prepared, opts) {
+                set_managed_fields(prepared, encoded);
+                return;
+            }
+            Managers::default()
+        }
     };
     track(res, None, prepared, base, opts);
+}
+
+/// The managedFields of a create that brings no managers of its own, in
+/// one walk over the object (see [`created_fields_v1`]): what [`track`]
+/// computes from an empty [`Managers`]. None when the walk leaves the
+/// object to the general path (or the request's version is not the
+/// storage version, whose paths entries would then have to be in).
+fn created_entries(res: &Resource, prepared: &Prepared, opts: &WriteOptions) -> Option<Value> {
+    if !res.is_storage_version() {
+        return None;
+    }
+    let ignored = ignored(res, &opts.subresource);
+    let fields = created_fields_v1(&resource_schema(res), prepared.value(), &ignored).ok()?;
+    let me = manager_id(res, opts, Operation::Update);
+    Some(Value::Array(
+        fields
+            .map(|f| managers::encode_entry(&me, Some(&now()), f))
+            .into_iter()
+            .collect(),
+    ))
 }
 
 /// Records an update (PUT or non-apply PATCH) of `old` (stored form).
@@ -247,7 +273,12 @@ fn track(
             base
         }
     };
-    let encoded = managers.encode();
+    set_managed_fields(prepared, managers.encode());
+}
+
+/// Writes the encoded entries into `metadata.managedFields` unless they
+/// are there already.
+fn set_managed_fields(prepared: &mut Prepared, encoded: Value) {
     let unchanged = match prepared.value().pointer("/metadata/managedFields") {
         Some(current) => *current == encoded,
         None => encoded.as_array().is_some_and(Vec::is_empty),
@@ -335,3 +366,7 @@ impl Versions for KindVersions<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "managed_tests.rs"]
+mod tests;

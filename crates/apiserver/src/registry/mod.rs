@@ -10,6 +10,7 @@ pub mod convert;
 pub mod delete;
 pub mod keys;
 pub mod list;
+pub mod lookup;
 pub mod managed;
 pub mod patch;
 pub mod scale;

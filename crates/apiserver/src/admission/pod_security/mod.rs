@@ -33,7 +33,7 @@ use self::metrics::{Decision, Mode};
 use self::policy::{LevelVersion, Policy, policy_to_evaluate};
 use super::{Operation, Request};
 use crate::app::ApiServer;
-use crate::auth::serviceaccount::lookup;
+use crate::registry::lookup::consistent_get;
 
 /// At most this many existing pods are checked when a namespace's enforce
 /// level tightens (upstream's `namespaceMaxPodsToCheck`).
@@ -169,10 +169,13 @@ async fn namespace_policy(
     if ns.is_empty() {
         return None;
     }
-    let namespace = lookup(&server.registry, "namespaces", &format!("namespaces/{ns}")).await?;
+    // The cache holds the labels already extracted.
+    let namespace = consistent_get(&server.registry, "namespaces", &format!("namespaces/{ns}"))
+        .await
+        .ok()??;
     // Label errors were refused when the labels were written; the
     // fallbacks (enforce fails closed) apply to anything older.
-    let (policy, errs) = policy_to_evaluate(&meta::labels(&namespace), &config.defaults);
+    let (policy, errs) = policy_to_evaluate(&namespace.labels, &config.defaults);
     if !errs.is_empty() {
         let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         let shown = match shown.len() {
