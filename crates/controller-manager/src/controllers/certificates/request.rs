@@ -197,7 +197,7 @@ pub mod tests {
     /// so the request is put together here and signed with a fresh key).
     pub fn request_with_rdns(rdns: &[&[(u8, &str)]]) -> String {
         use crate::controllers::certificates::subject::tlv;
-        use rcgen::SigningKey;
+        use rcgen::{PublicKeyData, SigningKey};
         let key = KeyPair::generate().unwrap();
         let subject: Vec<u8> = rdns
             .iter()
@@ -218,7 +218,7 @@ pub mod tests {
             &[
                 vec![0x02, 0x01, 0x00],
                 tlv(0x30, &subject),
-                key.public_key_der(),
+                key.subject_public_key_info(),
                 vec![0xa0, 0x00],
             ]
             .concat(),

@@ -112,12 +112,12 @@ pub fn default_template() -> Pod {
     }
 }
 
-/// Upstream `AttemptToLoadRecycler`: a pod (YAML or JSON) with at least one
-/// volume.
+/// Upstream `AttemptToLoadRecycler`: a pod with at least one volume.
+/// Upstream also reads YAML; Corten reads JSON only so far.
 pub fn load_template(path: &Path) -> Result<Pod, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("reading recycler pod template {}: {e}", path.display()))?;
-    let pod: Pod = serde_yaml::from_str(&text)
+    let pod: Pod = serde_json::from_str(&text)
         .map_err(|e| format!("pod specification ({}): {e}", path.display()))?;
     if pod
         .spec
@@ -302,14 +302,15 @@ mod tests {
     }
 
     #[test]
-    fn templates_load_from_yaml_and_need_a_volume() {
+    fn templates_load_from_json_and_need_a_volume() {
         let dir = tempfile::tempdir().unwrap();
-        let good = dir.path().join("good.yaml");
-        std::fs::write(
-            &good,
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: kube-system\nspec:\n  volumes:\n  - name: scrub\n  containers:\n  - name: c\n    image: custom\n    volumeMounts:\n    - name: scrub\n      mountPath: /scrub\n",
-        )
-        .unwrap();
+        let good = dir.path().join("good.json");
+        let template = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"namespace": "kube-system"},
+            "spec": {"volumes": [{"name": "scrub"}],
+                     "containers": [{"name": "c", "image": "custom",
+                                     "volumeMounts": [{"name": "scrub", "mountPath": "/scrub"}]}]}});
+        std::fs::write(&good, template.to_string()).unwrap();
         let mut config = RecyclerConfig::default();
         config.hostpath.template = load_template(&good).unwrap();
         let pv = volume(json!({"hostPath": {"path": "/d"}}), "1Gi");
@@ -318,8 +319,8 @@ mod tests {
         let volumes = pod.spec.as_ref().unwrap().volumes.clone().unwrap();
         assert_eq!(volumes[0].name, "scrub");
         assert_eq!(volumes[0].host_path.as_ref().unwrap().path, "/d");
-        let bad = dir.path().join("bad.yaml");
-        std::fs::write(&bad, "spec:\n  containers:\n  - name: c\n").unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"spec": {"containers": [{"name": "c"}]}}"#).unwrap();
         let err = load_template(&bad).unwrap_err();
         assert!(err.ends_with("does not contain any volume(s)"), "{err}");
     }
