@@ -60,7 +60,7 @@ impl std::fmt::Debug for RootCa {
 }
 
 /// Settings of the controllers (upstream `KubeControllerManagerConfiguration`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ControllerConfig {
     /// `--root-ca-file`, read and checked to hold certificates. Without it,
     /// the CA of the kubeconfig is published (as upstream does).
@@ -110,17 +110,20 @@ impl std::fmt::Debug for CsrSigningConfig {
 }
 
 /// Settings of the volume controllers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VolumeConfig {
     /// `--hostpath-provisioner-dir`: where the `corten.io/hostpath`
     /// provisioner puts volume directories.
     pub hostpath_dir: PathBuf,
+    /// `--pv-recycler-*`: the recycler pods of `Recycle` volumes.
+    pub recycler: crate::controllers::persistentvolume::recycle::RecyclerConfig,
 }
 
 impl Default for VolumeConfig {
     fn default() -> Self {
         Self {
             hostpath_dir: PathBuf::from(DEFAULT_HOSTPATH_DIR),
+            recycler: Default::default(),
         }
     }
 }

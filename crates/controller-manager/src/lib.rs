@@ -39,5 +39,6 @@ pub use corten_component_base::duration;
 pub mod framework;
 pub mod leader_election;
 pub mod options;
+pub mod recycler_options;
 pub mod registry;
 pub mod service_account_clients;

@@ -287,6 +287,10 @@ pub struct Options {
     #[arg(long, default_value = "8760h0m0s", value_parser = parse_duration)]
     pub cluster_signing_duration: Duration,
 
+    /// `--pv-recycler-*`.
+    #[command(flatten)]
+    pub recycler: crate::recycler_options::RecyclerOptions,
+
     /// TLS, delegated authentication and authorization of the secure port.
     #[command(flatten)]
     pub secure_serving: SecureServingOptions,
@@ -413,6 +417,10 @@ impl Options {
         if let Err(flag_errors) = self.secure_serving.validate() {
             errors.extend(flag_errors);
         }
+        let recycler = self.recycler.config().unwrap_or_else(|errs| {
+            errors.extend(errs);
+            Default::default()
+        });
 
         if !errors.is_empty() {
             return Err(errors.join("\n"));
@@ -462,6 +470,7 @@ impl Options {
                 terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
                 volume: VolumeConfig {
                     hostpath_dir: self.hostpath_provisioner_dir,
+                    recycler,
                 },
                 csr_signing,
                 horizontal_pod_autoscaler: HpaConfig {

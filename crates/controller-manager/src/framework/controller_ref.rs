@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::api_errors;
+use super::informer::{Informer, InformerResource};
 
 /// The controller side of a claim: who adopts.
 #[derive(Debug, Clone)]
@@ -255,6 +256,43 @@ where
         &Patch::Strategic(patch),
     )
     .await
+}
+
+/// Name of the informer index of objects by the UID of their controller
+/// (upstream's `PodControllerUIDIndex`); orphans are filed under
+/// [`orphan_index_key`] of their namespace.
+pub const CONTROLLER_UID_INDEX: &str = "controllerUID";
+
+/// The index value of the orphans of `namespace` (upstream
+/// `OrphanPodIndexKeyForNamespace`).
+pub fn orphan_index_key(namespace: &str) -> String {
+    format!("_ORPHAN_POD/{namespace}")
+}
+
+/// Adds [`CONTROLLER_UID_INDEX`] to a shared informer (once).
+pub fn add_controller_uid_index<K: InformerResource>(informer: &Informer<K>) {
+    informer.add_index(CONTROLLER_UID_INDEX, |obj: &K| {
+        vec![match controller_of(obj.meta()) {
+            Some(reference) => reference.uid.clone(),
+            None => orphan_index_key(&obj.namespace().unwrap_or_default()),
+        }]
+    });
+}
+
+/// The candidates of a claim by the controller with UID `owner_uid` in
+/// `namespace`: the objects it controls plus the orphans of the namespace
+/// (upstream `FilterPodsByOwner` with orphans). Objects controlled by
+/// anybody else can never be claimed, so they are not even looked at.
+/// Needs [`add_controller_uid_index`].
+pub fn owned_and_orphans<K: InformerResource>(
+    informer: &Informer<K>,
+    owner_uid: &str,
+    namespace: &str,
+) -> Vec<Arc<K>> {
+    let mut candidates = informer.by_index(CONTROLLER_UID_INDEX, owner_uid);
+    candidates.retain(|obj| obj.meta().namespace.as_deref() == Some(namespace));
+    candidates.extend(informer.by_index(CONTROLLER_UID_INDEX, &orphan_index_key(namespace)));
+    candidates
 }
 
 #[cfg(test)]

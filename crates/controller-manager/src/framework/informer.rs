@@ -88,49 +88,123 @@ impl<'a, K> Change<'a, K> {
 
 type Handler<K> = Arc<dyn Fn(Change<'_, K>) + Send + Sync>;
 
-/// namespace -> name -> object (cluster-scoped objects under `""`).
-type NamespaceIndex<K> = HashMap<String, HashMap<String, Arc<K>>>;
+/// The values an object is filed under in one index (client-go's
+/// `IndexFunc`).
+type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
-struct Shared<K> {
-    handlers: RwLock<Vec<Handler<K>>>,
-    synced: watch::Sender<bool>,
-    by_namespace: RwLock<NamespaceIndex<K>>,
+/// The name of the built-in index by namespace (`""` for cluster-scoped
+/// objects).
+pub const NAMESPACE_INDEX: &str = "namespace";
+
+/// namespace and name of a cached object.
+type ObjKey = (String, String);
+
+/// One secondary index: value -> objects, and object -> values (to move
+/// an object when it changes).
+struct Index<K> {
+    func: IndexFn<K>,
+    by_value: HashMap<String, HashMap<ObjKey, Arc<K>>>,
+    values_of: HashMap<ObjKey, Vec<String>>,
 }
 
-impl<K: InformerResource> Shared<K> {
-    fn index_write(&self) -> std::sync::RwLockWriteGuard<'_, NamespaceIndex<K>> {
-        self.by_namespace
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl<K> Index<K> {
+    fn new(func: IndexFn<K>) -> Self {
+        Self {
+            func,
+            by_value: HashMap::new(),
+            values_of: HashMap::new(),
+        }
     }
 
-    fn index_insert(&self, obj: &Arc<K>) {
-        self.index_write()
-            .entry(obj.namespace().unwrap_or_default())
-            .or_default()
-            .insert(obj.name_any(), obj.clone());
+    fn insert(&mut self, key: &ObjKey, obj: &Arc<K>) {
+        let values = (self.func)(obj);
+        if self.values_of.get(key) == Some(&values) {
+            // Same buckets: only the stored object changes.
+            for value in &values {
+                if let Some(bucket) = self.by_value.get_mut(value) {
+                    bucket.insert(key.clone(), obj.clone());
+                }
+            }
+            return;
+        }
+        self.remove(key);
+        for value in &values {
+            self.by_value
+                .entry(value.clone())
+                .or_default()
+                .insert(key.clone(), obj.clone());
+        }
+        self.values_of.insert(key.clone(), values);
     }
 
-    fn index_remove(&self, obj: &K) {
-        let namespace = obj.namespace().unwrap_or_default();
-        let mut index = self.index_write();
-        if let Some(names) = index.get_mut(&namespace) {
-            names.remove(&obj.name_any());
-            if names.is_empty() {
-                index.remove(&namespace);
+    fn remove(&mut self, key: &ObjKey) {
+        let Some(values) = self.values_of.remove(key) else {
+            return;
+        };
+        for value in values {
+            if let Some(bucket) = self.by_value.get_mut(&value) {
+                bucket.remove(key);
+                if bucket.is_empty() {
+                    self.by_value.remove(&value);
+                }
             }
         }
     }
 
-    fn index_rebuild(&self, objects: Vec<Arc<K>>) {
-        let mut rebuilt: NamespaceIndex<K> = HashMap::new();
-        for obj in objects {
-            rebuilt
-                .entry(obj.namespace().unwrap_or_default())
-                .or_default()
-                .insert(obj.name_any(), obj);
+    fn get(&self, value: &str) -> Vec<Arc<K>> {
+        self.by_value
+            .get(value)
+            .map(|bucket| bucket.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn obj_key<K: InformerResource>(obj: &K) -> ObjKey {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+struct Shared<K> {
+    handlers: RwLock<Vec<Handler<K>>>,
+    synced: watch::Sender<bool>,
+    indexes: RwLock<HashMap<String, Index<K>>>,
+}
+
+impl<K: InformerResource> Shared<K> {
+    fn indexes_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Index<K>>> {
+        self.indexes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn indexes_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Index<K>>> {
+        self.indexes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn index_insert(&self, obj: &Arc<K>) {
+        let key = obj_key(obj.as_ref());
+        for index in self.indexes_write().values_mut() {
+            index.insert(&key, obj);
         }
-        *self.index_write() = rebuilt;
+    }
+
+    fn index_remove(&self, obj: &K) {
+        let key = obj_key(obj);
+        for index in self.indexes_write().values_mut() {
+            index.remove(&key);
+        }
+    }
+
+    fn index_rebuild(&self, objects: Vec<Arc<K>>) {
+        let mut indexes = self.indexes_write();
+        for index in indexes.values_mut() {
+            let mut rebuilt = Index::new(index.func.clone());
+            for obj in &objects {
+                rebuilt.insert(&obj_key(obj.as_ref()), obj);
+            }
+            *index = rebuilt;
+        }
     }
 }
 
@@ -184,12 +258,33 @@ impl<K: InformerResource> Informer<K> {
     /// The cached objects of one namespace (upstream's namespace index;
     /// `""` for cluster-scoped objects).
     pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.by_index(NAMESPACE_INDEX, namespace)
+    }
+
+    /// Adds the index `name` (client-go's `AddIndexers`): every object is
+    /// filed under the values `func` gives for it, and [`Informer::by_index`]
+    /// finds them without a scan of the whole cache. An index of that name
+    /// that already exists is kept (informers are shared: several
+    /// controllers ask for the same index).
+    pub fn add_index(&self, name: &str, func: impl Fn(&K) -> Vec<String> + Send + Sync + 'static) {
+        let mut indexes = self.shared.indexes_write();
+        if indexes.contains_key(name) {
+            return;
+        }
+        let mut index = Index::new(Arc::new(func));
+        for obj in self.store.state() {
+            index.insert(&obj_key(obj.as_ref()), &obj);
+        }
+        indexes.insert(name.to_string(), index);
+    }
+
+    /// The cached objects filed under `value` in the index `name` (none if
+    /// there is no such index).
+    pub fn by_index(&self, name: &str, value: &str) -> Vec<Arc<K>> {
         self.shared
-            .by_namespace
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(namespace)
-            .map(|names| names.values().cloned().collect())
+            .indexes_read()
+            .get(name)
+            .map(|index| index.get(value))
             .unwrap_or_default()
     }
 
@@ -293,12 +388,17 @@ impl InformerFactory {
         }
         let writer: Writer<K> = Writer::default();
         let (synced, _) = watch::channel(false);
+        let namespace_index: IndexFn<K> =
+            Arc::new(|obj: &K| vec![obj.namespace().unwrap_or_default()]);
         let informer = Informer {
             store: writer.as_reader(),
             shared: Arc::new(Shared {
                 handlers: RwLock::new(Vec::new()),
                 synced,
-                by_namespace: RwLock::new(HashMap::new()),
+                indexes: RwLock::new(HashMap::from([(
+                    NAMESPACE_INDEX.to_string(),
+                    Index::new(namespace_index),
+                )])),
             }),
         };
         state

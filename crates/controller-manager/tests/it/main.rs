@@ -23,6 +23,7 @@ mod node_lifecycle;
 mod nodeipam;
 mod persistentvolume;
 mod podgc;
+mod pv_recycle;
 mod replicaset;
 mod resourcequota;
 mod root_ca;

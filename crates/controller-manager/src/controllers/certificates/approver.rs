@@ -137,7 +137,7 @@ impl Reconciler<String> for Approver {
             return Ok(Action::await_change());
         }
         let request = match parse(&csr.spec.request.0) {
-            Ok((request, _)) => request,
+            Ok(request) => request,
             Err(err) => {
                 // Upstream logs and leaves it; a new request is a new object.
                 tracing::info!(csr = %name, error = %err, "unable to parse csr");

@@ -7,12 +7,14 @@
 //! | [`signer`] | `certificatesigningrequest-signing-controller`: issues approved CSRs of the `kubernetes.io/*` signers with the cluster CA |
 //! | [`cleaner`] | `certificatesigningrequest-cleaner-controller`: deletes old CSRs |
 //!
-//! [`request`] parses and checks the PEM requests (no I/O).
+//! [`request`] parses and checks the PEM requests (no I/O); [`subject`]
+//! reads and writes subjects as upstream does.
 
 pub mod approver;
 pub mod cleaner;
 pub mod request;
 pub mod signer;
+pub mod subject;
 
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 

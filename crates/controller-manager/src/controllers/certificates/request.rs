@@ -4,17 +4,18 @@
 
 use std::collections::BTreeSet;
 
-use rcgen::CertificateSigningRequestParams;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
-/// What the checks need from a parsed request.
+use super::subject::Name;
+
+/// What the checks and the signer need from a parsed request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
-    /// Subject CN (the first one).
+    /// Subject CN (the last one, as Go reads it).
     pub common_name: String,
-    /// Subject O values.
+    /// Subject O values, all of them, in order.
     pub organizations: Vec<String>,
     /// DNS SANs.
     pub dns_names: Vec<String>,
@@ -24,8 +25,10 @@ pub struct Request {
     pub ips: Vec<Vec<u8>>,
     /// URI SANs.
     pub uris: Vec<String>,
-    /// An attribute type appears twice in the subject (several O values).
-    pub repeated_attributes: bool,
+    /// The subject as the signer writes it into the certificate.
+    pub subject: Name,
+    /// The DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
 }
 
 /// Why a request could not be used.
@@ -48,41 +51,24 @@ pub fn request_der(pem: &[u8]) -> Result<Vec<u8>, RequestError> {
     Ok(block.contents)
 }
 
-/// Parses a request and verifies its self-signature (upstream `ParseCSR`),
-/// giving the subject and SANs and rcgen's parameters to sign it with.
-pub fn parse(pem: &[u8]) -> Result<(Request, CertificateSigningRequestParams), RequestError> {
+/// Parses a request and verifies its self-signature (upstream `ParseCSR`).
+/// The subject is read like Go's `pkix.Name`: repeated attributes (two `O`)
+/// and multi-valued RDNs keep every value (see [`Name`]).
+pub fn parse(pem: &[u8]) -> Result<Request, RequestError> {
     let der = request_der(pem)?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|e| RequestError::Invalid(format!("parsing the request: {e}")))?;
-    let subject = &csr.certification_request_info.subject;
-    let mut request = Request::default();
-    let mut seen = BTreeSet::new();
-    for rdn in subject.iter() {
-        let mut attributes = rdn.iter();
-        let Some(attribute) = attributes.next() else {
-            return Err(RequestError::Invalid(
-                "the subject has an empty name".into(),
-            ));
-        };
-        if attributes.next().is_some() {
-            return Err(RequestError::Invalid(
-                "multi-valued subject names are not supported".into(),
-            ));
-        }
-        if !seen.insert(attribute.attr_type().to_id_string()) {
-            request.repeated_attributes = true;
-        }
-    }
-    request.common_name = subject
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    request.organizations = subject
-        .iter_organization()
-        .filter_map(|o| o.as_str().ok().map(str::to_string))
-        .collect();
+    csr.verify_signature()
+        .map_err(|e| RequestError::Invalid(format!("checking the request's signature: {e}")))?;
+    let info = &csr.certification_request_info;
+    let subject = Name::from_x509(&info.subject).map_err(RequestError::Invalid)?;
+    let mut request = Request {
+        common_name: subject.common_name.clone(),
+        organizations: subject.organization.clone(),
+        public_key: info.subject_pki.raw.to_vec(),
+        subject,
+        ..Request::default()
+    };
     for extension in csr.requested_extensions().into_iter().flatten() {
         if let ParsedExtension::SubjectAlternativeName(san) = extension {
             for name in &san.general_names {
@@ -96,9 +82,7 @@ pub fn parse(pem: &[u8]) -> Result<(Request, CertificateSigningRequestParams), R
             }
         }
     }
-    let params = CertificateSigningRequestParams::from_der(&der.into())
-        .map_err(|e| RequestError::Invalid(format!("checking the request: {e}")))?;
-    Ok((request, params))
+    Ok(request)
 }
 
 const KUBELET_CLIENT_USAGES: &[&str] = &["client auth", "digital signature", "key encipherment"];
@@ -208,6 +192,84 @@ pub mod tests {
         params.serialize_request(&key).unwrap().pem().unwrap()
     }
 
+    /// A PEM request whose subject has exactly these RDNs, each a list of
+    /// `(2.5.4.<n>, value)` attributes (rcgen cannot repeat an attribute,
+    /// so the request is put together here and signed with a fresh key).
+    pub fn request_with_rdns(rdns: &[&[(u8, &str)]]) -> String {
+        use crate::controllers::certificates::subject::tlv;
+        use rcgen::{PublicKeyData, SigningKey};
+        let key = KeyPair::generate().unwrap();
+        let subject: Vec<u8> = rdns
+            .iter()
+            .flat_map(|rdn| {
+                let atvs: Vec<u8> = rdn
+                    .iter()
+                    .flat_map(|(n, v)| {
+                        let mut atv = tlv(0x06, &[0x55, 0x04, *n]);
+                        atv.extend(tlv(0x0c, v.as_bytes()));
+                        tlv(0x30, &atv)
+                    })
+                    .collect();
+                tlv(0x31, &atvs)
+            })
+            .collect();
+        let info = tlv(
+            0x30,
+            &[
+                vec![0x02, 0x01, 0x00],
+                tlv(0x30, &subject),
+                key.subject_public_key_info(),
+                vec![0xa0, 0x00],
+            ]
+            .concat(),
+        );
+        // ecdsa-with-SHA256, the algorithm of rcgen's default key.
+        let algorithm = tlv(
+            0x30,
+            &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+        );
+        let mut bits = vec![0];
+        bits.extend(key.sign(&info).unwrap());
+        let der = tlv(0x30, &[info, algorithm, tlv(0x03, &bits)].concat());
+        use base64::Engine;
+        format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        )
+    }
+
+    #[test]
+    fn repeated_and_multi_valued_attributes_keep_every_value() {
+        // O=system:nodes, O=extra as two RDNs, then CN.
+        let pem = request_with_rdns(&[
+            &[(10, "system:nodes")],
+            &[(10, "extra")],
+            &[(3, "system:node:a")],
+        ]);
+        let req = parse(pem.as_bytes()).unwrap();
+        assert_eq!(req.organizations, ["system:nodes", "extra"]);
+        assert_eq!(req.common_name, "system:node:a");
+        let usages = s(&["digital signature", "client auth"]);
+        // The kubelet client signer wants exactly O=system:nodes.
+        assert_eq!(
+            validate_kubelet_client(&req, &usages).unwrap_err(),
+            "subject organization is not system:nodes"
+        );
+        // One multi-valued RDN O=a+O=b reads the same way.
+        let pem = request_with_rdns(&[&[(10, "a"), (10, "b")], &[(3, "x")]]);
+        assert_eq!(parse(pem.as_bytes()).unwrap().organizations, ["a", "b"]);
+        // A request whose signature does not verify is refused.
+        let mut der = request_der(pem.as_bytes()).unwrap();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        use base64::Engine;
+        let broken = format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        );
+        assert!(parse(broken.as_bytes()).is_err());
+    }
+
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
     }
@@ -215,11 +277,10 @@ pub mod tests {
     #[test]
     fn parses_subject_and_sans() {
         let pem = make_request("system:node:a", &["system:nodes"], &["a.example"]);
-        let (req, _) = parse(pem.as_bytes()).unwrap();
+        let req = parse(pem.as_bytes()).unwrap();
         assert_eq!(req.common_name, "system:node:a");
         assert_eq!(req.organizations, ["system:nodes"]);
         assert_eq!(req.dns_names, ["a.example"]);
-        assert!(!req.repeated_attributes);
         assert_eq!(parse(b"garbage").unwrap_err(), RequestError::NotPem);
         let cert_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(parse(cert_pem.as_bytes()).is_err());

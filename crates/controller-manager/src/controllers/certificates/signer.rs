@@ -12,6 +12,7 @@
 //! its signer's checks gets the `Failed` condition (`SignerValidationFailure`).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
@@ -22,11 +23,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::PostParams;
 use kube::{Api, Client, ResourceExt};
-use rcgen::{ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber};
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SerialNumber, SigningKey, SubjectPublicKeyInfo,
+};
 
 use super::request::{
-    parse, validate_apiserver_client_usages, validate_kubelet_client, validate_kubelet_serving,
+    Request, parse, validate_apiserver_client_usages, validate_kubelet_client,
+    validate_kubelet_serving,
 };
+use super::subject::replace_subject;
 use super::{
     KUBE_APISERVER_CLIENT, KUBE_APISERVER_CLIENT_KUBELET, KUBELET_SERVING, LEGACY_UNKNOWN,
     has_condition, is_issued, usages,
@@ -102,6 +108,11 @@ impl ClusterSigner {
     }
 
     /// Signs a request whose signer checks passed. `now` in unix seconds.
+    ///
+    /// rcgen builds and signs the certificate with a stand-in subject; the
+    /// request's subject, written as upstream writes it (every value of a
+    /// repeated attribute kept), then replaces it and the certificate is
+    /// signed again (see [`subject`](super::subject)).
     pub fn sign(
         &self,
         request_pem: &[u8],
@@ -109,10 +120,9 @@ impl ClusterSigner {
         expiration_seconds: Option<i32>,
         now: i64,
     ) -> Result<String, String> {
-        let (request, mut params) = parse(request_pem).map_err(|e| e.to_string())?;
-        if request.repeated_attributes {
-            return Err("subjects that repeat an attribute (such as several organizations) are not supported by this signer yet".into());
-        }
+        let request = parse(request_pem).map_err(|e| e.to_string())?;
+        let public_key = SubjectPublicKeyInfo::from_der(&request.public_key)
+            .map_err(|e| format!("unsupported public key in the request: {e}"))?;
         let lifetime =
             i64::try_from(self.lifetime(expiration_seconds).as_secs()).unwrap_or(i64::MAX);
         let not_before = now - BACKDATE.as_secs() as i64;
@@ -121,12 +131,19 @@ impl ClusterSigner {
             time::OffsetDateTime::from_unix_timestamp(t)
                 .map_err(|e| format!("certificate time: {e}"))
         };
-        let p = &mut params.params;
+        let mut p = CertificateParams::default();
+        // A stand-in that is empty exactly when the real subject is: an
+        // empty subject makes the SAN extension critical (RFC 5280, and
+        // Go), and that choice is signed with the rest.
+        p.distinguished_name = DistinguishedName::new();
+        let subject = request.subject.to_der();
+        if !request.subject.is_empty() {
+            p.distinguished_name.push(DnType::CommonName, "subject");
+        }
+        p.subject_alt_names = subject_alt_names(&request)?;
         p.not_before = time(not_before)?;
         p.not_after = time(not_after)?;
         p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = Vec::new();
-        p.extended_key_usages = Vec::new();
         for usage in usages {
             match usage_purpose(usage) {
                 Some(Purpose::Key(k)) => p.key_usages.push(k),
@@ -138,11 +155,60 @@ impl ClusterSigner {
         serial[0] &= 0x7f;
         p.serial_number = Some(SerialNumber::from(serial));
         p.use_authority_key_identifier_extension = true;
-        let cert = params
-            .signed_by(&self.issuer)
+        let cert = p
+            .signed_by(&public_key, &self.issuer)
             .map_err(|e| format!("signing the certificate: {e}"))?;
-        Ok(cert.pem())
+        let der = replace_subject(cert.der(), &subject, |tbs| {
+            self.issuer
+                .key()
+                .sign(tbs)
+                .map_err(|e| format!("signing the certificate: {e}"))
+        })?;
+        Ok(pem_certificate(&der))
     }
+}
+
+/// The request's SANs in Go's order (DNS, email, IP, URI).
+fn subject_alt_names(request: &Request) -> Result<Vec<SanType>, String> {
+    let bad = |kind: &str, e: rcgen::Error| format!("invalid {kind} subjectAltName: {e}");
+    let mut sans = Vec::new();
+    for name in &request.dns_names {
+        sans.push(SanType::DnsName(
+            name.as_str().try_into().map_err(|e| bad("DNS", e))?,
+        ));
+    }
+    for email in &request.emails {
+        sans.push(SanType::Rfc822Name(
+            email.as_str().try_into().map_err(|e| bad("email", e))?,
+        ));
+    }
+    for ip in &request.ips {
+        let ip = match ip.len() {
+            4 => IpAddr::from(<[u8; 4]>::try_from(ip.as_slice()).unwrap_or_default()),
+            16 => IpAddr::from(<[u8; 16]>::try_from(ip.as_slice()).unwrap_or_default()),
+            n => return Err(format!("invalid IP subjectAltName of {n} bytes")),
+        };
+        sans.push(SanType::IpAddress(ip));
+    }
+    for uri in &request.uris {
+        sans.push(SanType::URI(
+            uri.as_str().try_into().map_err(|e| bad("URI", e))?,
+        ));
+    }
+    Ok(sans)
+}
+
+/// A DER certificate as one PEM block.
+fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }
 
 enum Purpose {
@@ -186,7 +252,7 @@ pub fn check_for_signer(csr: &CertificateSigningRequest) -> Result<(), String> {
     match csr.spec.signer_name.as_str() {
         KUBE_APISERVER_CLIENT => validate_apiserver_client_usages(&usages),
         KUBE_APISERVER_CLIENT_KUBELET | KUBELET_SERVING => {
-            let (request, _) = parse(&csr.spec.request.0).map_err(|e| e.to_string())?;
+            let request = parse(&csr.spec.request.0).map_err(|e| e.to_string())?;
             if csr.spec.signer_name == KUBELET_SERVING {
                 validate_kubelet_serving(&request, &usages)
             } else {
@@ -402,5 +468,108 @@ mod tests {
                 .sign(request.as_bytes(), &s(&["bogus"]), None, now)
                 .is_err()
         );
+    }
+
+    fn certificate(pem: &str) -> Vec<u8> {
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        block.contents
+    }
+
+    #[test]
+    fn repeated_organizations_are_all_issued_and_the_signature_verifies() {
+        use super::super::request::tests::request_with_rdns;
+        let ca = test_ca();
+        let signer = ClusterSigner::new(&ca).unwrap();
+        let request =
+            request_with_rdns(&[&[(10, "system:masters")], &[(10, "dev")], &[(3, "alice")]]);
+        let csr: CertificateSigningRequest = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "alice"},
+            "spec": {
+                "request": base64_of(&request),
+                "signerName": KUBE_APISERVER_CLIENT,
+                "usages": ["digital signature", "client auth"],
+            }
+        }))
+        .unwrap();
+        // kube-apiserver-client takes any subject.
+        assert_eq!(check_for_signer(&csr), Ok(()));
+        let pem = signer
+            .sign(
+                request.as_bytes(),
+                &s(&["digital signature", "client auth"]),
+                None,
+                1_700_000_000,
+            )
+            .unwrap();
+        let der = certificate(&pem);
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).unwrap();
+        let orgs: Vec<&str> = cert
+            .subject()
+            .iter_organization()
+            .map(|o| o.as_str().unwrap())
+            .collect();
+        assert_eq!(orgs, ["dev", "system:masters"]);
+        assert_eq!(
+            cert.subject()
+                .iter_common_name()
+                .map(|c| c.as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["alice"]
+        );
+        // Re-signed after the subject went in: the CA's signature holds.
+        let ca_der = certificate(&ca.cert_pem);
+        let (_, ca_cert) = x509_parser::certificate::X509Certificate::from_der(&ca_der).unwrap();
+        cert.verify_signature(Some(ca_cert.public_key())).unwrap();
+        assert_eq!(cert.issuer().as_raw(), ca_cert.subject().as_raw());
+        // The kubelet client signer wants exactly O=system:nodes.
+        let kubelet = request_with_rdns(&[
+            &[(10, "system:nodes")],
+            &[(10, "system:masters")],
+            &[(3, "system:node:a")],
+        ]);
+        let mut csr = csr;
+        csr.spec.signer_name = KUBE_APISERVER_CLIENT_KUBELET.into();
+        csr.spec.request = ByteString(kubelet.into_bytes());
+        assert_eq!(
+            check_for_signer(&csr).unwrap_err(),
+            "subject organization is not system:nodes"
+        );
+    }
+
+    fn base64_of(pem: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(pem)
+    }
+
+    #[test]
+    fn requests_with_sans_only_get_a_critical_san_extension() {
+        use super::super::request::tests::request_with_rdns;
+        let signer = ClusterSigner::new(&test_ca()).unwrap();
+        let with_subject = make_request("system:node:a", &["system:nodes"], &["a.example"]);
+        let pem = signer
+            .sign(
+                with_subject.as_bytes(),
+                &s(&["digital signature", "server auth"]),
+                None,
+                1_700_000_000,
+            )
+            .unwrap();
+        let der = certificate(&pem);
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert!(!san.critical);
+        assert_eq!(
+            san.value.general_names,
+            [x509_parser::extensions::GeneralName::DNSName("a.example")]
+        );
+        // An empty subject (no RDNs at all) gets no SANs here either, but
+        // must still be signed.
+        let empty = request_with_rdns(&[]);
+        let pem = signer
+            .sign(empty.as_bytes(), &s(&["client auth"]), None, 1_700_000_000)
+            .unwrap();
+        let der = certificate(&pem);
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).unwrap();
+        assert_eq!(cert.subject().iter().count(), 0);
     }
 }

@@ -47,7 +47,10 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::{ClaimError, Owner, claim, controller_of};
+use crate::framework::controller_ref::{
+    CONTROLLER_UID_INDEX, ClaimError, Owner, add_controller_uid_index, claim, controller_of,
+    owned_and_orphans,
+};
 use crate::framework::events::{EventRecorder, EventType};
 use crate::framework::informer::{Change, Informer};
 use crate::framework::key::ObjectKey;
@@ -88,6 +91,10 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
             queue.add(ObjectKey::of(change.object()));
         });
     }
+    // Syncs read their own ReplicaSets (and orphans) and those
+    // ReplicaSets' pods through indexes, not by scanning the namespace.
+    add_controller_uid_index(&replica_sets);
+    add_controller_uid_index(&pods);
     add_replica_set_handlers(&deployments, &replica_sets, &queue);
     add_pod_handlers(&deployments, &replica_sets, &pods, &queue);
     let reconciler = DeploymentReconciler {
@@ -258,7 +265,11 @@ impl DeploymentReconciler {
             &self.client,
             &self.rs_api(&namespace),
             &Owner::of(d),
-            self.replica_sets.list_namespace(&namespace),
+            owned_and_orphans(
+                &self.replica_sets,
+                d.uid().as_deref().unwrap_or_default(),
+                &namespace,
+            ),
             |rs: &ReplicaSet| selector.matches(rs.metadata.labels.as_ref()),
         )
         .await?;
@@ -273,21 +284,18 @@ impl DeploymentReconciler {
         selector: &Selector,
         rss: &[ReplicaSet],
     ) -> HashMap<String, Vec<Arc<Pod>>> {
-        let mut map: HashMap<String, Vec<Arc<Pod>>> = rss
-            .iter()
-            .map(|rs| (rs.uid().unwrap_or_default(), Vec::new()))
-            .collect();
-        for pod in self.pods.list_namespace(&d.namespace().unwrap_or_default()) {
-            if !selector.matches(pod.metadata.labels.as_ref()) {
-                continue;
-            }
-            if let Some(reference) = controller_of(&pod.metadata)
-                && let Some(list) = map.get_mut(&reference.uid)
-            {
-                list.push(pod);
-            }
-        }
-        map
+        let namespace = d.namespace().unwrap_or_default();
+        rss.iter()
+            .map(|rs| {
+                let uid = rs.uid().unwrap_or_default();
+                let mut pods = self.pods.by_index(CONTROLLER_UID_INDEX, &uid);
+                pods.retain(|pod| {
+                    pod.metadata.namespace.as_deref() == Some(namespace.as_str())
+                        && selector.matches(pod.metadata.labels.as_ref())
+                });
+                (uid, pods)
+            })
+            .collect()
     }
 }
 
@@ -324,7 +332,6 @@ impl Reconciler<ObjectKey> for DeploymentReconciler {
             }
         };
         let mut rs_list = self.claim_replica_sets(&d, &selector).await?;
-        let pod_map = self.pod_map(&d, &selector, &rs_list);
         if d.metadata.deletion_timestamp.is_some() {
             self.sync_status_only(&mut d, &mut rs_list).await?;
             return Ok(Action::await_change());
@@ -339,7 +346,12 @@ impl Reconciler<ObjectKey> for DeploymentReconciler {
             return Ok(Action::await_change());
         }
         match replicas::strategy_type(&d) {
-            replicas::RECREATE => self.rollout_recreate(&mut d, &mut rs_list, &pod_map).await,
+            replicas::RECREATE => {
+                // Only Recreate waits for old pods; the map is built for it
+                // alone.
+                let pod_map = self.pod_map(&d, &selector, &rs_list);
+                self.rollout_recreate(&mut d, &mut rs_list, &pod_map).await
+            }
             replicas::ROLLING_UPDATE => self.rollout_rolling(&mut d, &mut rs_list).await,
             other => Err(SyncError::Invalid(format!(
                 "unexpected deployment strategy type: {other}"

@@ -7,23 +7,27 @@
 //! modes. The claim's annotation `bind-completed` is what tells a claim
 //! that is bound from one still being bound.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{
     ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus,
-    PersistentVolumeStatus,
+    PersistentVolumeStatus, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 
 use super::matching::{
     check_volume_satisfies_claim, claim_class, find_best_match, is_volume_bound_to_claim,
 };
 use super::provision::{self, HOSTPATH_PROVISIONER};
+use super::recycle;
 use super::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_DEFAULT_CLASS,
     ANN_PROVISIONED_BY, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER, PvKey,
@@ -32,6 +36,7 @@ use crate::config::VolumeConfig;
 use crate::framework::api_errors;
 use crate::framework::events::{EventRecorder, EventType};
 use crate::framework::informer::Informer;
+use crate::framework::queue::WorkQueue;
 use crate::framework::worker::{Action, Reconciler};
 
 /// Why a sync failed (retried with backoff).
@@ -65,6 +70,10 @@ pub struct Binder {
     classes: Informer<StorageClass>,
     recorder: EventRecorder,
     config: VolumeConfig,
+    /// The binder's own queue: recycler pod watches put volumes back.
+    queue: WorkQueue<PvKey>,
+    /// Volumes whose recycler pod is being watched.
+    watching: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Reconciler<PvKey> for Binder {
@@ -174,6 +183,7 @@ impl Binder {
         classes: Informer<StorageClass>,
         recorder: EventRecorder,
         config: VolumeConfig,
+        queue: WorkQueue<PvKey>,
     ) -> Self {
         Self {
             client,
@@ -182,6 +192,8 @@ impl Binder {
             classes,
             recorder,
             config,
+            queue,
+            watching: Arc::default(),
         }
     }
 
@@ -619,8 +631,12 @@ impl Binder {
         let claim = claim.filter(|c| c.metadata.uid == claim_ref.uid);
         let Some(claim) = claim else {
             // The claim is gone: release and reclaim. A volume that failed
-            // to be reclaimed waits for an administrator (no event storm).
-            if volume_phase(volume) == "Failed" {
+            // to be reclaimed waits for an administrator (no event storm),
+            // except that recycling is tried again on every sync, as
+            // upstream does.
+            if volume_phase(volume) == "Failed"
+                && !(reclaim_policy(volume) == "Recycle" && recycle::is_recyclable(volume))
+            {
                 return Ok(());
             }
             let volume = if settled {
@@ -668,14 +684,7 @@ impl Binder {
         let name = volume.name_any();
         match reclaim_policy(volume) {
             "Retain" => Ok(()),
-            "Recycle" => {
-                let message = "No recycler plugin found for the volume!";
-                self.set_volume_phase(volume, "Failed", Some(message))
-                    .await?;
-                self.recorder
-                    .event(volume, EventType::Warning, "VolumeFailedRecycle", message);
-                Ok(())
-            }
+            "Recycle" => self.recycle(volume).await,
             "Delete" => {
                 let provisioner = annotation(&volume.metadata, ANN_PROVISIONED_BY);
                 if provisioner.is_some_and(|p| p != HOSTPATH_PROVISIONER) {
@@ -713,13 +722,187 @@ impl Binder {
                     Err(err) => Err(api_err(format!("deleting volume {name}"))(err)),
                 }
             }
-            other => {
-                let message = format!("unknown reclaim policy {other:?}");
-                self.set_volume_phase(volume, "Failed", Some(&message))
-                    .await?;
-                Ok(())
+            _ => {
+                self.fail_with_event(
+                    volume,
+                    "VolumeUnknownReclaimPolicy",
+                    "Volume has unrecognized PersistentVolumeReclaimPolicy",
+                )
+                .await
             }
         }
+    }
+
+    /// Upstream `updateVolumePhaseWithEvent` for `Failed`: the phase and
+    /// message, and an event only when the phase changes.
+    async fn fail_with_event(
+        &self,
+        volume: &PersistentVolume,
+        reason: &str,
+        message: &str,
+    ) -> Result<()> {
+        if volume_phase(volume) == "Failed" {
+            return Ok(());
+        }
+        let updated = self
+            .set_volume_phase(volume, "Failed", Some(message))
+            .await?;
+        self.recorder
+            .event(&updated, EventType::Warning, reason, message);
+        Ok(())
+    }
+
+    /// Upstream `recycleVolumeOperation`, as steps over the recycler pod so
+    /// that the one worker never waits for it: no pod yet -> create it and
+    /// watch it; pod finished -> delete it, then `Available` again
+    /// (`VolumeRecycled`) or `Failed` (`VolumeFailedRecycle` "Recycle
+    /// failed: ..."); pod still running -> wait for the watch.
+    async fn recycle(&self, volume: &PersistentVolume) -> Result<()> {
+        let Some(template) = recycle::recycler_pod(volume, &self.config.recycler) else {
+            return self
+                .fail_with_event(
+                    volume,
+                    "VolumeFailedRecycle",
+                    "No recycler plugin found for the volume!",
+                )
+                .await;
+        };
+        let namespace = template.namespace().unwrap_or_default();
+        let pod_name = template.name_any();
+        let deadline = template
+            .spec
+            .as_ref()
+            .and_then(|s| s.active_deadline_seconds)
+            .unwrap_or(0);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        let existing = pods
+            .get_opt(&pod_name)
+            .await
+            .map_err(api_err("reading the recycler pod"))?;
+        let Some(pod) = existing else {
+            match pods.create(&PostParams::default(), &template).await {
+                Ok(_) => {
+                    tracing::info!(volume = %volume.name_any(), pod = %pod_name, "started the recycler pod");
+                }
+                Err(err) if api_errors::is_already_exists(&err) => {}
+                Err(err) => {
+                    return Err(api_err(format!(
+                        "creating recycler pod {namespace}/{pod_name}"
+                    ))(err));
+                }
+            }
+            self.watch_recycler(volume.name_any(), pods, pod_name, deadline);
+            return Ok(());
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            // Left over from an earlier recycling: wait until it is gone.
+            self.watch_recycler(volume.name_any(), pods, pod_name, deadline);
+            return Ok(());
+        }
+        let Some(result) = recycle::outcome(&pod) else {
+            self.watch_recycler(volume.name_any(), pods, pod_name, deadline);
+            return Ok(());
+        };
+        // In all cases the pod goes (upstream logs its result and deletes it).
+        match pods.delete(&pod_name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(err) if api_errors::is_not_found(&err) => {}
+            Err(err) => return Err(api_err("deleting the recycler pod")(err)),
+        }
+        match result {
+            Ok(()) => {
+                tracing::info!(volume = %volume.name_any(), "volume recycled");
+                self.recorder.event(
+                    volume,
+                    EventType::Normal,
+                    "VolumeRecycled",
+                    "Volume recycled",
+                );
+                self.unbind_volume(volume).await
+            }
+            Err(message) => {
+                self.fail_with_event(
+                    volume,
+                    "VolumeFailedRecycle",
+                    &format!("Recycle failed: {message}"),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Watches the recycler pod `pod` (one watch per volume) and queues the
+    /// volume when the pod finishes or disappears; the watch ends by itself
+    /// after the pod's deadline plus two minutes (the periodic resync
+    /// covers anything later).
+    fn watch_recycler(&self, volume: String, pods: Api<Pod>, pod: String, deadline: i64) {
+        {
+            let mut watching = self
+                .watching
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !watching.insert(volume.clone()) {
+                return;
+            }
+        }
+        let queue = self.queue.clone();
+        let watching = self.watching.clone();
+        let limit = Duration::from_secs(u64::try_from(deadline).unwrap_or(0) + 120);
+        tokio::spawn(async move {
+            let config = watcher::Config::default().fields(&format!("metadata.name={pod}"));
+            let stream = watcher::watcher(pods, config).default_backoff();
+            futures::pin_mut!(stream);
+            let give_up = tokio::time::sleep(limit);
+            tokio::pin!(give_up);
+            loop {
+                let event = tokio::select! {
+                    () = &mut give_up => break,
+                    event = stream.next() => event,
+                };
+                match event {
+                    None => break,
+                    Some(Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p))) => {
+                        if recycle::outcome(&p).is_some() {
+                            break;
+                        }
+                    }
+                    Some(Ok(watcher::Event::Delete(_))) => break,
+                    Some(_) => {}
+                }
+            }
+            watching
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&volume);
+            queue.add(PvKey::Volume(volume));
+        });
+    }
+
+    /// Upstream `unbindVolume`: a volume the controller bound loses its
+    /// `claimRef`; one a user pre-bound keeps it without the claim's UID.
+    /// Then it is `Available`.
+    async fn unbind_volume(&self, volume: &PersistentVolume) -> Result<()> {
+        let mut updated = volume.clone();
+        if annotation(&volume.metadata, ANN_BOUND_BY_CONTROLLER).is_some() {
+            if let Some(spec) = updated.spec.as_mut() {
+                spec.claim_ref = None;
+            }
+            if let Some(annotations) = updated.metadata.annotations.as_mut() {
+                annotations.remove(ANN_BOUND_BY_CONTROLLER);
+                if annotations.is_empty() {
+                    updated.metadata.annotations = None;
+                }
+            }
+        } else if let Some(claim_ref) = updated.spec.as_mut().and_then(|s| s.claim_ref.as_mut()) {
+            claim_ref.uid = None;
+        }
+        let updated = self
+            .volume_api()
+            .replace(&volume.name_any(), &PostParams::default(), &updated)
+            .await
+            .map_err(api_err("unbinding the recycled volume"))?;
+        self.set_volume_phase(&updated, "Available", None).await?;
+        Ok(())
     }
 }
 

@@ -14,10 +14,12 @@
 //! | [`matching`] | which volume fits a claim (no I/O) |
 //! | [`binder`] | `syncClaim` / `syncVolume`: binding, phases, reclaiming |
 //! | [`provision`] | the hostPath provisioner and deleter |
+//! | [`recycle`] | the recycler pod of `Recycle` volumes (hostPath, nfs) |
 
 pub mod binder;
 pub mod matching;
 pub mod provision;
+pub mod recycle;
 
 use std::fmt;
 use std::time::Duration;
@@ -136,6 +138,7 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
         classes.clone(),
         ctx.recorder(EVENT_SOURCE),
         ctx.config.volume.clone(),
+        queue.clone(),
     );
     let resync = {
         let queue = queue.clone();

@@ -36,7 +36,7 @@ use serde::Serialize;
 pub use self::status::ReplicaStatus;
 pub use self::sync::ReplicaSetReconciler;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::controller_of;
+use crate::framework::controller_ref::{add_controller_uid_index, controller_of};
 use crate::framework::expectations::Expectations;
 use crate::framework::informer::{Change, Informer, InformerResource};
 use crate::framework::key::ObjectKey;
@@ -147,6 +147,8 @@ pub fn build<K: ReplicaOwner>(ctx: &ControllerContext, workers: usize) -> Box<dy
     // Registered up front so /metrics lists it from the start.
     ranking::sorting_deletion_age_ratio();
     let expectations = Arc::new(Expectations::new());
+    // A sync looks at its own pods and the namespace's orphans only.
+    add_controller_uid_index(&pods);
     add_owner_handlers(&owners, &queue, &expectations);
     add_pod_handlers(&owners, &pods, &queue, &expectations);
     let reconciler = ReplicaSetReconciler::new(

@@ -15,7 +15,9 @@ use super::ranking::pods_to_delete;
 use super::status::{ReplicaStatus, calculate_status, needs_update};
 use crate::framework::api_errors;
 use crate::framework::controller::ControllerContext;
-use crate::framework::controller_ref::{ClaimError, Owner, claim, controller_of};
+use crate::framework::controller_ref::{
+    ClaimError, Owner, claim, controller_of, owned_and_orphans,
+};
 use crate::framework::events::{EventRecorder, EventType};
 use crate::framework::expectations::Expectations;
 use crate::framework::informer::Informer;
@@ -238,12 +240,16 @@ impl<K: ReplicaOwner> Reconciler<ObjectKey> for ReplicaSetReconciler<K> {
                 return Ok(Action::await_change());
             }
         };
-        let active: Vec<Arc<Pod>> = self
-            .pods
-            .list_namespace(&namespace)
-            .into_iter()
-            .filter(|p| is_active(p))
-            .collect();
+        // Upstream `FilterPodsByOwner`: pods owned by another controller
+        // could never be claimed, so only ours and the orphans are read.
+        let active: Vec<Arc<Pod>> = owned_and_orphans(
+            &self.pods,
+            owner.uid().as_deref().unwrap_or_default(),
+            &namespace,
+        )
+        .into_iter()
+        .filter(|p| is_active(p))
+        .collect();
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
         let controller = Owner::of(owner.as_ref());
         let claimed = claim(&self.client, &pods_api, &controller, active, |pod: &Pod| {
