@@ -68,7 +68,7 @@ fn string_value(tag: Tag, data: &[u8]) -> Result<String, String> {
         // Go reads T61String as Latin-1.
         Tag::T61String => Ok(data.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return Err("invalid BMPString in a subject attribute".into());
             }
             let units: Vec<u16> = data
