@@ -172,7 +172,8 @@ impl SecureServer {
                     options.requestheader_username_headers.clone(),
                     options.requestheader_group_headers.clone(),
                     options.requestheader_extra_headers_prefix.clone(),
-                );
+                )
+                .with_uid_headers(options.requestheader_uid_headers.clone());
                 (Some(rh), source)
             }
             None => (None, CaSource::None),

@@ -60,6 +60,10 @@ pub struct SecureServingOptions {
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_GROUP_HEADERS)]
     pub requestheader_group_headers: Vec<String>,
 
+    /// List of request headers to inspect for UIDs. X-Remote-Uid is suggested. (No default, like upstream's delegated authentication: UID headers came later, in 1.32.)
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+
     /// List of request header prefixes to inspect. X-Remote-Extra- is suggested.
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_EXTRA_HEADERS_PREFIX)]
     pub requestheader_extra_headers_prefix: Vec<String>,
@@ -114,6 +118,7 @@ impl Default for SecureServingOptions {
             requestheader_allowed_names: Vec::new(),
             requestheader_username_headers: vec![DEFAULT_USERNAME_HEADERS.into()],
             requestheader_group_headers: vec![DEFAULT_GROUP_HEADERS.into()],
+            requestheader_uid_headers: Vec::new(),
             requestheader_extra_headers_prefix: vec![DEFAULT_EXTRA_HEADERS_PREFIX.into()],
             client_ca_file: None,
             authentication_kubeconfig: None,

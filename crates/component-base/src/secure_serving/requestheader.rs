@@ -3,7 +3,8 @@
 //! whose client certificate verifies against `--requestheader-client-ca-file`
 //! and whose CN is in `--requestheader-allowed-names` (any CN when empty)
 //! names the user in headers: the first non-empty value of the username
-//! headers, every value of the group headers, and extras from headers
+//! headers (and of the UID headers, when configured), every value of the
+//! group headers, and extras from headers
 //! starting with an extra prefix (the rest of the name, percent-decoded and
 //! lower-cased, is the key). Headers from any other caller are ignored.
 
@@ -40,8 +41,16 @@ pub struct RequestHeaderAuthenticator {
     ca: Arc<ClientCa>,
     allowed_names: Vec<String>,
     username_headers: Vec<String>,
+    uid_headers: Vec<String>,
     group_headers: Vec<String>,
     extra_prefixes: Vec<String>,
+}
+
+fn clean_headers(v: Vec<String>) -> Vec<String> {
+    v.into_iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
 }
 
 impl RequestHeaderAuthenticator {
@@ -53,12 +62,7 @@ impl RequestHeaderAuthenticator {
         group_headers: Vec<String>,
         extra_prefixes: Vec<String>,
     ) -> Self {
-        let clean = |v: Vec<String>| -> Vec<String> {
-            v.into_iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect()
-        };
+        let clean = clean_headers;
         RequestHeaderAuthenticator {
             ca,
             allowed_names: allowed_names
@@ -67,9 +71,17 @@ impl RequestHeaderAuthenticator {
                 .filter(|n| !n.is_empty())
                 .collect(),
             username_headers: clean(username_headers),
+            uid_headers: Vec::new(),
             group_headers: clean(group_headers),
             extra_prefixes: clean(extra_prefixes),
         }
+    }
+
+    /// Also reads the user's UID from these headers
+    /// (`--requestheader-uid-headers`).
+    pub fn with_uid_headers(mut self, uid_headers: Vec<String>) -> Self {
+        self.uid_headers = clean_headers(uid_headers);
+        self
     }
 
     /// The CA bundle (for reloading and the handshake).
@@ -100,14 +112,17 @@ impl RequestHeaderAuthenticator {
 
     /// The user the headers name; `None` without a username.
     pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
-        let name = self.username_headers.iter().find_map(|h| {
-            headers
-                .get_all(h.as_str())
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|v| !v.is_empty())
-                .map(str::to_string)
-        })?;
+        let first = |names: &[String]| {
+            names.iter().find_map(|h| {
+                headers
+                    .get_all(h.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
+        };
+        let name = first(&self.username_headers)?;
         let groups = self
             .group_headers
             .iter()
@@ -131,7 +146,7 @@ impl RequestHeaderAuthenticator {
         }
         Some(UserInfo {
             name,
-            uid: String::new(),
+            uid: first(&self.uid_headers).unwrap_or_default(),
             groups,
             extra,
         })
@@ -184,6 +199,11 @@ mod tests {
         assert_eq!(user.groups, ["devs", "ops"]);
         assert_eq!(user.extra["scopes/a"], ["s1"]);
         assert!(rh.user_from_headers(&HeaderMap::new()).is_none());
+        // UIDs are read only from configured headers (none by default).
+        headers.append("x-remote-uid", "1234".parse().unwrap());
+        assert_eq!(rh.user_from_headers(&headers).unwrap().uid, "");
+        let rh = rh.with_uid_headers(vec!["X-Remote-Uid".into()]);
+        assert_eq!(rh.user_from_headers(&headers).unwrap().uid, "1234");
         // No CA: nobody is a proxy.
         assert_eq!(rh.verify(None), ProxyIdentity::None);
         assert_eq!(percent_decode("a%zzb%41"), "a%zzbA");
