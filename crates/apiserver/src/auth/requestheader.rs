@@ -3,14 +3,15 @@
 //! client certificate signed by `--requestheader-client-ca-file`, whose
 //! common name is in `--requestheader-allowed-names` (any, when empty), may
 //! name the user in headers: the first non-empty username header, the
-//! first non-empty UID header, every value of the group headers, and extras from headers with an extra
-//! prefix (the rest of the name, percent-decoded and lower-cased, is the
-//! key). The certificate is verified once per connection; the headers are
-//! read per request.
-
-use std::collections::BTreeMap;
+//! first non-empty UID header, every value of the group headers, and
+//! extras from headers with an extra prefix (the rest of the name,
+//! percent-decoded and lower-cased, is the key). The headers are read by
+//! component-base's [`HeaderNames`], which the scheduler's and
+//! controller-manager's secure ports share. The certificate is verified
+//! once per connection; the headers are read per request.
 
 use anyhow::Result;
+use corten_component_base::secure_serving::requestheader::HeaderNames;
 use http::HeaderMap;
 use rustls::pki_types::CertificateDer;
 
@@ -23,10 +24,7 @@ use crate::aggregator::options::RequestHeaderConfig;
 pub struct RequestHeaderAuthenticator {
     verifier: X509Authenticator,
     allowed_names: Vec<String>,
-    username_headers: Vec<String>,
-    uid_headers: Vec<String>,
-    group_headers: Vec<String>,
-    extra_prefixes: Vec<String>,
+    names: HeaderNames,
 }
 
 impl RequestHeaderAuthenticator {
@@ -47,14 +45,12 @@ impl RequestHeaderAuthenticator {
         RequestHeaderAuthenticator {
             verifier,
             allowed_names: cfg.allowed_names.clone(),
-            username_headers: cfg.username_headers.clone(),
-            uid_headers: cfg.uid_headers.clone(),
-            group_headers: cfg.group_headers.clone(),
-            extra_prefixes: cfg
-                .extra_headers_prefix
-                .iter()
-                .map(|p| p.to_ascii_lowercase())
-                .collect(),
+            names: HeaderNames::new(
+                cfg.username_headers.clone(),
+                cfg.uid_headers.clone(),
+                cfg.group_headers.clone(),
+                cfg.extra_headers_prefix.clone(),
+            ),
         }
     }
 
@@ -76,55 +72,14 @@ impl RequestHeaderAuthenticator {
 
     /// The user the headers name; `None` without a username.
     pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
-        let first = |names: &[String]| {
-            names.iter().find_map(|h| {
-                headers
-                    .get_all(h.as_str())
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find(|v| !v.is_empty())
-                    .map(str::to_string)
-            })
-        };
-        let name = first(&self.username_headers)?;
-        let groups = self
-            .group_headers
-            .iter()
-            .flat_map(|h| headers.get_all(h.as_str()).iter())
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
-            .collect();
-        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (name, value) in headers {
-            let lower = name.as_str();
-            let Some(rest) = self
-                .extra_prefixes
-                .iter()
-                .find_map(|p| lower.strip_prefix(p.as_str()))
-            else {
-                continue;
-            };
-            let key = unescape(rest).to_ascii_lowercase();
-            if let Ok(v) = value.to_str() {
-                extra.entry(key).or_default().push(v.to_string());
-            }
-        }
+        let user = self.names.user(headers)?;
         Some(UserInfo {
-            name,
-            uid: first(&self.uid_headers).unwrap_or_default(),
-            groups,
-            extra,
+            name: user.name,
+            uid: user.uid,
+            groups: user.groups,
+            extra: user.extra,
         })
     }
-}
-
-/// Percent-decodes an extra key (the aggregator escapes characters not
-/// allowed in header names); a malformed escape is kept as written.
-fn unescape(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| s.to_string())
 }
 
 #[cfg(test)]

@@ -40,10 +40,7 @@ pub enum ProxyIdentity {
 pub struct RequestHeaderAuthenticator {
     ca: Arc<ClientCa>,
     allowed_names: Vec<String>,
-    username_headers: Vec<String>,
-    uid_headers: Vec<String>,
-    group_headers: Vec<String>,
-    extra_prefixes: Vec<String>,
+    names: HeaderNames,
 }
 
 fn clean_headers(v: Vec<String>) -> Vec<String> {
@@ -51,6 +48,76 @@ fn clean_headers(v: Vec<String>) -> Vec<String> {
         .map(|h| h.trim().to_ascii_lowercase())
         .filter(|h| !h.is_empty())
         .collect()
+}
+
+/// The headers a trusted front proxy names the user in (lower-cased;
+/// shared with the apiserver's own request-header authenticator).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderNames {
+    username: Vec<String>,
+    uid: Vec<String>,
+    group: Vec<String>,
+    extra_prefixes: Vec<String>,
+}
+
+impl HeaderNames {
+    /// The `--requestheader-{username,uid,group}-headers` and
+    /// `--requestheader-extra-headers-prefix` values.
+    pub fn new(
+        username: Vec<String>,
+        uid: Vec<String>,
+        group: Vec<String>,
+        extra_prefixes: Vec<String>,
+    ) -> Self {
+        HeaderNames {
+            username: clean_headers(username),
+            uid: clean_headers(uid),
+            group: clean_headers(group),
+            extra_prefixes: clean_headers(extra_prefixes),
+        }
+    }
+
+    /// The user the headers name; `None` without a username.
+    pub fn user(&self, headers: &HeaderMap) -> Option<UserInfo> {
+        let first = |names: &[String]| {
+            names.iter().find_map(|h| {
+                headers
+                    .get_all(h.as_str())
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .find(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
+        };
+        let name = first(&self.username)?;
+        let groups = self
+            .group
+            .iter()
+            .flat_map(|h| headers.get_all(h.as_str()).iter())
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect();
+        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (header, value) in headers {
+            let Some(rest) = self
+                .extra_prefixes
+                .iter()
+                .find_map(|p| header.as_str().strip_prefix(p.as_str()))
+            else {
+                continue;
+            };
+            let key = percent_decode(rest).to_ascii_lowercase();
+            if let Ok(v) = value.to_str() {
+                extra.entry(key).or_default().push(v.to_string());
+            }
+        }
+        Some(UserInfo {
+            name,
+            uid: first(&self.uid).unwrap_or_default(),
+            groups,
+            extra,
+        })
+    }
 }
 
 impl RequestHeaderAuthenticator {
@@ -62,7 +129,6 @@ impl RequestHeaderAuthenticator {
         group_headers: Vec<String>,
         extra_prefixes: Vec<String>,
     ) -> Self {
-        let clean = clean_headers;
         RequestHeaderAuthenticator {
             ca,
             allowed_names: allowed_names
@@ -70,17 +136,14 @@ impl RequestHeaderAuthenticator {
                 .map(|n| n.trim().to_string())
                 .filter(|n| !n.is_empty())
                 .collect(),
-            username_headers: clean(username_headers),
-            uid_headers: Vec::new(),
-            group_headers: clean(group_headers),
-            extra_prefixes: clean(extra_prefixes),
+            names: HeaderNames::new(username_headers, Vec::new(), group_headers, extra_prefixes),
         }
     }
 
     /// Also reads the user's UID from these headers
     /// (`--requestheader-uid-headers`).
     pub fn with_uid_headers(mut self, uid_headers: Vec<String>) -> Self {
-        self.uid_headers = clean_headers(uid_headers);
+        self.names.uid = clean_headers(uid_headers);
         self
     }
 
@@ -112,44 +175,7 @@ impl RequestHeaderAuthenticator {
 
     /// The user the headers name; `None` without a username.
     pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
-        let first = |names: &[String]| {
-            names.iter().find_map(|h| {
-                headers
-                    .get_all(h.as_str())
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .find(|v| !v.is_empty())
-                    .map(str::to_string)
-            })
-        };
-        let name = first(&self.username_headers)?;
-        let groups = self
-            .group_headers
-            .iter()
-            .flat_map(|h| headers.get_all(h.as_str()).iter())
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
-            .collect();
-        let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (header, value) in headers {
-            let Some(rest) = self
-                .extra_prefixes
-                .iter()
-                .find_map(|p| header.as_str().strip_prefix(p.as_str()))
-            else {
-                continue;
-            };
-            let key = percent_decode(rest).to_ascii_lowercase();
-            if let Ok(v) = value.to_str() {
-                extra.entry(key).or_default().push(v.to_string());
-            }
-        }
-        Some(UserInfo {
-            name,
-            uid: first(&self.uid_headers).unwrap_or_default(),
-            groups,
-            extra,
-        })
+        self.names.user(headers)
     }
 }
 
