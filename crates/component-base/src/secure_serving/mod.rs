@@ -447,7 +447,7 @@ mod tests {
 
     /// `curl -k`: any server certificate (the test's self-signed one).
     #[derive(Debug)]
-    struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+    pub(super) struct AnyServer(pub(super) Arc<rustls::crypto::CryptoProvider>);
 
     impl ServerCertVerifier for AnyServer {
         fn verify_server_cert(
