@@ -419,12 +419,11 @@ async fn non_resource(
         }
         "/openapi/v2" | "/openapi/v2/" => {
             let crd_docs = server.registry.crds.openapi();
-            let remote = &server.aggregator.openapi;
-            if remote.is_empty() {
-                crd_docs.v2(&server.openapi).respond(headers)
-            } else {
-                remote.v2(&server.openapi, &crd_docs).respond(headers)
-            }
+            server
+                .aggregator
+                .openapi
+                .v2(&server.openapi, &crd_docs)
+                .respond(headers)
         }
         "/openapi/v3" | "/openapi/v3/" => {
             let root = server.registry.crds.openapi().root(&server.openapi.root());

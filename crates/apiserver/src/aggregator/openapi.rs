@@ -103,9 +103,9 @@ impl RemoteOpenApi {
             .is_empty()
     }
 
-    /// `/openapi/v2` of the local documents (built-in and CRD, identified
-    /// by `crd_docs`) merged with the remote ones; rebuilt only when either
-    /// changed.
+    /// `/openapi/v2`: the built-in, CRD (identified by `crd_docs`, which
+    /// are rebuilt on every CRD change) and remote documents as one Swagger
+    /// 2.0 document; rebuilt only when the CRD or remote documents changed.
     pub fn v2(&self, builtin: &OpenApi, crd_docs: &Arc<crate::crd::openapi::Docs>) -> Arc<v2::V2> {
         let generation = self.generation.load(Ordering::Relaxed);
         let crd_id = Arc::as_ptr(crd_docs) as usize;

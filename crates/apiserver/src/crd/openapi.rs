@@ -12,15 +12,12 @@ use serde_json::{Map, Value, json};
 
 use super::definition::{CRD_DEF, GROUP};
 use super::to_bytes;
-use crate::openapi::{OpenApi, add_paths, document, document_key, hash_of, schemas, v2};
+use crate::openapi::{add_paths, document, document_key, hash_of, schemas};
 use crate::registry::Resource;
 
 /// The documents, keyed like the built-in ones (`apis/<g>/<v>`).
 pub struct Docs {
     docs: BTreeMap<String, (Bytes, String)>,
-    /// `/openapi/v2`, built on first use (these documents are rebuilt on
-    /// every CRD change, so its content and ETag follow the CRDs).
-    v2: std::sync::OnceLock<v2::V2>,
 }
 
 /// `stable.example.com` -> `com.example.stable` (upstream's component
@@ -136,20 +133,7 @@ impl Docs {
             let hash = hash_of(&doc);
             docs.insert(document_key(&g, &v), (doc, hash));
         }
-        Docs {
-            docs,
-            v2: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// `/openapi/v2`: the built-in documents and these as one Swagger 2.0
-    /// document.
-    pub fn v2(&self, builtin: &OpenApi) -> &v2::V2 {
-        self.v2.get_or_init(|| {
-            let mut all: Vec<Value> = builtin.documents().collect();
-            all.extend(self.documents());
-            v2::build(&all, corten_component_base::version::GIT_VERSION)
-        })
+        Docs { docs }
     }
 
     /// Every document, parsed (for merging into `/openapi/v2`).
