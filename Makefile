@@ -10,7 +10,7 @@ CORTEN := $(TARGET_DIR)/release/corten
 # State directory of the local cluster (PKI, etcd data, logs, pid files).
 STATE_DIR ?= .corten
 # System packages the build, the tests and `corten up` need (Debian 12).
-DEPS := etcd-server etcd-client protobuf-compiler mold prometheus curl containerd runc containernetworking-plugins busybox-static nftables iptables conntrack dnsutils
+DEPS := etcd-server etcd-client protobuf-compiler libprotobuf-dev mold prometheus curl containerd runc containernetworking-plugins busybox-static nftables iptables conntrack dnsutils
 # Root does not need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
