@@ -184,7 +184,7 @@ fn spawn_compactor(server: &Arc<ApiServer>) {
 /// Runs the apiserver until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
-    let listener = server::bind(addr).await?;
+    let listener = server::bind(addr, config.permit_port_sharing)?;
     run_on(listener, config, shutdown).await
 }
 

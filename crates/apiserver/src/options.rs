@@ -32,6 +32,16 @@ pub struct Options {
     #[arg(long, default_value_t = 6443)]
     pub secure_port: u16,
 
+    /// If true, SO_REUSEPORT will be used when binding the port, which
+    /// allows more than one instance to bind on the same address and port.
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub permit_port_sharing: bool,
+
+    /// If true, SO_REUSEADDR will be used when binding the port (Corten's
+    /// listeners always set it on Linux, as Go's do, so this changes nothing).
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub permit_address_sharing: bool,
+
     /// File containing the default x509 certificate for HTTPS (CA cert, if
     /// any, concatenated after the server cert).
     #[arg(long)]
@@ -234,6 +244,8 @@ pub struct Config {
     pub bind_address: IpAddr,
     /// Listen port.
     pub secure_port: u16,
+    /// `--permit-port-sharing` (SO_REUSEPORT).
+    pub permit_port_sharing: bool,
     /// Serving certificate and key (PEM files).
     pub tls: TlsSource,
     /// Service ClusterIP range.
@@ -419,6 +431,7 @@ impl Options {
             etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             bind_address: self.bind_address,
             secure_port: self.secure_port,
+            permit_port_sharing: self.permit_port_sharing,
             tls,
             service_cidr,
             node_port_range,

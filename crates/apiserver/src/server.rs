@@ -18,10 +18,9 @@ use crate::app::{self, ApiServer};
 /// (watches are long-running and are cut at this point).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Binds the secure port.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
+/// Binds the secure port (`port_sharing`: `--permit-port-sharing`).
+pub fn bind(addr: SocketAddr, port_sharing: bool) -> Result<TcpListener> {
+    corten_component_base::server::listen(addr, port_sharing)
         .with_context(|| format!("binding the secure port on {addr}"))
 }
 

@@ -102,8 +102,49 @@ fn normalize(flag: &str) -> String {
     flag.trim_start_matches('-').replace('_', "-")
 }
 
+/// The apiserver URL of a `--master` flag, read as client-go does: a value
+/// without a scheme is `https://<value>`; it must name a host.
+pub fn parse_master(master: &str) -> Result<http::Uri, String> {
+    let full = if master.contains("://") {
+        master.to_string()
+    } else {
+        format!("https://{master}")
+    };
+    let bad = |why: &str| {
+        format!(
+            "invalid --master {master:?}: {why} (expected a URL such as https://127.0.0.1:6443)"
+        )
+    };
+    let uri: http::Uri = full.parse().map_err(|e| bad(&format!("{e}")))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(bad("the scheme must be http or https")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    Ok(uri)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn master_urls_are_read_like_client_go() {
+        use super::parse_master;
+        assert_eq!(
+            parse_master("10.0.0.1:6443").unwrap().to_string(),
+            "https://10.0.0.1:6443/"
+        );
+        assert_eq!(
+            parse_master("http://localhost:8080").unwrap().to_string(),
+            "http://localhost:8080/"
+        );
+        for bad in ["", "ftp://host", "https://", "a b"] {
+            let err = parse_master(bad).unwrap_err();
+            assert!(err.starts_with("invalid --master"), "{bad}: {err}");
+        }
+    }
+
     use super::*;
     use clap::{CommandFactory, Parser};
 

@@ -32,6 +32,25 @@ use crate::metrics;
 /// How long in-flight requests may take to finish after shutdown was asked.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Binds a listening socket on `addr` as Go's listeners do on Linux
+/// (`SO_REUSEADDR`, so a restart does not wait for TIME_WAIT sockets), and
+/// with `SO_REUSEPORT` when `port_sharing` (upstream's
+/// `--permit-port-sharing`: several processes may serve the same port).
+pub fn listen(addr: SocketAddr, port_sharing: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if port_sharing {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    // Go's default backlog is the kernel's somaxconn; 1024 is a common value.
+    socket.listen(1024)
+}
+
 /// Binds `addr` and serves the ops endpoints until `shutdown` resolves, then
 /// stops accepting and drains open connections (up to [`SHUTDOWN_GRACE`]).
 pub async fn serve_ops(
@@ -164,6 +183,18 @@ mod tests {
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn port_sharing_lets_two_listeners_bind_one_port() {
+        let first = listen("127.0.0.1:0".parse().unwrap(), true).unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = listen(addr, true).expect("SO_REUSEPORT on both sockets");
+        assert_eq!(second.local_addr().unwrap(), addr);
+        drop(second);
+        // Without sharing on the new socket the port is taken.
+        let err = listen(addr, false).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     }
 
     #[tokio::test]

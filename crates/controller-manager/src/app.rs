@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
+use corten_component_base::flags::parse_master;
 use corten_component_base::health::HealthRegistry;
 use corten_component_base::metrics as base_metrics;
 use corten_component_base::secure_serving::SecureServer;
@@ -107,9 +108,11 @@ pub async fn start(config: Config) -> anyhow::Result<ControllerManager> {
             let secure = SecureServer::new(&config.secure_serving, COMPONENT, &client)
                 .await
                 .context("configuring the secure port")?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the secure port to {addr}"))?;
+            let listener = corten_component_base::server::listen(
+                addr,
+                config.secure_serving.permit_port_sharing,
+            )
+            .with_context(|| format!("binding the secure port to {addr}"))?;
             let local = listener
                 .local_addr()
                 .context("reading the listener address")?;
@@ -455,14 +458,12 @@ async fn client_config(config: &Config) -> anyhow::Result<kube::Config> {
                 .await
                 .with_context(|| format!("loading --kubeconfig {}", path.display()))?
         }
-        (None, Some(master)) => kube::Config::new(master.parse().with_context(|| format!("invalid --master {master:?}"))?),
+        (None, Some(master)) => kube::Config::new(parse_master(master).map_err(anyhow::Error::msg)?),
         (None, None) => kube::Config::incluster()
             .context("neither --kubeconfig nor --master was given, and the in-cluster configuration is not available")?,
     };
     if let (Some(_), Some(master)) = (&config.kubeconfig, &config.master) {
-        client_config.cluster_url = master
-            .parse()
-            .with_context(|| format!("invalid --master {master:?}"))?;
+        client_config.cluster_url = parse_master(master).map_err(anyhow::Error::msg)?;
     }
     Ok(client_config)
 }

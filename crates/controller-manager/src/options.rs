@@ -338,14 +338,9 @@ impl Options {
         }
 
         if let Some(master) = &self.master
-            && master
-                .parse::<http::Uri>()
-                .map(|u| u.scheme().is_none())
-                .unwrap_or(true)
+            && let Err(err) = corten_component_base::flags::parse_master(master)
         {
-            errors.push(format!(
-                "invalid --master {master:?}: expected a URL such as https://127.0.0.1:6443"
-            ));
+            errors.push(err);
         }
         if let Some(path) = &self.kubeconfig
             && !path.is_file()

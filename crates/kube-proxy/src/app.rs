@@ -43,9 +43,8 @@ pub async fn client(config: &Config) -> anyhow::Result<Client> {
         )?,
     };
     if let Some(master) = &config.master {
-        client_config.cluster_url = master
-            .parse()
-            .with_context(|| format!("invalid --master {master:?}"))?;
+        client_config.cluster_url =
+            corten_component_base::flags::parse_master(master).map_err(anyhow::Error::msg)?;
     }
     Client::try_from(client_config).context("building the API client")
 }

@@ -173,6 +173,9 @@ fn parse_cidrs(flag: &str, values: &[String]) -> Result<Vec<IpNet>, String> {
 impl Options {
     /// Applies the file and the flags and validates the result.
     pub fn complete(&self) -> Result<Config, String> {
+        if let Some(master) = &self.master {
+            corten_component_base::flags::parse_master(master)?;
+        }
         let file = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -365,6 +368,8 @@ mod tests {
         assert_eq!(c.sync_period, Duration::from_secs(30));
         assert_eq!(c.min_sync_period, Duration::from_secs(1));
         assert_eq!(c.rules.mark(), "0x4000");
+        let err = parse(&["--master=ftp://x"]).unwrap_err();
+        assert!(err.contains("invalid --master \"ftp://x\""), "{err}");
     }
 
     #[test]

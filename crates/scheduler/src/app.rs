@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use corten_component_base::flags::parse_master;
 use corten_component_base::health::HealthRegistry;
 use corten_component_base::metrics as base_metrics;
 use corten_component_base::secure_serving::SecureServer;
@@ -69,19 +70,13 @@ async fn client_config(config: &Config) -> anyhow::Result<kube::Config> {
             .await
             .with_context(|| format!("loading kubeconfig {path}"))?
     } else if let Some(master) = &config.master {
-        kube::Config::new(
-            master
-                .parse()
-                .with_context(|| format!("invalid --master {master:?}"))?,
-        )
+        kube::Config::new(parse_master(master).map_err(anyhow::Error::msg)?)
     } else {
         kube::Config::incluster()
             .context("no kubeconfig was given (--kubeconfig or clientConnection.kubeconfig), and the in-cluster configuration is not available")?
     };
     if let (false, Some(master)) = (path.is_empty(), &config.master) {
-        client_config.cluster_url = master
-            .parse()
-            .with_context(|| format!("invalid --master {master:?}"))?;
+        client_config.cluster_url = parse_master(master).map_err(anyhow::Error::msg)?;
     }
     Ok(client_config)
 }
@@ -119,9 +114,11 @@ pub async fn start(config: Config) -> anyhow::Result<SchedulerProcess> {
             let secure = SecureServer::new(&config.secure_serving, COMPONENT, &client)
                 .await
                 .context("configuring the secure port")?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the secure port to {addr}"))?;
+            let listener = corten_component_base::server::listen(
+                addr,
+                config.secure_serving.permit_port_sharing,
+            )
+            .with_context(|| format!("binding the secure port to {addr}"))?;
             let local = listener
                 .local_addr()
                 .context("reading the listener address")?;

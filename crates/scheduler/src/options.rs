@@ -205,6 +205,10 @@ impl Options {
         };
         component.validate()?;
         self.secure_serving.validate().map_err(ConfigError::Flags)?;
+        if let Some(master) = &self.master {
+            corten_component_base::flags::parse_master(master)
+                .map_err(|e| ConfigError::Flags(vec![e]))?;
+        }
         Ok(Config {
             component,
             master: self.master.clone(),

@@ -17,6 +17,10 @@
 //! `--authentication-skip-lookup`) from the `client-ca-file` key of the
 //! `kube-system/extension-apiserver-authentication` ConfigMap; either is
 //! re-read every minute so a rotated CA applies without a restart.
+//! Front proxies are trusted by `--requestheader-client-ca-file` with the
+//! `--requestheader-*` header flags, or else (unless
+//! `--authentication-skip-lookup`) by the `requestheader-*` keys of the same
+//! ConfigMap (CA, allowed names and headers together), re-read likewise.
 //! TokenReviews and SubjectAccessReviews go through
 //! `--authentication-kubeconfig` / `--authorization-kubeconfig`, or (a Corten
 //! convenience; upstream falls back to the in-cluster config and otherwise
@@ -88,7 +92,9 @@ pub struct SecureServer {
     authz: Arc<DelegatingAuthorizer>,
     ca: Arc<ClientCa>,
     ca_source: CaSource,
-    proxy_ca_source: CaSource,
+    /// Where the front-proxy CA comes from (with the allowed names and
+    /// headers, when it is the ConfigMap).
+    proxy_source: CaSource,
 }
 
 impl std::fmt::Debug for SecureServer {
@@ -159,8 +165,11 @@ impl SecureServer {
         let params = options
             .tls_params()
             .map_err(|e| anyhow::anyhow!("--tls-min-version/--tls-cipher-suites: {e}"))?;
-        let (request_header, proxy_ca_source) = match &options.requestheader_client_ca_file {
-            Some(path) => {
+        let (request_header, proxy_source) = match (
+            &options.requestheader_client_ca_file,
+            options.authentication_skip_lookup,
+        ) {
+            (Some(path), _) => {
                 let proxy_ca = ClientCa::new(tls::default_provider());
                 let source = CaSource::File(path.clone());
                 load_ca(&source, &proxy_ca)
@@ -174,9 +183,36 @@ impl SecureServer {
                     options.requestheader_extra_headers_prefix.clone(),
                 )
                 .with_uid_headers(options.requestheader_uid_headers.clone());
-                (Some(rh), source)
+                (Some(rh), CaSource::File(path.clone()))
             }
-            None => (None, CaSource::None),
+            // Upstream's dynamic request-header controller: the CA, the
+            // allowed names and the headers all come from the ConfigMap
+            // (the header flags do not apply).
+            (None, false) => {
+                let rh = RequestHeaderAuthenticator::new(
+                    ClientCa::new(tls::default_provider()),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                );
+                match load_front_proxy(&authn_client, &rh).await {
+                    Ok(()) => {}
+                    Err(err) if options.authentication_tolerate_lookup_failure => {
+                        tracing::warn!(
+                            error = %format!("{err:#}"),
+                            "unable to read the front-proxy settings of configmap/extension-apiserver-authentication in kube-system; continuing without request-header authentication until they can be read"
+                        );
+                    }
+                    Err(err) => {
+                        return Err(err.context(
+                            "unable to load configmap based request-header-client-ca-file (set --authentication-tolerate-lookup-failure=true to continue without it)",
+                        ));
+                    }
+                }
+                (Some(rh), CaSource::ConfigMap(authn_client.clone()))
+            }
+            (None, true) => (None, CaSource::None),
         };
         let certs = ServingCerts::load(
             options.cert_source(pair_name),
@@ -206,7 +242,7 @@ impl SecureServer {
             )),
             ca,
             ca_source,
-            proxy_ca_source,
+            proxy_source,
         })
     }
 
@@ -238,11 +274,17 @@ impl SecureServer {
             self.ca_source.clone(),
             self.ca.clone(),
         ))];
-        if let Some(rh) = self.authn.request_header() {
-            reloads.push(tokio::spawn(reload_ca(
-                self.proxy_ca_source.clone(),
-                rh.ca().clone(),
-            )));
+        match (&self.proxy_source, self.authn.request_header()) {
+            (CaSource::ConfigMap(client), Some(_)) => {
+                reloads.push(tokio::spawn(reload_front_proxy(
+                    client.clone(),
+                    self.authn.clone(),
+                )));
+            }
+            (source, Some(rh)) => {
+                reloads.push(tokio::spawn(reload_ca(source.clone(), rh.ca().clone())));
+            }
+            (_, None) => {}
         }
         if self.certs.reloadable() {
             reloads.push(tokio::spawn(reload_serving_certs(
@@ -364,6 +406,49 @@ async fn reload_ca(source: CaSource, ca: Arc<ClientCa>) {
         tokio::time::sleep(CLIENT_CA_RELOAD).await;
         if let Err(err) = load_ca(&source, &ca).await {
             tracing::warn!(error = %format!("{err:#}"), "reloading the client CA");
+        }
+    }
+}
+
+/// Reads the front-proxy settings from the authentication ConfigMap into
+/// `rh`. A missing ConfigMap or CA keeps what `rh` has.
+async fn load_front_proxy(
+    client: &kube::Client,
+    rh: &RequestHeaderAuthenticator,
+) -> anyhow::Result<()> {
+    let Some(config) = review::front_proxy_from_configmap(client)
+        .await
+        .context("reading configmap kube-system/extension-apiserver-authentication")?
+    else {
+        return Ok(());
+    };
+    let names = requestheader::HeaderNames::new(
+        config.username_headers,
+        config.uid_headers,
+        config.group_headers,
+        config.extra_prefixes,
+    );
+    if rh.set_names(config.allowed_names, names) {
+        tracing::info!("loaded the front-proxy allowed names and headers");
+    }
+    if let Some(pem) = config.ca_pem
+        && rh.ca().set_pem(&pem).context("the front-proxy CA bundle")?
+    {
+        tracing::info!("loaded the front-proxy CA for request-header authentication");
+    }
+    Ok(())
+}
+
+/// Re-reads the front-proxy settings every [`CLIENT_CA_RELOAD`]; a failed
+/// read keeps the previous ones.
+async fn reload_front_proxy(client: kube::Client, authn: Arc<DelegatingAuthenticator>) {
+    let Some(rh) = authn.request_header() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(CLIENT_CA_RELOAD).await;
+        if let Err(err) = load_front_proxy(&client, rh).await {
+            tracing::warn!(error = %format!("{err:#}"), "reloading the front-proxy settings");
         }
     }
 }

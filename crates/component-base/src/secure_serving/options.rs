@@ -44,6 +44,14 @@ pub struct SecureServingOptions {
     #[arg(long, action = ArgAction::Append)]
     pub tls_sni_cert_key: Vec<NamedCertKey>,
 
+    /// If true, SO_REUSEPORT will be used when binding the port, which allows more than one instance to bind on the same address and port.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub permit_port_sharing: bool,
+
+    /// If true, SO_REUSEADDR will be used when binding the port. This allows binding to wildcard IPs like 0.0.0.0 and specific IPs in parallel, and it avoids waiting for the kernel to release sockets in TIME_WAIT state. (On Linux Corten's listeners always set SO_REUSEADDR, as Go's do, so this changes nothing.)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub permit_address_sharing: bool,
+
     /// Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames in headers specified by --requestheader-username-headers.
     #[arg(long)]
     pub requestheader_client_ca_file: Option<PathBuf>,
@@ -114,6 +122,8 @@ impl Default for SecureServingOptions {
             tls_min_version: String::new(),
             tls_cipher_suites: Vec::new(),
             tls_sni_cert_key: Vec::new(),
+            permit_port_sharing: false,
+            permit_address_sharing: false,
             requestheader_client_ca_file: None,
             requestheader_allowed_names: Vec::new(),
             requestheader_username_headers: vec![DEFAULT_USERNAME_HEADERS.into()],

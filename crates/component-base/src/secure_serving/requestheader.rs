@@ -7,9 +7,13 @@
 //! group headers, and extras from headers
 //! starting with an extra prefix (the rest of the name, percent-decoded and
 //! lower-cased, is the key). Headers from any other caller are ignored.
+//!
+//! Without `--requestheader-client-ca-file` the CA, the allowed names and
+//! the header names all come from the `extension-apiserver-authentication`
+//! ConfigMap and change when it does, so the settings are swappable.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use http::HeaderMap;
 use rustls::pki_types::CertificateDer;
@@ -39,8 +43,22 @@ pub enum ProxyIdentity {
 #[derive(Debug)]
 pub struct RequestHeaderAuthenticator {
     ca: Arc<ClientCa>,
+    settings: RwLock<Arc<Settings>>,
+}
+
+/// Who may act as a front proxy and where it names the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Settings {
+    /// Allowed proxy certificate CNs; any when empty.
     allowed_names: Vec<String>,
     names: HeaderNames,
+}
+
+fn clean_names(v: Vec<String>) -> Vec<String> {
+    v.into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 fn clean_headers(v: Vec<String>) -> Vec<String> {
@@ -129,22 +147,45 @@ impl RequestHeaderAuthenticator {
         group_headers: Vec<String>,
         extra_prefixes: Vec<String>,
     ) -> Self {
+        let settings = Settings {
+            allowed_names: clean_names(allowed_names),
+            names: HeaderNames::new(username_headers, Vec::new(), group_headers, extra_prefixes),
+        };
         RequestHeaderAuthenticator {
             ca,
-            allowed_names: allowed_names
-                .into_iter()
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty())
-                .collect(),
-            names: HeaderNames::new(username_headers, Vec::new(), group_headers, extra_prefixes),
+            settings: RwLock::new(Arc::new(settings)),
         }
     }
 
     /// Also reads the user's UID from these headers
     /// (`--requestheader-uid-headers`).
-    pub fn with_uid_headers(mut self, uid_headers: Vec<String>) -> Self {
-        self.names.uid = clean_headers(uid_headers);
+    pub fn with_uid_headers(self, uid_headers: Vec<String>) -> Self {
+        let mut settings = (*self.settings()).clone();
+        settings.names.uid = clean_headers(uid_headers);
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
         self
+    }
+
+    /// Replaces the allowed names and the header names (read again from
+    /// the authentication ConfigMap); true when they changed.
+    pub fn set_names(&self, allowed_names: Vec<String>, names: HeaderNames) -> bool {
+        let settings = Settings {
+            allowed_names: clean_names(allowed_names),
+            names,
+        };
+        let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
+        if **current == settings {
+            return false;
+        }
+        *current = Arc::new(settings);
+        true
+    }
+
+    fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The CA bundle (for reloading and the handshake).
@@ -161,7 +202,8 @@ impl RequestHeaderAuthenticator {
             CertIdentity::None => ProxyIdentity::None,
             CertIdentity::Invalid(why) => ProxyIdentity::Invalid(format!("front proxy: {why}")),
             CertIdentity::Verified(user) => {
-                if self.allowed_names.is_empty() || self.allowed_names.contains(&user.name) {
+                let allowed = &self.settings().allowed_names;
+                if allowed.is_empty() || allowed.contains(&user.name) {
                     ProxyIdentity::Verified
                 } else {
                     ProxyIdentity::Invalid(format!(
@@ -175,7 +217,7 @@ impl RequestHeaderAuthenticator {
 
     /// The user the headers name; `None` without a username.
     pub fn user_from_headers(&self, headers: &HeaderMap) -> Option<UserInfo> {
-        self.names.user(headers)
+        self.settings().names.user(headers)
     }
 }
 

@@ -124,3 +124,127 @@ pub async fn client_ca_from_configmap(
         .filter(|pem| !pem.trim().is_empty())
         .map(String::into_bytes))
 }
+
+/// The ConfigMap keys of the front-proxy settings (upstream's
+/// `RequestHeaderAuthRequestController`); lists are JSON arrays.
+pub mod front_proxy_keys {
+    /// The front-proxy CA bundle.
+    pub const CA: &str = "requestheader-client-ca-file";
+    /// Allowed proxy certificate CNs.
+    pub const ALLOWED_NAMES: &str = "requestheader-allowed-names";
+    /// Username headers.
+    pub const USERNAME: &str = "requestheader-username-headers";
+    /// UID headers.
+    pub const UID: &str = "requestheader-uid-headers";
+    /// Group headers.
+    pub const GROUP: &str = "requestheader-group-headers";
+    /// Extra header prefixes.
+    pub const EXTRA_PREFIX: &str = "requestheader-extra-headers-prefix";
+}
+
+/// The front-proxy settings an apiserver publishes in the authentication
+/// ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrontProxyConfig {
+    /// The CA bundle (PEM); `None` when not published.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Allowed proxy CNs.
+    pub allowed_names: Vec<String>,
+    /// Username headers.
+    pub username_headers: Vec<String>,
+    /// UID headers.
+    pub uid_headers: Vec<String>,
+    /// Group headers.
+    pub group_headers: Vec<String>,
+    /// Extra header prefixes.
+    pub extra_prefixes: Vec<String>,
+}
+
+impl FrontProxyConfig {
+    /// Reads the settings from the ConfigMap's data; an empty or missing
+    /// list is empty, a list that is not a JSON array of strings is an
+    /// error naming its key.
+    pub fn from_data(
+        data: &std::collections::BTreeMap<String, String>,
+    ) -> Result<FrontProxyConfig, String> {
+        let list = |key: &str| -> Result<Vec<String>, String> {
+            match data.get(key).map(|v| v.trim()) {
+                None | Some("") => Ok(Vec::new()),
+                Some(v) => serde_json::from_str(v).map_err(|e| {
+                    format!(
+                        "key {key} of configmap kube-system/extension-apiserver-authentication: {e}"
+                    )
+                }),
+            }
+        };
+        Ok(FrontProxyConfig {
+            ca_pem: data
+                .get(front_proxy_keys::CA)
+                .filter(|pem| !pem.trim().is_empty())
+                .map(|pem| pem.clone().into_bytes()),
+            allowed_names: list(front_proxy_keys::ALLOWED_NAMES)?,
+            username_headers: list(front_proxy_keys::USERNAME)?,
+            uid_headers: list(front_proxy_keys::UID)?,
+            group_headers: list(front_proxy_keys::GROUP)?,
+            extra_prefixes: list(front_proxy_keys::EXTRA_PREFIX)?,
+        })
+    }
+}
+
+/// The front-proxy settings from the authentication ConfigMap; `Ok(None)`
+/// when the ConfigMap does not exist.
+pub async fn front_proxy_from_configmap(
+    client: &kube::Client,
+) -> anyhow::Result<Option<FrontProxyConfig>> {
+    let (namespace, name) = AUTHENTICATION_CONFIGMAP;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let Some(configmap) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let data = configmap.data.unwrap_or_default();
+    FrontProxyConfig::from_data(&data)
+        .map(Some)
+        .map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_proxy_settings_are_read_from_json_lists() {
+        let mut data = std::collections::BTreeMap::new();
+        data.insert(front_proxy_keys::CA.into(), "PEM".into());
+        data.insert(
+            front_proxy_keys::ALLOWED_NAMES.into(),
+            r#"["front-proxy-client"]"#.into(),
+        );
+        data.insert(
+            front_proxy_keys::USERNAME.into(),
+            r#"["X-Remote-User"]"#.into(),
+        );
+        data.insert(front_proxy_keys::UID.into(), String::new());
+        data.insert(
+            front_proxy_keys::GROUP.into(),
+            r#"["X-Remote-Group"]"#.into(),
+        );
+        data.insert(
+            front_proxy_keys::EXTRA_PREFIX.into(),
+            r#"["X-Remote-Extra-"]"#.into(),
+        );
+        let config = FrontProxyConfig::from_data(&data).unwrap();
+        assert_eq!(config.ca_pem.as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(config.allowed_names, ["front-proxy-client"]);
+        assert_eq!(config.username_headers, ["X-Remote-User"]);
+        assert!(config.uid_headers.is_empty());
+        assert_eq!(config.extra_prefixes, ["X-Remote-Extra-"]);
+
+        data.insert(front_proxy_keys::GROUP.into(), "X-Remote-Group".into());
+        let err = FrontProxyConfig::from_data(&data).unwrap_err();
+        assert!(err.contains("requestheader-group-headers"), "{err}");
+        assert_eq!(
+            FrontProxyConfig::from_data(&Default::default()).unwrap(),
+            FrontProxyConfig::default()
+        );
+    }
+}

@@ -240,18 +240,44 @@ async fn sni_picks_the_named_certificate_and_rotated_files_are_served() {
         .expect("test timed out");
 }
 
-/// A fake apiserver answering SubjectAccessReviews: recorded, then denied.
-async fn fake_apiserver(reviews: Arc<Mutex<Vec<serde_json::Value>>>) -> SocketAddr {
+/// A fake apiserver answering SubjectAccessReviews (recorded, then denied)
+/// and GETs of the authentication ConfigMap (with `configmap`, or 404).
+async fn fake_apiserver(
+    reviews: Arc<Mutex<Vec<serde_json::Value>>>,
+    configmap: Option<serde_json::Value>,
+) -> SocketAddr {
     use http_body_util::BodyExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let reviews = reviews.clone();
+            let configmap = configmap.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<Incoming>| {
                     let reviews = reviews.clone();
+                    let configmap = configmap.clone();
                     async move {
+                        if req.method() == http::Method::GET {
+                            let (status, body) = match configmap.filter(|_| {
+                                req.uri().path()
+                                    == "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication"
+                            }) {
+                                Some(cm) => (200, cm),
+                                None => (
+                                    404,
+                                    serde_json::json!({"kind": "Status", "apiVersion": "v1",
+                                        "status": "Failure", "reason": "NotFound", "code": 404}),
+                                ),
+                            };
+                            return Ok::<_, Infallible>(
+                                Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(body.to_string())))
+                                    .unwrap(),
+                            );
+                        }
                         let body = req.into_body().collect().await.map(|b| b.to_bytes());
                         let mut review: serde_json::Value = body
                             .ok()
@@ -286,7 +312,7 @@ async fn a_front_proxy_names_the_user_and_others_cannot() {
         std::fs::write(dir.path().join("front-proxy-ca.crt"), proxy_ca_pem).unwrap();
         std::fs::write(dir.path().join("ca.crt"), client_ca_pem).unwrap();
         let reviews = Arc::new(Mutex::new(Vec::new()));
-        let apiserver = fake_apiserver(reviews.clone()).await;
+        let apiserver = fake_apiserver(reviews.clone(), None).await;
         let client = kube::Client::try_from(kube::Config::new(
             format!("http://{apiserver}").parse().unwrap(),
         ))
@@ -384,6 +410,128 @@ async fn a_front_proxy_names_the_user_and_others_cannot() {
             .map(|r| r["spec"]["user"].as_str().unwrap_or_default().to_string())
             .collect();
         assert_eq!(users, ["alice", "mallory", "system:anonymous"]);
+        let _ = stop.send(());
+    };
+    tokio::time::timeout(Duration::from_secs(30), test)
+        .await
+        .expect("test timed out");
+}
+
+#[tokio::test]
+async fn front_proxy_settings_come_from_the_authentication_configmap() {
+    let test = async {
+        let (proxy_ca_pem, proxy_ca) = ca("front-proxy-ca");
+        let (client_ca_pem, client_ca) = ca("cluster-ca");
+        // Headers other than the flags' defaults, so the test shows which
+        // settings apply.
+        let configmap = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {
+                "client-ca-file": client_ca_pem,
+                "requestheader-client-ca-file": proxy_ca_pem,
+                "requestheader-allowed-names": "[\"front-proxy-client\"]",
+                "requestheader-username-headers": "[\"X-Proxy-User\"]",
+                "requestheader-uid-headers": "[\"X-Proxy-Uid\"]",
+                "requestheader-group-headers": "[\"X-Proxy-Group\"]",
+                "requestheader-extra-headers-prefix": "[\"X-Proxy-Extra-\"]",
+            }
+        });
+        let reviews = Arc::new(Mutex::new(Vec::new()));
+        let apiserver = fake_apiserver(reviews.clone(), Some(configmap)).await;
+        let client = kube::Client::try_from(kube::Config::new(
+            format!("http://{apiserver}").parse().unwrap(),
+        ))
+        .unwrap();
+        let options = SecureServingOptions {
+            authorization_webhook_cache_unauthorized_ttl: Duration::ZERO,
+            ..SecureServingOptions::default()
+        };
+        let server = SecureServer::new(&options, "kube-scheduler", &client)
+            .await
+            .unwrap();
+        let (addr, stop) = start(server).await;
+        let tls13 = [&rustls::version::TLS13];
+
+        let proxy = client_cert(&proxy_ca, "front-proxy-client");
+        let headers = "X-Proxy-User: alice\r\nX-Proxy-Uid: 42\r\nX-Proxy-Group: devs\r\nX-Proxy-Extra-Scopes: view\r\nX-Remote-User: bob\r\n";
+        let answer = request(addr, &tls13, "localhost", Some(proxy), "/metrics", headers)
+            .await
+            .unwrap();
+        assert!(answer.text.starts_with("HTTP/1.1 403"), "{}", answer.text);
+        {
+            let reviews = reviews.lock().unwrap();
+            let spec = &reviews.last().unwrap()["spec"];
+            assert_eq!(spec["user"], "alice");
+            assert_eq!(spec["uid"], "42");
+            assert_eq!(
+                spec["groups"],
+                serde_json::json!(["devs", "system:authenticated"])
+            );
+            assert_eq!(spec["extra"]["scopes"], serde_json::json!(["view"]));
+        }
+        // A proxy CN the ConfigMap does not allow: 401.
+        let stranger = client_cert(&proxy_ca, "someone-else");
+        let answer = request(
+            addr,
+            &tls13,
+            "localhost",
+            Some(stranger),
+            "/metrics",
+            headers,
+        )
+        .await
+        .unwrap();
+        assert!(answer.text.starts_with("HTTP/1.1 401"), "{}", answer.text);
+        // The client CA from the same ConfigMap still authenticates.
+        let plain = client_cert(&client_ca, "carol");
+        let answer = request(addr, &tls13, "localhost", Some(plain), "/metrics", headers)
+            .await
+            .unwrap();
+        assert!(answer.text.contains(r#"User \"carol\""#), "{}", answer.text);
+        let _ = stop.send(());
+    };
+    tokio::time::timeout(Duration::from_secs(30), test)
+        .await
+        .expect("test timed out");
+}
+
+#[tokio::test]
+async fn a_missing_configmap_leaves_front_proxies_untrusted() {
+    let test = async {
+        let (_, proxy_ca) = ca("front-proxy-ca");
+        let reviews = Arc::new(Mutex::new(Vec::new()));
+        let apiserver = fake_apiserver(reviews.clone(), None).await;
+        let client = kube::Client::try_from(kube::Config::new(
+            format!("http://{apiserver}").parse().unwrap(),
+        ))
+        .unwrap();
+        let options = SecureServingOptions {
+            authorization_webhook_cache_unauthorized_ttl: Duration::ZERO,
+            ..SecureServingOptions::default()
+        };
+        let server = SecureServer::new(&options, "kube-scheduler", &client)
+            .await
+            .unwrap();
+        let (addr, stop) = start(server).await;
+        // No CA is known, so no certificate is asked for: the request is
+        // anonymous whatever headers it carries.
+        let proxy = client_cert(&proxy_ca, "front-proxy-client");
+        let answer = request(
+            addr,
+            &[&rustls::version::TLS13],
+            "localhost",
+            Some(proxy),
+            "/metrics",
+            "X-Remote-User: alice\r\n",
+        )
+        .await
+        .unwrap();
+        assert!(
+            answer.text.contains(r#"User \"system:anonymous\""#),
+            "{}",
+            answer.text
+        );
         let _ = stop.send(());
     };
     tokio::time::timeout(Duration::from_secs(30), test)

@@ -24,9 +24,14 @@ fn run(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_flags_and_configs_exit_64() {
-    let (code, err) = run(&["--permit-port-sharing"]);
+    let (code, err) = run(&["--contention-profiling"]);
     assert_eq!(code, 64);
-    assert!(err.contains("flag --permit-port-sharing is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
+    assert!(err.contains("flag --contention-profiling is an upstream kube-scheduler flag that Corten does not implement yet"), "{err}");
+    // Not a URL: refused before any client is built (kube-rs would panic
+    // on a URL without a scheme).
+    let (code, err) = run(&["--master=ftp://x"]);
+    assert_eq!(code, 64);
+    assert!(err.contains("invalid --master \"ftp://x\""), "{err}");
     let (code, err) = run(&["--tls-min-version=VersionTLS14"]);
     assert_eq!(code, 64);
     assert!(
