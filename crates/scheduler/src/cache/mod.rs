@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::Node;
 
 pub use self::listers::{Listers, Nominations, PdbInfo};
 use self::node_tree::zone_interleaved;
+use crate::framework::parallelize::Parallelizer;
 use crate::framework::{NodeInfo, PodInfo};
 
 /// Why a cache operation was refused.
@@ -74,6 +75,10 @@ pub struct Snapshot {
     pub listers: Listers,
     /// Pods nominated to nodes by preemption.
     pub nominations: Nominations,
+    /// The workers plugins may spread scans of every node over (upstream
+    /// `Handle.Parallelizer()`); the scheduling loop filters and scores on
+    /// the same ones.
+    parallelizer: Parallelizer,
 }
 
 impl Snapshot {
@@ -203,6 +208,22 @@ impl Snapshot {
     /// The present nodes, zone-interleaved.
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> + '_ {
         self.order.iter().map(|&at| &self.slots[at])
+    }
+
+    /// The `i`-th present node in [`Snapshot::nodes`] order
+    /// (`i < num_nodes()`): lets plugins split that order into chunks.
+    pub fn nth_node(&self, i: usize) -> &NodeInfo {
+        &self.slots[self.order[i]]
+    }
+
+    /// The workers to spread per-node scans over.
+    pub fn parallelizer(&self) -> &Parallelizer {
+        &self.parallelizer
+    }
+
+    /// Replaces those workers (the scheduler's `parallelism`).
+    pub fn set_parallelizer(&mut self, parallelizer: Parallelizer) {
+        self.parallelizer = parallelizer;
     }
 
     /// The number of present nodes.

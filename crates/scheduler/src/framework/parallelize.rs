@@ -15,17 +15,20 @@
 //! pool holds the others), which keeps the hand-off to one wake-up.
 
 use std::ops::Range;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Below this many pieces a job runs on the calling thread: waking the
 /// other workers costs more than it saves.
 pub const MIN_PARALLEL_PIECES: usize = 128;
 
-/// Runs chunked work on `workers` threads (the caller included).
+/// Runs chunked work on `workers` threads (the caller included). Clones
+/// share one pool: the scheduling loop and the plugins it calls use the
+/// same workers (upstream's `Handle.Parallelizer()`).
+#[derive(Clone)]
 pub struct Parallelizer {
     workers: usize,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl std::fmt::Debug for Parallelizer {
@@ -72,7 +75,7 @@ impl Parallelizer {
         match pool {
             Ok(pool) => Parallelizer {
                 workers,
-                pool: Some(pool),
+                pool: Some(Arc::new(pool)),
             },
             Err(err) => {
                 tracing::warn!(error = %err, "cannot start scheduler worker threads; evaluating nodes on one thread");
@@ -159,6 +162,41 @@ impl Parallelizer {
     }
 }
 
+impl Parallelizer {
+    /// Folds every piece of `0..pieces` into one accumulator: chunks of
+    /// pieces are folded into fresh accumulators (`init`) on the workers,
+    /// then merged into the first in chunk order. With an order-insensitive
+    /// merge (sums, unions of keys) the result is the sequential fold's.
+    /// Used by plugins that scan every node before filtering or scoring
+    /// (upstream's `Parallelizer().Until` over all nodes with atomic counts).
+    pub fn fold<A, I, F, M>(&self, pieces: usize, init: I, fold: F, mut merge: M) -> A
+    where
+        A: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(&mut A, usize) + Sync,
+        M: FnMut(&mut A, A),
+    {
+        let chunk = if self.is_parallel_for(pieces) {
+            self.chunk_size(pieces)
+        } else {
+            pieces.max(1)
+        };
+        let parts = self.run_chunks(pieces, chunk, |range| {
+            let mut acc = init();
+            for i in range {
+                fold(&mut acc, i);
+            }
+            (acc, false)
+        });
+        let mut parts = parts.into_iter();
+        let mut acc = parts.next().unwrap_or_else(&init);
+        for part in parts {
+            merge(&mut acc, part);
+        }
+        acc
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +239,33 @@ mod tests {
                 if workers == 1 {
                     assert_eq!(out.len(), 56);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn fold_sums_like_a_sequential_loop() {
+        for workers in [1, 2, 4] {
+            let p = Parallelizer::with_workers(workers);
+            for pieces in [0, 1, 127, 128, 5000] {
+                let total = p.fold(
+                    pieces,
+                    || (0u64, 0usize),
+                    |acc, i| {
+                        acc.0 += i as u64;
+                        acc.1 += 1;
+                    },
+                    |acc, part| {
+                        acc.0 += part.0;
+                        acc.1 += part.1;
+                    },
+                );
+                let n = pieces as u64;
+                assert_eq!(
+                    total,
+                    (n * n.saturating_sub(1) / 2, pieces),
+                    "{workers} {pieces}"
+                );
             }
         }
     }

@@ -56,7 +56,6 @@ pub struct Scheduler {
     api: Arc<dyn ClusterApi>,
     percentage_of_nodes_to_score: i32,
     next_start_node_index: usize,
-    parallelizer: Parallelizer,
     results_tx: mpsc::UnboundedSender<BindResult>,
     results_rx: mpsc::UnboundedReceiver<BindResult>,
     activations: mpsc::UnboundedReceiver<String>,
@@ -119,14 +118,15 @@ impl Scheduler {
         }
         let (results_tx, results_rx) = mpsc::unbounded_channel();
         metrics::register_all();
+        let mut snapshot = Snapshot::new();
+        snapshot.set_parallelizer(Parallelizer::from_parallelism(config.parallelism));
         Ok(Scheduler {
             profiles,
-            snapshot: Snapshot::new(),
+            snapshot,
             queue,
             api,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score.unwrap_or(0),
             next_start_node_index: 0,
-            parallelizer: Parallelizer::from_parallelism(config.parallelism),
             results_tx,
             results_rx,
             activations,
@@ -149,12 +149,12 @@ impl Scheduler {
     /// Replaces the workers that filter and score nodes (tests and the
     /// benchmark pick an exact count; the daemon uses `parallelism`).
     pub fn set_parallelizer(&mut self, parallelizer: Parallelizer) {
-        self.parallelizer = parallelizer;
+        self.snapshot.set_parallelizer(parallelizer);
     }
 
     /// How many threads filter and score nodes.
     pub fn workers(&self) -> usize {
-        self.parallelizer.workers()
+        self.snapshot.parallelizer().workers()
     }
 
     /// The profile named `name`.

@@ -45,7 +45,7 @@ fn pod(j: usize, node: Option<usize>) -> ClusterUpdate {
             "cpu": cpu, "memory": format!("{}Mi", 128 + (j * 53) % 2048)}}}]
     });
     let mut labels = json!({"app": "plain"});
-    match j % 6 {
+    match j % 9 {
         1 => spec["nodeSelector"] = json!({"disk": "ssd"}),
         2 => {
             spec["affinity"] = json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
@@ -60,6 +60,31 @@ fn pod(j: usize, node: Option<usize>) -> ClusterUpdate {
         }
         4 => {
             spec["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "x", "effect": "NoSchedule"}]);
+        }
+        // Inter-pod affinity and soft spreading: their PreFilter and
+        // PreScore scan every node, in parallel chunks with several workers.
+        6 => {
+            labels = json!({"app": "aff"});
+            spec["affinity"] = json!({
+                "podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 40, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "spread"}},
+                        "topologyKey": "topology.kubernetes.io/zone"}}]},
+                "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 30, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "plain"}},
+                        "topologyKey": "kubernetes.io/hostname"}}]}});
+        }
+        7 => {
+            labels = json!({"app": "anti"});
+            spec["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "anti"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+        }
+        8 => {
+            labels = json!({"app": "soft"});
+            spec["topologySpreadConstraints"] = json!([{"maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"app": "soft"}}}]);
+            spec["affinity"] = json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "plain"}}, "topologyKey": "topology.kubernetes.io/zone"}]}});
         }
         _ if j % 50 == 5 => {
             // Fits nowhere: the failure message counts every node's status.

@@ -181,7 +181,13 @@ impl Scheduler {
             return Err(ScheduleError::Internal(status.message()));
         }
         let scores = fwk
-            .run_score(state, pod, &nodes, &self.snapshot, &self.parallelizer)
+            .run_score(
+                state,
+                pod,
+                &nodes,
+                &self.snapshot,
+                self.snapshot.parallelizer(),
+            )
             .map_err(|s| ScheduleError::Internal(s.message()))?;
         Ok(select_host(&nodes, &scores))
     }
@@ -232,7 +238,7 @@ impl Scheduler {
                 pod,
                 &mut diagnosis,
                 self.snapshot.order(),
-                &self.parallelizer,
+                self.snapshot.parallelizer(),
             )?,
             Some(names) => {
                 let mut plugins = run.restricting.clone();
@@ -254,7 +260,7 @@ impl Scheduler {
                     pod,
                     &mut diagnosis,
                     &nodes,
-                    &self.parallelizer,
+                    self.snapshot.parallelizer(),
                 )?
             }
         };

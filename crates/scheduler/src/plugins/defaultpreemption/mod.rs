@@ -11,6 +11,7 @@
 mod candidates;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,10 +19,11 @@ use serde_json::json;
 
 use self::candidates::{Candidate, pick_one_node, select_victims_on_node};
 use crate::config::args::{DefaultPreemptionArgs, decode};
+use crate::framework::parallelize::Parallelizer;
 use crate::framework::{
     ActionType, ClusterEventWithHint, Code, Diagnosis, EventResource, EventSpec, EventType,
-    ExtensionPoints, FitError, NodeToStatus, Plugin, PodInfo, PostFilterContext, PostFilterResult,
-    QueueingHint, Status,
+    ExtensionPoints, FitError, NodeInfo, NodeToStatus, Plugin, PodInfo, PostFilterContext,
+    PostFilterResult, QueueingHint, Status,
 };
 use crate::metrics;
 use crate::plugins::Activator;
@@ -102,6 +104,44 @@ fn eligible(ctx: &PostFilterContext<'_>, pod: &PodInfo) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A dry run's outcome on one node.
+type DryRun<'a> = (&'a NodeInfo, Result<Candidate, Status>);
+
+/// The dry runs of `0..n` (rotated node order) in chunks on the workers,
+/// returned in order. No new chunk starts once the finished ones hold a
+/// non-violating candidate and `wanted` candidates in all: the nodes that
+/// ran are then a prefix long enough for the sequential stopping rule.
+fn parallel_dry_runs<'a, F>(
+    par: &Parallelizer,
+    n: usize,
+    wanted: usize,
+    dry_run: &F,
+) -> Vec<DryRun<'a>>
+where
+    F: Fn(usize) -> DryRun<'a> + Sync,
+{
+    let found = AtomicUsize::new(0);
+    let non_violating = AtomicUsize::new(0);
+    par.run_chunks(n, par.chunk_size(n), |range| {
+        let out: Vec<DryRun<'a>> = range.map(dry_run).collect();
+        let (mut all, mut fine) = (0, 0);
+        for (_, result) in &out {
+            if let Ok(c) = result
+                && !c.victims.is_empty()
+            {
+                all += 1;
+                fine += usize::from(c.num_pdb_violations == 0);
+            }
+        }
+        let all = found.fetch_add(all, AtomicOrdering::AcqRel) + all;
+        let fine = non_violating.fetch_add(fine, AtomicOrdering::AcqRel) + fine;
+        (out, fine > 0 && all >= wanted)
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn fit_error_message(num_nodes: usize, statuses: NodeToStatus) -> String {
@@ -189,11 +229,24 @@ impl Plugin for DefaultPreemption {
         let wanted = self.num_candidates(potential.len());
         let offset = crate::rng::below(potential.len());
         let pdbs: Vec<&crate::cache::PdbInfo> = snapshot.listers.pdbs.values().collect();
+        let dry_run = |k: usize| {
+            let node = snapshot.slot(potential[(offset + k) % potential.len()]);
+            (node, select_victims_on_node(ctx, pod, node, &pdbs))
+        };
+        let par = snapshot.parallelizer();
+        // Sequentially the dry runs stop at the first node where enough
+        // candidates are known; in parallel, chunks of nodes run ahead and
+        // their results are replayed here in node order with the same
+        // stopping rule, so the outcome is the sequential one.
+        let results: Box<dyn Iterator<Item = _>> = if par.is_parallel_for(potential.len()) {
+            Box::new(parallel_dry_runs(par, potential.len(), wanted, &dry_run).into_iter())
+        } else {
+            Box::new((0..potential.len()).map(dry_run))
+        };
         let mut non_violating: Vec<Candidate> = Vec::new();
         let mut violating: Vec<Candidate> = Vec::new();
-        for k in 0..potential.len() {
-            let node = snapshot.slot(potential[(offset + k) % potential.len()]);
-            match select_victims_on_node(ctx, pod, node, &pdbs) {
+        for (node, result) in results {
+            match result {
                 Ok(candidate) if candidate.victims.is_empty() => {
                     statuses.statuses.insert(
                         node.name.clone(),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    ERR_AFFINITY, ERR_ANTI_AFFINITY, ERR_EXISTING_ANTI_AFFINITY, TopologyCounts, count_of,
-    matches_all_terms, merge_namespaces, update_count,
+    ERR_AFFINITY, ERR_ANTI_AFFINITY, ERR_EXISTING_ANTI_AFFINITY, TopologyCounts, add_counts,
+    count_of, matches_all_terms, merge_namespaces, update_count,
 };
 use crate::cache::Snapshot;
 use crate::framework::{
@@ -35,45 +35,54 @@ pub(super) fn pre_filter(pod: &PodInfo, snapshot: &Snapshot) -> PreFilterOutput 
         .namespace_labels(&pod.namespace)
         .cloned()
         .unwrap_or_default();
+    // Both scans visit every node: spread them over the scheduler's
+    // workers, each chunk counting into its own maps.
+    let par = snapshot.parallelizer();
+    let n = snapshot.num_nodes();
     let mut existing_anti_affinity_counts = TopologyCounts::default();
     if snapshot.has_pods_with_required_anti_affinity() {
-        for node in snapshot.nodes() {
-            for existing in &node.pods_with_required_anti_affinity {
-                for term in &existing.required_anti_affinity_terms {
-                    if term.matches(&pod, Some(&namespace_labels)) {
-                        update_count(
-                            &mut existing_anti_affinity_counts,
-                            node.labels(),
-                            &term.topology_key,
-                            1,
-                        );
+        existing_anti_affinity_counts = par.fold(
+            n,
+            TopologyCounts::default,
+            |counts, i| {
+                let node = snapshot.nth_node(i);
+                for existing in &node.pods_with_required_anti_affinity {
+                    for term in &existing.required_anti_affinity_terms {
+                        if term.matches(&pod, Some(&namespace_labels)) {
+                            update_count(counts, node.labels(), &term.topology_key, 1);
+                        }
                     }
                 }
-            }
-        }
+            },
+            add_counts,
+        );
     }
     let mut affinity_counts = TopologyCounts::default();
     let mut anti_affinity_counts = TopologyCounts::default();
     if !pod.required_affinity_terms.is_empty() || !pod.required_anti_affinity_terms.is_empty() {
-        for node in snapshot.nodes() {
-            for existing in &node.pods {
-                if matches_all_terms(&pod.required_affinity_terms, existing) {
-                    for term in &pod.required_affinity_terms {
-                        update_count(&mut affinity_counts, node.labels(), &term.topology_key, 1);
+        (affinity_counts, anti_affinity_counts) = par.fold(
+            n,
+            <(TopologyCounts, TopologyCounts)>::default,
+            |(affinity, anti_affinity), i| {
+                let node = snapshot.nth_node(i);
+                for existing in &node.pods {
+                    if matches_all_terms(&pod.required_affinity_terms, existing) {
+                        for term in &pod.required_affinity_terms {
+                            update_count(affinity, node.labels(), &term.topology_key, 1);
+                        }
+                    }
+                    for term in &pod.required_anti_affinity_terms {
+                        if term.matches(existing, None) {
+                            update_count(anti_affinity, node.labels(), &term.topology_key, 1);
+                        }
                     }
                 }
-                for term in &pod.required_anti_affinity_terms {
-                    if term.matches(existing, None) {
-                        update_count(
-                            &mut anti_affinity_counts,
-                            node.labels(),
-                            &term.topology_key,
-                            1,
-                        );
-                    }
-                }
-            }
-        }
+            },
+            |(affinity, anti_affinity), (more_affinity, more_anti_affinity)| {
+                add_counts(affinity, more_affinity);
+                add_counts(anti_affinity, more_anti_affinity);
+            },
+        );
     }
     if existing_anti_affinity_counts.is_empty()
         && pod.required_affinity_terms.is_empty()

@@ -95,6 +95,17 @@ pub(crate) fn update_count(
     }
 }
 
+/// Adds the domain counts of `part` to `counts`: merges the counts of the
+/// chunks of a parallel scan into what one loop over every node counts.
+pub(crate) fn add_counts(counts: &mut TopologyCounts, part: TopologyCounts) {
+    for (key, values) in part {
+        let into = counts.entry(key).or_default();
+        for (value, n) in values {
+            *into.entry(value).or_insert(0) += n;
+        }
+    }
+}
+
 /// Whether `pod` matches every term (false for no terms).
 pub(crate) fn matches_all_terms(terms: &[AffinityTerm], pod: &PodInfo) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, None))

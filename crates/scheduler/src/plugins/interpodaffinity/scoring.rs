@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::merge_namespaces;
+use super::{TopologyCounts, add_counts, merge_namespaces};
 use crate::cache::Snapshot;
 use crate::config::args::InterPodAffinityArgs;
 use crate::framework::pod_info::AffinityTerm;
@@ -68,10 +68,12 @@ pub(super) fn pre_score(
         .namespace_labels(&pod.namespace)
         .cloned()
         .unwrap_or_default();
-    let mut scores: FxHashMap<String, FxHashMap<String, i64>> = FxHashMap::default();
-    for node in snapshot.nodes() {
+    // Every node's pods are visited: spread over the scheduler's workers,
+    // each chunk summing into its own map (sums are order-free).
+    let scan = |scores: &mut TopologyCounts, i: usize| {
+        let node = snapshot.nth_node(i);
         if node.labels().is_empty() {
-            continue;
+            return;
         }
         let existing_pods = if has_constraints {
             &node.pods
@@ -80,15 +82,15 @@ pub(super) fn pre_score(
         };
         for existing in existing_pods {
             for w in &incoming.preferred_affinity_terms {
-                process_term(&mut scores, &w.term, w.weight, existing, None, node, 1);
+                process_term(scores, &w.term, w.weight, existing, None, node, 1);
             }
             for w in &incoming.preferred_anti_affinity_terms {
-                process_term(&mut scores, &w.term, w.weight, existing, None, node, -1);
+                process_term(scores, &w.term, w.weight, existing, None, node, -1);
             }
             if args.hard_pod_affinity_weight > 0 {
                 for term in &existing.required_affinity_terms {
                     process_term(
-                        &mut scores,
+                        scores,
                         term,
                         args.hard_pod_affinity_weight,
                         pod,
@@ -100,7 +102,7 @@ pub(super) fn pre_score(
             }
             for w in &existing.preferred_affinity_terms {
                 process_term(
-                    &mut scores,
+                    scores,
                     &w.term,
                     w.weight,
                     pod,
@@ -111,7 +113,7 @@ pub(super) fn pre_score(
             }
             for w in &existing.preferred_anti_affinity_terms {
                 process_term(
-                    &mut scores,
+                    scores,
                     &w.term,
                     w.weight,
                     pod,
@@ -121,7 +123,13 @@ pub(super) fn pre_score(
                 );
             }
         }
-    }
+    };
+    let scores = snapshot.parallelizer().fold(
+        snapshot.num_nodes(),
+        TopologyCounts::default,
+        scan,
+        add_counts,
+    );
     if scores.is_empty() {
         return (None, Status::skip());
     }

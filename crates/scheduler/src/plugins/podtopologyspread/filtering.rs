@@ -44,26 +44,39 @@ pub(super) fn pre_filter(
         return PreFilterOutput::status(Status::skip());
     }
     let required = RequiredNodeAffinity::of_pod(&pod.pod);
-    let mut counts: Vec<FxHashMap<String, i64>> = vec![FxHashMap::default(); constraints.len()];
-    for node in snapshot.nodes() {
-        let labels = node.labels();
-        if !node_has_all_keys(labels, &constraints) {
-            continue;
-        }
-        for (i, c) in constraints.iter().enumerate() {
-            if !c.includes_node(pod, &required, &node.node) {
-                continue;
+    // Every node is visited: spread over the scheduler's workers, each
+    // chunk counting into its own maps (sums are order-free).
+    let counts = snapshot.parallelizer().fold(
+        snapshot.num_nodes(),
+        || vec![FxHashMap::<String, i64>::default(); constraints.len()],
+        |counts, n| {
+            let node = snapshot.nth_node(n);
+            let labels = node.labels();
+            if !node_has_all_keys(labels, &constraints) {
+                return;
             }
-            let value = labels.get(&c.topology_key).map_or("", String::as_str);
-            let count = count_matching(&node.pods, &c.selector, &pod.namespace);
-            match counts[i].get_mut(value) {
-                Some(total) => *total += count,
-                None => {
-                    counts[i].insert(value.to_string(), count);
+            for (i, c) in constraints.iter().enumerate() {
+                if !c.includes_node(pod, &required, &node.node) {
+                    continue;
+                }
+                let value = labels.get(&c.topology_key).map_or("", String::as_str);
+                let count = count_matching(&node.pods, &c.selector, &pod.namespace);
+                match counts[i].get_mut(value) {
+                    Some(total) => *total += count,
+                    None => {
+                        counts[i].insert(value.to_string(), count);
+                    }
                 }
             }
-        }
-    }
+        },
+        |counts, part| {
+            for (into, more) in counts.iter_mut().zip(part) {
+                for (value, count) in more {
+                    *into.entry(value).or_insert(0) += count;
+                }
+            }
+        },
+    );
     let mut state = PreFilterState {
         min_counts: vec![0; constraints.len()],
         constraints,

@@ -81,20 +81,40 @@ pub(super) fn pre_score(
         .collect();
     let required = RequiredNodeAffinity::of_pod(&pod.pod);
     if constraints.iter().any(|c| c.topology_key != LABEL_HOSTNAME) {
-        for node in snapshot.nodes() {
-            let labels = node.labels();
-            if require_all && !node_has_all_keys(labels, &constraints) {
-                continue;
-            }
-            for (i, c) in constraints.iter().enumerate() {
-                if c.topology_key == LABEL_HOSTNAME || !c.includes_node(pod, &required, &node.node)
-                {
-                    continue;
+        // Every node is visited: spread over the scheduler's workers, each
+        // chunk counting the domains of `pair_counts` into its own map.
+        let found = snapshot.parallelizer().fold(
+            snapshot.num_nodes(),
+            HashMap::<(usize, String), i64>::new,
+            |found, n| {
+                let node = snapshot.nth_node(n);
+                let labels = node.labels();
+                if require_all && !node_has_all_keys(labels, &constraints) {
+                    return;
                 }
-                let value = labels.get(&c.topology_key).cloned().unwrap_or_default();
-                if let Some(count) = pair_counts.get_mut(&(i, value)) {
-                    *count += count_matching(&node.pods, &c.selector, &pod.namespace);
+                for (i, c) in constraints.iter().enumerate() {
+                    if c.topology_key == LABEL_HOSTNAME
+                        || !c.includes_node(pod, &required, &node.node)
+                    {
+                        continue;
+                    }
+                    let value = labels.get(&c.topology_key).cloned().unwrap_or_default();
+                    let key = (i, value);
+                    if pair_counts.contains_key(&key) {
+                        *found.entry(key).or_insert(0) +=
+                            count_matching(&node.pods, &c.selector, &pod.namespace);
+                    }
                 }
+            },
+            |found, part| {
+                for (key, count) in part {
+                    *found.entry(key).or_insert(0) += count;
+                }
+            },
+        );
+        for (key, count) in found {
+            if let Some(total) = pair_counts.get_mut(&key) {
+                *total += count;
             }
         }
     }
