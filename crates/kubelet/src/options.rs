@@ -155,6 +155,9 @@ pub struct KubeletFlags {
     /// Rotate the client certificate through CSRs as it nears expiry.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rotate_certificates: Option<bool>,
+    /// Request the serving certificate from the kubelet-serving signer through CSRs and rotate it (serverTLSBootstrap).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub rotate_server_certificates: Option<bool>,
     /// Size at which a container log is rotated (e.g. 10Mi).
     #[arg(long, value_name = "QUANTITY", allow_negative_numbers = true)]
     pub container_log_max_size: Option<String>,
@@ -368,6 +371,9 @@ impl KubeletFlags {
             f.image_gc_low_threshold_percent = Some(v);
         }
         over!(rotate_certificates);
+        if let Some(on) = self.rotate_server_certificates {
+            f.server_tls_bootstrap = Some(on);
+        }
         if let Some(taints) = &self.register_with_taints {
             let parsed: Result<Vec<_>, _> = taints
                 .split(',')
@@ -530,6 +536,7 @@ mod tests {
             "--image-gc-low-threshold=70",
             "--minimum-image-ttl-duration=5m",
             "--rotate-certificates",
+            "--rotate-server-certificates",
         ]);
         let (config, _) = flags.complete().unwrap();
         let c = config.c();
@@ -558,6 +565,7 @@ mod tests {
         );
         assert_eq!(c.image_minimum_gc_age, Some(Duration::from_secs(300)));
         assert_eq!(c.rotate_certificates, Some(true));
+        assert_eq!(c.server_tls_bootstrap, Some(true));
         // The kubeconfig does not exist yet: TLS bootstrap writes it.
         assert_eq!(config.kubeconfig, Some(kubeconfig));
         assert_eq!(config.bootstrap_kubeconfig, Some(bootstrap));

@@ -248,6 +248,15 @@ pub struct KubeletConfiguration {
     /// Renew the client certificate through CSRs when it nears expiry (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate_certificates: Option<bool>,
+    /// Request the serving certificate of the kubelet API from the
+    /// `kubernetes.io/kubelet-serving` signer through CSRs and rotate it
+    /// (default false: `tlsCertFile` or a self-signed certificate).
+    #[serde(
+        rename = "serverTLSBootstrap",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_tls_bootstrap: Option<bool>,
     /// Resources reserved for the OS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_reserved: Option<BTreeMap<String, String>>,
@@ -333,6 +342,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "imageMinimumGCAge",
     "imageMaximumGCAge",
     "rotateCertificates",
+    "serverTLSBootstrap",
     "systemReserved",
     "kubeReserved",
     "failSwapOn",
@@ -523,6 +533,7 @@ impl KubeletConfiguration {
             .get_or_insert(Duration::from_secs(120));
         self.image_maximum_gc_age.get_or_insert(Duration::ZERO);
         self.rotate_certificates.get_or_insert(false);
+        self.server_tls_bootstrap.get_or_insert(false);
         self.system_reserved.get_or_insert_with(BTreeMap::new);
         self.kube_reserved.get_or_insert_with(BTreeMap::new);
         self.fail_swap_on.get_or_insert(true);

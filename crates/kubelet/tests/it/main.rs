@@ -13,6 +13,7 @@ mod node_netns;
 mod restarts;
 mod service_network;
 mod service_proxy;
+mod serving_certificate;
 mod simulated_nodes;
 mod sysctls;
 mod tls_bootstrap;

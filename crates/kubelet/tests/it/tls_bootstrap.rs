@@ -201,7 +201,7 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         // Rotation at 70-90% of the 20s lifetime, authenticated as the node.
         let store = api.rotation.clone().expect("rotation enabled");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let rotation = tokio::spawn(certificate::rotation::run(
+        let rotation = tokio::spawn(certificate::client::run(
             api.client.clone(),
             store.clone(),
             "node-tls".into(),
@@ -226,12 +226,10 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         // Past the first certificate's expiry the client still works: new
         // connections present the rotated certificate.
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let fresh = certificate::rotation::client_with_store(
-            &dir.path().join("kubelet.conf"),
-            store.clone(),
-        )
-        .await
-        .unwrap();
+        let fresh =
+            certificate::client::client_with_store(&dir.path().join("kubelet.conf"), store.clone())
+                .await
+                .unwrap();
         assert_eq!(whoami(&fresh).await.0, "system:node:node-tls");
         let _ = stop.send(());
         rotation.await.unwrap();
