@@ -6,8 +6,11 @@
 //! certificate resolver), so a rotated certificate is used without
 //! rebuilding the client. [`run`] rotates it on the shared schedule
 //! ([`super::rotation`]): a new key, a CSR authenticated by the current
-//! certificate, the pair stored under the cert dir (moving the
-//! `kubelet-client-current.pem` symlink) and swapped in.
+//! certificate (`generateName: csr-`, as upstream's certificate manager),
+//! the pair stored under the cert dir (moving the
+//! `kubelet-client-current.pem` symlink) and swapped in; then every
+//! connection made with the old certificate is closed
+//! ([`super::connections`]), as upstream's `UpdateTransport` does.
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock, RwLock};
@@ -17,7 +20,8 @@ use anyhow::Context;
 use rustls::client::ResolvesClientCert;
 use rustls::sign::CertifiedKey;
 
-use super::csr::{self, Naming, Template};
+use super::connections::{ConnectionTracker, TrackingConnector};
+use super::csr::{self, Template};
 use super::pair::{self, CLIENT_PREFIX, Pair, PairStore};
 
 static TTL: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
@@ -48,6 +52,7 @@ static RENEW_ERRORS: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
 pub struct CertStore {
     pairs: PairStore,
     current: RwLock<Pair>,
+    connections: Arc<ConnectionTracker>,
 }
 
 impl std::fmt::Debug for CertStore {
@@ -69,6 +74,7 @@ impl CertStore {
         Ok(Arc::new(Self {
             pairs: PairStore::new(cert_dir, CLIENT_PREFIX),
             current: RwLock::new(current),
+            connections: ConnectionTracker::new(),
         }))
     }
 
@@ -78,9 +84,12 @@ impl CertStore {
         (c.not_before, c.not_after)
     }
 
+    /// Swaps in a new certificate, then closes the connections made with
+    /// the old one.
     fn replace(&self, current: Pair) {
         TTL.set((current.not_after - jiff::Timestamp::now().as_second()) as f64);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = current;
+        self.connections.close_all();
     }
 }
 
@@ -116,6 +125,7 @@ pub async fn client_with_store(
         .await
         .with_context(|| format!("loading kubeconfig {}", kubeconfig.display()))?;
     let mut tls = config.rustls_client_config()?;
+    let connections = store.connections.clone();
     tls.client_auth_cert_resolver = store;
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
@@ -123,7 +133,7 @@ pub async fn client_with_store(
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
+        .wrap_connector(TrackingConnector::new(http, connections));
     // kube's own timeouts (a silently dead connection must not hang the
     // lease or status loops).
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
@@ -156,11 +166,10 @@ impl super::rotation::Rotate for ClientRotation {
     }
 
     async fn rotate(&self) -> anyhow::Result<()> {
-        let request = csr::make_request(&self.template, None)?;
-        let name = csr::submit(&self.client, &request, &self.template, Naming::Digested).await?;
-        let cert = csr::wait(&self.client, &name, Duration::from_secs(15 * 60)).await?;
-        csr::check_issued(&cert, &request.public_key)?;
-        let current = self.store.pairs.update(&cert, &request.key_pem)?;
+        let (cert, key, name) =
+            csr::request_certificate(&self.client, &self.template, Duration::from_secs(15 * 60))
+                .await?;
+        let current = self.store.pairs.update(&cert, &key)?;
         self.store.replace(pair::load(&current)?);
         let (_, not_after) = self.store.validity();
         tracing::info!(csr = %name, not_after, "rotated the client certificate");

@@ -1,11 +1,13 @@
 //! The kubelet's certificates through CertificateSigningRequests: TLS
 //! bootstrap of the client certificate ([`bootstrap`]), its rotation
-//! ([`client`]) and the serving certificate of the kubelet API
+//! ([`client`], closing the connections of the old certificate:
+//! [`connections`]) and the serving certificate of the kubelet API
 //! ([`serving`]). They share the request and wait ([`csr`]), the files in
 //! the cert dir ([`pair`]) and the rotation schedule ([`rotation`]).
 
 pub mod bootstrap;
 pub mod client;
+pub mod connections;
 pub mod csr;
 pub mod pair;
 pub mod rotation;
