@@ -10,6 +10,7 @@ mod log_rotation;
 mod node_and_pods;
 mod node_health;
 mod node_netns;
+mod pod_log_dirs;
 mod restarts;
 mod service_network;
 mod service_proxy;
