@@ -582,17 +582,40 @@ pub async fn start_with(
         }));
     }
     if let Some(listener) = api_listener {
-        let tls = crate::server::tls::server_config(
-            c.tls_cert_file.as_deref(),
-            c.tls_private_key_file.as_deref(),
-            &config.cert_dir,
-            &config.hostname,
-            &kubelet.node_ips,
-            c.authentication
-                .as_ref()
-                .and_then(|a| a.x509.as_ref())
-                .and_then(|x| x.client_ca_file.as_deref()),
-        )?;
+        let client_ca = c
+            .authentication
+            .as_ref()
+            .and_then(|a| a.x509.as_ref())
+            .and_then(|x| x.client_ca_file.as_deref());
+        let tls = if c.server_tls_bootstrap == Some(true) {
+            let client = client
+                .clone()
+                .context("serverTLSBootstrap needs a connection to the apiserver (--kubeconfig)")?;
+            // Upstream's template comes from the node's addresses: the
+            // Hostname address and the InternalIPs.
+            let serving = crate::certificate::serving::ServingCertificate::load(
+                &config.cert_dir,
+                &config.node_name,
+                vec![config.hostname.clone()],
+                kubelet.node_ips.clone(),
+                c.tls_cert_file
+                    .as_deref()
+                    .zip(c.tls_private_key_file.as_deref()),
+            );
+            tasks.push(tokio::spawn(
+                serving.clone().run(client, stopped(stop_rx.clone())),
+            ));
+            crate::server::tls::server_config_with_resolver(serving, client_ca)?
+        } else {
+            crate::server::tls::server_config(
+                c.tls_cert_file.as_deref(),
+                c.tls_private_key_file.as_deref(),
+                &config.cert_dir,
+                &config.hostname,
+                &kubelet.node_ips,
+                client_ca,
+            )?
+        };
         let auth = Arc::new(crate::server::auth::ApiAuth::new(
             &c,
             &config.node_name,

@@ -68,7 +68,7 @@ async fn run(config: KubeletConfig) -> anyhow::Result<()> {
     let rotation = api
         .and_then(|a| Some((a.client, a.rotation?)))
         .map(|(client, store)| {
-            tokio::spawn(corten_kubelet::certificate::rotation::run(
+            tokio::spawn(corten_kubelet::certificate::client::run(
                 client,
                 store,
                 config.node_name.clone(),

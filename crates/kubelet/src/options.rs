@@ -155,6 +155,9 @@ pub struct KubeletFlags {
     /// Rotate the client certificate through CSRs as it nears expiry.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rotate_certificates: Option<bool>,
+    /// Request the serving certificate from the kubelet-serving signer through CSRs and rotate it (serverTLSBootstrap).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub rotate_server_certificates: Option<bool>,
     /// Size at which a container log is rotated (e.g. 10Mi).
     #[arg(long, value_name = "QUANTITY", allow_negative_numbers = true)]
     pub container_log_max_size: Option<String>,
@@ -164,6 +167,15 @@ pub struct KubeletFlags {
     /// Unsafe sysctls or sysctl patterns (ending in `*`) pods may set, comma separated.
     #[arg(long, value_name = "SYSCTLS")]
     pub allowed_unsafe_sysctls: Option<String>,
+    /// Topology Manager policy to use: none, best-effort, restricted or single-numa-node.
+    #[arg(long, value_name = "POLICY")]
+    pub topology_manager_policy: Option<String>,
+    /// Scope to which topology hints are applied: container or pod.
+    #[arg(long, value_name = "SCOPE")]
+    pub topology_manager_scope: Option<String>,
+    /// Topology Manager policy options (key=value,...).
+    #[arg(long, value_name = "OPTIONS")]
+    pub topology_manager_policy_options: Option<String>,
     /// A set of key=value pairs of feature gates (accepted, logged).
     #[arg(long, value_name = "GATES")]
     pub feature_gates: Option<String>,
@@ -261,6 +273,15 @@ impl KubeletFlags {
         over!(serialize_image_pulls);
         over!(container_log_max_size);
         over!(container_log_max_files);
+        over!(topology_manager_policy);
+        over!(topology_manager_scope);
+        if let Some(text) = &self.topology_manager_policy_options {
+            // Upstream's mapStringString flag replaces the file's map.
+            f.topology_manager_policy_options = Some(
+                parse_labels(text)
+                    .map_err(|e| invalid(format!("--topology-manager-policy-options: {e}")))?,
+            );
+        }
         if self.client_ca_file.is_some()
             || self.anonymous_auth.is_some()
             || self.authentication_token_webhook.is_some()
@@ -368,6 +389,9 @@ impl KubeletFlags {
             f.image_gc_low_threshold_percent = Some(v);
         }
         over!(rotate_certificates);
+        if let Some(on) = self.rotate_server_certificates {
+            f.server_tls_bootstrap = Some(on);
+        }
         if let Some(taints) = &self.register_with_taints {
             let parsed: Result<Vec<_>, _> = taints
                 .split(',')
@@ -530,6 +554,7 @@ mod tests {
             "--image-gc-low-threshold=70",
             "--minimum-image-ttl-duration=5m",
             "--rotate-certificates",
+            "--rotate-server-certificates",
         ]);
         let (config, _) = flags.complete().unwrap();
         let c = config.c();
@@ -558,6 +583,7 @@ mod tests {
         );
         assert_eq!(c.image_minimum_gc_age, Some(Duration::from_secs(300)));
         assert_eq!(c.rotate_certificates, Some(true));
+        assert_eq!(c.server_tls_bootstrap, Some(true));
         // The kubeconfig does not exist yet: TLS bootstrap writes it.
         assert_eq!(config.kubeconfig, Some(kubeconfig));
         assert_eq!(config.bootstrap_kubeconfig, Some(bootstrap));
@@ -615,6 +641,48 @@ mod tests {
         assert_eq!(
             f.allowed_unsafe_sysctls.as_deref(),
             Some(&["net.core.*".to_string(), "kernel.msgmax".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn topology_manager_flags() {
+        let (config, _) = parse(&[
+            "--register-node=false",
+            "--topology-manager-policy=restricted",
+            "--topology-manager-scope=pod",
+            "--topology-manager-policy-options=prefer-closest-numa-nodes=true",
+        ])
+        .complete()
+        .unwrap();
+        let f = &config.file;
+        assert_eq!(f.topology_manager_policy.as_deref(), Some("restricted"));
+        assert_eq!(f.topology_manager_scope.as_deref(), Some("pod"));
+        assert_eq!(
+            f.topology_manager_policy_options.as_ref().unwrap()["prefer-closest-numa-nodes"],
+            "true"
+        );
+        let err = parse(&["--register-node=false", "--topology-manager-policy=strict"])
+            .complete()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                r#"topologyManagerPolicy (--topology-manager-policy) "strict" must be one of"#
+            ),
+            "{err}"
+        );
+        let err = parse(&["--register-node=false", "--topology-manager-scope=node"])
+            .complete()
+            .unwrap_err();
+        assert!(err.to_string().contains("topologyManagerScope"), "{err}");
+        let err = parse(&[
+            "--register-node=false",
+            "--topology-manager-policy-options=max-allowable-numa-nodes=x",
+        ])
+        .complete()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"bad value for option "max-allowable-numa-nodes": strconv.Atoi: parsing "x": invalid syntax"#
         );
     }
 }

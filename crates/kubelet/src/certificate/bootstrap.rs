@@ -8,7 +8,6 @@
 //! `kubelet-client.key.tmp`, so a restarted kubelet waits for the same
 //! request instead of making a new one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,44 +15,12 @@ use anyhow::Context;
 use base64::Engine;
 use kube::config::Kubeconfig;
 
-use super::csr;
+use super::csr::{self, Naming, Template};
+use super::pair::{CLIENT_PREFIX, PairStore, validity, write_private};
 
 /// The symlink to the current client certificate + key.
 pub const CURRENT: &str = "kubelet-client-current.pem";
 const TMP_KEY: &str = "kubelet-client.key.tmp";
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("writing");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Validity (not before, not after, Unix seconds) of the first certificate in `pem`.
-pub fn validity(pem: &[u8]) -> Option<(i64, i64)> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem).ok()?;
-    let cert = pem.parse_x509().ok()?;
-    Some((
-        cert.validity().not_before.timestamp(),
-        cert.validity().not_after.timestamp(),
-    ))
-}
-
-/// Validity (not before, not after, Unix seconds) of a DER certificate.
-pub fn validity_der(der: &[u8]) -> Option<(i64, i64)> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some((
-        cert.validity().not_before.timestamp(),
-        cert.validity().not_after.timestamp(),
-    ))
-}
 
 fn now_seconds() -> i64 {
     jiff::Timestamp::now().as_second()
@@ -102,29 +69,7 @@ pub fn still_valid(kubeconfig: &Path) -> bool {
 /// Writes `cert_pem` + `key_pem` as `<dir>/kubelet-client-<time>.pem` and
 /// points [`CURRENT`] at it (atomically). Returns the symlink's path.
 pub fn store(cert_dir: &Path, cert_pem: &[u8], key_pem: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(cert_dir)
-        .with_context(|| format!("creating {}", cert_dir.display()))?;
-    let stamp = jiff::Zoned::now().strftime("%Y-%m-%d-%H-%M-%S").to_string();
-    let mut name = format!("kubelet-client-{stamp}.pem");
-    let mut n = 1;
-    while cert_dir.join(&name).exists() {
-        name = format!("kubelet-client-{stamp}-{n}.pem");
-        n += 1;
-    }
-    let file = cert_dir.join(&name);
-    let mut data = cert_pem.to_vec();
-    if !data.ends_with(b"\n") {
-        data.push(b'\n');
-    }
-    data.extend_from_slice(key_pem.as_bytes());
-    write_private(&file, &data).with_context(|| format!("writing {}", file.display()))?;
-    let current = cert_dir.join(CURRENT);
-    let tmp = cert_dir.join(format!("{CURRENT}.updating"));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&file, &tmp)
-        .with_context(|| format!("linking {}", tmp.display()))?;
-    std::fs::rename(&tmp, &current).with_context(|| format!("replacing {}", current.display()))?;
-    Ok(current)
+    PairStore::new(cert_dir, CLIENT_PREFIX).update(cert_pem, key_pem)
 }
 
 /// The kubeconfig upstream writes after bootstrap: the bootstrap
@@ -215,10 +160,11 @@ pub async fn load_client_cert(
         .with_context(|| format!("creating {}", cert_dir.display()))?;
     let tmp_key = cert_dir.join(TMP_KEY);
     let kept = std::fs::read_to_string(&tmp_key).ok();
-    let request = match csr::make_request(node_name, kept.as_deref()) {
+    let template = Template::client(node_name);
+    let request = match csr::make_request(&template, kept.as_deref()) {
         Ok(r) => r,
         // A damaged leftover key: start over.
-        Err(_) => csr::make_request(node_name, None)?,
+        Err(_) => csr::make_request(&template, None)?,
     };
     write_private(&tmp_key, request.key_pem.as_bytes())
         .with_context(|| format!("writing {}", tmp_key.display()))?;
@@ -227,7 +173,7 @@ pub async fn load_client_cert(
     let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut backoff = Duration::from_secs(1);
     let name = loop {
-        match csr::submit(&client, &request, node_name).await {
+        match csr::submit(&client, &request, &template, Naming::Digested).await {
             Ok(name) => break name,
             Err(err)
                 if tokio::time::Instant::now() < give_up

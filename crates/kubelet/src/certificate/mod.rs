@@ -1,17 +1,24 @@
-//! The kubelet's client credentials: TLS bootstrap through a
-//! CertificateSigningRequest ([`bootstrap`], [`csr`]) and client certificate
-//! rotation ([`rotation`]).
+//! The kubelet's certificates through CertificateSigningRequests: TLS
+//! bootstrap of the client certificate ([`bootstrap`]), its rotation
+//! ([`client`], closing the connections of the old certificate:
+//! [`connections`]) and the serving certificate of the kubelet API
+//! ([`serving`]). They share the request and wait ([`csr`]), the files in
+//! the cert dir ([`pair`]) and the rotation schedule ([`rotation`]).
 
 pub mod bootstrap;
+pub mod client;
+pub mod connections;
 pub mod csr;
+pub mod pair;
 pub mod rotation;
+pub mod serving;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::KubeletConfig;
-use rotation::CertStore;
+use client::CertStore;
 
 /// How long the kubelet waits for its bootstrap CSR to be issued (upstream waits an hour).
 pub const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -85,7 +92,7 @@ pub async fn api_client(
     match bundle_file(kubeconfig) {
         Some(bundle) => {
             let store = CertStore::load(&config.cert_dir, &bundle)?;
-            let client = rotation::client_with_store(kubeconfig, store.clone()).await?;
+            let client = client::client_with_store(kubeconfig, store.clone()).await?;
             Ok(Some(ApiClient {
                 client,
                 rotation: rotate.then_some(store),

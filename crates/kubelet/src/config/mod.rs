@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::serde_opt;
 
+pub mod topology;
+
 /// `apiVersion` of the configuration file.
 pub const API_VERSION: &str = "kubelet.config.k8s.io/v1beta1";
 /// `kind` of the configuration file.
@@ -42,6 +44,11 @@ pub enum ConfigError {
     /// A value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// A setting a kubelet component refuses when it starts (upstream
+    /// reports these from the component, without the `invalid
+    /// configuration` prefix).
+    #[error("{0}")]
+    Component(String),
 }
 
 /// `authentication.x509` / `.webhook` / `.anonymous`.
@@ -248,6 +255,15 @@ pub struct KubeletConfiguration {
     /// Renew the client certificate through CSRs when it nears expiry (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate_certificates: Option<bool>,
+    /// Request the serving certificate of the kubelet API from the
+    /// `kubernetes.io/kubelet-serving` signer through CSRs and rotate it
+    /// (default false: `tlsCertFile` or a self-signed certificate).
+    #[serde(
+        rename = "serverTLSBootstrap",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_tls_bootstrap: Option<bool>,
     /// Resources reserved for the OS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_reserved: Option<BTreeMap<String, String>>,
@@ -286,6 +302,18 @@ pub struct KubeletConfiguration {
     /// besides the safe ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_unsafe_sysctls: Option<Vec<String>>,
+    /// Topology manager policy: `none` (default), `best-effort`,
+    /// `restricted` or `single-numa-node` (no resource manager gives hints
+    /// here, so every policy admits every pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_manager_policy: Option<String>,
+    /// Topology manager scope: `container` (default) or `pod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_manager_scope: Option<String>,
+    /// Topology manager policy options (`prefer-closest-numa-nodes`,
+    /// `max-allowable-numa-nodes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_manager_policy_options: Option<BTreeMap<String, String>>,
     /// How often log sizes are checked (default 10s, at least 3s).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_opt")]
     pub container_log_monitor_interval: Option<Duration>,
@@ -333,6 +361,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "imageMinimumGCAge",
     "imageMaximumGCAge",
     "rotateCertificates",
+    "serverTLSBootstrap",
     "systemReserved",
     "kubeReserved",
     "failSwapOn",
@@ -346,6 +375,9 @@ const KNOWN_FIELDS: &[&str] = &[
     "containerLogMaxWorkers",
     "containerLogMonitorInterval",
     "allowedUnsafeSysctls",
+    "topologyManagerPolicy",
+    "topologyManagerScope",
+    "topologyManagerPolicyOptions",
 ];
 
 impl KubeletConfiguration {
@@ -523,6 +555,7 @@ impl KubeletConfiguration {
             .get_or_insert(Duration::from_secs(120));
         self.image_maximum_gc_age.get_or_insert(Duration::ZERO);
         self.rotate_certificates.get_or_insert(false);
+        self.server_tls_bootstrap.get_or_insert(false);
         self.system_reserved.get_or_insert_with(BTreeMap::new);
         self.kube_reserved.get_or_insert_with(BTreeMap::new);
         self.fail_swap_on.get_or_insert(true);
@@ -538,6 +571,8 @@ impl KubeletConfiguration {
         self.container_log_max_workers.get_or_insert(1);
         self.container_log_monitor_interval
             .get_or_insert(Duration::from_secs(10));
+        set(&mut self.topology_manager_policy, "none");
+        set(&mut self.topology_manager_scope, "container");
         self
     }
 
@@ -629,6 +664,19 @@ impl KubeletConfiguration {
             );
         }
         crate::logs::Policy::from_config(self).map_err(ConfigError::Invalid)?;
+        topology::validate(
+            self.topology_manager_policy.as_deref().unwrap_or("none"),
+            self.topology_manager_scope
+                .as_deref()
+                .unwrap_or("container"),
+        )
+        .map_err(ConfigError::Invalid)?;
+        topology::policy_options(
+            self.topology_manager_policy_options
+                .as_ref()
+                .unwrap_or(&BTreeMap::new()),
+        )
+        .map_err(ConfigError::Component)?;
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         crate::admission::sysctl::Allowlist::new(
             kernel.trim(),

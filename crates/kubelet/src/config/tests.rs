@@ -76,3 +76,65 @@ fn taints() {
     assert!(parse_taint("key=value").is_err());
     assert!(parse_taint("key=value:Sometimes").is_err());
 }
+
+#[test]
+fn topology_manager_settings_with_upstream_messages() {
+    let config = KubeletConfiguration::default().defaulted();
+    assert_eq!(config.topology_manager_policy.as_deref(), Some("none"));
+    assert_eq!(config.topology_manager_scope.as_deref(), Some("container"));
+    config.validate().unwrap();
+
+    let (config, unknown) = KubeletConfiguration::parse(
+        "topologyManagerPolicy: single-numa-node\ntopologyManagerScope: pod\n\
+         topologyManagerPolicyOptions: {prefer-closest-numa-nodes: \"true\", max-allowable-numa-nodes: \"16\"}\n",
+        Path::new("k.yaml"),
+    )
+    .unwrap();
+    assert!(unknown.is_empty(), "{unknown:?}");
+    let config = config.defaulted();
+    config.validate().unwrap();
+    assert_eq!(
+        topology::policy_options(config.topology_manager_policy_options.as_ref().unwrap()),
+        Ok(topology::PolicyOptions {
+            prefer_closest_numa: true,
+            max_allowable_numa_nodes: 16
+        })
+    );
+    for policy in topology::POLICIES {
+        for scope in topology::SCOPES {
+            topology::validate(policy, scope).unwrap();
+        }
+    }
+
+    let check = |yaml: &str| {
+        let (config, _) = KubeletConfiguration::parse(yaml, Path::new("k.yaml")).unwrap();
+        config.defaulted().validate().unwrap_err().to_string()
+    };
+    assert_eq!(
+        check("topologyManagerPolicy: invalid-policy\n"),
+        r#"invalid configuration: topologyManagerPolicy (--topology-manager-policy) "invalid-policy" must be one of: ["none" "best-effort" "restricted" "single-numa-node"]"#
+    );
+    assert_eq!(
+        check("topologyManagerScope: invalid-scope\n"),
+        r#"invalid configuration: topologyManagerScope (--topology-manager-scope) "invalid-scope" must be one of: "container", or "pod""#
+    );
+    assert_eq!(
+        check("topologyManagerPolicyOptions: {no-such-option: \"true\"}\n"),
+        r#"unknown Topology Manager Policy option: "no-such-option""#
+    );
+    assert_eq!(
+        check("topologyManagerPolicyOptions: {prefer-closest-numa-nodes: \"yes\"}\n"),
+        r#"bad value for option "prefer-closest-numa-nodes": strconv.ParseBool: parsing "yes": invalid syntax"#
+    );
+    assert_eq!(
+        check("topologyManagerPolicyOptions: {max-allowable-numa-nodes: \"many\"}\n"),
+        r#"bad value for option "max-allowable-numa-nodes": strconv.Atoi: parsing "many": invalid syntax"#
+    );
+    // Unset: upstream's limit of 8 NUMA nodes.
+    assert_eq!(
+        topology::policy_options(&BTreeMap::new())
+            .unwrap()
+            .max_allowable_numa_nodes,
+        8
+    );
+}

@@ -1,9 +1,11 @@
-//! Garbage collection of images ([`images`]) and dead containers and
-//! sandboxes ([`containers`]), on upstream's periods (5m and 1m), and the
-//! node-level disk reclaim the eviction manager asks for before evicting.
+//! Garbage collection of images ([`images`]), dead containers and
+//! sandboxes ([`containers`]) and the log directories of removed pods
+//! ([`pod_logs`]), on upstream's periods (5m and 1m), and the node-level
+//! disk reclaim the eviction manager asks for before evicting.
 
 pub mod containers;
 pub mod images;
+pub mod pod_logs;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,13 +44,40 @@ impl Kubelet {
         }
     }
 
-    /// One container garbage collection (`all_dead`: keep no dead container).
+    /// One container garbage collection (`all_dead`: keep no dead
+    /// container), then the log directories of pods that are gone.
     pub async fn collect_containers(&self, all_dead: bool) {
         if let Err(err) =
             containers::collect(&self.runtime, |uid| self.gc_pod_state(uid), all_dead).await
         {
             tracing::error!(error = %err, "container garbage collection failed");
+            return;
         }
+        self.collect_pod_log_dirs().await;
+    }
+
+    /// Removes the log directories of pods whose content may go and of
+    /// which the runtime holds nothing any more.
+    pub async fn collect_pod_log_dirs(&self) {
+        if !self.sources_ready.load(Ordering::SeqCst) {
+            return;
+        }
+        let (Ok(containers), Ok(sandboxes)) = (
+            self.runtime.list_containers(None).await,
+            self.runtime.list_pod_sandbox(None).await,
+        ) else {
+            return;
+        };
+        let uid = |labels: &std::collections::HashMap<String, String>| {
+            labels.get(crate::pod::labels::POD_UID).cloned()
+        };
+        let in_runtime: std::collections::HashSet<String> = containers
+            .iter()
+            .filter_map(|c| uid(&c.labels))
+            .chain(sandboxes.iter().filter_map(|s| uid(&s.labels)))
+            .collect();
+        let logs_dir = self.config.pod_logs_dir();
+        pod_logs::remove(&logs_dir, |uid| self.gc_pod_state(uid), &in_runtime);
     }
 
     /// Node-level disk reclaim before evicting for a disk signal: every dead

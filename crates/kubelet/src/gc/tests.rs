@@ -290,3 +290,46 @@ async fn container_gc_removes_through_the_runtime() {
         .collect();
     assert_eq!(left, [b], "the newer one stays, {a} went");
 }
+
+#[test]
+fn pod_log_directories_of_removed_pods_only() {
+    use super::pod_logs;
+    assert_eq!(pod_logs::uid_of("default_web_u-1"), Some("u-1"));
+    assert_eq!(pod_logs::uid_of("not-a-pod"), None);
+    assert_eq!(pod_logs::uid_of("a_b_c_d"), None);
+    assert_eq!(pod_logs::uid_of("a_b_"), None);
+    let state = |uid: &str| match uid {
+        "running" => PodState::Active,
+        _ => PodState::Removable,
+    };
+    let in_runtime: std::collections::HashSet<String> = ["dying".to_string()].into();
+    let names = [
+        "ns_a_running",
+        "ns_b_gone",
+        "ns_c_dying",
+        "stray",
+        "ns_d_gone2",
+    ];
+    assert_eq!(
+        pod_logs::plan(names, state, &in_runtime),
+        ["ns_b_gone", "ns_d_gone2"]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    for name in names {
+        std::fs::create_dir_all(dir.path().join(name).join("c")).unwrap();
+        std::fs::write(dir.path().join(name).join("c/0.log"), "x").unwrap();
+    }
+    assert_eq!(pod_logs::remove(dir.path(), state, &in_runtime), 2);
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["ns_a_running", "ns_c_dying", "stray"]);
+    // A missing directory is nothing to do.
+    assert_eq!(
+        pod_logs::remove(&dir.path().join("missing"), state, &in_runtime),
+        0
+    );
+}

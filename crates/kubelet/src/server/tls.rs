@@ -1,6 +1,8 @@
 //! The kubelet API's serving certificate: `tlsCertFile`/`tlsPrivateKeyFile`
 //! when configured, otherwise a self-signed `kubelet.crt`/`kubelet.key` in
-//! the cert dir, generated once like upstream does. With a client CA the
+//! the cert dir, generated once like upstream does; with
+//! `serverTLSBootstrap` a certificate resolver
+//! ([`crate::certificate::serving`]) instead. With a client CA the
 //! handshake verifies client certificates (x509 authentication).
 
 use std::net::IpAddr;
@@ -33,11 +35,32 @@ pub fn server_config(
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .context("parsing the serving key")?
         .context("no private key found")?;
+    let mut config = builder(client_ca_file)?
+        .with_single_cert(certs, key)
+        .context("building the TLS config")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A rustls server config whose certificate comes from `resolver` at each
+/// handshake (a handshake fails while it has none).
+pub fn server_config_with_resolver(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+    client_ca_file: Option<&str>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = builder(client_ca_file)?.with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn builder(
+    client_ca_file: Option<&str>,
+) -> anyhow::Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS versions")?;
-    let config = match client_ca_file {
+    Ok(match client_ca_file {
         // Certificates are verified when given but not required: bearer
         // tokens (and anonymous requests, when enabled) still connect.
         Some(path) => {
@@ -59,12 +82,7 @@ pub fn server_config(
             config.with_client_cert_verifier(verifier)
         }
         None => config.with_no_client_auth(),
-    };
-    let mut config = config
-        .with_single_cert(certs, key)
-        .context("building the TLS config")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    })
 }
 
 fn self_signed(

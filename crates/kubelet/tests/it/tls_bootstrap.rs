@@ -1,5 +1,6 @@
 //! TLS bootstrap and client certificate rotation against a real apiserver
-//! (bootstrap token authentication, certificates.k8s.io). The test plays
+//! (bootstrap token authentication, certificates.k8s.io); a rotation closes
+//! the connections (a watch) made with the old certificate. The test plays
 //! the approver and the signer: it approves through the `approval`
 //! subresource and writes `status.certificate` signed with the cluster CA.
 
@@ -16,7 +17,7 @@ use k8s_openapi::api::certificates::v1::{
 };
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 
 const TOKEN: &str = "abcdef.0123456789abcdef";
 
@@ -198,10 +199,27 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         assert_eq!(user, "system:node:node-tls");
         assert!(groups.contains(&"system:nodes".to_string()), "{groups:?}");
 
+        // A watch opened with the first certificate: the rotation closes it.
+        let watch = Api::<CertificateSigningRequest>::all(api.client.clone())
+            .watch(&WatchParams::default().timeout(290), "0")
+            .await
+            .unwrap();
+        let watched = tokio::spawn(async move {
+            use futures::StreamExt;
+            tokio::pin!(watch);
+            let mut names = Vec::new();
+            while let Some(Ok(event)) = watch.next().await {
+                if let WatchEvent::Added(csr) | WatchEvent::Modified(csr) = event {
+                    names.push(csr.metadata.name.unwrap_or_default());
+                }
+            }
+            names
+        });
+
         // Rotation at 70-90% of the 20s lifetime, authenticated as the node.
         let store = api.rotation.clone().expect("rotation enabled");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let rotation = tokio::spawn(certificate::rotation::run(
+        let rotation = tokio::spawn(certificate::client::run(
             api.client.clone(),
             store.clone(),
             "node-tls".into(),
@@ -211,6 +229,7 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         ));
         let csr = next_csr(&csrs, std::slice::from_ref(&first)).await;
         let second = csr.metadata.name.clone().unwrap();
+        assert!(second.starts_with("csr-"), "generateName csr-: {second}");
         assert_eq!(csr.spec.username.as_deref(), Some("system:node:node-tls"));
         decide(&cluster, &csrs, csr, true, Duration::from_secs(3600)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -223,15 +242,20 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         }
         let (_, not_after) = store.validity();
         assert!(not_after - jiff::Timestamp::now().as_second() > 3000);
+        // The old watch saw the rotation's CSR, then was closed (it asked
+        // for 290 seconds).
+        let names = tokio::time::timeout(Duration::from_secs(10), watched)
+            .await
+            .expect("the watch made with the old certificate was not closed")
+            .unwrap();
+        assert!(names.contains(&second), "{names:?}");
         // Past the first certificate's expiry the client still works: new
         // connections present the rotated certificate.
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let fresh = certificate::rotation::client_with_store(
-            &dir.path().join("kubelet.conf"),
-            store.clone(),
-        )
-        .await
-        .unwrap();
+        let fresh =
+            certificate::client::client_with_store(&dir.path().join("kubelet.conf"), store.clone())
+                .await
+                .unwrap();
         assert_eq!(whoami(&fresh).await.0, "system:node:node-tls");
         let _ = stop.send(());
         rotation.await.unwrap();
