@@ -41,6 +41,7 @@ use crate::framework::controller_ref::controller_of;
 use crate::framework::events::{EventRecorder, EventType};
 use crate::framework::informer::{Change, Informer};
 use crate::framework::key::ObjectKey;
+use crate::framework::label_index;
 use crate::framework::queue::WorkQueue;
 use crate::framework::selector::Selector;
 use crate::framework::worker::{Action, Reconciler};
@@ -60,6 +61,8 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     let deployments = ctx.informers.informer::<Deployment>();
     let controllers = ctx.informers.informer::<ReplicationController>();
     let stateful_sets = ctx.informers.informer::<StatefulSet>();
+    // A sync reads the pods its selector matches, not the namespace.
+    label_index::add_label_index(&pods);
     let queue = WorkQueue::<ObjectKey>::new("disruption");
     {
         let queue = queue.clone();
@@ -207,15 +210,11 @@ impl Reconciler<ObjectKey> for DisruptionReconciler {
         }
         let now = Timestamp::now();
         let generation = pdb.metadata.generation.unwrap_or(0);
-        let all_pods = self.pods.list_namespace(&namespace);
-        let pods: Vec<&Pod> = match selector(&pdb) {
-            Some(s) => all_pods
-                .iter()
-                .map(|p| p.as_ref())
-                .filter(|p| s.matches(p.metadata.labels.as_ref()))
-                .collect(),
+        let selected = match selector(&pdb) {
+            Some(s) => label_index::select(&self.pods, &namespace, &s),
             None => Vec::new(),
         };
+        let pods: Vec<&Pod> = selected.iter().map(|p| p.as_ref()).collect();
         if pods.is_empty() {
             self.recorder.event(
                 pdb.as_ref(),

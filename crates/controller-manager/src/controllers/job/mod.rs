@@ -56,7 +56,9 @@ use tokio_util::sync::CancellationToken;
 use self::backoff::BackoffStore;
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::{ClaimError, controller_of};
+use crate::framework::controller_ref::{
+    CONTROLLER_UID_INDEX, ClaimError, add_claim_indexes, controller_of,
+};
 use crate::framework::events::EventRecorder;
 use crate::framework::expectations::Expectations;
 use crate::framework::informer::{Change, Informer};
@@ -164,6 +166,9 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     metrics::metrics();
     let expectations = Arc::new(Expectations::new());
     let finalizers = Arc::new(FinalizerExpectations::default());
+    // Syncs claim their own pods and matching orphans only; a deleted
+    // Job's pods are found by its UID.
+    add_claim_indexes(&pods);
     add_job_handlers(&jobs, &pods, &queue, &orphans, &expectations);
     add_pod_handlers(&jobs, &pods, &queue, &orphans, &expectations, &finalizers);
     let recorder = ctx.recorder(EVENT_COMPONENT);
@@ -266,10 +271,8 @@ fn add_job_handlers(
             // Upstream `cleanupPodFinalizers`: the pods of a deleted Job
             // must not keep their finalizer.
             let uid = job.uid().unwrap_or_default();
-            for pod in pods.list_namespace(&job.namespace().unwrap_or_default()) {
-                if has_finalizer(&pod, JOB_TRACKING_FINALIZER)
-                    && controller_of(&pod.metadata).is_some_and(|r| r.uid == uid)
-                {
+            for pod in pods.by_index(CONTROLLER_UID_INDEX, &uid) {
+                if has_finalizer(&pod, JOB_TRACKING_FINALIZER) {
                     orphans.add(ObjectKey::of(pod.as_ref()));
                 }
             }
