@@ -201,7 +201,9 @@ impl JobReconciler {
         };
         let satisfied = self.expectations.satisfied(key);
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
-        let owner = Owner::of(&job);
+        // Adopted pods get the tracking finalizer, released ones lose it
+        // (upstream's claim with `batch.kubernetes.io/job-tracking`).
+        let owner = Owner::of(&job).with_finalizers(&[JOB_TRACKING_FINALIZER]);
         let pods = claim(
             &self.client,
             &pods_api,
