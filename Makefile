@@ -80,9 +80,9 @@ bench-codec: ## Encode/decode and patch throughput for a Deployment and a Pod be
 	$(CARGO) build --release -p corten-e2e --bin codec-bench
 	$(TARGET_DIR)/release/codec-bench
 
-bench-kcm: deps ## kube-controller-manager: DEPLOYMENTS x REPLICAS rolled out to ready beside the apiserver's raw create rate; reconciles/s, RSS, CPU (DEPLOYMENTS=1000 REPLICAS=10)
+bench-kcm: deps ## kube-controller-manager: DEPLOYMENTS workloads x REPLICAS rolled out beside the apiserver's raw create rate; reconciles/s, RSS, CPU (WORKLOAD=deployment|statefulset|job DEPLOYMENTS=1000 REPLICAS=10)
 	$(CARGO) build --release -p corten-controller-manager --bin kube-controller-manager --example kcm-bench
-	$(TARGET_DIR)/release/examples/kcm-bench --kcm $(TARGET_DIR)/release/kube-controller-manager --deployments $(or $(DEPLOYMENTS),1000) --replicas $(or $(REPLICAS),10)
+	$(TARGET_DIR)/release/examples/kcm-bench --kcm $(TARGET_DIR)/release/kube-controller-manager --workload $(or $(WORKLOAD),deployment) --deployments $(or $(DEPLOYMENTS),1000) --replicas $(or $(REPLICAS),10)
 
 bench-kubelet: deps ## Pod startup latency p50/p99 (single, batch of 30) and kubelet RSS/CPU with the real containerd (root; SINGLES=20 BATCH=30)
 	$(CARGO) build --release -p corten-kubelet --bin kubelet --example kubelet-bench

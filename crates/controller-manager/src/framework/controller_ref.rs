@@ -31,6 +31,8 @@ use serde_json::json;
 
 use super::api_errors;
 use super::informer::{Informer, InformerResource};
+use super::label_index;
+use super::selector::Selector;
 
 /// The controller side of a claim: who adopts.
 #[derive(Debug, Clone)]
@@ -45,6 +47,9 @@ pub struct Owner {
     pub uid: String,
     /// Whether it has a deletionTimestamp.
     pub deleting: bool,
+    /// Finalizers its adoption adds and its release removes (upstream's
+    /// `PodControllerRefManager` finalizers: the Job's tracking finalizer).
+    pub finalizers: Vec<String>,
 }
 
 impl Owner {
@@ -56,7 +61,15 @@ impl Owner {
             namespace: obj.namespace().unwrap_or_default(),
             uid: obj.uid().unwrap_or_default(),
             deleting: obj.meta().deletion_timestamp.is_some(),
+            finalizers: Vec::new(),
         }
+    }
+
+    /// The same owner, adding `finalizers` to what it adopts and removing
+    /// them from what it releases.
+    pub fn with_finalizers(mut self, finalizers: &[&str]) -> Self {
+        self.finalizers = finalizers.iter().map(|f| f.to_string()).collect();
+        self
     }
 
     /// The reference its objects carry (upstream `NewControllerRef`:
@@ -219,43 +232,62 @@ async fn recheck_owner(client: &Client, owner: &Owner) -> Result<(), String> {
     Ok(())
 }
 
-/// Adds `owner`'s controller reference to the object (`meta`), naming its
-/// UID so a replacement object is never touched.
+/// Adds `owner`'s controller reference (and finalizers) to the object
+/// (`meta`), naming its UID so a replacement object is never touched.
 pub async fn adopt<K>(api: &Api<K>, owner: &Owner, meta: &ObjectMeta) -> Result<K, kube::Error>
 where
     K: Clone + DeserializeOwned + fmt::Debug,
 {
-    let patch = json!({
+    api.patch(
+        meta.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Strategic(adopt_patch(owner, meta)),
+    )
+    .await
+}
+
+/// Removes `owner`'s reference from the object (`meta`), and the owner's
+/// finalizers with it.
+pub async fn release<K>(api: &Api<K>, owner: &Owner, meta: &ObjectMeta) -> Result<K, kube::Error>
+where
+    K: Clone + DeserializeOwned + fmt::Debug,
+{
+    api.patch(
+        meta.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Strategic(release_patch(owner, meta)),
+    )
+    .await
+}
+
+/// The strategic merge patch of [`adopt`] (upstream `ownerRefControllerPatch`):
+/// finalizers are a merged list, so only ours are added.
+pub fn adopt_patch(owner: &Owner, meta: &ObjectMeta) -> serde_json::Value {
+    let mut patch = json!({
         "metadata": {
             "ownerReferences": [owner.controller_ref()],
             "uid": meta.uid,
         }
     });
-    api.patch(
-        meta.name.as_deref().unwrap_or_default(),
-        &PatchParams::default(),
-        &Patch::Strategic(patch),
-    )
-    .await
+    if !owner.finalizers.is_empty() {
+        patch["metadata"]["finalizers"] = json!(owner.finalizers);
+    }
+    patch
 }
 
-/// Removes `owner`'s reference from the object (`meta`).
-pub async fn release<K>(api: &Api<K>, owner: &Owner, meta: &ObjectMeta) -> Result<K, kube::Error>
-where
-    K: Clone + DeserializeOwned + fmt::Debug,
-{
-    let patch = json!({
+/// The strategic merge patch of [`release`] (upstream
+/// `GenerateDeleteOwnerRefStrategicMergeBytes`).
+pub fn release_patch(owner: &Owner, meta: &ObjectMeta) -> serde_json::Value {
+    let mut patch = json!({
         "metadata": {
             "ownerReferences": [{"$patch": "delete", "uid": owner.uid}],
             "uid": meta.uid,
         }
     });
-    api.patch(
-        meta.name.as_deref().unwrap_or_default(),
-        &PatchParams::default(),
-        &Patch::Strategic(patch),
-    )
-    .await
+    if !owner.finalizers.is_empty() {
+        patch["metadata"]["$deleteFromPrimitiveList/finalizers"] = json!(owner.finalizers);
+    }
+    patch
 }
 
 /// Name of the informer index of objects by the UID of their controller
@@ -295,10 +327,55 @@ pub fn owned_and_orphans<K: InformerResource>(
     candidates
 }
 
+/// Adds the indexes [`claim_candidates`] reads: [`CONTROLLER_UID_INDEX`]
+/// and the label index.
+pub fn add_claim_indexes<K: InformerResource>(informer: &Informer<K>) {
+    add_controller_uid_index(informer);
+    label_index::add_label_index(informer);
+}
+
+/// Orphan buckets up to this size are filtered directly; larger ones (a
+/// namespace full of bare pods) are narrowed through the label index.
+const SMALL_ORPHAN_BUCKET: usize = 64;
+
+/// The candidates of a claim by the controller with UID `owner_uid` in
+/// `namespace` whose selector is `selector`: the objects it controls (all
+/// of them, so a relabelled one can be released) and the orphans the
+/// selector matches (the only ones it could adopt). Neither the objects
+/// of other controllers nor non-matching orphans are looked at. Needs
+/// [`add_claim_indexes`].
+pub fn claim_candidates<K: InformerResource>(
+    informer: &Informer<K>,
+    owner_uid: &str,
+    namespace: &str,
+    selector: &Selector,
+) -> Vec<Arc<K>> {
+    let mut candidates = informer.by_index(CONTROLLER_UID_INDEX, owner_uid);
+    candidates.retain(|obj| obj.meta().namespace.as_deref() == Some(namespace));
+    let orphan_key = orphan_index_key(namespace);
+    let orphans = if informer.count_by_index(CONTROLLER_UID_INDEX, &orphan_key)
+        <= SMALL_ORPHAN_BUCKET.max(candidates.len())
+    {
+        informer
+            .by_index(CONTROLLER_UID_INDEX, &orphan_key)
+            .into_iter()
+            .filter(|obj| selector.matches(obj.meta().labels.as_ref()))
+            .collect()
+    } else {
+        let mut matching = label_index::select(informer, namespace, selector);
+        matching.retain(|obj| controller_of(obj.meta()).is_none());
+        matching
+    };
+    candidates.extend(orphans);
+    candidates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::informer::TestFeed;
     use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::Pod;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn owner(deleting: bool) -> Owner {
@@ -313,6 +390,39 @@ mod tests {
             ..ReplicaSet::default()
         };
         Owner::of(&rs)
+    }
+
+    #[test]
+    fn adoption_adds_and_release_removes_the_owners_finalizers() {
+        let plain = owner(false);
+        let pod = meta(None);
+        assert!(
+            adopt_patch(&plain, &pod)["metadata"]
+                .get("finalizers")
+                .is_none()
+        );
+        let tracking = owner(false).with_finalizers(&["batch.kubernetes.io/job-tracking"]);
+        let adopt = adopt_patch(&tracking, &pod);
+        assert_eq!(
+            adopt["metadata"]["finalizers"],
+            json!(["batch.kubernetes.io/job-tracking"])
+        );
+        assert_eq!(adopt["metadata"]["uid"], "pod-uid");
+        assert_eq!(adopt["metadata"]["ownerReferences"][0]["uid"], "rs-uid");
+        let release = release_patch(&tracking, &pod);
+        assert_eq!(
+            release["metadata"]["$deleteFromPrimitiveList/finalizers"],
+            json!(["batch.kubernetes.io/job-tracking"])
+        );
+        assert_eq!(
+            release["metadata"]["ownerReferences"],
+            json!([{"$patch": "delete", "uid": "rs-uid"}])
+        );
+        assert!(
+            release_patch(&plain, &pod)["metadata"]
+                .get("$deleteFromPrimitiveList/finalizers")
+                .is_none()
+        );
     }
 
     fn meta(controller_uid: Option<&str>) -> ObjectMeta {
@@ -360,5 +470,49 @@ mod tests {
         let mut elsewhere = meta(None);
         elsewhere.namespace = Some("other".into());
         assert_eq!(claim_decision(&live, &elsewhere, true), Ignore);
+    }
+
+    fn labelled_pod(name: &str, app: &str, controller_uid: Option<&str>) -> Pod {
+        let mut meta = meta(controller_uid);
+        meta.name = Some(name.into());
+        meta.uid = Some(format!("{name}-uid"));
+        meta.labels = Some([("app".to_string(), app.to_string())].into());
+        Pod {
+            metadata: meta,
+            ..Pod::default()
+        }
+    }
+
+    fn candidate_names(pods: Vec<Arc<Pod>>) -> Vec<String> {
+        let mut names: Vec<String> = pods.iter().map(|p| p.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn claim_candidates_are_own_objects_and_matching_orphans() {
+        let mut feed = TestFeed::<Pod>::new();
+        add_claim_indexes(&feed.informer);
+        feed.apply(labelled_pod("mine", "web", Some("rs-uid")));
+        feed.apply(labelled_pod("mine-relabelled", "other", Some("rs-uid")));
+        feed.apply(labelled_pod("theirs", "web", Some("other-uid")));
+        feed.apply(labelled_pod("orphan", "web", None));
+        feed.apply(labelled_pod("orphan-elsewhere", "db", None));
+        let web = Selector::from_set(&[("app".to_string(), "web".to_string())].into());
+        let expected = ["mine", "mine-relabelled", "orphan"];
+        assert_eq!(
+            candidate_names(claim_candidates(&feed.informer, "rs-uid", "ns", &web)),
+            expected
+        );
+        // Many orphans: they are narrowed through the label index instead,
+        // with the same answer.
+        for i in 0..100 {
+            feed.apply(labelled_pod(&format!("bare-{i}"), "db", None));
+        }
+        assert_eq!(
+            candidate_names(claim_candidates(&feed.informer, "rs-uid", "ns", &web)),
+            expected
+        );
+        assert!(claim_candidates(&feed.informer, "rs-uid", "other-ns", &web).is_empty());
     }
 }

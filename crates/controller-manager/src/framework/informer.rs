@@ -235,6 +235,27 @@ impl<K: InformerResource> Debug for Informer<K> {
 }
 
 impl<K: InformerResource> Informer<K> {
+    /// An informer not connected to any watch, and the writer of its cache
+    /// (the factory connects it; tests feed it through [`TestFeed`]).
+    fn detached() -> (Self, Writer<K>) {
+        let writer: Writer<K> = Writer::default();
+        let (synced, _) = watch::channel(false);
+        let namespace_index: IndexFn<K> =
+            Arc::new(|obj: &K| vec![obj.namespace().unwrap_or_default()]);
+        let informer = Informer {
+            store: writer.as_reader(),
+            shared: Arc::new(Shared {
+                handlers: RwLock::new(Vec::new()),
+                synced,
+                indexes: RwLock::new(HashMap::from([(
+                    NAMESPACE_INDEX.to_string(),
+                    Index::new(namespace_index),
+                )])),
+            }),
+        };
+        (informer, writer)
+    }
+
     /// The read-only cache (a "lister").
     pub fn store(&self) -> &Store<K> {
         &self.store
@@ -288,6 +309,16 @@ impl<K: InformerResource> Informer<K> {
             .unwrap_or_default()
     }
 
+    /// How many cached objects are filed under `value` in the index `name`
+    /// (to pick the smallest of several buckets before copying one).
+    pub fn count_by_index(&self, name: &str, value: &str) -> usize {
+        self.shared
+            .indexes_read()
+            .get(name)
+            .and_then(|index| index.by_value.get(value))
+            .map_or(0, HashMap::len)
+    }
+
     /// Registers a handler. A handler added after the first list is called
     /// with [`Change::Added`] for every cached object first.
     pub fn add_event_handler(&self, handler: impl Fn(Change<'_, K>) + Send + Sync + 'static) {
@@ -320,6 +351,36 @@ impl<K: InformerResource> Informer<K> {
         }
     }
 
+    /// A watched add, update (`Apply`) or deletion (`Delete`): the cache,
+    /// then the indexes, then the handlers. Other events are ignored.
+    fn apply_change(&self, writer: &mut Writer<K>, event: &watcher::Event<K>) {
+        match event {
+            watcher::Event::Apply(obj) => {
+                let key = ObjectRef::from_obj(obj);
+                let old = self.store.get(&key);
+                writer.apply_watcher_event(event);
+                let current = self.store.get(&key);
+                if let Some(new) = &current {
+                    self.shared.index_insert(new);
+                }
+                match (old, current) {
+                    (Some(old), Some(new)) => self.dispatch(Change::Updated {
+                        old: &old,
+                        new: &new,
+                    }),
+                    (None, Some(new)) => self.dispatch(Change::Added(&new)),
+                    _ => {}
+                }
+            }
+            watcher::Event::Delete(obj) => {
+                writer.apply_watcher_event(event);
+                self.shared.index_remove(obj);
+                self.dispatch(Change::Deleted(obj));
+            }
+            _ => {}
+        }
+    }
+
     fn dispatch(&self, change: Change<'_, K>) {
         let handlers = self
             .shared
@@ -329,6 +390,36 @@ impl<K: InformerResource> Informer<K> {
         for handler in handlers.iter() {
             handler(change);
         }
+    }
+}
+
+/// An informer fed by hand, for unit tests of what reads caches and
+/// indexes: each call does what a watch event does.
+#[cfg(test)]
+pub(crate) struct TestFeed<K: InformerResource> {
+    /// The informer the feed writes to.
+    pub(crate) informer: Informer<K>,
+    writer: Writer<K>,
+}
+
+#[cfg(test)]
+impl<K: InformerResource> TestFeed<K> {
+    /// An empty informer.
+    pub(crate) fn new() -> Self {
+        let (informer, writer) = Informer::detached();
+        Self { informer, writer }
+    }
+
+    /// An object added or updated.
+    pub(crate) fn apply(&mut self, obj: K) {
+        self.informer
+            .apply_change(&mut self.writer, &watcher::Event::Apply(obj));
+    }
+
+    /// An object deleted.
+    pub(crate) fn delete(&mut self, obj: K) {
+        self.informer
+            .apply_change(&mut self.writer, &watcher::Event::Delete(obj));
     }
 }
 
@@ -386,21 +477,7 @@ impl InformerFactory {
         {
             return existing.clone();
         }
-        let writer: Writer<K> = Writer::default();
-        let (synced, _) = watch::channel(false);
-        let namespace_index: IndexFn<K> =
-            Arc::new(|obj: &K| vec![obj.namespace().unwrap_or_default()]);
-        let informer = Informer {
-            store: writer.as_reader(),
-            shared: Arc::new(Shared {
-                handlers: RwLock::new(Vec::new()),
-                synced,
-                indexes: RwLock::new(HashMap::from([(
-                    NAMESPACE_INDEX.to_string(),
-                    Index::new(namespace_index),
-                )])),
-            }),
-        };
+        let (informer, writer) = Informer::detached();
         state
             .informers
             .insert(TypeId::of::<K>(), Box::new(informer.clone()));
@@ -461,27 +538,8 @@ async fn run_reflector<K: InformerResource>(
             Some(Ok(event)) => event,
         };
         match &event {
-            watcher::Event::Apply(obj) => {
-                let key = ObjectRef::from_obj(obj);
-                let old = informer.store.get(&key);
-                writer.apply_watcher_event(&event);
-                let current = informer.store.get(&key);
-                if let Some(new) = &current {
-                    informer.shared.index_insert(new);
-                }
-                match (old, current) {
-                    (Some(old), Some(new)) => informer.dispatch(Change::Updated {
-                        old: &old,
-                        new: &new,
-                    }),
-                    (None, Some(new)) => informer.dispatch(Change::Added(&new)),
-                    _ => {}
-                }
-            }
-            watcher::Event::Delete(obj) => {
-                writer.apply_watcher_event(&event);
-                informer.shared.index_remove(obj);
-                informer.dispatch(Change::Deleted(obj));
+            watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
+                informer.apply_change(&mut writer, &event);
             }
             watcher::Event::Init => {
                 listed.clear();

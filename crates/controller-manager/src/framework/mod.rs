@@ -10,6 +10,7 @@
 //! | [`events`] | client-go `record`: core/v1 Events with dedup and aggregation |
 //! | [`metrics`] | `workqueue_*` and `leader_election_master_status` |
 //! | [`api_errors`] | `apierrors.IsNotFound` and friends for kube-rs errors |
+//! | [`label_index`] | `lister.List(selector)` answered from an index by label instead of a scan |
 //! | [`key`] | `namespace/name` keys (`cache.MetaNamespaceKeyFunc`) |
 //! | [`selector`] | `metav1.LabelSelectorAsSelector`, `labels.SelectorFromSet` |
 //! | [`expectations`] | `ControllerExpectations` / `UIDTrackingControllerExpectations` |
@@ -36,6 +37,7 @@ pub mod expectations;
 pub mod hashing;
 pub mod informer;
 pub mod key;
+pub mod label_index;
 pub mod metrics;
 pub mod node_taints;
 pub mod pod_control;

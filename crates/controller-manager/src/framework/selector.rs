@@ -134,6 +134,20 @@ impl Selector {
         }
     }
 
+    /// The `In` requirements (`matchLabels` included) as key and allowed
+    /// values: a selected object carries one of the values under each key,
+    /// which lets an index by label narrow the candidates.
+    pub fn required_values(&self) -> impl Iterator<Item = (&str, &[String])> {
+        let requirements = match self {
+            Selector::Nothing => &[][..],
+            Selector::Requirements(r) => r.as_slice(),
+        };
+        requirements
+            .iter()
+            .filter(|r| r.operator == Operator::In)
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+
     /// Whether this selects every object (`{}`).
     pub fn is_everything(&self) -> bool {
         matches!(self, Selector::Requirements(r) if r.is_empty())

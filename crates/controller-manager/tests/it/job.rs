@@ -536,3 +536,67 @@ async fn a_restarted_manager_counts_pods_once() {
         manager.shutdown().await.unwrap();
     });
 }
+
+#[tokio::test]
+async fn adopted_pods_get_the_tracking_finalizer_and_released_ones_lose_it() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(&cluster, &["--controllers=job,serviceaccount"]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        pods.create(
+            &PostParams::default(),
+            &object(json!({
+                "metadata": {"name": "stray", "labels": {"app": "adopt"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+            })),
+        )
+        .await
+        .unwrap();
+        // Let the manager's cache see the orphan before the Job's first sync.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+        let mut manual = job(
+            "adopter",
+            json!({"completions": 2, "parallelism": 2, "manualSelector": true,
+                   "selector": {"matchLabels": {"app": "adopt"}}}),
+        );
+        manual.spec.as_mut().unwrap().template.metadata =
+            Some(object(json!({"labels": {"app": "adopt"}})));
+        let created = jobs.create(&PostParams::default(), &manual).await.unwrap();
+        let adopted = wait_for("the orphan adopted", Duration::from_secs(30), || async {
+            let pod = pods.get("stray").await.unwrap();
+            (!pod.owner_references().is_empty()).then_some(pod)
+        })
+        .await;
+        let owner = &adopted.owner_references()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+            ("Job", created.uid().unwrap().as_str(), Some(true))
+        );
+        assert_eq!(adopted.finalizers(), [TRACKING]);
+        // One pod of its own beside the adopted one: parallelism 2.
+        wait_for("active=2", Duration::from_secs(30), || async {
+            let j = jobs.get("adopter").await.unwrap();
+            (j.status.as_ref()?.active == Some(2)).then_some(())
+        })
+        .await;
+
+        // Relabelled out of the selector: released, finalizer and all.
+        pods.patch(
+            "stray",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"app": "elsewhere"}}})),
+        )
+        .await
+        .unwrap();
+        let released = wait_for("the pod released", Duration::from_secs(30), || async {
+            let pod = pods.get("stray").await.unwrap();
+            pod.owner_references().is_empty().then_some(pod)
+        })
+        .await;
+        assert!(released.finalizers().is_empty(), "{released:?}");
+        assert!(released.metadata.deletion_timestamp.is_none());
+    });
+}

@@ -36,7 +36,7 @@ use kube::{Client, ResourceExt};
 
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::{ClaimError, controller_of};
+use crate::framework::controller_ref::{ClaimError, add_claim_indexes, controller_of};
 use crate::framework::events::EventRecorder;
 use crate::framework::expectations::Expectations;
 use crate::framework::informer::{Change, Informer};
@@ -72,8 +72,11 @@ pub enum SyncError {
 pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn Controller>>> {
     let daemonsets = ctx.informers.informer::<DaemonSet>();
     let pods = ctx.informers.informer::<Pod>();
+    // Syncs claim their own pods and matching orphans only.
+    add_claim_indexes(&pods);
     let nodes = ctx.informers.informer::<Node>();
     let revisions = ctx.informers.informer::<ControllerRevision>();
+    add_claim_indexes(&revisions);
     let queue = WorkQueue::<ObjectKey>::new("daemonset");
     let expectations = Arc::new(Expectations::new());
     {

@@ -19,7 +19,7 @@ use crate::framework::controller_history::{
     CONTROLLER_REVISION_HASH_LABEL, create_revision, delete_revision, equal_revision, new_revision,
     next_revision, sort_revisions, update_revision_number,
 };
-use crate::framework::controller_ref::{Owner, claim};
+use crate::framework::controller_ref::{Owner, claim, claim_candidates};
 use crate::framework::events::EventType;
 use crate::framework::pod_control::{PodControl, pod_from_template, slow_start_batch};
 use crate::framework::pod_create::create_pod;
@@ -121,7 +121,7 @@ impl DaemonSetReconciler {
             &self.client,
             &pods_api,
             &owner,
-            self.pods.list_namespace(&namespace),
+            claim_candidates(&self.pods, &owner.uid, &namespace, &selector),
             |p: &Pod| selector.matches(p.metadata.labels.as_ref()),
         )
         .await?;
@@ -185,7 +185,7 @@ impl DaemonSetReconciler {
             &self.client,
             &api,
             owner,
-            self.revisions.list_namespace(&namespace),
+            claim_candidates(&self.revisions, &owner.uid, &namespace, &selector),
             |r: &ControllerRevision| selector.matches(r.metadata.labels.as_ref()),
         )
         .await?;

@@ -25,12 +25,13 @@ pub enum BudgetError {
     /// A percentage that does not parse.
     #[error("invalid value for IntOrString: invalid value {0:?}")]
     BadPercent(String),
-    /// A pod without a controller (percentages need its scale).
-    #[error("found no controller ref for pod {0:?}")]
-    NoController(String),
     /// A pod whose controller is missing or has no scale we know.
     #[error("found no controllers for pod {0:?}")]
     UnknownController(String),
+    /// Looking up a controller's scale failed (discovery, a resource
+    /// without a scale subresource, an API error).
+    #[error("{0}")]
+    Lookup(String),
 }
 
 /// Resolves an int-or-percent against `total`, rounding up (upstream
@@ -51,6 +52,16 @@ pub fn scaled(value: &IntOrString, total: i32) -> Result<i32, BudgetError> {
 
 fn is_percent(value: &IntOrString) -> bool {
     matches!(value, IntOrString::String(_))
+}
+
+/// Whether [`expected_counts`] needs the scale of the pods' controllers:
+/// `maxUnavailable`, or `minAvailable` as a percentage.
+pub fn needs_scale(pdb: &PodDisruptionBudget) -> bool {
+    let spec = pdb.spec.as_ref();
+    spec.is_some_and(|s| s.max_unavailable.is_some())
+        || spec
+            .and_then(|s| s.min_available.as_ref())
+            .is_some_and(is_percent)
 }
 
 /// `(expectedCount, desiredHealthy)`. `scale` gives the summed scale of the
@@ -78,36 +89,45 @@ pub fn expected_counts(
     Ok((0, 0))
 }
 
-/// The `disruptedPods` entries still in force at `now`: the pod exists, is
-/// not being deleted, and the entry is younger than [`DELETION_TIMEOUT`].
-/// Also returns when the next entry expires.
-pub fn live_disrupted_pods(
-    pdb: &PodDisruptionBudget,
-    pods: &[&Pod],
-    now: Timestamp,
-) -> (BTreeMap<String, Time>, Option<Timestamp>) {
-    let mut live = BTreeMap::new();
-    let mut next_expiry: Option<Timestamp> = None;
-    let recorded = pdb
-        .status
-        .as_ref()
-        .and_then(|s| s.disrupted_pods.clone())
-        .unwrap_or_default();
-    for (name, at) in recorded {
-        let Some(pod) = pods.iter().find(|p| p.name_any() == name) else {
-            continue;
-        };
+/// What became of `status.disruptedPods` at one sync (upstream
+/// `buildDisruptedPodMap`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DisruptedPods {
+    /// The entries still in force: the pod exists, is not being deleted,
+    /// and was evicted less than [`DELETION_TIMEOUT`] ago.
+    pub live: BTreeMap<String, Time>,
+    /// When the next live entry lapses.
+    pub next_expiry: Option<Timestamp>,
+    /// Pods evicted longer ago than [`DELETION_TIMEOUT`] that still exist
+    /// and are not being deleted (upstream's `NotDeleted` event).
+    pub not_deleted: Vec<String>,
+}
+
+/// Sorts the recorded `disruptedPods` entries of `pdb` at `now`. Entries
+/// of pods that are gone or being deleted are dropped.
+pub fn disrupted_pods(pdb: &PodDisruptionBudget, pods: &[&Pod], now: Timestamp) -> DisruptedPods {
+    let mut result = DisruptedPods::default();
+    let recorded = pdb.status.as_ref().and_then(|s| s.disrupted_pods.as_ref());
+    let Some(recorded) = recorded else {
+        return result;
+    };
+    for pod in pods {
         if pod.metadata.deletion_timestamp.is_some() {
             continue;
         }
+        let name = pod.name_any();
+        let Some(at) = recorded.get(&name) else {
+            continue;
+        };
         let expires = at.0.checked_add(DELETION_TIMEOUT).unwrap_or(Timestamp::MAX);
-        if expires <= now {
+        if expires < now {
+            result.not_deleted.push(name);
             continue;
         }
-        next_expiry = Some(next_expiry.map_or(expires, |n| n.min(expires)));
-        live.insert(name, at);
+        result.next_expiry = Some(result.next_expiry.map_or(expires, |n| n.min(expires)));
+        result.live.insert(name, at.clone());
     }
-    (live, next_expiry)
+    result
 }
 
 /// Healthy pods: ready, not being deleted, not recently evicted.
@@ -215,10 +235,14 @@ mod tests {
         );
         assert_eq!(
             expected_counts(&pdb(json!({"maxUnavailable": 1})), &refs, || Err(
-                BudgetError::NoController("a".into())
+                BudgetError::UnknownController("a".into())
             )),
-            Err(BudgetError::NoController("a".into()))
+            Err(BudgetError::UnknownController("a".into()))
         );
+        assert!(!needs_scale(&pdb(json!({"minAvailable": 2}))));
+        assert!(needs_scale(&pdb(json!({"minAvailable": "50%"}))));
+        assert!(needs_scale(&pdb(json!({"maxUnavailable": 0}))));
+        assert!(!needs_scale(&pdb(json!({}))));
         assert_eq!(count_healthy(&refs, &BTreeMap::new()), 2);
         assert_eq!(disruptions_allowed(2, 2, 3), 0);
         assert_eq!(disruptions_allowed(3, 2, 3), 1);
@@ -232,17 +256,28 @@ mod tests {
         let mut budget = pdb(json!({"minAvailable": 1}));
         budget.status = Some(
             serde_json::from_value(json!({
-                "disruptedPods": {"a": at(10), "b": at(200), "gone": at(5)},
+                "disruptedPods": {"a": at(10), "b": at(200), "gone": at(5), "deleting": at(5)},
                 "currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0
             }))
             .unwrap(),
         );
-        let pods = [pod("a", true), pod("b", true)];
+        let mut deleting = pod("deleting", true);
+        deleting.metadata.deletion_timestamp = Some(Time(now));
+        let pods = [pod("a", true), pod("b", true), deleting];
         let refs: Vec<&Pod> = pods.iter().collect();
-        let (live, next) = live_disrupted_pods(&budget, &refs, now);
-        assert_eq!(live.keys().collect::<Vec<_>>(), ["a"]);
-        assert_eq!(next, Some(Timestamp::from_second(1_000_110).unwrap()));
-        assert_eq!(count_healthy(&refs, &live), 1);
+        let result = disrupted_pods(&budget, &refs, now);
+        assert_eq!(result.live.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            result.next_expiry,
+            Some(Timestamp::from_second(1_000_110).unwrap())
+        );
+        // b was evicted 200 s ago and still runs: upstream's NotDeleted.
+        assert_eq!(result.not_deleted, ["b"]);
+        assert_eq!(count_healthy(&refs, &result.live), 1);
+        // Exactly at the timeout an entry still holds (upstream: expired
+        // only once the deadline is before now).
+        let edge = disrupted_pods(&budget, &refs, Timestamp::from_second(1_000_110).unwrap());
+        assert_eq!(edge.live.keys().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]

@@ -56,7 +56,9 @@ use tokio_util::sync::CancellationToken;
 use self::backoff::BackoffStore;
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::{ClaimError, controller_of};
+use crate::framework::controller_ref::{
+    CONTROLLER_UID_INDEX, ClaimError, add_claim_indexes, controller_of,
+};
 use crate::framework::events::EventRecorder;
 use crate::framework::expectations::Expectations;
 use crate::framework::informer::{Change, Informer};
@@ -64,6 +66,7 @@ use crate::framework::key::ObjectKey;
 use crate::framework::pod_create::{has_finalizer, remove_finalizer};
 use crate::framework::pod_readiness::pod_key;
 use crate::framework::queue::WorkQueue;
+use crate::framework::selector::Selector;
 use crate::framework::worker::{Action, Reconciler};
 
 /// Upstream name.
@@ -164,6 +167,9 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     metrics::metrics();
     let expectations = Arc::new(Expectations::new());
     let finalizers = Arc::new(FinalizerExpectations::default());
+    // Syncs claim their own pods and matching orphans only; a deleted
+    // Job's pods are found by its UID.
+    add_claim_indexes(&pods);
     add_job_handlers(&jobs, &pods, &queue, &orphans, &expectations);
     add_pod_handlers(&jobs, &pods, &queue, &orphans, &expectations, &finalizers);
     let recorder = ctx.recorder(EVENT_COMPONENT);
@@ -227,6 +233,17 @@ fn resolve(jobs: &Informer<Job>, pod: &Pod) -> Option<Arc<Job>> {
         .filter(|j| j.uid().as_deref() == Some(reference.uid.as_str()))
 }
 
+/// The Jobs of a pod's namespace whose selector matches it.
+fn matching_jobs(jobs: &Informer<Job>, pod: &Pod) -> Vec<Arc<Job>> {
+    jobs.list_namespace(&pod.namespace().unwrap_or_default())
+        .into_iter()
+        .filter(|job| {
+            Selector::from_label_selector(job.spec.as_ref().and_then(|s| s.selector.as_ref()))
+                .is_ok_and(|s| s.matches(pod.metadata.labels.as_ref()))
+        })
+        .collect()
+}
+
 fn add_job_handlers(
     jobs: &Informer<Job>,
     pods: &Informer<Pod>,
@@ -266,10 +283,8 @@ fn add_job_handlers(
             // Upstream `cleanupPodFinalizers`: the pods of a deleted Job
             // must not keep their finalizer.
             let uid = job.uid().unwrap_or_default();
-            for pod in pods.list_namespace(&job.namespace().unwrap_or_default()) {
-                if has_finalizer(&pod, JOB_TRACKING_FINALIZER)
-                    && controller_of(&pod.metadata).is_some_and(|r| r.uid == uid)
-                {
+            for pod in pods.by_index(CONTROLLER_UID_INDEX, &uid) {
+                if has_finalizer(&pod, JOB_TRACKING_FINALIZER) {
                     orphans.add(ObjectKey::of(pod.as_ref()));
                 }
             }
@@ -297,6 +312,24 @@ fn add_pod_handlers(
         let Some(job) = owner else {
             if tracked && !matches!(change, Change::Deleted(_)) {
                 orphans.add(ObjectKey::of(pod));
+            }
+            if controller_of(&pod.metadata).is_none() {
+                // An orphan: the Jobs that would adopt it (upstream
+                // `getPodJobs`); an orphan whose labels did not change
+                // has been offered already.
+                let relabelled = match change {
+                    Change::Added(_) => true,
+                    Change::Updated { old, new } => {
+                        old.metadata.labels != new.metadata.labels
+                            || controller_of(&old.metadata).is_some()
+                    }
+                    Change::Deleted(_) => false,
+                };
+                if relabelled {
+                    for job in matching_jobs(&jobs, pod) {
+                        queue.add_after(ObjectKey::of(job.as_ref()), SYNC_JOB_BATCH_PERIOD);
+                    }
+                }
             }
             return;
         };
@@ -443,6 +476,13 @@ impl Reconciler<ObjectKey> for OrphanPodReconciler {
             return Ok(Action::await_change());
         };
         if !has_finalizer(&pod, JOB_TRACKING_FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        if let Some(reference) = controller_of(&pod.metadata)
+            && (reference.kind != "Job" || reference.api_version != "batch/v1")
+        {
+            // Controlled by something else: not ours to clean (upstream
+            // `syncOrphanPod`).
             return Ok(Action::await_change());
         }
         if let Some(job) = resolve(&self.jobs, &pod)

@@ -15,7 +15,7 @@ use super::conditions::{self, FAILED, FAILURE_TARGET, SUCCESS_CRITERIA_MET, SUSP
 use super::indexes::{self, Intervals, completion_index};
 use super::policy::{FailureAction, match_pod_failure_policy, match_success_policy};
 use super::{JOB_TRACKING_FINALIZER, JobReconciler, SyncError};
-use crate::framework::controller_ref::{Owner, claim};
+use crate::framework::controller_ref::{Owner, claim, claim_candidates};
 use crate::framework::events::EventType;
 use crate::framework::pod_create::has_finalizer;
 use crate::framework::pod_readiness::{is_active, is_ready, phase};
@@ -201,11 +201,14 @@ impl JobReconciler {
         };
         let satisfied = self.expectations.satisfied(key);
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        // Adopted pods get the tracking finalizer, released ones lose it
+        // (upstream's claim with `batch.kubernetes.io/job-tracking`).
+        let owner = Owner::of(&job).with_finalizers(&[JOB_TRACKING_FINALIZER]);
         let pods = claim(
             &self.client,
             &pods_api,
-            &Owner::of(&job),
-            self.pods.list_namespace(&namespace),
+            &owner,
+            claim_candidates(&self.pods, &owner.uid, &namespace, &selector),
             |p: &Pod| selector.matches(p.metadata.labels.as_ref()),
         )
         .await?;

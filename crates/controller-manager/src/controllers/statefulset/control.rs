@@ -21,7 +21,7 @@ use crate::framework::controller_history::{
     create_revision, delete_revision, equal_revision, new_revision, next_revision, revision_data,
     sort_revisions, update_revision_number,
 };
-use crate::framework::controller_ref::{Owner, claim};
+use crate::framework::controller_ref::{Owner, claim, claim_candidates};
 use crate::framework::events::EventType;
 use crate::framework::pod_readiness::{is_available, is_ready, phase};
 use crate::framework::selector::Selector;
@@ -160,7 +160,7 @@ impl StatefulSetReconciler {
             &self.client,
             &pods_api,
             &owner,
-            self.pods.list_namespace(&namespace),
+            claim_candidates(&self.pods, &owner.uid, &namespace, &selector),
             |p: &Pod| {
                 selector.matches(p.metadata.labels.as_ref())
                     && super::identity::is_member_of(&set, p)
@@ -225,7 +225,7 @@ impl StatefulSetReconciler {
             &self.client,
             &api,
             owner,
-            self.revisions.list_namespace(&namespace),
+            claim_candidates(&self.revisions, &owner.uid, &namespace, selector),
             |r: &ControllerRevision| selector.matches(r.metadata.labels.as_ref()),
         )
         .await?;

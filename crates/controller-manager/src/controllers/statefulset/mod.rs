@@ -41,7 +41,7 @@ use kube::{Client, ResourceExt};
 
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
-use crate::framework::controller_ref::{ClaimError, controller_of};
+use crate::framework::controller_ref::{ClaimError, add_claim_indexes, controller_of};
 use crate::framework::events::EventRecorder;
 use crate::framework::informer::{Change, Informer};
 use crate::framework::key::ObjectKey;
@@ -72,7 +72,10 @@ pub enum SyncError {
 pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn Controller>>> {
     let sets = ctx.informers.informer::<StatefulSet>();
     let pods = ctx.informers.informer::<Pod>();
+    // Syncs claim their own pods and matching orphans only.
+    add_claim_indexes(&pods);
     let revisions = ctx.informers.informer::<ControllerRevision>();
+    add_claim_indexes(&revisions);
     let claims = ctx.informers.informer::<PersistentVolumeClaim>();
     let queue = WorkQueue::<ObjectKey>::new("statefulset");
     {
