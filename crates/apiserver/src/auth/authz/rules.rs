@@ -281,7 +281,8 @@ mod tests {
         assert!(!r.allows(&req("delete", "", "pods", "", "p")));
         assert!(!r.allows(&req("get", "apps", "pods", "", "p")));
         // `resource/subresource` compared piece by piece.
-        let sub = rule(json!({"verbs": ["get"], "apiGroups": [""], "resources": ["pods/log", "podsx"]}));
+        let sub =
+            rule(json!({"verbs": ["get"], "apiGroups": [""], "resources": ["pods/log", "podsx"]}));
         assert!(sub.allows(&req("get", "", "pods", "log", "p")));
         assert!(!sub.allows(&req("get", "", "pods", "", "p")));
         assert!(!sub.allows(&req("get", "", "pods", "logs", "p")));
