@@ -22,6 +22,7 @@ mod openapi_v2;
 mod pod_security;
 mod pod_subresources;
 mod policies;
+mod resource_quota;
 mod security;
 mod server_side_apply;
 mod service_proxy;

@@ -229,6 +229,8 @@ pub struct Chain {
     pub webhooks: std::sync::Arc<webhook::Webhooks>,
     /// ValidatingAdmissionPolicy state.
     pub policies: std::sync::Arc<policy::Policies>,
+    /// ResourceQuota's per-namespace write serialization.
+    quota_locks: std::sync::Arc<resource_quota::QuotaLocks>,
 }
 
 impl Chain {
@@ -256,6 +258,7 @@ impl Chain {
             pod_security: std::sync::Arc::new(pod_security),
             webhooks: Default::default(),
             policies: Default::default(),
+            quota_locks: Default::default(),
         })
     }
 
@@ -276,8 +279,12 @@ impl Chain {
             }
             ("", "namespaces") => main && self.enabled("PodSecurity"),
             ("", "persistentvolumeclaims") => {
-                main && (self.enabled("PersistentVolumeClaimResize") || self.enabled("LimitRanger"))
+                main && (self.enabled("PersistentVolumeClaimResize")
+                    || self.enabled("LimitRanger")
+                    || self.enabled("ResourceQuota"))
             }
+            // ResourceQuota charges what an update adds.
+            ("", "services") => main && self.enabled("ResourceQuota"),
             _ => false,
         }
     }
@@ -380,7 +387,7 @@ impl Chain {
                 }
                 "ResourceQuota" => {
                     if let Some(o) = obj {
-                        resource_quota::validate(server, req, o, old).await?;
+                        resource_quota::validate(server, &self.quota_locks, req, o, old).await?;
                     }
                 }
                 _ => {}

@@ -123,10 +123,7 @@ pub fn check_binding(
     }
     let snap = authz.rbac.snapshot(reg);
     let rules = match kind {
-        "Role" => snap
-            .roles
-            .get(&(namespace.to_string(), role.to_string()))
-            .map(|r| r.to_vec()),
+        "Role" => snap.role(namespace, role).map(|r| r.to_vec()),
         _ => snap.effective.get(role).map(|r| r.to_vec()),
     };
     let Some(rules) = rules else {

@@ -83,6 +83,57 @@ fn audiences_of(claims: &Value) -> Vec<String> {
     }
 }
 
+/// What a token check reads of a live object: decoding only these two
+/// fields skips building a whole pod or ServiceAccount on every request.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LiveMeta {
+    #[serde(default)]
+    metadata: LiveFields,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LiveFields {
+    uid: Option<String>,
+    deletion_timestamp: Option<String>,
+}
+
+/// The uid and deletion timestamp of the object at `key`: from the watch
+/// cache, or from etcd when the cache does not hold it or holds another
+/// incarnation than the token names (it may lag a re-creation), as
+/// upstream's token getter falls back from its listers to a live read.
+async fn live_meta(
+    reg: &Registry,
+    storage_resource: &str,
+    key: &str,
+    uid: &str,
+    what: &str,
+) -> Result<LiveFields, String> {
+    let decode = |bytes: &[u8]| serde_json::from_slice::<LiveMeta>(bytes).ok();
+    let cached = reg
+        .cache(storage_resource)
+        .and_then(|c| c.get(key))
+        .and_then(|o| decode(&o.json));
+    let fields = match cached {
+        Some(m) if uid.is_empty() || m.metadata.uid.as_deref() == Some(uid) => m.metadata,
+        _ => match reg.store.get(key).await {
+            Ok(Some(kv)) => {
+                decode(&kv.value)
+                    .ok_or_else(|| format!("{what} could not be read"))?
+                    .metadata
+            }
+            _ => return Err(format!("{what} has been deleted")),
+        },
+    };
+    let actual = fields.uid.as_deref().unwrap_or_default();
+    if !uid.is_empty() && actual != uid {
+        return Err(format!(
+            "{what} UID ({actual}) does not match claim ({uid})"
+        ));
+    }
+    Ok(fields)
+}
+
 async fn live_object(
     reg: &Registry,
     storage_resource: &str,
@@ -217,7 +268,7 @@ impl ServiceAccountTokens {
         if ns.is_empty() || sa_name.is_empty() || ns.contains('/') || sa_name.contains('/') {
             return Err("service account token is missing its subject".into());
         }
-        let sa = live_object(
+        let sa = live_meta(
             reg,
             "serviceaccounts",
             &format!("serviceaccounts/{ns}/{sa_name}"),
@@ -225,14 +276,14 @@ impl ServiceAccountTokens {
             &format!("service account {ns}/{sa_name}"),
         )
         .await?;
-        if meta::deletion_timestamp(&sa).is_some() {
+        if sa.deletion_timestamp.is_some() {
             return Err(format!("service account {ns}/{sa_name} is being deleted"));
         }
         let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let pod_name = str_claim(claims, "/kubernetes.io/pod/name");
         if !pod_name.is_empty() {
             let pod_uid = str_claim(claims, "/kubernetes.io/pod/uid");
-            let pod = live_object(
+            let pod = live_meta(
                 reg,
                 "pods",
                 &format!("pods/{ns}/{pod_name}"),
@@ -240,7 +291,7 @@ impl ServiceAccountTokens {
                 &format!("pod {ns}/{pod_name}"),
             )
             .await?;
-            if let Some(ts) = meta::deletion_timestamp(&pod)
+            if let Some(ts) = pod.deletion_timestamp.as_deref()
                 && ts
                     .parse::<jiff::Timestamp>()
                     .is_ok_and(|t| t.as_second() < now)
@@ -258,7 +309,7 @@ impl ServiceAccountTokens {
         }
         let secret_name = str_claim(claims, "/kubernetes.io/secret/name");
         if !secret_name.is_empty() {
-            live_object(
+            live_meta(
                 reg,
                 "secrets",
                 &format!("secrets/{ns}/{secret_name}"),
@@ -270,7 +321,7 @@ impl ServiceAccountTokens {
         let node_name = str_claim(claims, "/kubernetes.io/node/name");
         if !node_name.is_empty() {
             let node_uid = str_claim(claims, "/kubernetes.io/node/uid");
-            live_object(
+            live_meta(
                 reg,
                 "nodes",
                 &format!("nodes/{node_name}"),
@@ -297,7 +348,7 @@ impl ServiceAccountTokens {
         Ok(Authenticated {
             user: UserInfo {
                 name: service_account_user(ns, sa_name),
-                uid: meta::uid(&sa).unwrap_or(sa_uid).to_string(),
+                uid: sa.uid.unwrap_or_else(|| sa_uid.to_string()),
                 groups: service_account_groups(ns),
                 extra,
             },
@@ -330,7 +381,7 @@ impl ServiceAccountTokens {
         {
             return Err("legacy service account token is missing claims".into());
         }
-        let sa = live_object(
+        let sa = live_meta(
             reg,
             "serviceaccounts",
             &format!("serviceaccounts/{ns}/{sa_name}"),
@@ -368,7 +419,7 @@ impl ServiceAccountTokens {
         Ok(Authenticated {
             user: UserInfo {
                 name: service_account_user(&ns, &sa_name),
-                uid: meta::uid(&sa).unwrap_or_default().to_string(),
+                uid: sa.uid.unwrap_or_default(),
                 groups: service_account_groups(&ns),
                 extra,
             },

@@ -37,6 +37,21 @@ pub async fn consistent_get(
     Ok(cache.get(key))
 }
 
+/// Every object of `storage_resource` in `namespace`, consistent with
+/// etcd as of the call: the cache catches up first (one progress request
+/// or shared barrier), then is read.
+pub async fn consistent_values(
+    reg: &Registry,
+    storage_resource: &str,
+    namespace: &str,
+) -> Result<Vec<serde_json::Value>, StatusError> {
+    let cache = reg
+        .cache(storage_resource)
+        .ok_or_else(|| StatusError::internal(format!("no watch cache for {storage_resource}")))?;
+    catch_up(cache).await?;
+    Ok(reg.cached_values(storage_resource, Some(namespace)))
+}
+
 async fn catch_up(cache: &WatchCache) -> Result<(), StatusError> {
     cache
         .wait_consistent(CONSISTENT_READ_TIMEOUT)

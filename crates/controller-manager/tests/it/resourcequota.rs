@@ -1,11 +1,13 @@
 //! resourcequota-controller: `status.used` follows creations and
-//! deletions of pods, services and configmaps.
+//! deletions of pods, services and configmaps, and of any kind a quota
+//! names as `count/<resource>.<group>`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use corten_apimachinery::quantity::canonicalize;
 use corten_e2e::TestCluster;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ResourceQuota};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
@@ -16,6 +18,10 @@ use crate::support::{object, start_manager, wait_for, wait_for_default_service_a
 const NS: &str = "default";
 
 async fn wait_for_used(client: &Client, want: &[(&str, &str)]) -> ResourceQuota {
+    wait_for_quota_used(client, "compute", want).await
+}
+
+async fn wait_for_quota_used(client: &Client, name: &str, want: &[(&str, &str)]) -> ResourceQuota {
     let api: Api<ResourceQuota> = Api::namespaced(client.clone(), NS);
     let want: BTreeMap<String, String> = want
         .iter()
@@ -28,7 +34,7 @@ async fn wait_for_used(client: &Client, want: &[(&str, &str)]) -> ResourceQuota 
             let api = api.clone();
             let want = want.clone();
             async move {
-                let quota = api.get("compute").await.unwrap();
+                let quota = api.get(name).await.unwrap();
                 let used: BTreeMap<String, String> = quota
                     .status
                     .as_ref()?
@@ -125,5 +131,74 @@ async fn used_follows_objects() {
             out.contains("requests.cpu") && out.contains("100m"),
             "{out}"
         );
+    });
+}
+
+fn deployment(name: &str) -> Deployment {
+    object(json!({"metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}))
+}
+
+#[tokio::test]
+async fn object_counts_of_any_kind_are_kept() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(&cluster, &["--controllers=resourcequota"]).await;
+        let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), NS);
+        quotas
+            .create(
+                &PostParams::default(),
+                &object(json!({"metadata": {"name": "objects"},
+                               "spec": {"hard": {"count/deployments.apps": "2", "count/jobs.batch": "3",
+                                                 "count/widgets.example.com": "1"}}})),
+            )
+            .await
+            .unwrap();
+        let quota = wait_for_quota_used(
+            &client,
+            "objects",
+            &[("count/deployments.apps", "0"), ("count/jobs.batch", "0")],
+        )
+        .await;
+        // A kind the apiserver does not serve is not counted as 0.
+        let used = quota.status.unwrap().used.unwrap();
+        assert!(!used.contains_key("count/widgets.example.com"), "{used:?}");
+
+        // Admission charges the creates; the controller's count agrees and
+        // does not take the charge back.
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+        for name in ["d1", "d2"] {
+            deployments
+                .create(&PostParams::default(), &deployment(name))
+                .await
+                .unwrap();
+        }
+        wait_for_quota_used(&client, "objects", &[("count/deployments.apps", "2")]).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let err = deployments
+            .create(&PostParams::default(), &deployment("d3"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "exceeded quota: objects, requested: count/deployments.apps=1, used: count/deployments.apps=2, limited: count/deployments.apps=2"
+            ),
+            "{err}"
+        );
+
+        // Deletions are given back.
+        deployments
+            .delete("d1", &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_for_quota_used(&client, "objects", &[("count/deployments.apps", "1")]).await;
+        deployments
+            .create(&PostParams::default(), &deployment("d3"))
+            .await
+            .unwrap();
+        wait_for_quota_used(&client, "objects", &[("count/deployments.apps", "2")]).await;
     });
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::rules::PolicyRule;
 use super::{Attributes, Decision};
-use crate::auth::{UserInfo, service_account_user};
+use crate::auth::{SERVICE_ACCOUNT_USER_PREFIX, UserInfo};
 use crate::registry::Registry;
 
 /// A binding's subject.
@@ -38,7 +38,14 @@ impl Subject {
                 } else {
                     &self.namespace
                 };
-                !ns.is_empty() && user.name == service_account_user(ns, &self.name)
+                // `system:serviceaccount:<ns>:<name>`, compared in place.
+                !ns.is_empty()
+                    && user
+                        .name
+                        .strip_prefix(SERVICE_ACCOUNT_USER_PREFIX)
+                        .and_then(|rest| rest.strip_prefix(ns))
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .is_some_and(|n| n == self.name)
             }
             _ => false,
         }
@@ -114,14 +121,14 @@ pub struct ClusterRoleEntry {
 /// Everything RBAC needs, parsed once per change.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    fingerprint: Vec<(usize, i64)>,
-    revisions: Vec<i64>,
+    fingerprint: [(usize, i64); 4],
+    revisions: [i64; 4],
     /// ClusterRoles by name.
     pub cluster_roles: HashMap<String, ClusterRoleEntry>,
     /// Effective rules of each ClusterRole (aggregation resolved).
     pub effective: HashMap<String, Arc<Vec<PolicyRule>>>,
-    /// Roles by (namespace, name).
-    pub roles: HashMap<(String, String), Arc<Vec<PolicyRule>>>,
+    /// Roles by namespace, then name (looked up without building a key).
+    pub roles: HashMap<String, HashMap<String, Arc<Vec<PolicyRule>>>>,
     /// ClusterRoleBindings.
     pub cluster_bindings: Vec<Binding>,
     /// RoleBindings by namespace.
@@ -195,7 +202,7 @@ fn resolve(
 }
 
 impl Snapshot {
-    fn build(reg: &Registry, revisions: Vec<i64>, fingerprint: Vec<(usize, i64)>) -> Self {
+    fn build(reg: &Registry, revisions: [i64; 4], fingerprint: [(usize, i64); 4]) -> Self {
         let mut s = Snapshot {
             fingerprint,
             revisions,
@@ -231,10 +238,10 @@ impl Snapshot {
         if let Some(c) = reg.cache("roles") {
             for o in items(c, "roles") {
                 let v = parse(&o);
-                s.roles.insert(
-                    (o.namespace.clone(), o.name.clone()),
-                    Arc::new(PolicyRule::list_from(&v)),
-                );
+                s.roles
+                    .entry(o.namespace.clone())
+                    .or_default()
+                    .insert(o.name.clone(), Arc::new(PolicyRule::list_from(&v)));
             }
         }
         if let Some(c) = reg.cache("clusterrolebindings") {
@@ -251,16 +258,18 @@ impl Snapshot {
         s
     }
 
-    fn role_rules(&self, b: &Binding) -> Arc<Vec<PolicyRule>> {
+    /// The rules of a namespace's Role, if it exists.
+    pub fn role(&self, namespace: &str, name: &str) -> Option<&Arc<Vec<PolicyRule>>> {
+        self.roles.get(namespace)?.get(name)
+    }
+
+    fn role_rules(&self, b: &Binding) -> &[PolicyRule] {
         match b.role_kind.as_str() {
-            "ClusterRole" => self.effective.get(&b.role_name).cloned(),
-            "Role" => self
-                .roles
-                .get(&(b.namespace.clone(), b.role_name.clone()))
-                .cloned(),
+            "ClusterRole" => self.effective.get(&b.role_name),
+            "Role" => self.role(&b.namespace, &b.role_name),
             _ => None,
         }
-        .unwrap_or_default()
+        .map_or(&[], |r| r.as_slice())
     }
 
     /// Visits each (binding, rules) that applies to `user` in `namespace`
@@ -273,7 +282,7 @@ impl Snapshot {
     ) {
         for b in &self.cluster_bindings {
             if let Some(s) = b.subject_for(user)
-                && f(b, s, &self.role_rules(b))
+                && f(b, s, self.role_rules(b))
             {
                 return;
             }
@@ -283,7 +292,7 @@ impl Snapshot {
         }
         for b in self.bindings.get(namespace).into_iter().flatten() {
             if let Some(s) = b.subject_for(user)
-                && f(b, s, &self.role_rules(b))
+                && f(b, s, self.role_rules(b))
             {
                 return;
             }
@@ -314,11 +323,9 @@ pub struct Rbac {
 impl Rbac {
     /// The current snapshot, rebuilt if a cache changed.
     pub fn snapshot(&self, reg: &Registry) -> Arc<Snapshot> {
-        let caches: Vec<Option<&Arc<WatchCache>>> = CACHES.iter().map(|c| reg.cache(c)).collect();
-        let revisions: Vec<i64> = caches
-            .iter()
-            .map(|c| c.map(|c| c.revision()).unwrap_or(0))
-            .collect();
+        // Asked on every request: fixed-size, no allocation.
+        let caches: [Option<&Arc<WatchCache>>; 4] = CACHES.map(|c| reg.cache(c));
+        let revisions: [i64; 4] = caches.map(|c| c.map_or(0, |c| c.revision()));
         let current = self.snapshot.lock().ok().and_then(|s| s.clone());
         if let Some(s) = &current
             && s.revisions == revisions
@@ -327,17 +334,13 @@ impl Rbac {
         }
         // A revision moved (possibly only a progress notification): compare
         // what the caches hold before re-parsing anything.
-        let fingerprint: Vec<(usize, i64)> = caches
-            .iter()
-            .zip(CACHES)
-            .map(|(c, name)| match c {
-                Some(c) => {
-                    let list = items(c, name);
-                    (list.len(), list.iter().map(|o| o.resource_version).sum())
-                }
-                None => (0, 0),
-            })
-            .collect();
+        let mut fingerprint = [(0usize, 0i64); 4];
+        for ((slot, c), name) in fingerprint.iter_mut().zip(caches).zip(CACHES) {
+            if let Some(c) = c {
+                let list = items(c, name);
+                *slot = (list.len(), list.iter().map(|o| o.resource_version).sum());
+            }
+        }
         let snap = match current {
             Some(s) if s.fingerprint == fingerprint => Arc::new(Snapshot {
                 fingerprint,
@@ -391,5 +394,31 @@ impl Rbac {
     /// escalation checks).
     pub fn rules_for(&self, reg: &Registry, user: &UserInfo, namespace: &str) -> Vec<PolicyRule> {
         self.snapshot(reg).rules_for(user, namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_subjects_match_the_user_name() {
+        let subject = |ns: &str| Subject {
+            kind: "ServiceAccount".into(),
+            name: "builder".into(),
+            namespace: ns.into(),
+        };
+        let user = |name: &str| UserInfo {
+            name: name.into(),
+            ..Default::default()
+        };
+        let sa = user("system:serviceaccount:ci:builder");
+        assert!(subject("ci").applies_to(&sa, ""));
+        assert!(subject("").applies_to(&sa, "ci"));
+        assert!(!subject("").applies_to(&sa, ""));
+        assert!(!subject("c").applies_to(&sa, ""));
+        assert!(!subject("ci").applies_to(&user("system:serviceaccount:ci:builder2"), ""));
+        assert!(!subject("ci").applies_to(&user("system:serviceaccount:ci-builder"), ""));
+        assert!(!subject("ci").applies_to(&user("builder"), ""));
     }
 }

@@ -77,7 +77,7 @@ impl PolicyRule {
         }
         if a.resource_request {
             has(&self.api_groups, &a.api_group)
-                && self.resource_matches(&a.full_resource(), &a.subresource)
+                && self.resource_matches(&a.resource, &a.subresource)
                 && (self.resource_names.is_empty() || self.resource_names.contains(&a.name))
         } else {
             self.non_resource_urls
@@ -86,12 +86,19 @@ impl PolicyRule {
         }
     }
 
-    fn resource_matches(&self, combined: &str, subresource: &str) -> bool {
+    /// Whether `resources` names `resource[/subresource]`, compared piece
+    /// by piece (no `resource/subresource` string is built per rule).
+    fn resource_matches(&self, resource: &str, subresource: &str) -> bool {
         self.resources.iter().any(|r| {
             r == "*"
-                || r == combined
-                || (!subresource.is_empty()
-                    && r.strip_prefix("*/").is_some_and(|s| s == subresource))
+                || if subresource.is_empty() {
+                    r == resource
+                } else {
+                    r.strip_prefix(resource)
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|s| s == subresource)
+                        || r.strip_prefix("*/").is_some_and(|s| s == subresource)
+                }
         })
     }
 }
@@ -273,6 +280,14 @@ mod tests {
         assert!(r.allows(&req("get", "", "nodes", "status", "n")));
         assert!(!r.allows(&req("delete", "", "pods", "", "p")));
         assert!(!r.allows(&req("get", "apps", "pods", "", "p")));
+        // `resource/subresource` compared piece by piece.
+        let sub =
+            rule(json!({"verbs": ["get"], "apiGroups": [""], "resources": ["pods/log", "podsx"]}));
+        assert!(sub.allows(&req("get", "", "pods", "log", "p")));
+        assert!(!sub.allows(&req("get", "", "pods", "", "p")));
+        assert!(!sub.allows(&req("get", "", "pods", "logs", "p")));
+        assert!(!sub.allows(&req("get", "", "pod", "s/log", "p")));
+        assert!(sub.allows(&req("get", "", "podsx", "", "p")));
         let named = rule(
             json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["configmaps"], "resourceNames": ["a"]}),
         );

@@ -8,13 +8,19 @@
 //! (`services`, `services.loadbalancers`, `services.nodeports`), PVCs
 //! (`persistentvolumeclaims`, `requests.storage`, per StorageClass),
 //! ConfigMaps, Secrets, ReplicationControllers and ResourceQuotas (by name
-//! and as `count/<resource>`). Only the resources named in `spec.hard`
-//! appear in `status.used`. Pod quotas honour the `Terminating`,
-//! `NotTerminating`, `BestEffort` and `NotBestEffort` scopes.
+//! and as `count/<resource>`), and every other `count/<resource>.<group>`
+//! a quota names from a metadata watch of that resource ([`generic`]).
+//! Only the resources named in `spec.hard` appear in `status.used`; one no
+//! evaluator knows keeps its previous value (upstream keeps the past
+//! observation) rather than dropping to 0, which would undo what the
+//! apiserver's admission charged. Pod quotas honour the `Terminating`,
+//! `NotTerminating`, `BestEffort`, `NotBestEffort` scopes and the
+//! `PriorityClass` and `CrossNamespacePodAffinity` scope selectors.
 //!
 //! A quota is synced when it changes, when a counted object of its
 //! namespace changes, and every `--resource-quota-sync-period` (5m).
 
+pub mod generic;
 pub mod usage;
 
 use std::collections::BTreeMap;
@@ -28,8 +34,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 use kube::api::PostParams;
 use kube::{Api, Client, ResourceExt};
 
+use self::generic::{Count, GenericCounts, parse_count_name};
 use self::usage::{
     Usage, add_count, add_pod, add_pvc, add_service, format_total, is_best_effort, is_terminating,
+    typed_tracks,
 };
 use crate::framework::api_errors;
 use crate::framework::controller::{Controller, ControllerContext, QueueController};
@@ -86,7 +94,13 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     requeue_namespace_on_change(&config_maps, &quotas, &queue);
     requeue_namespace_on_change(&secrets, &quotas, &queue);
     requeue_namespace_on_change(&rcs, &quotas, &queue);
+    let generic = std::sync::Arc::new(GenericCounts::new(
+        ctx.client.clone(),
+        quotas.clone(),
+        queue.clone(),
+    ));
     let reconciler = QuotaReconciler {
+        generic,
         client: ctx.client.clone(),
         quotas: quotas.clone(),
         pods: pods.clone(),
@@ -121,22 +135,55 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
     )))
 }
 
-/// Whether a pod falls within the quota's scopes (unknown scopes are
-/// ignored rather than excluding everything).
+/// Whether a pod falls within the quota's scopes and scope selectors
+/// (as the apiserver's admission judges them; an unknown scope or operator
+/// matches nothing).
 fn pod_in_scopes(quota: &ResourceQuota, pod: &Pod) -> bool {
-    quota
-        .spec
-        .as_ref()
+    let spec = quota.spec.as_ref();
+    let plain = spec
         .and_then(|s| s.scopes.as_ref())
         .into_iter()
         .flatten()
-        .all(|scope| match scope.as_str() {
-            "Terminating" => is_terminating(pod),
-            "NotTerminating" => !is_terminating(pod),
-            "BestEffort" => is_best_effort(pod),
-            "NotBestEffort" => !is_best_effort(pod),
-            _ => true,
-        })
+        .map(|scope| (scope.as_str(), "Exists", &[][..]));
+    let selected = spec
+        .and_then(|s| s.scope_selector.as_ref())
+        .and_then(|s| s.match_expressions.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e.scope_name.as_str(),
+                e.operator.as_str(),
+                e.values.as_deref().unwrap_or_default(),
+            )
+        });
+    plain
+        .chain(selected)
+        .all(|(scope, operator, values)| pod_matches_scope(scope, operator, values, pod))
+}
+
+fn pod_matches_scope(scope: &str, operator: &str, values: &[String], pod: &Pod) -> bool {
+    let spec = pod.spec.as_ref();
+    let exists = |v: bool| operator == "Exists" && v;
+    match scope {
+        "Terminating" => exists(is_terminating(pod)),
+        "NotTerminating" => exists(!is_terminating(pod)),
+        "BestEffort" => exists(is_best_effort(pod)),
+        "NotBestEffort" => exists(!is_best_effort(pod)),
+        "CrossNamespacePodAffinity" => exists(usage::uses_cross_namespace_affinity(pod)),
+        "PriorityClass" => {
+            let class = spec
+                .and_then(|s| s.priority_class_name.as_deref())
+                .unwrap_or("");
+            match operator {
+                "Exists" => !class.is_empty(),
+                "In" => values.iter().any(|v| v == class),
+                "NotIn" => !values.iter().any(|v| v == class),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Why a sync failed (retried with backoff).
@@ -146,6 +193,7 @@ pub struct SyncError(kube::Error);
 
 /// Recomputes one quota.
 pub struct QuotaReconciler {
+    generic: std::sync::Arc<GenericCounts>,
     client: Client,
     quotas: Informer<ResourceQuota>,
     pods: Informer<Pod>,
@@ -164,11 +212,7 @@ impl QuotaReconciler {
                 add_pod(&mut usage, &pod);
             }
         }
-        let scoped = quota
-            .spec
-            .as_ref()
-            .and_then(|s| s.scopes.as_ref())
-            .is_some_and(|s| !s.is_empty());
+        let scoped = is_scoped(quota);
         if scoped {
             // Scopes restrict a quota to pods.
             return usage;
@@ -203,6 +247,70 @@ impl QuotaReconciler {
     }
 }
 
+/// Scopes restrict a quota to pods.
+fn is_scoped(quota: &ResourceQuota) -> bool {
+    let spec = quota.spec.as_ref();
+    spec.and_then(|s| s.scopes.as_ref())
+        .is_some_and(|s| !s.is_empty())
+        || spec
+            .and_then(|s| s.scope_selector.as_ref())
+            .and_then(|s| s.match_expressions.as_ref())
+            .is_some_and(|e| !e.is_empty())
+}
+
+impl QuotaReconciler {
+    /// `status.used` for `hard`: what the evaluators computed, 0 for what
+    /// they track but nothing uses, generic object counts, and the previous
+    /// value for anything not (yet) countable. Also says whether a generic
+    /// count is still listing (sync again soon).
+    async fn used(
+        &self,
+        quota: &ResourceQuota,
+        namespace: &str,
+        hard: &BTreeMap<String, ApiQuantity>,
+    ) -> (BTreeMap<String, ApiQuantity>, bool) {
+        let usage = self.usage(quota, namespace);
+        let previous = quota
+            .status
+            .as_ref()
+            .and_then(|s| s.used.clone())
+            .unwrap_or_default();
+        let scoped = is_scoped(quota);
+        let mut pending = false;
+        let mut used = BTreeMap::new();
+        for name in hard.keys() {
+            let value = if let Some(total) = usage.get(name) {
+                Some(format_total(total))
+            } else if typed_tracks(name) {
+                Some("0".to_string())
+            } else if let Some((group, resource)) = parse_count_name(name) {
+                if scoped {
+                    // Object counts never fall within a pod scope.
+                    Some("0".to_string())
+                } else {
+                    match self.generic.count(&group, &resource, namespace).await {
+                        Count::Known(n) => Some(n.to_string()),
+                        Count::Pending => {
+                            pending = true;
+                            None
+                        }
+                        Count::Unknown => None,
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(v) = value
+                .map(ApiQuantity)
+                .or_else(|| previous.get(name).cloned())
+            {
+                used.insert(name.clone(), v);
+            }
+        }
+        (used, pending)
+    }
+}
+
 impl Reconciler<ObjectKey> for QuotaReconciler {
     type Error = SyncError;
 
@@ -216,16 +324,13 @@ impl Reconciler<ObjectKey> for QuotaReconciler {
             .as_ref()
             .and_then(|s| s.hard.clone())
             .unwrap_or_default();
-        let usage = self.usage(&quota, &namespace);
-        let used: BTreeMap<String, ApiQuantity> = hard
-            .keys()
-            .map(|name| {
-                let value = usage
-                    .get(name)
-                    .map_or_else(|| "0".to_string(), format_total);
-                (name.clone(), ApiQuantity(value))
-            })
-            .collect();
+        let (used, pending) = self.used(&quota, &namespace, &hard).await;
+        // A generic count still listing: look again shortly.
+        let done = if pending {
+            Action::requeue(Duration::from_secs(1))
+        } else {
+            Action::await_change()
+        };
         let status = ResourceQuotaStatus {
             hard: Some(hard),
             used: Some(used),
@@ -234,7 +339,7 @@ impl Reconciler<ObjectKey> for QuotaReconciler {
         if same_quantities(current.hard.as_ref(), status.hard.as_ref())
             && same_quantities(current.used.as_ref(), status.used.as_ref())
         {
-            return Ok(Action::await_change());
+            return Ok(done);
         }
         let mut updated = (*quota).clone();
         updated.status = Some(status);
@@ -243,7 +348,7 @@ impl Reconciler<ObjectKey> for QuotaReconciler {
             .replace_status(&key.name, &PostParams::default(), &updated)
             .await
         {
-            Ok(_) => Ok(Action::await_change()),
+            Ok(_) => Ok(done),
             Err(err) if api_errors::is_not_found(&err) => Ok(Action::await_change()),
             Err(err) => Err(SyncError(err)),
         }

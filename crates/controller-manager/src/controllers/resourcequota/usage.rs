@@ -79,32 +79,125 @@ pub fn format_total(total: &Total) -> String {
         .unwrap_or_else(|_| value.to_string())
 }
 
+/// Whether the typed evaluators (pods, services, claims and the legacy
+/// core object counts) compute the quota resource `name`; those are
+/// written as 0 when nothing uses them.
+pub fn typed_tracks(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "pods",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "services",
+        "services.loadbalancers",
+        "services.nodeports",
+        "persistentvolumeclaims",
+        "requests.storage",
+        "configmaps",
+        "secrets",
+        "replicationcontrollers",
+        "resourcequotas",
+    ];
+    const COUNTED: &[&str] = &[
+        "pods",
+        "services",
+        "persistentvolumeclaims",
+        "configmaps",
+        "secrets",
+        "replicationcontrollers",
+        "resourcequotas",
+    ];
+    NAMES.contains(&name)
+        || name
+            .strip_prefix("count/")
+            .is_some_and(|r| COUNTED.contains(&r))
+        || name.starts_with("hugepages-")
+        || name.starts_with("requests.hugepages-")
+        // Extended resources: `requests.<domain>/<name>`.
+        || name
+            .strip_prefix("requests.")
+            .is_some_and(|r| r.contains('/') && !r.contains("kubernetes.io/"))
+        || name.split_once(".storageclass.storage.k8s.io/").is_some_and(|(_, r)| {
+            matches!(r, "persistentvolumeclaims" | "requests.storage")
+        })
+}
+
 /// Whether the pod still uses quota (upstream `QuotaV1Pod`: not finished).
 pub fn pod_counts(pod: &Pod) -> bool {
     !matches!(phase(pod), "Succeeded" | "Failed")
 }
 
-/// BestEffort: no container requests or limits at all.
+/// QoS class BestEffort: no container asks for or limits cpu or memory
+/// (other resources do not change the class).
 pub fn is_best_effort(pod: &Pod) -> bool {
     let Some(spec) = pod.spec.as_ref() else {
         return true;
+    };
+    let positive = |m: Option<&BTreeMap<String, ApiQuantity>>| {
+        m.into_iter().flatten().any(|(name, q)| {
+            matches!(name.as_str(), "cpu" | "memory")
+                && Quantity::parse(&q.0).is_ok_and(|q| q.milli_value() > 0)
+        })
     };
     spec.containers
         .iter()
         .chain(spec.init_containers.iter().flatten())
         .filter_map(|c| c.resources.as_ref())
-        .all(|r| {
-            r.requests.as_ref().is_none_or(|m| m.is_empty())
-                && r.limits.as_ref().is_none_or(|m| m.is_empty())
-        })
+        .all(|r| !positive(r.requests.as_ref()) && !positive(r.limits.as_ref()))
 }
 
-/// The Terminating scope: `activeDeadlineSeconds` is set.
+/// The Terminating scope: `activeDeadlineSeconds` >= 0.
 pub fn is_terminating(pod: &Pod) -> bool {
     pod.spec
         .as_ref()
         .and_then(|s| s.active_deadline_seconds)
-        .is_some()
+        .is_some_and(|d| d >= 0)
+}
+
+/// Whether a pod (anti-)affinity term names other namespaces (the
+/// `CrossNamespacePodAffinity` scope).
+pub fn uses_cross_namespace_affinity(pod: &Pod) -> bool {
+    let Some(affinity) = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()) else {
+        return false;
+    };
+    let terms =
+        |required: Option<&Vec<k8s_openapi::api::core::v1::PodAffinityTerm>>,
+         preferred: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| {
+            required
+                .into_iter()
+                .flatten()
+                .chain(
+                    preferred
+                        .into_iter()
+                        .flatten()
+                        .map(|w| &w.pod_affinity_term),
+                )
+                .any(|t| {
+                    t.namespaces.as_ref().is_some_and(|n| !n.is_empty())
+                        || t.namespace_selector.is_some()
+                })
+        };
+    affinity.pod_affinity.as_ref().is_some_and(|a| {
+        terms(
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref(),
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref(),
+        )
+    }) || affinity.pod_anti_affinity.as_ref().is_some_and(|a| {
+        terms(
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref(),
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref(),
+        )
+    })
 }
 
 /// Requests or limits of the pod as the scheduler sees them: the larger of
@@ -140,14 +233,16 @@ fn pod_resources(
     sum
 }
 
-/// Adds a pod's usage: `pods`, `count/pods`, `requests.*` (and `cpu`,
+/// Adds a pod's usage: `count/pods`, `pods`, `requests.*` (and `cpu`,
 /// `memory`, `ephemeral-storage` as requests), `limits.*`.
 pub fn add_pod(usage: &mut Usage, pod: &Pod) {
+    // `count/pods` counts every stored pod; `pods` and the compute
+    // resources only those not finished (upstream `PodUsageFunc`).
+    add_count(usage, "count/pods");
     if !pod_counts(pod) {
         return;
     }
     add_count(usage, "pods");
-    add_count(usage, "count/pods");
     for (name, total) in pod_resources(pod, |r| r.requests.as_ref()) {
         let mut names = vec![format!("requests.{name}")];
         if matches!(name.as_str(), "cpu" | "memory" | "ephemeral-storage") {
