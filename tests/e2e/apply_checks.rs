@@ -347,3 +347,93 @@ async fn transition_rules_see_defaults_added_after_the_object_was_stored() {
         );
     });
 }
+
+const PORTS_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: fvs.fv.example.com
+spec:
+  group: fv.example.com
+  scope: Namespaced
+  names: {plural: fvs, singular: fv, kind: Fv}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              knownField1: {type: string}
+              embeddedObj:
+                type: object
+                x-kubernetes-embedded-resource: true
+                properties:
+                  apiVersion: {type: string}
+                  kind: {type: string}
+                  metadata: {type: object}
+              ports:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    name: {type: string}
+"#;
+
+/// Upstream's decoder order for custom resources, whatever the body's:
+/// the root's metadata, the pruned fields sorted, embedded metadata.
+#[tokio::test]
+async fn custom_resource_unknown_fields_come_in_upstream_order() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        install_crd(&c, PORTS_CRD, "fvs.fv.example.com").await;
+        let client = c.client().await.unwrap();
+        let body = |name: &str| {
+            format!(
+                r#"{{"apiVersion": "fv.example.com/v1", "kind": "Fv",
+                "metadata": {{"name": "{name}", "unknownMeta": "metaVal"}},
+                "spec": {{"unknown1": "val1", "knownField1": "val1",
+                    "ports": [{{"name": "p", "unknownNested": "val"}}],
+                    "embeddedObj": {{"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {{"name": "my-cm", "unknownEmbeddedMeta": "foo"}}}}}}}}"#
+            )
+        };
+        let want = [
+            "unknown field \"metadata.unknownMeta\"",
+            "unknown field \"spec.ports[0].unknownNested\"",
+            "unknown field \"spec.unknown1\"",
+            "unknown field \"spec.embeddedObj.metadata.unknownEmbeddedMeta\"",
+        ];
+        let path = "/apis/fv.example.com/v1/namespaces/default/fvs";
+        let a = send(
+            &client,
+            "POST",
+            &format!("{path}?fieldValidation=Warn"),
+            "application/json",
+            &body("warn"),
+        )
+        .await;
+        assert_eq!(a.code, 201, "{}", a.body);
+        assert_eq!(a.warnings, want);
+        let a = send(
+            &client,
+            "POST",
+            &format!("{path}?fieldValidation=Strict"),
+            "application/json",
+            &body("strict"),
+        )
+        .await;
+        assert_eq!(a.code, 400, "{}", a.body);
+        assert_eq!(
+            a.body["message"],
+            format!(
+                "Fv in version \"v1\" cannot be handled as a Fv: strict decoding error: {}",
+                want.join(", ")
+            )
+        );
+    });
+}
