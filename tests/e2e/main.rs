@@ -5,6 +5,7 @@ mod admission;
 mod admission_defaults;
 mod aggregator;
 mod apply;
+mod apply_checks;
 mod audit;
 mod bad_input;
 mod certificates;

@@ -347,7 +347,7 @@ async fn apply_request_checks() {
             msg.contains("force: Forbidden: may not be specified for non-apply patch"),
             "{msg}"
         );
-        // The patch's version must be the endpoint's.
+        // The patch's version and kind must be the endpoint's.
         let (code, msg) = status(
             client
                 .request_text(send(
@@ -359,7 +359,7 @@ async fn apply_request_checks() {
         );
         assert_eq!(code, 400);
         assert!(
-            msg.contains("Incorrect version specified in apply patch"),
+            msg.contains("invalid object type: /v2, Kind=ConfigMap"),
             "{msg}"
         );
         // managedFields may not be applied.

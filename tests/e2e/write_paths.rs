@@ -451,9 +451,6 @@ async fn server_side_apply_to_scale_tracks_replicas_ownership() {
                 .unwrap_err(),
         );
         assert_eq!(code, 400);
-        assert_eq!(
-            msg,
-            "Incorrect version specified in apply patch. Specified patch version: apps/v1, expected: autoscaling/v1"
-        );
+        assert_eq!(msg, "invalid object type: apps/v1, Kind=Deployment");
     });
 }

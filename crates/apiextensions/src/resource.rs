@@ -209,9 +209,17 @@ impl CustomResourceSchema {
 
     /// Drops fields the schema does not specify and returns their paths
     /// (`spec.foo`, `spec.items[0].bar`, `metadata.bogus`) for
-    /// `fieldValidation=Warn|Strict` (`unknown field "spec.foo"`).
+    /// `fieldValidation=Warn|Strict` (`unknown field "spec.foo"`), in
+    /// upstream's order (see [`CustomResourceSchema::order_unknown_fields`]).
     pub fn prune(&self, obj: &mut Value) -> Vec<String> {
         prune::prune(obj, &self.schema, true)
+    }
+
+    /// Unknown field paths found in document order, put in upstream's order
+    /// (the one [`CustomResourceSchema::prune`] returns): the root's
+    /// `metadata`, the pruned fields sorted, embedded resources' `metadata`.
+    pub fn order_unknown_fields(&self, fields: Vec<String>) -> Vec<String> {
+        prune::order_unknown_fields(&self.schema, fields)
     }
 
     fn type_meta(&self, obj: &Value) -> ErrorList {

@@ -68,7 +68,7 @@ fn defaults_then_prune_then_validate_a_good_object() {
     let pruned = s.prune(&mut obj);
     assert_eq!(
         pruned,
-        vec!["spec.unknownField", "spec.env[0].extra", "status.bogus"]
+        vec!["spec.env[0].extra", "spec.unknownField", "status.bogus"]
     );
     assert_eq!(obj["spec"]["replicas"], 1);
     assert_eq!(obj["spec"]["image"], "registry.example.com/cron:latest");

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod query;
 pub mod readyz;
 pub mod registry;
+pub mod repeated_keys;
 pub mod request_info;
 pub mod resource_handler;
 pub mod server;

@@ -35,16 +35,45 @@ pub(crate) const OBJECT_META_FIELDS: &[&str] = &[
 struct Pruner {
     path: Vec<String>,
     pruned: Vec<String>,
+    /// Unknown fields of the root's `metadata`.
+    root_meta: Vec<String>,
+    /// Unknown fields of embedded resources' `metadata`.
+    embedded_meta: Vec<String>,
 }
 
 impl Pruner {
-    fn record(&mut self, key: &str) {
+    fn path_of(&self, key: &str) -> String {
         let mut p = self.path.concat();
         if !p.is_empty() {
             p.push('.');
         }
         p.push_str(key);
+        p
+    }
+
+    fn record(&mut self, key: &str) {
+        let p = self.path_of(key);
         self.pruned.push(p);
+    }
+
+    fn record_meta(&mut self, key: &str) {
+        let p = self.path_of(key);
+        if self.path.len() == 1 {
+            self.root_meta.push(p);
+        } else {
+            self.embedded_meta.push(p);
+        }
+    }
+
+    /// Upstream's order: the root's metadata (decoded first), the pruned
+    /// fields sorted, then the metadata of embedded resources (coerced
+    /// last).
+    fn into_upstream_order(mut self) -> Vec<String> {
+        self.pruned.sort();
+        let mut out = self.root_meta;
+        out.append(&mut self.pruned);
+        out.append(&mut self.embedded_meta);
+        out
     }
     fn push_key(&mut self, key: &str) {
         if self.path.is_empty() {
@@ -60,11 +89,14 @@ impl Pruner {
 
 /// Prunes `obj` in place against `schema`; `is_resource_root` treats the
 /// top level as a resource (keeping `apiVersion`, `kind`, `metadata`).
-/// Returns the pruned field paths in the order they were found.
+/// Returns the pruned field paths in upstream's order (see
+/// [`order_unknown_fields`]).
 pub(crate) fn prune(obj: &mut Value, schema: &Node, is_resource_root: bool) -> Vec<String> {
     let mut p = Pruner {
         path: Vec::new(),
         pruned: Vec::new(),
+        root_meta: Vec::new(),
+        embedded_meta: Vec::new(),
     };
     if is_resource_root && !schema.x_embedded_resource {
         let root = schema.as_resource_root();
@@ -72,7 +104,7 @@ pub(crate) fn prune(obj: &mut Value, schema: &Node, is_resource_root: bool) -> V
     } else {
         prune_value(obj, Some(schema), &mut p, 0);
     }
-    p.pruned
+    p.into_upstream_order()
 }
 
 fn prune_value(x: &mut Value, s: Option<&Node>, p: &mut Pruner, depth: usize) {
@@ -188,6 +220,52 @@ fn skip_prune(x: &mut Value, s: &Node, p: &mut Pruner, depth: usize) {
     }
 }
 
+/// Puts unknown field paths of a custom resource (found in any order) in
+/// upstream's order, the one [`prune`] returns: unknown fields of the
+/// root's `metadata` first, then the fields pruning drops, sorted, then
+/// unknown fields of embedded resources' `metadata`.
+pub(crate) fn order_unknown_fields(schema: &Node, fields: Vec<String>) -> Vec<String> {
+    let mut root_meta = Vec::new();
+    let mut pruned = Vec::new();
+    let mut embedded_meta = Vec::new();
+    for f in fields {
+        if f.starts_with("metadata.") {
+            root_meta.push(f);
+        } else if in_embedded_metadata(schema, &f) {
+            embedded_meta.push(f);
+        } else {
+            pruned.push(f);
+        }
+    }
+    pruned.sort();
+    root_meta.append(&mut pruned);
+    root_meta.append(&mut embedded_meta);
+    root_meta
+}
+
+/// Whether `path` (`spec.obj.metadata.x`, `spec.items[0].metadata.x`)
+/// lies in the `metadata` of an `x-kubernetes-embedded-resource` object.
+fn in_embedded_metadata(schema: &Node, path: &str) -> bool {
+    let mut node = Some(schema);
+    for segment in path.split('.') {
+        let (name, indexes) = match segment.find('[') {
+            Some(i) => segment.split_at(i),
+            None => (segment, ""),
+        };
+        let Some(n) = node else {
+            return false;
+        };
+        if name == "metadata" && n.x_embedded_resource && !std::ptr::eq(n, schema) {
+            return true;
+        }
+        node = n.prop(name).or_else(|| n.additional_schema());
+        for _ in 0..indexes.matches('[').count() {
+            node = node.and_then(|n| n.items.as_deref());
+        }
+    }
+    false
+}
+
 /// Drops fields `metav1.ObjectMeta` does not have (the apiserver's decode
 /// into ObjectMeta loses them too).
 fn prune_object_meta(meta: &mut Map<String, Value>, p: &mut Pruner) {
@@ -197,7 +275,7 @@ fn prune_object_meta(meta: &mut Map<String, Value>, p: &mut Pruner) {
         .cloned()
         .collect();
     for k in &unknown {
-        p.record(k);
+        p.record_meta(k);
     }
     if !unknown.is_empty() {
         meta.retain(|k, _| OBJECT_META_FIELDS.contains(&k.as_str()));
@@ -216,6 +294,47 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_come_in_upstream_order() {
+        // Upstream's field validation test schema, reduced.
+        let s = node(json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "knownField1": {"type": "string"},
+                "embeddedObj": {"type": "object", "x-kubernetes-embedded-resource": true,
+                    "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                        "metadata": {"type": "object"}}},
+                "ports": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}}}}}}}}));
+        let mut obj = json!({"apiVersion": "x/v1", "kind": "K",
+            "metadata": {"name": "n", "unknownMeta": "metaVal"},
+            "spec": {"unknown1": "val1", "unknownDupe": "v", "knownField1": "val1",
+                "ports": [{"name": "p", "unknownNested": "val"}],
+                "embeddedObj": {"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "my-cm", "unknownEmbeddedMeta": "foo"}}}});
+        let document_order = dropped_in_document_order();
+        let want = vec![
+            "metadata.unknownMeta",
+            "spec.ports[0].unknownNested",
+            "spec.unknown1",
+            "spec.unknownDupe",
+            "spec.embeddedObj.metadata.unknownEmbeddedMeta",
+        ];
+        assert_eq!(prune(&mut obj, &s, true), want);
+        assert_eq!(order_unknown_fields(&s, document_order), want);
+
+        fn dropped_in_document_order() -> Vec<String> {
+            [
+                "metadata.unknownMeta",
+                "spec.unknown1",
+                "spec.unknownDupe",
+                "spec.ports[0].unknownNested",
+                "spec.embeddedObj.metadata.unknownEmbeddedMeta",
+            ]
+            .map(String::from)
+            .to_vec()
+        }
+    }
+
+    #[test]
     fn prunes_unknown_fields_and_reports_paths() {
         let s = node(json!({"type": "object", "properties": {
             "spec": {"type": "object", "properties": {
@@ -228,7 +347,7 @@ mod tests {
         let pruned = prune(&mut obj, &s, true);
         assert_eq!(
             pruned,
-            vec!["metadata.bogus", "spec.list[0].b", "spec.extra", "status"]
+            vec!["metadata.bogus", "spec.extra", "spec.list[0].b", "status"]
         );
         assert_eq!(
             obj,

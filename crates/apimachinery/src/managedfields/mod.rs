@@ -10,6 +10,9 @@
 //!   and its schema.
 //! * [`created`]: the field set of a create, straight in `fieldsV1` form
 //!   (the write path's shortcut for [`managers::update`] on create).
+//! * [`validate`]: the typed check of an apply configuration (undeclared
+//!   fields, wrong shapes and scalar types, keyed list items), with
+//!   upstream's paths and messages.
 //! * [`managers`]: the managedFields entries and what create/update/patch
 //!   ([`managers::update`]) and apply ([`managers::apply`]) do to them.
 
@@ -19,6 +22,7 @@ pub mod path;
 pub mod schema;
 pub mod set;
 pub mod typed;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -28,5 +32,5 @@ pub use managers::{
     ApplyError, Conflicts, Entry, ManagerId, Managers, Operation, Requested, Versions,
 };
 pub use path::{Path, PathElement};
-pub use schema::{ListType, Node, NodeId, Schema};
+pub use schema::{ListType, Node, NodeId, ScalarKind, Schema};
 pub use set::Set;

@@ -25,6 +25,20 @@ pub enum ListType {
     Map(Vec<String>),
 }
 
+/// What a [`Node::Scalar`] accepts (upstream's scalar types): checked
+/// only when an apply configuration is converted to a typed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalarKind {
+    /// `type: string`.
+    String,
+    /// `type: integer` or `number`.
+    Numeric,
+    /// `type: boolean`.
+    Boolean,
+    /// Any scalar: int-or-string, quantities, unknown types.
+    Untyped,
+}
+
 /// One node of the schema.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
@@ -67,6 +81,8 @@ pub enum Node {
 pub struct Schema {
     nodes: Vec<Node>,
     root: NodeId,
+    /// The kind of every scalar node with a declared type.
+    scalars: HashMap<NodeId, ScalarKind>,
 }
 
 /// Looks up a named component schema (`$ref` target).
@@ -78,6 +94,7 @@ impl Schema {
         Schema {
             nodes: vec![Node::Untyped],
             root: NodeId(0),
+            scalars: HashMap::new(),
         }
     }
 
@@ -95,11 +112,14 @@ impl Schema {
             named: HashMap::new(),
             resolve,
             zero_present,
+            scalars: HashMap::new(),
+            last_kind: None,
         };
         let root = c.compile(root, None, 0);
         Schema {
             nodes: c.nodes,
             root,
+            scalars: c.scalars,
         }
     }
 
@@ -124,6 +144,14 @@ impl Schema {
         }
     }
 
+    /// What the scalar node `id` accepts.
+    pub fn scalar_kind(&self, id: NodeId) -> ScalarKind {
+        self.scalars
+            .get(&id)
+            .copied()
+            .unwrap_or(ScalarKind::Untyped)
+    }
+
     /// Whether `name` is a declared field of the struct node `id`.
     pub fn is_named_field(&self, id: NodeId, name: &str) -> bool {
         matches!(self.node(id), Node::Struct { fields, .. } if fields.contains_key(name))
@@ -138,7 +166,14 @@ struct Compiler<'a, 'r> {
     named: HashMap<String, NodeId>,
     resolve: &'r Resolver<'a>,
     zero_present: &'r dyn Fn(&str) -> Vec<String>,
+    scalars: HashMap<NodeId, ScalarKind>,
+    /// The kind of the scalar [`Compiler::build`] just returned.
+    last_kind: Option<ScalarKind>,
 }
+
+/// Quantities are written as strings or numbers (`cpu: 1`), though their
+/// schema says `type: string`.
+const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 
 fn ref_name(schema: &Value) -> Option<&str> {
     let r = schema
@@ -183,10 +218,21 @@ impl<'a> Compiler<'a, '_> {
             }
             let node = self.build(target, Some(schema), Some(&name), depth);
             self.nodes[id.0 as usize] = node;
+            self.record_kind(id);
             return id;
         }
         let node = self.build(schema, wrapper, None, depth);
-        self.push(node)
+        let id = self.push(node);
+        self.record_kind(id);
+        id
+    }
+
+    fn record_kind(&mut self, id: NodeId) {
+        if let Some(kind) = self.last_kind.take()
+            && self.nodes[id.0 as usize] == Node::Scalar
+        {
+            self.scalars.insert(id, kind);
+        }
     }
 
     fn build(
@@ -197,7 +243,11 @@ impl<'a> Compiler<'a, '_> {
         depth: usize,
     ) -> Node {
         let get = |name: &str| ext(schema, name).or_else(|| wrapper.and_then(|w| ext(w, name)));
-        if get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+        self.last_kind = None;
+        if get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
+            || component == Some(QUANTITY)
+        {
+            self.last_kind = Some(ScalarKind::Untyped);
             return Node::Scalar;
         }
         let ty = schema.get("type").and_then(Value::as_str);
@@ -271,7 +321,14 @@ impl<'a> Compiler<'a, '_> {
             return Node::Map { values, atomic };
         }
         match ty {
-            Some("string" | "integer" | "number" | "boolean") => Node::Scalar,
+            Some(t @ ("string" | "integer" | "number" | "boolean")) => {
+                self.last_kind = Some(match t {
+                    "string" => ScalarKind::String,
+                    "boolean" => ScalarKind::Boolean,
+                    _ => ScalarKind::Numeric,
+                });
+                Node::Scalar
+            }
             _ if atomic => Node::Map {
                 values: UNTYPED,
                 atomic: true,

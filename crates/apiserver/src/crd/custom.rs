@@ -93,6 +93,17 @@ pub(super) fn check_object(obj: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// `old` as upstream's storage decoder hands it to the strategy: read
+/// through the version's current schema (pruned, then defaulted). An
+/// object stored before a default existed therefore shows the default, so
+/// transition rules (`oldSelf`) and ratcheting compare like with like.
+pub(super) fn decoded_old(schema: &CustomResourceSchema, old: &Value) -> Value {
+    let mut decoded = old.clone();
+    schema.prune(&mut decoded);
+    schema.default(&mut decoded);
+    decoded
+}
+
 /// Everything outside `metadata` (upstream `copyNonMetadata`).
 fn non_metadata(obj: &Value) -> Vec<(&String, &Value)> {
     let mut out: Vec<(&String, &Value)> = obj
@@ -149,13 +160,8 @@ impl Strategy for CustomResourceStrategy {
         // `old` is as stored; upstream reads it through the current schema
         // (pruned and defaulted), so a default the CRD gained since it was
         // written is no change.
-        let changed = non_metadata(new) != non_metadata(old) && {
-            let schema = self.schema();
-            let mut decoded = old.clone();
-            schema.prune(&mut decoded);
-            schema.default(&mut decoded);
-            non_metadata(new) != non_metadata(&decoded)
-        };
+        let changed = non_metadata(new) != non_metadata(old)
+            && non_metadata(new) != non_metadata(&decoded_old(&self.schema(), old));
         let generation = if changed { old_gen + 1 } else { old_gen };
         corten_apimachinery::meta::set(new, "generation", Value::from(generation.max(1)));
     }
@@ -165,7 +171,8 @@ impl Strategy for CustomResourceStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
-        self.schema().validate_full(new, Some(old))
+        let schema = self.schema();
+        schema.validate_full(new, Some(&decoded_old(&schema, old)))
     }
 
     fn field_labels(&self) -> &'static [&'static str] {
@@ -536,6 +543,41 @@ mod tests {
             )),
             labels: &[],
         }
+    }
+
+    #[test]
+    fn transition_rules_see_old_objects_with_current_defaults() {
+        // `mode` gained a default and an immutability rule after `old` was
+        // stored without it.
+        let mut crd = crd(false);
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = json!({
+            "type": "object",
+            "x-kubernetes-validations": [{"rule": "self.mode == oldSelf.mode", "message": "mode is immutable"}],
+            "properties": {"mode": {"type": "string", "default": "a"}, "n": {"type": "integer"}}});
+        let s = CustomResourceStrategy {
+            schema: RwLock::new(Arc::new(CustomResourceSchema::new(&crd, "v1").unwrap())),
+            labels: &[],
+        };
+        let old = json!({"apiVersion": "example.com/v1", "kind": "Thing",
+            "metadata": {"name": "a", "namespace": "default", "generation": 1,
+                "resourceVersion": "5"}, "spec": {"n": 1}});
+        let new = s
+            .canonicalize(json!({"apiVersion": "example.com/v1", "kind": "Thing",
+                "metadata": {"name": "a", "namespace": "default", "generation": 2,
+                    "resourceVersion": "5"}, "spec": {"n": 2}}))
+            .unwrap();
+        assert_eq!(new["spec"]["mode"], "a");
+        assert!(
+            s.validate_update(&new, &old).is_empty(),
+            "{:?}",
+            s.validate_update(&new, &old)
+        );
+        // A real change still breaks the rule.
+        let mut changed = new.clone();
+        changed["spec"]["mode"] = json!("b");
+        let errs = s.validate_update(&changed, &old);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "spec");
     }
 
     #[test]

@@ -16,11 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use corten_apimachinery::managedfields::{Schema, Versions};
-use corten_apimachinery::{Reason, StatusError};
 use serde_json::{Map, Value, json};
 
 use super::webhook::WebhookClient;
-use crate::registry::Resource;
 
 /// The built-in component schemas ObjectMeta needs (with the list types
 /// of `ownerReferences` and `finalizers`), and ObjectMeta's name.
@@ -112,55 +110,6 @@ pub fn compile(crd: &Value, version: &str) -> Schema {
     // Custom resources are unstructured upstream: a create compares
     // against an empty object, nothing is present from the start.
     Schema::compile(&root, &|n| defs.get(n), &|_| Vec::new())
-}
-
-/// Upstream's answer to an apply configuration of a custom resource with
-/// fields its version's schema does not declare: the configuration cannot
-/// become a typed object, which upstream's field manager reports as a
-/// plain error, so the answer is a 500 without a reason, whatever
-/// `fieldValidation` says: `failed to create typed patch object
-/// (<namespace>/<name>; <group>/<version>, Kind=<Kind>): .spec.foo: field
-/// not declared in schema` (several fields as `errors:` with one line
-/// each, sorted). Fields under `x-kubernetes-preserve-unknown-fields` are
-/// declared. Built-in resources are left to the caller.
-pub fn check_declared(res: &Resource, schema: &Schema, config: &Value) -> Result<(), StatusError> {
-    if res.custom.is_none() {
-        return Ok(());
-    }
-    let mut pruned = config.clone();
-    let mut undeclared =
-        corten_apimachinery::managedfields::typed::prune_unknown(schema, &mut pruned);
-    // Upstream lists them in map iteration order (random); sorted here.
-    undeclared.sort();
-    if undeclared.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = undeclared
-        .iter()
-        .map(|p| format!(".{p}: field not declared in schema"))
-        .collect();
-    let detail = match lines.as_slice() {
-        [one] => one.clone(),
-        many => format!("errors:\n  {}", many.join("\n  ")),
-    };
-    let text = |k: &str| {
-        config
-            .pointer(&format!("/metadata/{k}"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    let mut e = StatusError::new(
-        Reason::Unknown,
-        format!(
-            "failed to create typed patch object ({}/{}; {}, Kind={}): {detail}",
-            text("namespace"),
-            text("name"),
-            res.def.api_version(),
-            res.def.kind
-        ),
-    );
-    e.code = 500;
-    Err(e)
 }
 
 /// Every version of a CRD, for managedFields entries recorded in another

@@ -136,7 +136,10 @@ pub fn prepare_served(
             strategy.prepare_for_status_update(&mut candidate, old)
         }
     }
-    let errs = schema.validate_content(&candidate, old);
+    // Transition rules see the stored object as this version's decoder
+    // reads it (its defaults applied).
+    let old_decoded = old.map(|o| super::custom::decoded_old(schema, o));
+    let errs = schema.validate_content(&candidate, old_decoded.as_ref());
     if !errs.is_empty() {
         let name = corten_apimachinery::meta::name(&obj)
             .or_else(|| old.and_then(corten_apimachinery::meta::name))

@@ -8,7 +8,9 @@
 //! result then goes through admission and the regular update (or create)
 //! pipeline (`admission::admitted`).
 
-use corten_apimachinery::managedfields::{ApplyError, Managers, Operation, managers};
+use corten_apimachinery::managedfields::{
+    ApplyError, Managers, Operation, Schema, managers, validate,
+};
 use corten_apimachinery::status::StatusCause;
 use corten_apimachinery::{Reason, StatusError, meta};
 use serde_json::{Map, Value};
@@ -17,8 +19,8 @@ use super::Resource;
 use super::change::Change;
 use super::keys::check_path_segment;
 use super::managed::{ignored, manager_id, now, resource_schema};
-use super::store::{WriteOptions, check_dropped_fields};
-use crate::wire::{self, InputFormat};
+use super::store::{FieldValidation, WriteOptions};
+use crate::repeated_keys::{self, RepeatedKey};
 
 /// The 409 for apply conflicts, with one `FieldManagerConflict` cause per
 /// field.
@@ -105,21 +107,54 @@ fn sync_last_applied(merged: &mut Value, config: &Value) {
     }
 }
 
-/// Decodes and checks an apply configuration for `res`.
-fn decode_config(res: &Resource, body: &[u8], opts: &WriteOptions) -> Result<Value, StatusError> {
-    let mut config = wire::decode_object(body, InputFormat::Yaml)?;
-    let want = res.def.api_version();
-    let got = meta::api_version(&config).unwrap_or("");
-    if got != want {
-        return Err(StatusError::bad_request(format!(
-            "Incorrect version specified in apply patch. Specified patch version: {got}, expected: {want}"
-        )));
+/// Decodes an apply configuration (YAML or JSON; a repeated key keeps
+/// its last value, `fieldValidation` judges the repetitions after the
+/// merge, see [`judge_repeated_keys`]).
+pub(crate) fn decode_apply_body(body: &[u8]) -> Result<(Value, Vec<RepeatedKey>), StatusError> {
+    let (config, repeated) = repeated_keys::decode_yaml(body)
+        .map_err(|e| StatusError::bad_request(format!("error decoding YAML: {e}")))?;
+    if !config.is_object() {
+        return Err(StatusError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
-    let kind = meta::kind(&config).unwrap_or("");
-    if kind != res.def.kind {
+    Ok((config, repeated))
+}
+
+/// Upstream's `group/version, Kind=kind` (schema.GroupVersionKind's
+/// String): `/v1, Kind=Pod` for the core group.
+pub(crate) fn gvk_string(group: &str, version: &str, kind: &str) -> String {
+    format!("{group}/{version}, Kind={kind}")
+}
+
+/// The group, version and kind an object names (an `apiVersion` that is
+/// not `group/version` or `version` names none, as upstream parses it).
+fn object_gvk(config: &Value) -> (String, String, String) {
+    let kind = meta::kind(config).unwrap_or("").to_string();
+    let av = meta::api_version(config).unwrap_or("");
+    let (group, version) = match av.split('/').collect::<Vec<_>>()[..] {
+        [v] => ("", v),
+        [g, v] => (g, v),
+        _ => ("", ""),
+    };
+    (group.to_string(), version.to_string(), kind)
+}
+
+/// Upstream's first check of an apply configuration (its field manager's
+/// version check): the object must name exactly the endpoint's kind, else
+/// 400 `invalid object type: <group>/<version>, Kind=<kind>` (as the
+/// object names it). Then `metadata.managedFields` must be unset.
+pub(crate) fn check_apply_type(
+    config: &Value,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Result<(), StatusError> {
+    let (g, v, k) = object_gvk(config);
+    if (g.as_str(), v.as_str(), k.as_str()) != (group, version, kind) {
         return Err(StatusError::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({})",
-            res.def.kind
+            "invalid object type: {}",
+            gvk_string(&g, &v, &k)
         )));
     }
     if config
@@ -130,11 +165,80 @@ fn decode_config(res: &Resource, body: &[u8], opts: &WriteOptions) -> Result<Val
             "metadata.managedFields must be nil",
         ));
     }
-    let schema = resource_schema(res);
-    crate::crd::ownership::check_declared(res, &schema, &config)?;
-    let dropped = corten_apimachinery::managedfields::typed::prune_unknown(&schema, &mut config);
-    check_dropped_fields(res, dropped, opts)?;
-    Ok(config)
+    Ok(())
+}
+
+/// Upstream's answer to a configuration that does not fit the kind's
+/// schema (undeclared fields, wrong types; see
+/// [`corten_apimachinery::managedfields::validate`]): its field manager
+/// reports it as a plain error, so a 500 without a reason, whatever
+/// `fieldValidation` says: `failed to create typed patch object
+/// (<namespace>/<name>; <group>/<version>, Kind=<Kind>): .spec.foo: field
+/// not declared in schema`.
+pub(crate) fn check_typed(
+    schema: &Schema,
+    config: &Value,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Result<(), StatusError> {
+    let violations = validate::check(schema, config);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let text = |k: &str| {
+        config
+            .pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let mut e = StatusError::new(
+        Reason::Unknown,
+        format!(
+            "failed to create typed patch object ({}/{}; {}): {}",
+            text("namespace"),
+            text("name"),
+            gvk_string(group, version, kind),
+            validate::describe(&violations)
+        ),
+    );
+    e.code = 500;
+    Err(e)
+}
+
+/// `fieldValidation` over the keys an apply configuration repeats, judged
+/// once the merge succeeded (as upstream does): Strict refuses the
+/// request (400 `error strict decoding YAML: ...`), Warn sends one
+/// `Warning` per repetition, Ignore lets them be.
+pub(crate) fn judge_repeated_keys(
+    repeated: &[RepeatedKey],
+    opts: &WriteOptions,
+) -> Result<(), StatusError> {
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    match opts.field_validation {
+        FieldValidation::Ignore => Ok(()),
+        FieldValidation::Strict => Err(StatusError::bad_request(format!(
+            "error strict decoding YAML: error converting YAML to JSON: {}",
+            repeated_keys::unmarshal_errors(repeated)
+        ))),
+        FieldValidation::Warn => {
+            for k in repeated {
+                opts.warn(k.to_string());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Decodes and checks an apply configuration for `res`.
+fn decode_config(res: &Resource, body: &[u8]) -> Result<(Value, Vec<RepeatedKey>), StatusError> {
+    let (config, repeated) = decode_apply_body(body)?;
+    let d = res.def;
+    check_apply_type(&config, d.group, d.version, d.kind)?;
+    check_typed(&resource_schema(res), &config, d.group, d.version, d.kind)?;
+    Ok((config, repeated))
 }
 
 /// Applies `config` onto `live` (served form) for the request's manager;
@@ -202,6 +306,8 @@ pub struct Apply<'a> {
     res: &'a Resource,
     name: &'a str,
     config: Value,
+    /// Keys the configuration repeats (judged after the merge).
+    repeated: Vec<RepeatedKey>,
     opts: &'a WriteOptions,
 }
 
@@ -214,7 +320,7 @@ impl<'a> Apply<'a> {
         opts: &'a WriteOptions,
     ) -> Result<Self, StatusError> {
         check_path_segment(res.def.kind, "name", name)?;
-        let config = decode_config(res, body, opts)?;
+        let (config, repeated) = decode_config(res, body)?;
         if let Some(n) = meta::name(&config)
             && n != name
         {
@@ -226,6 +332,7 @@ impl<'a> Apply<'a> {
             res,
             name,
             config,
+            repeated,
             opts,
         })
     }
@@ -251,6 +358,7 @@ impl<'a> Apply<'a> {
 impl Change for Apply<'_> {
     fn admission_objects(&self, current: &Value) -> Result<(Value, Value), StatusError> {
         let merged = merge_onto(self.res, current, &self.config, self.opts)?;
+        judge_repeated_keys(&self.repeated, self.opts)?;
         Ok((current.clone(), merged))
     }
 
@@ -262,10 +370,13 @@ impl Change for Apply<'_> {
         let mut empty = Map::new();
         empty.insert("metadata".into(), Value::Object(Map::new()));
         Some(
-            merge_onto(self.res, &Value::Object(empty), &self.config, self.opts).map(|mut obj| {
-                meta::set(&mut obj, "name", Value::String(self.name.to_string()));
-                obj
-            }),
+            merge_onto(self.res, &Value::Object(empty), &self.config, self.opts).and_then(
+                |mut obj| {
+                    judge_repeated_keys(&self.repeated, self.opts)?;
+                    meta::set(&mut obj, "name", Value::String(self.name.to_string()));
+                    Ok(obj)
+                },
+            ),
         )
     }
 }

@@ -14,20 +14,21 @@
 
 use bytes::Bytes;
 use corten_apimachinery::managedfields::{
-    Entry, ManagerId, Managers, Operation, Path, PathElement, Set, managers, typed,
+    Entry, ManagerId, Managers, Operation, Path, PathElement, Set, managers,
 };
 use corten_apimachinery::{GroupResource, StatusError, meta};
 use serde_json::Value;
 
 use super::Resource;
-use super::apply::apply_error;
+use super::apply::{self, apply_error};
 use super::change::Change;
 use super::managed::{now, schema_of};
 use super::patch::apply_patch;
-use super::store::{WriteOptions, check_dropped_fields};
+use super::store::WriteOptions;
 use super::subresources::checked_scale_request;
 use crate::crd::custom::CustomResource;
-use crate::wire::{self, InputFormat};
+use crate::repeated_keys::RepeatedKey;
+use crate::wire::InputFormat;
 
 const SCALE_API_VERSION: &str = "autoscaling/v1";
 
@@ -104,8 +105,9 @@ pub enum ScaleChange {
     Replace(Value),
     /// PATCH of the Scale view (JSON, merge or strategic merge).
     Patch(Bytes, InputFormat),
-    /// Server-side apply of a Scale configuration.
-    Apply(Value),
+    /// Server-side apply of a Scale configuration, with the keys it
+    /// repeats.
+    Apply(Value, Vec<RepeatedKey>),
 }
 
 impl ScaleChange {
@@ -115,34 +117,17 @@ impl ScaleChange {
         if input != InputFormat::ApplyPatch {
             return Ok(ScaleChange::Patch(body, input));
         }
-        let config = wire::decode_object(&body, InputFormat::Yaml)?;
-        let got = meta::api_version(&config).unwrap_or("");
-        if got != SCALE_API_VERSION {
-            return Err(StatusError::bad_request(format!(
-                "Incorrect version specified in apply patch. Specified patch version: {got}, expected: {SCALE_API_VERSION}"
-            )));
-        }
-        let kind = meta::kind(&config).unwrap_or("");
-        if kind != "Scale" {
-            return Err(StatusError::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind (Scale)"
-            )));
-        }
-        if config
-            .pointer("/metadata/managedFields")
-            .is_some_and(|v| !v.is_null())
-        {
-            return Err(StatusError::bad_request(
-                "metadata.managedFields must be nil",
-            ));
-        }
-        Ok(ScaleChange::Apply(config))
+        let (config, repeated) = apply::decode_apply_body(&body)?;
+        apply::check_apply_type(&config, "autoscaling", "v1", "Scale")?;
+        let schema = schema_of("autoscaling", "v1", "Scale");
+        apply::check_typed(&schema, &config, "autoscaling", "v1", "Scale")?;
+        Ok(ScaleChange::Apply(config, repeated))
     }
 
     /// Whether this is an apply (whose write keeps the managedFields it
     /// computed).
     pub fn is_apply(&self) -> bool {
-        matches!(self, ScaleChange::Apply(_))
+        matches!(self, ScaleChange::Apply(..))
     }
 }
 
@@ -175,9 +160,6 @@ impl ScaleWrite<'_> {
             )));
         }
         let schema = schema_of("autoscaling", "v1", "Scale");
-        let mut config = config.clone();
-        let dropped = typed::prune_unknown(&schema, &mut config);
-        check_dropped_fields(self.res, dropped, self.opts)?;
         let shape = Shape::of(self.res);
         let parent = Managers::decode(current).unwrap_or_default();
         let owners = to_scale(&parent, &shape.replicas_path());
@@ -191,7 +173,7 @@ impl ScaleWrite<'_> {
         let (mut merged, owners) = managers::apply(
             &schema,
             scale,
-            &config,
+            config,
             owners,
             &me,
             self.opts.force,
@@ -210,7 +192,11 @@ impl Change for ScaleWrite<'_> {
         let new = match &self.change {
             ScaleChange::Replace(v) => v.clone(),
             ScaleChange::Patch(p, f) => apply_patch(self.res, self.name, &old, p, *f)?,
-            ScaleChange::Apply(config) => self.apply(current, &old, config)?,
+            ScaleChange::Apply(config, repeated) => {
+                let applied = self.apply(current, &old, config)?;
+                apply::judge_repeated_keys(repeated, self.opts)?;
+                applied
+            }
         };
         Ok((old, new))
     }

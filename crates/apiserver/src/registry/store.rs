@@ -171,10 +171,15 @@ pub fn check_dropped_fields(
     }
     // Only the object's own content is checked: metadata fields the server
     // manages are stripped on purpose.
-    let unknown: Vec<String> = dropped
+    let mut unknown: Vec<String> = dropped
         .into_iter()
         .filter(|f| f != "metadata.selfLink")
         .collect();
+    // Custom resources list them in upstream's decoder order, not in the
+    // body's.
+    if let Some(c) = &res.custom {
+        unknown = c.schema.order_unknown_fields(unknown);
+    }
     if unknown.is_empty() {
         return Ok(());
     }
