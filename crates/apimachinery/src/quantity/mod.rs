@@ -413,5 +413,38 @@ pub fn canonicalize(s: &str) -> Result<String, QuantityError> {
     Ok(Quantity::parse(s.trim())?.to_string())
 }
 
+/// Renders a sum of quantities, kept in milli-units, the way upstream's
+/// `Quantity.String()` prints the result of `Quantity.Add`: milli-units
+/// when fractional, a binary suffix (`Mi`, `Gi`, ...) when `binary` (the
+/// first quantity added was binary) and it divides evenly, otherwise the
+/// canonical decimal form. Used by ResourceQuota admission and the
+/// resourcequota controller, which must write identical `status.used`.
+pub fn format_milli_sum(milli: i128, binary: bool) -> String {
+    if milli % 1000 != 0 {
+        return format!("{milli}m");
+    }
+    let value = milli / 1000;
+    if value == 0 {
+        return "0".to_string();
+    }
+    if binary {
+        for (suffix, shift) in [
+            ("Ei", 60),
+            ("Pi", 50),
+            ("Ti", 40),
+            ("Gi", 30),
+            ("Mi", 20),
+            ("Ki", 10),
+        ] {
+            let unit = 1i128 << shift;
+            if value % unit == 0 {
+                return format!("{}{suffix}", value / unit);
+            }
+        }
+        return value.to_string();
+    }
+    canonicalize(&value.to_string()).unwrap_or_else(|_| value.to_string())
+}
+
 #[cfg(test)]
 mod tests;

@@ -37,32 +37,7 @@ impl Amount {
 
     /// The quantity string upstream's `Quantity.String()` would print.
     pub fn to_quantity(self) -> String {
-        let milli = self.milli;
-        if milli % 1000 != 0 {
-            return format!("{milli}m");
-        }
-        let value = milli / 1000;
-        if value == 0 {
-            return "0".to_string();
-        }
-        if self.binary {
-            for (suffix, shift) in [
-                ("Ei", 60),
-                ("Pi", 50),
-                ("Ti", 40),
-                ("Gi", 30),
-                ("Mi", 20),
-                ("Ki", 10),
-            ] {
-                let unit = 1i128 << shift;
-                if value % unit == 0 {
-                    return format!("{}{suffix}", value / unit);
-                }
-            }
-            return value.to_string();
-        }
-        corten_apimachinery::quantity::canonicalize(&value.to_string())
-            .unwrap_or_else(|_| value.to_string())
+        corten_apimachinery::quantity::format_milli_sum(self.milli, self.binary)
     }
 }
 

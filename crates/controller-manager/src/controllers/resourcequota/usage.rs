@@ -51,32 +51,7 @@ pub fn add_count(usage: &mut Usage, name: &str) {
 
 /// Writes a total the way upstream's `Quantity.Add` would leave it.
 pub fn format_total(total: &Total) -> String {
-    let milli = total.milli;
-    if milli % 1000 != 0 {
-        return format!("{milli}m");
-    }
-    let value = milli / 1000;
-    if value == 0 {
-        return "0".to_string();
-    }
-    if total.binary {
-        for (suffix, shift) in [
-            ("Ei", 60),
-            ("Pi", 50),
-            ("Ti", 40),
-            ("Gi", 30),
-            ("Mi", 20),
-            ("Ki", 10),
-        ] {
-            let unit = 1i128 << shift;
-            if value % unit == 0 {
-                return format!("{}{suffix}", value / unit);
-            }
-        }
-        return value.to_string();
-    }
-    corten_apimachinery::quantity::canonicalize(&value.to_string())
-        .unwrap_or_else(|_| value.to_string())
+    corten_apimachinery::quantity::format_milli_sum(total.milli, total.binary)
 }
 
 /// Whether the typed evaluators (pods, services, claims and the legacy
