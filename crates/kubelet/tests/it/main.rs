@@ -2,6 +2,7 @@
 
 mod container_metrics;
 mod control_plane;
+mod csr_signer;
 mod fake_runtime;
 mod harness;
 mod kubectl_websocket;

@@ -11,86 +11,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::csr_signer::{decide, next_csr};
 use corten_cri::fake::FakeRuntime;
 use corten_e2e::TestCluster;
 use corten_kubelet::config::KubeletConfig;
 use corten_kubelet::kubelet::{self, StartOptions};
 use corten_kubelet::node::machine::MachineInfo;
-use k8s_openapi::ByteString;
-use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestCondition,
-};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
+use kube::api::{Api, ListParams};
+use rcgen::ExtendedKeyUsagePurpose::ServerAuth;
 use x509_parser::prelude::FromDer;
 
 const NODE: &str = "node-serve";
-
-/// Signs a serving certificate for `csr` with the cluster CA.
-fn sign(cluster: &TestCluster, csr: &[u8], lifetime: Duration) -> String {
-    use rcgen::{CertificateSigningRequestParams, Issuer, KeyPair};
-    let issuer = Issuer::from_ca_cert_pem(
-        cluster.ca_pem(),
-        KeyPair::from_pem(cluster.ca_key_pem()).unwrap(),
-    )
-    .unwrap();
-    let mut request =
-        CertificateSigningRequestParams::from_pem(std::str::from_utf8(csr).unwrap()).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    request.params.not_before = now - Duration::from_secs(1);
-    request.params.not_after = now + lifetime;
-    request.params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    request.signed_by(&issuer).unwrap().pem()
-}
-
-/// Waits for a kubelet-serving CSR not in `seen`.
-async fn next_csr(
-    api: &Api<CertificateSigningRequest>,
-    seen: &[String],
-) -> CertificateSigningRequest {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        if let Some(csr) = list.items.into_iter().find(|c| {
-            c.spec.signer_name == "kubernetes.io/kubelet-serving"
-                && !seen.contains(c.metadata.name.as_ref().unwrap())
-        }) {
-            return csr;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no new CSR");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Approves through `approval`, then issues through `status`; returns the PEM.
-async fn approve_and_sign(
-    cluster: &TestCluster,
-    api: &Api<CertificateSigningRequest>,
-    mut csr: CertificateSigningRequest,
-    lifetime: Duration,
-) -> String {
-    let name = csr.metadata.name.clone().unwrap();
-    csr.status
-        .get_or_insert_with(Default::default)
-        .conditions
-        .get_or_insert_with(Vec::new)
-        .push(CertificateSigningRequestCondition {
-            type_: "Approved".into(),
-            status: "True".into(),
-            reason: Some("TestApproved".into()),
-            message: Some("approved by the test".into()),
-            ..Default::default()
-        });
-    api.replace_subresource("approval", &name, &PostParams::default(), &csr)
-        .await
-        .unwrap();
-    let cert = sign(cluster, &csr.spec.request.0, lifetime);
-    let patch =
-        serde_json::json!({"status": {"certificate": ByteString(cert.clone().into_bytes())}});
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-    cert
-}
+const SIGNER: &str = "kubernetes.io/kubelet-serving";
 
 fn der_of(pem: &str) -> Vec<u8> {
     x509_parser::pem::parse_x509_pem(pem.as_bytes())
@@ -187,7 +120,7 @@ async fn serving_certificate_is_requested_served_and_rotated() {
         let addr = running.api_addr.unwrap();
 
         // The request: the node's identity, names, addresses and usages.
-        let csr = next_csr(&csrs, &[]).await;
+        let csr = next_csr(&csrs, SIGNER, &[]).await;
         let first = csr.metadata.name.clone().unwrap();
         assert!(first.starts_with("csr-"), "generateName csr-: {first}");
         assert_eq!(
@@ -218,7 +151,16 @@ async fn serving_certificate_is_requested_served_and_rotated() {
         assert_eq!(ttl.get_metric()[0].get_gauge().get_value(), f64::INFINITY);
 
         // Approved and issued for 12s: the port serves it, stored in the cert dir.
-        let issued = approve_and_sign(&cluster, &csrs, csr, Duration::from_secs(12)).await;
+        let issued = decide(
+            &cluster,
+            &csrs,
+            csr,
+            true,
+            Duration::from_secs(12),
+            ServerAuth,
+        )
+        .await
+        .unwrap();
         wait_serving(&cluster, addr, &der_of(&issued)).await;
         let current = root.path().join("pki/kubelet-server-current.pem");
         let target = std::fs::read_link(&current).unwrap();
@@ -236,13 +178,22 @@ async fn serving_certificate_is_requested_served_and_rotated() {
         assert!((0.0..=12.0).contains(&ttl), "{ttl}");
 
         // At 70-90% of its lifetime: a new key, a new CSR; the port moves to it.
-        let csr = next_csr(&csrs, std::slice::from_ref(&first)).await;
+        let csr = next_csr(&csrs, SIGNER, std::slice::from_ref(&first)).await;
         let second = csr.metadata.name.clone().unwrap();
         assert_ne!(
             csr.spec.request.0,
             csrs.get(&first).await.unwrap().spec.request.0
         );
-        let renewed = approve_and_sign(&cluster, &csrs, csr, Duration::from_secs(3600)).await;
+        let renewed = decide(
+            &cluster,
+            &csrs,
+            csr,
+            true,
+            Duration::from_secs(3600),
+            ServerAuth,
+        )
+        .await
+        .unwrap();
         wait_serving(&cluster, addr, &der_of(&renewed)).await;
         assert_ne!(std::fs::read_link(&current).unwrap(), target);
         assert!(target.exists(), "the previous file stays");

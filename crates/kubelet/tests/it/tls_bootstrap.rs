@@ -7,95 +7,19 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::csr_signer::{decide, next_csr};
 use corten_e2e::TestCluster;
 use corten_kubelet::certificate::{self, bootstrap::CURRENT};
 use corten_kubelet::config::KubeletConfig;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestCondition,
-};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use rcgen::ExtendedKeyUsagePurpose::ClientAuth;
 
 const TOKEN: &str = "abcdef.0123456789abcdef";
-
-/// Signs `csr` with the cluster CA, valid for `lifetime`.
-fn sign(cluster: &TestCluster, csr: &[u8], lifetime: Duration) -> String {
-    use rcgen::{CertificateSigningRequestParams, Issuer, KeyPair};
-    let issuer = Issuer::from_ca_cert_pem(
-        cluster.ca_pem(),
-        KeyPair::from_pem(cluster.ca_key_pem()).unwrap(),
-    )
-    .unwrap();
-    let mut request =
-        CertificateSigningRequestParams::from_pem(std::str::from_utf8(csr).unwrap()).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    request.params.not_before = now - Duration::from_secs(1);
-    request.params.not_after = now + lifetime;
-    request.params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    request.signed_by(&issuer).unwrap().pem()
-}
-
-/// Waits for a CSR not in `seen`.
-async fn next_csr(
-    api: &Api<CertificateSigningRequest>,
-    seen: &[String],
-) -> CertificateSigningRequest {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        if let Some(csr) = list
-            .items
-            .into_iter()
-            .find(|c| !seen.contains(c.metadata.name.as_ref().unwrap()))
-        {
-            return csr;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no new CSR");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Approves (or denies) through `approval`, then issues through `status`.
-async fn decide(
-    cluster: &TestCluster,
-    api: &Api<CertificateSigningRequest>,
-    mut csr: CertificateSigningRequest,
-    approve: bool,
-    lifetime: Duration,
-) {
-    let name = csr.metadata.name.clone().unwrap();
-    let status = csr.status.get_or_insert_with(Default::default);
-    status
-        .conditions
-        .get_or_insert_with(Vec::new)
-        .push(CertificateSigningRequestCondition {
-            type_: if approve { "Approved" } else { "Denied" }.into(),
-            status: "True".into(),
-            reason: Some(
-                if approve {
-                    "TestApproved"
-                } else {
-                    "TestDenied"
-                }
-                .into(),
-            ),
-            message: Some("decided by the test".into()),
-            ..Default::default()
-        });
-    api.replace_subresource("approval", &name, &PostParams::default(), &csr)
-        .await
-        .unwrap();
-    if approve {
-        let cert = sign(cluster, &csr.spec.request.0, lifetime);
-        let patch = serde_json::json!({"status": {"certificate": ByteString(cert.into_bytes())}});
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .unwrap();
-    }
-}
+const SIGNER: &str = "kubernetes.io/kube-apiserver-client-kubelet";
 
 async fn whoami(client: &kube::Client) -> (String, Vec<String>) {
     let api: Api<SelfSubjectReview> = Api::all(client.clone());
@@ -159,7 +83,7 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
             let config = config.clone();
             async move { certificate::api_client(&config, Duration::from_secs(60)).await }
         });
-        let csr = next_csr(&csrs, &[]).await;
+        let csr = next_csr(&csrs, SIGNER, &[]).await;
         let first = csr.metadata.name.clone().unwrap();
         assert!(first.starts_with("node-csr-"), "{first}");
         assert_eq!(
@@ -181,7 +105,15 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
                 .unwrap()
                 .contains(&"system:bootstrappers".to_string())
         );
-        decide(&cluster, &csrs, csr, true, Duration::from_secs(20)).await;
+        decide(
+            &cluster,
+            &csrs,
+            csr,
+            true,
+            Duration::from_secs(20),
+            ClientAuth,
+        )
+        .await;
         let api = pending
             .await
             .unwrap()
@@ -227,11 +159,19 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
                 let _ = stopped.await;
             },
         ));
-        let csr = next_csr(&csrs, std::slice::from_ref(&first)).await;
+        let csr = next_csr(&csrs, SIGNER, std::slice::from_ref(&first)).await;
         let second = csr.metadata.name.clone().unwrap();
         assert!(second.starts_with("csr-"), "generateName csr-: {second}");
         assert_eq!(csr.spec.username.as_deref(), Some("system:node:node-tls"));
-        decide(&cluster, &csrs, csr, true, Duration::from_secs(3600)).await;
+        decide(
+            &cluster,
+            &csrs,
+            csr,
+            true,
+            Duration::from_secs(3600),
+            ClientAuth,
+        )
+        .await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while std::fs::read_link(&current).unwrap() == issued {
             assert!(
@@ -277,8 +217,8 @@ async fn bootstrap_then_rotation_then_restart_and_denial() {
         let pending = tokio::spawn(async move {
             certificate::api_client(&config2, Duration::from_secs(60)).await
         });
-        let csr = next_csr(&csrs, &[first, second]).await;
-        decide(&cluster, &csrs, csr, false, Duration::ZERO).await;
+        let csr = next_csr(&csrs, SIGNER, &[first, second]).await;
+        decide(&cluster, &csrs, csr, false, Duration::ZERO, ClientAuth).await;
         let err = pending.await.unwrap().unwrap_err();
         assert_eq!(
             format!("{err:#}"),
