@@ -241,11 +241,12 @@ async fn sni_picks_the_named_certificate_and_rotated_files_are_served() {
 }
 
 /// A fake apiserver answering SubjectAccessReviews (recorded, then denied)
-/// and GETs of the authentication ConfigMap (with `configmap`, or 404).
+/// and GETs of the authentication ConfigMap (with `configmap`, or 404);
+/// returns a client of it.
 async fn fake_apiserver(
     reviews: Arc<Mutex<Vec<serde_json::Value>>>,
     configmap: Option<serde_json::Value>,
-) -> SocketAddr {
+) -> kube::Client {
     use http_body_util::BodyExt;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -300,7 +301,7 @@ async fn fake_apiserver(
             });
         }
     });
-    addr
+    kube::Client::try_from(kube::Config::new(format!("http://{addr}").parse().unwrap())).unwrap()
 }
 
 #[tokio::test]
@@ -312,11 +313,7 @@ async fn a_front_proxy_names_the_user_and_others_cannot() {
         std::fs::write(dir.path().join("front-proxy-ca.crt"), proxy_ca_pem).unwrap();
         std::fs::write(dir.path().join("ca.crt"), client_ca_pem).unwrap();
         let reviews = Arc::new(Mutex::new(Vec::new()));
-        let apiserver = fake_apiserver(reviews.clone(), None).await;
-        let client = kube::Client::try_from(kube::Config::new(
-            format!("http://{apiserver}").parse().unwrap(),
-        ))
-        .unwrap();
+        let client = fake_apiserver(reviews.clone(), None).await;
         let options = SecureServingOptions {
             client_ca_file: Some(dir.path().join("ca.crt")),
             requestheader_client_ca_file: Some(dir.path().join("front-proxy-ca.crt")),
@@ -438,11 +435,7 @@ async fn front_proxy_settings_come_from_the_authentication_configmap() {
             }
         });
         let reviews = Arc::new(Mutex::new(Vec::new()));
-        let apiserver = fake_apiserver(reviews.clone(), Some(configmap)).await;
-        let client = kube::Client::try_from(kube::Config::new(
-            format!("http://{apiserver}").parse().unwrap(),
-        ))
-        .unwrap();
+        let client = fake_apiserver(reviews.clone(), Some(configmap)).await;
         let options = SecureServingOptions {
             authorization_webhook_cache_unauthorized_ttl: Duration::ZERO,
             ..SecureServingOptions::default()
@@ -501,11 +494,7 @@ async fn a_missing_configmap_leaves_front_proxies_untrusted() {
     let test = async {
         let (_, proxy_ca) = ca("front-proxy-ca");
         let reviews = Arc::new(Mutex::new(Vec::new()));
-        let apiserver = fake_apiserver(reviews.clone(), None).await;
-        let client = kube::Client::try_from(kube::Config::new(
-            format!("http://{apiserver}").parse().unwrap(),
-        ))
-        .unwrap();
+        let client = fake_apiserver(reviews.clone(), None).await;
         let options = SecureServingOptions {
             authorization_webhook_cache_unauthorized_ttl: Duration::ZERO,
             ..SecureServingOptions::default()
