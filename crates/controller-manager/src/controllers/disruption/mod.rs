@@ -59,7 +59,7 @@ use crate::framework::informer::{Change, Informer};
 use crate::framework::key::ObjectKey;
 use crate::framework::label_index;
 use crate::framework::queue::WorkQueue;
-use crate::framework::selector::Selector;
+use crate::framework::selector::{Selector, go_selector_text};
 use crate::framework::worker::{Action, Reconciler};
 
 /// Upstream name.
@@ -303,38 +303,9 @@ impl DisruptionReconciler {
 }
 
 /// The PDB's selector as upstream's event prints it (`%v` of a
-/// `*metav1.LabelSelector`: its generated `String()`, keys sorted).
+/// `*metav1.LabelSelector`).
 fn selector_text(pdb: &PodDisruptionBudget) -> String {
-    let Some(selector) = pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
-        return "nil".to_string();
-    };
-    let labels: String = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}: {v},"))
-        .collect();
-    let expressions: String = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .map(|e| {
-            format!(
-                "LabelSelectorRequirement{{Key:{},Operator:{},Values:[{}],}},",
-                e.key,
-                e.operator,
-                e.values
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
-        })
-        .collect();
-    format!(
-        "&LabelSelector{{MatchLabels:map[string]string{{{labels}}},MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}"
-    )
+    go_selector_text(pdb.spec.as_ref().and_then(|s| s.selector.as_ref()))
 }
 
 impl Reconciler<ObjectKey> for DisruptionReconciler {

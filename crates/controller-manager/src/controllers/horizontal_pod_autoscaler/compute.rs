@@ -30,7 +30,7 @@ use super::status::{empty_status, milli_quantity};
 use super::target::{self, container_usage_milli, usage_milli};
 use crate::framework::api_errors;
 use crate::framework::pod_readiness;
-use crate::framework::selector::Selector;
+use crate::framework::selector::{Selector, go_selector_text};
 
 /// A metric's proposal: replicas, the reason text, its status entry.
 pub struct MetricProposal {
@@ -636,36 +636,6 @@ fn selector_string(selector: Option<&LabelSelector>) -> Result<String, Inner> {
             .map(|s| s.to_string())
             .map_err(|e| spec_error(e.to_string())),
     }
-}
-
-/// A label selector the way Go's `%+v` prints it, as upstream's event
-/// texts show it (`nil`, `&LabelSelector{MatchLabels:map[string]string{a: b,},...}`).
-pub fn go_selector_text(selector: Option<&LabelSelector>) -> String {
-    let Some(selector) = selector else {
-        return "nil".to_string();
-    };
-    let labels: String = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}: {v},"))
-        .collect();
-    let expressions: String = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .map(|e| {
-            format!(
-                "LabelSelectorRequirement{{Key:{},Operator:{},Values:[{}],}},",
-                e.key,
-                e.operator,
-                e.values.as_deref().unwrap_or_default().join(" ")
-            )
-        })
-        .collect();
-    format!(
-        "&LabelSelector{{MatchLabels:map[string]string{{{labels}}},MatchExpressions:[]LabelSelectorRequirement{{{expressions}}},}}"
-    )
 }
 
 /// A pod's sample of the metric being computed.
