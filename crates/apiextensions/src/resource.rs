@@ -3,6 +3,7 @@
 //! validator, codecs' defaulting and pruning, table printer columns, field
 //! selectors and the scale subresource).
 
+use corten_apimachinery::go_format::go_type_name;
 use std::fmt;
 
 use corten_apimachinery::names::{
@@ -478,7 +479,7 @@ impl CustomResourceSchema {
                         "{} accessor error: {} is of the type {}, expected int64",
                         p,
                         go_v(other),
-                        go_type(other)
+                        go_type_name(other)
                     ),
                 )),
             }
@@ -492,7 +493,7 @@ impl CustomResourceSchema {
                     &format!(
                         "{lp} accessor error: {} is of the type {}, expected string",
                         go_v(other),
-                        go_type(other)
+                        go_type_name(other)
                     ),
                 )),
             }
@@ -506,17 +507,5 @@ fn go_v(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float64",
-        Value::Number(_) => "int64",
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
     }
 }

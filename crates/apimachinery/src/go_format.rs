@@ -41,6 +41,21 @@ pub(crate) fn go_string_slice<S: AsRef<str>>(items: &[S]) -> String {
     format!("[]string{{{}}}", quoted.join(", "))
 }
 
+/// Go's `%T` of a JSON value decoded into `interface{}` (integers that fit
+/// stay `int64`, as `sigs.k8s.io/json` decodes them).
+pub fn go_type_name(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float64",
+        Value::Number(_) => "int64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

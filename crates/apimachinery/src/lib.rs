@@ -8,7 +8,7 @@
 
 pub mod field_error;
 pub mod fields;
-mod go_format;
+pub mod go_format;
 pub mod gvk;
 pub mod labels;
 pub mod managedfields;

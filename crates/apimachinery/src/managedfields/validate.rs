@@ -12,6 +12,7 @@
 //! whose key cannot be formed. Upstream visits an object's fields in Go
 //! map order (random); here they are visited in document order.
 
+use crate::go_format::go_type_name;
 use std::fmt;
 
 use serde_json::Value;
@@ -151,7 +152,9 @@ impl Walker<'_> {
             return;
         }
         let message = match kind {
-            ScalarKind::Numeric => format!("expected numeric (int or float), got {}", go_type(v)),
+            ScalarKind::Numeric => {
+                format!("expected numeric (int or float), got {}", go_type_name(v))
+            }
             ScalarKind::String => format!(
                 "expected string, got &value.valueUnstructured{{Value:{}}}",
                 go_sharp_v(v)
@@ -160,19 +163,6 @@ impl Walker<'_> {
             ScalarKind::Untyped => format!("expected any scalar, got {}", go_pointer_v(v)),
         };
         self.fail(message);
-    }
-}
-
-/// Go's `%T` of a decoded JSON value.
-fn go_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float64",
-        Value::Number(_) => "int64",
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
     }
 }
 
