@@ -6,53 +6,11 @@
 //! of a CRD see old objects with the defaults the CRD gained since.
 
 use corten_e2e::TestCluster;
-use corten_e2e::fixtures::{apply_ok, install_crd, kubectl_manifest, stderr};
-use http::Request;
+use corten_e2e::fixtures::{Answer, apply_ok, install_crd, kubectl_manifest, send_raw, stderr};
 use serde_json::Value;
 
-/// The answer to one request: code, `Warning` texts, body.
-struct Answer {
-    code: u16,
-    warnings: Vec<String>,
-    body: Value,
-}
-
-async fn send(client: &kube::Client, method: &str, path: &str, ct: &str, body: &str) -> Answer {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", ct)
-        .body(body.as_bytes().to_vec())
-        .unwrap();
-    let resp = client
-        .send(req.map(kube::client::Body::from))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    // `299 - "text"`, the text quoted like a Go string.
-    let warnings = resp
-        .headers()
-        .get_all("warning")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.strip_prefix("299 - "))
-        .map(|q| serde_json::from_str::<String>(q).unwrap_or_else(|_| q.to_string()))
-        .collect();
-    use http_body_util::BodyExt;
-    let bytes = match resp.into_body().collect().await {
-        Ok(c) => c.to_bytes().to_vec(),
-        Err(_) => Vec::new(),
-    };
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        code,
-        warnings,
-        body,
-    }
-}
-
 async fn apply_raw(client: &kube::Client, path: &str, query: &str, body: &str) -> Answer {
-    send(
+    send_raw(
         client,
         "PATCH",
         &format!("{path}?fieldManager=t{query}"),
@@ -409,22 +367,22 @@ async fn custom_resource_unknown_fields_come_in_upstream_order() {
             "unknown field \"spec.embeddedObj.metadata.unknownEmbeddedMeta\"",
         ];
         let path = "/apis/fv.example.com/v1/namespaces/default/fvs";
-        let a = send(
+        let a = send_raw(
             &client,
             "POST",
             &format!("{path}?fieldValidation=Warn"),
             "application/json",
-            &body("warn"),
+            body("warn"),
         )
         .await;
         assert_eq!(a.code, 201, "{}", a.body);
         assert_eq!(a.warnings, want);
-        let a = send(
+        let a = send_raw(
             &client,
             "POST",
             &format!("{path}?fieldValidation=Strict"),
             "application/json",
-            &body("strict"),
+            body("strict"),
         )
         .await;
         assert_eq!(a.code, 400, "{}", a.body);

@@ -2,11 +2,11 @@
 //! keeps serving and nothing stored changes.
 
 use corten_e2e::TestCluster;
-use http::Request;
+use corten_e2e::fixtures::send_raw;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// method, path, content type, body, expected code, expected reason.
 type Case = (
@@ -17,37 +17,6 @@ type Case = (
     u16,
     &'static str,
 );
-
-async fn send(
-    client: &kube::Client,
-    method: &str,
-    path: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> (u16, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", ct)
-        .body(body)
-        .unwrap();
-    let resp = client
-        .send(req.map(kube::client::Body::from))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    let bytes = http_body_util_collect(resp).await;
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (code, v)
-}
-
-async fn http_body_util_collect(resp: http::Response<kube::client::Body>) -> Vec<u8> {
-    use http_body_util::BodyExt;
-    match resp.into_body().collect().await {
-        Ok(c) => c.to_bytes().to_vec(),
-        Err(_) => Vec::new(),
-    }
-}
 
 #[tokio::test]
 async fn malformed_requests_get_upstream_statuses() {
@@ -280,7 +249,8 @@ async fn malformed_requests_get_upstream_statuses() {
             ),
         ];
         for (method, path, ct, body, code, reason) in cases {
-            let (got, status) = send(&client, method, &path, ct, body).await;
+            let answer = send_raw(&client, method, &path, ct, body).await;
+            let (got, status) = (answer.code, answer.body);
             assert_eq!(got, code, "{method} {path}: {status}");
             assert_eq!(status["kind"], "Status", "{method} {path}: {status}");
             assert_eq!(status["reason"], reason, "{method} {path}: {status}");
@@ -294,7 +264,9 @@ async fn malformed_requests_get_upstream_statuses() {
         let now = cms.get("keep").await.unwrap();
         assert_eq!(now.resource_version(), keep.resource_version());
         assert_eq!(now.data, keep.data);
-        let (code, _) = send(&client, "GET", "/readyz", "text/plain", vec![]).await;
+        let code = send_raw(&client, "GET", "/readyz", "text/plain", vec![])
+            .await
+            .code;
         assert_eq!(code, 200);
     });
 }
