@@ -183,7 +183,7 @@ impl SecureServer {
                     options.requestheader_extra_headers_prefix.clone(),
                 )
                 .with_uid_headers(options.requestheader_uid_headers.clone());
-                (Some(rh), CaSource::File(path.clone()))
+                (Some(rh), source)
             }
             // Upstream's dynamic request-header controller: the CA, the
             // allowed names and the headers all come from the ConfigMap
