@@ -208,6 +208,18 @@ pub(crate) fn checked_scale_request(
 }
 
 fn set_pod_condition(pod: &mut Value, ctype: &str, status: &str) {
+    set_pod_condition_with(pod, ctype, status, None);
+}
+
+/// Sets a pod condition like upstream `UpdatePodCondition`: the transition
+/// time moves only when the status changes; `reason_message` replaces the
+/// condition's reason and message (`None` clears them).
+fn set_pod_condition_with(
+    pod: &mut Value,
+    ctype: &str,
+    status: &str,
+    reason_message: Option<(&str, &str)>,
+) {
     let Some(map) = pod.as_object_mut() else {
         return;
     };
@@ -231,14 +243,23 @@ fn set_pod_condition(pod: &mut Value, ctype: &str, status: &str) {
         if let Some(o) = c.as_object_mut() {
             o.remove("reason");
             o.remove("message");
+            if let Some((reason, message)) = reason_message {
+                o.insert("reason".into(), json!(reason));
+                o.insert("message".into(), json!(message));
+            }
         }
     } else {
-        conds.push(json!({
+        let mut c = json!({
             "type": ctype,
             "status": status,
             "lastProbeTime": null,
             "lastTransitionTime": now,
-        }));
+        });
+        if let Some((reason, message)) = reason_message {
+            c["reason"] = json!(reason);
+            c["message"] = json!(message);
+        }
+        conds.push(c);
     }
 }
 
@@ -282,7 +303,63 @@ pub async fn evict(
     if opts.precondition_uid.is_none() {
         opts.precondition_uid = meta::uid(&pod).map(str::to_string);
     }
+    if meta::deletion_timestamp(&pod).is_none() {
+        mark_disruption_target(reg, pods, ns, name, &mut opts).await?;
+    }
     delete::delete(reg, pods, Some(ns), name, &opts).await?;
+    Ok(())
+}
+
+/// Like upstream's eviction, records why the pod goes before deleting it:
+/// the `DisruptionTarget` condition (reason `EvictionByEvictionAPI`), which
+/// Job pod failure policies match on. Honours the delete preconditions and
+/// moves a resourceVersion precondition to the version this write makes.
+async fn mark_disruption_target(
+    reg: &Registry,
+    pods: &Resource,
+    ns: &str,
+    name: &str,
+    opts: &mut DeleteOptions,
+) -> Result<(), StatusError> {
+    let gr = GroupResource::new("", "pods");
+    let key = object_key(pods.def, Some(ns), name);
+    let (uid, rv) = (opts.precondition_uid.clone(), opts.precondition_rv.clone());
+    let outcome = reg
+        .store
+        .guaranteed_update(
+            &key,
+            None,
+            |kv: &KeyValue| -> Result<UpdateDecision, StepError> {
+                let mut pod = decode_stored(kv)?;
+                let stale_uid = uid.as_deref().is_some_and(|u| meta::uid(&pod) != Some(u));
+                let stale_rv = rv
+                    .as_deref()
+                    .is_some_and(|v| !v.is_empty() && v != kv.mod_revision.to_string());
+                if stale_uid || stale_rv {
+                    return Err(StatusError::conflict(
+                        &gr,
+                        name,
+                        "the object has been modified; please apply your changes to the latest version and try again",
+                    )
+                    .into());
+                }
+                set_pod_condition_with(
+                    &mut pod,
+                    "DisruptionTarget",
+                    "True",
+                    Some(("EvictionByEvictionAPI", "Eviction API: evicting")),
+                );
+                Ok(UpdateDecision::Write(super::store::encode_for_storage(
+                    &pod,
+                )?))
+            },
+        )
+        .await
+        .map_err(|e| e.into_status(&gr, name))?;
+    if let (Some(_), corten_storage::UpdateOutcome::Written(kv)) = (&opts.precondition_rv, &outcome)
+    {
+        opts.precondition_rv = Some(kv.mod_revision.to_string());
+    }
     Ok(())
 }
 
