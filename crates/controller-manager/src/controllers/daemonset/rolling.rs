@@ -90,13 +90,26 @@ pub(super) fn rolling_update(
     }
     let available = |p: &Pod| is_available(p, min_ready, now);
     let mut changes = NodeChanges::default();
-    let mut names: Vec<&String> = by_node.keys().collect();
+    // Like upstream `updatedDesiredNodeCounts`, a node that should run a
+    // pod but has none yet counts too (as unavailable): its old pod was
+    // just deleted and the replacement is not there, so deleting another
+    // now would exceed maxUnavailable.
+    let no_pods: Vec<Arc<Pod>> = Vec::new();
+    let mut names: Vec<String> = by_node.keys().cloned().collect();
+    names.extend(
+        nodes
+            .iter()
+            .filter(|n| node_should_run(&template, n).0)
+            .map(|n| n.name_any()),
+    );
     names.sort();
+    names.dedup();
+    let pods_on = |name: &String| by_node.get(name).unwrap_or(&no_pods);
     if surge == 0 {
         let mut num_unavailable = 0;
         let mut candidates = Vec::new();
         for name in names {
-            let Some((new, old)) = updated_pods_on_node(&by_node[name], hash, generation) else {
+            let Some((new, old)) = updated_pods_on_node(pods_on(&name), hash, generation) else {
                 num_unavailable += 1;
                 continue;
             };
@@ -126,7 +139,7 @@ pub(super) fn rolling_update(
     let mut candidates = Vec::new();
     let mut should_not_run = Vec::new();
     for name in names {
-        let Some((new, old)) = updated_pods_on_node(&by_node[name], hash, generation) else {
+        let Some((new, old)) = updated_pods_on_node(pods_on(&name), hash, generation) else {
             num_surge += 1;
             continue;
         };
@@ -136,7 +149,7 @@ pub(super) fn rolling_update(
             _ => {}
         }
         let runs_here = node_by_name
-            .get(name)
+            .get(&name)
             .is_some_and(|n| node_should_run(&template, n).0);
         match (new, old) {
             (_, None) => {}
@@ -258,6 +271,21 @@ mod tests {
             now,
         );
         assert!(c.delete.is_empty());
+        // A node whose old pod was just deleted (no pod yet) holds it too.
+        let by_node = HashMap::from([
+            ("n2".to_string(), vec![pod("b", "old", true)]),
+            ("n3".to_string(), vec![pod("c", "old", true)]),
+        ]);
+        let c = rolling_update(
+            &d,
+            &nodes,
+            &by_node,
+            "new",
+            None,
+            Some(IntOrString::Int(1)),
+            now,
+        );
+        assert!(c.delete.is_empty(), "{:?}", names(&c.delete));
     }
 
     #[test]
