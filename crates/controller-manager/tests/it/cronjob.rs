@@ -186,7 +186,7 @@ async fn cronjob_runs_missed_schedule_tracks_and_cleans_up() {
 }
 
 #[tokio::test]
-async fn forbid_and_replace_concurrency() {
+async fn forbid_replace_and_allow_concurrency() {
     crate::with_timeout!(async {
         let cluster = TestCluster::start().await.unwrap();
         let client = cluster.client().await.unwrap();
@@ -194,7 +194,11 @@ async fn forbid_and_replace_concurrency() {
         wait_for_default_service_account(&client, "default").await;
         let api: Api<CronJob> = Api::namespaced(client.clone(), "default");
         let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
-        for (name, policy) in [("forbid", "Forbid"), ("replace", "Replace")] {
+        for (name, policy) in [
+            ("forbid", "Forbid"),
+            ("replace", "Replace"),
+            ("allow", "Allow"),
+        ] {
             api.create(
                 &PostParams::default(),
                 &cron_job(name, json!({"suspend": true, "concurrencyPolicy": policy})),
@@ -225,6 +229,7 @@ async fn forbid_and_replace_concurrency() {
         };
         let forbid_first = first("forbid").await;
         let replace_first = first("replace").await;
+        let allow_first = first("allow").await;
         // The next minute comes while the first Jobs still run.
         wait_for(
             "the next scheduled time",
@@ -244,6 +249,17 @@ async fn forbid_and_replace_concurrency() {
                 .unwrap()
                 .is_none()
                 .then_some(())
+        })
+        .await;
+        // Allow: the new Job runs next to the first.
+        wait_for("two allowed jobs", Duration::from_secs(30), || async {
+            let cj = api.get("allow").await.unwrap();
+            let active = cj.status.as_ref()?.active.clone()?;
+            (active.len() == 2
+                && active
+                    .iter()
+                    .any(|a| a.name.as_deref() == Some(allow_first.as_str())))
+            .then_some(())
         })
         .await;
         // Forbid: nothing new while the first runs.

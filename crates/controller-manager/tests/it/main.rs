@@ -5,6 +5,7 @@
 mod binary;
 mod certificates;
 mod clusterrole_aggregation;
+mod conformance_apps;
 mod cronjob;
 mod daemonset;
 mod deployment;

@@ -318,10 +318,13 @@ impl StatefulSetReconciler {
             .as_ref()
             .and_then(|s| s.min_ready_seconds)
             .unwrap_or(0);
+        // Upstream looks at the kept ordinals, then at the condemned ones
+        // from the lowest: with every condemned pod unhealthy that is the
+        // lowest one, so the scale-down (highest first) waits.
         let first_unhealthy = slots
             .iter()
             .flatten()
-            .chain(condemned.iter())
+            .chain(condemned.iter().rev())
             .find(|p| !running_and_ready(p) || is_terminating(p))
             .map(|p| p.name_any());
 
