@@ -18,6 +18,7 @@
 
 use corten_apimachinery::ErrorList;
 use corten_apimachinery::names::{NameValidator, is_dns1123_subdomain};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::pipeline::{
@@ -262,6 +263,20 @@ pub fn default_prepare_for_status_update(new: &mut Value, old: &Value) {
             }
         }
     }
+}
+
+/// Upstream `metav1.ResetObjectMetaForStatus`: the status strategies of
+/// newer kinds (VolumeAttachment, ValidatingAdmissionPolicy, ...) keep a
+/// status update from changing labels, annotations, finalizers, owner
+/// references, the deletion timestamp or the generation.
+pub fn reset_object_meta_for_status(new: &mut ObjectMeta, old: &ObjectMeta) {
+    new.deletion_timestamp = old.deletion_timestamp.clone();
+    new.generation = old.generation;
+    new.self_link = old.self_link.clone();
+    new.labels = old.labels.clone();
+    new.annotations = old.annotations.clone();
+    new.finalizers = old.finalizers.clone();
+    new.owner_references = old.owner_references.clone();
 }
 
 /// A strategy that only round-trips through the typed form `T` and applies
