@@ -1269,3 +1269,360 @@ async fn endpoints_and_event_collections() {
         assert_eq!(all.list(&lp).await.unwrap().items.len(), 2);
     });
 }
+
+/// "Service, complete ServiceStatus lifecycle": a LoadBalancer Service
+/// watched by label while its `/status` is read, patched (with an
+/// annotation in the same patch), updated with a condition that has no
+/// transition time (the Go client sends `null`), then strategic-merge
+/// patched and deleted.
+#[tokio::test]
+async fn service_status_lifecycle() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        use k8s_openapi::api::core::v1::Service;
+        let svcs: Api<Service> = Api::default_namespaced(client.clone());
+        let rv = Api::<Service>::all(client.clone())
+            .list(&ListParams::default().labels("test-service-static=true"))
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap();
+        svcs.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "test-service", "labels": {"test-service-static": "true"}},
+                "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80}]}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let status = svcs.get_status("test-service").await.unwrap();
+        assert_eq!(status.metadata.name.as_deref(), Some("test-service"));
+        let patched = svcs
+            .patch_status(
+                "test-service",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"patchedstatus": "true"}},
+                    "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.1"}]}}}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.metadata.annotations.as_ref().unwrap()["patchedstatus"],
+            "true"
+        );
+        let ingress = &patched
+            .status
+            .as_ref()
+            .unwrap()
+            .load_balancer
+            .as_ref()
+            .unwrap()
+            .ingress
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(ingress.ip.as_deref(), Some("203.0.113.1"));
+
+        let mut cur = serde_json::to_value(svcs.get("test-service").await.unwrap()).unwrap();
+        cur["status"]["conditions"] = json!([{"type": "StatusUpdate", "status": "True",
+            "reason": "E2E", "message": "Set from e2e test", "lastTransitionTime": null}]);
+        let req = http::Request::put("/api/v1/namespaces/default/services/test-service/status")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&cur).unwrap())
+            .unwrap();
+        let updated: Value = client.request(req).await.unwrap();
+        assert_eq!(updated["status"]["conditions"][0]["type"], "StatusUpdate");
+
+        svcs.patch(
+            "test-service",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"labels": {"test-service": "patched"}}})),
+        )
+        .await
+        .unwrap();
+        svcs.delete("test-service", &DeleteParams::default())
+            .await
+            .unwrap();
+
+        let (mut annotated, mut conditioned, mut labelled, mut deleted) =
+            (false, false, false, false);
+        watch_until(&svcs, "test-service-static=true", &rv, |ev| {
+            match ev {
+                WatchEvent::Modified(s) => {
+                    let a = s.metadata.annotations.clone().unwrap_or_default();
+                    annotated |= a.get("patchedstatus").is_some_and(|v| v == "true");
+                    conditioned |= s
+                        .status
+                        .as_ref()
+                        .and_then(|st| st.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| {
+                                c.type_ == "StatusUpdate" && c.message == "Set from e2e test"
+                            })
+                        });
+                    labelled |= s
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .unwrap()
+                        .get("test-service")
+                        .is_some_and(|v| v == "patched");
+                }
+                WatchEvent::Deleted(_) => deleted = true,
+                _ => {}
+            }
+            annotated && conditioned && labelled && deleted
+        })
+        .await;
+    });
+}
+
+/// "lease API should be available": a Lease's spec (with microsecond
+/// times) reads back exactly as written through create, update and a
+/// strategic merge patch; deletecollection by label removes only the
+/// labelled lease.
+#[tokio::test]
+async fn lease_api() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        use k8s_openapi::api::coordination::v1::Lease;
+        let leases: Api<Lease> = Api::default_namespaced(client.clone());
+        let spec = json!({"holderIdentity": "holder", "leaseDurationSeconds": 30,
+            "acquireTime": "2024-01-02T03:04:05.123456Z", "renewTime": "2024-01-02T03:04:05.654321Z",
+            "leaseTransitions": 0});
+        let created = leases
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "lease"}, "spec": spec}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let got = leases.get("lease").await.unwrap();
+        assert_eq!(serde_json::to_value(&got.spec).unwrap(), spec);
+        assert_eq!(got.spec, created.spec);
+
+        let mut cur = got.clone();
+        let new_spec = json!({"holderIdentity": "holder2", "leaseDurationSeconds": 30,
+            "acquireTime": "2024-01-02T03:05:05.000001Z", "renewTime": "2024-01-02T03:05:06.000002Z",
+            "leaseTransitions": 1});
+        cur.spec = serde_json::from_value(new_spec.clone()).unwrap();
+        leases
+            .replace("lease", &PostParams::default(), &cur)
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(leases.get("lease").await.unwrap().spec).unwrap(),
+            new_spec
+        );
+
+        let patch = json!({"spec": {"holderIdentity": "holder3", "leaseTransitions": 2,
+            "acquireTime": "2024-01-02T03:06:05.000003Z"}});
+        leases
+            .patch("lease", &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+            .unwrap();
+        let patched = serde_json::to_value(leases.get("lease").await.unwrap().spec).unwrap();
+        assert_eq!(patched["holderIdentity"], "holder3");
+        assert_eq!(patched["acquireTime"], "2024-01-02T03:06:05.000003Z");
+        assert_eq!(patched["renewTime"], "2024-01-02T03:05:06.000002Z");
+
+        leases
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(
+                    json!({"metadata": {"name": "lease2", "labels": {"deletecollection": "true"}},
+                    "spec": spec}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            leases
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        leases
+            .delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels("deletecollection=true"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&leases.list(&ListParams::default()).await.unwrap().items),
+            vec!["lease"]
+        );
+        leases
+            .delete("lease", &DeleteParams::default())
+            .await
+            .unwrap();
+        let err = leases.get("lease").await.unwrap_err();
+        assert!(is_code(&err, 404), "{err:?}");
+    });
+}
+
+/// "CertificateSigningRequest API": discovery of the subresources, the
+/// main resource's verbs, and get/patch/update of `/approval` and
+/// `/status` as the upstream test sends them (a custom condition type
+/// patched into approval, then Approved; a certificate patched into
+/// status, then a custom condition).
+#[tokio::test]
+async fn certificate_signing_request_api() {
+    crate::with_timeout!(async {
+        use base64::Engine;
+        use k8s_openapi::api::certificates::v1::CertificateSigningRequest as Csr;
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let res = corten_e2e::fixtures::get_raw(&c, "/apis/certificates.k8s.io/v1").await;
+        let served: Vec<&str> = res["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        for r in [
+            "certificatesigningrequests",
+            "certificatesigningrequests/approval",
+            "certificatesigningrequests/status",
+        ] {
+            assert!(served.contains(&r), "{served:?}");
+        }
+
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "e2e.example.com");
+        let request = params.serialize_request(&key).unwrap().pem().unwrap();
+        let cert = params.self_signed(&key).unwrap().pem();
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+
+        let csrs: Api<Csr> = Api::all(client.clone());
+        let pp = PostParams::default();
+        let new_csr = |name: &str| -> Csr {
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"e2e": "csr"}},
+                "spec": {"request": b64(&request), "signerName": "example.com/e2e-signer",
+                    "usages": ["digital signature", "key encipherment", "server auth"]}}))
+            .unwrap()
+        };
+        let created = csrs.create(&pp, &new_csr("csr-1")).await.unwrap();
+        assert_eq!(
+            csrs.get("csr-1").await.unwrap().metadata.uid,
+            created.metadata.uid
+        );
+        let by_name = ListParams::default().fields("metadata.name=csr-1");
+        assert_eq!(csrs.list(&by_name).await.unwrap().items.len(), 1);
+        let patched = csrs
+            .patch(
+                "csr-1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {"patched": "true"}}})),
+            )
+            .await
+            .unwrap();
+        let mut upd = patched.clone();
+        upd.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("updated".into(), "true".into());
+        csrs.replace("csr-1", &pp, &upd).await.unwrap();
+
+        // /approval
+        let gvk = GroupVersionKind::gvk("certificates.k8s.io", "v1", "CertificateSigningRequest");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "certificatesigningrequests");
+        let dynamic: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let approval: Value = client
+            .request(
+                http::Request::get(
+                    "/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-1/approval",
+                )
+                .body(Vec::new())
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(approval["metadata"]["name"], "csr-1");
+        let patch_approval = |body: Value| {
+            http::Request::patch(
+                "/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-1/approval",
+            )
+            .header("content-type", "application/merge-patch+json")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap()
+        };
+        let patched: Value = client
+            .request(patch_approval(json!({"metadata": {"annotations": {"patchedapproval": "true"}},
+                "status": {"conditions": [{"type": "ApprovalPatch", "status": "True", "reason": "e2e"}]}})))
+            .await
+            .unwrap();
+        assert_eq!(
+            patched["metadata"]["annotations"]["patchedapproval"],
+            "true"
+        );
+        assert_eq!(patched["status"]["conditions"].as_array().unwrap().len(), 1);
+        let mut to_approve: Csr = serde_json::from_value(patched).unwrap();
+        let mut conds = to_approve.status.clone().unwrap().conditions.unwrap();
+        conds.push(serde_json::from_value(json!({"type": "Approved", "status": "True", "reason": "E2E", "message": "Set from an e2e test"})).unwrap());
+        to_approve.status.as_mut().unwrap().conditions = Some(conds);
+        let put = http::Request::put(
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-1/approval",
+        )
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&to_approve).unwrap())
+        .unwrap();
+        let approved: Csr = client.request(put).await.unwrap();
+        let conds = approved.status.unwrap().conditions.unwrap();
+        assert_eq!(conds.len(), 2);
+        assert_eq!(conds[1].type_, "Approved");
+
+        // /status
+        let status = csrs.get_status("csr-1").await.unwrap();
+        assert_eq!(status.metadata.uid, created.metadata.uid);
+        let patched = dynamic
+            .patch_status(
+                "csr-1",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {"patchedstatus": "true"}},
+                    "status": {"certificate": b64(&cert)}}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.data["status"]["certificate"], b64(&cert));
+        assert_eq!(
+            patched.metadata.annotations.as_ref().unwrap()["patchedstatus"],
+            "true"
+        );
+        let mut cur = csrs.get("csr-1").await.unwrap();
+        let st = cur.status.as_mut().unwrap();
+        st.conditions.as_mut().unwrap().push(
+            serde_json::from_value(json!({"type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from an e2e test"})).unwrap(),
+        );
+        let updated = csrs.replace_status("csr-1", &pp, &cur).await.unwrap();
+        assert_eq!(updated.status.unwrap().conditions.unwrap().len(), 3);
+
+        // delete, deletecollection
+        csrs.create(&pp, &new_csr("csr-2")).await.unwrap();
+        csrs.delete("csr-1", &DeleteParams::default())
+            .await
+            .unwrap();
+        assert!(is_code(&csrs.get("csr-1").await.unwrap_err(), 404));
+        let lp = ListParams::default().labels("e2e=csr");
+        assert_eq!(csrs.list(&lp).await.unwrap().items.len(), 1);
+        csrs.delete_collection(&DeleteParams::default(), &lp)
+            .await
+            .unwrap();
+        assert!(csrs.list(&lp).await.unwrap().items.is_empty());
+    });
+}

@@ -265,6 +265,30 @@ pub fn default_prepare_for_status_update(new: &mut Value, old: &Value) {
     }
 }
 
+/// Go's zero `metav1.Time`, which it decodes from `null` or an absent
+/// field.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Gives every `status.conditions[*]` (`metav1.Condition`) without a
+/// `lastTransitionTime` Go's zero time. Upstream decodes such conditions
+/// (the conformance test of Service status sends one) and, for kinds
+/// whose status validation does not require the time, stores them;
+/// k8s-openapi's `Condition` requires the field.
+pub fn zero_condition_times(obj: &mut Value) {
+    let Some(conds) = obj
+        .get_mut("status")
+        .and_then(|s| s.get_mut("conditions"))
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for c in conds.iter_mut().filter_map(Value::as_object_mut) {
+        if c.get("lastTransitionTime").is_none_or(Value::is_null) {
+            c.insert("lastTransitionTime".into(), Value::from(ZERO_TIME));
+        }
+    }
+}
+
 /// Upstream `metav1.ResetObjectMetaForStatus`: the status strategies of
 /// newer kinds (VolumeAttachment, ValidatingAdmissionPolicy, ...) keep a
 /// status update from changing labels, annotations, finalizers, owner
