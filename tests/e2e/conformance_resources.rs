@@ -1626,3 +1626,134 @@ async fn certificate_signing_request_api() {
         assert!(csrs.list(&lp).await.unwrap().items.is_empty());
     });
 }
+
+/// The object as JSON without what the control plane changes on every
+/// write (resourceVersion, managedFields).
+fn without_write_meta<T: serde::Serialize>(o: &T) -> Value {
+    let mut v = serde_json::to_value(o).unwrap();
+    if let Some(m) = v["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// "New Event resource lifecycle, testing a single event" (events.k8s.io)
+/// and "Event, manage lifecycle of an Event" (core/v1): found by field
+/// selectors `source` / `reportingController`, a patched note or message
+/// changes nothing else, an unconditional update adds a series, the
+/// deleted event is gone.
+#[tokio::test]
+async fn event_lifecycles() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        use k8s_openapi::api::core::v1::Event as CoreEvent;
+        use k8s_openapi::api::events::v1::Event;
+        let events: Api<Event> = Api::default_namespaced(client.clone());
+        let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
+        events
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "event-test", "labels": {"testevent-constant": "true"}},
+                    "regarding": {"namespace": "default"}, "eventTime": "2017-09-19T13:49:16.000000Z",
+                    "note": "This is event-test", "action": "Do", "reason": "Test", "type": "Normal",
+                    "reportingController": "test-controller", "reportingInstance": "test-node"}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let by_source = core
+            .list(&ListParams::default().fields("source=test-controller"))
+            .await
+            .unwrap();
+        assert_eq!(names(&by_source.items), vec!["event-test"]);
+        let by_controller = events
+            .list(&ListParams::default().fields("reportingController=test-controller"))
+            .await
+            .unwrap();
+        assert_eq!(names(&by_controller.items), vec!["event-test"]);
+
+        let mut expected = events.get("event-test").await.unwrap();
+        events
+            .patch(
+                "event-test",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"note": "This is a test event - patched"})),
+            )
+            .await
+            .unwrap();
+        expected.note = Some("This is a test event - patched".into());
+        let got = events.get("event-test").await.unwrap();
+        assert_eq!(without_write_meta(&got), without_write_meta(&expected));
+
+        expected.series = Some(
+            serde_json::from_value(
+                json!({"count": 100, "lastObservedTime": "2017-09-19T13:49:16.000000Z"}),
+            )
+            .unwrap(),
+        );
+        expected.metadata.resource_version = None;
+        events
+            .replace("event-test", &PostParams::default(), &expected)
+            .await
+            .unwrap();
+        let got = events.get("event-test").await.unwrap();
+        assert_eq!(without_write_meta(&got), without_write_meta(&expected));
+        events
+            .delete("event-test", &DeleteParams::default())
+            .await
+            .unwrap();
+        let lp = ListParams::default().labels("testevent-constant=true");
+        assert!(
+            Api::<Event>::all(client.clone())
+                .list(&lp)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+
+        // core/v1: the same walk with `message` and a core series.
+        core.create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "event-test", "labels": {"testevent-constant": "true"}},
+                "message": "This is a test event", "reason": "Test", "type": "Normal", "count": 1,
+                "involvedObject": {"namespace": "default"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let all_core: Api<CoreEvent> = Api::all(client.clone());
+        assert_eq!(all_core.list(&lp).await.unwrap().items.len(), 1);
+        let mut expected = core.get("event-test").await.unwrap();
+        core.patch(
+            "event-test",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"message": "This is a test event - patched"})),
+        )
+        .await
+        .unwrap();
+        expected.message = Some("This is a test event - patched".into());
+        let got = core.get("event-test").await.unwrap();
+        assert_eq!(without_write_meta(&got), without_write_meta(&expected));
+        expected.series = Some(
+            serde_json::from_value(
+                json!({"count": 100, "lastObservedTime": "2017-09-19T13:49:16.000000Z"}),
+            )
+            .unwrap(),
+        );
+        expected.metadata.resource_version = None;
+        core.replace("event-test", &PostParams::default(), &expected)
+            .await
+            .unwrap();
+        let got = core.get("event-test").await.unwrap();
+        assert_eq!(without_write_meta(&got), without_write_meta(&expected));
+        core.delete("event-test", &DeleteParams::default())
+            .await
+            .unwrap();
+        assert!(all_core.list(&lp).await.unwrap().items.is_empty());
+    });
+}
