@@ -1757,3 +1757,120 @@ async fn event_lifecycles() {
         assert!(all_core.list(&lp).await.unwrap().items.is_empty());
     });
 }
+
+/// "LimitRange, resources": a Container LimitRange fills in missing
+/// requests and limits (from defaultRequest/default, a lone limit also
+/// becoming the request) and rejects pods outside min/max with 403.
+/// "PodDisruptionBudget: update and patch status": `disruptedPods` set by
+/// an update of `/status` and emptied by a merge patch.
+#[tokio::test]
+async fn limit_range_resources_and_pdb_status() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let (code, lr) = create_code(
+            &client,
+            "/api/v1/namespaces/default/limitranges",
+            json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limit-range"},
+                "spec": {"limits": [{"type": "Container",
+                    "min": {"cpu": "100m", "memory": "10Mi"}, "max": {"cpu": "500m", "memory": "500Mi"},
+                    "defaultRequest": {"cpu": "200m", "memory": "200Mi"},
+                    "default": {"cpu": "300m", "memory": "300Mi"}}]}}),
+        )
+        .await;
+        assert_eq!(code, 201, "{lr}");
+        let pods = "/api/v1/namespaces/default/pods";
+        let pod = |name: &str, resources: Value| {
+            let mut spec = container_spec();
+            spec["containers"][0]["resources"] = resources;
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+        };
+        let resources = |v: &Value| v["spec"]["containers"][0]["resources"].clone();
+
+        let (code, p) = create_code(&client, pods, pod("no-resources", json!({}))).await;
+        assert_eq!(code, 201, "{p}");
+        assert_eq!(
+            resources(&p),
+            json!({"requests": {"cpu": "200m", "memory": "200Mi"}, "limits": {"cpu": "300m", "memory": "300Mi"}})
+        );
+        let (code, p) = create_code(
+            &client,
+            pods,
+            pod(
+                "partial-requests",
+                json!({"requests": {"cpu": "300m", "memory": "150Mi"}}),
+            ),
+        )
+        .await;
+        assert_eq!(code, 201, "{p}");
+        assert_eq!(
+            resources(&p),
+            json!({"requests": {"cpu": "300m", "memory": "150Mi"}, "limits": {"cpu": "300m", "memory": "300Mi"}})
+        );
+        let (code, p) = create_code(
+            &client,
+            pods,
+            pod(
+                "partial-limits",
+                json!({"limits": {"cpu": "300m", "memory": "150Mi"}}),
+            ),
+        )
+        .await;
+        assert_eq!(code, 201, "{p}");
+        assert_eq!(
+            resources(&p),
+            json!({"requests": {"cpu": "300m", "memory": "150Mi"}, "limits": {"cpu": "300m", "memory": "150Mi"}})
+        );
+        for (name, r) in [
+            ("over-max", json!({"limits": {"cpu": "600m"}})),
+            ("under-min", json!({"requests": {"cpu": "50m"}})),
+        ] {
+            let (code, status) = create_code(&client, pods, pod(name, r)).await;
+            assert_eq!(code, 403, "{name}: {status}");
+        }
+
+        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+        let pdbs: Api<PodDisruptionBudget> = Api::default_namespaced(client.clone());
+        pdbs.create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "foo", "labels": {"foo": "bar"}},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"foo": "bar"}}}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut cur = pdbs.get("foo").await.unwrap();
+        let status = cur.status.get_or_insert_default();
+        status.disrupted_pods =
+            Some(serde_json::from_value(json!({"pod-0": "2024-01-01T00:00:00Z"})).unwrap());
+        pdbs.replace_status("foo", &PostParams::default(), &cur)
+            .await
+            .unwrap();
+        let got = pdbs.get_status("foo").await.unwrap();
+        assert!(
+            got.status
+                .unwrap()
+                .disrupted_pods
+                .unwrap()
+                .contains_key("pod-0")
+        );
+        let patched = pdbs
+            .patch_status(
+                "foo",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"disruptedPods": null}})),
+            )
+            .await
+            .unwrap();
+        assert!(
+            patched
+                .status
+                .unwrap()
+                .disrupted_pods
+                .unwrap_or_default()
+                .is_empty()
+        );
+    });
+}
