@@ -76,6 +76,16 @@ async fn csi_storage_capacity_api() {
         assert_eq!(row["namespaced"], true);
         assert_eq!(row["kind"], "CSIStorageCapacity");
 
+        // OpenAPI follows the table: kubectl can explain the kind.
+        let explained = c
+            .kubectl_ok(&["explain", "csistoragecapacities.storageClassName"])
+            .await
+            .unwrap();
+        assert!(
+            explained.contains("KIND:") && explained.contains("CSIStorageCapacity"),
+            "{explained}"
+        );
+
         let api: Api<CSIStorageCapacity> = Api::namespaced(client.clone(), "csc");
         let all: Api<CSIStorageCapacity> = Api::all(client.clone());
         let csc = |n: &str| -> CSIStorageCapacity {
@@ -1872,5 +1882,75 @@ async fn limit_range_resources_and_pdb_status() {
                 .unwrap_or_default()
                 .is_empty()
         );
+    });
+}
+
+/// "CSIInlineVolumes should support Pods with inline volumes": a CSIDriver
+/// for ephemeral volumes and a pod with an inline `csi` volume go through
+/// create, get, list, patch and delete.
+#[tokio::test]
+async fn csi_inline_volume_pods() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        use k8s_openapi::api::core::v1::Pod;
+        use k8s_openapi::api::storage::v1::CSIDriver;
+        let drivers: Api<CSIDriver> = Api::all(client.clone());
+        let driver = drivers
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "e2e-inline.csi.example.com"},
+                    "spec": {"volumeLifecycleModes": ["Ephemeral"]}}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            driver.spec.volume_lifecycle_modes,
+            Some(vec!["Ephemeral".to_string()])
+        );
+        let pods: Api<Pod> = Api::default_namespaced(client.clone());
+        let mut spec = container_spec();
+        spec["volumes"] = json!([{"name": "vol", "csi": {"driver": "e2e-inline.csi.example.com",
+            "volumeAttributes": {"foo": "bar"}}}]);
+        spec["containers"][0]["volumeMounts"] = json!([{"name": "vol", "mountPath": "/mnt/test"}]);
+        let created = pods
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "inline", "labels": {"e2e": "inline"}}, "spec": spec}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let vol = &created.spec.as_ref().unwrap().volumes.as_ref().unwrap()[0];
+        assert_eq!(
+            vol.csi.as_ref().unwrap().driver,
+            "e2e-inline.csi.example.com"
+        );
+        assert_eq!(
+            pods.get("inline").await.unwrap().metadata.uid,
+            created.metadata.uid
+        );
+        let listed = pods
+            .list(&ListParams::default().labels("e2e=inline"))
+            .await
+            .unwrap();
+        assert_eq!(names(&listed.items), vec!["inline"]);
+        let patched = pods
+            .patch(
+                "inline",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"patched": "true"}}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.metadata.labels.unwrap()["patched"], "true");
+        pods.delete("inline", &DeleteParams::default().grace_period(0))
+            .await
+            .unwrap();
+        drivers
+            .delete("e2e-inline.csi.example.com", &DeleteParams::default())
+            .await
+            .unwrap();
     });
 }
