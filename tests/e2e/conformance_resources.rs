@@ -1954,3 +1954,70 @@ async fn csi_inline_volume_pods() {
             .unwrap();
     });
 }
+
+/// "Node, resource lifecycle": an unschedulable fake node created with a
+/// Ready condition whose times are `null` (what a Go client sends for
+/// unset times), strategic-merge patched, listed by the new label,
+/// updated and deleted.
+#[tokio::test]
+async fn fake_node_lifecycle() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let (code, node) = create_code(
+            &client,
+            "/api/v1/nodes",
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "e2e-fake-node-abcde"},
+                "spec": {"unschedulable": true},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
+                    "reason": "E2E", "message": "Set from e2e test",
+                    "lastHeartbeatTime": null, "lastTransitionTime": null}]}}),
+        )
+        .await;
+        assert_eq!(code, 201, "{node}");
+        use k8s_openapi::api::core::v1::Node;
+        let nodes: Api<Node> = Api::all(client.clone());
+        let got = nodes.get("e2e-fake-node-abcde").await.unwrap();
+        assert_eq!(got.status.unwrap().conditions.unwrap()[0].type_, "Ready");
+        let patched = nodes
+            .patch(
+                "e2e-fake-node-abcde",
+                &PatchParams::default(),
+                &Patch::Strategic(
+                    json!({"metadata": {"labels": {"e2e-fake-node-abcde": "patched"}}}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.metadata.labels.as_ref().unwrap()["e2e-fake-node-abcde"],
+            "patched"
+        );
+        let listed = nodes
+            .list(&ListParams::default().labels("e2e-fake-node-abcde=patched"))
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        let mut cur = nodes.get("e2e-fake-node-abcde").await.unwrap();
+        cur.metadata
+            .labels
+            .get_or_insert_default()
+            .insert("e2e-fake-node-abcde".into(), "updated".into());
+        let updated = nodes
+            .replace("e2e-fake-node-abcde", &PostParams::default(), &cur)
+            .await
+            .unwrap();
+        assert_eq!(
+            updated.metadata.labels.as_ref().unwrap()["e2e-fake-node-abcde"],
+            "updated"
+        );
+        nodes
+            .delete("e2e-fake-node-abcde", &DeleteParams::default())
+            .await
+            .unwrap();
+        assert!(is_code(
+            &nodes.get("e2e-fake-node-abcde").await.unwrap_err(),
+            404
+        ));
+    });
+}
