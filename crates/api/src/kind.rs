@@ -55,6 +55,12 @@ pub trait KindRules: 'static {
         is_dns1123_subdomain
     }
 
+    /// Fills, in the JSON body before it is decoded, fields that Go
+    /// decodes as zero values when they are absent or `null` but whose
+    /// k8s-openapi type requires them (a `metav1.Condition` without
+    /// `lastTransitionTime`): such bodies must not become 400s.
+    fn fill_go_zero_values(_obj: &mut Value) {}
+
     /// Normalizes a decoded object (quantities, legacy fields); an `Err`
     /// becomes a 400 like a decode error.
     fn canonicalize(_obj: &mut Self::Object) -> Result<(), String> {
@@ -184,7 +190,8 @@ fn metadata_path() -> Path {
 }
 
 impl<R: KindRules> Strategy for KindStrategy<R> {
-    fn canonicalize(&self, obj: Value) -> Result<Value, String> {
+    fn canonicalize(&self, mut obj: Value) -> Result<Value, String> {
+        R::fill_go_zero_values(&mut obj);
         let mut t: R::Object = typed::from_value(obj)?;
         R::canonicalize(&mut t)?;
         Ok(typed::to_value(&t))
@@ -298,9 +305,10 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
 
     fn prepare_create(
         &self,
-        obj: Value,
+        mut obj: Value,
         steps: &mut dyn StoreSteps,
     ) -> Result<Prepared, PipelineError> {
+        R::fill_go_zero_values(&mut obj);
         if !R::STATUS_ON_CREATE && has_status(&obj) {
             // Clearing a typed status needs the kind's own type: this rare
             // case goes hook by hook.
@@ -339,11 +347,12 @@ impl<R: KindRules> Strategy for KindStrategy<R> {
 
     fn prepare_update(
         &self,
-        new: Value,
+        mut new: Value,
         old: &Value,
         target: UpdateTarget,
         steps: &mut dyn StoreSteps,
     ) -> Result<Prepared, PipelineError> {
+        R::fill_go_zero_values(&mut new);
         let Ok(old_t) = R::Object::deserialize(old) else {
             // The hooks skip their typed parts and validation reports it.
             return prepare_update_with_hooks(self, new, old, target, steps);

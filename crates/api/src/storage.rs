@@ -1,10 +1,11 @@
-//! storage.k8s.io/v1: StorageClass, CSIDriver, CSINode, VolumeAttachment.
+//! storage.k8s.io/v1: StorageClass, CSIDriver, CSINode, VolumeAttachment,
+//! CSIStorageCapacity.
 
 use std::collections::HashSet;
 
 use corten_apimachinery::{ErrorList, FieldError, Path};
 use k8s_openapi::api::storage::v1::{
-    CSIDriver, CSIDriverSpec, CSINode, StorageClass, VolumeAttachment,
+    CSIDriver, CSIDriverSpec, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment,
 };
 use serde_json::Value;
 
@@ -22,6 +23,10 @@ pub static CSI_NODE_STRATEGY: KindStrategy<CsiNodeRules> = KindStrategy::new();
 
 /// Strategy for VolumeAttachment.
 pub static VOLUME_ATTACHMENT_STRATEGY: KindStrategy<VolumeAttachmentRules> = KindStrategy::new();
+
+/// Strategy for CSIStorageCapacity.
+pub static CSI_STORAGE_CAPACITY_STRATEGY: KindStrategy<CsiStorageCapacityRules> =
+    KindStrategy::new();
 
 const MAX_PARAMETERS: usize = 512;
 const MAX_PARAMETERS_SIZE: usize = 256 * 1024;
@@ -337,6 +342,10 @@ impl KindRules for VolumeAttachmentRules {
     type Object = VolumeAttachment;
     const NAMESPACED: bool = false;
 
+    fn prepare_for_status_update(new: &mut VolumeAttachment, old: &VolumeAttachment) {
+        crate::strategy::reset_object_meta_for_status(&mut new.metadata, &old.metadata);
+    }
+
     fn validate(va: &VolumeAttachment) -> ErrorList {
         let sp = Path::new("spec");
         let spec = &va.spec;
@@ -378,6 +387,58 @@ impl KindRules for VolumeAttachmentRules {
             errs.push(FieldError::invalid(
                 &Path::new("spec"),
                 serde_json::to_value(&new.spec).unwrap_or(Value::Null),
+                "field is immutable",
+            ));
+        }
+        errs
+    }
+}
+
+/// The rules of CSIStorageCapacity: a topology selector and a storage
+/// class name that a CSI driver's `GetCapacity` was asked with, so both are
+/// immutable, and non-negative capacities.
+pub struct CsiStorageCapacityRules;
+
+impl KindRules for CsiStorageCapacityRules {
+    type Object = CSIStorageCapacity;
+    const NAMESPACED: bool = true;
+
+    fn canonicalize(c: &mut CSIStorageCapacity) -> Result<(), String> {
+        for q in [&mut c.capacity, &mut c.maximum_volume_size]
+            .into_iter()
+            .flatten()
+        {
+            validate::canonicalize_quantity(q)?;
+        }
+        Ok(())
+    }
+
+    fn validate(c: &CSIStorageCapacity) -> ErrorList {
+        let mut errs =
+            validate::label_selector(c.node_topology.as_ref(), &Path::new("nodeTopology"));
+        errs.extend(validate::dns1123_subdomain(
+            &c.storage_class_name,
+            &Path::new("storageClassName"),
+        ));
+        if let Some(q) = &c.capacity {
+            errs.extend(validate::nonnegative_quantity(q, &Path::new("capacity")));
+        }
+        errs
+    }
+
+    fn validate_update(new: &CSIStorageCapacity, old: &CSIStorageCapacity) -> ErrorList {
+        let mut errs = Self::validate(new);
+        if new.node_topology != old.node_topology {
+            errs.push(FieldError::invalid(
+                &Path::new("nodeTopology"),
+                serde_json::to_value(&new.node_topology).unwrap_or(Value::Null),
+                "field is immutable",
+            ));
+        }
+        if new.storage_class_name != old.storage_class_name {
+            errs.push(FieldError::invalid(
+                &Path::new("storageClassName"),
+                new.storage_class_name.as_str(),
                 "field is immutable",
             ));
         }
@@ -474,6 +535,41 @@ mod tests {
             errs.iter()
                 .any(|e| e.field == "spec" && e.detail == "field is immutable")
         );
+    }
+
+    #[test]
+    fn csi_storage_capacity_validation_and_immutability() {
+        let c = created(
+            &CSI_STORAGE_CAPACITY_STRATEGY,
+            json!({"metadata": {"name": "c1", "namespace": "ns"}, "storageClassName": "Bad_Class",
+                   "capacity": "-1Gi", "nodeTopology": {"matchLabels": {"zone": "a"}}}),
+        );
+        let errs = CSI_STORAGE_CAPACITY_STRATEGY.validate(&c);
+        assert!(errs.iter().any(|e| e.field == "storageClassName"));
+        assert!(errs.iter().any(|e| e.field == "capacity"));
+        let ok = created(
+            &CSI_STORAGE_CAPACITY_STRATEGY,
+            json!({"metadata": {"name": "c1", "namespace": "ns"}, "storageClassName": "fast",
+                   "capacity": "1024Mi", "nodeTopology": {"matchLabels": {"zone": "a"}}}),
+        );
+        assert!(CSI_STORAGE_CAPACITY_STRATEGY.validate(&ok).is_empty());
+        assert_eq!(ok["capacity"], "1Gi");
+        let mut moved = ok.clone();
+        moved["nodeTopology"] = json!({"matchLabels": {"zone": "b"}});
+        moved["storageClassName"] = json!("slow");
+        let errs: Vec<String> = CSI_STORAGE_CAPACITY_STRATEGY
+            .validate_update(&moved, &ok)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("nodeTopology: Invalid value")
+                    && e.ends_with("field is immutable"))
+        );
+        assert!(errs.contains(
+            &"storageClassName: Invalid value: \"slow\": field is immutable".to_string()
+        ));
     }
 
     #[test]

@@ -133,10 +133,11 @@ async fn ensure_endpoints(
             "metadata": {
                 "name": "kubernetes",
                 "namespace": "default",
-                "labels": {
-                    "kubernetes.io/service-name": "kubernetes",
-                    "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
-                },
+                // Only the service name, as upstream's endpoints adapter:
+                // a `managed-by` label of the mirroring controller would
+                // make that controller delete the slice, since the
+                // Endpoints above are marked skip-mirror.
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
             },
             "addressType": family,
             "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],

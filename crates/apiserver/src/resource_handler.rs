@@ -522,6 +522,33 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
+        (Verb::Get, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
+            // The approval subresource reads as the whole object, like
+            // `status`.
+            let json = store::get(reg, &res, ns, &name, None).await?;
+            Ok(wire::respond(
+                StatusCode::OK,
+                wire::reencode(json, out),
+                out,
+            ))
+        }
+        (Verb::Patch, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
+            // A patch of the current object, then the approval update path
+            // (the current resourceVersion guards against a racing write).
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let current: Value =
+                serde_json::from_slice(&store::get(reg, &res, ns, &name, None).await?)
+                    .map_err(StatusError::internal)?;
+            let mut obj = crate::registry::patch::apply_patch(&res, &name, &current, &body, input)?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.update(&name, &mut obj).await?;
+            let updated =
+                crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated, out))
+        }
         (Verb::Update, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;

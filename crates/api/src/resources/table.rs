@@ -707,6 +707,15 @@ pub(super) static BUILTIN: &[ResourceDef] = &[
         false,
         &storage::CSI_NODE_STRATEGY,
     ),
+    row(
+        "storage.k8s.io",
+        "v1",
+        "csistoragecapacities",
+        "csistoragecapacity",
+        "CSIStorageCapacity",
+        true,
+        &storage::CSI_STORAGE_CAPACITY_STRATEGY,
+    ),
     ResourceDef {
         short_names: &["sc"],
         ..row(

@@ -71,6 +71,7 @@ fn openapi_resources() -> Vec<Known> {
         known::<rbac::v1::Role>(),
         known::<storage::v1::CSIDriver>(),
         known::<storage::v1::CSINode>(),
+        known::<storage::v1::CSIStorageCapacity>(),
         known::<storage::v1::StorageClass>(),
         known::<storage::v1::VolumeAttachment>(),
         known::<admissionregistration::v1::MutatingWebhookConfiguration>(),

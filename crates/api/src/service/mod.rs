@@ -75,6 +75,10 @@ impl KindRules for ServiceRules {
         }
     }
 
+    fn fill_go_zero_values(obj: &mut Value) {
+        crate::strategy::zero_condition_times(obj);
+    }
+
     fn prepare_for_status_update(new: &mut Service, old: &Service) {
         new.spec.clone_from(&old.spec);
     }

@@ -90,6 +90,14 @@ pub async fn admit(
             let Some(res) = res.as_object_mut() else {
                 continue;
             };
+            // Upstream defaults a missing request to the container's own
+            // limit while decoding, before admission runs: such a request
+            // is not the LimitRange's to fill.
+            let own_limits: Map<String, Value> = res
+                .get("limits")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             for item in &container_items {
                 for (field, target, what) in [
                     ("defaultRequest", "requests", "request"),
@@ -105,6 +113,13 @@ pub async fn admit(
                         continue;
                     };
                     for (k, v) in defaults {
+                        if target == "requests"
+                            && !entry.contains_key(k)
+                            && let Some(limit) = own_limits.get(k)
+                        {
+                            entry.insert(k.clone(), limit.clone());
+                            continue;
+                        }
                         if !entry.contains_key(k) {
                             entry.insert(k.clone(), v.clone());
                             notes.push(format!(

@@ -84,6 +84,7 @@ kinds! {
     ("scheduling.k8s.io", "v1", "PriorityClass") => api::scheduling::v1::PriorityClass,
     ("storage.k8s.io", "v1", "CSIDriver") => api::storage::v1::CSIDriver,
     ("storage.k8s.io", "v1", "CSINode") => api::storage::v1::CSINode,
+    ("storage.k8s.io", "v1", "CSIStorageCapacity") => api::storage::v1::CSIStorageCapacity,
     ("storage.k8s.io", "v1", "StorageClass") => api::storage::v1::StorageClass,
     ("storage.k8s.io", "v1", "VolumeAttachment") => api::storage::v1::VolumeAttachment,
 }
@@ -237,6 +238,27 @@ fn insert_list_type(o: &mut Map<String, Value>, t: &corten_api::patch_meta::ssa:
         ListType::Map(keys) => {
             o.insert("x-kubernetes-list-type".into(), json!("map"));
             o.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A kind added to the resource table without a schema here would be
+    /// served without OpenAPI (`kubectl explain` and client-side validation
+    /// then fail for it).
+    #[test]
+    fn every_table_kind_has_a_schema() {
+        for d in corten_api::builtin_resources() {
+            let (_, named) = super::components(d.group, d.version, &[d.kind]);
+            assert_eq!(
+                named.len(),
+                1,
+                "no schema for {}/{} {}",
+                d.group,
+                d.version,
+                d.kind
+            );
         }
     }
 }
