@@ -332,6 +332,30 @@ async fn typed_objects_report_unknown_and_repeated_fields_like_upstream() {
                 );
             }
         }
+        // A JSON patch: its operations decoded strictly first.
+        let ops = r#"[{"op": "add", "path": "/spec/zzUnknown", "value": 1, "foo": "bar"},
+            {"op": "add", "path": "/spec/x", "path": "/spec/dupUnknown", "value": 1},
+            {"op": "add", "path": "/spec/template/spec/containers/0/nested", "value": 1}]"#;
+        let ops_errors = strings(&[
+            "json patch unknown field \"[0].foo\"",
+            "json patch duplicate field \"[1].path\"",
+            "unknown field \"spec.dupUnknown\"",
+            "unknown field \"spec.template.spec.containers[0].nested\"",
+            "unknown field \"spec.zzUnknown\"",
+        ]);
+        for mode in ["Strict", "Warn", "Ignore", ""] {
+            let q = validation_query(mode);
+            let path = format!("{DEPLOYS}/post-ignore{q}");
+            let a = send_raw(&client, "PATCH", &path, "application/json-patch+json", ops).await;
+            check_answer(
+                &a,
+                mode,
+                200,
+                ("Deployment", "v1"),
+                &ops_errors,
+                &ops_errors,
+            );
+        }
     });
 }
 

@@ -215,6 +215,9 @@ pub struct BodyKeys {
     /// The body itself, kept only when a JSON body repeats a key (see
     /// [`trace_json`]).
     pub body: bytes::Bytes,
+    /// Strict errors of a JSON patch's operations (`json patch unknown
+    /// field "[0].foo"`), reported before anything else.
+    pub patch_errors: Vec<String>,
 }
 
 impl BodyKeys {
@@ -229,7 +232,34 @@ impl BodyKeys {
             } else {
                 bytes::Bytes::new()
             },
+            patch_errors: Vec::new(),
         }
+    }
+
+    /// What upstream's strict decode of a JSON patch finds: operation
+    /// fields other than `op`, `path`, `from` and `value`, and repeated
+    /// keys, in document order (`json patch duplicate field "[1].path"`).
+    /// A patch that does not decode is left to the patch to refuse.
+    pub fn json_patch(body: &[u8]) -> Self {
+        let mut keys = BodyKeys::new(BodySyntax::Patch, Vec::new(), body);
+        let Ok((Value::Array(ops), _)) = decode_json(body) else {
+            return keys;
+        };
+        let mut unknown = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let Value::Object(op) = op {
+                for k in op.keys() {
+                    if !matches!(k.as_str(), "op" | "path" | "from" | "value") {
+                        unknown.push(format!("[{i}].{k}"));
+                    }
+                }
+            }
+        }
+        keys.patch_errors = typed_strict_errors(&trace_json(body), &unknown)
+            .into_iter()
+            .map(|e| format!("json patch {e}"))
+            .collect();
+        keys
     }
 }
 
@@ -536,6 +566,21 @@ mod tests {
                 "duplicate field \"spec.template.spec.containers[0].image\"",
             ]
         );
+    }
+
+    #[test]
+    fn json_patch_operations_are_decoded_strictly() {
+        let body = br#"[{"op": "add", "path": "/a", "value": 1, "foo": "bar"},
+            {"op": "add", "path": "/b", "path": "/c", "value": {"x": 1, "x": 2}}]"#;
+        assert_eq!(
+            BodyKeys::json_patch(body).patch_errors,
+            [
+                "json patch unknown field \"[0].foo\"",
+                "json patch duplicate field \"[1].path\"",
+                "json patch duplicate field \"[1].value.x\"",
+            ]
+        );
+        assert!(BodyKeys::json_patch(b"[{").patch_errors.is_empty());
     }
 
     #[test]

@@ -568,24 +568,25 @@ fn decode_write_body(
     Ok(obj)
 }
 
-/// Notes the keys a merge or strategic merge patch repeats (upstream
-/// decodes the patch strictly and reports them before the patched
-/// object's unknown fields). A patch that does not decode is left to the
-/// patch itself to refuse.
+/// Notes what upstream's strict decode of a patch finds, reported before
+/// the patched object's unknown fields: the keys a merge or strategic
+/// merge patch repeats, a JSON patch's unknown or repeated operation
+/// fields. A patch that does not decode is left to the patch itself to
+/// refuse.
 fn note_patch_keys(body: &[u8], input: InputFormat, opts: &WriteOptions) {
     use crate::repeated_keys::{BodyKeys, BodySyntax, decode_json};
-    if opts.field_validation == FieldValidation::Ignore
-        || !matches!(
-            input,
-            InputFormat::MergePatch | InputFormat::StrategicMergePatch
-        )
-    {
+    if opts.field_validation == FieldValidation::Ignore {
         return;
     }
-    let repeated = decode_json(body).map(|(_, r)| r).unwrap_or_default();
-    let _ = opts
-        .body_keys
-        .set(BodyKeys::new(BodySyntax::Patch, repeated, body));
+    let keys = match input {
+        InputFormat::MergePatch | InputFormat::StrategicMergePatch => {
+            let repeated = decode_json(body).map(|(_, r)| r).unwrap_or_default();
+            BodyKeys::new(BodySyntax::Patch, repeated, body)
+        }
+        InputFormat::JsonPatch => BodyKeys::json_patch(body),
+        _ => return,
+    };
+    let _ = opts.body_keys.set(keys);
 }
 
 /// Deletes one object; CRDs first only get their cleanup finalizer.

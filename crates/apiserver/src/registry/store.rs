@@ -196,7 +196,7 @@ pub fn check_dropped_fields(
     }
     // Strict joins the errors into one; Warn sends each (go-yaml's lines
     // one by one).
-    let mut errors: Vec<String> = Vec::new();
+    let mut errors: Vec<String> = body.map_or_else(Vec::new, |b| b.patch_errors.clone());
     let mut warnings: Vec<String> = Vec::new();
     let unknown_text = |f: &String| format!("unknown field \"{f}\"");
     match (syntax, repeated.is_empty()) {
@@ -208,7 +208,7 @@ pub fn check_dropped_fields(
         }
         (BodySyntax::Json, false) if res.custom.is_none() => {
             let trace = body.map_or_else(Vec::new, |b| repeated_keys::trace_json(&b.body));
-            errors = repeated_keys::typed_strict_errors(&trace, &unknown);
+            errors.extend(repeated_keys::typed_strict_errors(&trace, &unknown));
         }
         (_, false) => {
             for k in repeated {
