@@ -2,6 +2,7 @@
 
 use corten_e2e::TestCluster;
 use corten_e2e::fixtures::{Answer, send_raw};
+use serde_json::Value;
 
 /// Conformance "API Chunking" (the compacted case): a continue token whose
 /// revision etcd compacted away is answered 410 Expired with a token in
@@ -113,5 +114,83 @@ async fn chunked_lists_continue_after_their_revision_was_compacted() {
                 .map(str::to_string);
         }
         assert_eq!(found, total);
+    });
+}
+
+/// Conformance "API Chunking" (the consistent case): pages of a limited
+/// list share the first page's resourceVersion, count what remains, and
+/// one list with a larger limit returns everything.
+#[tokio::test]
+async fn chunked_lists_page_consistently() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let templates = "/api/v1/namespaces/default/podtemplates";
+        let total = 23;
+        for i in 0..total {
+            let body = format!(
+                r#"{{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {{"name": "template-{i:04}"}},
+                "template": {{"spec": {{"containers": [{{"name": "c", "image": "busybox"}}]}}}}}}"#
+            );
+            let a = send_raw(&client, "POST", templates, "application/json", body).await;
+            assert_eq!(a.code, 201, "{}", a.body);
+        }
+        let mut found = 0;
+        let mut rv: Option<Value> = None;
+        let mut token = String::new();
+        loop {
+            let q = if token.is_empty() {
+                "limit=5".to_string()
+            } else {
+                format!("limit=5&continue={token}")
+            };
+            let page = send_raw(
+                &client,
+                "GET",
+                &format!("{templates}?{q}"),
+                "application/json",
+                "",
+            )
+            .await;
+            assert_eq!(page.code, 200, "{}", page.body);
+            let m = &page.body["metadata"];
+            let items = page.body["items"].as_array().unwrap();
+            assert!(items.len() <= 5);
+            match &rv {
+                None => rv = Some(m["resourceVersion"].clone()),
+                Some(first) => assert_eq!(&m["resourceVersion"], first),
+            }
+            for i in items {
+                assert_eq!(i["metadata"]["name"], format!("template-{found:04}"));
+                found += 1;
+            }
+            // Writes between pages do not show up in them.
+            let extra = format!(
+                r#"{{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {{"name": "zz-late-{found}"}},
+                "template": {{"spec": {{"containers": [{{"name": "c", "image": "busybox"}}]}}}}}}"#
+            );
+            send_raw(&client, "POST", templates, "application/json", extra).await;
+            match m["continue"].as_str() {
+                Some(t) if !t.is_empty() => {
+                    assert_eq!(m["remainingItemCount"], total - found, "{m}");
+                    token = t.to_string();
+                }
+                _ => {
+                    assert!(m.get("remainingItemCount").is_none(), "{m}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(found, total);
+        let all = send_raw(
+            &client,
+            "GET",
+            &format!("{templates}?limit=1000"),
+            "application/json",
+            "",
+        )
+        .await;
+        assert!(all.body["metadata"].get("continue").is_none());
+        assert!(all.body["items"].as_array().unwrap().len() >= total as usize);
     });
 }
