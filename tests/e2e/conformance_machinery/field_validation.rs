@@ -663,5 +663,39 @@ spec:
                 &json_errors,
             );
         }
+        // Under a spec that preserves unknown fields only the undeclared
+        // ones of declared objects are unknown; repetitions count anywhere.
+        let open = json("open-json").replace("strictfvskind", "openfvskind");
+        let mut open_errors = json_errors[..4].to_vec();
+        open_errors.extend(strings(&[
+            "unknown field \"metadata.unknownMeta\"",
+            "unknown field \"spec.ports[0].unknownNested\"",
+        ]));
+        let a = send_raw(
+            &client,
+            "POST",
+            "/apis/fv.example.com/v1beta1/openfvs?fieldValidation=Strict",
+            "application/json",
+            open.clone(),
+        )
+        .await;
+        check_answer(
+            &a,
+            "Strict",
+            201,
+            ("openfvskind", "v1beta1"),
+            &open_errors,
+            &[],
+        );
+        let a = send_raw(
+            &client,
+            "POST",
+            "/apis/fv.example.com/v1beta1/openfvs",
+            "application/json",
+            open,
+        )
+        .await;
+        check_answer(&a, "", 201, ("openfvskind", "v1beta1"), &[], &open_errors);
+        assert_eq!(a.body["spec"]["unknownDupe"], "b");
     });
 }
