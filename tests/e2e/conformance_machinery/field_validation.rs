@@ -294,6 +294,33 @@ async fn typed_objects_report_unknown_and_repeated_fields_like_upstream() {
             );
         }
 
+        // A version that is not the storage one (autoscaling/v1 HPAs are
+        // stored as v2): repeated keys still count.
+        let hpa = r#"{"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"}, "spec": {"maxReplicas": 2, "maxReplicas": 3,
+              "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}}}"#;
+        let hpas = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+        let dup = strings(&["duplicate field \"spec.maxReplicas\""]);
+        let a = send_raw(
+            &client,
+            "POST",
+            &format!("{hpas}?fieldValidation=Strict"),
+            "application/json",
+            hpa,
+        )
+        .await;
+        check_answer(
+            &a,
+            "Strict",
+            201,
+            ("HorizontalPodAutoscaler", "v1"),
+            &dup,
+            &[],
+        );
+        let a = send_raw(&client, "POST", hpas, "application/json", hpa).await;
+        check_answer(&a, "", 201, ("HorizontalPodAutoscaler", "v1"), &[], &dup);
+        assert_eq!(a.body["spec"]["maxReplicas"], 3);
+
         // Patches: the patch's repeated keys first (all of them), then the
         // patched object's unknown fields in Go map order.
         let patch = r#"{"spec": {"zzUnknown": 1, "dupUnknown": 1, "dupUnknown": 2,

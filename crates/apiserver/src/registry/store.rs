@@ -245,6 +245,20 @@ pub fn check_dropped_fields(
     }
 }
 
+/// A built-in kind written in a version other than its storage one: the
+/// pipeline cannot tell its unknown fields, but the keys its body repeats
+/// still obey `fieldValidation`.
+fn check_repeated_only(
+    res: &Resource,
+    dropped_checked: bool,
+    opts: &WriteOptions,
+) -> Result<(), StatusError> {
+    if dropped_checked || res.custom.is_some() {
+        return Ok(());
+    }
+    check_dropped_fields(res, Vec::new(), opts)
+}
+
 /// Which part of an object an update addresses.
 pub use corten_api::UpdateTarget;
 
@@ -761,6 +775,7 @@ async fn create_object(
         name: String::new(),
         generated_from: None,
     };
+    check_repeated_only(res, steps.check_dropped, opts)?;
     let mut prepared = strategy
         .prepare_create(obj, &mut steps)
         .map_err(|e| pipeline_error(res, e))?;
@@ -850,6 +865,7 @@ pub fn decide_update(
         check_dropped: res.is_storage_version(),
         name: &name,
     };
+    check_repeated_only(res, steps.check_dropped, opts)?;
     let mut prepared = strategy
         .prepare_update(new, old, target, &mut steps)
         .map_err(|e| pipeline_error(res, e))?;
