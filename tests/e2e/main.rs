@@ -9,6 +9,7 @@ mod apply_checks;
 mod audit;
 mod bad_input;
 mod certificates;
+mod conformance_machinery;
 mod conformance_resources;
 mod crd;
 mod crd_admission;

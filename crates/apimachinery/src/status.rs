@@ -167,6 +167,8 @@ pub struct StatusError {
     pub causes: Vec<StatusCause>,
     /// `details.retryAfterSeconds`.
     pub retry_after_seconds: Option<u32>,
+    /// `metadata.continue`: the token an expired list continues with.
+    pub continue_token: Option<String>,
 }
 
 /// Convenience alias for results whose error is a `StatusError`.
@@ -184,6 +186,7 @@ impl StatusError {
             kind: None,
             causes: Vec::new(),
             retry_after_seconds: None,
+            continue_token: None,
         }
     }
 
@@ -288,8 +291,8 @@ impl StatusError {
     }
 
     /// 410 Expired for a continue token whose revision was compacted.
-    pub fn continue_expired() -> Self {
-        Self::new(
+    pub fn continue_expired(inconsistent: String) -> Self {
+        let mut e = Self::new(
             Reason::Expired,
             "The provided continue parameter is too old to display a consistent list result. \
              You can start a new list without the continue parameter, or use the continue token \
@@ -297,7 +300,9 @@ impl StatusError {
              provided token results in an inconsistent list - objects that were created, \
              modified, or deleted between the time the first chunk was returned and now may show \
              up in the list.",
-        )
+        );
+        e.continue_token = Some(inconsistent);
+        e
     }
 
     /// 405: the verb is not supported on the resource.
@@ -394,6 +399,9 @@ impl StatusError {
         let map = status.as_object_mut().expect("object literal");
         if self.reason == Reason::Unknown {
             map.remove("reason");
+        }
+        if let Some(t) = &self.continue_token {
+            map.insert("metadata".into(), json!({ "continue": t }));
         }
         if !details.is_empty() {
             map.insert("details".into(), Value::Object(details));

@@ -14,6 +14,10 @@ struct Token {
     start: String,
 }
 
+/// The revision of a token that continues at the latest revision (the
+/// one a 410 for a compacted continue token carries).
+pub const LATEST: i64 = -1;
+
 /// Encodes a token resuming after `last_key` (relative to the list prefix)
 /// at `revision`.
 pub fn encode(revision: i64, last_key_relative: &str) -> String {
@@ -25,7 +29,8 @@ pub fn encode(revision: i64, last_key_relative: &str) -> String {
     URL_SAFE.encode(serde_json::to_vec(&t).unwrap_or_default())
 }
 
-/// Decodes a token into (revision, relative key to start strictly after).
+/// Decodes a token into (revision, relative key to start strictly after);
+/// a negative revision ([`LATEST`]) means the latest one.
 pub fn decode(token: &str) -> Result<(i64, String), StatusError> {
     let bad = |why: &str| StatusError::bad_request(format!("continue key is not valid: {why}"));
     let raw = URL_SAFE
@@ -38,7 +43,7 @@ pub fn decode(token: &str) -> Result<(i64, String), StatusError> {
             "incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
         ));
     }
-    if t.rv <= 0 {
+    if t.rv == 0 {
         return Err(bad(
             "incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
         ));
@@ -66,5 +71,11 @@ mod tests {
         assert_eq!(decode(&URL_SAFE.encode(b"{}")).unwrap_err().code, 400);
         let evil = URL_SAFE.encode(br#"{"v":"meta.k8s.io/v1","rv":3,"start":"../secrets/x"}"#);
         assert_eq!(decode(&evil).unwrap_err().code, 400);
+        let zero = URL_SAFE.encode(br#"{"v":"meta.k8s.io/v1","rv":0,"start":"a\u0000"}"#);
+        assert_eq!(decode(&zero).unwrap_err().code, 400);
+        assert_eq!(
+            decode(&encode(LATEST, "a")).unwrap(),
+            (LATEST, "a".to_string())
+        );
     }
 }

@@ -353,7 +353,7 @@ where
             }
             crate::crd::check_create(&res)?;
             let body = read_body(req.into_body(), limit).await?;
-            let mut obj = wire::decode_object(&body, input)?;
+            let mut obj = decode_write_body(&body, input, opts)?;
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
@@ -368,7 +368,7 @@ where
         (Verb::Update, None) | (Verb::Update, Some("status")) => {
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
-            let mut obj = wire::decode_object(&body, input)?;
+            let mut obj = decode_write_body(&body, input, opts)?;
             if let Some(slot) = &audit_slot {
                 slot.set(&obj);
             }
@@ -410,6 +410,7 @@ where
                 opts.absorb(&inner);
                 result?
             } else {
+                note_patch_keys(&body, input, opts);
                 let change = patch::Patch {
                     res: &res,
                     name: &name,
@@ -577,6 +578,42 @@ where
         ))),
         (verb, _) => Err(method_not_supported(&res, verb)),
     }
+}
+
+/// Decodes a create or update body, keeping the keys it repeats for
+/// `fieldValidation` (judged with the unknown fields the typed decode
+/// finds).
+fn decode_write_body(
+    body: &[u8],
+    input: InputFormat,
+    opts: &WriteOptions,
+) -> Result<Value, StatusError> {
+    let (obj, keys) = wire::decode_object_keys(body, input)?;
+    if let Some(keys) = keys {
+        let _ = opts.body_keys.set(keys);
+    }
+    Ok(obj)
+}
+
+/// Notes what upstream's strict decode of a patch finds, reported before
+/// the patched object's unknown fields: the keys a merge or strategic
+/// merge patch repeats, a JSON patch's unknown or repeated operation
+/// fields. A patch that does not decode is left to the patch itself to
+/// refuse.
+fn note_patch_keys(body: &[u8], input: InputFormat, opts: &WriteOptions) {
+    use crate::repeated_keys::{BodyKeys, BodySyntax, decode_json};
+    if opts.field_validation == FieldValidation::Ignore {
+        return;
+    }
+    let keys = match input {
+        InputFormat::MergePatch | InputFormat::StrategicMergePatch => {
+            let repeated = decode_json(body).map(|(_, r)| r).unwrap_or_default();
+            BodyKeys::new(BodySyntax::Patch, repeated, body)
+        }
+        InputFormat::JsonPatch => BodyKeys::json_patch(body),
+        _ => return,
+    };
+    let _ = opts.body_keys.set(keys);
 }
 
 /// Deletes one object; CRDs first only get their cleanup finalizer.

@@ -12,6 +12,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 
+use crate::repeated_keys::{self, BodyKeys, BodySyntax};
+
 /// The response body type: a full buffer or a stream (watch).
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -144,29 +146,43 @@ pub fn input_format(headers: &HeaderMap) -> Result<InputFormat, StatusError> {
     })
 }
 
-/// Decodes an object body (JSON or YAML) into a JSON object value.
+/// Decodes an object body (JSON or YAML) into a JSON object value; a
+/// repeated key keeps its last value.
 pub fn decode_object(body: &[u8], format: InputFormat) -> Result<Value, StatusError> {
-    let v: Value = match format {
-        InputFormat::Protobuf => corten_protobuf::decode(body).map_err(|e| {
-            StatusError::bad_request(format!("error decoding protobuf request body: {e}"))
-        })?,
-        InputFormat::Yaml => {
-            let y: serde_yaml::Value = serde_yaml::from_slice(body)
-                .map_err(|e| StatusError::bad_request(format!("error decoding YAML: {e}")))?;
-            serde_json::to_value(y).map_err(|e| {
-                StatusError::bad_request(format!("error converting YAML to JSON: {e}"))
-            })?
+    decode_object_keys(body, format).map(|(v, _)| v)
+}
+
+/// [`decode_object`], also returning the keys a JSON or YAML body repeats
+/// (for `fieldValidation`; none for protobuf).
+pub fn decode_object_keys(
+    body: &[u8],
+    format: InputFormat,
+) -> Result<(Value, Option<BodyKeys>), StatusError> {
+    let (v, keys) = match format {
+        InputFormat::Protobuf => {
+            let v = corten_protobuf::decode(body).map_err(|e| {
+                StatusError::bad_request(format!("error decoding protobuf request body: {e}"))
+            })?;
+            (v, None)
         }
-        _ => serde_json::from_slice(body).map_err(|e| {
-            StatusError::bad_request(format!("error decoding request body as JSON: {e}"))
-        })?,
+        InputFormat::Yaml => {
+            let (v, repeated) = repeated_keys::decode_yaml(body)
+                .map_err(|e| StatusError::bad_request(format!("error decoding YAML: {e}")))?;
+            (v, Some(BodyKeys::new(BodySyntax::Yaml, repeated, body)))
+        }
+        _ => {
+            let (v, repeated) = repeated_keys::decode_json(body).map_err(|e| {
+                StatusError::bad_request(format!("error decoding request body as JSON: {e}"))
+            })?;
+            (v, Some(BodyKeys::new(BodySyntax::Json, repeated, body)))
+        }
     };
     if !v.is_object() {
         return Err(StatusError::bad_request(
             "the request body must be a JSON object",
         ));
     }
-    Ok(v)
+    Ok((v, keys))
 }
 
 /// The PartialObjectMetadata view of an object.

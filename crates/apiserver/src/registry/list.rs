@@ -131,15 +131,30 @@ pub async fn list(
     let result: ListResult = if let Some(token) = cont {
         let (revision, start) = continue_token::decode(token)?;
         req.start_after = Some(format!("{prefix}{start}"));
-        res.cache
-            .list_from_etcd(&req, revision)
-            .await
-            .map_err(|e| match e {
-                corten_storage::Error::TooOldResourceVersion { .. } => {
-                    StatusError::continue_expired()
-                }
-                other => storage_error(other, &gr, ""),
-            })?
+        if revision < 0 {
+            // The token an expired continue got: the rest of the list at
+            // the latest revision (inconsistent with its first pages).
+            res.cache
+                .wait_consistent(CONSISTENT_READ_TIMEOUT)
+                .await
+                .map_err(|e| storage_error(e, &gr, ""))?;
+            res.cache.list(&req)
+        } else {
+            res.cache
+                .list_from_etcd(&req, revision)
+                .await
+                .map_err(|e| match e {
+                    // Upstream answers with a token that continues from
+                    // the same key at the latest revision.
+                    corten_storage::Error::TooOldResourceVersion { .. } => {
+                        StatusError::continue_expired(continue_token::encode(
+                            continue_token::LATEST,
+                            &start,
+                        ))
+                    }
+                    other => storage_error(other, &gr, ""),
+                })?
+        }
     } else {
         match (rv, rv_match) {
             (Some(r), Some("Exact")) => res

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{check_path_segment, object_key};
 use super::{Registry, Resource, admission, convert, services};
+use crate::repeated_keys::{self, BodyKeys, BodySyntax};
 
 /// `fieldValidation`: what to do with fields the kind does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +67,9 @@ pub struct WriteOptions {
     pub managed_fields_done: bool,
     /// Annotations admission adds to the request's audit event.
     pub audit_annotations: std::sync::Mutex<Vec<AuditAnnotation>>,
+    /// How the body was written and the keys it repeats, judged with the
+    /// unknown fields (see [`check_dropped_fields`]).
+    pub body_keys: std::sync::OnceLock<BodyKeys>,
 }
 
 /// An annotation for the request's audit event, logged only at `level`
@@ -96,6 +100,7 @@ impl Default for WriteOptions {
             subresource: String::new(),
             managed_fields_done: false,
             audit_annotations: Default::default(),
+            body_keys: Default::default(),
         }
     }
 }
@@ -160,7 +165,13 @@ impl WriteOptions {
     }
 }
 
-/// Applies `fieldValidation` to the fields the decode dropped.
+/// Applies `fieldValidation` to the fields the decode dropped and to the
+/// keys the body repeats, in upstream's order: a JSON body's strict
+/// errors as its decoder meets them (custom resources and patches: the
+/// repetitions first, then the unknown fields), a YAML body's go-yaml
+/// lines first. Upstream lists the unknown fields of an object it
+/// re-encoded from a Go map (YAML bodies, patch results) in that map's
+/// key order, custom resources in their pruning order.
 pub fn check_dropped_fields(
     res: &Resource,
     dropped: Vec<String>,
@@ -175,34 +186,77 @@ pub fn check_dropped_fields(
         .into_iter()
         .filter(|f| f != "metadata.selfLink")
         .collect();
-    // Custom resources list them in upstream's decoder order, not in the
-    // body's.
-    if let Some(c) = &res.custom {
-        unknown = c.schema.order_unknown_fields(unknown);
+    let body = opts.body_keys.get();
+    let syntax = body.map_or(BodySyntax::Json, |b| b.syntax);
+    let repeated = body.map_or(&[][..], |b| b.repeated.as_slice());
+    match &res.custom {
+        Some(c) => unknown = c.schema.order_unknown_fields(unknown),
+        None if syntax != BodySyntax::Json => repeated_keys::sort_like_go_maps(&mut unknown),
+        None => {}
     }
-    if unknown.is_empty() {
+    // Strict joins the errors into one; Warn sends each (go-yaml's lines
+    // one by one).
+    let mut errors: Vec<String> = body.map_or_else(Vec::new, |b| b.patch_errors.clone());
+    let mut warnings: Vec<String> = Vec::new();
+    let unknown_text = |f: &String| format!("unknown field \"{f}\"");
+    match (syntax, repeated.is_empty()) {
+        (_, true) => errors.extend(unknown.iter().map(unknown_text)),
+        (BodySyntax::Yaml, false) => {
+            errors.push(repeated_keys::unmarshal_errors(repeated));
+            warnings.extend(repeated.iter().map(ToString::to_string));
+            errors.extend(unknown.iter().map(unknown_text));
+        }
+        (BodySyntax::Json, false) if res.custom.is_none() => {
+            let trace = body.map_or_else(Vec::new, |b| repeated_keys::trace_json(&b.body));
+            errors.extend(repeated_keys::typed_strict_errors(&trace, &unknown));
+        }
+        (_, false) => {
+            for k in repeated {
+                let e = k.duplicate_field();
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+            }
+            errors.extend(unknown.iter().map(unknown_text));
+        }
+    }
+    if errors.is_empty() {
         return Ok(());
     }
     match opts.field_validation {
-        FieldValidation::Strict => {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|f| format!("unknown field \"{f}\""))
-                .collect();
-            Err(StatusError::bad_request(format!(
-                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
-                list.join(", "),
-                kind = res.def.kind,
-                v = res.def.version,
-            )))
-        }
+        FieldValidation::Strict => Err(StatusError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+            errors.join(", "),
+            kind = res.def.kind,
+            v = res.def.version,
+        ))),
         _ => {
-            for f in unknown {
-                opts.warn(format!("unknown field \"{f}\""));
+            if warnings.is_empty() {
+                warnings = errors;
+            } else {
+                // The YAML lines replace the one joined error.
+                warnings.extend(errors.into_iter().skip(1));
+            }
+            for w in warnings {
+                opts.warn(w);
             }
             Ok(())
         }
     }
+}
+
+/// A built-in kind written in a version other than its storage one: the
+/// pipeline cannot tell its unknown fields, but the keys its body repeats
+/// still obey `fieldValidation`.
+fn check_repeated_only(
+    res: &Resource,
+    dropped_checked: bool,
+    opts: &WriteOptions,
+) -> Result<(), StatusError> {
+    if dropped_checked || res.custom.is_some() {
+        return Ok(());
+    }
+    check_dropped_fields(res, Vec::new(), opts)
 }
 
 /// Which part of an object an update addresses.
@@ -721,6 +775,7 @@ async fn create_object(
         name: String::new(),
         generated_from: None,
     };
+    check_repeated_only(res, steps.check_dropped, opts)?;
     let mut prepared = strategy
         .prepare_create(obj, &mut steps)
         .map_err(|e| pipeline_error(res, e))?;
@@ -810,6 +865,7 @@ pub fn decide_update(
         check_dropped: res.is_storage_version(),
         name: &name,
     };
+    check_repeated_only(res, steps.check_dropped, opts)?;
     let mut prepared = strategy
         .prepare_update(new, old, target, &mut steps)
         .map_err(|e| pipeline_error(res, e))?;
