@@ -73,14 +73,49 @@ fn propagation(mode: Option<&str>) -> i32 {
     }
 }
 
+/// Upstream's checks of a (possibly expanded) subPath in `makeMounts`: it
+/// must be relative and must not step back out of the volume.
 fn check_sub_path(sub_path: &str) -> Result<(), String> {
-    let p = Path::new(sub_path);
-    if p.is_absolute() || p.components().any(|c| c == Component::ParentDir) {
+    if Path::new(sub_path).is_absolute() {
         return Err(format!(
-            "invalid subPath {sub_path:?}: must be a relative path without '..'"
+            "error SubPath `{sub_path}` must not be an absolute path"
+        ));
+    }
+    if Path::new(sub_path)
+        .components()
+        .any(|c| c == Component::ParentDir)
+    {
+        return Err(format!(
+            "unable to provision SubPath `{sub_path}`: must not contain '..'"
         ));
     }
     Ok(())
+}
+
+/// Upstream's `ExpandContainerVolumeMounts`: `$(VAR)` in `subPathExpr` from
+/// the container's final environment; a variable that is unknown or empty is
+/// an error (so a subpath never silently collapses to the volume root).
+fn expand_sub_path_expr(expr: &str, env: &[(String, String)]) -> Result<String, String> {
+    let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    // The last definition of a name wins, as in the container's environment.
+    let expanded = super::env::expand(expr, &|name| {
+        let value = env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty());
+        if value.is_none() {
+            missing.borrow_mut().insert(name.to_string());
+        }
+        Some(value.unwrap_or_default())
+    });
+    let missing = missing.into_inner();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.into_iter().collect();
+        return Err(format!("missing value for {}", names.join(", ")));
+    }
+    Ok(expanded)
 }
 
 /// The mounts of a container (upstream `makeMounts`).
@@ -98,7 +133,10 @@ pub fn mounts(
             )
         })?;
         let mut host_path = volume.host_path.clone();
-        let sub_path = mount.sub_path.clone().unwrap_or_default();
+        let sub_path = match mount.sub_path_expr.as_deref().filter(|e| !e.is_empty()) {
+            Some(expr) => expand_sub_path_expr(expr, inputs.env)?,
+            None => mount.sub_path.clone().unwrap_or_default(),
+        };
         if !sub_path.is_empty() {
             check_sub_path(&sub_path)?;
             host_path = host_path.join(&sub_path);
@@ -447,6 +485,49 @@ mod tests {
             ..Default::default()
         };
         assert!(container_config(&pod(), &bad, &inputs(&volumes, &env)).is_err());
+    }
+
+    #[test]
+    fn sub_path_expr() {
+        let dir = tempfile::tempdir().unwrap();
+        let volumes = HashMap::from([(
+            "data".to_string(),
+            VolumeInfo {
+                host_path: dir.path().to_path_buf(),
+                read_only: false,
+            },
+        )]);
+        let mount = |expr: &str| Container {
+            name: "c".into(),
+            volume_mounts: Some(vec![VolumeMount {
+                name: "data".into(),
+                mount_path: "/m".into(),
+                sub_path_expr: Some(expr.into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = env(&[("A", "x"), ("POD", "p1"), ("POD", "p2")]);
+        let got = mounts(&pod(), &mount("$(A)/$(POD)"), &inputs(&volumes, &ok)).unwrap();
+        assert_eq!(got[0].host_path, dir.path().join("x/p2").display().to_string());
+        assert!(dir.path().join("x/p2").is_dir());
+
+        // An unknown or empty variable fails the container config.
+        let empty = env(&[("A", "")]);
+        let err = mounts(&pod(), &mount("$(B)/$(A)"), &inputs(&volumes, &empty)).unwrap_err();
+        assert_eq!(err, "missing value for A, B");
+        let abs = env(&[("A", "/tmp")]);
+        let err = mounts(&pod(), &mount("$(A)"), &inputs(&volumes, &abs)).unwrap_err();
+        assert_eq!(err, "error SubPath `/tmp` must not be an absolute path");
+        let up = env(&[("A", "..")]);
+        let err = mounts(&pod(), &mount("$(A)"), &inputs(&volumes, &up)).unwrap_err();
+        assert_eq!(err, "unable to provision SubPath `..`: must not contain '..'");
     }
 
     #[test]
