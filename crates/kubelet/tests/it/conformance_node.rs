@@ -346,10 +346,11 @@ spec:
     .await;
     assert!(ps.contains("sleep 3601"), "{ps}");
     assert!(ps.contains("sleep 3602"), "{ps}");
-    // The app container has its own process namespace: it does not see the
-    // debugger.
+    // The app container has its own process namespace (the debugger joined
+    // it): not the sandbox's, where the pause process runs.
     let (app_ps, _) = ws_exec(node, "ephemeral", "main", &["ps", "-o", "args"]).await;
-    assert!(!app_ps.contains("sleep 3602"), "{app_ps}");
+    assert!(app_ps.contains("sleep 3602"), "{app_ps}");
+    assert!(!app_ps.contains("pause"), "{app_ps}");
 
     // Upstream's update test: adding one through the subresource works,
     // changing or removing an existing one is refused.
