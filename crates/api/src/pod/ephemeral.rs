@@ -86,7 +86,7 @@ mod tests {
 
     fn pod(ephemeral: &[(&str, &str)]) -> Pod {
         Pod {
-            metadata: kube::api::ObjectMeta {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: Some("p".into()),
                 ..Default::default()
             },
