@@ -581,6 +581,13 @@ impl Kubelet {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&termination_log, b"");
+        // Writable whatever user the container runs as (upstream chmods it
+        // to 0666 too, independent of the umask).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(&termination_log, std::fs::Permissions::from_mode(0o666));
+        }
         let inputs = ContainerInputs {
             init,
             restart_count,

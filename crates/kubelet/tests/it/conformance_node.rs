@@ -454,3 +454,171 @@ async fn kubectl_debug_adds_ephemeral_containers_that_run_and_exec() {
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
+
+fn busybox_pod(name: &str, extra_spec: &str, container_extra: &str, script: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  restartPolicy: Never
+{extra_spec}
+  containers:
+  - name: c
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "{script}"]
+{container_extra}
+"#
+    )
+}
+
+fn terminated(pod: &Pod) -> Option<k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    container(pod, "c")?.state.clone()?.terminated
+}
+
+async fn finished_log(node: &Node, name: &str) -> (Pod, String) {
+    let pod = node
+        .wait_pod(name, "finished", TIMEOUT, |p| {
+            matches!(phase(p), "Succeeded" | "Failed")
+        })
+        .await;
+    let log = pods(node)
+        .logs(name, &Default::default())
+        .await
+        .expect("logs");
+    (pod, log)
+}
+
+async fn container_basics_scenario(node: &Node) {
+    // Kubelet, hostAliases / managed etc hosts.
+    node.create_pod(&busybox_pod(
+        "host-aliases",
+        "  hostAliases: [{ip: 123.45.67.89, hostnames: [foo, bar]}]",
+        "",
+        "cat /etc/hosts",
+    ))
+    .await;
+    // TerminationMessagePath, non-root user and non-default path.
+    node.create_pod(&busybox_pod(
+        "term-file",
+        "",
+        "    terminationMessagePath: /dev/termination-custom-log\n    securityContext: {runAsUser: 1000}",
+        "echo -n DONE > /dev/termination-custom-log",
+    ))
+    .await;
+    // TerminationMessage from the log of a failing / succeeding container.
+    node.create_pod(&busybox_pod(
+        "term-log-fail",
+        "",
+        "    terminationMessagePolicy: FallbackToLogsOnError",
+        "echo -n DONE; exit 1",
+    ))
+    .await;
+    node.create_pod(&busybox_pod(
+        "term-log-ok",
+        "",
+        "    terminationMessagePolicy: FallbackToLogsOnError",
+        "echo -n OK",
+    ))
+    .await;
+    // Security Context: runAsUser, runAsGroup, readOnlyRootFilesystem,
+    // allowPrivilegeEscalation=false.
+    node.create_pod(&busybox_pod(
+        "secctx",
+        "",
+        "    securityContext: {runAsUser: 65534, runAsGroup: 3000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}",
+        "id -u; id -g; touch /file 2>/dev/null || echo read-only; grep NoNewPrivs /proc/self/status",
+    ))
+    .await;
+    // DownwardAPI env: name, namespace, IPs, UID, limits and requests.
+    node.create_pod(&busybox_pod(
+        "dapi",
+        "",
+        r#"    resources: {limits: {cpu: 1250m, memory: 64Mi}, requests: {cpu: 1250m, memory: 32Mi}}
+    env:
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+    - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: HOST_IP, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}
+    - {name: POD_UID, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}
+    - {name: CPU_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
+    - {name: MEMORY_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.memory}}}
+    - {name: CPU_REQUEST, valueFrom: {resourceFieldRef: {resource: requests.cpu}}}
+    - {name: MEMORY_REQUEST, valueFrom: {resourceFieldRef: {resource: requests.memory}}}"#,
+        "env",
+    ))
+    .await;
+    // Pod Lifecycle, post start exec hook.
+    node.create_pod(&busybox_pod(
+        "post-start",
+        "",
+        "    lifecycle: {postStart: {exec: {command: [sh, -c, 'echo poststart > /tmp/hook']}}}",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do [ -f /tmp/hook ] && break; sleep 1; done; cat /tmp/hook",
+    ))
+    .await;
+
+    let (_, hosts) = finished_log(node, "host-aliases").await;
+    assert!(
+        hosts.starts_with("# Kubernetes-managed hosts file."),
+        "{hosts}"
+    );
+    assert!(hosts.contains("123.45.67.89\tfoo\tbar"), "{hosts}");
+
+    let (pod, _) = finished_log(node, "term-file").await;
+    assert_eq!(phase(&pod), "Succeeded");
+    assert_eq!(terminated(&pod).unwrap().message.as_deref(), Some("DONE"));
+    let (pod, _) = finished_log(node, "term-log-fail").await;
+    assert_eq!(phase(&pod), "Failed");
+    assert_eq!(terminated(&pod).unwrap().message.as_deref(), Some("DONE"));
+    let (pod, _) = finished_log(node, "term-log-ok").await;
+    assert_eq!(phase(&pod), "Succeeded");
+    assert_eq!(terminated(&pod).unwrap().message.unwrap_or_default(), "");
+
+    let (pod, out) = finished_log(node, "secctx").await;
+    assert_eq!(phase(&pod), "Succeeded", "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["65534", "3000", "read-only"], "{out}");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
+
+    let (pod, env) = finished_log(node, "dapi").await;
+    let status = pod.status.clone().unwrap();
+    let uid = pod.metadata.uid.clone().unwrap();
+    for want in [
+        "POD_NAME=dapi".to_string(),
+        "POD_NAMESPACE=default".to_string(),
+        format!("POD_IP={}", status.pod_ip.clone().unwrap()),
+        format!("HOST_IP={}", status.host_ip.clone().unwrap()),
+        format!("POD_UID={uid}"),
+        "CPU_LIMIT=2".to_string(),
+        "MEMORY_LIMIT=67108864".to_string(),
+        "CPU_REQUEST=2".to_string(),
+        "MEMORY_REQUEST=33554432".to_string(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} not in\n{env}");
+    }
+
+    let (_, hook) = finished_log(node, "post-start").await;
+    assert_eq!(hook.trim(), "poststart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hosts_termination_messages_security_context_downward_env_and_post_start() {
+    if !can_run() {
+        return;
+    }
+    let node = Node::start("node-basics", |_| {}).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        tokio::time::timeout(Duration::from_secs(240), container_basics_scenario(&node)),
+    ))
+    .await;
+    node.shutdown().await;
+    match result {
+        Ok(finished) => finished.expect("the scenario timed out"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
