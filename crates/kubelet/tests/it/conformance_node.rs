@@ -622,3 +622,95 @@ async fn hosts_termination_messages_security_context_downward_env_and_post_start
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
+
+fn probed_pod(name: &str, script: &str, probes: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  containers:
+  - name: c
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "{script}"]
+{probes}
+"#
+    )
+}
+
+fn restarts(pod: &Pod) -> i32 {
+    container(pod, "c").map_or(0, |c| c.restart_count)
+}
+
+async fn probes_scenario(node: &Node) {
+    // Liveness, local file: restart once the file is gone; no restart
+    // while it stays.
+    node.create_pod(&probed_pod(
+        "liveness-exec-restart",
+        "echo ok > /tmp/health; sleep 5; rm -f /tmp/health; sleep 600",
+        "    livenessProbe: {exec: {command: [cat, /tmp/health]}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1}",
+    ))
+    .await;
+    node.create_pod(&probed_pod(
+        "liveness-exec-ok",
+        "echo ok > /tmp/health; sleep 600",
+        "    livenessProbe: {exec: {command: [cat, /tmp/health]}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1}",
+    ))
+    .await;
+    // Liveness, tcp socket on a listening port: no restart.
+    // (The test server listens on 8080.)
+    node.create_pod(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: liveness-tcp-ok}}
+spec:
+  containers:
+  - name: c
+    image: {}
+    imagePullPolicy: IfNotPresent
+    livenessProbe: {{tcpSocket: {{port: 8080}}, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1}}
+"#,
+        corten_cri::local_images::TESTSERVER_PINNED_IMAGE
+    ))
+    .await;
+    // Readiness failure: running, never ready, never restarted.
+    node.create_pod(&probed_pod(
+        "readiness-fail",
+        "sleep 600",
+        "    readinessProbe: {exec: {command: [/bin/false]}, periodSeconds: 1}",
+    ))
+    .await;
+    node.wait_pod("liveness-exec-restart", "restarted", TIMEOUT, |p| {
+        restarts(p) >= 1
+    })
+    .await;
+    // The others have had 12s and more of probing by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for name in ["liveness-exec-ok", "liveness-tcp-ok", "readiness-fail"] {
+        let pod = pods(node).get(name).await.expect("get");
+        assert_eq!(phase(&pod), "Running", "{name}");
+        assert_eq!(restarts(&pod), 0, "{name}");
+        let ready = container(&pod, "c").unwrap().ready;
+        assert_eq!(ready, name != "readiness-fail", "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn liveness_exec_and_tcp_and_readiness_failure() {
+    if !can_run() {
+        return;
+    }
+    let node = Node::start("node-probes", |_| {}).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        tokio::time::timeout(Duration::from_secs(180), probes_scenario(&node)),
+    ))
+    .await;
+    node.shutdown().await;
+    match result {
+        Ok(finished) => finished.expect("the scenario timed out"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
