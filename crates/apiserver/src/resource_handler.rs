@@ -23,7 +23,7 @@ use crate::registry::delete::{self, Deleted};
 use crate::registry::scale::{ScaleChange, ScaleWrite, Shape};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
 use crate::registry::subresources;
-use crate::registry::{Resource, admission, apply, list, managed, patch, store, watch};
+use crate::registry::{Resource, admission, apply, ephemeral, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -560,6 +560,36 @@ where
             write.update(&name, &mut obj).await?;
             let updated =
                 crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
+            Ok(wire::respond_value(StatusCode::OK, &updated, out))
+        }
+        (Verb::Get, Some(ephemeral::SUBRESOURCE)) if res.def.resource == "pods" => {
+            let json = store::get(reg, &res, ns, &name, None).await?;
+            let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
+            Ok(wire::respond_value(StatusCode::OK, &obj, out))
+        }
+        (Verb::Update | Verb::Patch, Some(ephemeral::SUBRESOURCE))
+            if res.def.resource == "pods" =>
+        {
+            let input = wire::input_format(&headers)?;
+            let body = read_body(req.into_body(), limit).await?;
+            let change = if r.verb == Verb::Update {
+                let obj = wire::decode_object(&body, input)?;
+                if let Some(slot) = &audit_slot {
+                    slot.set(&obj);
+                }
+                ephemeral::Change::Replace(obj)
+            } else {
+                ephemeral::Change::Patch(&body, input)
+            };
+            let updated = ephemeral::update(
+                reg,
+                &res,
+                ns.unwrap_or_default(),
+                &name,
+                change,
+                opts.dry_run,
+            )
+            .await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
         }
         (Verb::Update, Some("finalize")) => {

@@ -565,7 +565,16 @@ pub fn validate_ephemeral_containers(
             (e.ports.is_some(), "ports"),
             (e.readiness_probe.is_some(), "readinessProbe"),
             (e.resize_policy.is_some(), "resizePolicy"),
-            (e.resources.is_some(), "resources"),
+            // Go's `resources` is a struct: `{}` (what kubectl debug
+            // sends) is its zero value, i.e. not set.
+            (
+                e.resources.as_ref().is_some_and(|r| {
+                    r.limits.as_ref().is_some_and(|m| !m.is_empty())
+                        || r.requests.as_ref().is_some_and(|m| !m.is_empty())
+                        || r.claims.as_ref().is_some_and(|c| !c.is_empty())
+                }),
+                "resources",
+            ),
             (e.restart_policy.is_some(), "restartPolicy"),
             (e.startup_probe.is_some(), "startupProbe"),
         ] {

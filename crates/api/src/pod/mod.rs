@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod containers;
 pub mod defaults;
 pub mod env;
+pub mod ephemeral;
 pub mod field_rules;
 pub mod metadata;
 mod pipeline;
@@ -206,6 +207,48 @@ impl Strategy for PodStrategy {
             return;
         };
         mutate_typed::<Pod>(new, |pod| prepare_pod_status_update(pod, &old_pod));
+    }
+
+    fn prepare_for_subresource_update(&self, subresource: &str, new: &mut Value, old: &Value) {
+        if subresource != ephemeral::EPHEMERAL_CONTAINERS {
+            return self.prepare_for_status_update(new, old);
+        }
+        let Ok(old_pod) = crate::typed::decode::<Pod>(old) else {
+            crate::strategy::default_prepare_for_status_update(new, old);
+            return;
+        };
+        mutate_typed::<Pod>(new, |pod| {
+            *pod = ephemeral::keep_only_ephemeral_changes(pod, &old_pod);
+            // The subresource path has no separate defaulting step; the new
+            // containers get the defaults a create would give them.
+            default_pod(pod);
+        });
+    }
+
+    fn validate_subresource_update(
+        &self,
+        subresource: &str,
+        new: &Value,
+        old: &Value,
+    ) -> ErrorList {
+        if subresource != ephemeral::EPHEMERAL_CONTAINERS {
+            return self.validate_status_update(new, old);
+        }
+        let mut errs = validate_object_meta_update(
+            new,
+            old,
+            true,
+            self.name_validator(),
+            &Path::new("metadata"),
+        );
+        match (decode::<Pod>(new), decode::<Pod>(old)) {
+            (Ok(n), Ok(o)) => {
+                errs.extend(validate_pod_metadata_and_spec(&n));
+                errs.extend(ephemeral::validate_ephemeral_containers_update(&n, &o));
+            }
+            (Err(e), _) | (_, Err(e)) => errs.extend(e),
+        }
+        errs
     }
 
     fn default(&self, obj: &mut Value) {

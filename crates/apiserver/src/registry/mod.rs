@@ -8,6 +8,7 @@ pub mod approval;
 pub mod change;
 pub mod convert;
 pub mod delete;
+pub mod ephemeral;
 pub mod keys;
 pub mod list;
 pub mod lookup;

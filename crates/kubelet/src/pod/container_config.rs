@@ -63,6 +63,9 @@ pub struct ContainerInputs<'a> {
     pub image_uid: Option<i64>,
     /// The image's user string.
     pub image_user: &'a str,
+    /// Runtime id of the container whose process namespace an ephemeral
+    /// container joins (`targetContainerName`).
+    pub pid_target: Option<&'a str>,
 }
 
 fn propagation(mode: Option<&str>) -> i32 {
@@ -73,14 +76,49 @@ fn propagation(mode: Option<&str>) -> i32 {
     }
 }
 
+/// Upstream's checks of a (possibly expanded) subPath in `makeMounts`: it
+/// must be relative and must not step back out of the volume.
 fn check_sub_path(sub_path: &str) -> Result<(), String> {
-    let p = Path::new(sub_path);
-    if p.is_absolute() || p.components().any(|c| c == Component::ParentDir) {
+    if Path::new(sub_path).is_absolute() {
         return Err(format!(
-            "invalid subPath {sub_path:?}: must be a relative path without '..'"
+            "error SubPath `{sub_path}` must not be an absolute path"
+        ));
+    }
+    if Path::new(sub_path)
+        .components()
+        .any(|c| c == Component::ParentDir)
+    {
+        return Err(format!(
+            "unable to provision SubPath `{sub_path}`: must not contain '..'"
         ));
     }
     Ok(())
+}
+
+/// Upstream's `ExpandContainerVolumeMounts`: `$(VAR)` in `subPathExpr` from
+/// the container's final environment; a variable that is unknown or empty is
+/// an error (so a subpath never silently collapses to the volume root).
+fn expand_sub_path_expr(expr: &str, env: &[(String, String)]) -> Result<String, String> {
+    let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    // The last definition of a name wins, as in the container's environment.
+    let expanded = super::env::expand(expr, &|name| {
+        let value = env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty());
+        if value.is_none() {
+            missing.borrow_mut().insert(name.to_string());
+        }
+        Some(value.unwrap_or_default())
+    });
+    let missing = missing.into_inner();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.into_iter().collect();
+        return Err(format!("missing value for {}", names.join(", ")));
+    }
+    Ok(expanded)
 }
 
 /// The mounts of a container (upstream `makeMounts`).
@@ -98,7 +136,10 @@ pub fn mounts(
             )
         })?;
         let mut host_path = volume.host_path.clone();
-        let sub_path = mount.sub_path.clone().unwrap_or_default();
+        let sub_path = match mount.sub_path_expr.as_deref().filter(|e| !e.is_empty()) {
+            Some(expr) => expand_sub_path_expr(expr, inputs.env)?,
+            None => mount.sub_path.clone().unwrap_or_default(),
+        };
         if !sub_path.is_empty() {
             check_sub_path(&sub_path)?;
             host_path = host_path.join(&sub_path);
@@ -196,8 +237,44 @@ fn verify_non_root(
     }
 }
 
+/// The container's namespaces (upstream `containerNamespaces`): network
+/// and IPC of the pod (or the node), its own PID namespace unless the pod
+/// shares one or uses the node's; an ephemeral container with a target
+/// joins the target's PID namespace.
+fn namespaces(pod: &Pod, pid_target: Option<&str>) -> api::NamespaceOption {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let mode = |on_host: Option<bool>, pod_wide: bool| {
+        if on_host.unwrap_or(false) {
+            api::NamespaceMode::Node
+        } else if pod_wide {
+            api::NamespaceMode::Pod
+        } else {
+            api::NamespaceMode::Container
+        }
+    };
+    let mut pid = mode(spec.host_pid, spec.share_process_namespace.unwrap_or(false));
+    let mut target_id = String::new();
+    if let Some(target) = pid_target
+        && pid == api::NamespaceMode::Container
+    {
+        pid = api::NamespaceMode::Target;
+        target_id = target.to_string();
+    }
+    api::NamespaceOption {
+        network: mode(spec.host_network, true) as i32,
+        pid: pid as i32,
+        ipc: mode(spec.host_ipc, true) as i32,
+        target_id,
+        ..Default::default()
+    }
+}
+
 /// The Linux security context in CRI terms.
-fn linux_security(pod: &Pod, sc: &SecurityContext) -> api::LinuxContainerSecurityContext {
+fn linux_security(
+    pod: &Pod,
+    sc: &SecurityContext,
+    pid_target: Option<&str>,
+) -> api::LinuxContainerSecurityContext {
     let privileged = sc.privileged.unwrap_or(false);
     let unmasked = sc.proc_mount.as_deref() == Some("Unmasked");
     let pod_sc = pod
@@ -238,6 +315,7 @@ fn linux_security(pod: &Pod, sc: &SecurityContext) -> api::LinuxContainerSecurit
                 .collect()
         },
         seccomp: Some(seccomp(sc.seccomp_profile.as_ref())),
+        namespace_options: Some(namespaces(pod, pid_target)),
         ..Default::default()
     }
 }
@@ -286,7 +364,7 @@ pub fn container_config(
         tty: container.tty.unwrap_or(false),
         linux: Some(api::LinuxContainerConfig {
             resources: Some(inputs.resources.clone()),
-            security_context: Some(linux_security(pod, &sc)),
+            security_context: Some(linux_security(pod, &sc, inputs.pid_target)),
         }),
         ..Default::default()
     })
@@ -389,6 +467,7 @@ mod tests {
             resources: api::LinuxContainerResources::default(),
             image_uid: Some(1000),
             image_user: "1000",
+            pid_target: None,
         }
     }
 
@@ -429,6 +508,23 @@ mod tests {
         let security = config.linux.unwrap().security_context.unwrap();
         assert_eq!(security.supplemental_groups, [2000]);
         assert_eq!(security.masked_paths.len(), DEFAULT_MASKED_PATHS.len());
+        let ns = security.namespace_options.unwrap();
+        assert_eq!(ns.pid, api::NamespaceMode::Container as i32);
+        assert_eq!(ns.network, api::NamespaceMode::Pod as i32);
+        let mut targeted = inputs(&volumes, &env);
+        targeted.pid_target = Some("abc123");
+        let config = container_config(&pod(), &container, &targeted).unwrap();
+        let ns = config
+            .linux
+            .unwrap()
+            .security_context
+            .unwrap()
+            .namespace_options
+            .unwrap();
+        assert_eq!(
+            (ns.pid, ns.target_id.as_str()),
+            (api::NamespaceMode::Target as i32, "abc123")
+        );
 
         let mut root = inputs(&volumes, &env);
         root.image_uid = Some(0);
@@ -447,6 +543,55 @@ mod tests {
             ..Default::default()
         };
         assert!(container_config(&pod(), &bad, &inputs(&volumes, &env)).is_err());
+    }
+
+    #[test]
+    fn sub_path_expr() {
+        let dir = tempfile::tempdir().unwrap();
+        let volumes = HashMap::from([(
+            "data".to_string(),
+            VolumeInfo {
+                host_path: dir.path().to_path_buf(),
+                read_only: false,
+            },
+        )]);
+        let mount = |expr: &str| Container {
+            name: "c".into(),
+            volume_mounts: Some(vec![VolumeMount {
+                name: "data".into(),
+                mount_path: "/m".into(),
+                sub_path_expr: Some(expr.into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = env(&[("A", "x"), ("POD", "p1"), ("POD", "p2")]);
+        let got = mounts(&pod(), &mount("$(A)/$(POD)"), &inputs(&volumes, &ok)).unwrap();
+        assert_eq!(
+            got[0].host_path,
+            dir.path().join("x/p2").display().to_string()
+        );
+        assert!(dir.path().join("x/p2").is_dir());
+
+        // An unknown or empty variable fails the container config.
+        let empty = env(&[("A", "")]);
+        let err = mounts(&pod(), &mount("$(B)/$(A)"), &inputs(&volumes, &empty)).unwrap_err();
+        assert_eq!(err, "missing value for A, B");
+        let abs = env(&[("A", "/tmp")]);
+        let err = mounts(&pod(), &mount("$(A)"), &inputs(&volumes, &abs)).unwrap_err();
+        assert_eq!(err, "error SubPath `/tmp` must not be an absolute path");
+        let up = env(&[("A", "..")]);
+        let err = mounts(&pod(), &mount("$(A)"), &inputs(&volumes, &up)).unwrap_err();
+        assert_eq!(
+            err,
+            "unable to provision SubPath `..`: must not contain '..'"
+        );
     }
 
     #[test]

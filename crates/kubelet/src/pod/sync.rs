@@ -11,8 +11,10 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use super::actions::{self, PodActions};
 use super::api_status::{self, KUBELET_CONDITIONS, StatusInputs};
 use super::container_config::{self, ContainerInputs};
+use super::deadline::{self, Deadline};
 use super::downward::RuntimeFacts;
 use super::env;
+use super::ephemeral;
 use super::lifecycle;
 use super::qos;
 use super::runtime_pod::RuntimePod;
@@ -192,13 +194,26 @@ impl Kubelet {
                 return result;
             }
         };
-        // A pod whose phase is already terminal never runs again.
-        let terminal_phase = self
-            .status
-            .get(&uid)
-            .or_else(|| pod.status.clone())
-            .and_then(|s| s.phase)
+        let current = self.status.get(&uid).or_else(|| pod.status.clone());
+        let current_phase = current.as_ref().and_then(|s| s.phase.clone());
+        let mut terminal_phase = current_phase
+            .as_deref()
             .is_some_and(|p| p == "Succeeded" || p == "Failed");
+        if !terminal_phase {
+            match deadline::check(pod, current.as_ref()) {
+                Deadline::Exceeded => {
+                    self.recorder
+                        .pod(pod, None, WARNING, deadline::REASON, deadline::MESSAGE);
+                    self.status
+                        .set(pod, deadline::fail(current.clone().unwrap_or_default()));
+                    terminal_phase = true;
+                }
+                // Come back when it passes.
+                Deadline::In(left) => result.sooner(left),
+                Deadline::None => {}
+            }
+        }
+        // A pod whose phase is already terminal never runs again.
         if terminal_phase {
             // An eviction chose the grace period.
             self.stop_pod(pod, &runtime, self.eviction_grace(&uid))
@@ -290,7 +305,11 @@ impl Kubelet {
         if actions.kill_pod {
             self.stop_pod(pod, runtime, None).await;
         }
-        if !actions.create_sandbox && actions.init_to_start.is_empty() && actions.start.is_empty() {
+        if !actions.create_sandbox
+            && actions.init_to_start.is_empty()
+            && actions.start.is_empty()
+            && actions.ephemeral_to_start.is_empty()
+        {
             state
                 .waiting
                 .retain(|name, _| runtime.latest(name).is_none_or(|c| !c.is_running()));
@@ -348,12 +367,41 @@ impl Kubelet {
             return;
         };
         let etc_hosts = self.write_etc_hosts(pod, runtime);
+        // Ephemeral containers first, so they can debug a start that hangs
+        // (upstream's order).
+        let ephemerals = ephemeral::of(pod);
+        for &i in &actions.ephemeral_to_start {
+            let Some(e) = ephemerals.get(i) else { continue };
+            let target = e.target.as_deref().and_then(|t| runtime.latest(t));
+            if let Some(name) = &e.target
+                && target.is_none_or(|c| !c.is_running())
+            {
+                tracing::info!(pod = %pod_key(pod), container = %e.container.name, target = %name,
+                    "target container not running: the ephemeral container gets its own process namespace");
+            }
+            let target_id = target.filter(|c| c.is_running()).map(|c| c.id.clone());
+            self.start_container(
+                pod,
+                &e.container,
+                false,
+                target_id.as_deref(),
+                runtime,
+                &sandbox.id,
+                &sandbox_config,
+                &volumes,
+                etc_hosts.as_deref(),
+                state,
+                result,
+            )
+            .await;
+        }
         for &i in &actions.init_to_start {
             if let Some(c) = inits.get(i) {
                 self.start_container(
                     pod,
                     c,
                     true,
+                    None,
                     runtime,
                     &sandbox.id,
                     &sandbox_config,
@@ -371,6 +419,7 @@ impl Kubelet {
                     pod,
                     c,
                     false,
+                    None,
                     runtime,
                     &sandbox.id,
                     &sandbox_config,
@@ -445,6 +494,7 @@ impl Kubelet {
         pod: &Pod,
         container: &Container,
         init: bool,
+        pid_target: Option<&str>,
         runtime: &RuntimePod,
         sandbox_id: &str,
         sandbox_config: &api::PodSandboxConfig,
@@ -531,6 +581,13 @@ impl Kubelet {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&termination_log, b"");
+        // Writable whatever user the container runs as (upstream chmods it
+        // to 0666 too, independent of the umask).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(&termination_log, std::fs::Permissions::from_mode(0o666));
+        }
         let inputs = ContainerInputs {
             init,
             restart_count,
@@ -552,6 +609,7 @@ impl Kubelet {
             ),
             image_uid: image.uid.as_ref().map(|u| u.value),
             image_user: &image.username,
+            pid_target,
         };
         let config = match container_config::container_config(pod, container, &inputs) {
             Ok(c) => c,

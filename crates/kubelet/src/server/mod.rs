@@ -267,7 +267,12 @@ async fn container_logs(kubelet: &Arc<Kubelet>, rest: &str, query: &str) -> Resp
         .containers
         .iter()
         .chain(spec.init_containers.iter().flatten())
-        .any(|c| &c.name == container);
+        .any(|c| &c.name == container)
+        || spec
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .any(|c| &c.name == container);
     if !known {
         return text(
             StatusCode::BAD_REQUEST,

@@ -13,7 +13,10 @@
 //!   liveness/startup probe failed is killed (and restarted if the policy
 //!   allows);
 //! - when nothing runs and nothing will start again, the pod is done: kill
-//!   the sandbox.
+//!   the sandbox;
+//! - ephemeral containers start once in an existing sandbox (whatever the
+//!   init containers do, so they can debug a stuck start) and are never
+//!   restarted.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
@@ -59,6 +62,8 @@ pub struct PodActions {
     pub init_to_start: Vec<usize>,
     /// App containers to start (indexes into `containers`).
     pub start: Vec<usize>,
+    /// Ephemeral containers to start (indexes into `ephemeralContainers`).
+    pub ephemeral_to_start: Vec<usize>,
     /// Running containers to kill.
     pub kill: Vec<KillContainer>,
     /// An init container failed and the pod will not retry (`Never`).
@@ -170,6 +175,14 @@ pub fn compute(pod: &Pod, runtime: &RuntimePod, probes: &dyn ProbeVerdicts) -> P
             actions.init_to_start.push(0);
         }
         return actions;
+    }
+
+    // Ephemeral containers never ran in this pod yet (upstream starts them
+    // only into an existing sandbox and never restarts them).
+    for (i, ec) in spec.ephemeral_containers.iter().flatten().enumerate() {
+        if runtime.latest(&ec.name).is_none() {
+            actions.ephemeral_to_start.push(i);
+        }
     }
 
     // Init containers, in order.

@@ -232,3 +232,30 @@ fn sidecars_must_start_before_app_containers() {
     );
     assert_eq!(a.init_to_start, [0]);
 }
+
+#[test]
+fn ephemeral_containers_start_once_into_the_running_sandbox() {
+    let app = container("app");
+    let debugger = container("debugger");
+    let mut p = pod("Always", vec![], vec![app.clone()]);
+    p.spec.as_mut().unwrap().ephemeral_containers =
+        Some(vec![k8s_openapi::api::core::v1::EphemeralContainer {
+            name: "debugger".into(),
+            image: Some("busybox".into()),
+            ..Default::default()
+        }]);
+    // Not into a sandbox being created.
+    let a = compute(&p, &RuntimePod::default(), &NoProbes);
+    assert!(a.create_sandbox && a.ephemeral_to_start.is_empty());
+    // Into the running pod, without touching the app container.
+    let rt = runtime(vec![sandbox(true, 0)], vec![running(&app, "c1")]);
+    let a = compute(&p, &rt, &NoProbes);
+    assert_eq!(a.ephemeral_to_start, [0]);
+    assert!(a.start.is_empty() && a.kill.is_empty() && !a.kill_pod);
+    // Never restarted, whether it runs or has exited.
+    for c in [running(&debugger, "e1"), exited(&debugger, "e1", 1)] {
+        let rt = runtime(vec![sandbox(true, 0)], vec![running(&app, "c1"), c]);
+        let a = compute(&p, &rt, &NoProbes);
+        assert_eq!(a, PodActions::default());
+    }
+}

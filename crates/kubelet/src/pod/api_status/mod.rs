@@ -365,6 +365,27 @@ pub fn generate(inputs: &StatusInputs<'_>) -> PodStatus {
         inputs.old.and_then(|o| o.container_statuses.as_ref()),
         default_reason,
     );
+    // Ephemeral containers: same statuses, never ready (no probes), and
+    // no part of the phase or the conditions.
+    let ephemerals: Vec<Container> = super::ephemeral::of(pod)
+        .into_iter()
+        .map(|e| e.container)
+        .collect();
+    let ephemeral_statuses = (!ephemerals.is_empty()).then(|| {
+        let mut list = container_statuses(
+            inputs,
+            &ephemerals,
+            inputs
+                .old
+                .and_then(|o| o.ephemeral_container_statuses.as_ref()),
+            "ContainerCreating",
+        );
+        for s in &mut list {
+            s.ready = false;
+            s.resources = None;
+        }
+        list
+    });
     let old_phase = inputs.old.and_then(|o| o.phase.as_deref());
     let mut phase = phase(pod, &init_statuses, &app_statuses, inputs.terminal);
     // A terminal phase never changes back.
@@ -543,6 +564,7 @@ pub fn generate(inputs: &StatusInputs<'_>) -> PodStatus {
         qos_class: Some(qos_class(pod).as_str().to_string()),
         init_container_statuses: has_init.then_some(init_statuses),
         container_statuses: Some(app_statuses),
+        ephemeral_container_statuses: ephemeral_statuses,
         message: old.and_then(|o| o.message.clone()),
         reason: old.and_then(|o| o.reason.clone()),
         nominated_node_name: old.and_then(|o| o.nominated_node_name.clone()),
