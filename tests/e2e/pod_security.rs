@@ -201,3 +201,67 @@ async fn configured_defaults_and_exemptions_apply() {
         );
     })
 }
+
+/// Adding an ephemeral container (`kubectl debug`'s write to
+/// `pods/ephemeralcontainers`) goes through admission like upstream: the
+/// namespace's PodSecurity level refuses a privileged debugger with 403 and
+/// lets a plain one in.
+#[tokio::test]
+async fn ephemeral_containers_are_judged_by_pod_security() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        c.kubectl_ok(&["create", "namespace", "eph"]).await.unwrap();
+        c.kubectl_ok(&[
+            "label",
+            "namespace",
+            "eph",
+            "pod-security.kubernetes.io/enforce=baseline",
+        ])
+        .await
+        .unwrap();
+        c.kubectl_ok(&["-n", "eph", "run", "target", "--image=busybox"])
+            .await
+            .unwrap();
+        let client = c.client().await.unwrap();
+        let path = "/api/v1/namespaces/eph/pods/target/ephemeralcontainers";
+        let debugger = |name: &str, privileged: bool| {
+            serde_json::json!({"spec": {"ephemeralContainers": [{
+                "name": name,
+                "image": "busybox",
+                "securityContext": {"privileged": privileged},
+            }]}})
+            .to_string()
+        };
+        let denied = corten_e2e::fixtures::send_raw(
+            &client,
+            "PATCH",
+            path,
+            "application/strategic-merge-patch+json",
+            debugger("root", true),
+        )
+        .await;
+        assert_eq!(denied.code, 403, "{}", denied.body);
+        let message = denied.body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("violates PodSecurity \"baseline:latest\"")
+                && message.contains("privileged"),
+            "{message}"
+        );
+        let allowed = corten_e2e::fixtures::send_raw(
+            &client,
+            "PATCH",
+            path,
+            "application/strategic-merge-patch+json",
+            debugger("plain", false),
+        )
+        .await;
+        assert_eq!(allowed.code, 200, "{}", allowed.body);
+        let names: Vec<&str> = allowed.body["spec"]["ephemeralContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(names, ["plain"]);
+    })
+}

@@ -22,8 +22,9 @@ use crate::query::{Query, parse_resource_version};
 use crate::registry::delete::{self, Deleted};
 use crate::registry::scale::{ScaleChange, ScaleWrite, Shape};
 use crate::registry::store::{FieldValidation, UpdateTarget, WriteOptions};
+use crate::registry::strategy_subresource;
 use crate::registry::subresources;
-use crate::registry::{Resource, admission, apply, ephemeral, list, managed, patch, store, watch};
+use crate::registry::{Resource, admission, apply, list, managed, patch, store, watch};
 use crate::request_info::{ResourceRequest, Verb};
 use crate::wire::{self, Body, Format, InputFormat, Output};
 
@@ -523,9 +524,8 @@ where
             }
             Ok(success(StatusCode::CREATED, out))
         }
-        (Verb::Get, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
-            // The approval subresource reads as the whole object, like
-            // `status`.
+        (Verb::Get, Some(sub)) if strategy_subresource::serves(&res, sub) => {
+            // Reads as the whole object, like `status`.
             let json = store::get(reg, &res, ns, &name, None).await?;
             Ok(wire::respond(
                 StatusCode::OK,
@@ -533,63 +533,27 @@ where
                 out,
             ))
         }
-        (Verb::Patch, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
-            // A patch of the current object, then the approval update path
-            // (the current resourceVersion guards against a racing write).
+        (Verb::Update | Verb::Patch, Some(sub)) if strategy_subresource::serves(&res, sub) => {
+            // Admission (CertificateApproval, PodSecurity, webhooks, ...)
+            // sees the whole object with the subresource, as upstream: a
+            // patch is applied to the current object first, whose
+            // resourceVersion then guards the write against a racing one.
             let input = wire::input_format(&headers)?;
             let body = read_body(req.into_body(), limit).await?;
-            let current: Value =
-                serde_json::from_slice(&store::get(reg, &res, ns, &name, None).await?)
-                    .map_err(StatusError::internal)?;
-            let mut obj = crate::registry::patch::apply_patch(&res, &name, &current, &body, input)?;
-            if let Some(slot) = &audit_slot {
-                slot.set(&obj);
-            }
-            write.update(&name, &mut obj).await?;
-            let updated =
-                crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
-            Ok(wire::respond_value(StatusCode::OK, &updated, out))
-        }
-        (Verb::Update, Some("approval")) if res.def.resource == "certificatesigningrequests" => {
-            let input = wire::input_format(&headers)?;
-            let body = read_body(req.into_body(), limit).await?;
-            let mut obj = wire::decode_object(&body, input)?;
-            if let Some(slot) = &audit_slot {
-                slot.set(&obj);
-            }
-            write.update(&name, &mut obj).await?;
-            let updated =
-                crate::registry::approval::update(reg, &res, &name, obj, opts.dry_run).await?;
-            Ok(wire::respond_value(StatusCode::OK, &updated, out))
-        }
-        (Verb::Get, Some(ephemeral::SUBRESOURCE)) if res.def.resource == "pods" => {
-            let json = store::get(reg, &res, ns, &name, None).await?;
-            let obj: Value = serde_json::from_slice(&json).map_err(StatusError::internal)?;
-            Ok(wire::respond_value(StatusCode::OK, &obj, out))
-        }
-        (Verb::Update | Verb::Patch, Some(ephemeral::SUBRESOURCE))
-            if res.def.resource == "pods" =>
-        {
-            let input = wire::input_format(&headers)?;
-            let body = read_body(req.into_body(), limit).await?;
-            let change = if r.verb == Verb::Update {
-                let obj = wire::decode_object(&body, input)?;
-                if let Some(slot) = &audit_slot {
-                    slot.set(&obj);
-                }
-                ephemeral::Change::Replace(obj)
+            let mut obj = if r.verb == Verb::Update {
+                wire::decode_object(&body, input)?
             } else {
-                ephemeral::Change::Patch(&body, input)
+                let current: Value =
+                    serde_json::from_slice(&store::get(reg, &res, ns, &name, None).await?)
+                        .map_err(StatusError::internal)?;
+                crate::registry::patch::apply_patch(&res, &name, &current, &body, input)?
             };
-            let updated = ephemeral::update(
-                reg,
-                &res,
-                ns.unwrap_or_default(),
-                &name,
-                change,
-                opts.dry_run,
-            )
-            .await?;
+            if let Some(slot) = &audit_slot {
+                slot.set(&obj);
+            }
+            write.update(&name, &mut obj).await?;
+            let updated =
+                strategy_subresource::update(reg, &res, ns, &name, sub, obj, opts.dry_run).await?;
             Ok(wire::respond_value(StatusCode::OK, &updated, out))
         }
         (Verb::Update, Some("finalize")) => {

@@ -4,11 +4,9 @@
 
 pub mod admission;
 pub mod apply;
-pub mod approval;
 pub mod change;
 pub mod convert;
 pub mod delete;
-pub mod ephemeral;
 pub mod keys;
 pub mod list;
 pub mod lookup;
@@ -17,6 +15,7 @@ pub mod patch;
 pub mod scale;
 pub mod services;
 pub mod store;
+pub mod strategy_subresource;
 pub mod subresources;
 pub mod watch;
 
