@@ -9,6 +9,7 @@ mod apply_checks;
 mod audit;
 mod bad_input;
 mod certificates;
+mod conformance_apf;
 mod crd;
 mod crd_admission;
 mod crd_apply;

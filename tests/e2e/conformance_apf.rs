@@ -1,0 +1,780 @@
+//! Conformance: API Priority and Fairness (upstream
+//! test/e2e/apimachinery/flowcontrol.go): the flowcontrol.apiserver.k8s.io
+//! group in discovery, the FlowSchema and PriorityLevelConfiguration API
+//! operations with `/status`, the bootstrap configuration, and the
+//! classification headers.
+
+use std::time::Duration;
+
+use corten_e2e::TestCluster;
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    PostParams, WatchEvent, WatchParams,
+};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+const GROUP: &str = "flowcontrol.apiserver.k8s.io";
+
+fn api(client: &Client, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, "v1", kind), plural);
+    Api::all_with(client.clone(), &ar)
+}
+
+async fn get_json(client: &Client, path: &str) -> Value {
+    let req = http::Request::get(path).body(Vec::new()).unwrap();
+    client.request::<Value>(req).await.unwrap()
+}
+
+fn rv(o: &DynamicObject) -> i64 {
+    o.metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Discovery as the upstream test reads it: the group in /apis, v1 in
+/// the group document, the resource and its status in the v1 list.
+async fn check_discovery(client: &Client, plural: &str) {
+    let groups = get_json(client, "/apis").await;
+    let found = groups["groups"].as_array().unwrap().iter().any(|g| {
+        g["name"] == GROUP
+            && g["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["version"] == "v1")
+    });
+    assert!(found, "{groups}");
+    let group = get_json(client, &format!("/apis/{GROUP}")).await;
+    assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
+    let resources = get_json(client, &format!("/apis/{GROUP}/v1")).await;
+    let names: Vec<&str> = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&plural), "{names:?}");
+    assert!(
+        names.contains(&format!("{plural}/status").as_str()),
+        "{names:?}"
+    );
+}
+
+/// The steps of upstream's "should support ... API operations": three
+/// creates from one generateName template, get, list, watch, patch,
+/// update, status get/patch/update, delete, deletecollection.
+async fn api_operations(
+    c: &TestCluster,
+    kind: &str,
+    plural: &str,
+    spec: Value,
+    patched_spec: Value,
+    update_spec: fn(&mut Value),
+    spec_field: fn(&Value) -> Value,
+) {
+    let client = c.client().await.unwrap();
+    check_discovery(&client, plural).await;
+    let objects = api(&client, kind, plural);
+    let label = format!("example-e2e-{plural}-label=abcdefgh");
+    let template: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": format!("{GROUP}/v1"), "kind": kind,
+        "metadata": {"generateName": "e2e-example-", "labels": {format!("example-e2e-{plural}-label"): "abcdefgh"}},
+        "spec": spec,
+    }))
+    .unwrap();
+    let pp = PostParams::default();
+    objects.create(&pp, &template).await.unwrap();
+    objects.create(&pp, &template).await.unwrap();
+    let created = objects.create(&pp, &template).await.unwrap();
+    let name = created.metadata.name.clone().unwrap();
+
+    let read = objects.get(&name).await.unwrap();
+    assert_eq!(read.metadata.uid, created.metadata.uid);
+    assert!(rv(&read) > 0);
+
+    let lp = ListParams::default().labels(&label);
+    let list = objects.list(&lp).await.unwrap();
+    assert_eq!(list.items.len(), 3);
+
+    let wp = WatchParams::default().labels(&label);
+    let mut watch = objects
+        .watch(&wp, list.metadata.resource_version.as_deref().unwrap())
+        .await
+        .unwrap()
+        .boxed();
+
+    let patch = json!({"metadata": {"annotations": {"patched": "true"}}, "spec": patched_spec});
+    let patched = objects
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.metadata.annotations.as_ref().unwrap()["patched"],
+        "true"
+    );
+    assert!(rv(&patched) > rv(&created));
+    let patched_value = spec_field(&patched.data["spec"]);
+
+    let mut current = objects.get(&name).await.unwrap();
+    current
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("updated".into(), "true".into());
+    update_spec(&mut current.data["spec"]);
+    let updated = objects.replace(&name, &pp, &current).await.unwrap();
+    assert_eq!(
+        updated.metadata.annotations.as_ref().unwrap()["updated"],
+        "true"
+    );
+    assert_ne!(spec_field(&updated.data["spec"]), patched_value);
+
+    // Every event is a modification; one carries the patch's annotation.
+    let mut saw = false;
+    while !saw {
+        let ev = tokio::time::timeout(Duration::from_secs(30), watch.try_next())
+            .await
+            .expect("watch event")
+            .unwrap()
+            .expect("watch open");
+        match ev {
+            WatchEvent::Modified(o) => {
+                saw = o
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.get("patched").map(String::as_str) == Some("true"))
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    drop(watch);
+
+    let status = objects.get_status(&name).await.unwrap();
+    assert_eq!(status.types.as_ref().unwrap().kind, kind);
+    assert_eq!(
+        status.types.as_ref().unwrap().api_version,
+        format!("{GROUP}/v1")
+    );
+    assert_eq!(status.metadata.uid, created.metadata.uid);
+
+    let status_patch = json!({"status": {"conditions": [{"type": "PatchStatusFailed", "status": "False", "reason": "e2e"}]}});
+    let patched = objects
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status_patch))
+        .await
+        .unwrap();
+    let has = |o: &DynamicObject, t: &str| {
+        o.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == t))
+    };
+    assert!(has(&patched, "PatchStatusFailed"), "{:?}", patched.data);
+
+    let mut current = objects.get(&name).await.unwrap();
+    let conditions = current.data["status"]["conditions"].as_array_mut().unwrap();
+    conditions.push(json!({"type": "StatusUpdateFailed", "status": "False", "reason": "E2E", "message": "Set from an e2e test"}));
+    let updated = objects.replace_status(&name, &pp, &current).await.unwrap();
+    assert!(has(&updated, "StatusUpdateFailed"), "{:?}", updated.data);
+    // The status write kept the spec.
+    assert_eq!(updated.data["spec"], current.data["spec"]);
+
+    objects
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    match objects.get(&name).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 404),
+        other => panic!("expected 404, got {other:?}"),
+    }
+    assert_eq!(objects.list(&lp).await.unwrap().items.len(), 2);
+    objects
+        .delete_collection(&DeleteParams::default(), &lp)
+        .await
+        .unwrap();
+    assert!(objects.list(&lp).await.unwrap().items.is_empty());
+}
+
+#[tokio::test]
+async fn flow_schema_api_operations() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        api_operations(
+            &c,
+            "FlowSchema",
+            "flowschemas",
+            json!({
+                "matchingPrecedence": 10000,
+                "priorityLevelConfiguration": {"name": "global-default"},
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [{
+                    "subjects": [{"kind": "User", "user": {"name": "example-e2e-non-existent-user"}}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }],
+            }),
+            json!({"matchingPrecedence": 9999}),
+            |spec| spec["matchingPrecedence"] = json!(9000),
+            |spec| spec["matchingPrecedence"].clone(),
+        )
+        .await;
+    })
+}
+
+#[tokio::test]
+async fn priority_level_configuration_api_operations() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        api_operations(
+            &c,
+            "PriorityLevelConfiguration",
+            "prioritylevelconfigurations",
+            json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 2, "limitResponse": {"type": "Reject"}}}),
+            json!({"limited": {"nominalConcurrencyShares": 4}}),
+            |spec| spec["limited"]["nominalConcurrencyShares"] = json!(6),
+            |spec| spec["limited"]["nominalConcurrencyShares"].clone(),
+        )
+        .await;
+    })
+}
+
+/// Sends GET `path` as the admin impersonating `user`; returns the
+/// FlowSchema and priority level UID headers.
+async fn classified_as(client: &Client, user: &str, path: &str) -> (String, String) {
+    let req = http::Request::get(path)
+        .header("Impersonate-User", user)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    (
+        header("X-Kubernetes-PF-FlowSchema-UID"),
+        header("X-Kubernetes-PF-PriorityLevel-UID"),
+    )
+}
+
+#[tokio::test]
+async fn bootstrap_configuration_and_classification() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let schemas = api(&client, "FlowSchema", "flowschemas");
+        let levels = api(
+            &client,
+            "PriorityLevelConfiguration",
+            "prioritylevelconfigurations",
+        );
+
+        // Upstream's mandatory and suggested objects, annotated for
+        // automatic updates.
+        let names = |l: &kube::api::ObjectList<DynamicObject>| -> Vec<String> {
+            l.items
+                .iter()
+                .map(|o| o.metadata.name.clone().unwrap())
+                .collect()
+        };
+        let fs_list = schemas.list(&ListParams::default()).await.unwrap();
+        for want in [
+            "exempt",
+            "catch-all",
+            "probes",
+            "system-nodes",
+            "system-node-high",
+            "system-leader-election",
+            "endpoint-controller",
+            "workload-leader-election",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kube-system-service-accounts",
+            "service-accounts",
+            "global-default",
+        ] {
+            assert!(
+                names(&fs_list).contains(&want.to_string()),
+                "{want} missing"
+            );
+        }
+        let pl_list = levels.list(&ListParams::default()).await.unwrap();
+        for want in [
+            "exempt",
+            "catch-all",
+            "system",
+            "node-high",
+            "leader-election",
+            "workload-high",
+            "workload-low",
+            "global-default",
+        ] {
+            assert!(
+                names(&pl_list).contains(&want.to_string()),
+                "{want} missing"
+            );
+        }
+        let exempt = levels.get("exempt").await.unwrap();
+        assert_eq!(
+            exempt.metadata.annotations.as_ref().unwrap()["apf.kubernetes.io/autoupdate-spec"],
+            "true"
+        );
+        assert_eq!(exempt.data["spec"]["type"], "Exempt");
+
+        // The mandatory specs are fixed.
+        let patch = json!({"spec": {"matchingPrecedence": 9000}});
+        match schemas
+            .patch("catch-all", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 422);
+                assert!(
+                    s.message
+                        .ends_with("spec of 'catch-all' must equal the fixed value"),
+                    "{}",
+                    s.message
+                );
+            }
+            other => panic!("expected 422, got {other:?}"),
+        }
+
+        // kubectl's columns come from the server.
+        let out = c
+            .kubectl_ok(&["get", "prioritylevelconfigurations", "catch-all"])
+            .await
+            .unwrap();
+        assert!(out.contains("NOMINALCONCURRENCYSHARES"), "{out}");
+
+        // A schema for one user, first dangling, then matched once its level exists.
+        let fs: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": format!("{GROUP}/v1"), "kind": "FlowSchema",
+            "metadata": {"name": "e2e-testing-flowschema"},
+            "spec": {
+                "matchingPrecedence": 1000,
+                "priorityLevelConfiguration": {"name": "e2e-testing-prioritylevel"},
+                "distinguisherMethod": {"type": "ByUser"},
+                "rules": [{
+                    "subjects": [{"kind": "User", "user": {"name": "noxu"}}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }],
+            },
+        }))
+        .unwrap();
+        let fs = schemas.create(&PostParams::default(), &fs).await.unwrap();
+        let dangling = |want: &'static str| {
+            let schemas = schemas.clone();
+            async move {
+                for _ in 0..100 {
+                    let o = schemas.get("e2e-testing-flowschema").await.unwrap();
+                    let status = o.data["status"]["conditions"].as_array().and_then(|cs| {
+                        cs.iter()
+                            .find(|c| c["type"] == "Dangling")
+                            .map(|c| (c["status"].clone(), c["reason"].clone()))
+                    });
+                    if status.as_ref().is_some_and(|(s, _)| *s == want) {
+                        return status.unwrap();
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                panic!("Dangling never became {want}");
+            }
+        };
+        assert_eq!(dangling("True").await.1, "NotFound");
+        let pl: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": format!("{GROUP}/v1"), "kind": "PriorityLevelConfiguration",
+            "metadata": {"name": "e2e-testing-prioritylevel"},
+            "spec": {"type": "Limited", "limited": {"nominalConcurrencyShares": 1, "limitResponse": {"type": "Reject"}}},
+        }))
+        .unwrap();
+        let pl = levels.create(&PostParams::default(), &pl).await.unwrap();
+        assert_eq!(dangling("False").await.1, "Found");
+
+        let (fs_uid, pl_uid) = classified_as(&client, "noxu", "/version").await;
+        assert_eq!(fs_uid, fs.metadata.uid.clone().unwrap());
+        assert_eq!(pl_uid, pl.metadata.uid.clone().unwrap());
+        // Someone else lands elsewhere, but still somewhere.
+        let (fs_uid, pl_uid) = classified_as(&client, "foo", "/version").await;
+        assert!(!fs_uid.is_empty() && !pl_uid.is_empty());
+        assert_ne!(fs_uid, fs.metadata.uid.clone().unwrap());
+        let global = schemas.get("global-default").await.unwrap();
+        assert_eq!(fs_uid, global.metadata.uid.unwrap());
+        // The admin itself is exempt (system:masters).
+        let exempt_fs = schemas.get("exempt").await.unwrap();
+        let req = http::Request::get("/version")
+            .body(kube::client::Body::empty())
+            .unwrap();
+        let resp = client.send(req).await.unwrap();
+        assert_eq!(
+            resp.headers()["X-Kubernetes-PF-FlowSchema-UID"],
+            exempt_fs.metadata.uid.unwrap().as_str()
+        );
+
+        // A deleted mandatory object is restored: delete and wait for it.
+        levels
+            .delete("catch-all", &DeleteParams::default())
+            .await
+            .unwrap();
+        let mut back = false;
+        for _ in 0..80 {
+            if levels.get_opt("catch-all").await.unwrap().is_some() {
+                back = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(back, "catch-all was not restored");
+    })
+}
+
+// ---- Namespaces (upstream test/e2e/apimachinery/namespace.go) ----
+
+#[tokio::test]
+async fn namespace_update_status_patch_and_finalize() {
+    use k8s_openapi::api::core::v1::Namespace;
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(
+            json!({"metadata": {"name": "e2e-ns-apply", "labels": {"e2e": "x"}}}),
+        )
+        .unwrap();
+        let created = namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+
+        // Strategic merge patch of a label, with a newer resourceVersion.
+        let patch = json!({"metadata": {"labels": {"testLabel": "testValue"}}});
+        let patched = namespaces
+            .patch(
+                "e2e-ns-apply",
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .unwrap();
+        let rv_of = |n: &Namespace| -> i64 {
+            n.metadata
+                .resource_version
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(rv_of(&patched) > rv_of(&created));
+        assert_eq!(
+            patched.metadata.labels.as_ref().unwrap()["testLabel"],
+            "testValue"
+        );
+
+        // Update of a label.
+        let mut current = namespaces.get("e2e-ns-apply").await.unwrap();
+        current
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("e2e-ns-apply".into(), "updated".into());
+        let updated = namespaces
+            .replace("e2e-ns-apply", &PostParams::default(), &current)
+            .await
+            .unwrap();
+        assert_eq!(
+            updated.metadata.labels.as_ref().unwrap()["e2e-ns-apply"],
+            "updated"
+        );
+
+        // /status: read (phase Active), merge-patch metadata and a
+        // condition together, then update with one more condition.
+        let status = namespaces.get_status("e2e-ns-apply").await.unwrap();
+        assert_eq!(
+            status.status.as_ref().unwrap().phase.as_deref(),
+            Some("Active")
+        );
+        let patch = json!({
+            "metadata": {"annotations": {"e2e-patched-ns-status": "e2e-ns-apply"}},
+            "status": {"conditions": [{"type": "StatusPatch", "status": "True", "reason": "E2E", "message": "Patched by an e2e test"}]},
+        });
+        let patched = namespaces
+            .patch_status(
+                "e2e-ns-apply",
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.metadata.annotations.as_ref().unwrap()["e2e-patched-ns-status"],
+            "e2e-ns-apply"
+        );
+        let last = patched
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (last.reason.as_deref(), last.message.as_deref()),
+            (Some("E2E"), Some("Patched by an e2e test"))
+        );
+        let mut current = namespaces.get_status("e2e-ns-apply").await.unwrap();
+        current.status.as_mut().unwrap().conditions.as_mut().unwrap().push(
+            serde_json::from_value(json!({"type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Updated by an e2e test"}))
+                .unwrap(),
+        );
+        let updated = namespaces
+            .replace_status("e2e-ns-apply", &PostParams::default(), &current)
+            .await
+            .unwrap();
+        let last = updated
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        assert_eq!(last.type_, "StatusUpdate");
+        assert_eq!(last.message.as_deref(), Some("Updated by an e2e test"));
+
+        // /finalize adds and removes a finalizer.
+        let fake = "e2e.example.com/fakeFinalizer";
+        let finalize = |ns: Namespace| {
+            let client = client.clone();
+            async move {
+                let req = http::Request::put("/api/v1/namespaces/e2e-ns-apply/finalize")
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&ns).unwrap())
+                    .unwrap();
+                client.request::<Namespace>(req).await.unwrap()
+            }
+        };
+        let mut current = namespaces.get("e2e-ns-apply").await.unwrap();
+        current
+            .spec
+            .get_or_insert_with(Default::default)
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(fake.into());
+        let with = finalize(current).await;
+        let finalizers = |n: &Namespace| {
+            n.spec
+                .as_ref()
+                .and_then(|s| s.finalizers.clone())
+                .unwrap_or_default()
+        };
+        assert!(finalizers(&with).contains(&fake.to_string()), "{with:?}");
+        assert!(finalizers(&with).contains(&"kubernetes".to_string()));
+        let mut current = namespaces.get("e2e-ns-apply").await.unwrap();
+        current
+            .spec
+            .as_mut()
+            .unwrap()
+            .finalizers
+            .as_mut()
+            .unwrap()
+            .retain(|f| f != fake);
+        let without = finalize(current).await;
+        assert!(
+            !finalizers(&without).contains(&fake.to_string()),
+            "{without:?}"
+        );
+    })
+}
+
+// ---- ResourceQuota API (upstream test/e2e/apimachinery/resource_quota.go) ----
+
+#[tokio::test]
+async fn resource_quota_update_delete_lifecycle_and_status() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        let client = c.client().await.unwrap();
+        let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "default");
+        let hard = |q: &ResourceQuota, r: &str| {
+            q.spec.as_ref().unwrap().hard.as_ref().unwrap()[r].0.clone()
+        };
+        let quota = |name: &str, cpu: &str, mem: &str| -> ResourceQuota {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": {"e2e-rq-label": name}},
+                "spec": {"hard": {"cpu": cpu, "memory": mem}},
+            }))
+            .unwrap()
+        };
+
+        // Update and delete.
+        quotas
+            .create(&PostParams::default(), &quota("test-quota", "1", "500Mi"))
+            .await
+            .unwrap();
+        let got = quotas.get("test-quota").await.unwrap();
+        assert_eq!(
+            (hard(&got, "cpu"), hard(&got, "memory")),
+            ("1".into(), "500Mi".into())
+        );
+        let updated = quotas
+            .replace(
+                "test-quota",
+                &PostParams::default(),
+                &quota("test-quota", "2", "1Gi"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (hard(&updated, "cpu"), hard(&updated, "memory")),
+            ("2".into(), "1Gi".into())
+        );
+        quotas
+            .delete("test-quota", &DeleteParams::default())
+            .await
+            .unwrap();
+        match quotas.get("test-quota").await {
+            Err(kube::Error::Api(s)) => assert_eq!(s.code, 404),
+            other => panic!("expected 404, got {other:?}"),
+        }
+
+        // Lifecycle: list across namespaces by label, strategic patch,
+        // delete the collection.
+        quotas
+            .create(
+                &PostParams::default(),
+                &quota("e2e-quota-life", "1", "500Mi"),
+            )
+            .await
+            .unwrap();
+        let all: Api<ResourceQuota> = Api::all(client.clone());
+        let lp = ListParams::default().labels("e2e-rq-label=e2e-quota-life");
+        assert_eq!(all.list(&lp).await.unwrap().items.len(), 1);
+        let patch = json!({"metadata": {"labels": {"e2e-quota-life": "patched"}}, "spec": {"hard": {"memory": "750Mi"}}});
+        let patched = quotas
+            .patch(
+                "e2e-quota-life",
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.metadata.labels.as_ref().unwrap()["e2e-quota-life"],
+            "patched"
+        );
+        assert_eq!(hard(&patched, "memory"), "750Mi");
+        assert_eq!(hard(&patched, "cpu"), "1");
+        quotas
+            .delete_collection(&DeleteParams::default(), &lp)
+            .await
+            .unwrap();
+        assert!(quotas.get_opt("e2e-quota-life").await.unwrap().is_none());
+
+        // Status: update status.hard, see it through a watch, patch the
+        // spec, patch the status; /status never changes the spec.
+        let lp = ListParams::default().labels("e2e-rq-label=e2e-rq-status");
+        let rv = all
+            .list(&lp)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap();
+        quotas
+            .create(
+                &PostParams::default(),
+                &quota("e2e-rq-status", "500m", "500Mi"),
+            )
+            .await
+            .unwrap();
+        let mut current = quotas.get("e2e-rq-status").await.unwrap();
+        current.status = Some(
+            serde_json::from_value(json!({"hard": {"cpu": "500m", "memory": "500Mi"}})).unwrap(),
+        );
+        let updated = quotas
+            .replace_status("e2e-rq-status", &PostParams::default(), &current)
+            .await
+            .unwrap();
+        assert_eq!(
+            updated.status.as_ref().unwrap().hard,
+            updated.spec.as_ref().unwrap().hard
+        );
+        let mut watch = quotas
+            .watch(
+                &WatchParams::default().labels("e2e-rq-label=e2e-rq-status"),
+                &rv,
+            )
+            .await
+            .unwrap()
+            .boxed();
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(30), watch.try_next())
+                .await
+                .expect("watch event")
+                .unwrap()
+                .expect("watch open");
+            if let WatchEvent::Added(q) | WatchEvent::Modified(q) = ev
+                && q.status.as_ref().and_then(|s| s.hard.as_ref())
+                    == q.spec.as_ref().unwrap().hard.as_ref()
+            {
+                break;
+            }
+        }
+        let patch = json!({"spec": {"hard": {"cpu": "1", "memory": "1Gi"}}});
+        let patched = quotas
+            .patch(
+                "e2e-rq-status",
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (hard(&patched, "cpu"), hard(&patched, "memory")),
+            ("1".into(), "1Gi".into())
+        );
+        let status_patch = json!({"status": {"hard": {"cpu": "1", "memory": "1Gi"}}});
+        let patched = quotas
+            .patch_status(
+                "e2e-rq-status",
+                &PatchParams::default(),
+                &Patch::Strategic(&status_patch),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patched.status.as_ref().unwrap().hard,
+            patched.spec.as_ref().unwrap().hard
+        );
+        let read = quotas.get_status("e2e-rq-status").await.unwrap();
+        assert_eq!(
+            read.status.as_ref().unwrap().hard.as_ref().unwrap()["memory"],
+            Quantity("1Gi".into())
+        );
+        // A status patch that tries to change the spec leaves it alone.
+        let sneaky = json!({"spec": {"hard": {"cpu": "9"}}, "status": {"hard": {"cpu": "2", "memory": "2Gi"}}});
+        let patched = quotas
+            .patch_status(
+                "e2e-rq-status",
+                &PatchParams::default(),
+                &Patch::Strategic(&sneaky),
+            )
+            .await
+            .unwrap();
+        assert_eq!(hard(&patched, "cpu"), "1");
+        assert_eq!(
+            patched.status.as_ref().unwrap().hard.as_ref().unwrap()["cpu"],
+            Quantity("2".into())
+        );
+    })
+}
