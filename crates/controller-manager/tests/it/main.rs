@@ -14,6 +14,7 @@ mod endpoints;
 mod events;
 mod fake_kubelet;
 mod garbage_collector;
+mod garbage_collector_rc;
 mod horizontal_pod_autoscaler;
 mod hpa_custom_metrics;
 mod job;
