@@ -27,6 +27,7 @@ mod podgc;
 mod pv_recycle;
 mod replicaset;
 mod resourcequota;
+mod resourcequota_scopes;
 mod root_ca;
 mod serviceaccount;
 mod serviceaccount_token;
