@@ -18,7 +18,11 @@ use serde_json::{Value, json};
 const GROUP: &str = "flowcontrol.apiserver.k8s.io";
 
 fn api(client: &Client, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, "v1", kind), plural);
+    api_in(client, GROUP, kind, plural)
+}
+
+fn api_in(client: &Client, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural);
     Api::all_with(client.clone(), &ar)
 }
 
@@ -37,8 +41,8 @@ fn rv(o: &DynamicObject) -> i64 {
 }
 
 /// Discovery as the upstream test reads it: the group in /apis, v1 in
-/// the group document, the resource and its status in the v1 list.
-async fn check_discovery(client: &Client, plural: &str) {
+/// the group document, the resource (and its status) in the v1 list.
+async fn check_discovery(client: &Client, group_name: &str, plural: &str, status: bool) {
     let groups = get_json(client, "/apis").await;
     let found = groups["groups"].as_array().unwrap().iter().any(|g| {
         g["name"] == GROUP
@@ -49,9 +53,9 @@ async fn check_discovery(client: &Client, plural: &str) {
                 .any(|v| v["version"] == "v1")
     });
     assert!(found, "{groups}");
-    let group = get_json(client, &format!("/apis/{GROUP}")).await;
+    let group = get_json(client, &format!("/apis/{group_name}")).await;
     assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
-    let resources = get_json(client, &format!("/apis/{GROUP}/v1")).await;
+    let resources = get_json(client, &format!("/apis/{group_name}/v1")).await;
     let names: Vec<&str> = resources["resources"]
         .as_array()
         .unwrap()
@@ -59,30 +63,58 @@ async fn check_discovery(client: &Client, plural: &str) {
         .filter_map(|r| r["name"].as_str())
         .collect();
     assert!(names.contains(&plural), "{names:?}");
-    assert!(
-        names.contains(&format!("{plural}/status").as_str()),
-        "{names:?}"
-    );
+    if status {
+        assert!(
+            names.contains(&format!("{plural}/status").as_str()),
+            "{names:?}"
+        );
+    }
 }
+
+/// What [`api_operations`] exercises.
+struct Kind {
+    group: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    status: bool,
+}
+
+const FLOW_SCHEMA: Kind = Kind {
+    group: GROUP,
+    kind: "FlowSchema",
+    plural: "flowschemas",
+    status: true,
+};
+const PRIORITY_LEVEL: Kind = Kind {
+    group: GROUP,
+    kind: "PriorityLevelConfiguration",
+    plural: "prioritylevelconfigurations",
+    status: true,
+};
 
 /// The steps of upstream's "should support ... API operations": three
 /// creates from one generateName template, get, list, watch, patch,
 /// update, status get/patch/update, delete, deletecollection.
 async fn api_operations(
     c: &TestCluster,
-    kind: &str,
-    plural: &str,
+    k: Kind,
     spec: Value,
     patched_spec: Value,
     update_spec: fn(&mut Value),
     spec_field: fn(&Value) -> Value,
 ) {
+    let Kind {
+        group,
+        kind,
+        plural,
+        status: has_status,
+    } = k;
     let client = c.client().await.unwrap();
-    check_discovery(&client, plural).await;
-    let objects = api(&client, kind, plural);
+    check_discovery(&client, group, plural, has_status).await;
+    let objects = api_in(&client, group, kind, plural);
     let label = format!("example-e2e-{plural}-label=abcdefgh");
     let template: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": format!("{GROUP}/v1"), "kind": kind,
+        "apiVersion": format!("{group}/v1"), "kind": kind,
         "metadata": {"generateName": "e2e-example-", "labels": {format!("example-e2e-{plural}-label"): "abcdefgh"}},
         "spec": spec,
     }))
@@ -155,33 +187,9 @@ async fn api_operations(
     }
     drop(watch);
 
-    let status = objects.get_status(&name).await.unwrap();
-    assert_eq!(status.types.as_ref().unwrap().kind, kind);
-    assert_eq!(
-        status.types.as_ref().unwrap().api_version,
-        format!("{GROUP}/v1")
-    );
-    assert_eq!(status.metadata.uid, created.metadata.uid);
-
-    let status_patch = json!({"status": {"conditions": [{"type": "PatchStatusFailed", "status": "False", "reason": "e2e"}]}});
-    let patched = objects
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status_patch))
-        .await
-        .unwrap();
-    let has = |o: &DynamicObject, t: &str| {
-        o.data["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == t))
-    };
-    assert!(has(&patched, "PatchStatusFailed"), "{:?}", patched.data);
-
-    let mut current = objects.get(&name).await.unwrap();
-    let conditions = current.data["status"]["conditions"].as_array_mut().unwrap();
-    conditions.push(json!({"type": "StatusUpdateFailed", "status": "False", "reason": "E2E", "message": "Set from an e2e test"}));
-    let updated = objects.replace_status(&name, &pp, &current).await.unwrap();
-    assert!(has(&updated, "StatusUpdateFailed"), "{:?}", updated.data);
-    // The status write kept the spec.
-    assert_eq!(updated.data["spec"], current.data["spec"]);
+    if has_status {
+        status_operations(&objects, &name, &created, group, kind).await;
+    }
 
     objects
         .delete(&name, &DeleteParams::default())
@@ -199,14 +207,58 @@ async fn api_operations(
     assert!(objects.list(&lp).await.unwrap().items.is_empty());
 }
 
+/// The `/status` steps: get (kind and UID), merge-patch a condition,
+/// update with one more; the spec never changes through `/status`.
+async fn status_operations(
+    objects: &Api<DynamicObject>,
+    name: &str,
+    created: &DynamicObject,
+    group: &str,
+    kind: &str,
+) {
+    let status = objects.get_status(name).await.unwrap();
+    assert_eq!(status.types.as_ref().unwrap().kind, kind);
+    assert_eq!(
+        status.types.as_ref().unwrap().api_version,
+        format!("{group}/v1")
+    );
+    assert_eq!(status.metadata.uid, created.metadata.uid);
+
+    let status_patch = json!({"status": {"conditions": [{"type": "PatchStatusFailed", "status": "False", "reason": "e2e",
+        "message": "Set from an e2e test", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}});
+    let patched = objects
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status_patch))
+        .await
+        .unwrap();
+    let has = |o: &DynamicObject, t: &str| {
+        o.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == t))
+    };
+    assert!(has(&patched, "PatchStatusFailed"), "{:?}", patched.data);
+
+    let mut current = objects.get(name).await.unwrap();
+    let conditions = current.data["status"]["conditions"].as_array_mut().unwrap();
+    conditions.push(
+        json!({"type": "StatusUpdateFailed", "status": "False", "reason": "E2E",
+        "message": "Set from an e2e test", "lastTransitionTime": "2024-01-02T00:00:00Z"}),
+    );
+    let updated = objects
+        .replace_status(name, &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert!(has(&updated, "StatusUpdateFailed"), "{:?}", updated.data);
+    // The status write kept the spec.
+    assert_eq!(updated.data["spec"], current.data["spec"]);
+}
+
 #[tokio::test]
 async fn flow_schema_api_operations() {
     crate::with_timeout!(async {
         let c = TestCluster::start().await.unwrap();
         api_operations(
             &c,
-            "FlowSchema",
-            "flowschemas",
+            FLOW_SCHEMA,
             json!({
                 "matchingPrecedence": 10000,
                 "priorityLevelConfiguration": {"name": "global-default"},
@@ -230,8 +282,7 @@ async fn priority_level_configuration_api_operations() {
         let c = TestCluster::start().await.unwrap();
         api_operations(
             &c,
-            "PriorityLevelConfiguration",
-            "prioritylevelconfigurations",
+            PRIORITY_LEVEL,
             json!({"type": "Limited", "limited": {"nominalConcurrencyShares": 2, "limitResponse": {"type": "Reject"}}}),
             json!({"limited": {"nominalConcurrencyShares": 4}}),
             |spec| spec["limited"]["nominalConcurrencyShares"] = json!(6),
@@ -920,6 +971,53 @@ async fn validating_admission_policy_variables() {
                     {"expression": "variables.oddReplicas"},
                 ],
             }),
+        )
+        .await;
+    })
+}
+
+#[tokio::test]
+async fn validating_admission_policy_api_operations() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        api_operations(
+            &c,
+            Kind {
+                group: "admissionregistration.k8s.io",
+                kind: "ValidatingAdmissionPolicy",
+                plural: "validatingadmissionpolicies",
+                status: true,
+            },
+            json!({
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"], "resources": ["deployments"]}]},
+                "validations": [{"expression": "object.spec.replicas <= 100"}],
+            }),
+            json!({"failurePolicy": "Ignore"}),
+            |spec| spec["failurePolicy"] = json!("Fail"),
+            |spec| spec["failurePolicy"].clone(),
+        )
+        .await;
+    })
+}
+
+#[tokio::test]
+async fn validating_admission_policy_binding_api_operations() {
+    crate::with_timeout!(async {
+        let c = TestCluster::start().await.unwrap();
+        api_operations(
+            &c,
+            Kind {
+                group: "admissionregistration.k8s.io",
+                kind: "ValidatingAdmissionPolicyBinding",
+                plural: "validatingadmissionpolicybindings",
+                status: false,
+            },
+            json!({"policyName": "replicalimit-policy.example.com", "validationActions": ["Deny"]}),
+            json!({"validationActions": ["Warn"]}),
+            |spec| spec["validationActions"] = json!(["Deny"]),
+            |spec| spec["validationActions"].clone(),
         )
         .await;
     })
