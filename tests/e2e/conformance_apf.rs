@@ -472,12 +472,12 @@ async fn bootstrap_configuration_and_classification() {
             .await
             .unwrap();
         let mut back = false;
-        for _ in 0..80 {
+        for _ in 0..40 {
             if levels.get_opt("catch-all").await.unwrap().is_some() {
                 back = true;
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
         assert!(back, "catch-all was not restored");
     })

@@ -18,8 +18,8 @@ pub use classify::{Classified, Classifier};
 
 /// How often the maintenance loop looks at the configuration.
 const POLL: Duration = Duration::from_secs(1);
-/// How often the bootstrap objects are checked even without changes
-/// (a deleted mandatory object comes back within this time).
+/// How often the bootstrap objects are checked even without a change to
+/// the configuration.
 const ENSURE_EVERY: Duration = Duration::from_secs(30);
 
 /// Starts the loop that keeps the bootstrap objects in place and the
@@ -32,17 +32,20 @@ pub fn spawn(server: &Arc<ApiServer>) {
         loop {
             tokio::time::sleep(POLL).await;
             let Some(server) = weak.upgrade() else { return };
-            if last_ensure.elapsed() >= ENSURE_EVERY {
+            let now = server.flowcontrol.fingerprint(&server.registry);
+            let changed = last != Some(now);
+            // A change may be the deletion of a mandatory object: check the
+            // bootstrap objects at once rather than at the next period.
+            if changed || last_ensure.elapsed() >= ENSURE_EVERY {
                 if let Err(e) = ensure::run(&server).await {
                     tracing::warn!(error = %e.message, "keeping the flowcontrol bootstrap objects");
                 }
                 last_ensure = tokio::time::Instant::now();
             }
-            let now = server.flowcontrol.fingerprint(&server.registry);
-            if last != Some(now) {
+            if changed {
                 dangling::sync(&server).await;
-                // The pass's own status writes move the fingerprint; take it
-                // after the pass so they do not trigger another one.
+                // The pass's own writes move the fingerprint; take it after
+                // the pass so they do not trigger another one.
                 last = Some(server.flowcontrol.fingerprint(&server.registry));
             }
         }
