@@ -1,10 +1,11 @@
 //! resourcequota-controller, the steps of upstream's conformance tests
 //! (test/e2e/apimachinery/resource_quota.go): object counts of secrets,
-//! ReplicationControllers, ReplicaSets and the quotas themselves, and the
+//! ReplicationControllers, ReplicaSets, Services (with NodePorts) and the
+//! quotas themselves, and the
 //! BestEffort/NotBestEffort and Terminating/NotTerminating pod scopes.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota, Secret};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota, Secret, Service};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -47,7 +48,8 @@ async fn object_counts_and_pod_scopes() {
             &client,
             "test-quota",
             json!({"hard": {"secrets": "10", "replicationcontrollers": "10",
-                            "count/replicasets.apps": "5", "resourcequotas": "1"}}),
+                            "count/replicasets.apps": "5", "resourcequotas": "1",
+                            "services": "10", "services.nodeports": "1", "services.loadbalancers": "1"}}),
         )
         .await;
         let counts = [
@@ -94,6 +96,36 @@ async fn object_counts_and_pod_scopes() {
         wait_for_quota_used(&client, "test-quota", &[("count/replicasets.apps", "1")]).await;
         rss.delete("rs", &now).await.unwrap();
         wait_for_quota_used(&client, "test-quota", &[("count/replicasets.apps", "0")]).await;
+
+        // Services: a ClusterIP and a NodePort one (besides `kubernetes`,
+        // which the apiserver keeps in this namespace).
+        wait_for_quota_used(&client, "test-quota", &[("services", "1")]).await;
+        let services: Api<Service> = Api::namespaced(client.clone(), NS);
+        let port = json!([{"port": 80, "targetPort": 80}]);
+        services
+            .create(
+                &post,
+                &object(json!({"metadata": {"name": "cip"}, "spec": {"ports": port}})),
+            )
+            .await
+            .unwrap();
+        services
+            .create(
+                &post,
+                &object(json!({"metadata": {"name": "np"}, "spec": {"type": "NodePort", "ports": port}})),
+            )
+            .await
+            .unwrap();
+        let svc_used = [
+            ("services", "3"),
+            ("services.nodeports", "1"),
+            ("services.loadbalancers", "0"),
+        ];
+        wait_for_quota_used(&client, "test-quota", &svc_used).await;
+        services.delete("cip", &now).await.unwrap();
+        services.delete("np", &now).await.unwrap();
+        let svc_free = [("services", "1"), ("services.nodeports", "0")];
+        wait_for_quota_used(&client, "test-quota", &svc_free).await;
 
         let api: Api<ResourceQuota> = Api::namespaced(client.clone(), NS);
         api.delete("test-quota", &now).await.unwrap();
