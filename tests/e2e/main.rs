@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod certificates;
 mod conformance_apf;
+mod conformance_apimachinery;
 mod crd;
 mod crd_admission;
 mod crd_apply;
