@@ -31,6 +31,7 @@ pub mod coordination;
 pub mod corev1;
 pub mod discovery;
 pub mod events;
+pub mod flowcontrol;
 pub mod networking;
 pub mod node;
 pub mod pod;

@@ -49,6 +49,8 @@ pub struct ApiServer {
     /// APIServices: remote group-versions, their availability and
     /// discovery.
     pub aggregator: crate::aggregator::Aggregator,
+    /// API Priority and Fairness classification.
+    pub flowcontrol: crate::flowcontrol::Classifier,
 }
 
 /// The (possibly impersonated) user of a request, put into the request's
@@ -153,9 +155,16 @@ where
     if record.is_some() {
         req.extensions_mut().insert(slot.clone());
     }
-    let result = AssertUnwindSafe(route(server.clone(), req, &mut labels, record.as_mut()))
-        .catch_unwind()
-        .await;
+    let mut classified = None;
+    let result = AssertUnwindSafe(route(
+        server.clone(),
+        req,
+        &mut labels,
+        record.as_mut(),
+        &mut classified,
+    ))
+    .catch_unwind()
+    .await;
     let panicked = result.is_err();
     let response = match result {
         Ok(r) => r,
@@ -181,6 +190,7 @@ where
         }
         _ => response,
     };
+    let response = with_flow_headers(response, classified);
     let code = response.status().as_u16();
     if !labels.verb.is_empty() {
         labels.observe(code, started.elapsed().as_secs_f64());
@@ -233,6 +243,27 @@ async fn finish_audit(
     response
 }
 
+/// Upstream's `X-Kubernetes-PF-*` headers naming where the request was
+/// classified.
+fn with_flow_headers(
+    mut response: Response<Body>,
+    classified: Option<crate::flowcontrol::Classified>,
+) -> Response<Body> {
+    use crate::flowcontrol::classify::{FLOW_SCHEMA_UID_HEADER, PRIORITY_LEVEL_UID_HEADER};
+    let Some(c) = classified else {
+        return response;
+    };
+    for (name, uid) in [
+        (FLOW_SCHEMA_UID_HEADER, c.flow_schema_uid),
+        (PRIORITY_LEVEL_UID_HEADER, c.priority_level_uid),
+    ] {
+        if let Ok(v) = http::HeaderValue::from_str(&uid) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
 fn not_found_path() -> StatusError {
     let mut e = StatusError::new(
         corten_apimachinery::Reason::NotFound,
@@ -247,6 +278,7 @@ async fn route<B>(
     mut req: Request<B>,
     labels: &mut RequestLabels,
     record: Option<&mut crate::audit::Record>,
+    classified: &mut Option<crate::flowcontrol::Classified>,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -289,6 +321,9 @@ where
         Err(e) => return wire::respond_error(&e),
     };
     let attrs = request_attributes(&user, &method, &path, &target, &query);
+    // Like upstream's filter, classification sees the impersonated user
+    // and runs before authorization.
+    *classified = server.flowcontrol.classify(&server.registry, &attrs);
     let decision = server.authz.authorize(&server.registry, &attrs);
     if let (Some(auditor), Some(rec), Some(original)) =
         (server.audit.as_ref(), record, original.as_ref())

@@ -14,6 +14,7 @@ pub mod continue_token;
 pub mod crd;
 pub mod discovery;
 pub mod encryption;
+pub mod flowcontrol;
 pub mod metrics;
 pub mod openapi;
 pub mod options;
@@ -89,6 +90,7 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         admission,
         audit,
         kubelet,
+        flowcontrol: Default::default(),
     });
     bootstrap::run(&server)
         .await
@@ -98,6 +100,13 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the system priority classes: {}", e.message))?;
     readyz::post_start_hook_done(&server, "scheduling/bootstrap-system-priority-classes");
+    flowcontrol::ensure::run(&server)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the flowcontrol configuration: {}", e.message))?;
+    readyz::post_start_hook_done(&server, "priority-and-fairness-config-producer");
+    flowcontrol::spawn(&server);
+    readyz::post_start_hook_done(&server, "priority-and-fairness-config-consumer");
+    readyz::post_start_hook_done(&server, "priority-and-fairness-filter");
     if server.authz.uses_rbac() {
         auth::policy::reconcile(&server)
             .await

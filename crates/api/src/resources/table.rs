@@ -5,7 +5,8 @@ use super::{ApiGroup, ResourceDef, Subresource};
 use crate::strategy::Strategy;
 use crate::{
     admissionregistration, apiregistration, apps, autoscaling, batch, certificates, coordination,
-    corev1, discovery, events, networking, node, pod, policy, rbac, scheduling, service, storage,
+    corev1, discovery, events, flowcontrol, networking, node, pod, policy, rbac, scheduling,
+    service, storage,
 };
 
 /// The verbs of an ordinary resource.
@@ -171,6 +172,11 @@ pub(super) static GROUPS: &[ApiGroup] = &[
         name: "discovery.k8s.io",
         versions: &["v1"],
         priority: 16200,
+    },
+    ApiGroup {
+        name: "flowcontrol.apiserver.k8s.io",
+        versions: &["v1"],
+        priority: 16100,
     },
 ];
 
@@ -833,4 +839,29 @@ pub(super) static BUILTIN: &[ResourceDef] = &[
         true,
         &discovery::ENDPOINT_SLICE_STRATEGY,
     ),
+    // ---- flowcontrol.apiserver.k8s.io/v1 ----
+    ResourceDef {
+        subresources: STATUS,
+        ..row(
+            "flowcontrol.apiserver.k8s.io",
+            "v1",
+            "flowschemas",
+            "flowschema",
+            "FlowSchema",
+            false,
+            &flowcontrol::FLOW_SCHEMA_STRATEGY,
+        )
+    },
+    ResourceDef {
+        subresources: STATUS,
+        ..row(
+            "flowcontrol.apiserver.k8s.io",
+            "v1",
+            "prioritylevelconfigurations",
+            "prioritylevelconfiguration",
+            "PriorityLevelConfiguration",
+            false,
+            &flowcontrol::PRIORITY_LEVEL_STRATEGY,
+        )
+    },
 ];

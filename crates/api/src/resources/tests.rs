@@ -82,6 +82,8 @@ fn openapi_resources() -> Vec<Known> {
         known::<coordination::v1::Lease>(),
         known::<node::v1::RuntimeClass>(),
         known::<discovery::v1::EndpointSlice>(),
+        known::<flowcontrol::v1::FlowSchema>(),
+        known::<flowcontrol::v1::PriorityLevelConfiguration>(),
     ]
 }
 

@@ -15,13 +15,17 @@ use serde_json::json;
 
 use crate::support::{object, start_manager, wait_for, wait_for_default_service_account};
 
-const NS: &str = "default";
+pub(crate) const NS: &str = "default";
 
 async fn wait_for_used(client: &Client, want: &[(&str, &str)]) -> ResourceQuota {
     wait_for_quota_used(client, "compute", want).await
 }
 
-async fn wait_for_quota_used(client: &Client, name: &str, want: &[(&str, &str)]) -> ResourceQuota {
+pub(crate) async fn wait_for_quota_used(
+    client: &Client,
+    name: &str,
+    want: &[(&str, &str)],
+) -> ResourceQuota {
     let api: Api<ResourceQuota> = Api::namespaced(client.clone(), NS);
     let want: BTreeMap<String, String> = want
         .iter()
