@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{EvictParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, EvictParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
@@ -424,4 +424,88 @@ async fn wait_for_named_pdb(
         Some(pdb)
     })
     .await
+}
+
+/// A pod matching two budgets syncs only the first (by name), as upstream's
+/// `getPdbForPod`: the other budget does not see the pod's add, readiness
+/// or delete until it is itself synced again.
+#[tokio::test]
+async fn pod_matching_several_budgets_syncs_only_the_first() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(&cluster, &["--controllers=disruption"]).await;
+        let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), NS);
+        for name in ["alpha", "beta"] {
+            pdbs.create(
+                &PostParams::default(),
+                &object(json!({"metadata": {"name": name},
+                               "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "multi"}}}})),
+            )
+            .await
+            .unwrap();
+            wait_for_named_pdb(&client, name, "no pods yet", |s| {
+                s.observed_generation.is_some() && s.expected_pods == 0
+            })
+            .await;
+        }
+
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let pod = pods
+            .create(
+                &PostParams::default(),
+                &object(json!({
+                    "metadata": {"name": "multi-0", "labels": {"app": "multi"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                })),
+            )
+            .await
+            .unwrap();
+        let (_, message, _) =
+            wait_for_event(&client, "multi-0", "MultiplePodDisruptionBudgets").await;
+        assert_eq!(
+            message,
+            format!(
+                "Pod \"{NS}\"/\"multi-0\" matches multiple PodDisruptionBudgets.  Chose \"alpha\" arbitrarily."
+            )
+        );
+        wait_for_named_pdb(&client, "alpha", "alpha counts the pod", |s| {
+            s.expected_pods == 1 && s.current_healthy == 0
+        })
+        .await;
+        set_pod_status(&client, &pod, true, 0).await;
+        wait_for_named_pdb(&client, "alpha", "alpha sees it ready", |s| {
+            s.current_healthy == 1 && s.disruptions_allowed == 0
+        })
+        .await;
+        // beta was not synced for the pod's add nor its update.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let beta = pdbs.get("beta").await.unwrap().status.unwrap();
+        assert_eq!((beta.expected_pods, beta.current_healthy), (0, 0));
+
+        // Any change of beta syncs it, and it catches up.
+        pdbs.patch(
+            "beta",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+        wait_for_named_pdb(&client, "beta", "beta catches up", |s| {
+            s.expected_pods == 1 && s.current_healthy == 1
+        })
+        .await;
+
+        // The delete also syncs alpha only.
+        pods.delete("multi-0", &DeleteParams::default().grace_period(0))
+            .await
+            .unwrap();
+        wait_for_named_pdb(&client, "alpha", "alpha drops the pod", |s| {
+            s.expected_pods == 0 && s.current_healthy == 0
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let beta = pdbs.get("beta").await.unwrap().status.unwrap();
+        assert_eq!((beta.expected_pods, beta.current_healthy), (1, 1));
+    });
 }

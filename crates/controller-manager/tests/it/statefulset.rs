@@ -13,7 +13,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::fake_kubelet::{image, spawn_ready_loop};
+use crate::fake_kubelet::{image, is_ready, mark_all_ready, set_pod_status, spawn_ready_loop};
 use crate::support::{
     events_for, live_pods, object, start_manager, wait_for, wait_for_default_service_account,
 };
@@ -300,5 +300,79 @@ async fn statefulset_orders_pods_claims_and_rollouts() {
         kubelet.cancel();
         ready_loop.await.unwrap();
         manager.shutdown().await.unwrap();
+    });
+}
+
+/// RollingUpdate as upstream 1.33 (MaxUnavailableStatefulSet off): one pod
+/// at a time from the highest ordinal, waiting for each updated pod, but
+/// never for a pod below the partition (here an unready one, which
+/// `Parallel` lets the rollout pass).
+#[tokio::test]
+async fn rolling_update_waits_only_on_pods_at_or_above_the_partition() {
+    crate::with_timeout!(async {
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(&cluster, &[]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let api: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+        api.create(
+            &PostParams::default(),
+            &stateful_set(
+                "par",
+                3,
+                json!({"podManagementPolicy": "Parallel",
+                       "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}}),
+            ),
+        )
+        .await
+        .unwrap();
+        wait_names(&client, "par", &["par-0", "par-1", "par-2"]).await;
+        wait_for("3 ready pods", Duration::from_secs(60), || async {
+            mark_all_ready(&client, "default", "app=par").await;
+            let s = api.get("par").await.unwrap().status?;
+            (s.ready_replicas == Some(3)).then_some(())
+        })
+        .await;
+
+        // par-0, below the partition, stops being ready.
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        set_pod_status(&client, &pods.get("par-0").await.unwrap(), false, 0).await;
+        wait_for("par-0 seen unready", Duration::from_secs(30), || async {
+            let s = api.get("par").await.unwrap().status?;
+            (s.ready_replicas == Some(2)).then_some(())
+        })
+        .await;
+
+        cluster
+            .kubectl_ok(&["set", "image", "sts/par", "c=web:v2"])
+            .await
+            .unwrap();
+        let first = [
+            ("par-0", "web:v1"),
+            ("par-1", "web:v1"),
+            ("par-2", "web:v2"),
+        ];
+        wait_images(&client, "par", &first).await;
+        // The new par-2 is not ready: par-1 waits for it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        wait_images(&client, "par", &first).await;
+        assert!(!is_ready(&pods.get("par-2").await.unwrap()));
+
+        mark_all_ready(
+            &client,
+            "default",
+            "statefulset.kubernetes.io/pod-name=par-2",
+        )
+        .await;
+        let second = [
+            ("par-0", "web:v1"),
+            ("par-1", "web:v2"),
+            ("par-2", "web:v2"),
+        ];
+        wait_images(&client, "par", &second).await;
+        // par-0 keeps its revision (and stays unready).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        wait_images(&client, "par", &second).await;
+        assert!(!is_ready(&pods.get("par-0").await.unwrap()));
     });
 }

@@ -27,8 +27,11 @@
 //!   A failed sync (upstream `failSafe`) sets `disruptionsAllowed` to 0
 //!   and the condition to `False` / `SyncFailed` with the error.
 //!
-//! A pod matching several PDBs gets a `MultiplePodDisruptionBudgets`
-//! warning (the eviction API refuses to evict it). A second queue
+//! A pod's add, update or delete syncs the first PDB (by name) matching
+//! it, as upstream's `getPdbForPod`; a pod matching several PDBs gets a
+//! `MultiplePodDisruptionBudgets` warning naming the one chosen, and the
+//! others are not synced for it (the eviction API refuses to evict such a
+//! pod). A second queue
 //! (`stale_pod_disruption`, [`stale`]) resets `DisruptionTarget`
 //! conditions left on pods that were not deleted after all.
 
@@ -110,11 +113,15 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
         let pdbs = pdbs.clone();
         let recorder = recorder.clone();
         pods.add_event_handler(move |change: Change<'_, Pod>| {
+            // Upstream `getPdbForPod`: only the first matching PDB is synced
+            // (the others learn of the pod at their own next sync), with a
+            // warning on the pod when there are several.
             let enqueue = |pod: &Pod, warn: bool| {
                 let matching = pdbs_of(&pdbs, pod);
+                let Some(first) = matching.first() else {
+                    return;
+                };
                 if warn && matching.len() > 1 {
-                    // Upstream syncs only the first of them; every one of
-                    // them counts this pod, so all are synced here.
                     recorder.event(
                         pod,
                         EventType::Warning,
@@ -123,22 +130,19 @@ pub fn new_controller(ctx: &ControllerContext) -> anyhow::Result<Option<Box<dyn 
                             "Pod {:?}/{:?} matches multiple PodDisruptionBudgets.  Chose {:?} arbitrarily.",
                             pod.namespace().unwrap_or_default(),
                             pod.name_any(),
-                            matching[0].name_any()
+                            first.name_any()
                         ),
                     );
                 }
-                for pdb in matching {
-                    queue.add(ObjectKey::of(pdb.as_ref()));
-                }
+                queue.add(ObjectKey::of(first.as_ref()));
             };
             match change {
-                Change::Added(pod) => enqueue(pod, true),
-                Change::Deleted(pod) => enqueue(pod, false),
+                Change::Added(pod) | Change::Deleted(pod) => enqueue(pod, true),
+                // As upstream, only the new pod counts: a PDB the pod's old
+                // labels matched is not synced. A resync (same
+                // resourceVersion) does not repeat the warning.
                 Change::Updated { old, new } => {
                     enqueue(new, old.metadata.resource_version != new.metadata.resource_version);
-                    if old.metadata.labels != new.metadata.labels {
-                        enqueue(old, false);
-                    }
                 }
             }
             if let Change::Added(pod) | Change::Updated { new: pod, .. } = change

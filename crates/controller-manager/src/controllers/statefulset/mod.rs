@@ -21,9 +21,11 @@
 //! 5. `OrderedReady` waits at each step for the pod before it to be
 //!    Running and Ready (and gone, when deleting); `Parallel` does not;
 //! 6. `RollingUpdate` then deletes the highest-ordinal pod at or above the
-//!    partition that is not at the update revision, once the others are
-//!    healthy (at most `maxUnavailable` at a time); `OnDelete` leaves that
-//!    to the user;
+//!    partition that is not at the update revision, one at a time, once
+//!    the pods above it are healthy (pods below the partition are not
+//!    waited on; `maxUnavailable` is ignored, as upstream with the alpha
+//!    MaxUnavailableStatefulSet gate off); `OnDelete` leaves that to the
+//!    user;
 //! 7. the status: replicas, ready/available/current/updated counts,
 //!    `currentRevision`/`updateRevision` (equal once the rollout is done),
 //!    `collisionCount`, `observedGeneration`; old revisions beyond
