@@ -180,6 +180,12 @@ async fn budget_status_and_evictions() {
         )
         .await
         .unwrap();
+        // Only a pod event warns (as upstream): the controller must know
+        // the second budget before the pod changes, or the change finds one.
+        wait_for_named_pdb(&client, "web-2", "web-2 synced", |s| {
+            s.observed_generation.is_some()
+        })
+        .await;
         set_pod_status(&client, &pods[2], true, 0).await;
         let (_, message, _) =
             wait_for_event(&client, &pods[2].name_any(), "MultiplePodDisruptionBudgets").await;
