@@ -3,6 +3,7 @@
 mod conformance_node;
 mod container_metrics;
 mod control_plane;
+mod binary;
 mod csr_signer;
 mod fake_runtime;
 mod harness;
