@@ -219,12 +219,13 @@ fn parse_pairs(value: &str) -> Result<BTreeMap<String, bool>, String> {
     Ok(map)
 }
 
+/// Resolved explicit values and the warnings for them.
+type Resolved = (BTreeMap<&'static str, bool>, Vec<String>);
+
 /// Validates `raw` and expands `AllAlpha`/`AllBeta`, as upstream's
 /// `unsafeSetFromMap`. Upstream walks a Go map (random order); we walk it
 /// sorted so errors are reproducible. Several errors are joined as upstream's
 /// aggregate (`[a, b]`); an unknown gate stops the walk as upstream.
-type Resolved = (BTreeMap<&'static str, bool>, Vec<String>);
-
 fn resolve(raw: &BTreeMap<String, bool>) -> Result<Resolved, String> {
     let mut errors = Vec::new();
     let mut enabled = BTreeMap::new();
