@@ -4,8 +4,11 @@
 
 const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
 
+/// Runs the binary with `args` after a (never contacted) `--etcd-servers`,
+/// which clap requires.
 fn run(args: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(BIN)
+        .arg("--etcd-servers=http://127.0.0.1:1")
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
@@ -30,9 +33,23 @@ fn binary_validates_feature_gates() {
         err.contains("cannot set feature gate StructuredAuthorizationConfiguration to false, feature is locked to true"),
         "{err}"
     );
-    // Good gates pass: the run stops at the next check (no --etcd-servers).
-    let (code, err) = run(&["--feature-gates=MutatingAdmissionPolicy=true,WatchList=false"]);
+    // Good gates pass, with upstream's warning for a GA gate: the run stops
+    // at the next check (the service range).
+    let (code, err) = run(&[
+        "--feature-gates=MutatingAdmissionPolicy=true,WatchList=false",
+        "--feature-gates=SidecarContainers=true",
+        "--service-cluster-ip-range=bogus",
+    ]);
     assert_eq!(code, 64, "{err}");
-    assert!(err.contains("--etcd-servers must be specified"), "{err}");
+    assert!(
+        err.contains(
+            "Setting GA feature gate SidecarContainers=true. It will be removed in a future release."
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("--service-cluster-ip-range \"bogus\" is not a valid CIDR"),
+        "{err}"
+    );
     assert!(!err.contains("unrecognized feature gate"), "{err}");
 }
