@@ -692,8 +692,11 @@ mod tests {
             "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  ImageVolume: true\n  KubeletPSI: true\n",
         )
         .unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, "").unwrap();
         let flags = parse(&[
             &format!("--config={}", config.display()),
+            &format!("--kubeconfig={}", kubeconfig.display()),
             "--feature-gates=ImageVolume=false",
             "--feature-gates=NodeSwap=false",
         ]);

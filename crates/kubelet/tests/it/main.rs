@@ -1,9 +1,9 @@
 //! The kubelet against the real containerd and a real apiserver.
 
+mod binary;
 mod conformance_node;
 mod container_metrics;
 mod control_plane;
-mod binary;
 mod csr_signer;
 mod fake_runtime;
 mod harness;
