@@ -290,6 +290,8 @@ async fn metrics_pass_promtool() {
             "etcd_request_duration_seconds_bucket",
             "kubernetes_build_info",
             "process_resident_memory_bytes",
+            "kubernetes_feature_enabled{name=\"SidecarContainers\",stage=\"\"} 1",
+            "kubernetes_feature_enabled{name=\"MaxUnavailableStatefulSet\",stage=\"ALPHA\"} 0",
         ] {
             assert!(text.contains(name), "{name} missing from /metrics");
         }

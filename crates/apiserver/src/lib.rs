@@ -218,6 +218,11 @@ pub async fn run_on(
     let server = build(config).await.context("starting the apiserver")?;
     spawn_compactor(&server);
     corten_component_base::metrics::register_build_info("apiserver");
+    // `main` installs the flag's gates first; in-process servers (tests)
+    // expose the defaults.
+    corten_component_base::feature_gates::register_metrics(
+        corten_component_base::feature_gates::global(),
+    );
     tracing::info!(%addr, "serving securely");
     let health = server.health.clone();
     let shutdown = async move {

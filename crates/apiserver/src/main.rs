@@ -18,10 +18,12 @@ fn main() {
         "kube-apiserver",
     );
     let options = Options::parse();
+    let gates = options.feature_gates.gates_or_exit();
     if let Err(e) = options.logging.init("kube-apiserver") {
         eprintln!("Error: {e:#}");
         std::process::exit(EXIT_USAGE);
     }
+    corten_component_base::feature_gates::install(gates);
     let config = match options.complete() {
         Ok(c) => c,
         Err(e) => {

@@ -188,6 +188,10 @@ pub struct Options {
     /// Logging flags.
     #[command(flatten)]
     pub logging: corten_component_base::logging::LoggingOptions,
+
+    /// `--feature-gates` (validated and exposed, no behaviour depends on it).
+    #[command(flatten)]
+    pub feature_gates: corten_component_base::feature_gates::FeatureGateOptions,
 }
 
 /// Validated authentication settings.

@@ -16,6 +16,8 @@
 //!   authentication (client certificates, TokenReview) and authorization
 //!   (SubjectAccessReview), for kube-scheduler and kube-controller-manager;
 //! - [`flags`]: rejecting upstream flags that Corten does not implement yet;
+//! - [`feature_gates`]: upstream's `--feature-gates` table, parsing and the
+//!   `kubernetes_feature_enabled` metric;
 //! - [`version`]: the version reported by `/version` and `--version`;
 //! - [`leader_election`]: client-go's Lease leader election (kube-scheduler,
 //!   kube-controller-manager);
@@ -40,6 +42,7 @@
 #![warn(missing_docs)]
 
 pub mod duration;
+pub mod feature_gates;
 pub mod flags;
 pub mod health;
 pub mod jwt;

@@ -20,10 +20,12 @@ fn main() {
             std::process::exit(code);
         }
     };
+    let gates = options.feature_gates.gates_or_exit();
     if let Err(err) = options.logging.init(COMPONENT) {
         eprintln!("Error: {err:#}");
         std::process::exit(EXIT_USAGE);
     }
+    corten_component_base::feature_gates::install(gates);
     let config = match options.complete() {
         Ok(config) => config,
         Err(err) => {

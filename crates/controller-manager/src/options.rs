@@ -298,6 +298,10 @@ pub struct Options {
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
+
+    /// `--feature-gates` (validated and exposed, no behaviour depends on it).
+    #[command(flatten)]
+    pub feature_gates: corten_component_base::feature_gates::FeatureGateOptions,
 }
 
 impl Default for Options {

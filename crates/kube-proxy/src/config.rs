@@ -104,9 +104,9 @@ pub struct KubeProxyConfiguration {
     /// Accepted for compatibility.
     #[serde(default)]
     pub enable_profiling: bool,
-    /// Accepted for compatibility.
+    /// Feature gates (validated with `--feature-gates` on top).
     #[serde(default)]
-    pub feature_gates: Option<serde_json::Value>,
+    pub feature_gates: Option<std::collections::BTreeMap<String, bool>>,
     /// `host:port` of the health server (default `0.0.0.0:10256`).
     #[serde(default)]
     pub healthz_bind_address: String,

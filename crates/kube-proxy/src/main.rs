@@ -27,6 +27,7 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
+    corten_component_base::feature_gates::install(config.feature_gates.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

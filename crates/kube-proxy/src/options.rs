@@ -114,6 +114,10 @@ pub struct Options {
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
+
+    /// `--feature-gates`, over the config file's `featureGates`.
+    #[command(flatten)]
+    pub feature_gates: corten_component_base::feature_gates::FeatureGateOptions,
 }
 
 /// The validated configuration.
@@ -146,6 +150,9 @@ pub struct Config {
     /// Prefix for every netfilter command (tests: `ip netns exec <ns>`).
     /// Not a flag.
     pub command_prefix: Vec<String>,
+    /// The file's `featureGates` with `--feature-gates` on top (validated
+    /// and exposed; no behaviour depends on them).
+    pub feature_gates: corten_component_base::feature_gates::FeatureGates,
 }
 
 fn parse_bind(flag: &str, value: &str) -> Result<Option<SocketAddr>, String> {
@@ -185,6 +192,9 @@ impl Options {
             }
             None => KubeProxyConfiguration::default(),
         };
+        let feature_gates = self
+            .feature_gates
+            .gates_over(&file.feature_gates.clone().unwrap_or_default())?;
         let mode = match self.proxy_mode {
             Some(mode) => mode,
             None => match file.mode.as_str() {
@@ -342,6 +352,7 @@ impl Options {
             conntrack,
             families,
             command_prefix: Vec::new(),
+            feature_gates,
         })
     }
 }

@@ -29,9 +29,13 @@ fn main() -> ExitCode {
     if !unknown.is_empty() {
         tracing::warn!(fields = ?unknown, "unknown fields in the kubelet config file (ignored)");
     }
-    if let Some(gates) = &config.file.feature_gates {
-        tracing::info!(?gates, "feature gates are accepted but not implemented");
+    // Already validated by `complete`; this only rebuilds the resolved set.
+    let mut gates = corten_component_base::feature_gates::FeatureGates::new();
+    if let Err(err) = gates.set_from_map(&config.file.feature_gates.clone().unwrap_or_default()) {
+        eprintln!("Error: {err}");
+        return ExitCode::from(EXIT_USAGE as u8);
     }
+    corten_component_base::feature_gates::install(gates);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

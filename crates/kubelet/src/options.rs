@@ -176,9 +176,9 @@ pub struct KubeletFlags {
     /// Topology Manager policy options (key=value,...).
     #[arg(long, value_name = "OPTIONS")]
     pub topology_manager_policy_options: Option<String>,
-    /// A set of key=value pairs of feature gates (accepted, logged).
-    #[arg(long, value_name = "GATES")]
-    pub feature_gates: Option<String>,
+    /// `--feature-gates`, over the config file's `featureGates`.
+    #[command(flatten)]
+    pub feature_gates: corten_component_base::feature_gates::FeatureGateOptions,
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
@@ -401,17 +401,14 @@ impl KubeletFlags {
                 .collect();
             f.register_with_taints = Some(parsed.map_err(invalid)?);
         }
-        if let Some(gates) = &self.feature_gates {
-            let mut map = f.feature_gates.take().unwrap_or_default();
-            for (k, v) in
-                parse_labels(gates).map_err(|e| invalid(format!("--feature-gates: {e}")))?
-            {
-                let on = v
-                    .parse::<bool>()
-                    .map_err(|_| invalid(format!("--feature-gates: {k}={v} is not a bool")))?;
-                map.insert(k, on);
-            }
-            f.feature_gates = Some(map);
+        // Upstream merges the flag's gates into the file's, the flag winning
+        // per gate, and validates the result.
+        let gates = self
+            .feature_gates
+            .gates_over(&f.feature_gates.clone().unwrap_or_default())
+            .map_err(ConfigError::Component)?;
+        if !gates.explicit().is_empty() {
+            f.feature_gates = Some(gates.explicit().clone());
         }
         let file = file.defaulted();
         file.validate()?;
@@ -683,6 +680,49 @@ mod tests {
         assert_eq!(
             err.to_string(),
             r#"bad value for option "max-allowable-numa-nodes": strconv.Atoi: parsing "x": invalid syntax"#
+        );
+    }
+
+    #[test]
+    fn feature_gate_flags_override_the_file_gates() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  ImageVolume: true\n  KubeletPSI: true\n",
+        )
+        .unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, "").unwrap();
+        let flags = parse(&[
+            &format!("--config={}", config.display()),
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            "--feature-gates=ImageVolume=false",
+            "--feature-gates=NodeSwap=false",
+        ]);
+        let (config, _) = flags.complete().unwrap();
+        let gates = config.file.feature_gates.clone().unwrap();
+        assert_eq!(gates.get("ImageVolume"), Some(&false), "flag wins");
+        assert_eq!(gates.get("KubeletPSI"), Some(&true), "file kept");
+        assert_eq!(gates.get("NodeSwap"), Some(&false));
+
+        let err = parse(&["--feature-gates=Foo=true"]).complete().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid argument \"Foo=true\" for \"--feature-gates\" flag: unrecognized feature gate: Foo"
+        );
+        std::fs::write(
+            dir.path().join("locked.yaml"),
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfeatureGates:\n  SidecarContainers: false\n",
+        )
+        .unwrap();
+        let locked = format!("--config={}", dir.path().join("locked.yaml").display());
+        let err = parse(&[&locked]).complete().unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "cannot set feature gate SidecarContainers to false, feature is locked to true"
+            ),
+            "{err}"
         );
     }
 }

@@ -101,6 +101,10 @@ pub struct Options {
     /// Logging flags.
     #[command(flatten)]
     pub logging: LoggingOptions,
+
+    /// `--feature-gates` (validated and exposed, no behaviour depends on it).
+    #[command(flatten)]
+    pub feature_gates: corten_component_base::feature_gates::FeatureGateOptions,
 }
 
 /// The validated configuration of a scheduler process.

@@ -38,7 +38,22 @@ async fn run_to_exit(args: &[&str]) -> (i32, String, String) {
 #[tokio::test]
 async fn bad_flags_are_rejected_with_exit_64() {
     crate::with_timeout!(async {
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 10] = [
+            (
+                &["--feature-gates=Foo=true"],
+                "invalid argument \"Foo=true\" for \"--feature-gates\" flag: unrecognized feature gate: Foo",
+            ),
+            (
+                &[
+                    "--feature-gates=WatchList=true",
+                    "--feature-gates=JobSuccessPolicy=false",
+                ],
+                "cannot set feature gate JobSuccessPolicy to false, feature is locked to true",
+            ),
+            (
+                &["--feature-gates=MaxUnavailableStatefulSet=maybe"],
+                "invalid value of MaxUnavailableStatefulSet=maybe, err: strconv.ParseBool: parsing \"maybe\": invalid syntax",
+            ),
             (
                 &["--controllers=*,bogus"],
                 "\"bogus\" is not in the list of known controllers",
@@ -151,6 +166,7 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
             .arg("--leader-elect-lease-duration=30s")
             .arg("--leader-elect-renew-deadline=20s")
             .arg("--leader-elect-retry-period=1s")
+            .arg("--feature-gates=MaxUnavailableStatefulSet=true,KMSv1=false")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -212,6 +228,9 @@ async fn serves_health_and_metrics_and_releases_the_lease_on_sigterm() {
             "workqueue_longest_running_processor_seconds",
             "root_ca_cert_publisher_sync_total{code=\"200\"}",
             "kubernetes_build_info{",
+            "kubernetes_feature_enabled{name=\"MaxUnavailableStatefulSet\",stage=\"ALPHA\"} 1",
+            "kubernetes_feature_enabled{name=\"KMSv1\",stage=\"DEPRECATED\"} 0",
+            "kubernetes_feature_enabled{name=\"JobSuccessPolicy\",stage=\"\"} 1",
             "process_resident_memory_bytes",
         ] {
             assert!(

@@ -1,6 +1,7 @@
 //! Integration tests of kube-proxy against the real kernel, inside network
 //! namespaces the tests create (never the host's own rules or addresses).
 
+mod binary;
 mod lb;
 mod netns;
 mod proxy_e2e;

@@ -1,5 +1,6 @@
 //! The kubelet against the real containerd and a real apiserver.
 
+mod binary;
 mod conformance_node;
 mod container_metrics;
 mod control_plane;

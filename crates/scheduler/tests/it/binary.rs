@@ -65,12 +65,29 @@ fn bad_flags_and_configs_exit_64() {
     let (code, err) = run(&[&format!("--config={}", path.display())]);
     assert_eq!(code, 64);
     assert!(err.contains("unknown field `podMaxBackoffSecond`"), "{err}");
+    // `--feature-gates` is validated as upstream (message, exit 64).
+    let (code, err) = run(&["--feature-gates=Foo=true"]);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("invalid argument \"Foo=true\" for \"--feature-gates\" flag: unrecognized feature gate: Foo"),
+        "{err}"
+    );
+    let (code, err) = run(&["--feature-gates=SidecarContainers=false"]);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains(
+            "cannot set feature gate SidecarContainers to false, feature is locked to true"
+        ),
+        "{err}"
+    );
     let written = dir.path().join("out.yaml");
-    let (code, _) = run(&[
+    let (code, err) = run(&[
         &format!("--write-config-to={}", written.display()),
         "--leader-elect=false",
+        "--feature-gates=SchedulerAsyncPreemption=false,AllAlpha=true",
+        "--feature-gates=SchedulerQueueingHints=true",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&written).unwrap();
     assert!(text.contains("schedulerName: default-scheduler"), "{text}");
     assert!(text.contains("leaderElect: false"), "{text}");
@@ -114,6 +131,7 @@ async fn the_binary_schedules_and_serves_metrics() {
                 "--leader-elect-lease-duration=5s",
                 "--leader-elect-renew-deadline=3s",
                 "--leader-elect-retry-period=1s",
+                "--feature-gates=MaxUnavailableStatefulSet=true",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -143,6 +161,9 @@ async fn the_binary_schedules_and_serves_metrics() {
             "scheduler_preemption_attempts_total",
             "leader_election_master_status{name=\"kube-scheduler\"} 1",
             "kubernetes_build_info",
+            "kubernetes_feature_enabled{name=\"MaxUnavailableStatefulSet\",stage=\"ALPHA\"} 1",
+            "kubernetes_feature_enabled{name=\"SidecarContainers\",stage=\"\"} 1",
+            "kubernetes_feature_enabled{name=\"PodLevelResources\",stage=\"ALPHA\"} 0",
         ] {
             assert!(metrics.contains(name), "{name} missing from /metrics");
         }
