@@ -247,17 +247,17 @@ async fn finish_audit(
 /// classified.
 fn with_flow_headers(
     mut response: Response<Body>,
-    classified: Option<crate::flowcontrol::Classified>,
+    classified: Option<std::sync::Arc<crate::flowcontrol::Classified>>,
 ) -> Response<Body> {
     use crate::flowcontrol::classify::{FLOW_SCHEMA_UID_HEADER, PRIORITY_LEVEL_UID_HEADER};
     let Some(c) = classified else {
         return response;
     };
     for (name, uid) in [
-        (FLOW_SCHEMA_UID_HEADER, c.flow_schema_uid),
-        (PRIORITY_LEVEL_UID_HEADER, c.priority_level_uid),
+        (FLOW_SCHEMA_UID_HEADER, &c.flow_schema_uid),
+        (PRIORITY_LEVEL_UID_HEADER, &c.priority_level_uid),
     ] {
-        if let Ok(v) = http::HeaderValue::from_str(&uid) {
+        if let Ok(v) = http::HeaderValue::from_str(uid) {
             response.headers_mut().insert(name, v);
         }
     }
@@ -278,7 +278,7 @@ async fn route<B>(
     mut req: Request<B>,
     labels: &mut RequestLabels,
     record: Option<&mut crate::audit::Record>,
-    classified: &mut Option<crate::flowcontrol::Classified>,
+    classified: &mut Option<std::sync::Arc<crate::flowcontrol::Classified>>,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,

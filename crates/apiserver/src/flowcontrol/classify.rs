@@ -20,24 +20,22 @@ pub const PRIORITY_LEVEL_UID_HEADER: &str = "X-Kubernetes-PF-PriorityLevel-UID";
 
 const SA_PREFIX: &str = "system:serviceaccount:";
 
-/// Where a request was classified.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a request was classified: what the response headers name. Built
+/// once per configuration snapshot and shared, so classifying a request
+/// allocates nothing.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Classified {
-    /// The matched FlowSchema's name.
-    pub flow_schema: String,
-    /// Its UID.
+    /// The matched FlowSchema's UID.
     pub flow_schema_uid: String,
-    /// The priority level's name.
-    pub priority_level: String,
-    /// Its UID.
+    /// Its priority level's UID.
     pub priority_level_uid: String,
 }
 
 /// The configuration in matching order, as of one fingerprint.
 struct Snapshot {
     fingerprint: (i64, i64, usize, usize),
-    /// (schema, its UID, the level's UID), sorted for matching.
-    schemas: Vec<(FlowSchema, String, String)>,
+    /// Each schema with where it classifies, sorted for matching.
+    schemas: Vec<(FlowSchema, Arc<Classified>)>,
 }
 
 /// Classifies requests from the watch caches; rebuilds its decoded
@@ -84,18 +82,20 @@ impl Classifier {
                 ))
             })
             .collect();
-        let mut schemas: Vec<(FlowSchema, String, String)> = items(reg, "flowschemas")
+        let mut schemas: Vec<(FlowSchema, Arc<Classified>)> = items(reg, "flowschemas")
             .into_iter()
             .filter_map(|o| serde_json::from_value::<FlowSchema>(o).ok())
             .filter_map(|fs| {
                 let level = fs.spec.as_ref()?.priority_level_configuration.name.clone();
                 // A dangling schema classifies nothing.
-                let level_uid = levels.get(&level)?.clone();
-                let uid = fs.metadata.uid.clone().unwrap_or_default();
-                Some((fs, uid, level_uid))
+                let classified = Classified {
+                    flow_schema_uid: fs.metadata.uid.clone().unwrap_or_default(),
+                    priority_level_uid: levels.get(&level)?.clone(),
+                };
+                Some((fs, Arc::new(classified)))
             })
             .collect();
-        schemas.sort_by(|(a, _, _), (b, _, _)| {
+        schemas.sort_by(|(a, _), (b, _)| {
             let p = |f: &FlowSchema| f.spec.as_ref().and_then(|s| s.matching_precedence);
             p(a).cmp(&p(b))
                 .then_with(|| a.metadata.name.cmp(&b.metadata.name))
@@ -111,22 +111,13 @@ impl Classifier {
     /// The FlowSchema and priority level of a request, or None when no
     /// schema matches (only possible while the mandatory objects are
     /// missing).
-    pub fn classify(&self, reg: &Registry, attrs: &Attributes) -> Option<Classified> {
+    pub fn classify(&self, reg: &Registry, attrs: &Attributes) -> Option<Arc<Classified>> {
         let snapshot = self.current(reg);
         snapshot
             .schemas
             .iter()
-            .find(|(fs, _, _)| matches_schema(fs, attrs))
-            .map(|(fs, uid, level_uid)| Classified {
-                flow_schema: fs.metadata.name.clone().unwrap_or_default(),
-                flow_schema_uid: uid.clone(),
-                priority_level: fs
-                    .spec
-                    .as_ref()
-                    .map(|s| s.priority_level_configuration.name.clone())
-                    .unwrap_or_default(),
-                priority_level_uid: level_uid.clone(),
-            })
+            .find(|(fs, _)| matches_schema(fs, attrs))
+            .map(|(_, classified)| classified.clone())
     }
 }
 
