@@ -6,6 +6,7 @@
 //! JSON (RFC 6902) and JSON merge (RFC 7386) patches, and accessors for the
 //! `metadata` of objects held as `serde_json::Value`.
 
+pub mod feature_gates;
 pub mod field_error;
 pub mod fields;
 pub mod go_format;

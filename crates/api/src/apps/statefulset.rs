@@ -7,7 +7,7 @@
 use corten_apimachinery::names::{
     NameValidator, is_dns1123_label, validate_object_meta, validate_object_meta_update,
 };
-use corten_apimachinery::{ErrorList, FieldError, Path};
+use corten_apimachinery::{ErrorList, FieldError, Path, feature_gates};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde_json::Value;
@@ -70,8 +70,9 @@ fn default_stateful_set(s: &mut StatefulSet) {
     }
 }
 
-/// Drops `rollingUpdate.maxUnavailable` (MaxUnavailableStatefulSet is alpha
-/// in 1.33) unless the old object uses it, and the template's disabled fields.
+/// Drops `rollingUpdate.maxUnavailable` unless the MaxUnavailableStatefulSet
+/// gate (alpha in 1.33, off by default) is on or the old object uses it, and
+/// the template's disabled fields.
 fn drop_disabled(s: &mut StatefulSet, old: Option<&StatefulSet>) {
     let old_spec = old.and_then(|o| o.spec.as_ref());
     let old_uses = old_spec
@@ -80,6 +81,7 @@ fn drop_disabled(s: &mut StatefulSet, old: Option<&StatefulSet>) {
         .is_some_and(|r| r.max_unavailable.is_some());
     let Some(spec) = s.spec.as_mut() else { return };
     if !old_uses
+        && !feature_gates::enabled("MaxUnavailableStatefulSet")
         && let Some(ru) = spec
             .update_strategy
             .as_mut()

@@ -376,3 +376,81 @@ async fn rolling_update_waits_only_on_pods_at_or_above_the_partition() {
         assert!(!is_ready(&pods.get("par-0").await.unwrap()));
     });
 }
+
+/// With `--feature-gates=MaxUnavailableStatefulSet=true` (alpha in 1.33) the
+/// apiserver keeps `rollingUpdate.maxUnavailable` and the controller takes
+/// that many pods down at once, highest ordinals first, without waiting for
+/// the replaced ones to become ready. (nextest runs each test in its own
+/// process, so the process's gates are this test's alone.)
+#[tokio::test]
+async fn max_unavailable_gate_replaces_several_pods_at_once() {
+    crate::with_timeout!(async {
+        let mut gates = corten_component_base::feature_gates::FeatureGates::new();
+        gates.set("MaxUnavailableStatefulSet=true").unwrap();
+        corten_component_base::feature_gates::install(gates);
+        assert!(corten_apimachinery::feature_gates::enabled(
+            "MaxUnavailableStatefulSet"
+        ));
+        let cluster = TestCluster::start().await.unwrap();
+        let client = cluster.client().await.unwrap();
+        let _manager = start_manager(&cluster, &[]).await;
+        wait_for_default_service_account(&client, "default").await;
+        let api: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+        let created = api
+            .create(
+                &PostParams::default(),
+                &stateful_set(
+                    "mu",
+                    4,
+                    json!({"podManagementPolicy": "Parallel",
+                           "updateStrategy": {"type": "RollingUpdate",
+                               "rollingUpdate": {"maxUnavailable": 2}}}),
+                ),
+            )
+            .await
+            .unwrap();
+        let kept = created
+            .spec
+            .and_then(|s| s.update_strategy)
+            .and_then(|u| u.rolling_update)
+            .and_then(|r| r.max_unavailable);
+        assert_eq!(
+            kept,
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(2))
+        );
+        wait_names(&client, "mu", &["mu-0", "mu-1", "mu-2", "mu-3"]).await;
+        wait_for("4 ready pods", Duration::from_secs(60), || async {
+            mark_all_ready(&client, "default", "app=mu").await;
+            let s = api.get("mu").await.unwrap().status?;
+            (s.ready_replicas == Some(4)).then_some(())
+        })
+        .await;
+
+        cluster
+            .kubectl_ok(&["set", "image", "sts/mu", "c=web:v2"])
+            .await
+            .unwrap();
+        // Two at once: mu-3 and mu-2 come back at v2 while neither is ready.
+        let first = [
+            ("mu-0", "web:v1"),
+            ("mu-1", "web:v1"),
+            ("mu-2", "web:v2"),
+            ("mu-3", "web:v2"),
+        ];
+        wait_images(&client, "mu", &first).await;
+        // Both new pods unready: the budget is spent, mu-1 and mu-0 wait.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        wait_images(&client, "mu", &first).await;
+        let stop = CancellationToken::new();
+        let ready_loop = spawn_ready_loop(client.clone(), "default", stop.clone());
+        let done = [
+            ("mu-0", "web:v2"),
+            ("mu-1", "web:v2"),
+            ("mu-2", "web:v2"),
+            ("mu-3", "web:v2"),
+        ];
+        wait_images(&client, "mu", &done).await;
+        stop.cancel();
+        ready_loop.await.unwrap();
+    });
+}

@@ -48,7 +48,7 @@ pub(super) fn template_of(rev: &ControllerRevision) -> Option<PodTemplateSpec> {
     serde_json::from_value(template).ok()
 }
 
-fn is_terminating(pod: &Pod) -> bool {
+pub(super) fn is_terminating(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_some()
 }
 
@@ -56,7 +56,7 @@ fn running_and_ready(pod: &Pod) -> bool {
     phase(pod) == "Running" && is_ready(pod)
 }
 
-fn is_healthy(pod: &Pod, min_ready: i32, now: Timestamp) -> bool {
+pub(super) fn is_healthy(pod: &Pod, min_ready: i32, now: Timestamp) -> bool {
     running_and_ready(pod) && !is_terminating(pod) && is_available(pod, min_ready, now)
 }
 
@@ -69,7 +69,14 @@ fn is_rolling(set: &StatefulSet) -> bool {
         == "RollingUpdate"
 }
 
-fn partition(set: &StatefulSet) -> i32 {
+pub(super) fn min_ready_seconds(set: &StatefulSet) -> i32 {
+    set.spec
+        .as_ref()
+        .and_then(|s| s.min_ready_seconds)
+        .unwrap_or(0)
+}
+
+pub(super) fn partition(set: &StatefulSet) -> i32 {
     set.spec
         .as_ref()
         .and_then(|s| s.update_strategy.as_ref())
@@ -130,38 +137,6 @@ pub(super) fn compute_status(
         status.current_revision = Some(update.to_string());
     }
     status
-}
-
-/// The pod a RollingUpdate deletes next, if any (upstream with the
-/// MaxUnavailableStatefulSet gate off, its 1.33 default, so
-/// `rollingUpdate.maxUnavailable` is ignored and Corten has no gate to
-/// turn it on). From the highest ordinal down to the partition: the first
-/// pod not at the update revision (and not already terminating) goes, but
-/// the walk stops at the first pod that is missing or not healthy. Pods
-/// below the partition are never waited on.
-fn rolling_update_target<'a>(
-    set: &StatefulSet,
-    slots: &'a [Option<Arc<Pod>>],
-    update_revision: &str,
-    now: Timestamp,
-) -> Option<&'a Arc<Pod>> {
-    let min_ready = set
-        .spec
-        .as_ref()
-        .and_then(|s| s.min_ready_seconds)
-        .unwrap_or(0);
-    let lowest = usize::try_from(partition(set)).unwrap_or(0);
-    for slot in slots.iter().skip(lowest).rev() {
-        // A missing pod was just created (from the update revision).
-        let pod = slot.as_ref()?;
-        if pod_revision(pod) != update_revision && !is_terminating(pod) {
-            return Some(pod);
-        }
-        if !is_healthy(pod, min_ready, now) {
-            return None;
-        }
-    }
-    None
 }
 
 /// Why processing stopped early.
@@ -409,11 +384,16 @@ impl StatefulSetReconciler {
         if !is_rolling(set) {
             return;
         }
-        if let Some(pod) = rolling_update_target(set, &slots, &update.0.name_any(), now) {
-            tracing::info!(pod = %pod.name_any(), "Pod of StatefulSet is terminating for update");
-            if let Err(err) = self.delete_pod(set, pod).await {
-                errors.push(err);
+        match super::rolling::targets(set, &slots, &update.0.name_any(), now) {
+            Ok(pods) => {
+                for pod in pods {
+                    tracing::info!(pod = %pod.name_any(), "Pod of StatefulSet is terminating for update");
+                    if let Err(err) = self.delete_pod(set, pod).await {
+                        errors.push(err);
+                    }
+                }
             }
+            Err(err) => errors.push(err),
         }
     }
 
@@ -718,27 +698,8 @@ impl StatefulSetReconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controllers::statefulset::fixtures::{pod, set};
     use serde_json::json;
-
-    fn set(strategy: serde_json::Value) -> StatefulSet {
-        serde_json::from_value(json!({
-            "metadata": {"name": "web", "namespace": "ns", "generation": 3},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "a"}}, "serviceName": "s",
-                "updateStrategy": strategy,
-                "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}
-        }))
-        .unwrap()
-    }
-
-    fn pod(name: &str, rev: &str, ready: bool) -> Arc<Pod> {
-        Arc::new(
-            serde_json::from_value(json!({
-                "metadata": {"name": name, "labels": {"controller-revision-hash": rev}},
-                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}
-            }))
-            .unwrap(),
-        )
-    }
 
     #[test]
     fn status_counts_and_completes_rollouts() {
@@ -760,75 +721,6 @@ mod tests {
         let ondelete = set(json!({"type": "OnDelete"}));
         let st = compute_status(&ondelete, &pods, "r1", "r2", 0, now);
         assert_eq!(st.current_revision.as_deref(), Some("r1"));
-    }
-
-    fn slots(pods: &[(&str, &str, bool)]) -> Vec<Option<Arc<Pod>>> {
-        pods.iter().map(|(n, r, ok)| Some(pod(n, r, *ok))).collect()
-    }
-
-    fn target(s: &StatefulSet, slots: &[Option<Arc<Pod>>]) -> Option<String> {
-        rolling_update_target(s, slots, "r2", Timestamp::now()).map(|p| p.name_any())
-    }
-
-    #[test]
-    fn rolling_update_ignores_max_unavailable_and_goes_one_at_a_time() {
-        // maxUnavailable 3 would allow all three old pods at once with the
-        // alpha gate on; with it off (1.33 default) only the highest goes.
-        let s = set(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 3}}));
-        let all_old = slots(&[
-            ("web-0", "r1", true),
-            ("web-1", "r1", true),
-            ("web-2", "r1", true),
-        ]);
-        assert_eq!(target(&s, &all_old).as_deref(), Some("web-2"));
-        // The recreated web-2 is not ready yet: wait, whatever maxUnavailable says.
-        let waiting = slots(&[
-            ("web-0", "r1", true),
-            ("web-1", "r1", true),
-            ("web-2", "r2", false),
-        ]);
-        assert_eq!(target(&s, &waiting), None);
-        let mut missing = waiting.clone();
-        missing[2] = None;
-        assert_eq!(target(&s, &missing), None);
-        let next = slots(&[
-            ("web-0", "r1", true),
-            ("web-1", "r1", true),
-            ("web-2", "r2", true),
-        ]);
-        assert_eq!(target(&s, &next).as_deref(), Some("web-1"));
-        let done = slots(&[
-            ("web-0", "r2", true),
-            ("web-1", "r2", true),
-            ("web-2", "r2", true),
-        ]);
-        assert_eq!(target(&s, &done), None);
-    }
-
-    #[test]
-    fn rolling_update_waits_only_on_pods_at_or_above_the_partition() {
-        let s = set(json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}));
-        // web-0 (below the partition) is unready: web-2 still goes.
-        let pods = slots(&[
-            ("web-0", "r1", false),
-            ("web-1", "r1", true),
-            ("web-2", "r1", true),
-        ]);
-        assert_eq!(target(&s, &pods).as_deref(), Some("web-2"));
-        // Down to the partition, web-0 stays at its revision.
-        let pods = slots(&[
-            ("web-0", "r1", false),
-            ("web-1", "r2", true),
-            ("web-2", "r2", true),
-        ]);
-        assert_eq!(target(&s, &pods), None);
-        // An unready updated pod above the partition holds the rollout.
-        let pods = slots(&[
-            ("web-0", "r1", true),
-            ("web-1", "r1", true),
-            ("web-2", "r2", false),
-        ]);
-        assert_eq!(target(&s, &pods), None);
     }
 
     #[test]

@@ -32,7 +32,10 @@
 //!    `revisionHistoryLimit` are deleted.
 
 mod control;
+#[cfg(test)]
+mod fixtures;
 pub mod identity;
+mod rolling;
 
 use std::sync::Arc;
 use std::time::Duration;
