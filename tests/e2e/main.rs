@@ -23,6 +23,7 @@ mod kube_client;
 mod kubectl;
 mod kubectl_everyday;
 mod kubectl_more;
+mod kubernetes_endpoints;
 mod openapi_v2;
 mod pod_security;
 mod pod_subresources;

@@ -225,9 +225,17 @@ pub async fn run_on(
     );
     tracing::info!(%addr, "serving securely");
     let health = server.health.clone();
+    let endpoints = match server.config.reconcile_endpoints {
+        true => Some(bootstrap::endpoints::start(server.clone()).await),
+        false => None,
+    };
     let shutdown = async move {
         shutdown.await;
         health.begin_shutdown();
+        // Out of the `kubernetes` Service first, so clients stop coming.
+        if let Some(endpoints) = endpoints {
+            endpoints.stop().await;
+        }
     };
     server::serve(listener, tls, server, shutdown).await
 }

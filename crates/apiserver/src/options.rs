@@ -69,6 +69,11 @@ pub struct Options {
     #[arg(long)]
     pub advertise_address: Option<IpAddr>,
 
+    /// Use an endpoint reconciler (master-count, lease, none). master-count
+    /// is deprecated, and will be removed in a future version.
+    #[arg(long, default_value = "lease")]
+    pub endpoint_reconciler_type: String,
+
     /// `--kubelet-*`: how to reach kubelets.
     #[command(flatten)]
     pub kubelet: crate::proxy::KubeletClientOptions,
@@ -258,6 +263,9 @@ pub struct Config {
     pub node_port_range: (u16, u16),
     /// The address published in the `kubernetes` service endpoints.
     pub advertise_address: IpAddr,
+    /// Whether this apiserver keeps the `kubernetes` service's endpoints
+    /// (`--endpoint-reconciler-type=lease`; `none` leaves them alone).
+    pub reconcile_endpoints: bool,
     /// Maximum request body size.
     pub max_request_body_bytes: usize,
     /// Watch cache window per resource.
@@ -354,6 +362,18 @@ impl Options {
             a if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             a => a,
         });
+        let reconcile_endpoints = match self.endpoint_reconciler_type.as_str() {
+            "lease" => true,
+            "none" => false,
+            "master-count" => {
+                return Err("--endpoint-reconciler-type=master-count is not implemented in Corten (deprecated upstream); use lease".into());
+            }
+            other => {
+                return Err(format!(
+                    "invalid --endpoint-reconciler-type {other:?}: must be one of lease, master-count, none"
+                ));
+            }
+        };
         if self.max_request_body_bytes < 1024 {
             return Err("--max-request-body-bytes must be at least 1024".into());
         }
@@ -440,6 +460,7 @@ impl Options {
             service_cidr,
             node_port_range,
             advertise_address,
+            reconcile_endpoints,
             max_request_body_bytes: self.max_request_body_bytes,
             watch_cache_window: self.watch_cache_window.max(10),
             etcd_compaction_interval: self.etcd_compaction_interval,

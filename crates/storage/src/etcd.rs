@@ -6,6 +6,7 @@
 //! in `etcd_requests_total` / `etcd_request_errors_total` with the
 //! operation and the resource (first key segment) as labels.
 
+mod lease;
 mod watch;
 
 use std::future::Future;

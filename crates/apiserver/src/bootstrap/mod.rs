@@ -1,11 +1,13 @@
 //! What the apiserver itself keeps in place (upstream's bootstrap
-//! controller): the system namespaces and the `kubernetes` Service with
-//! its Endpoints and EndpointSlice pointing at this apiserver.
+//! controller): the system namespaces and the `kubernetes` Service; its
+//! Endpoints and EndpointSlice are kept by [`endpoints`].
 
 use corten_apimachinery::StatusError;
 use serde_json::{Value, json};
 
 use crate::app::ApiServer;
+
+pub mod endpoints;
 use crate::registry::store::{self, WriteOptions};
 
 /// The namespaces every cluster has.
@@ -59,7 +61,6 @@ pub async fn run(server: &ApiServer) -> Result<(), StatusError> {
     let Some(ip) = server.registry.services.nth_ip(1) else {
         return Err(StatusError::internal("service range has no first address"));
     };
-    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
     ensure(
         server,
         "",
@@ -81,67 +82,6 @@ pub async fn run(server: &ApiServer) -> Result<(), StatusError> {
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": cfg.secure_port}],
                 "sessionAffinity": "None",
             },
-        }),
-    )
-    .await?;
-    let address = cfg.advertise_address.to_string();
-    // Endpoints may not point at loopback addresses (upstream validation):
-    // with such an --advertise-address the service has no endpoints, as
-    // upstream's reconciler would also fail to write them.
-    if let Err(e) = ensure_endpoints(server, &address, family).await {
-        tracing::warn!(error = %e.message, "not publishing endpoints for the kubernetes service");
-    }
-    Ok(())
-}
-
-async fn ensure_endpoints(
-    server: &ApiServer,
-    address: &str,
-    family: &str,
-) -> Result<(), StatusError> {
-    let cfg = &server.config;
-    ensure(
-        server,
-        "",
-        "v1",
-        "endpoints",
-        Some("default"),
-        json!({
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {
-                "name": "kubernetes",
-                "namespace": "default",
-                "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
-            },
-            "subsets": [{
-                "addresses": [{"ip": address}],
-                "ports": [{"name": "https", "port": cfg.secure_port, "protocol": "TCP"}],
-            }],
-        }),
-    )
-    .await?;
-    ensure(
-        server,
-        "discovery.k8s.io",
-        "v1",
-        "endpointslices",
-        Some("default"),
-        json!({
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": "kubernetes",
-                "namespace": "default",
-                // Only the service name, as upstream's endpoints adapter:
-                // a `managed-by` label of the mirroring controller would
-                // make that controller delete the slice, since the
-                // Endpoints above are marked skip-mirror.
-                "labels": {"kubernetes.io/service-name": "kubernetes"},
-            },
-            "addressType": family,
-            "endpoints": [{"addresses": [address], "conditions": {"ready": true}}],
-            "ports": [{"name": "https", "port": cfg.secure_port, "protocol": "TCP"}],
         }),
     )
     .await?;
