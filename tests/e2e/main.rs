@@ -4,6 +4,7 @@
 mod admission;
 mod admission_defaults;
 mod aggregator;
+mod apf_limits;
 mod apply;
 mod apply_checks;
 mod audit;

@@ -264,6 +264,17 @@ fn with_flow_headers(
     response
 }
 
+/// Upstream's long-running requests (`BasicLongRunningRequestCheck` with
+/// the watch and proxy verbs and the attach, exec, proxy, log and
+/// portforward subresources): they run outside the concurrency limits.
+fn is_long_running(attrs: &crate::auth::authz::Attributes) -> bool {
+    matches!(attrs.verb.as_str(), "watch" | "proxy")
+        || matches!(
+            attrs.subresource.as_str(),
+            "attach" | "exec" | "proxy" | "log" | "portforward"
+        )
+}
+
 fn not_found_path() -> StatusError {
     let mut e = StatusError::new(
         corten_apimachinery::Reason::NotFound,
@@ -323,7 +334,24 @@ where
     let attrs = request_attributes(&user, &method, &path, &target, &query);
     // Like upstream's filter, classification sees the impersonated user
     // and runs before authorization.
-    *classified = server.flowcontrol.classify(&server.registry, &attrs);
+    // Off with --enable-priority-and-fairness=false: no classification,
+    // headers or seats.
+    let flow = server
+        .config
+        .apf_concurrency_limit
+        .and_then(|_| server.flowcontrol.classify(&server.registry, &attrs));
+    *classified = flow.clone();
+    // Authorization and the handler run holding one of the priority
+    // level's seats (upstream's filter wraps both).
+    let _seat = match flow.as_deref() {
+        Some(c) if !is_long_running(&attrs) => match c.level.acquire(&c.flow_schema).await {
+            Ok(seat) => Some(seat),
+            Err(_) => {
+                return wire::respond_error(&crate::flowcontrol::dispatch::too_many_requests());
+            }
+        },
+        _ => None,
+    };
     let decision = server.authz.authorize(&server.registry, &attrs);
     if let (Some(auditor), Some(rec), Some(original)) =
         (server.audit.as_ref(), record, original.as_ref())

@@ -92,6 +92,9 @@ pub async fn build(config: Config) -> Result<Arc<ApiServer>> {
         kubelet,
         flowcontrol: Default::default(),
     });
+    if let Some(limit) = server.config.apf_concurrency_limit {
+        server.flowcontrol.set_server_limit(limit);
+    }
     bootstrap::run(&server)
         .await
         .map_err(|e| anyhow::anyhow!("bootstrapping system objects: {}", e.message))?;

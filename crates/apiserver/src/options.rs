@@ -69,6 +69,23 @@ pub struct Options {
     #[arg(long)]
     pub advertise_address: Option<IpAddr>,
 
+    /// This and --max-mutating-requests-inflight are summed to determine the
+    /// server's total concurrency limit (which must be positive) if
+    /// --enable-priority-and-fairness is true.
+    #[arg(long, default_value_t = 400)]
+    pub max_requests_inflight: u32,
+
+    /// This and --max-requests-inflight are summed to determine the server's
+    /// total concurrency limit (which must be positive) if
+    /// --enable-priority-and-fairness is true.
+    #[arg(long, default_value_t = 200)]
+    pub max_mutating_requests_inflight: u32,
+
+    /// If true, replace the max-in-flight handler with an enhanced one that
+    /// queues and dispatches with priority and fairness.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_priority_and_fairness: bool,
+
     /// Use an endpoint reconciler (master-count, lease, none). master-count
     /// is deprecated, and will be removed in a future version.
     #[arg(long, default_value = "lease")]
@@ -263,6 +280,9 @@ pub struct Config {
     pub node_port_range: (u16, u16),
     /// The address published in the `kubernetes` service endpoints.
     pub advertise_address: IpAddr,
+    /// API Priority and Fairness's total seats, or None when
+    /// `--enable-priority-and-fairness=false`.
+    pub apf_concurrency_limit: Option<usize>,
     /// Whether this apiserver keeps the `kubernetes` service's endpoints
     /// (`--endpoint-reconciler-type=lease`; `none` leaves them alone).
     pub reconcile_endpoints: bool,
@@ -362,6 +382,15 @@ impl Options {
             a if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             a => a,
         });
+        let total_inflight =
+            u64::from(self.max_requests_inflight) + u64::from(self.max_mutating_requests_inflight);
+        let apf_concurrency_limit = match self.enable_priority_and_fairness {
+            false => None,
+            true if total_inflight == 0 => {
+                return Err("--max-requests-inflight plus --max-mutating-requests-inflight must be positive when --enable-priority-and-fairness is true".into());
+            }
+            true => Some(usize::try_from(total_inflight).unwrap_or(usize::MAX)),
+        };
         let reconcile_endpoints = match self.endpoint_reconciler_type.as_str() {
             "lease" => true,
             "none" => false,
@@ -461,6 +490,7 @@ impl Options {
             node_port_range,
             advertise_address,
             reconcile_endpoints,
+            apf_concurrency_limit,
             max_request_body_bytes: self.max_request_body_bytes,
             watch_cache_window: self.watch_cache_window.max(10),
             etcd_compaction_interval: self.etcd_compaction_interval,

@@ -4,11 +4,15 @@
 //! first whose rules match the request's user and attributes wins.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::flowcontrol::v1::{
-    FlowSchema, NonResourcePolicyRule, PolicyRulesWithSubjects, ResourcePolicyRule, Subject,
+    FlowSchema, NonResourcePolicyRule, PolicyRulesWithSubjects, PriorityLevelConfiguration,
+    ResourcePolicyRule, Subject,
 };
+
+use super::dispatch::Level;
 
 use crate::auth::authz::Attributes;
 use crate::registry::Registry;
@@ -20,15 +24,22 @@ pub const PRIORITY_LEVEL_UID_HEADER: &str = "X-Kubernetes-PF-PriorityLevel-UID";
 
 const SA_PREFIX: &str = "system:serviceaccount:";
 
-/// Where a request was classified: what the response headers name. Built
-/// once per configuration snapshot and shared, so classifying a request
-/// allocates nothing.
-#[derive(Debug, PartialEq, Eq)]
+/// Upstream's default server concurrency limit (400 + 200 in flight).
+const DEFAULT_SERVER_LIMIT: usize = 600;
+
+/// Where a request was classified: what the response headers name and
+/// the priority level whose seats it takes. Built once per configuration
+/// snapshot and shared, so classifying a request allocates nothing.
+#[derive(Debug)]
 pub struct Classified {
     /// The matched FlowSchema's UID.
     pub flow_schema_uid: String,
     /// Its priority level's UID.
     pub priority_level_uid: String,
+    /// The matched FlowSchema's name (metric labels).
+    pub flow_schema: String,
+    /// The priority level, kept across configuration changes.
+    pub level: Arc<Level>,
 }
 
 /// The configuration in matching order, as of one fingerprint.
@@ -43,6 +54,12 @@ struct Snapshot {
 #[derive(Default)]
 pub struct Classifier {
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// Every priority level seen, by name: its seats and waiters outlive
+    /// snapshots.
+    levels: Mutex<HashMap<String, Arc<Level>>>,
+    /// The server's concurrency limit (`--max-requests-inflight` plus
+    /// `--max-mutating-requests-inflight`).
+    server_limit: AtomicUsize,
 }
 
 fn items(reg: &Registry, resource: &str) -> Vec<serde_json::Value> {
@@ -70,27 +87,19 @@ impl Classifier {
         {
             return s.clone();
         }
-        let levels: HashMap<String, String> = items(reg, "prioritylevelconfigurations")
-            .iter()
-            .filter_map(|o| {
-                Some((
-                    o["metadata"]["name"].as_str()?.to_string(),
-                    o["metadata"]["uid"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                ))
-            })
-            .collect();
+        let levels = self.configure_levels(reg);
         let mut schemas: Vec<(FlowSchema, Arc<Classified>)> = items(reg, "flowschemas")
             .into_iter()
             .filter_map(|o| serde_json::from_value::<FlowSchema>(o).ok())
             .filter_map(|fs| {
                 let level = fs.spec.as_ref()?.priority_level_configuration.name.clone();
                 // A dangling schema classifies nothing.
+                let (uid, level) = levels.get(&level)?;
                 let classified = Classified {
                     flow_schema_uid: fs.metadata.uid.clone().unwrap_or_default(),
-                    priority_level_uid: levels.get(&level)?.clone(),
+                    priority_level_uid: uid.clone(),
+                    flow_schema: fs.metadata.name.clone().unwrap_or_default(),
+                    level: level.clone(),
                 };
                 Some((fs, Arc::new(classified)))
             })
@@ -106,6 +115,50 @@ impl Classifier {
         });
         *guard = Some(s.clone());
         s
+    }
+
+    /// Sets the server's concurrency limit (before serving).
+    pub fn set_server_limit(&self, limit: usize) {
+        self.server_limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// The priority levels by name, with their UIDs, each configured with
+    /// its nominal seats.
+    fn configure_levels(&self, reg: &Registry) -> HashMap<String, (String, Arc<Level>)> {
+        let plcs: Vec<PriorityLevelConfiguration> = items(reg, "prioritylevelconfigurations")
+            .into_iter()
+            .filter_map(|o| serde_json::from_value(o).ok())
+            .collect();
+        let shares = |p: &PriorityLevelConfiguration| {
+            let spec = p.spec.as_ref();
+            let n = match (
+                spec.and_then(|s| s.limited.as_ref()),
+                spec.and_then(|s| s.exempt.as_ref()),
+            ) {
+                (Some(l), _) => l.nominal_concurrency_shares.unwrap_or(30),
+                (None, Some(e)) => e.nominal_concurrency_shares.unwrap_or(0),
+                (None, None) => 0,
+            };
+            u64::try_from(n).unwrap_or(0)
+        };
+        let total: u64 = plcs.iter().map(shares).sum();
+        let limit = match self.server_limit.load(Ordering::Relaxed) {
+            0 => DEFAULT_SERVER_LIMIT,
+            n => n,
+        };
+        let mut known = self.levels.lock().unwrap_or_else(|p| p.into_inner());
+        plcs.iter()
+            .filter_map(|p| {
+                let name = p.metadata.name.clone()?;
+                let level = known
+                    .entry(name.clone())
+                    .or_insert_with(|| Arc::new(Level::new(&name)))
+                    .clone();
+                level.configure(p, limit, total);
+                let uid = p.metadata.uid.clone().unwrap_or_default();
+                Some((name, (uid, level)))
+            })
+            .collect()
     }
 
     /// The FlowSchema and priority level of a request, or None when no

@@ -2,11 +2,13 @@
 //! configuration objects upstream's apiserver keeps in place
 //! (`ensure.rs`), the classification of every request to a FlowSchema and
 //! priority level with upstream's `X-Kubernetes-PF-*` response headers
-//! (`classify.rs`), and the FlowSchemas' `Dangling` condition
-//! (`dangling.rs`). Requests are classified but never queued or rejected.
+//! (`classify.rs`), each priority level's seats, waiting and 429s with the
+//! `apiserver_flowcontrol_*` metrics (`dispatch.rs`), and the FlowSchemas'
+//! `Dangling` condition (`dangling.rs`).
 
 pub mod classify;
 mod dangling;
+pub mod dispatch;
 pub mod ensure;
 
 use std::sync::Arc;
