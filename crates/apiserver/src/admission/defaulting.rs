@@ -50,24 +50,26 @@
 //! classes, PodSecurity's fields). The usual create, with no webhook and
 //! no quota or LimitRange, pays nothing.
 //!
-//! Like upstream's decoder, the step drops the fields the kind does not
-//! know and judges them by `fieldValidation` at that point (the store,
-//! which then gets an object without them, does not judge again).
+//! Upstream's decoder also drops the fields the kind does not know and
+//! judges them by `fieldValidation`; the store does that here, later, on
+//! the body as the client sent it. So that it still can, the step adds to
+//! the object only what defaulting changed (the difference between the
+//! decoded body and the defaulted one) and keeps the rest as sent:
+//! unknown fields, write-only fields (a Secret's `stringData`), values in
+//! their original spelling. A body that does not decode is left alone for
+//! the store to refuse with its 400, as before.
 //! Only built-in kinds written in their storage version are defaulted
 //! here; custom resources (defaulted from their schema by the store) and
 //! other versions (converted by the store) keep the old order.
 
-use corten_apimachinery::StatusError;
 use serde_json::Value;
 
-use crate::registry::Resource;
-use crate::registry::store::{self, WriteOptions};
+use crate::registry::{Resource, store};
 
 /// Decode-time defaulting of one write's object.
 #[derive(Clone, Copy)]
 pub struct Defaulting<'a> {
     res: &'a Resource,
-    opts: &'a WriteOptions,
 }
 
 impl std::fmt::Debug for Defaulting<'_> {
@@ -82,52 +84,115 @@ impl<'a> Defaulting<'a> {
     /// For a write of `res` through `subresource` (`""` for the main
     /// resource): `None` when admission does not see an object this module
     /// defaults (see the table above).
-    pub fn for_write(res: &'a Resource, subresource: &str, opts: &'a WriteOptions) -> Option<Self> {
+    pub fn for_write(res: &'a Resource, subresource: &str) -> Option<Self> {
         let whole_object = matches!(subresource, "" | "ephemeralcontainers");
         (whole_object && res.custom.is_none() && res.is_storage_version())
-            .then_some(Defaulting { res, opts })
+            .then_some(Defaulting { res })
     }
 
-    /// The request's object as upstream decodes it: `apiVersion`/`kind`
-    /// checked and filled, decoded as the kind (unknown fields dropped and
-    /// judged by `fieldValidation`, values canonical), defaulted.
-    pub fn decode(&self, obj: &mut Value) -> Result<(), StatusError> {
-        store::check_type_meta(self.res, obj)?;
-        let input = std::mem::take(obj);
-        let judge = !self.opts.dropped_fields_done();
-        let mut canonical = if judge {
-            let canonical = store::canonicalize(self.res, input.clone())?;
-            let dropped = corten_api::pipeline::dropped_json_fields(&input, &canonical);
-            store::check_dropped_fields(self.res, dropped, self.opts)?;
-            self.opts
-                .dropped_fields_checked
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            canonical
-        } else {
-            store::canonicalize(self.res, input)?
+    /// Applies the kind's defaults to `obj` as upstream's decoder would,
+    /// keeping what the store must still judge (see the module docs).
+    /// Leaves an object that does not decode as the kind untouched.
+    pub fn apply(&self, obj: &mut Value) {
+        let strategy = self.res.storage_def.strategy;
+        let mut body = obj.clone();
+        if store::check_type_meta(self.res, &mut body).is_err() {
+            return;
+        }
+        let Ok(decoded) = strategy.canonicalize(body) else {
+            return;
         };
-        self.res.storage_def.strategy.default(&mut canonical);
-        *obj = canonical;
-        Ok(())
+        let mut defaulted = decoded.clone();
+        strategy.default(&mut defaulted);
+        merge_changes(obj, &decoded, &defaulted);
+    }
+}
+
+/// Makes to `target` the changes that turned `before` into `after`:
+/// members added, removed or changed, recursively; lists of the same
+/// length item by item; anything else replaced whole.
+fn merge_changes(target: &mut Value, before: &Value, after: &Value) {
+    if before == after {
+        return;
+    }
+    match (target, before, after) {
+        (Value::Object(t), Value::Object(b), Value::Object(a)) => {
+            for (key, av) in a {
+                match (t.get_mut(key), b.get(key)) {
+                    (Some(tv), Some(bv)) => merge_changes(tv, bv, av),
+                    // Made by decoding (a Secret's `data` from its
+                    // `stringData`), not by defaulting.
+                    (None, Some(bv)) if bv == av => {}
+                    _ => {
+                        t.insert(key.clone(), av.clone());
+                    }
+                }
+            }
+            for key in b.keys().filter(|k| !a.contains_key(*k)) {
+                t.shift_remove(key);
+            }
+        }
+        (Value::Array(t), Value::Array(b), Value::Array(a))
+            if t.len() == b.len() && b.len() == a.len() =>
+        {
+            for ((tv, bv), av) in t.iter_mut().zip(b).zip(a) {
+                merge_changes(tv, bv, av);
+            }
+        }
+        (t, _, a) => *t = a.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_changes;
+
+    #[test]
+    fn only_what_defaulting_changed_reaches_the_object() {
+        let mut sent = json!({
+            "spec": {"containers": [{"name": "c", "image": "x", "bogus": 1,
+                                     "resources": {"limits": {"cpu": "1000m"}}}],
+                     "restartPolicy": null},
+            "stringData": {"k": "v"}
+        });
+        let decoded = json!({
+            "spec": {"containers": [{"name": "c", "image": "x",
+                                     "resources": {"limits": {"cpu": "1"}}}]},
+            "data": {"k": "dg=="}
+        });
+        let defaulted = json!({
+            "spec": {"containers": [{"name": "c", "image": "x",
+                                     "imagePullPolicy": "IfNotPresent",
+                                     "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}}],
+                     "restartPolicy": "Always"},
+            "data": {"k": "dg=="}
+        });
+        merge_changes(&mut sent, &decoded, &defaulted);
+        assert_eq!(
+            sent,
+            json!({
+                "spec": {"containers": [{"name": "c", "image": "x", "bogus": 1,
+                                         "resources": {"limits": {"cpu": "1000m"}, "requests": {"cpu": "1"}},
+                                         "imagePullPolicy": "IfNotPresent"}],
+                         "restartPolicy": "Always"},
+                "stringData": {"k": "v"}
+            })
+        );
     }
 
-    /// A mutating webhook's patched object decoded again: dropped fields
-    /// go silently and defaults fill what the patch left out. A result
-    /// that no longer decodes is the server's error (500), as upstream.
-    pub fn decode_patched(&self, webhook: &str, obj: &mut Value) -> Result<(), StatusError> {
-        let input = std::mem::take(obj);
-        let mut canonical = self
-            .res
-            .storage_def
-            .strategy
-            .canonicalize(input)
-            .map_err(|e| {
-                StatusError::internal(format!(
-                    "decoding the object patched by webhook \"{webhook}\": {e}"
-                ))
-            })?;
-        self.res.storage_def.strategy.default(&mut canonical);
-        *obj = canonical;
-        Ok(())
+    #[test]
+    fn removals_and_reshaped_lists_follow_the_defaults() {
+        let mut sent =
+            json!({"spec": {"sessionAffinityConfig": {"clientIP": {}}, "ports": [{"port": 80}]}});
+        let decoded =
+            json!({"spec": {"sessionAffinityConfig": {"clientIP": {}}, "ports": [{"port": 80}]}});
+        let defaulted = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 81}]}});
+        merge_changes(&mut sent, &decoded, &defaulted);
+        assert_eq!(
+            sent,
+            json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"}, {"port": 81}]}})
+        );
     }
 }

@@ -72,29 +72,23 @@ impl<'a> Write<'a> {
 
     /// Decode-time defaulting of this write's object, where it applies.
     fn defaulting(&self) -> Option<Defaulting<'a>> {
-        Defaulting::for_write(self.res, self.subresource, self.opts)
+        Defaulting::for_write(self.res, self.subresource)
     }
 
     /// Upstream defaults the object while decoding the request, before
     /// any admission plugin sees it; here that happens when some plugin,
     /// webhook or policy would see the difference (see
     /// [`super::defaulting`]).
-    fn default_for_admission(
-        &self,
-        operation: Operation,
-        name: &'a str,
-        obj: &mut Value,
-    ) -> Result<(), StatusError> {
+    fn default_for_admission(&self, operation: Operation, name: &'a str, obj: &mut Value) {
         let Some(defaulting) = self.defaulting() else {
-            return Ok(());
+            return;
         };
         let req = self.request(operation, name);
         let observed = self.dynamic_admission(operation, name)
             || self.server.admission.reads_defaults(self.server, &req);
         if observed {
-            defaulting.decode(obj)?;
+            defaulting.apply(obj);
         }
-        Ok(())
     }
 
     /// Whether a webhook's (or policy's) rules match this write, so that
@@ -158,7 +152,7 @@ impl<'a> Write<'a> {
         let req = self.request(Operation::Create, &name);
         let call = self.call(Operation::Create, &name);
         let chain = &self.server.admission;
-        self.default_for_admission(Operation::Create, &name, obj)?;
+        self.default_for_admission(Operation::Create, &name, obj);
         chain
             .admit(self.server, &req, obj, None, Some(&call))
             .await?;
@@ -203,7 +197,7 @@ impl<'a> Write<'a> {
     ) -> Result<(), StatusError> {
         let req = self.request(Operation::Update, name);
         let call = self.call(Operation::Update, name);
-        self.default_for_admission(Operation::Update, name, new)?;
+        self.default_for_admission(Operation::Update, name, new);
         self.server
             .admission
             .admit(self.server, &req, new, old, Some(&call))

@@ -70,11 +70,6 @@ pub struct WriteOptions {
     /// How the body was written and the keys it repeats, judged with the
     /// unknown fields (see [`check_dropped_fields`]).
     pub body_keys: std::sync::OnceLock<BodyKeys>,
-    /// Set once the fields the decode dropped were judged by
-    /// `fieldValidation` (admission's decode-time defaulting does it when
-    /// it runs, see `admission::defaulting`): the object the store then
-    /// gets no longer holds them, so it must not judge again.
-    pub dropped_fields_checked: std::sync::atomic::AtomicBool,
 }
 
 /// An annotation for the request's audit event, logged only at `level`
@@ -106,7 +101,6 @@ impl Default for WriteOptions {
             managed_fields_done: false,
             audit_annotations: Default::default(),
             body_keys: Default::default(),
-            dropped_fields_checked: Default::default(),
         }
     }
 }
@@ -149,13 +143,6 @@ impl WriteOptions {
         {
             a.push(AuditAnnotation { key, value, level });
         }
-    }
-
-    /// Whether the dropped fields were already judged (see
-    /// [`WriteOptions::dropped_fields_checked`]).
-    pub fn dropped_fields_done(&self) -> bool {
-        self.dropped_fields_checked
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The collected audit annotations.
@@ -266,7 +253,7 @@ fn check_repeated_only(
     dropped_checked: bool,
     opts: &WriteOptions,
 ) -> Result<(), StatusError> {
-    if dropped_checked || res.custom.is_some() || opts.dropped_fields_done() {
+    if dropped_checked || res.custom.is_some() {
         return Ok(());
     }
     check_dropped_fields(res, Vec::new(), opts)
@@ -784,7 +771,7 @@ async fn create_object(
     let mut steps = CreateSteps {
         res,
         opts,
-        check_dropped: res.is_storage_version() && !opts.dropped_fields_done(),
+        check_dropped: res.is_storage_version(),
         name: String::new(),
         generated_from: None,
     };
@@ -875,7 +862,7 @@ pub fn decide_update(
     let mut steps = UpdateSteps {
         res,
         opts,
-        check_dropped: res.is_storage_version() && !opts.dropped_fields_done(),
+        check_dropped: res.is_storage_version(),
         name: &name,
     };
     check_repeated_only(res, steps.check_dropped, opts)?;

@@ -435,7 +435,7 @@ fn apply_webhook_patch(
     // defaults what the webhook added (an init container without an
     // imagePullPolicy, ...).
     if changed && let Some(d) = &call.defaulting {
-        d.decode_patched(&h.name, obj)?;
+        d.apply(obj);
     }
     Ok(changed)
 }
