@@ -214,6 +214,23 @@ async fn validating_webhook_judges_defaulted_objects() {
             "admission webhook \"require-defaults.example.com\" denied the request: defaults missing: terminationMessagePolicy=File, restartPolicy=Never",
         )
         .await;
+        // Defaulting before the webhook keeps what `fieldValidation` judges:
+        // an unknown field is still a strict decoding error.
+        let bogus = bare_pod("strict", "dflt-wh", "").replace(
+            "    image: busybox:1.36\n",
+            "    image: busybox:1.36\n    bogus: 1\n",
+        );
+        let out = c
+            .kubectl_stdin(&["create", "--validate=strict", "-f", "-"], Some(&bogus))
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out)
+                .contains("strict decoding error: unknown field \"spec.containers[0].bogus\""),
+            "{}",
+            stderr(&out)
+        );
     });
 }
 
