@@ -11,6 +11,7 @@ mod audit;
 mod bad_input;
 mod certificates;
 mod conformance_apf;
+mod conformance_defaulting;
 mod conformance_machinery;
 mod conformance_namespaces_quota;
 mod conformance_resources;

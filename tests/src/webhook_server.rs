@@ -11,6 +11,14 @@
 //!   `spec.replicas` is above 5 with code 403 and the message
 //!   `at most 5 replicas are allowed, not <n>`, allows others with the
 //!   audit annotation `replicas=<n>`;
+//! - `/add-init-container`: upstream's conformance webhook: a pod named
+//!   `webhook-to-be-mutated` without it gets the init container
+//!   `webhook-added-init-container` (image `webhook-added-image`, empty
+//!   `resources`, nothing else: the server must default the rest);
+//! - `/require-defaults`: denies a pod (code 403) unless its first
+//!   container's `terminationMessagePolicy` is `File` and its
+//!   `restartPolicy` is `Always` (both defaults), with the message
+//!   `defaults missing: terminationMessagePolicy=<v>, restartPolicy=<v>`;
 //! - `/hang`: answers after 30 seconds (longer than any timeout);
 //! - `/garbage`: answers `this is not json` with status 200;
 //! - `/wrong-uid`: allowed, but for another uid;
@@ -148,6 +156,40 @@ fn answer(path: &str, review: &Value, mutations: usize) -> Value {
                 uid,
                 json!({"patchType": "JSONPatch", "patch": b64, "warnings": ["mutated by the test webhook"], "auditAnnotations": {"mutated-by": "test-webhook"}}),
             )
+        }
+        "/add-init-container" => {
+            let pod = &req["object"];
+            let has_it = pod["spec"]["initContainers"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|c| c["name"] == "webhook-added-init-container")
+            });
+            if pod["metadata"]["name"] != "webhook-to-be-mutated" || has_it {
+                return review_response(uid, json!({}));
+            }
+            let patch = json!([{"op": "add", "path": "/spec/initContainers", "value": [
+                {"image": "webhook-added-image", "name": "webhook-added-init-container", "resources": {}}
+            ]}]);
+            let b64 = base64::engine::general_purpose::STANDARD
+                .encode(serde_json::to_vec(&patch).unwrap_or_default());
+            review_response(uid, json!({"patchType": "JSONPatch", "patch": b64}))
+        }
+        "/require-defaults" => {
+            let spec = &req["object"]["spec"];
+            let policy = spec["containers"][0]["terminationMessagePolicy"].as_str();
+            let restart = spec["restartPolicy"].as_str();
+            if policy == Some("File") && restart == Some("Always") {
+                review_response(uid, json!({}))
+            } else {
+                let message = format!(
+                    "defaults missing: terminationMessagePolicy={}, restartPolicy={}",
+                    policy.unwrap_or("<unset>"),
+                    restart.unwrap_or("<unset>")
+                );
+                review_response(
+                    uid,
+                    json!({"allowed": false, "status": {"code": 403, "reason": "Forbidden", "message": message}}),
+                )
+            }
         }
         "/wrong-uid" => review_response("not-the-uid", json!({})),
         "/convert" => convert(review),

@@ -4,6 +4,7 @@
 use corten_apimachinery::{StatusError, meta};
 use serde_json::Value;
 
+use super::defaulting::Defaulting;
 use super::webhook::Call;
 use super::{Operation, Request};
 use crate::app::ApiServer;
@@ -65,6 +66,28 @@ impl<'a> Write<'a> {
             name,
             dry_run: self.dry_run,
             opts: self.opts,
+            defaulting: self.defaulting(),
+        }
+    }
+
+    /// Decode-time defaulting of this write's object, where it applies.
+    fn defaulting(&self) -> Option<Defaulting<'a>> {
+        Defaulting::for_write(self.res, self.subresource)
+    }
+
+    /// Upstream defaults the object while decoding the request, before
+    /// any admission plugin sees it; here that happens when some plugin,
+    /// webhook or policy would see the difference (see
+    /// [`super::defaulting`]).
+    fn default_for_admission(&self, operation: Operation, name: &'a str, obj: &mut Value) {
+        let Some(defaulting) = self.defaulting() else {
+            return;
+        };
+        let req = self.request(operation, name);
+        let observed = self.dynamic_admission(operation, name)
+            || self.server.admission.reads_defaults(self.server, &req);
+        if observed {
+            defaulting.apply(obj);
         }
     }
 
@@ -129,6 +152,7 @@ impl<'a> Write<'a> {
         let req = self.request(Operation::Create, &name);
         let call = self.call(Operation::Create, &name);
         let chain = &self.server.admission;
+        self.default_for_admission(Operation::Create, &name, obj);
         chain
             .admit(self.server, &req, obj, None, Some(&call))
             .await?;
@@ -173,6 +197,7 @@ impl<'a> Write<'a> {
     ) -> Result<(), StatusError> {
         let req = self.request(Operation::Update, name);
         let call = self.call(Operation::Update, name);
+        self.default_for_admission(Operation::Update, name, new);
         self.server
             .admission
             .admit(self.server, &req, new, old, Some(&call))

@@ -57,7 +57,17 @@ fn applies(req: &Request<'_>) -> bool {
     req.operation == Operation::Create && req.is("", "pods")
 }
 
-/// Fills default requests and limits into a new pod's containers.
+/// Whether the plugin has anything to do with `req`: a pod create or a
+/// claim write in a namespace with LimitRanges (see
+/// [`super::Chain::reads_defaults`]).
+pub fn judges(server: &ApiServer, req: &Request<'_>) -> bool {
+    (applies(req) || validates(req)) && !limit_ranges(server, req.namespace).is_empty()
+}
+
+/// Fills default requests and limits into a new pod's containers. The
+/// pod arrives defaulted (`admission::defaulting`): a container with only
+/// a limit already requests that much, so the LimitRange's
+/// `defaultRequest` does not apply to it.
 pub async fn admit(
     server: &ApiServer,
     req: &Request<'_>,
@@ -90,14 +100,6 @@ pub async fn admit(
             let Some(res) = res.as_object_mut() else {
                 continue;
             };
-            // Upstream defaults a missing request to the container's own
-            // limit while decoding, before admission runs: such a request
-            // is not the LimitRange's to fill.
-            let own_limits: Map<String, Value> = res
-                .get("limits")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
             for item in &container_items {
                 for (field, target, what) in [
                     ("defaultRequest", "requests", "request"),
@@ -113,13 +115,6 @@ pub async fn admit(
                         continue;
                     };
                     for (k, v) in defaults {
-                        if target == "requests"
-                            && !entry.contains_key(k)
-                            && let Some(limit) = own_limits.get(k)
-                        {
-                            entry.insert(k.clone(), limit.clone());
-                            continue;
-                        }
                         if !entry.contains_key(k) {
                             entry.insert(k.clone(), v.clone());
                             notes.push(format!(

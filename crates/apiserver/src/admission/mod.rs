@@ -17,6 +17,7 @@ pub mod cel;
 pub mod certificates;
 pub mod config;
 pub mod default_class;
+pub mod defaulting;
 pub mod hooks;
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
@@ -287,6 +288,15 @@ impl Chain {
             ("", "services") => main && self.enabled("ResourceQuota"),
             _ => false,
         }
+    }
+
+    /// Whether a built-in plugin will judge `req`'s object by fields
+    /// upstream's decode-time defaults set (see [`defaulting`]):
+    /// LimitRanger and ResourceQuota read the requests a container's limits
+    /// default, when the namespace has a LimitRange or a quota.
+    pub fn reads_defaults(&self, server: &ApiServer, req: &Request<'_>) -> bool {
+        (self.enabled("LimitRanger") && limit_ranger::judges(server, req))
+            || (self.enabled("ResourceQuota") && resource_quota::judges(server, req))
     }
 
     /// Runs the mutating plugins in order (`dynamic`: the request as

@@ -58,6 +58,19 @@ impl QuotaLocks {
     }
 }
 
+/// Whether a quota of the namespace will judge `req`'s object (see
+/// [`super::Chain::reads_defaults`]).
+pub fn judges(server: &ApiServer, req: &Request<'_>) -> bool {
+    req.subresource.is_empty()
+        && !req.namespace.is_empty()
+        && Evaluator::for_resource(req.group, req.resource)
+            .is_some_and(|e| e.handles(req.operation))
+        && !server
+            .registry
+            .cached_values("resourcequotas", Some(req.namespace))
+            .is_empty()
+}
+
 /// Checks and charges the namespace's quotas for a create or update.
 pub async fn validate(
     server: &ApiServer,

@@ -53,6 +53,10 @@ pub struct Call<'a> {
     pub dry_run: bool,
     /// Write options: `fieldManager`, and the response's warnings.
     pub opts: &'a WriteOptions,
+    /// Decodes (and so defaults) each mutating webhook's patched object
+    /// again, as upstream does; `None` where admission's object is not
+    /// defaulted (see `admission::defaulting`).
+    pub defaulting: Option<super::defaulting::Defaulting<'a>>,
 }
 
 impl<'a> Call<'a> {
@@ -427,6 +431,12 @@ fn apply_webhook_patch(
     }
     let changed = patched != *obj;
     *obj = patched;
+    // Upstream decodes the patched object into the kind again, which
+    // defaults what the webhook added (an init container without an
+    // imagePullPolicy, ...).
+    if changed && let Some(d) = &call.defaulting {
+        d.apply(obj);
+    }
     Ok(changed)
 }
 
