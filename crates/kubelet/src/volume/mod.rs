@@ -7,11 +7,13 @@
 //! Content volumes are re-projected on every pod sync through the
 //! [`atomic_writer`], so updates of ConfigMaps and Secrets reach running
 //! containers atomically (the `..data` symlink swap). Secret volumes and
-//! `medium: Memory` emptyDirs are tmpfs mounts.
+//! `medium: Memory` emptyDirs are tmpfs mounts. With a pod `fsGroup`, content
+//! volumes and new emptyDirs belong to that group (`ownership.rs`).
 
 pub mod atomic_writer;
 mod host_path;
 mod mounts;
+mod ownership;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -76,6 +78,17 @@ fn err(volume: &str, message: impl Into<String>) -> VolumeError {
         volume: volume.to_string(),
         message: message.into(),
     }
+}
+
+/// The pod's `fsGroup` as a group id (negative or oversized ones are
+/// rejected by validation; ignored here).
+fn fs_group(pod: &Pod) -> Option<u32> {
+    pod.spec
+        .as_ref()?
+        .security_context
+        .as_ref()?
+        .fs_group
+        .and_then(|g| u32::try_from(g).ok())
 }
 
 fn mode_of(item_mode: Option<i32>, default_mode: Option<i32>) -> u32 {
@@ -258,6 +271,7 @@ impl VolumeManager {
         let name = volume.name.as_str();
         let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
         let io = |e: std::io::Error| err(name, e.to_string());
+        let fs_group = fs_group(pod);
         if let Some(host) = &volume.host_path {
             host_path::check(&host.path, host.type_.as_deref()).map_err(|m| err(name, m))?;
             return Ok(VolumeInfo {
@@ -279,13 +293,21 @@ impl VolumeManager {
         }
         if let Some(empty) = &volume.empty_dir {
             let dir = self.volume_dir(uid, "empty-dir", name);
+            // Set up once, like upstream's emptyDir (its setup marker):
+            // later syncs must not reset what the pod did with the mode.
+            let mut fresh = !dir.is_dir();
             mounts::ensure_dir(&dir, 0o777).map_err(io)?;
-            if empty.medium.as_deref() == Some("Memory") {
+            if empty.medium.as_deref() == Some("Memory") && self.mounts_tmpfs() {
+                fresh |= !mounts::is_mount_point(&dir);
                 let size = empty.size_limit.as_ref().map(|q| q.0.clone());
-                if self.mounts_tmpfs() {
-                    mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
-                }
+                mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
+            }
+            if fresh {
+                // The tmpfs root comes up 1777 and mkdir obeys the umask.
                 mounts::chmod(&dir, 0o777).map_err(io)?;
+                if let Some(gid) = fs_group {
+                    ownership::apply(&dir, gid, false).map_err(io)?;
+                }
             }
             return Ok(VolumeInfo {
                 host_path: dir,
@@ -374,7 +396,17 @@ impl VolumeManager {
         if tmpfs && self.mounts_tmpfs() {
             mounts::ensure_tmpfs(&dir, None).map_err(io)?;
         }
-        atomic_writer::write(&dir, &payload).map_err(io)?;
+        if fs_group.is_some() {
+            // Written with the modes fsGroup leads to, so an unchanged
+            // payload still compares equal to what is on disk.
+            for file in payload.values_mut() {
+                file.mode = ownership::file_mode(file.mode, true);
+            }
+        }
+        let changed = atomic_writer::write(&dir, &payload).map_err(io)?;
+        if changed && let Some(gid) = fs_group {
+            ownership::apply(&dir, gid, true).map_err(io)?;
+        }
         Ok(VolumeInfo {
             host_path: dir,
             read_only: true,
