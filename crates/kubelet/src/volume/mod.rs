@@ -109,7 +109,14 @@ fn config_map_payload(
     for (k, v) in cm.binary_data.iter().flatten() {
         all.insert(k.clone(), v.0.clone());
     }
-    key_payload(&all, items, default_mode, optional, "configmap", out)
+    key_payload(
+        &all,
+        items,
+        default_mode,
+        optional,
+        "configmap references non-existent config key",
+        out,
+    )
 }
 
 fn secret_payload(
@@ -126,7 +133,14 @@ fn secret_payload(
     for (k, v) in secret.string_data.iter().flatten() {
         all.insert(k.clone(), v.clone().into_bytes());
     }
-    key_payload(&all, items, default_mode, optional, "secret", out)
+    key_payload(
+        &all,
+        items,
+        default_mode,
+        optional,
+        "references non-existent secret key",
+        out,
+    )
 }
 
 fn key_payload(
@@ -134,7 +148,7 @@ fn key_payload(
     items: Option<&Vec<KeyToPath>>,
     default_mode: Option<i32>,
     optional: bool,
-    kind: &str,
+    missing_key: &str,
     out: &mut BTreeMap<String, FileProjection>,
 ) -> Result<(), String> {
     match items.filter(|i| !i.is_empty()) {
@@ -163,10 +177,8 @@ fn key_payload(
                     }
                     None if optional => {}
                     None => {
-                        return Err(format!(
-                            "{kind} references non-existent {kind} key: {}",
-                            item.key
-                        ));
+                        // Upstream's wording differs between the two plugins.
+                        return Err(format!("{missing_key}: {}", item.key));
                     }
                 }
             }

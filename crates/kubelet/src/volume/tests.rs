@@ -161,5 +161,47 @@ async fn missing_objects_fail_like_upstream() {
         .await
         .unwrap_err();
     assert!(err.message.contains("secret \"gone\" not found"), "{err}");
+
+    // A missing key of `items` fails unless the source is optional, in
+    // each plugin's own words.
+    let objects = Arc::new(MemoryObjects::default());
+    objects.add_config_map("ns", "cfg", &[("a", "1")]);
+    objects.add_secret("ns", "sec", &[("a", b"1".as_slice())]);
+    let keyed = VolumeManager::new(dir.path(), objects);
+    let items = Some(vec![KeyToPath {
+        key: "b".into(),
+        path: "b".into(),
+        mode: None,
+    }]);
+    let mut cm = volume("cfg");
+    cm.config_map = Some(ConfigMapVolumeSource {
+        name: "cfg".into(),
+        items: items.clone(),
+        ..Default::default()
+    });
+    let err = keyed
+        .setup(&pod(vec![cm.clone()]), &RuntimeFacts::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "configmap references non-existent config key: b"
+    );
+    cm.config_map.as_mut().unwrap().optional = Some(true);
+    keyed
+        .setup(&pod(vec![cm]), &RuntimeFacts::default())
+        .await
+        .unwrap();
+    let mut secret = volume("sec");
+    secret.secret = Some(SecretVolumeSource {
+        secret_name: Some("sec".into()),
+        items,
+        ..Default::default()
+    });
+    let err = keyed
+        .setup(&pod(vec![secret]), &RuntimeFacts::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "references non-existent secret key: b");
     manager.teardown("uid-1").unwrap();
 }
