@@ -267,10 +267,44 @@ impl VolumeManager {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         let mut volumes = HashMap::new();
         for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            let info = self.setup_one(pod, uid, volume, facts).await?;
+            let info = match self.setup_one(pod, uid, volume, facts).await {
+                Ok(info) => info,
+                // Like upstream's remount: a content volume that was set up
+                // once keeps its last content when a refresh fails (its
+                // ConfigMap deleted, the apiserver away), so a running pod
+                // goes on being synced. Only the first setup blocks the pod.
+                Err(error) => match self.populated(uid, volume) {
+                    Some(info) => {
+                        tracing::warn!(%error, "keeping the volume's last content");
+                        info
+                    }
+                    None => return Err(error),
+                },
+            };
             volumes.insert(volume.name.clone(), info);
         }
         Ok(volumes)
+    }
+
+    /// A content volume (configMap, secret, downwardAPI, projected) that
+    /// already holds a projected version.
+    fn populated(&self, uid: &str, volume: &Volume) -> Option<VolumeInfo> {
+        let plugin = if volume.config_map.is_some() {
+            "configmap"
+        } else if volume.secret.is_some() {
+            "secret"
+        } else if volume.downward_api.is_some() {
+            "downward-api"
+        } else if volume.projected.is_some() {
+            "projected"
+        } else {
+            return None;
+        };
+        let dir = self.volume_dir(uid, plugin, &volume.name);
+        atomic_writer::has_version(&dir).then_some(VolumeInfo {
+            host_path: dir,
+            read_only: true,
+        })
     }
 
     async fn setup_one(

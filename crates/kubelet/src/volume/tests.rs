@@ -125,8 +125,24 @@ async fn content_volumes() {
     );
     assert!(!cfg.host_path.join("b.txt").exists());
 
+    // Deleted after the first setup: the last content stays (upstream
+    // keeps a mounted volume when a remount fails).
+    objects
+        .config_maps
+        .lock()
+        .unwrap()
+        .remove(&("ns".to_string(), "cfg".to_string()));
+    let kept = manager.setup(&p, &RuntimeFacts::default()).await.unwrap();
+    assert_eq!(&kept["cfg"], cfg);
+    assert_eq!(
+        std::fs::read_to_string(cfg.host_path.join("a.txt")).unwrap(),
+        "changed"
+    );
+
     manager.teardown("uid-1").unwrap();
     assert!(!manager.pod_dir("uid-1").exists());
+    // A pod whose ConfigMap never existed still fails.
+    assert!(manager.setup(&p, &RuntimeFacts::default()).await.is_err());
 }
 
 #[tokio::test]
@@ -163,7 +179,9 @@ async fn missing_objects_fail_like_upstream() {
     assert!(err.message.contains("secret \"gone\" not found"), "{err}");
 
     // A missing key of `items` fails unless the source is optional, in
-    // each plugin's own words.
+    // each plugin's own words (on a fresh pod: a set-up volume would keep
+    // its last content).
+    manager.teardown("uid-1").unwrap();
     let objects = Arc::new(MemoryObjects::default());
     objects.add_config_map("ns", "cfg", &[("a", "1")]);
     objects.add_secret("ns", "sec", &[("a", b"1".as_slice())]);

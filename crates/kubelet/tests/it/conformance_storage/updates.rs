@@ -1,6 +1,7 @@
 //! Updates reaching mounted volumes within the sync period: ConfigMap and
 //! Secret changes (plain and projected, optional sources created, updated
-//! and deleted) and pod label/annotation changes in downwardAPI files. One
+//! and deleted, a required one deleted keeping its last content) and pod
+//! label/annotation changes in downwardAPI files. One
 //! long-running pod prints every watched file each second, as upstream's
 //! `mounttest --file_content_in_loop` does, and the test reads its log.
 
@@ -48,6 +49,7 @@ const PREFIXES: [(&str, &str); 4] = [
 /// `create/data-1` of each trio.
 fn watched() -> Vec<String> {
     let mut files = vec![
+        "/etc/cm-keep/data-1".to_string(),
         "/etc/cm-upd/data-1".to_string(),
         "/etc/p-cm-upd/data-1".to_string(),
         "/etc/podinfo/labels".to_string(),
@@ -74,6 +76,10 @@ fn update_pod() -> Value {
         {"path": "annotations", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.annotations"}},
     ]);
     let mut volumes = vec![
+        // First on purpose: its refresh fails once the ConfigMap is gone,
+        // and that must neither drop its content nor stop the refresh of
+        // the volumes after it.
+        json!({"name": "cm-keep", "configMap": {"name": "configmap-test-keep"}}),
         json!({"name": "cm-upd", "configMap": {"name": "configmap-test-upd"}}),
         json!({"name": "p-cm-upd", "projected": {"sources": [{"configMap": {"name": "projected-configmap-test-upd"}}]}}),
         json!({"name": "podinfo", "downwardAPI": {"items": podinfo_items.clone()}}),
@@ -172,6 +178,7 @@ fn trio_lines(before: bool) -> Vec<String> {
 async fn updates_scenario(node: &Node) {
     let one = [("data-1", "value-1")];
     create_config_map(node, "default", "configmap-test-upd", &one).await;
+    create_config_map(node, "default", "configmap-test-keep", &one).await;
     create_config_map(node, "default", "projected-configmap-test-upd", &one).await;
     for (kind, prefix) in PREFIXES {
         for t in ["del", "upd"] {
@@ -186,6 +193,7 @@ async fn updates_scenario(node: &Node) {
     create(node, update_pod()).await;
 
     let mut before = vec![
+        "/etc/cm-keep/data-1=value-1".to_string(),
         "/etc/cm-upd/data-1=value-1".to_string(),
         "/etc/p-cm-upd/data-1=value-1".to_string(),
     ];
@@ -212,6 +220,10 @@ async fn updates_scenario(node: &Node) {
             .await
             .expect("update configmap");
     }
+    config_maps
+        .delete("configmap-test-keep", &DeleteParams::default())
+        .await
+        .expect("delete");
     for (kind, prefix) in PREFIXES {
         let is_cm = kind.to_lowercase().ends_with("configmap");
         let del = format!("{prefix}-del");
@@ -258,6 +270,7 @@ async fn updates_scenario(node: &Node) {
         .expect("relabel");
 
     let mut after = vec![
+        "/etc/cm-keep/data-1=value-1".to_string(),
         "/etc/cm-upd/data-1=value-2".to_string(),
         "/etc/p-cm-upd/data-1=value-2".to_string(),
     ];
