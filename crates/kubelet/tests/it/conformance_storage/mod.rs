@@ -10,6 +10,7 @@
 //! their assertions allow, so a whole group costs one pod start.
 
 mod content;
+mod empty_dir;
 mod updates;
 
 use std::collections::BTreeMap;
