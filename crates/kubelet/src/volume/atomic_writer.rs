@@ -52,6 +52,11 @@ pub fn validate_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `dir` holds a complete version (its `..data` link resolves).
+pub fn has_version(dir: &Path) -> bool {
+    dir.join(DATA_LINK).is_dir()
+}
+
 fn current_version(dir: &Path) -> Option<String> {
     std::fs::read_link(dir.join(DATA_LINK))
         .ok()

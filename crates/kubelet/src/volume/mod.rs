@@ -7,11 +7,13 @@
 //! Content volumes are re-projected on every pod sync through the
 //! [`atomic_writer`], so updates of ConfigMaps and Secrets reach running
 //! containers atomically (the `..data` symlink swap). Secret volumes and
-//! `medium: Memory` emptyDirs are tmpfs mounts.
+//! `medium: Memory` emptyDirs are tmpfs mounts. With a pod `fsGroup`, content
+//! volumes and new emptyDirs belong to that group (`ownership.rs`).
 
 pub mod atomic_writer;
 mod host_path;
 mod mounts;
+mod ownership;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -78,6 +80,17 @@ fn err(volume: &str, message: impl Into<String>) -> VolumeError {
     }
 }
 
+/// The pod's `fsGroup` as a group id (negative or oversized ones are
+/// rejected by validation; ignored here).
+fn fs_group(pod: &Pod) -> Option<u32> {
+    pod.spec
+        .as_ref()?
+        .security_context
+        .as_ref()?
+        .fs_group
+        .and_then(|g| u32::try_from(g).ok())
+}
+
 fn mode_of(item_mode: Option<i32>, default_mode: Option<i32>) -> u32 {
     (item_mode.or(default_mode).unwrap_or(DEFAULT_MODE) & 0o777) as u32
 }
@@ -96,7 +109,14 @@ fn config_map_payload(
     for (k, v) in cm.binary_data.iter().flatten() {
         all.insert(k.clone(), v.0.clone());
     }
-    key_payload(&all, items, default_mode, optional, "configmap", out)
+    key_payload(
+        &all,
+        items,
+        default_mode,
+        optional,
+        "configmap references non-existent config key",
+        out,
+    )
 }
 
 fn secret_payload(
@@ -113,7 +133,14 @@ fn secret_payload(
     for (k, v) in secret.string_data.iter().flatten() {
         all.insert(k.clone(), v.clone().into_bytes());
     }
-    key_payload(&all, items, default_mode, optional, "secret", out)
+    key_payload(
+        &all,
+        items,
+        default_mode,
+        optional,
+        "references non-existent secret key",
+        out,
+    )
 }
 
 fn key_payload(
@@ -121,7 +148,7 @@ fn key_payload(
     items: Option<&Vec<KeyToPath>>,
     default_mode: Option<i32>,
     optional: bool,
-    kind: &str,
+    missing_key: &str,
     out: &mut BTreeMap<String, FileProjection>,
 ) -> Result<(), String> {
     match items.filter(|i| !i.is_empty()) {
@@ -150,10 +177,8 @@ fn key_payload(
                     }
                     None if optional => {}
                     None => {
-                        return Err(format!(
-                            "{kind} references non-existent {kind} key: {}",
-                            item.key
-                        ));
+                        // Upstream's wording differs between the two plugins.
+                        return Err(format!("{missing_key}: {}", item.key));
                     }
                 }
             }
@@ -242,10 +267,44 @@ impl VolumeManager {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         let mut volumes = HashMap::new();
         for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            let info = self.setup_one(pod, uid, volume, facts).await?;
+            let info = match self.setup_one(pod, uid, volume, facts).await {
+                Ok(info) => info,
+                // Like upstream's remount: a content volume that was set up
+                // once keeps its last content when a refresh fails (its
+                // ConfigMap deleted, the apiserver away), so a running pod
+                // goes on being synced. Only the first setup blocks the pod.
+                Err(error) => match self.populated(uid, volume) {
+                    Some(info) => {
+                        tracing::warn!(%error, "keeping the volume's last content");
+                        info
+                    }
+                    None => return Err(error),
+                },
+            };
             volumes.insert(volume.name.clone(), info);
         }
         Ok(volumes)
+    }
+
+    /// A content volume (configMap, secret, downwardAPI, projected) that
+    /// already holds a projected version.
+    fn populated(&self, uid: &str, volume: &Volume) -> Option<VolumeInfo> {
+        let plugin = if volume.config_map.is_some() {
+            "configmap"
+        } else if volume.secret.is_some() {
+            "secret"
+        } else if volume.downward_api.is_some() {
+            "downward-api"
+        } else if volume.projected.is_some() {
+            "projected"
+        } else {
+            return None;
+        };
+        let dir = self.volume_dir(uid, plugin, &volume.name);
+        atomic_writer::has_version(&dir).then_some(VolumeInfo {
+            host_path: dir,
+            read_only: true,
+        })
     }
 
     async fn setup_one(
@@ -258,6 +317,7 @@ impl VolumeManager {
         let name = volume.name.as_str();
         let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
         let io = |e: std::io::Error| err(name, e.to_string());
+        let fs_group = fs_group(pod);
         if let Some(host) = &volume.host_path {
             host_path::check(&host.path, host.type_.as_deref()).map_err(|m| err(name, m))?;
             return Ok(VolumeInfo {
@@ -279,13 +339,21 @@ impl VolumeManager {
         }
         if let Some(empty) = &volume.empty_dir {
             let dir = self.volume_dir(uid, "empty-dir", name);
+            // Set up once, like upstream's emptyDir (its setup marker):
+            // later syncs must not reset what the pod did with the mode.
+            let mut fresh = !dir.is_dir();
             mounts::ensure_dir(&dir, 0o777).map_err(io)?;
-            if empty.medium.as_deref() == Some("Memory") {
+            if empty.medium.as_deref() == Some("Memory") && self.mounts_tmpfs() {
+                fresh |= !mounts::is_mount_point(&dir);
                 let size = empty.size_limit.as_ref().map(|q| q.0.clone());
-                if self.mounts_tmpfs() {
-                    mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
-                }
+                mounts::ensure_tmpfs(&dir, size.as_deref()).map_err(io)?;
+            }
+            if fresh {
+                // The tmpfs root comes up 1777 and mkdir obeys the umask.
                 mounts::chmod(&dir, 0o777).map_err(io)?;
+                if let Some(gid) = fs_group {
+                    ownership::apply(&dir, gid, false).map_err(io)?;
+                }
             }
             return Ok(VolumeInfo {
                 host_path: dir,
@@ -374,7 +442,17 @@ impl VolumeManager {
         if tmpfs && self.mounts_tmpfs() {
             mounts::ensure_tmpfs(&dir, None).map_err(io)?;
         }
-        atomic_writer::write(&dir, &payload).map_err(io)?;
+        if fs_group.is_some() {
+            // Written with the modes fsGroup leads to, so an unchanged
+            // payload still compares equal to what is on disk.
+            for file in payload.values_mut() {
+                file.mode = ownership::file_mode(file.mode, true);
+            }
+        }
+        let changed = atomic_writer::write(&dir, &payload).map_err(io)?;
+        if changed && let Some(gid) = fs_group {
+            ownership::apply(&dir, gid, true).map_err(io)?;
+        }
         Ok(VolumeInfo {
             host_path: dir,
             read_only: true,

@@ -125,8 +125,24 @@ async fn content_volumes() {
     );
     assert!(!cfg.host_path.join("b.txt").exists());
 
+    // Deleted after the first setup: the last content stays (upstream
+    // keeps a mounted volume when a remount fails).
+    objects
+        .config_maps
+        .lock()
+        .unwrap()
+        .remove(&("ns".to_string(), "cfg".to_string()));
+    let kept = manager.setup(&p, &RuntimeFacts::default()).await.unwrap();
+    assert_eq!(&kept["cfg"], cfg);
+    assert_eq!(
+        std::fs::read_to_string(cfg.host_path.join("a.txt")).unwrap(),
+        "changed"
+    );
+
     manager.teardown("uid-1").unwrap();
     assert!(!manager.pod_dir("uid-1").exists());
+    // A pod whose ConfigMap never existed still fails.
+    assert!(manager.setup(&p, &RuntimeFacts::default()).await.is_err());
 }
 
 #[tokio::test]
@@ -161,5 +177,49 @@ async fn missing_objects_fail_like_upstream() {
         .await
         .unwrap_err();
     assert!(err.message.contains("secret \"gone\" not found"), "{err}");
+
+    // A missing key of `items` fails unless the source is optional, in
+    // each plugin's own words (on a fresh pod: a set-up volume would keep
+    // its last content).
+    manager.teardown("uid-1").unwrap();
+    let objects = Arc::new(MemoryObjects::default());
+    objects.add_config_map("ns", "cfg", &[("a", "1")]);
+    objects.add_secret("ns", "sec", &[("a", b"1".as_slice())]);
+    let keyed = VolumeManager::new(dir.path(), objects);
+    let items = Some(vec![KeyToPath {
+        key: "b".into(),
+        path: "b".into(),
+        mode: None,
+    }]);
+    let mut cm = volume("cfg");
+    cm.config_map = Some(ConfigMapVolumeSource {
+        name: "cfg".into(),
+        items: items.clone(),
+        ..Default::default()
+    });
+    let err = keyed
+        .setup(&pod(vec![cm.clone()]), &RuntimeFacts::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "configmap references non-existent config key: b"
+    );
+    cm.config_map.as_mut().unwrap().optional = Some(true);
+    keyed
+        .setup(&pod(vec![cm]), &RuntimeFacts::default())
+        .await
+        .unwrap();
+    let mut secret = volume("sec");
+    secret.secret = Some(SecretVolumeSource {
+        secret_name: Some("sec".into()),
+        items,
+        ..Default::default()
+    });
+    let err = keyed
+        .setup(&pod(vec![secret]), &RuntimeFacts::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "references non-existent secret key: b");
     manager.teardown("uid-1").unwrap();
 }

@@ -2,6 +2,7 @@
 
 mod binary;
 mod conformance_node;
+mod conformance_storage;
 mod container_metrics;
 mod control_plane;
 mod csr_signer;
