@@ -24,6 +24,7 @@ mod kubectl;
 mod kubectl_everyday;
 mod kubectl_more;
 mod openapi_v2;
+mod pod_resize;
 mod pod_security;
 mod pod_subresources;
 mod policies;

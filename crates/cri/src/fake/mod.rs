@@ -683,7 +683,11 @@ impl RuntimeService for FakeRuntime {
             .containers
             .get_mut(container_id)
             .ok_or_else(|| not_found("container", container_id))?;
-        container.config.linux.get_or_insert_with(Default::default).resources = Some(linux);
+        container
+            .config
+            .linux
+            .get_or_insert_with(Default::default)
+            .resources = Some(linux);
         Ok(())
     }
 

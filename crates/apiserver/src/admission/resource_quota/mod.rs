@@ -76,7 +76,8 @@ pub async fn validate(
     let Some(eval) = Evaluator::for_resource(req.group, req.resource) else {
         return Ok(());
     };
-    if !eval.handles(req.operation) && !(resize && req.operation == Operation::Update) {
+    let handled = eval.handles(req.operation) || resize && req.operation == Operation::Update;
+    if !handled {
         return Ok(());
     }
     // The hot path: no quota in the namespace, nothing to do.

@@ -23,6 +23,9 @@ pub const KUBELET_CONDITIONS: &[&str] = &[
     "Ready",
     "ContainersReady",
     "PodScheduled",
+    // Set by the resize code after the status is generated.
+    super::resize::PENDING,
+    super::resize::IN_PROGRESS,
 ];
 
 /// Probe results the status needs, by container id.
