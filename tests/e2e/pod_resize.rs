@@ -300,11 +300,13 @@ async fn limit_ranger_and_quota_judge_resizes() {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!(quota["status"]["used"]["limits.memory"], "200Mi");
+        // 128Mi at create, 72Mi more for the resize (the sum keeps the
+        // format of the "0" the status started from).
+        assert_eq!(quota["status"]["used"]["limits.memory"], "209715200");
         let out = patch_resize(&c, "rs", "web", resources("100m", "200m", "64Mi", "300Mi")).await;
         assert!(!out.status.success());
         assert!(
-            stderr(&out).contains("exceeded quota: q, requested: limits.memory=100Mi, used: limits.memory=200Mi, limited: limits.memory=256Mi"),
+            stderr(&out).contains("exceeded quota: q, requested: limits.memory=100Mi, used: limits.memory=209715200, limited: limits.memory=256Mi"),
             "{}",
             stderr(&out)
         );
