@@ -9,7 +9,7 @@ use corten_cri::api;
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 
 use super::actions::{self, PodActions};
-use super::api_status::{self, KUBELET_CONDITIONS, StatusInputs};
+use super::api_status::{self, StatusInputs, kubelet_owned};
 use super::container_config::{self, ContainerInputs};
 use super::deadline::{self, Deadline};
 use super::downward::RuntimeFacts;
@@ -141,10 +141,7 @@ impl Kubelet {
                 .into_iter()
                 // The kubelet's own DisruptionTarget (eviction) may not be
                 // in the API object yet.
-                .filter(|c| {
-                    KUBELET_CONDITIONS.contains(&c.type_.as_str())
-                        || c.type_ == super::evict::DISRUPTION_TARGET
-                })
+                .filter(|c| kubelet_owned(&c.type_) || c.type_ == super::evict::DISRUPTION_TARGET)
                 .collect();
             let own: Vec<String> = conditions.iter().map(|c| c.type_.clone()).collect();
             conditions.extend(
@@ -153,9 +150,7 @@ impl Kubelet {
                     .and_then(|s| s.conditions.clone())
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|c| {
-                        !KUBELET_CONDITIONS.contains(&c.type_.as_str()) && !own.contains(&c.type_)
-                    }),
+                    .filter(|c| !kubelet_owned(&c.type_) && !own.contains(&c.type_)),
             );
             old.conditions = Some(conditions);
         }
