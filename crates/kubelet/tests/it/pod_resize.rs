@@ -235,3 +235,104 @@ async fn running_containers_are_resized_in_place() {
     .await
     .expect("test timed out");
 }
+
+/// The node's allocatable cpu in millicores, once it is registered.
+async fn allocatable_millicpu(node: &Node) -> i64 {
+    use k8s_openapi::api::core::v1::Node as NodeObject;
+    let api: Api<NodeObject> = Api::all(node.client.clone());
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let cpu = api
+            .get_opt(&node.name)
+            .await
+            .expect("get node")
+            .and_then(|n| n.status?.allocatable?.get("cpu").cloned());
+        if let Some(q) = cpu {
+            let q = corten_apimachinery::quantity::Quantity::parse(&q.0).expect("cpu quantity");
+            return q.milli_value();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node not registered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn small_pod(name: &str, cpu: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    resources:
+      requests: {{cpu: "{cpu}"}}
+"#
+    )
+}
+
+/// A resize that does not fit beside the other pods now is `Deferred`
+/// (upstream's admission message), and is allocated once room appears.
+#[tokio::test]
+async fn a_resize_without_room_waits_for_it() {
+    if !can_run() {
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(240), async {
+        let node = Node::start("resize-deferred", |_| {}).await;
+        let allocatable = allocatable_millicpu(&node).await;
+        // `big` takes all but 300m of the node's cpu, `small` 100m.
+        let big = format!("{}m", allocatable - 300);
+        node.create_pod(&small_pod("big", &big)).await;
+        node.create_pod(&small_pod("resizable", "100m")).await;
+        for name in ["big", "resizable"] {
+            node.wait_pod(name, "running", TIMEOUT, |p| running(p, "app"))
+                .await;
+        }
+        resize(
+            &node,
+            json!({"spec": {"containers": [{"name": "app", "resources": {
+                "requests": {"cpu": "500m"}}}]}}),
+        )
+        .await;
+        let pod = node
+            .wait_pod("resizable", "PodResizePending", TIMEOUT, |p| {
+                has_condition(p, "PodResizePending").is_some()
+            })
+            .await;
+        let (reason, message) = has_condition(&pod, "PodResizePending").unwrap();
+        assert_eq!(reason, "Deferred");
+        assert_eq!(
+            message,
+            format!(
+                "Node didn't have enough resource: cpu, requested: 500, used: {}, capacity: {allocatable}",
+                allocatable - 300
+            )
+        );
+        let app = container(&pod, "app").expect("status");
+        assert_eq!(resources(app)["requests"]["cpu"], "100m");
+
+        // Room appears: the resize goes through without a restart.
+        let api: Api<Pod> = Api::namespaced(node.client.clone(), "default");
+        api.delete("big", &Default::default()).await.expect("delete");
+        let pod = node
+            .wait_pod("resizable", "resize allocated", TIMEOUT, |p| {
+                has_condition(p, "PodResizePending").is_none()
+                    && container(p, "app")
+                        .is_some_and(|c| resources(c)["requests"]["cpu"] == "500m")
+            })
+            .await;
+        assert_eq!(restart_count(&pod, "app"), 0);
+        node.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
