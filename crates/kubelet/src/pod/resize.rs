@@ -181,29 +181,33 @@ impl Kubelet {
     pub(crate) fn allocate_resize(&self, pod: &Pod) -> Pod {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let desired = desired(pod);
+        {
+            let mut pods = self.allocations.lock();
+            match pods.get_mut(&uid) {
+                None => {
+                    // First sight: admission accepted the spec.
+                    pods.insert(
+                        uid,
+                        PodAllocation {
+                            allocated: desired,
+                            ..Default::default()
+                        },
+                    );
+                    return pod.clone();
+                }
+                // The common case: no resize asked for.
+                Some(a) if a.allocated == desired => {
+                    a.pending = None;
+                    return pod.clone();
+                }
+                Some(_) => {}
+            }
+        }
         // One decision at a time, as admission: two pods growing at once
         // must not both take the last free CPU.
         let _admission = self.admission.lock().unwrap_or_else(|e| e.into_inner());
         let others = self.admitted_pods(&uid);
         let mut pods = self.allocations.lock();
-        let Some(current) = pods.get(&uid) else {
-            // First sight: admission accepted the spec.
-            pods.insert(
-                uid,
-                PodAllocation {
-                    allocated: desired,
-                    ..Default::default()
-                },
-            );
-            return pod.clone();
-        };
-        if current.allocated == desired {
-            let allocated = current.allocated.clone();
-            if let Some(a) = pods.get_mut(&uid) {
-                a.pending = None;
-            }
-            return with_resources(pod, &allocated);
-        }
         let others: Vec<Pod> = others
             .iter()
             .map(|o| {
