@@ -404,7 +404,7 @@ impl Kubelet {
                 }
                 None => allocated.clone(),
             };
-            set_resources(s, &shown, allocated, allocated_status);
+            set_resources(s, &shown, allocated, allocated_status, running.is_some());
         }
         in_progress |= a.error.is_some();
         let now = crate::time::now();
@@ -433,13 +433,18 @@ impl Kubelet {
     }
 }
 
+/// A running container always reports `resources` (`{}` without any):
+/// the apiserver takes a running container without them for a node that
+/// cannot resize (upstream `isPodResizeRequestSupported`).
 fn set_resources(
     s: &mut ContainerStatus,
     shown: &ResourceRequirements,
     allocated: &ResourceRequirements,
     allocated_status: bool,
+    running: bool,
 ) {
-    s.resources = (shown.requests.is_some() || shown.limits.is_some()).then(|| shown.clone());
+    let empty = shown.requests.is_none() && shown.limits.is_none();
+    s.resources = (running || !empty).then(|| shown.clone());
     if allocated_status {
         s.allocated_resources = allocated.requests.clone();
     }
