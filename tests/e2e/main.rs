@@ -27,6 +27,7 @@ mod kubectl_everyday;
 mod kubectl_more;
 mod kubernetes_endpoints;
 mod openapi_v2;
+mod pod_resize;
 mod pod_security;
 mod pod_subresources;
 mod policies;

@@ -218,6 +218,18 @@ impl<R: RuntimeService> RuntimeService for Instrumented<R> {
         .await
     }
 
+    async fn update_container_resources(
+        &self,
+        container_id: &str,
+        linux: api::LinuxContainerResources,
+    ) -> Result<()> {
+        timed(
+            "update_container",
+            self.inner.update_container_resources(container_id, linux),
+        )
+        .await
+    }
+
     async fn exec_sync(
         &self,
         container_id: &str,

@@ -260,6 +260,20 @@ impl RuntimeService for RemoteRuntime {
             .ok_or_else(|| tonic::Status::internal("ContainerStatus returned no status"))
     }
 
+    async fn update_container_resources(
+        &self,
+        container_id: &str,
+        linux: api::LinuxContainerResources,
+    ) -> Result<()> {
+        let request = self.request(api::UpdateContainerResourcesRequest {
+            container_id: container_id.to_string(),
+            linux: Some(linux),
+            ..Default::default()
+        });
+        self.runtime().update_container_resources(request).await?;
+        Ok(())
+    }
+
     async fn exec_sync(
         &self,
         container_id: &str,

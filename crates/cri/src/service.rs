@@ -59,6 +59,13 @@ pub trait RuntimeService: Send + Sync {
     ) -> Result<Vec<api::Container>>;
     /// `ContainerStatus`.
     async fn container_status(&self, container_id: &str) -> Result<api::ContainerStatus>;
+    /// `UpdateContainerResources`: new Linux resources (cpu shares/quota,
+    /// memory limit) for a running container, for in-place pod resize.
+    async fn update_container_resources(
+        &self,
+        container_id: &str,
+        linux: api::LinuxContainerResources,
+    ) -> Result<()>;
     /// `ExecSync`: runs `cmd` in the container and waits (at most `timeout`;
     /// zero means no timeout).
     async fn exec_sync(

@@ -72,6 +72,8 @@ pub struct Kubelet {
     pub node_cache: Arc<crate::admission::NodeCache>,
     /// Serializes pod admissions.
     pub(crate) admission: Mutex<()>,
+    /// In-place resize: allocated and actuated container resources.
+    pub(crate) allocations: crate::pod::resize::Allocations,
     /// Sysctls pods may set (safe ones plus `allowedUnsafeSysctls`).
     pub(crate) sysctls: crate::admission::sysctl::Allowlist,
 }
@@ -164,6 +166,7 @@ impl Kubelet {
             evictions: Mutex::new(HashMap::new()),
             node_cache: Arc::new(crate::admission::NodeCache::default()),
             admission: Mutex::new(()),
+            allocations: Default::default(),
             volumes: VolumeManager::new(&config.root_dir, objects.clone()),
             images: ImagePuller::new(
                 runtime.clone(),

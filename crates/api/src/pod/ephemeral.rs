@@ -29,6 +29,10 @@ pub fn keep_only_ephemeral_changes(new: &Pod, old: &Pod) -> Pod {
     pod.spec
         .get_or_insert_with(Default::default)
         .ephemeral_containers = ephemeral;
+    // Upstream `updatePodGeneration`: a spec change is a new generation.
+    if pod.spec != old.spec {
+        pod.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
+    }
     pod
 }
 

@@ -6,6 +6,8 @@
 //!   built from [`containers`], [`env`], [`probes`], [`volumes`],
 //!   [`resources`], [`security`] and [`scheduling`].
 //! * [`update`]: what a pod update and a `/status` update may change.
+//! * [`ephemeral`], [`resize`]: the `pods/ephemeralcontainers` and
+//!   `pods/resize` subresources.
 //! * [`template`]: the PodTemplate and ReplicationController strategies.
 
 pub mod canonical;
@@ -17,6 +19,7 @@ pub mod field_rules;
 pub mod metadata;
 mod pipeline;
 pub mod probes;
+pub mod resize;
 pub mod resources;
 pub mod scheduling;
 pub mod security;
@@ -210,7 +213,7 @@ impl Strategy for PodStrategy {
     }
 
     fn prepare_for_subresource_update(&self, subresource: &str, new: &mut Value, old: &Value) {
-        if subresource != ephemeral::EPHEMERAL_CONTAINERS {
+        if subresource != ephemeral::EPHEMERAL_CONTAINERS && subresource != resize::RESIZE {
             return self.prepare_for_status_update(new, old);
         }
         let Ok(old_pod) = crate::typed::decode::<Pod>(old) else {
@@ -218,6 +221,12 @@ impl Strategy for PodStrategy {
             return;
         };
         mutate_typed::<Pod>(new, |pod| {
+            if subresource == resize::RESIZE {
+                // Limits without requests get requests, as on create.
+                default_pod(pod);
+                *pod = resize::keep_only_resize_changes(pod, &old_pod);
+                return;
+            }
             *pod = ephemeral::keep_only_ephemeral_changes(pod, &old_pod);
             // The subresource path has no separate defaulting step; the new
             // containers get the defaults a create would give them.
@@ -231,8 +240,14 @@ impl Strategy for PodStrategy {
         new: &Value,
         old: &Value,
     ) -> ErrorList {
-        if subresource != ephemeral::EPHEMERAL_CONTAINERS {
+        if subresource != ephemeral::EPHEMERAL_CONTAINERS && subresource != resize::RESIZE {
             return self.validate_status_update(new, old);
+        }
+        if subresource == resize::RESIZE
+            && let (Ok(n), Ok(o)) = (decode::<Pod>(new), decode::<Pod>(old))
+            && let Some(err) = resize::refused_kind(&n, &o)
+        {
+            return vec![err];
         }
         let mut errs = validate_object_meta_update(
             new,
@@ -244,7 +259,11 @@ impl Strategy for PodStrategy {
         match (decode::<Pod>(new), decode::<Pod>(old)) {
             (Ok(n), Ok(o)) => {
                 errs.extend(validate_pod_metadata_and_spec(&n));
-                errs.extend(ephemeral::validate_ephemeral_containers_update(&n, &o));
+                if subresource == resize::RESIZE {
+                    errs.extend(resize::validate_pod_resize(&n, &o));
+                } else {
+                    errs.extend(ephemeral::validate_ephemeral_containers_update(&n, &o));
+                }
             }
             (Err(e), _) | (_, Err(e)) => errs.extend(e),
         }

@@ -54,7 +54,16 @@ fn items<'a>(ranges: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 fn applies(req: &Request<'_>) -> bool {
-    req.operation == Operation::Create && req.is("", "pods")
+    req.operation == Operation::Create && req.is("", "pods") || is_resize(req)
+}
+
+/// An in-place resize (`pods/resize`): upstream defaults and bounds the
+/// new resources as on create.
+fn is_resize(req: &Request<'_>) -> bool {
+    req.operation == Operation::Update
+        && req.group.is_empty()
+        && req.resource == "pods"
+        && req.subresource == "resize"
 }
 
 /// Whether the plugin has anything to do with `req`: a pod create or a
@@ -330,11 +339,13 @@ fn pod_totals(pod: &Value, kind: &str) -> BTreeMap<String, i128> {
 }
 
 fn validates(req: &Request<'_>) -> bool {
+    if is_resize(req) {
+        return true;
+    }
     req.subresource.is_empty()
         && match (req.group, req.resource) {
             // Containers cannot change after creation: upstream skips pod
-            // updates (in-place resize, not served yet, would be judged
-            // through pods/resize).
+            // updates (resources change through pods/resize).
             ("", "pods") => req.operation == Operation::Create,
             ("", "persistentvolumeclaims") => {
                 matches!(req.operation, Operation::Create | Operation::Update)

@@ -210,6 +210,11 @@ impl Request<'_> {
         self.group == group && self.resource == resource && self.subresource.is_empty()
     }
 
+    /// Whether this addresses a subresource of `group/resource`.
+    pub fn is_subresource_of(&self, group: &str, resource: &str) -> bool {
+        self.group == group && self.resource == resource && !self.subresource.is_empty()
+    }
+
     /// Upstream's `admission.NewForbidden`: `pods "x" is forbidden: ...`.
     pub fn forbidden(&self, detail: &str) -> StatusError {
         StatusError::forbidden(
@@ -277,6 +282,10 @@ impl Chain {
             // tightened namespace policy against existing pods.
             ("", "pods") => {
                 self.enabled("PodSecurity") && pod_security::judges_pod_subresource(subresource)
+                    // LimitRanger and ResourceQuota judge a resize by its
+                    // difference from the stored pod.
+                    || subresource == "resize"
+                        && (self.enabled("LimitRanger") || self.enabled("ResourceQuota"))
             }
             ("", "namespaces") => main && self.enabled("PodSecurity"),
             ("", "persistentvolumeclaims") => {

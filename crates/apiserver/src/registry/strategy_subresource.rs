@@ -2,7 +2,9 @@
 //! path: `certificatesigningrequests/approval` (what `kubectl certificate
 //! approve|deny` sends: only the Approved/Denied conditions change) and
 //! `pods/ephemeralcontainers` (what `kubectl debug` patches: only
-//! additions to `spec.ephemeralContainers`). The handler runs admission on
+//! additions to `spec.ephemeralContainers`) and `pods/resize` (what
+//! `kubectl patch --subresource resize` sends: only the containers'
+//! cpu/memory `resources` and `resizePolicy`). The handler runs admission on
 //! the whole object first (a PATCH is applied to the current object, whose
 //! resourceVersion then guards against a racing write); here the
 //! strategy's `prepare_for_subresource_update(sub)` keeps everything else
@@ -25,6 +27,7 @@ const SERVED: &[(&str, &str, &str)] = &[
         "approval",
     ),
     ("", "pods", "ephemeralcontainers"),
+    ("", "pods", "resize"),
 ];
 
 /// Whether `sub` of this resource is written through [`update`].

@@ -334,6 +334,15 @@ impl Container {
             annotations: self.config.annotations.clone(),
             mounts: self.config.mounts.clone(),
             log_path: self.log_path.clone(),
+            resources: self
+                .config
+                .linux
+                .as_ref()
+                .and_then(|l| l.resources.clone())
+                .map(|linux| api::ContainerResources {
+                    linux: Some(linux),
+                    ..Default::default()
+                }),
             ..Default::default()
         }
     }
@@ -662,6 +671,24 @@ impl RuntimeService for FakeRuntime {
             .get(container_id)
             .map(|c| c.status(container_id))
             .ok_or_else(|| not_found("container", container_id))
+    }
+
+    async fn update_container_resources(
+        &self,
+        container_id: &str,
+        linux: api::LinuxContainerResources,
+    ) -> Result<()> {
+        let mut state = self.begin("update_container_resources")?;
+        let container = state
+            .containers
+            .get_mut(container_id)
+            .ok_or_else(|| not_found("container", container_id))?;
+        container
+            .config
+            .linux
+            .get_or_insert_with(Default::default)
+            .resources = Some(linux);
+        Ok(())
     }
 
     async fn exec_sync(

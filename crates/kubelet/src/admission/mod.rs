@@ -97,7 +97,7 @@ impl Kubelet {
     /// The pods admitted before and still active (not terminal), except
     /// `uid`. New pods enter `pods` under the admission lock, so every
     /// other pod there went through admission.
-    fn admitted_pods(&self, uid: &str) -> Vec<Pod> {
+    pub(crate) fn admitted_pods(&self, uid: &str) -> Vec<Pod> {
         let pods: Vec<Pod> = self
             .pods
             .lock()
@@ -114,7 +114,7 @@ impl Kubelet {
     /// The Node as admission sees it: the watched object, or the one the
     /// kubelet registers (upstream `getNodeAnyWay`); allocatable from the
     /// object's status when it has one, else the kubelet's own figure.
-    fn admission_node(&self) -> (Arc<Node>, Resource) {
+    pub(crate) fn admission_node(&self) -> (Arc<Node>, Resource) {
         let node = self
             .node_cache
             .get()

@@ -225,7 +225,8 @@ impl Insufficient {
             .saturating_sub(self.capacity.saturating_sub(self.used))
     }
 
-    fn rejection(&self) -> Rejection {
+    /// The reason and message reported for it.
+    pub fn rejection(&self) -> Rejection {
         let reason = match self.resource.as_str() {
             CPU => reasons::OUT_OF_CPU.to_string(),
             MEMORY => reasons::OUT_OF_MEMORY.to_string(),

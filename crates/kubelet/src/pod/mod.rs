@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod objects;
 pub mod pleg;
 pub mod qos;
+pub mod resize;
 pub mod runtime_pod;
 pub mod sandbox_config;
 pub mod source;

@@ -9,7 +9,7 @@ use corten_cri::api;
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 
 use super::actions::{self, PodActions};
-use super::api_status::{self, KUBELET_CONDITIONS, StatusInputs};
+use super::api_status::{self, StatusInputs, kubelet_owned};
 use super::container_config::{self, ContainerInputs};
 use super::deadline::{self, Deadline};
 use super::downward::RuntimeFacts;
@@ -141,10 +141,7 @@ impl Kubelet {
                 .into_iter()
                 // The kubelet's own DisruptionTarget (eviction) may not be
                 // in the API object yet.
-                .filter(|c| {
-                    KUBELET_CONDITIONS.contains(&c.type_.as_str())
-                        || c.type_ == super::evict::DISRUPTION_TARGET
-                })
+                .filter(|c| kubelet_owned(&c.type_) || c.type_ == super::evict::DISRUPTION_TARGET)
                 .collect();
             let own: Vec<String> = conditions.iter().map(|c| c.type_.clone()).collect();
             conditions.extend(
@@ -153,9 +150,7 @@ impl Kubelet {
                     .and_then(|s| s.conditions.clone())
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|c| {
-                        !KUBELET_CONDITIONS.contains(&c.type_.as_str()) && !own.contains(&c.type_)
-                    }),
+                    .filter(|c| !kubelet_owned(&c.type_) && !own.contains(&c.type_)),
             );
             old.conditions = Some(conditions);
         }
@@ -170,6 +165,8 @@ impl Kubelet {
             terminal,
             now: crate::time::now(),
         });
+        let mut status = status;
+        self.resize_status(pod, runtime, &mut status);
         if status.phase.as_deref() == Some("Running")
             && !state.reported_running
             && let Some(seen) = state.first_seen
@@ -237,10 +234,29 @@ impl Kubelet {
         };
         let pod_ip = facts.pod_ips.first().cloned().unwrap_or_default();
         self.probes.sync_pod(pod, &runtime, &pod_ip);
-        let actions = actions::compute(pod, &runtime, &*self.probes);
+        // In-place resize: containers run (and start) with the allocated
+        // resources, which follow the spec once the node can fit them.
+        let allocated = self.allocate_resize(pod);
+        if self.actuate_resize(&allocated, &runtime).await
+            && let Ok(r) = self.fetch(pod).await
+        {
+            runtime = r;
+        }
+        if self.allocations.has_pending(&uid) {
+            // Deferred: other pods may have shrunk or gone by then.
+            result.sooner(Duration::from_secs(10));
+        }
+        let actions = actions::compute(&allocated, &runtime, &*self.probes);
         tracing::debug!(pod = %pod_key(pod), ?actions, "sync");
-        self.execute(pod, &mut runtime, actions, volumes, state, &mut result)
-            .await;
+        self.execute(
+            &allocated,
+            &mut runtime,
+            actions,
+            volumes,
+            state,
+            &mut result,
+        )
+        .await;
         let runtime = self.fetch(pod).await.unwrap_or(runtime);
         let pod_ip = self
             .facts(&runtime, pod)
@@ -839,6 +855,7 @@ impl Kubelet {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&uid);
         self.crash_backoff.forget_prefix(&format!("{uid}_"));
+        self.allocations.forget(&uid);
         if removed {
             self.status.forget(&uid);
         } else {

@@ -15,6 +15,7 @@ mod node_and_pods;
 mod node_health;
 mod node_netns;
 mod pod_log_dirs;
+mod pod_resize;
 mod restarts;
 mod service_network;
 mod service_proxy;

@@ -79,14 +79,18 @@ pub async fn validate(
     obj: &Value,
     old: Option<&Value>,
 ) -> Result<(), StatusError> {
-    // Subresources (status, binding, eviction, ...) never change usage.
-    if !req.subresource.is_empty() || req.namespace.is_empty() {
+    // Subresources (status, binding, eviction, ...) never change usage,
+    // but for an in-place resize (upstream podEvaluator.Handles: pods
+    // on create, pods/resize on update).
+    let resize = req.subresource == "resize" && req.is_subresource_of("", "pods");
+    if (!req.subresource.is_empty() && !resize) || req.namespace.is_empty() {
         return Ok(());
     }
     let Some(eval) = Evaluator::for_resource(req.group, req.resource) else {
         return Ok(());
     };
-    if !eval.handles(req.operation) {
+    let handled = eval.handles(req.operation) || resize && req.operation == Operation::Update;
+    if !handled {
         return Ok(());
     }
     // The hot path: no quota in the namespace, nothing to do.

@@ -25,6 +25,15 @@ pub const KUBELET_CONDITIONS: &[&str] = &[
     "PodScheduled",
 ];
 
+/// Whether the kubelet owns condition `kind`: the ones generated here and
+/// the in-place resize ones ([`super::resize`] adds them afterwards), so
+/// none is carried over from the API object once it no longer holds.
+pub fn kubelet_owned(kind: &str) -> bool {
+    KUBELET_CONDITIONS.contains(&kind)
+        || kind == super::resize::PENDING
+        || kind == super::resize::IN_PROGRESS
+}
+
 /// Probe results the status needs, by container id.
 pub trait ProbeStatus {
     /// Readiness: `true` when the container passes its readiness probe (or has none).
@@ -539,7 +548,7 @@ pub fn generate(inputs: &StatusInputs<'_>) -> PodStatus {
     ];
     // Keep conditions others own (readiness gates, DisruptionTarget, ...).
     for c in old.and_then(|o| o.conditions.clone()).unwrap_or_default() {
-        if !KUBELET_CONDITIONS.contains(&c.type_.as_str()) {
+        if !kubelet_owned(&c.type_) {
             conditions.push(c);
         }
     }
