@@ -6,3 +6,4 @@ mod lb;
 mod netns;
 mod proxy_e2e;
 mod rules;
+mod shared_ip;
