@@ -134,7 +134,7 @@ pub(crate) const HELPER_CHAINS: &[&str] = &[
 ];
 
 /// The sets and maps of our table: (kind, name, declaration).
-pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 6] {
+pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 7] {
     let addr = addr_type(family);
     let by_ip = format!("type {addr} . inet_proto . inet_service : verdict ;");
     let by_port = "type inet_proto . inet_service : verdict ;".to_string();
@@ -151,6 +151,13 @@ pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 6
         // loadBalancerSourceRanges: load-balancer IP . proto . port : goto
         // the Service's firewall chain.
         ("map", "firewall-ips", by_ip),
+        // Endpoint address pairs: `saddr . daddr` found here after DNAT is
+        // a pod reaching itself through a Service (masqueraded).
+        (
+            "set",
+            service::HAIRPIN_SET,
+            format!("type {addr} . {addr} ;"),
+        ),
     ]
 }
 
@@ -187,6 +194,13 @@ fn fixed_rules(
     let mut rules = vec![
         ("nat-prerouting", "jump services".to_string()),
         ("nat-output", "jump services".to_string()),
+        (
+            "nat-postrouting",
+            format!(
+                "ct status dnat {ip} saddr . {ip} daddr @{} jump mark-for-masquerade",
+                service::HAIRPIN_SET
+            ),
+        ),
         ("nat-postrouting", "jump masquerading".to_string()),
         (
             "filter-input",

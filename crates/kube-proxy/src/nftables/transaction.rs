@@ -94,6 +94,16 @@ impl Script {
     }
 }
 
+/// One element as nft writes it: `key : verdict` in a map, `key` in a set
+/// (empty verdict).
+fn element(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        key.to_string()
+    } else {
+        format!("{key} : {value}")
+    }
+}
+
 /// The transaction replacing the whole table with `rules`; `existing` lists
 /// what the kernel has now, so stale chains and sets are deleted.
 pub fn full(rules: &Ruleset, existing: &Existing) -> String {
@@ -147,10 +157,7 @@ pub fn full(rules: &Ruleset, existing: &Existing) -> String {
         }
     }
     for (map, entries) in &elements {
-        let items: Vec<String> = entries
-            .iter()
-            .map(|(key, value)| format!("{key} : {value}"))
-            .collect();
+        let items: Vec<String> = entries.iter().map(|(k, v)| element(k, v)).collect();
         s.elements("add", map, &items);
     }
     // Stale objects last: nothing refers to them any more in this
@@ -451,7 +458,7 @@ fn write_delta(
     }
     s.elements("add", "cluster-ips", &added_ips);
     for (map, items) in &delta.added_elements {
-        let items: Vec<String> = items.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        let items: Vec<String> = items.iter().map(|(k, v)| element(k, v)).collect();
         s.elements("add", map, &items);
     }
     // Stale chains: flushed first (they may jump to each other), then

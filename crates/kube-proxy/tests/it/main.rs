@@ -2,6 +2,7 @@
 //! namespaces the tests create (never the host's own rules or addresses).
 
 mod binary;
+mod hairpin;
 mod lb;
 mod netns;
 mod proxy_e2e;
