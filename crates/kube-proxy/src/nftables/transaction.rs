@@ -387,6 +387,12 @@ pub fn partial_services(rules: &Ruleset, changes: &[PartChange]) -> String {
     // Each touched key's owner before the change: the claimants now, with
     // the changed ports as they were; an unchanged claimant's part is the
     // same before and after.
+    let mut was_claims: BTreeMap<&str, Vec<super::Claim>> = BTreeMap::new();
+    for (name, part) in &was {
+        for (key, claim) in super::claims_of(name, part) {
+            was_claims.entry(key).or_default().push(claim);
+        }
+    }
     for key in keys {
         let unchanged = rules
             .claims
@@ -395,9 +401,7 @@ pub fn partial_services(rules: &Ruleset, changes: &[PartChange]) -> String {
             .flatten()
             .filter(|(_, n)| !was.contains_key(n))
             .cloned();
-        let changed_then = was
-            .iter()
-            .filter_map(|(n, r)| super::claims_of(n, r).remove(key));
+        let changed_then = was_claims.get(key).into_iter().flatten().cloned();
         let old_owner = unchanged.chain(changed_then).min().map(|(_, n)| n);
         let old_rules = old_owner.as_ref().and_then(|n| {
             was.get(n)
