@@ -88,9 +88,9 @@ bench-kubelet: deps ## Pod startup latency p50/p99 (single, batch of 30) and kub
 	$(CARGO) build --release -p corten-kubelet --bin kubelet --example kubelet-bench
 	$(TARGET_DIR)/release/examples/kubelet-bench --kubelet $(TARGET_DIR)/release/kubelet --singles $(or $(SINGLES),20) --batch $(or $(BATCH),30)
 
-bench-proxy: ## kube-proxy rules sync and programming latency, both modes, in a scratch network namespace (root; SIZES=1000,10000)
+bench-proxy: ## kube-proxy rules sync and programming latency, both modes, in a scratch network namespace (root; SIZES=1000,10000 MODES=nftables,iptables)
 	$(CARGO) build --release -p corten-kube-proxy --bin proxy-bench
-	$(TARGET_DIR)/release/proxy-bench --sizes $(or $(SIZES),1000,10000)
+	$(TARGET_DIR)/release/proxy-bench --sizes $(or $(SIZES),1000,10000) --modes $(or $(MODES),nftables,iptables)
 
 clean: ## Remove build artifacts (the cluster state in STATE_DIR is kept)
 	$(CARGO) clean

@@ -13,9 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::model::{Endpoint, IpFamily, ProxyState};
+use std::net::IpAddr;
+
+use crate::model::{Endpoint, IpFamily, Protocol, ProxyState, ServicePortName};
 use crate::naming;
-use crate::plan::{self, NodePortMatch, RuleConfig, Target};
+use crate::plan::{self, NodePortMatch, PortPlan, RuleConfig, Target};
 
 /// Jumps from built-in chains into ours: (table, chain, rule args). Each
 /// missing one is inserted at the top, so later entries of a chain end up
@@ -267,6 +269,36 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
         "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully"
     );
     let _ = writeln!(nat, "-A KUBE-MARK-MASQ -j MARK --or-mark {mark}");
+    // A destination (IP, protocol, port) two Services claim (the apiserver
+    // lets two list the same external IP and port) belongs to one of them,
+    // as in nftables mode (see `nftables::Ruleset::owner`): one sending it
+    // to endpoints before one rejecting it, then the first in name order.
+    // The other one's rules for it are left out, so the answer never
+    // depends on rule order, and deleting the owner hands the destination
+    // over at the next sync (these chains are rewritten every sync).
+    let mut owners: BTreeMap<(IpAddr, Protocol, u16), (bool, &ServicePortName)> = BTreeMap::new();
+    for p in &plans {
+        let svc = p.service;
+        let serves_external = p.external == Some(Target::External);
+        let cluster = std::iter::once((&p.cluster_ip, !p.internal_blocked()));
+        let external = p
+            .external_ips
+            .iter()
+            .chain(&p.load_balancer_ips)
+            .map(|ip| (ip, serves_external));
+        for (ip, serves) in cluster.chain(external) {
+            let claim = (!serves, &svc.name);
+            owners
+                .entry((*ip, svc.name.protocol, svc.port))
+                .and_modify(|owner| *owner = (*owner).min(claim))
+                .or_insert(claim);
+        }
+    }
+    let owns = |p: &PortPlan<'_>, ip: &IpAddr| {
+        owners
+            .get(&(*ip, p.service.name.protocol, p.service.port))
+            .is_some_and(|(_, owner)| *owner == &p.service.name)
+    };
     for p in &plans {
         let svc = p.service;
         let name = svc.name.to_string();
@@ -288,7 +320,8 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
             svc.port
         );
         // Cluster IP.
-        if p.internal_blocked() {
+        let owns_cluster_ip = owns(p, &p.cluster_ip);
+        if owns_cluster_ip && p.internal_blocked() {
             let why = if p.internal == Target::Drop {
                 "has no local endpoints"
             } else {
@@ -300,7 +333,7 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
                 quote(&format!("{name} {why}")),
                 chain_of(p.internal)
             );
-        } else {
+        } else if owns_cluster_ip {
             let _ = writeln!(
                 nat,
                 "-A KUBE-SERVICES -m comment --comment {} {dst} -j {}",
@@ -310,7 +343,7 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
         }
         // External IPs and NodePorts.
         if let Some(external) = p.external {
-            for ext_ip in &p.external_ips {
+            for ext_ip in p.external_ips.iter().filter(|ip| owns(p, ip)) {
                 let ext_dst = format!(
                     "-d {} -p {proto} -m {proto} --dport {}",
                     host(ext_ip),
@@ -334,7 +367,7 @@ pub fn ruleset(state: &ProxyState, config: &RuleConfig, family: IpFamily) -> Rul
             // loadBalancerSourceRanges apply (as upstream, only while the
             // Service has endpoints; without, they are rejected anyway).
             let firewalled = external == Target::External && p.firewall_sources.is_some();
-            for lb_ip in &p.load_balancer_ips {
+            for lb_ip in p.load_balancer_ips.iter().filter(|ip| owns(p, ip)) {
                 let lb_dst = format!(
                     "-d {} -p {proto} -m {proto} --dport {}",
                     host(lb_ip),

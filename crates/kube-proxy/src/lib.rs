@@ -36,3 +36,5 @@ mod lb_rules_tests;
 mod partial_tests;
 #[cfg(test)]
 mod rules_tests;
+#[cfg(test)]
+mod shared_ip_tests;

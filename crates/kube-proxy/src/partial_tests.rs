@@ -64,13 +64,43 @@ fn an_endpoint_change_rewrites_only_that_services_chains() {
     );
     let script = partial(&before, &after);
     let web = naming::nft_service_chain("service", &name("web"));
+    let expected_order = [
+        format!("flush chain ip kube-proxy {web}"),
+        format!(
+            "add rule ip kube-proxy {web} numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.1.5:8080"
+        ),
+        format!("add rule ip kube-proxy {web} meta l4proto tcp dnat to 10.244.1.7:8080"),
+        "delete element ip kube-proxy hairpin-endpoints { 10.244.1.6 . 10.244.1.6 }".to_string(),
+        "add element ip kube-proxy hairpin-endpoints { 10.244.1.7 . 10.244.1.7 }".to_string(),
+    ];
+    let mut at = 0;
+    for line in &expected_order {
+        let found = script[at..]
+            .find(line.as_str())
+            .unwrap_or_else(|| panic!("{line:?} after byte {at} in:\n{script}"));
+        at += found + line.len();
+    }
+    assert_eq!(script.lines().count(), 6, "{script}");
+    assert!(
+        !script.contains("api"),
+        "the other Service is untouched:\n{script}"
+    );
+    assert!(!script.contains("flush table"));
+
+    // With ClientIP affinity each endpoint has a chain (it records the
+    // client): a new endpoint's chain comes, the old one goes.
+    let sticky = |mut st: ProxyState| {
+        st.services.get_mut(&name("web")).unwrap().affinity_seconds = Some(60);
+        st
+    };
+    let script = partial(&sticky(before), &sticky(after));
     let gone = naming::nft_endpoint_chain(&name("web"), &ep("10.244.1.6", true, false));
     let new = naming::nft_endpoint_chain(&name("web"), &ep("10.244.1.7", true, false));
     let expected_order = [
         format!("add chain ip kube-proxy {new}"),
         format!("flush chain ip kube-proxy {web}"),
         format!("add rule ip kube-proxy {web} numgen random mod 2 == 0 goto"),
-        format!("add rule ip kube-proxy {new} ip saddr 10.244.1.7 jump mark-for-masquerade"),
+        format!("add rule ip kube-proxy {new} update @"),
         format!("flush chain ip kube-proxy {gone}"),
         format!("delete chain ip kube-proxy {gone}"),
     ];
@@ -81,15 +111,6 @@ fn an_endpoint_change_rewrites_only_that_services_chains() {
             .unwrap_or_else(|| panic!("{line:?} after byte {at} in:\n{script}"));
         at += found + line.len();
     }
-    assert!(
-        !script.contains("api"),
-        "the other Service is untouched:\n{script}"
-    );
-    assert!(
-        !script.contains("element"),
-        "the maps still point to the same chains:\n{script}"
-    );
-    assert!(!script.contains("flush table"));
 }
 
 #[test]

@@ -9,7 +9,9 @@
 //!   (`local-*` / `KUBE-SVL-*`), when a traffic policy is Local;
 //! - an *external* chain for NodePort and external IP traffic
 //!   (`external-*` / `KUBE-EXT-*`);
-//! - one chain per endpoint doing the DNAT (`endpoint-*` / `KUBE-SEP-*`).
+//! - one chain per endpoint doing the DNAT (`KUBE-SEP-*`; in nftables mode
+//!   `endpoint-*` only with ClientIP affinity, the Service chains DNAT
+//!   themselves otherwise).
 
 use std::net::IpAddr;
 

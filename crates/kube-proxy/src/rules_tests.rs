@@ -111,22 +111,30 @@ fn nft_cluster_ip_balances_equally_over_ready_endpoints() {
     let rules = nft_chain(&script, &svc_chain);
     // Off-cluster sources are masqueraded.
     assert!(rules[0].contains("ip saddr != { 10.244.0.0/16 } jump mark-for-masquerade"));
-    // The first endpoint by a 1-in-2 draw, the second otherwise: 1/2 each.
-    let first = naming::nft_endpoint_chain(&name("web"), &ep("10.244.1.5", true, false));
-    let second = naming::nft_endpoint_chain(&name("web"), &ep("10.244.2.5", true, false));
+    // The first endpoint by a 1-in-2 draw, the second otherwise: 1/2 each,
+    // DNATed by the Service chain itself (no chain per endpoint without
+    // ClientIP affinity).
     assert_eq!(
         rules[1..],
         [
-            format!("numgen random mod 2 == 0 goto {first}"),
-            format!("goto {second}")
+            "numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.1.5:8080",
+            "meta l4proto tcp dnat to 10.244.2.5:8080"
         ]
     );
-    for ip in ["10.244.1.5", "10.244.2.5"] {
-        let chain = naming::nft_endpoint_chain(&name("web"), &ep(ip, true, false));
-        let rules = nft_chain(&script, &chain);
-        assert_eq!(rules[0], format!("ip saddr {ip} jump mark-for-masquerade"));
-        assert_eq!(rules[1], format!("meta l4proto tcp dnat to {ip}:8080"));
-    }
+    assert!(
+        !script.contains("chain ip kube-proxy endpoint-"),
+        "{script}"
+    );
+    // Hairpin: each endpoint's address pair is in the set nat-postrouting
+    // masquerades.
+    assert_eq!(
+        nft_elements(&script, "hairpin-endpoints"),
+        vec!["10.244.1.5 . 10.244.1.5", "10.244.2.5 . 10.244.2.5"]
+    );
+    assert_eq!(
+        nft_chain(&script, "nat-postrouting")[0],
+        "ct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade"
+    );
     assert!(
         !script.contains("10.244.3.5"),
         "unready endpoints get no traffic"
@@ -199,8 +207,10 @@ fn nft_node_ports_and_external_traffic_policy_local() {
         ]
     );
     let local_rules = nft_chain(&script, &local);
-    let only = naming::nft_endpoint_chain(&name("np"), &ep("10.244.1.5", true, true));
-    assert_eq!(local_rules.last().unwrap(), &format!("goto {only}"));
+    assert_eq!(
+        local_rules.last().unwrap(),
+        &"meta l4proto tcp dnat to 10.244.1.5:8080"
+    );
     // NodePorts never answer on loopback.
     assert!(nft_chain(&script, "services")[1].contains("ip daddr != 127.0.0.0/8"));
 }

@@ -22,7 +22,7 @@
 //! issue asks to stay well under; the ratio column is target / measured
 //! (above 1 is better than the target). Needs root (network namespaces).
 //!
-//! Usage: `proxy-bench [--sizes 1000,10000] [--changes 20]`
+//! Usage: `proxy-bench [--sizes 1000,10000] [--modes nftables,iptables] [--changes 20]`
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
@@ -201,7 +201,7 @@ fn proxier(mode: &str, runner: TimedRunner, config: RuleConfig) -> Box<dyn Proxi
 }
 
 /// Whether the kernel has the DNAT rule of `endpoint` of `service` (listing
-/// just its chain: listing everything takes seconds at 10,000 Services).
+/// just the chain holding it: listing everything takes seconds at 10,000 Services).
 fn programmed(
     mode: &str,
     runner: &ExecRunner,
@@ -210,7 +210,8 @@ fn programmed(
 ) -> bool {
     let listing = match mode {
         "nftables" => {
-            let chain = naming::nft_endpoint_chain(service, endpoint);
+            // Without ClientIP affinity the Service chain DNATs itself.
+            let chain = naming::nft_service_chain("service", service);
             runner.run(
                 "nft",
                 &["list", "chain", "ip", nftables::TABLE, &chain],
@@ -390,6 +391,7 @@ fn main() {
     remove_leftover_namespaces();
     let mut sizes = vec![1_000usize, 10_000];
     let mut changes = 20usize;
+    let mut modes: Vec<&'static str> = vec!["nftables", "iptables"];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -402,9 +404,17 @@ fn main() {
                     .collect();
             }
             "--changes" => changes = args.next().and_then(|s| s.parse().ok()).unwrap_or(20),
+            "--modes" => {
+                modes = args
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|m| ["nftables", "iptables"].into_iter().find(|k| *k == m))
+                    .collect();
+            }
             other => {
                 eprintln!(
-                    "usage: proxy-bench [--sizes 1000,10000] [--changes 20] (unknown {other})"
+                    "usage: proxy-bench [--sizes 1000,10000] [--modes nftables,iptables] [--changes 20] (unknown {other})"
                 );
                 std::process::exit(2);
             }
@@ -427,7 +437,7 @@ fn main() {
         "30s SLO/p99"
     );
     for services in sizes {
-        for mode in ["nftables", "iptables"] {
+        for &mode in &modes {
             let row = run(mode, services, changes);
             let p99 = row.p99.as_secs_f64().max(1e-6);
             println!(

@@ -134,7 +134,7 @@ pub(crate) const HELPER_CHAINS: &[&str] = &[
 ];
 
 /// The sets and maps of our table: (kind, name, declaration).
-pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 6] {
+pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 7] {
     let addr = addr_type(family);
     let by_ip = format!("type {addr} . inet_proto . inet_service : verdict ;");
     let by_port = "type inet_proto . inet_service : verdict ;".to_string();
@@ -151,6 +151,13 @@ pub fn collections(family: IpFamily) -> [(&'static str, &'static str, String); 6
         // loadBalancerSourceRanges: load-balancer IP . proto . port : goto
         // the Service's firewall chain.
         ("map", "firewall-ips", by_ip),
+        // Endpoint address pairs: `saddr . daddr` found here after DNAT is
+        // a pod reaching itself through a Service (masqueraded).
+        (
+            "set",
+            service::HAIRPIN_SET,
+            format!("type {addr} . {addr} ;"),
+        ),
     ]
 }
 
@@ -187,6 +194,13 @@ fn fixed_rules(
     let mut rules = vec![
         ("nat-prerouting", "jump services".to_string()),
         ("nat-output", "jump services".to_string()),
+        (
+            "nat-postrouting",
+            format!(
+                "ct status dnat {ip} saddr . {ip} daddr @{} jump mark-for-masquerade",
+                service::HAIRPIN_SET
+            ),
+        ),
         ("nat-postrouting", "jump masquerading".to_string()),
         (
             "filter-input",
@@ -280,6 +294,28 @@ pub struct Ruleset {
     pub fixed_rules: Vec<(&'static str, String)>,
     /// Each Service port's part.
     pub services: BTreeMap<ServicePortName, Arc<Rendered>>,
+    /// Who claims each map key (`ip . proto . port`, `proto . port`), in
+    /// order of precedence (see [`Ruleset::owner`]).
+    pub claims: BTreeMap<String, BTreeSet<Claim>>,
+}
+
+/// A Service port's claim on a map key: `(false, name)` when it sends the
+/// key's traffic to its endpoints (`service-ips`), `(true, name)` when it
+/// rejects or drops it; the smallest claim owns the key.
+pub type Claim = (bool, ServicePortName);
+
+/// The map keys a Service port's part claims, with its claim on each.
+pub(crate) fn claims_of<'a>(
+    name: &ServicePortName,
+    rules: &'a ServiceRules,
+) -> BTreeMap<&'a str, Claim> {
+    let mut out: BTreeMap<&str, Claim> = BTreeMap::new();
+    for (map, key, _) in &rules.elements {
+        let serves = *map == "service-ips";
+        let claim = out.entry(key.as_str()).or_insert((true, name.clone()));
+        claim.0 &= !serves;
+    }
+    out
 }
 
 impl Ruleset {
@@ -289,6 +325,46 @@ impl Ruleset {
             .values()
             .map(|r| r.rules.cluster_ip.as_str())
             .collect()
+    }
+
+    /// The Service port owning map key `key`. Two different Services may
+    /// claim one (the apiserver lets two list the same external IP and
+    /// port): a claimant sending it to endpoints wins over one rejecting it
+    /// (as in iptables mode, where the first one's DNAT happens before the
+    /// other one's filter rule looks), then the first in `ServicePortName`
+    /// order. Only the owner's elements for the key are in the table,
+    /// whichever sync wrote them, and when the owner goes or changes the
+    /// next claimant takes over in the same transaction. Upstream leaves
+    /// the order among equals to chance (Go map order in iptables mode; its
+    /// nftables mode fails the whole transaction, nft refusing a key added
+    /// twice).
+    pub fn owner(&self, key: &str) -> Option<&ServicePortName> {
+        self.claims
+            .get(key)
+            .and_then(|c| c.first())
+            .map(|(_, name)| name)
+    }
+
+    /// Records the keys `part` of `name` claims.
+    fn claim(&mut self, name: &ServicePortName, part: &Rendered) {
+        for (key, claim) in claims_of(name, &part.rules) {
+            self.claims
+                .entry(key.to_string())
+                .or_default()
+                .insert(claim);
+        }
+    }
+
+    /// Forgets the keys `part` of `name` claimed.
+    fn unclaim(&mut self, name: &ServicePortName, part: &Rendered) {
+        for (key, claim) in claims_of(name, &part.rules) {
+            if let Some(claimants) = self.claims.get_mut(key) {
+                claimants.remove(&claim);
+                if claimants.is_empty() {
+                    self.claims.remove(key);
+                }
+            }
+        }
     }
 }
 
@@ -322,6 +398,9 @@ pub fn update_services(
             .into_iter()
             .filter_map(|n| rules.services.remove(&n).map(|r| (n, r)))
             .collect();
+        for (name, part) in &old {
+            rules.unclaim(name, part);
+        }
         for (name, service) in state.ports_of(key) {
             let endpoints = state.endpoints_of(name);
             let before = old.remove(name);
@@ -330,6 +409,7 @@ pub fn update_services(
                 .filter(|r| r.service == *service && r.endpoints == endpoints)
             {
                 // Kept as a pair: its cluster IP still counts.
+                rules.claim(name, same);
                 rules.services.insert(name.clone(), Arc::clone(same));
                 out.push((Some(Arc::clone(same)), Some(Arc::clone(same))));
                 continue;
@@ -342,6 +422,7 @@ pub fn update_services(
                 })
             });
             if let Some(after) = &after {
+                rules.claim(name, after);
                 rules.services.insert(name.clone(), Arc::clone(after));
             }
             if before.is_some() || after.is_some() {
@@ -394,12 +475,18 @@ pub fn ruleset_reusing(
         };
         services.insert(name.clone(), Arc::new(rendered));
     }
-    Ruleset {
+    let mut rules = Ruleset {
         family,
         node: state.node.clone(),
         fixed_rules: fixed_rules(config, family, &state.node),
-        services,
+        services: BTreeMap::new(),
+        claims: BTreeMap::new(),
+    };
+    for (name, part) in &services {
+        rules.claim(name, part);
     }
+    rules.services = services;
+    rules
 }
 
 /// Renders the full transaction for `family` (what a full sync writes).

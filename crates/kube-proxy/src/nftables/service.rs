@@ -20,7 +20,8 @@ pub struct ServiceRules {
     pub chains: Vec<(String, Vec<String>)>,
     /// Its ClientIP affinity sets and their timeouts in seconds.
     pub affinity_sets: Vec<(String, u32)>,
-    /// Its elements of the verdict maps: (map, key, verdict).
+    /// Its elements of the verdict maps: (map, key, verdict), and of the
+    /// hairpin set (verdict empty).
     pub elements: Vec<(MapName, String, String)>,
 }
 
@@ -99,6 +100,19 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
     } else {
         None
     };
+    // Endpoint chains only where a rule must run as an endpoint is chosen
+    // (ClientIP affinity); otherwise the Service chain DNATs itself. Six
+    // chains per Service made `nft` dump 60,000 chains at 10,000 Services
+    // before every transaction (its cache, refetched whenever the ruleset
+    // generation moved, which each of our commits does).
+    let endpoint_chains = svc.affinity_seconds.is_some();
+    let dnat = |ep: &Endpoint| {
+        let target = match ep.ip {
+            std::net::IpAddr::V4(a) => format!("{a}:{}", ep.port),
+            std::net::IpAddr::V6(a) => format!("[{a}]:{}", ep.port),
+        };
+        format!("meta l4proto {proto} dnat to {target}")
+    };
     let balance = |out: &mut ServiceRules, chain: &str, endpoints: &[Endpoint]| {
         let mut rules = Vec::with_capacity(endpoints.len() + 2);
         if let Some(rule) = &masq_rule {
@@ -121,12 +135,16 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
         // the kernel names and looks up sets by scanning every set of the
         // table, so thousands of them make each sync quadratic.
         for (i, ep) in endpoints.iter().enumerate() {
-            let target = naming::nft_endpoint_chain(&svc.name, ep);
+            let target = if endpoint_chains {
+                format!("goto {}", naming::nft_endpoint_chain(&svc.name, ep))
+            } else {
+                dnat(ep)
+            };
             let left = endpoints.len() - i;
             if left > 1 {
-                rules.push(format!("numgen random mod {left} == 0 goto {target}"));
+                rules.push(format!("numgen random mod {left} == 0 {target}"));
             } else {
-                rules.push(format!("goto {target}"));
+                rules.push(target);
             }
         }
         out.chains.push((chain.to_string(), rules));
@@ -170,20 +188,27 @@ pub fn render(p: &PortPlan<'_>, config: &RuleConfig, cidrs: &[String]) -> Servic
         out.chains.push((external_chain.clone(), rules));
     }
     for ep in p.chained_endpoints() {
-        let chain = naming::nft_endpoint_chain(&svc.name, ep);
         // Hairpin: a pod reaching itself through the service must be
-        // masqueraded or it would answer itself directly.
-        let mut rules = vec![format!("{ip} saddr {} jump mark-for-masquerade", ep.ip)];
-        if svc.affinity_seconds.is_some() {
-            let set = naming::nft_affinity_set(&svc.name, ep);
-            rules.push(format!("update @{set} {{ {ip} saddr }}"));
+        // masqueraded or it would answer itself directly. Upstream marks
+        // it in each endpoint chain (`ip saddr <endpoint>`); here
+        // `nat-postrouting` looks the pair up in one set instead (source
+        // equal to the DNATed destination), so endpoints need no chain.
+        let pair = format!("{} . {}", ep.ip, ep.ip);
+        if !out.elements.iter().any(|(_, key, _)| *key == pair) {
+            out.elements.push((HAIRPIN_SET, pair, String::new()));
         }
-        let target = match ep.ip {
-            std::net::IpAddr::V4(a) => format!("{a}:{}", ep.port),
-            std::net::IpAddr::V6(a) => format!("[{a}]:{}", ep.port),
-        };
-        rules.push(format!("meta l4proto {proto} dnat to {target}"));
+        if !endpoint_chains {
+            continue;
+        }
+        // ClientIP affinity remembers the client in the endpoint's set as
+        // it is chosen: that needs a chain per endpoint.
+        let chain = naming::nft_endpoint_chain(&svc.name, ep);
+        let set = naming::nft_affinity_set(&svc.name, ep);
+        let rules = vec![format!("update @{set} {{ {ip} saddr }}"), dnat(ep)];
         out.chains.push((chain, rules));
     }
     out
 }
+
+/// The set of `endpoint . endpoint` address pairs (hairpin traffic).
+pub const HAIRPIN_SET: MapName = "hairpin-endpoints";

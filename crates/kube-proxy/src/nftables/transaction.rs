@@ -21,6 +21,7 @@ use super::service::{MapName, ServiceRules};
 use super::{
     BASE_CHAINS, Existing, HELPER_CHAINS, PartChange, Ruleset, TABLE, collections, family_keyword,
 };
+use crate::model::ServicePortName;
 
 /// Elements per `add element` line, so no line grows without bound.
 const ELEMENTS_PER_LINE: usize = 1000;
@@ -93,6 +94,16 @@ impl Script {
     }
 }
 
+/// One element as nft writes it: `key : verdict` in a map, `key` in a set
+/// (empty verdict).
+fn element(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        key.to_string()
+    } else {
+        format!("{key} : {value}")
+    }
+}
+
 /// The transaction replacing the whole table with `rules`; `existing` lists
 /// what the kernel has now, so stale chains and sets are deleted.
 pub fn full(rules: &Ruleset, existing: &Existing) -> String {
@@ -135,16 +146,18 @@ pub fn full(rules: &Ruleset, existing: &Existing) -> String {
     }
     let cluster_ips: Vec<String> = rules.cluster_ips().into_iter().map(String::from).collect();
     s.elements("add", "cluster-ips", &cluster_ips);
-    // Keyed per map, so a key two Services claim is written once.
+    // Only the owner's elements of each key (see `Ruleset::owner`), keyed
+    // per map, so a key claimed twice is written once.
     let mut elements: BTreeMap<MapName, BTreeMap<&str, &str>> = BTreeMap::new();
-    for (map, key, value) in parts.iter().flat_map(|p| &p.elements) {
-        elements.entry(map).or_default().insert(key, value);
+    for (name, part) in &rules.services {
+        for (map, key, value) in &part.rules.elements {
+            if rules.owner(key) == Some(name) {
+                elements.entry(map).or_default().insert(key, value);
+            }
+        }
     }
     for (map, entries) in &elements {
-        let items: Vec<String> = entries
-            .iter()
-            .map(|(key, value)| format!("{key} : {value}"))
-            .collect();
+        let items: Vec<String> = entries.iter().map(|(k, v)| element(k, v)).collect();
         s.elements("add", map, &items);
     }
     // Stale objects last: nothing refers to them any more in this
@@ -219,29 +232,27 @@ impl<'a> Delta<'a> {
                 self.stale_sets.push(name);
             }
         }
-        // Compared per key, the last value of a key winning as in a full
-        // transaction: two ports of one Service claiming one key (bad
-        // input) then give one element, not a transaction nft refuses. A
-        // re-targeted element is deleted and added again: nft has no
-        // "replace element".
-        let by_key = |rules: &'a ServiceRules| {
-            let mut out: BTreeMap<(MapName, &'a str), &'a str> = BTreeMap::new();
-            for (map, key, value) in &rules.elements {
-                out.insert((map, key.as_str()), value.as_str());
-            }
-            out
-        };
-        let (before, after) = (by_key(old), by_key(new));
-        for ((map, key), value) in &before {
-            if after.get(&(*map, *key)) != Some(value) {
+    }
+
+    /// Adds what turns the elements of `key` in `before` into those in
+    /// `after` (each: map -> verdict). A re-targeted element is deleted and
+    /// added again: nft has no "replace element".
+    fn key(
+        &mut self,
+        key: &str,
+        before: &BTreeMap<MapName, &str>,
+        after: &BTreeMap<MapName, &str>,
+    ) {
+        for (map, value) in before {
+            if after.get(map) != Some(value) {
                 self.removed_elements
                     .entry(map)
                     .or_default()
                     .insert(key.to_string());
             }
         }
-        for ((map, key), value) in &after {
-            if before.get(&(*map, *key)) != Some(value) {
+        for (map, value) in after {
+            if before.get(map) != Some(value) {
                 self.added_elements
                     .entry(map)
                     .or_default()
@@ -249,6 +260,20 @@ impl<'a> Delta<'a> {
             }
         }
     }
+}
+
+/// The elements of `key` that `owner` (the key's owning part, if any)
+/// puts into the table: map -> verdict, the last of a map winning (one
+/// port listing an external IP twice gives one element, not a transaction
+/// nft refuses).
+fn elements_of<'a>(owner: Option<&'a ServiceRules>, key: &str) -> BTreeMap<MapName, &'a str> {
+    let mut out = BTreeMap::new();
+    for (map, k, value) in owner.map(|o| o.elements.as_slice()).unwrap_or_default() {
+        if k == key {
+            out.insert(*map, value.as_str());
+        }
+    }
+    out
 }
 
 /// The fixed chains whose rules differ between `prev` and `next` (the
@@ -274,22 +299,28 @@ fn changed_fixed_chains(prev: &Ruleset, next: &Ruleset) -> Vec<(&'static str, Ve
 /// `next`; empty when nothing differs. Both must be for the same family.
 /// Service ports whose part `next` reused from `prev` are skipped without
 /// looking at them; fixed chains whose rules changed are rewritten.
-pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
+pub fn partial<'a>(prev: &'a Ruleset, next: &'a Ruleset) -> String {
     static NOTHING: std::sync::LazyLock<ServiceRules> =
         std::sync::LazyLock::new(ServiceRules::default);
     let mut delta = Delta::default();
     let fixed = changed_fixed_chains(prev, next);
     let mut changed = !fixed.is_empty();
+    // Map keys a changed part claims (or claimed): their owner may have
+    // changed, or its elements.
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
     for (name, part) in &next.services {
         match prev.services.get(name) {
             Some(before) if std::sync::Arc::ptr_eq(before, part) => {}
             Some(before) => {
                 changed = true;
                 delta.service(&before.rules, &part.rules);
+                keys.extend(before.rules.elements.iter().map(|(_, k, _)| k.as_str()));
+                keys.extend(part.rules.elements.iter().map(|(_, k, _)| k.as_str()));
             }
             None => {
                 changed = true;
                 delta.service(&NOTHING, &part.rules);
+                keys.extend(part.rules.elements.iter().map(|(_, k, _)| k.as_str()));
             }
         }
     }
@@ -297,10 +328,18 @@ pub fn partial(prev: &Ruleset, next: &Ruleset) -> String {
         if !next.services.contains_key(name) {
             changed = true;
             delta.service(&before.rules, &NOTHING);
+            keys.extend(before.rules.elements.iter().map(|(_, k, _)| k.as_str()));
         }
     }
     if !changed {
         return String::new();
+    }
+    let owned = |rules: &'a Ruleset, key: &str| {
+        let owner = rules.owner(key).and_then(|n| rules.services.get(n));
+        elements_of(owner.map(|r| &r.rules), key)
+    };
+    for key in keys {
+        delta.key(key, &owned(prev, key), &owned(next, key));
     }
     let (old_ips, new_ips) = (prev.cluster_ips(), next.cluster_ips());
     write_delta(next, &fixed, &delta, &old_ips, &new_ips)
@@ -317,25 +356,67 @@ pub fn partial_services(rules: &Ruleset, changes: &[PartChange]) -> String {
     // are compared as a whole, so an IP moving between ports stays.
     let (mut old_ips, mut new_ips) = (BTreeSet::new(), BTreeSet::new());
     let mut changed = false;
+    // The changed ports as they were, and the map keys they claim(ed).
+    let mut was: BTreeMap<&ServicePortName, &ServiceRules> = BTreeMap::new();
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
     for (before, after) in changes {
         let old = before.as_ref().map_or(&*NOTHING, |r| &r.rules);
         let new = after.as_ref().map_or(&*NOTHING, |r| &r.rules);
-        if before.is_some() {
+        if let Some(b) = before {
             old_ips.insert(old.cluster_ip.as_str());
+            was.insert(&b.service.name, old);
         }
-        if after.is_some() {
+        if let Some(a) = after {
             new_ips.insert(new.cluster_ip.as_str());
+            // A port that is new: it had no claims before.
+            was.entry(&a.service.name).or_insert(&*NOTHING);
         }
         match (before, after) {
             (Some(b), Some(a)) if std::sync::Arc::ptr_eq(b, a) => {}
             _ => {
                 changed = true;
                 delta.service(old, new);
+                keys.extend(old.elements.iter().map(|(_, k, _)| k.as_str()));
+                keys.extend(new.elements.iter().map(|(_, k, _)| k.as_str()));
             }
         }
     }
     if !changed {
         return String::new();
+    }
+    // Each touched key's owner before the change: the claimants now, with
+    // the changed ports as they were; an unchanged claimant's part is the
+    // same before and after.
+    let mut was_claims: BTreeMap<&str, Vec<super::Claim>> = BTreeMap::new();
+    for (name, part) in &was {
+        for (key, claim) in super::claims_of(name, part) {
+            was_claims.entry(key).or_default().push(claim);
+        }
+    }
+    for key in keys {
+        let unchanged = rules
+            .claims
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| !was.contains_key(n))
+            .cloned();
+        let changed_then = was_claims.get(key).into_iter().flatten().cloned();
+        let old_owner = unchanged.chain(changed_then).min().map(|(_, n)| n);
+        let old_rules = old_owner.as_ref().and_then(|n| {
+            was.get(n)
+                .copied()
+                .or_else(|| rules.services.get(n).map(|r| &r.rules))
+        });
+        let new_rules = rules
+            .owner(key)
+            .and_then(|n| rules.services.get(n))
+            .map(|r| &r.rules);
+        delta.key(
+            key,
+            &elements_of(old_rules, key),
+            &elements_of(new_rules, key),
+        );
     }
     write_delta(rules, &[], &delta, &old_ips, &new_ips)
 }
@@ -381,7 +462,7 @@ fn write_delta(
     }
     s.elements("add", "cluster-ips", &added_ips);
     for (map, items) in &delta.added_elements {
-        let items: Vec<String> = items.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        let items: Vec<String> = items.iter().map(|(k, v)| element(k, v)).collect();
         s.elements("add", map, &items);
     }
     // Stale chains: flushed first (they may jump to each other), then
