@@ -246,7 +246,11 @@ fn external_names_in_the_zone_are_followed() {
     let (_, a) = answers(&s.lookup(&name("alias2.default.svc.cluster.local."), RecordType::A));
     assert_eq!(
         a,
-        vec!["Alias.default.svc.cluster.local.", "web.default.svc.cluster.local.", "10.96.0.20"]
+        vec![
+            "Alias.default.svc.cluster.local.",
+            "web.default.svc.cluster.local.",
+            "10.96.0.20"
+        ]
     );
     // Asking for the CNAME itself gets just the CNAME.
     let (_, c) = answers(&s.lookup(&name("alias.default.svc.cluster.local."), RecordType::CNAME));

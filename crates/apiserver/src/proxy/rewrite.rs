@@ -133,7 +133,12 @@ impl Rewriter {
                 // The backend broke off (or lied about its length): end the
                 // answer with the error, as a streamed body would.
                 let err = std::io::Error::other(err.to_string());
-                let body = http_body_util::StreamBody::new(futures::stream::iter([Err::<http_body::Frame<Bytes>, _>(err)]));
+                let body = http_body_util::StreamBody::new(futures::stream::iter([Err::<
+                    http_body::Frame<Bytes>,
+                    _,
+                >(
+                    err
+                )]));
                 return Response::from_parts(parts, BodyExt::boxed_unsync(body));
             }
         };
@@ -210,9 +215,7 @@ impl Rewriter {
             }
             // An attribute name, then maybe `= value`.
             let start = i;
-            while i < bytes.len()
-                && !bytes[i].is_ascii_whitespace()
-                && !b"=>/".contains(&bytes[i])
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !b"=>/".contains(&bytes[i])
             {
                 i += 1;
             }

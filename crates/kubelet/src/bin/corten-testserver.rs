@@ -307,7 +307,11 @@ fn handle(mut stream: TcpStream, state: &State) {
                     ),
                 }
             }
-            _ => (400, "Bad Request".into(), b"missing ?host= or ?port=\n".to_vec()),
+            _ => (
+                400,
+                "Bad Request".into(),
+                b"missing ?host= or ?port=\n".to_vec(),
+            ),
         },
         "/env" => {
             let mut vars: Vec<String> = std::env::vars()
@@ -376,10 +380,7 @@ fn serve_udp(port: u16) {
         let request = request.trim_end();
         let answer = match request {
             "hostname" => hostname(),
-            _ => request
-                .strip_prefix("echo ")
-                .unwrap_or(request)
-                .to_string(),
+            _ => request.strip_prefix("echo ").unwrap_or(request).to_string(),
         };
         // A lost answer is the client's to retry, as with any UDP.
         let _ = socket.send_to(format!("{answer}\n").as_bytes(), peer);

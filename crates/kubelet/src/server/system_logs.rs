@@ -98,7 +98,9 @@ async fn listing(dir: &Path) -> Response<Body> {
         names.push(name);
     }
     names.sort();
-    let mut body = String::from("<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n");
+    let mut body = String::from(
+        "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n",
+    );
     for name in names {
         let shown = html_escape(&name);
         body.push_str(&format!("<a href=\"{}\">{shown}</a>\n", href_escape(&name)));
@@ -152,7 +154,10 @@ mod tests {
         assert_eq!(root.status(), StatusCode::OK);
         let listing = body(root).await;
         assert!(listing.contains("<a href=\"pods/\">pods/</a>"), "{listing}");
-        assert!(listing.contains("<a href=\"syslog\">syslog</a>"), "{listing}");
+        assert!(
+            listing.contains("<a href=\"syslog\">syslog</a>"),
+            "{listing}"
+        );
         assert!(
             listing.contains("<a href=\"a%20b%3Cc%3E\">a b&lt;c&gt;</a>"),
             "{listing}"
@@ -166,7 +171,13 @@ mod tests {
         assert_eq!(moved.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(moved.headers()[header::LOCATION], "pods/");
 
-        assert_eq!(serve(dir.path(), "/missing").await.status(), StatusCode::NOT_FOUND);
-        assert_eq!(serve(dir.path(), "/../etc/passwd").await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            serve(dir.path(), "/missing").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            serve(dir.path(), "/../etc/passwd").await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

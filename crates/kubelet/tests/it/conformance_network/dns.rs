@@ -96,12 +96,27 @@ async fn services_and_pods(c: &Cluster<'_>) {
     let ips = c.run_pods(&[querier1, querier2]).await;
     let (ip1, ip2) = (&ips[0], &ips[1]);
     let svc2: Value = c.get(&["service", "test-service-2"]).await;
-    let svc2_ip = svc2["spec"]["clusterIP"].as_str().expect("clusterIP").to_string();
+    let svc2_ip = svc2["spec"]["clusterIP"]
+        .as_str()
+        .expect("clusterIP")
+        .to_string();
 
     // Services: the headless one answers with its pod, the other with its
     // ClusterIP; SRV per named port; PTR for the ClusterIP.
-    lookup(c, "A", &format!("dns-test-service.{ZONE}"), &format!("Address: {ip1}")).await;
-    lookup(c, "A", &format!("test-service-2.{ZONE}"), &format!("Address: {svc2_ip}")).await;
+    lookup(
+        c,
+        "A",
+        &format!("dns-test-service.{ZONE}"),
+        &format!("Address: {ip1}"),
+    )
+    .await;
+    lookup(
+        c,
+        "A",
+        &format!("test-service-2.{ZONE}"),
+        &format!("Address: {svc2_ip}"),
+    )
+    .await;
     lookup(
         c,
         "SRV",
@@ -121,10 +136,18 @@ async fn services_and_pods(c: &Cluster<'_>) {
     lookup(c, "PTR", &reverse, &format!("name = test-service-2.{ZONE}")).await;
 
     // Partially qualified names go through the pod's search path.
-    for name in ["dns-test-service", "dns-test-service.default", "dns-test-service.default.svc"] {
+    for name in [
+        "dns-test-service",
+        "dns-test-service.default",
+        "dns-test-service.default.svc",
+    ] {
         lookup(c, "A", name, &format!("Address: {ip1}")).await;
     }
-    for name in ["test-service-2", "test-service-2.default", "test-service-2.default.svc"] {
+    for name in [
+        "test-service-2",
+        "test-service-2.default",
+        "test-service-2.default.svc",
+    ] {
         lookup(c, "A", name, &format!("Address: {svc2_ip}")).await;
     }
 
@@ -143,7 +166,13 @@ async fn services_and_pods(c: &Cluster<'_>) {
         &format!("Address: {ip2}"),
     )
     .await;
-    lookup(c, "A", &format!("dns-test-service-2.{ZONE}"), &format!("Address: {ip2}")).await;
+    lookup(
+        c,
+        "A",
+        &format!("dns-test-service-2.{ZONE}"),
+        &format!("Address: {ip2}"),
+    )
+    .await;
 
     // The kubelet-managed /etc/hosts names the pod by its FQDN and hostname.
     let (code, hosts) = get(ip1, "/file?path=/etc/hosts").await;
@@ -155,14 +184,23 @@ async fn services_and_pods(c: &Cluster<'_>) {
     let names: Vec<&str> = line.split_whitespace().skip(1).collect();
     assert_eq!(
         names,
-        [format!("dns-querier-1.dns-test-service.{ZONE}").as_str(), "dns-querier-1"],
+        [
+            format!("dns-querier-1.dns-test-service.{ZONE}").as_str(),
+            "dns-querier-1"
+        ],
         "{hosts}"
     );
     assert!(hosts.contains("localhost"), "{hosts}");
     c.delete_pods(&["dns-querier-1", "dns-querier-2"]).await;
     kubectl_ok(
         c.node,
-        &["delete", "service", "dns-test-service", "test-service-2", "dns-test-service-2"],
+        &[
+            "delete",
+            "service",
+            "dns-test-service",
+            "test-service-2",
+            "dns-test-service-2",
+        ],
     )
     .await;
 }
@@ -192,7 +230,9 @@ async fn external_name(c: &Cluster<'_>) {
         s["spec"]["ports"] = json!([{"port": 80, "name": "http", "protocol": "TCP"}]);
     })
     .await;
-    let ip = svc["spec"]["clusterIP"].as_str().expect("a ClusterIP is allocated");
+    let ip = svc["spec"]["clusterIP"]
+        .as_str()
+        .expect("a ClusterIP is allocated");
     lookup(c, "A", &fqdn, &format!("Address: {ip}")).await;
     kubectl_ok(c.node, &["delete", "service", name]).await;
 }
@@ -202,11 +242,16 @@ async fn external_name(c: &Cluster<'_>) {
 async fn custom_dns_config(c: &Cluster<'_>) {
     let mut pod = testserver_pod("dns-custom", json!({}), json!([]));
     pod["spec"]["dnsPolicy"] = json!("None");
-    pod["spec"]["dnsConfig"] = json!({"nameservers": ["1.1.1.1"], "searches": ["resolv.conf.local"]});
+    pod["spec"]["dnsConfig"] =
+        json!({"nameservers": ["1.1.1.1"], "searches": ["resolv.conf.local"]});
     let ip = c.run_pods(&[pod]).await.remove(0);
     let (code, conf) = get(&ip, "/file?path=/etc/resolv.conf").await;
     assert_eq!(code, 200, "{conf}");
-    let lines: Vec<&str> = conf.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = conf
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert!(lines.contains(&"nameserver 1.1.1.1"), "{conf}");
     assert!(lines.contains(&"search resolv.conf.local"), "{conf}");
     assert_eq!(
@@ -225,7 +270,10 @@ pub async fn update_service(c: &Cluster<'_>, name: &str, change: impl Fn(&mut Va
     let out = c
         .node
         .cluster
-        .kubectl_stdin(&["replace", "-o", "json", "-f", "-"], Some(&svc.to_string()))
+        .kubectl_stdin(
+            &["replace", "-o", "json", "-f", "-"],
+            Some(&svc.to_string()),
+        )
         .await
         .expect("kubectl replace");
     assert!(

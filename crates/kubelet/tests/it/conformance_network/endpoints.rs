@@ -33,7 +33,11 @@ async fn discovery(c: &Cluster<'_>) {
             .into_iter()
             .flatten()
             .any(|g| g["name"] == "discovery.k8s.io"
-                && g["versions"].as_array().into_iter().flatten().any(|v| v["version"] == "v1")),
+                && g["versions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v["version"] == "v1")),
         "{apis}"
     );
     let resources: Value = serde_json::from_str(
@@ -77,7 +81,10 @@ async fn endpoints_of(c: &Cluster<'_>, service: &str) -> PortsByPod {
             .filter_map(|p| p["port"].as_i64())
             .collect();
         for address in subset["addresses"].as_array().into_iter().flatten() {
-            let pod = address["targetRef"]["name"].as_str().unwrap_or("").to_string();
+            let pod = address["targetRef"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             out.entry(pod).or_default().extend(ports.iter().copied());
         }
     }
@@ -88,7 +95,11 @@ async fn endpoints_of(c: &Cluster<'_>, service: &str) -> PortsByPod {
 /// every slice of the Service must carry.
 async fn slices_of(c: &Cluster<'_>, service: &str) -> PortsByPod {
     let list: Value = c
-        .get(&["endpointslices", "-l", &format!("kubernetes.io/service-name={service}")])
+        .get(&[
+            "endpointslices",
+            "-l",
+            &format!("kubernetes.io/service-name={service}"),
+        ])
         .await;
     let mut out = PortsByPod::new();
     for slice in list["items"].as_array().into_iter().flatten() {
@@ -98,7 +109,10 @@ async fn slices_of(c: &Cluster<'_>, service: &str) -> PortsByPod {
             "endpointslice-controller.k8s.io",
             "{slice}"
         );
-        assert_eq!(slice["metadata"]["ownerReferences"][0]["kind"], "Service", "{slice}");
+        assert_eq!(
+            slice["metadata"]["ownerReferences"][0]["kind"], "Service",
+            "{slice}"
+        );
         let ports: Vec<i64> = slice["ports"]
             .as_array()
             .into_iter()
@@ -111,7 +125,10 @@ async fn slices_of(c: &Cluster<'_>, service: &str) -> PortsByPod {
             }
             assert_eq!(endpoint["nodeName"], c.node.name.as_str(), "{slice}");
             assert_eq!(endpoint["targetRef"]["kind"], "Pod", "{slice}");
-            let pod = endpoint["targetRef"]["name"].as_str().unwrap_or("").to_string();
+            let pod = endpoint["targetRef"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             out.entry(pod).or_default().extend(ports.iter().copied());
         }
     }
@@ -154,9 +171,11 @@ async fn basic_endpoints(c: &Cluster<'_>) {
     .await;
     expect_endpoints(c, service, &[]).await;
     let ports = json!([{"containerPort": 80}]);
-    c.run_pods(&[port_pod("pod1", labels.clone(), ports.clone())]).await;
+    c.run_pods(&[port_pod("pod1", labels.clone(), ports.clone())])
+        .await;
     expect_endpoints(c, service, &[("pod1", &[80])]).await;
-    c.run_pods(&[port_pod("pod2", labels.clone(), ports.clone())]).await;
+    c.run_pods(&[port_pod("pod2", labels.clone(), ports.clone())])
+        .await;
     expect_endpoints(c, service, &[("pod1", &[80]), ("pod2", &[80])]).await;
     c.delete_pods(&["pod1"]).await;
     expect_endpoints(c, service, &[("pod2", &[80])]).await;
@@ -222,10 +241,16 @@ async fn latency(c: &Cluster<'_>) {
         let deadline = tokio::time::Instant::now() + SETTLE;
         loop {
             let ep: Value = c.get_opt(&["endpoints", &name]).await;
-            if ep["subsets"][0]["addresses"].as_array().is_some_and(|a| !a.is_empty()) {
+            if ep["subsets"][0]["addresses"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+            {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{name} never got endpoints");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} never got endpoints"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         samples.push(start.elapsed());
@@ -233,7 +258,10 @@ async fn latency(c: &Cluster<'_>) {
     samples.sort();
     let (p50, p90) = (samples[samples.len() / 2], samples[samples.len() * 9 / 10]);
     eprintln!("netconf: endpoint latency p50 {p50:?} p90 {p90:?}");
-    assert!(p50 < Duration::from_secs(20) && p90 < Duration::from_secs(50), "{samples:?}");
+    assert!(
+        p50 < Duration::from_secs(20) && p90 < Duration::from_secs(50),
+        "{samples:?}"
+    );
     let names: Vec<String> = (0..20).map(|i| format!("latency-svc-{i}")).collect();
     let mut args = vec!["delete", "service"];
     args.extend(names.iter().map(String::as_str));

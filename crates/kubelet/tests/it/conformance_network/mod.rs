@@ -57,7 +57,12 @@ impl Cluster<'_> {
     }
 
     /// Runs `script` in the client pod until `done` holds for its output.
-    pub async fn exec_until(&self, what: &str, script: &str, done: impl Fn(&str) -> bool) -> String {
+    pub async fn exec_until(
+        &self,
+        what: &str,
+        script: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + SETTLE;
         loop {
             let (ok, out) = self.exec(script).await;
@@ -173,7 +178,10 @@ pub async fn shell(ip: &str, script: &str) -> (bool, String) {
     let (code, body) = get(ip, &path).await;
     if code == 0 {
         let (code, hostname) = get(ip, "/hostname").await;
-        return (false, format!("<no answer from {ip}'s /shell; /hostname: {code} {hostname}>"));
+        return (
+            false,
+            format!("<no answer from {ip}'s /shell; /hostname: {code} {hostname}>"),
+        );
     }
     (code == 200, body)
 }

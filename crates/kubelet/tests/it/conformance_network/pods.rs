@@ -32,9 +32,11 @@ pub async fn intra_pod(c: &Cluster<'_>) {
             } else {
                 format!("{} udp-request {ip} 8080 hostname", super::TESTSERVER_BIN)
             };
-            c.node_exec_until(&format!("node -> {name} over {proto}"), &node_script, |out| {
-                hostnames(out, &names) == [name.clone()]
-            })
+            c.node_exec_until(
+                &format!("node -> {name} over {proto}"),
+                &node_script,
+                |out| hostnames(out, &names) == [name.clone()],
+            )
             .await;
         }
     }
@@ -106,7 +108,10 @@ pub async fn host_ports(c: &Cluster<'_>) {
     .await;
     expect(
         "hostport-pod3",
-        format!("{} udp-request {node_ip} {HOST_PORT} hostname", super::TESTSERVER_BIN),
+        format!(
+            "{} udp-request {node_ip} {HOST_PORT} hostname",
+            super::TESTSERVER_BIN
+        ),
     )
     .await;
     c.delete_pods(&["hostport-pod1", "hostport-pod2", "hostport-pod3"])

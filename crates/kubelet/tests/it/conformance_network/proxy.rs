@@ -57,7 +57,11 @@ async fn ok(c: &Cluster<'_>, method: &str, path: &str) -> String {
 /// path and query, directly and through the Service.
 async fn methods(c: &Cluster<'_>) {
     let labels = json!({"test": "response"});
-    let pod = super::testserver_pod("agnhost", labels.clone(), json!([{"name": "PORT", "value": "80"}]));
+    let pod = super::testserver_pod(
+        "agnhost",
+        labels.clone(),
+        json!([{"name": "PORT", "value": "80"}]),
+    );
     let mut pod = pod;
     pod["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80}]);
     pod["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = json!(80);
@@ -170,7 +174,11 @@ async fn ports_and_rewriting(c: &Cluster<'_>) {
         pod("http:proxy-service-pod:80"),
     ] {
         let body = ok(c, "GET", &format!("{base}/html")).await;
-        assert_eq!(body, format!("<a href=\"{base}/rewriteme\">test</a>"), "{base}/html");
+        assert_eq!(
+            body,
+            format!("<a href=\"{base}/rewriteme\">test</a>"),
+            "{base}/html"
+        );
     }
     c.delete_pods(&["proxy-service-pod"]).await;
     kubectl_ok(c.node, &["delete", "service", "proxy-service"]).await;
@@ -182,6 +190,9 @@ async fn node_logs(c: &Cluster<'_>) {
     let path = format!("/api/v1/nodes/{}/proxy/logs/", c.node.name);
     for _ in 0..3 {
         let body = ok(c, "GET", &path).await;
-        assert!(body.starts_with("<!doctype html>") && body.contains("<pre>"), "{body}");
+        assert!(
+            body.starts_with("<!doctype html>") && body.contains("<pre>"),
+            "{body}"
+        );
     }
 }

@@ -40,11 +40,16 @@ async fn create(c: &Cluster<'_>, svc: &Value) -> Value {
 }
 
 fn cluster_ip(svc: &Value) -> String {
-    svc["spec"]["clusterIP"].as_str().expect("clusterIP").to_string()
+    svc["spec"]["clusterIP"]
+        .as_str()
+        .expect("clusterIP")
+        .to_string()
 }
 
 fn node_port(svc: &Value) -> u64 {
-    svc["spec"]["ports"][0]["nodePort"].as_u64().expect("nodePort")
+    svc["spec"]["ports"][0]["nodePort"]
+        .as_u64()
+        .expect("nodePort")
 }
 
 /// `n` HTTP requests from the client pod to `target` (host:port).
@@ -121,9 +126,24 @@ async fn session_affinity(c: &Cluster<'_>, kind: &str) {
     reachable(c, &[format!("{name}:80"), target.clone()]).await;
     affinity(c, &format!("{kind} ClientIP affinity"), &target, true).await;
     update_service(c, &name, |s| s["spec"]["sessionAffinity"] = json!("None")).await;
-    affinity(c, &format!("{kind} affinity switched to None"), &target, false).await;
-    update_service(c, &name, |s| s["spec"]["sessionAffinity"] = json!("ClientIP")).await;
-    affinity(c, &format!("{kind} affinity back to ClientIP"), &target, true).await;
+    affinity(
+        c,
+        &format!("{kind} affinity switched to None"),
+        &target,
+        false,
+    )
+    .await;
+    update_service(c, &name, |s| {
+        s["spec"]["sessionAffinity"] = json!("ClientIP")
+    })
+    .await;
+    affinity(
+        c,
+        &format!("{kind} affinity back to ClientIP"),
+        &target,
+        true,
+    )
+    .await;
     kubectl_ok(c.node, &["delete", "service", &name]).await;
 }
 
@@ -249,11 +269,14 @@ async fn same_port_both_protocols(c: &Cluster<'_>) {
     let datagram = super::udp_hostname(&ip, 80);
     let answers = |out: &str| hostnames(out, &names).len() == 1;
     c.exec_until("TCP on the shared port", &http, answers).await;
-    c.exec_until("UDP on the shared port", &datagram, answers).await;
+    c.exec_until("UDP on the shared port", &datagram, answers)
+        .await;
 
     update_service(c, name, |s| s["spec"]["ports"] = json!([tcp])).await;
-    c.exec_until("UDP gone", &datagram, |out| hostnames(out, &names).is_empty())
-        .await;
+    c.exec_until("UDP gone", &datagram, |out| {
+        hostnames(out, &names).is_empty()
+    })
+    .await;
     c.exec_until("TCP still served", &http, answers).await;
 
     update_service(c, name, |s| s["spec"]["ports"] = json!([udp])).await;
