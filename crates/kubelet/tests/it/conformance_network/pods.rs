@@ -26,7 +26,7 @@ pub async fn intra_pod(c: &Cluster<'_>) {
                     hostnames(out, &names) == [name.clone()]
                 })
                 .await;
-            assert_eq!(hostnames(&out, &names), [name.clone()]);
+            assert_eq!(hostnames(&out, &names), std::slice::from_ref(name));
             let node_script = if proto == "http" {
                 format!("timeout 5 busybox wget -q -O- http://{ip}:8080/hostname")
             } else {
