@@ -269,6 +269,15 @@ mod tests {
             res(Method::POST, "/api/v1/namespaces/a/pods/p/binding", false).verb,
             Verb::Create
         );
+        // OPTIONS is a proxy method only.
+        let options = res(
+            Method::OPTIONS,
+            "/api/v1/namespaces/a/pods/p/proxy/x",
+            false,
+        );
+        assert_eq!(options.verb, Verb::Options);
+        assert_eq!(options.verb.as_str(), "options");
+        assert!(parse(&Method::OPTIONS, "/api/v1/namespaces/a/pods/p", false).is_err());
     }
 
     proptest::proptest! {
