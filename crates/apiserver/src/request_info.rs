@@ -46,6 +46,9 @@ pub enum Verb {
     Delete,
     /// DELETE a collection.
     DeleteCollection,
+    /// OPTIONS, which only the proxy subresources serve (passed on to the
+    /// backend, as upstream's connecters list it among their methods).
+    Options,
 }
 
 impl Verb {
@@ -60,6 +63,7 @@ impl Verb {
             Verb::Patch => "patch",
             Verb::Delete => "delete",
             Verb::DeleteCollection => "deletecollection",
+            Verb::Options => "options",
         }
     }
 
@@ -75,6 +79,7 @@ impl Verb {
             Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
             Verb::DeleteCollection => "DELETECOLLECTION",
+            Verb::Options => "OPTIONS",
         }
     }
 }
@@ -185,6 +190,7 @@ pub fn parse(method: &Method, path: &str, watch_param: bool) -> Result<RequestTa
                 Verb::DeleteCollection
             }
         }
+        Method::OPTIONS if subresource.as_deref() == Some("proxy") => Verb::Options,
         _ => {
             return Err(BadPath(format!(
                 "method {method} is not supported on {path:?}"
@@ -263,6 +269,15 @@ mod tests {
             res(Method::POST, "/api/v1/namespaces/a/pods/p/binding", false).verb,
             Verb::Create
         );
+        // OPTIONS is a proxy method only.
+        let options = res(
+            Method::OPTIONS,
+            "/api/v1/namespaces/a/pods/p/proxy/x",
+            false,
+        );
+        assert_eq!(options.verb, Verb::Options);
+        assert_eq!(options.verb.as_str(), "options");
+        assert!(parse(&Method::OPTIONS, "/api/v1/namespaces/a/pods/p", false).is_err());
     }
 
     proptest::proptest! {

@@ -5,7 +5,7 @@
 //!
 //! | name | answer |
 //! | --- | --- |
-//! | `<svc>.<ns>.svc.<zone>` | A/AAAA of the cluster IPs; for a headless Service the ready endpoints; CNAME for ExternalName |
+//! | `<svc>.<ns>.svc.<zone>` | A/AAAA of the cluster IPs; for a headless Service the ready endpoints; CNAME for ExternalName (followed when the target is in the zone) |
 //! | `_<port>._<proto>.<svc>.<ns>.svc.<zone>` | SRV per named port (target the Service, or each endpoint if headless), A/AAAA in the additional section |
 //! | `<host>.<svc>.<ns>.svc.<zone>` | an endpoint of a headless Service by its `hostname` (pod `hostname`+`subdomain`) or dashed IP |
 //! | `<a-b-c-d>.<ns>.pod.<zone>` | A of that address (`pods insecure`, CoreDNS's default in kubeadm) |
@@ -23,6 +23,10 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, PTR, SOA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+/// How many CNAMEs of ExternalName Services in the zone are followed (as
+/// CoreDNS, which stops after 8).
+const MAX_CNAME_CHAIN: usize = 8;
 
 /// The EndpointSlice label naming its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -356,6 +360,11 @@ impl RecordStore {
 
     /// Answers `qname`/`qtype`.
     pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Lookup {
+        self.lookup_at(qname, qtype, 0)
+    }
+
+    /// [`RecordStore::lookup`], `depth` CNAMEs into a chain.
+    fn lookup_at(&self, qname: &Name, qtype: RecordType, depth: usize) -> Lookup {
         let qname = qname.to_lowercase();
         if qtype == RecordType::PTR {
             return self.lookup_ptr(&qname);
@@ -382,7 +391,7 @@ impl RecordStore {
                     self.nxdomain()
                 }
             }
-            [svc, ns, "svc"] => self.lookup_service(&qname, qtype, ns, svc),
+            [svc, ns, "svc"] => self.lookup_service(&qname, qtype, ns, svc, depth),
             [port, proto, svc, ns, "svc"] if port.starts_with('_') && proto.starts_with('_') => {
                 self.lookup_srv(&qname, qtype, ns, svc, &port[1..], &proto[1..])
             }
@@ -398,7 +407,14 @@ impl RecordStore {
         }
     }
 
-    fn lookup_service(&self, qname: &Name, qtype: RecordType, ns: &str, svc: &str) -> Lookup {
+    fn lookup_service(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        ns: &str,
+        svc: &str,
+        depth: usize,
+    ) -> Lookup {
         let Some(info) = self.services.get(&(ns.to_string(), svc.to_string())) else {
             return self.nxdomain();
         };
@@ -406,8 +422,28 @@ impl RecordStore {
             let Ok(target) = Name::from_ascii(format!("{}.", target.trim_end_matches('.'))) else {
                 return self.nodata();
             };
-            let record = Record::from_rdata(qname.clone(), self.ttl, RData::CNAME(CNAME(target)));
-            return self.answer(vec![record], vec![]);
+            let mut answers = vec![Record::from_rdata(
+                qname.clone(),
+                self.ttl,
+                RData::CNAME(CNAME(target.clone())),
+            )];
+            // Like CoreDNS, a target inside the cluster zone is followed
+            // here (an ExternalName naming another Service answers with
+            // that Service's addresses too); a chain of ExternalNames is
+            // followed a few steps only, which also ends loops.
+            let target = target.to_lowercase();
+            if qtype != RecordType::CNAME
+                && depth < MAX_CNAME_CHAIN
+                && self.zone.zone_of(&target)
+                && let Lookup::Answer {
+                    rcode: ResponseCode::NoError,
+                    answers: chased,
+                    ..
+                } = self.lookup_at(&target, qtype, depth + 1)
+            {
+                answers.extend(chased);
+            }
+            return self.answer(answers, vec![]);
         }
         if qtype == RecordType::SRV {
             // SRV on the service name: every named port.

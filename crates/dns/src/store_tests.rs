@@ -226,6 +226,42 @@ fn external_name_pods_and_ptr() {
 }
 
 #[test]
+fn external_names_in_the_zone_are_followed() {
+    let mut s = store();
+    s.apply_service(&service(json!({
+        "metadata": {"namespace": "default", "name": "alias"},
+        "spec": {"type": "ExternalName", "externalName": "web.default.svc.cluster.local"}
+    })));
+    s.apply_service(&service(json!({
+        "metadata": {"namespace": "default", "name": "alias2"},
+        "spec": {"type": "ExternalName", "externalName": "Alias.default.svc.cluster.local."}
+    })));
+    s.apply_service(&service(json!({
+        "metadata": {"namespace": "default", "name": "loop"},
+        "spec": {"type": "ExternalName", "externalName": "loop.default.svc.cluster.local"}
+    })));
+    let (rcode, a) = answers(&s.lookup(&name("alias.default.svc.cluster.local."), RecordType::A));
+    assert_eq!(rcode, ResponseCode::NoError);
+    assert_eq!(a, vec!["web.default.svc.cluster.local.", "10.96.0.20"]);
+    let (_, a) = answers(&s.lookup(&name("alias2.default.svc.cluster.local."), RecordType::A));
+    assert_eq!(
+        a,
+        vec![
+            "Alias.default.svc.cluster.local.",
+            "web.default.svc.cluster.local.",
+            "10.96.0.20"
+        ]
+    );
+    // Asking for the CNAME itself gets just the CNAME.
+    let (_, c) = answers(&s.lookup(&name("alias.default.svc.cluster.local."), RecordType::CNAME));
+    assert_eq!(c, vec!["web.default.svc.cluster.local."]);
+    // A loop ends after a bounded chain.
+    let (rcode, l) = answers(&s.lookup(&name("loop.default.svc.cluster.local."), RecordType::A));
+    assert_eq!(rcode, ResponseCode::NoError);
+    assert_eq!(l.len(), 9);
+}
+
+#[test]
 fn deletes_remove_names() {
     let mut s = store();
     s.delete_slice("default", "db-1");

@@ -11,6 +11,7 @@
 pub mod forward;
 pub mod kubelet;
 pub mod params;
+pub mod rewrite;
 pub mod service;
 pub mod spdy;
 mod stream;
@@ -71,7 +72,9 @@ where
             let (scheme, name, port) = split_name_port(&raw_name)?;
             let pod = get_object(server, res, ns, &name).await?;
             let rest = proxy_rest(req.uri().path(), &raw_name);
-            pod_proxy(server, req, &pod, scheme, &port, &rest).await
+            let rewriter = rewriter(&req, &rest, pod_authority(&pod, &port));
+            let response = pod_proxy(server, req, &pod, scheme, &port, &rest).await?;
+            Ok(rewriter.response(response).await)
         }
         ("services", "proxy") => {
             let (scheme, name, port) = split_name_port(&raw_name)?;
@@ -83,7 +86,11 @@ where
             let rest = proxy_rest(req.uri().path(), &raw_name);
             let target = with_query(&rest, query);
             let backend = http_backend(scheme, &at.ip, at.authority());
-            forward::forward(backend, server.kubelet.config.timeout, req, None, &target).await
+            let rewriter = rewriter(&req, &rest, at.authority());
+            let response =
+                forward::forward(backend, server.kubelet.config.timeout, req, None, &target)
+                    .await?;
+            Ok(rewriter.response(response).await)
         }
         ("nodes", "proxy") => {
             let (_, name, port) = split_name_port(&raw_name)?;
@@ -96,19 +103,51 @@ where
             let at = server.kubelet.locate(&node)?;
             let rest = proxy_rest(req.uri().path(), &raw_name);
             let target = with_query(&rest, req.uri().query().unwrap_or(""));
-            forward::forward(
+            let rewriter = rewriter(&req, &rest, at.authority());
+            let response = forward::forward(
                 kubelet_backend(server, &at),
                 server.kubelet.config.timeout,
                 req,
                 None,
                 &target,
             )
-            .await
+            .await?;
+            Ok(rewriter.response(response).await)
         }
         _ => Err(StatusError::new(
             Reason::NotFound,
             "the server could not find the requested resource",
         )),
+    }
+}
+
+/// The link rewriting of a proxied answer (upstream wraps the transport of
+/// all three proxy subresources): `rest` is the backend path of the request,
+/// `backend` the `host:port` it goes to.
+fn rewriter<B>(req: &Request<B>, rest: &str, backend: String) -> rewrite::Rewriter {
+    rewrite::Rewriter {
+        prepend: rewrite::Rewriter::prepend_for(req.uri().path(), rest),
+        backend_host: backend,
+        request_host: req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// The `host:port` a pod proxy request goes to (for recognising links to
+/// the pod itself); the port as asked.
+fn pod_authority(pod: &Value, port: &str) -> String {
+    let ip = pod
+        .pointer("/status/podIP")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if port.is_empty() {
+        ip.to_string()
+    } else {
+        format!("{ip}:{port}")
     }
 }
 

@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! GET  /  or /hostname     the pod's hostname
-//! ANY  /echo               the request line, headers and body
+//! ANY  /echo[/...]          the request line, headers and body
+//! GET  /udp?host=H&port=P[&msg=M]  send M (default `hostname`) over UDP from this pod, the answer
+//!                          (502 if none within 2 s; agnhost netexec's `/dial` for UDP)
+//! GET  /html               `<a href="/rewriteme">test</a>` as text/html (proxy link rewriting)
 //! GET  /env                the environment, NAME=value per line
 //! GET  /file?path=/x       the contents of a file (volume tests)
 //! GET  /healthz /readyz    200 "ok", or 500/503 once told to fail
@@ -11,6 +14,14 @@
 //! ANY  /recover/healthz    make /healthz succeed again (also /recover/readyz)
 //! ANY  /exit?code=N        answer, then exit with code N
 //! ```
+//!
+//! It also answers UDP datagrams on the same port number (as agnhost's
+//! netexec does on its UDP port): `hostname` gets the pod's hostname,
+//! `echo TEXT` gets TEXT, anything else comes back unchanged.
+//!
+//! `testserver udp-request HOST PORT MESSAGE` instead sends one datagram and
+//! prints the answer (exit 1 if none comes within 2 s): busybox's `nc` has
+//! no UDP mode.
 //!
 //! Flags (each also as an environment variable):
 //! `--port N` (`PORT`, default 8080), `--fail-healthz-after SECS`
@@ -23,7 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -227,8 +238,12 @@ fn hostname() -> String {
 }
 
 fn respond(stream: &mut TcpStream, code: u16, reason: &str, body: &[u8]) {
+    respond_as(stream, code, reason, "text/plain; charset=utf-8", body);
+}
+
+fn respond_as(stream: &mut TcpStream, code: u16, reason: &str, content_type: &str, body: &[u8]) {
     let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     // The client may be gone; nothing to do about it.
@@ -262,7 +277,12 @@ fn handle(mut stream: TcpStream, state: &State) {
     let ok = |body: Vec<u8>| (200, "OK".to_string(), body);
     let (code, reason, body) = match request.path() {
         "/" | "/hostname" => ok(format!("{}\n", hostname()).into_bytes()),
-        "/echo" => {
+        "/html" => {
+            let page = b"<a href=\"/rewriteme\">test</a>";
+            respond_as(&mut stream, 200, "OK", "text/html; charset=utf-8", page);
+            return;
+        }
+        path if path == "/echo" || path.starts_with("/echo/") => {
             let mut out = format!(
                 "{} {} {}\n",
                 request.method, request.target, request.version
@@ -275,6 +295,24 @@ fn handle(mut stream: TcpStream, state: &State) {
             body.extend_from_slice(&request.body);
             ok(body)
         }
+        "/udp" => match (request.query("host"), request.query("port")) {
+            (Some(host), Some(port)) => {
+                let message = request.query("msg").unwrap_or_else(|| "hostname".into());
+                match udp_exchange(&host, &port, &message) {
+                    Ok(answer) => ok(answer.into_bytes()),
+                    Err(err) => (
+                        502,
+                        "Bad Gateway".into(),
+                        format!("no answer from {host}:{port}/udp: {err}\n").into_bytes(),
+                    ),
+                }
+            }
+            _ => (
+                400,
+                "Bad Request".into(),
+                b"missing ?host= or ?port=\n".to_vec(),
+            ),
+        },
         "/env" => {
             let mut vars: Vec<String> = std::env::vars()
                 .map(|(k, v)| format!("{k}={v}\n"))
@@ -324,7 +362,65 @@ fn handle(mut stream: TcpStream, state: &State) {
     respond(&mut stream, code, &reason, &body);
 }
 
+/// Answers datagrams on `port` until the process exits.
+fn serve_udp(port: u16) {
+    let socket = match UdpSocket::bind(("0.0.0.0", port)) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("UDP port {port} not served: {err}");
+            return;
+        }
+    };
+    let mut buf = [0u8; 2048];
+    loop {
+        let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let request = String::from_utf8_lossy(&buf[..n]);
+        let request = request.trim_end();
+        let answer = match request {
+            "hostname" => hostname(),
+            _ => request.strip_prefix("echo ").unwrap_or(request).to_string(),
+        };
+        // A lost answer is the client's to retry, as with any UDP.
+        let _ = socket.send_to(format!("{answer}\n").as_bytes(), peer);
+    }
+}
+
+/// Sends `message` to `host:port` over UDP; the answer (2 s at most).
+fn udp_exchange(host: &str, port: &str, message: &str) -> std::io::Result<String> {
+    let socket = UdpSocket::bind(("0.0.0.0", 0))?;
+    socket.set_read_timeout(Some(Duration::from_secs(2)))?;
+    socket.connect(format!("{host}:{port}"))?;
+    socket.send(message.as_bytes())?;
+    let mut buf = [0u8; 2048];
+    let n = socket.recv(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// The `udp-request` client mode.
+fn udp_request(args: &[String]) -> i32 {
+    let [host, port, message] = args else {
+        eprintln!("usage: testserver udp-request HOST PORT MESSAGE");
+        return 64;
+    };
+    match udp_exchange(host, port, message) {
+        Ok(answer) => {
+            print!("{answer}");
+            0
+        }
+        Err(err) => {
+            eprintln!("no answer from {host}:{port}/udp: {err}");
+            1
+        }
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("udp-request") {
+        std::process::exit(udp_request(&args[2..]));
+    }
     let options = match parse_options() {
         Ok(o) => o,
         Err(err) => {
@@ -381,6 +477,8 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let udp_port = options.port;
+    std::thread::spawn(move || serve_udp(udp_port));
     println!(
         "testserver listening on :{} (hostname {})",
         options.port,

@@ -11,6 +11,7 @@
 //! GET /metrics/cadvisor                      cAdvisor's container metrics (cgroups, network, fs)
 //! GET /stats/summary                         node and pod resource usage
 //! GET /configz                               the running KubeletConfiguration
+//! GET /logs/{path}                           the node's /var/log (listing or file)
 //! ```
 //!
 //! Every request is authenticated and authorized first ([`auth`]).
@@ -20,6 +21,7 @@ pub mod logs;
 pub mod resource_metrics;
 pub mod stats;
 pub mod streaming;
+pub mod system_logs;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -230,6 +232,11 @@ pub async fn handle(
             return prometheus_text(crate::cadvisor::cadvisor_metrics(&kubelet).await);
         }
         _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/logs")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return system_logs::serve(std::path::Path::new(system_logs::LOG_DIR), rest).await;
     }
     if let Some(rest) = path.strip_prefix("/containerLogs/") {
         return container_logs(&kubelet, rest, &query).await;

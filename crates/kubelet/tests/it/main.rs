@@ -1,6 +1,7 @@
 //! The kubelet against the real containerd and a real apiserver.
 
 mod binary;
+mod conformance_network;
 mod conformance_node;
 mod conformance_storage;
 mod container_metrics;

@@ -22,7 +22,7 @@ const IMAGE: &str = corten_cri::local_images::TESTSERVER_PINNED_IMAGE;
 const BUSYBOX: &str = corten_cri::local_images::BUSYBOX_IMAGE;
 /// The kube-dns ClusterIP: the 10th address of the test apiserver's
 /// service range (10.96.0.0/16), as `corten up` and kubeadm choose it.
-const DNS_IP: &str = "10.96.0.10";
+pub const DNS_IP: &str = "10.96.0.10";
 const SERVICE_FQDN: &str = "web.default.svc.cluster.local";
 
 const WEB: &str = r#"
@@ -55,7 +55,7 @@ spec:
 "#;
 
 /// kube-proxy and corten-dns, in process, stopped in `stop`.
-struct Networking {
+pub struct Networking {
     proxy: (
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -74,7 +74,7 @@ fn free_port() -> u16 {
 }
 
 impl Networking {
-    async fn start(node: &Node, netns: &NodeNetns, mode: &str, pod_subnet: &str) -> Networking {
+    pub async fn start(node: &Node, netns: &NodeNetns, mode: &str, pod_subnet: &str) -> Networking {
         let kubeconfig = node.cluster.kubeconfig.display().to_string();
         let mut proxy = corten_kube_proxy::options::Options::try_parse_from([
             "kube-proxy".to_string(),
@@ -130,7 +130,7 @@ impl Networking {
         }
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         for (stop, task) in [self.dns, self.proxy] {
             let _ = stop.send(());
             match tokio::time::timeout(Duration::from_secs(10), task).await {
