@@ -344,7 +344,7 @@ where
     // Authorization and the handler run holding one of the priority
     // level's seats (upstream's filter wraps both).
     let _seat = match flow.as_deref() {
-        Some(c) if !is_long_running(&attrs) => match c.level.acquire(&c.flow_schema).await {
+        Some(c) if !is_long_running(&attrs) => match c.level.acquire(&c.metrics).await {
             Ok(seat) => Some(seat),
             Err(_) => {
                 return wire::respond_error(&crate::flowcontrol::dispatch::too_many_requests());

@@ -12,7 +12,7 @@ use k8s_openapi::api::flowcontrol::v1::{
     ResourcePolicyRule, Subject,
 };
 
-use super::dispatch::Level;
+use super::dispatch::{FlowMetrics, Level};
 
 use crate::auth::authz::Attributes;
 use crate::registry::Registry;
@@ -36,8 +36,8 @@ pub struct Classified {
     pub flow_schema_uid: String,
     /// Its priority level's UID.
     pub priority_level_uid: String,
-    /// The matched FlowSchema's name (metric labels).
-    pub flow_schema: String,
+    /// The flow's metric series.
+    pub metrics: FlowMetrics,
     /// The priority level, kept across configuration changes.
     pub level: Arc<Level>,
 }
@@ -92,13 +92,16 @@ impl Classifier {
             .into_iter()
             .filter_map(|o| serde_json::from_value::<FlowSchema>(o).ok())
             .filter_map(|fs| {
-                let level = fs.spec.as_ref()?.priority_level_configuration.name.clone();
+                let level_name = &fs.spec.as_ref()?.priority_level_configuration.name;
                 // A dangling schema classifies nothing.
-                let (uid, level) = levels.get(&level)?;
+                let (uid, level) = levels.get(level_name)?;
                 let classified = Classified {
                     flow_schema_uid: fs.metadata.uid.clone().unwrap_or_default(),
                     priority_level_uid: uid.clone(),
-                    flow_schema: fs.metadata.name.clone().unwrap_or_default(),
+                    metrics: FlowMetrics::new(
+                        fs.metadata.name.as_deref().unwrap_or_default(),
+                        level_name,
+                    ),
                     level: level.clone(),
                 };
                 Some((fs, Arc::new(classified)))

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use corten_apimachinery::StatusError;
 use k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, register_histogram_vec,
-    register_int_counter_vec, register_int_gauge_vec,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec,
 };
 
 /// How long a request may wait for a seat (upstream: a quarter of the
@@ -88,25 +88,61 @@ pub fn too_many_requests() -> StatusError {
     StatusError::too_many_requests("Too many requests, please try again later.", 1)
 }
 
+/// One flow's (FlowSchema and priority level's) metric series, looked up
+/// once per configuration snapshot rather than on every request.
+pub struct FlowMetrics {
+    flow_schema: String,
+    dispatched: IntCounter,
+    executing: IntGauge,
+    executing_seats: IntGauge,
+    inqueue: IntGauge,
+    waited: Histogram,
+    gave_up: Histogram,
+}
+
+impl std::fmt::Debug for FlowMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowMetrics")
+            .field("flow_schema", &self.flow_schema)
+            .finish()
+    }
+}
+
+impl FlowMetrics {
+    /// The series of `flow_schema` at `level`.
+    pub fn new(flow_schema: &str, level: &str) -> Self {
+        let labels = [flow_schema, level];
+        FlowMetrics {
+            flow_schema: flow_schema.to_string(),
+            dispatched: DISPATCHED.with_label_values(&labels),
+            executing: EXECUTING.with_label_values(&labels),
+            executing_seats: EXECUTING_SEATS.with_label_values(&labels),
+            inqueue: INQUEUE.with_label_values(&labels),
+            waited: WAIT_DURATION.with_label_values(&[flow_schema, level, "true"]),
+            gave_up: WAIT_DURATION.with_label_values(&[flow_schema, level, "false"]),
+        }
+    }
+}
+
 /// A seat held while a request executes; freed on drop.
 pub struct Seat<'a> {
     level: &'a Level,
-    flow_schema: &'a str,
+    flow: &'a FlowMetrics,
+    /// Whether the level counted it (exempt levels count nothing).
+    counted: bool,
 }
 
 impl Drop for Seat<'_> {
     fn drop(&mut self) {
-        {
-            let mut c = self.level.lock();
-            c.executing = c.executing.saturating_sub(1);
+        self.flow.executing.dec();
+        self.flow.executing_seats.dec();
+        if self.counted {
+            {
+                let mut c = self.level.lock();
+                c.executing = c.executing.saturating_sub(1);
+            }
+            self.level.freed.notify_one();
         }
-        EXECUTING
-            .with_label_values(&[self.flow_schema, &self.level.name])
-            .dec();
-        EXECUTING_SEATS
-            .with_label_values(&[self.flow_schema, &self.level.name])
-            .dec();
-        self.level.freed.notify_one();
     }
 }
 
@@ -166,44 +202,41 @@ impl Level {
         }
     }
 
-    /// Takes a seat for a request classified to `flow_schema`, waiting
-    /// when the level allows it.
-    pub async fn acquire<'a>(&'a self, flow_schema: &'a str) -> Result<Seat<'a>, Rejection> {
-        let labels = [flow_schema, self.name.as_str()];
+    /// Takes a seat for a request of `flow`, waiting when the level
+    /// allows it.
+    pub async fn acquire<'a>(&'a self, flow: &'a FlowMetrics) -> Result<Seat<'a>, Rejection> {
         let start = Instant::now();
-        let result = if self.exempt.load(Ordering::Relaxed) {
-            self.lock().executing += 1;
-            Ok(())
-        } else {
-            self.wait_for_seat(flow_schema).await
+        let counted = !self.exempt.load(Ordering::Relaxed);
+        let result = match counted {
+            false => Ok(()),
+            true => self.wait_for_seat(flow).await,
         };
-        let execute = if result.is_ok() { "true" } else { "false" };
-        WAIT_DURATION
-            .with_label_values(&[flow_schema, &self.name, execute])
-            .observe(start.elapsed().as_secs_f64());
+        let waited = start.elapsed().as_secs_f64();
         match result {
             Ok(()) => {
-                DISPATCHED.with_label_values(&labels).inc();
-                EXECUTING.with_label_values(&labels).inc();
-                EXECUTING_SEATS.with_label_values(&labels).inc();
+                flow.waited.observe(waited);
+                flow.dispatched.inc();
+                flow.executing.inc();
+                flow.executing_seats.inc();
                 Ok(Seat {
                     level: self,
-                    flow_schema,
+                    flow,
+                    counted,
                 })
             }
             Err(reason) => {
+                flow.gave_up.observe(waited);
                 REJECTED
-                    .with_label_values(&[flow_schema, &self.name, reason.label()])
+                    .with_label_values(&[&flow.flow_schema, &self.name, reason.label()])
                     .inc();
                 Err(reason)
             }
         }
     }
 
-    async fn wait_for_seat(&self, flow_schema: &str) -> Result<(), Rejection> {
+    async fn wait_for_seat(&self, flow: &FlowMetrics) -> Result<(), Rejection> {
         let deadline = tokio::time::Instant::now() + self.queue_wait;
         let mut queued = false;
-        let inqueue = INQUEUE.with_label_values(&[flow_schema, &self.name]);
         let outcome = loop {
             // Registered before the check so a seat freed in between wakes
             // this request.
@@ -229,7 +262,7 @@ impl Level {
                     }
                     c.waiting += 1;
                     queued = true;
-                    inqueue.inc();
+                    flow.inqueue.inc();
                 }
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
@@ -238,12 +271,12 @@ impl Level {
             }
         };
         if queued {
-            inqueue.dec();
+            flow.inqueue.dec();
         }
         outcome
     }
 
-    /// Requests holding a seat now.
+    /// Requests holding a seat of a limited level now.
     pub fn executing(&self) -> usize {
         self.lock().executing
     }
@@ -359,6 +392,8 @@ mod tests {
 
     use super::*;
 
+    static FLOW: LazyLock<FlowMetrics> = LazyLock::new(|| FlowMetrics::new("fs", "l"));
+
     fn level(type_: &str, shares: i32, queues: i32, length: i32) -> Arc<Level> {
         let plc: PriorityLevelConfiguration = serde_json::from_value(json!({
             "metadata": {"name": "l"},
@@ -388,33 +423,33 @@ mod tests {
     #[tokio::test]
     async fn reject_levels_refuse_beyond_their_seats() {
         let l = level("Reject", 10, 0, 0);
-        let a = l.acquire("fs").await.unwrap();
-        let _b = l.acquire("fs").await.unwrap();
+        let a = l.acquire(&FLOW).await.unwrap();
+        let _b = l.acquire(&FLOW).await.unwrap();
         assert_eq!(
-            l.acquire("fs").await.err(),
+            l.acquire(&FLOW).await.err(),
             Some(Rejection::ConcurrencyLimit)
         );
         drop(a);
-        let _c = l.acquire("fs").await.unwrap();
+        let _c = l.acquire(&FLOW).await.unwrap();
         assert_eq!(l.executing(), 2);
     }
 
     #[tokio::test]
     async fn queued_requests_get_freed_seats_and_time_out_or_overflow() {
         let l = level("Queue", 10, 1, 1);
-        let a = l.acquire("fs").await.unwrap();
-        let _b = l.acquire("fs").await.unwrap();
+        let a = l.acquire(&FLOW).await.unwrap();
+        let _b = l.acquire(&FLOW).await.unwrap();
         // One may wait; a second waiter overflows the queue.
         let waiter = {
             let l = l.clone();
-            tokio::spawn(async move { l.acquire("fs").await.map(|_| ()) })
+            tokio::spawn(async move { l.acquire(&FLOW).await.map(|_| ()) })
         };
         tokio::task::yield_now().await;
-        assert_eq!(l.acquire("fs").await.err(), Some(Rejection::QueueFull));
+        assert_eq!(l.acquire(&FLOW).await.err(), Some(Rejection::QueueFull));
         drop(a);
         assert_eq!(waiter.await.unwrap(), Ok(()));
         // Nobody frees a seat: the waiter gives up after its wait.
-        let _c = l.acquire("fs").await.unwrap();
-        assert_eq!(l.acquire("fs").await.err(), Some(Rejection::TimeOut));
+        let _c = l.acquire(&FLOW).await.unwrap();
+        assert_eq!(l.acquire(&FLOW).await.err(), Some(Rejection::TimeOut));
     }
 }
