@@ -70,7 +70,10 @@ fn is_resize(req: &Request<'_>) -> bool {
 /// claim write in a namespace with LimitRanges (see
 /// [`super::Chain::reads_defaults`]).
 pub fn judges(server: &ApiServer, req: &Request<'_>) -> bool {
-    (applies(req) || validates(req)) && !limit_ranges(server, req.namespace).is_empty()
+    (applies(req) || validates(req))
+        && server
+            .registry
+            .has_cached("limitranges", Some(req.namespace))
 }
 
 /// Fills default requests and limits into a new pod's containers. The

@@ -203,6 +203,27 @@ impl Registry {
             .collect()
     }
 
+    /// Whether the cache holds any object of `storage_resource` (in
+    /// `namespace`), without decoding them.
+    pub fn has_cached(&self, storage_resource: &str, namespace: Option<&str>) -> bool {
+        let Some(cache) = self.cache(storage_resource) else {
+            return false;
+        };
+        let prefix = match namespace {
+            Some(ns) => format!("{storage_resource}/{ns}/"),
+            None => format!("{storage_resource}/"),
+        };
+        !cache
+            .list(&corten_storage::ListRequest {
+                prefix,
+                filter: Default::default(),
+                start_after: None,
+                limit: Some(1),
+            })
+            .items
+            .is_empty()
+    }
+
     /// Every cache, for readiness and metrics.
     pub fn caches(&self) -> impl Iterator<Item = (&&'static str, &Arc<WatchCache>)> {
         self.caches.iter()

@@ -65,10 +65,9 @@ pub fn judges(server: &ApiServer, req: &Request<'_>) -> bool {
         && !req.namespace.is_empty()
         && Evaluator::for_resource(req.group, req.resource)
             .is_some_and(|e| e.handles(req.operation))
-        && !server
+        && server
             .registry
-            .cached_values("resourcequotas", Some(req.namespace))
-            .is_empty()
+            .has_cached("resourcequotas", Some(req.namespace))
 }
 
 /// Checks and charges the namespace's quotas for a create or update.
