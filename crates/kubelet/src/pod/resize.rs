@@ -19,6 +19,7 @@
 //! The bookkeeping lives in memory: after a kubelet restart the spec is
 //! taken as allocated and running containers as actuated with it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -83,16 +84,6 @@ impl Allocations {
     /// Whether a resize of the pod waits for room on the node.
     pub fn has_pending(&self, uid: &str) -> bool {
         self.lock().get(uid).is_some_and(|a| a.pending.is_some())
-    }
-
-    /// `pod` with its containers' allocated resources (the pod itself
-    /// when nothing is allocated for it yet).
-    pub fn allocated_pod(&self, pod: &Pod) -> Pod {
-        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        match self.lock().get(uid) {
-            Some(a) => with_resources(pod, &a.allocated),
-            None => pod.clone(),
-        }
     }
 }
 
@@ -177,8 +168,9 @@ fn restart_policy<'a>(c: &'a Container, resource: &str) -> &'a str {
 impl Kubelet {
     /// Upstream `handlePodResourcesResize`: allocates the desired
     /// resources when they fit (else notes why not) and returns the pod
-    /// with its allocated resources, which the sync runs.
-    pub(crate) fn allocate_resize(&self, pod: &Pod) -> Pod {
+    /// with its allocated resources, which the sync runs (the pod itself,
+    /// not a copy, when the allocation is its spec: the usual sync).
+    pub(crate) fn allocate_resize<'a>(&self, pod: &'a Pod) -> Cow<'a, Pod> {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let desired = desired(pod);
         {
@@ -193,12 +185,12 @@ impl Kubelet {
                             ..Default::default()
                         },
                     );
-                    return pod.clone();
+                    return Cow::Borrowed(pod);
                 }
                 // The common case: no resize asked for.
                 Some(a) if a.allocated == desired => {
                     a.pending = None;
-                    return pod.clone();
+                    return Cow::Borrowed(pod);
                 }
                 Some(_) => {}
             }
@@ -220,7 +212,7 @@ impl Kubelet {
             .collect();
         let verdict = self.resize_fit(&requesting(pod, &desired), &others);
         let Some(a) = pods.get_mut(&uid) else {
-            return pod.clone();
+            return Cow::Borrowed(pod);
         };
         match verdict {
             Ok(()) => {
@@ -235,7 +227,7 @@ impl Kubelet {
                 a.pending = Some((reason, message));
             }
         }
-        with_resources(pod, &a.allocated)
+        Cow::Owned(with_resources(pod, &a.allocated))
     }
 
     /// Upstream `canResizePod`: Infeasible when the pod alone exceeds the
